@@ -1,1 +1,118 @@
-//! placeholder
+//! Locks, conditions, semaphores, events and barriers that work between threads *and*
+//! between processes.
+//!
+//! Every type here is `#[repr(C)]`, holds no pointer and no file descriptor, allocates
+//! nothing, and sleeps on a futex word *without* `FUTEX_PRIVATE_FLAG`. So one type serves
+//! both worlds: put it in an `Arc` to share it between threads, or in a `MAP_SHARED` mapping
+//! (mp-shared-mem's `Shared<T>`) to share it between processes.
+//!
+//! | Python | mp-sync |
+//! |---|---|
+//! | `threading.Lock()`, `multiprocessing.Lock()` | [`Lock::new()`] |
+//! | `with lock:` | `let _guard = lock.lock()?;` |
+//! | `lock.acquire()` / `lock.release()` | [`Lock::acquire`] / [`Lock::release`] |
+//! | `lock.acquire(blocking=False)` | [`Lock::try_acquire`] (or [`Lock::try_lock`] for a guard) |
+//! | `lock.acquire(timeout=t)` | [`Lock::acquire_timeout`] (or [`Lock::lock_timeout`]) |
+//! | `lock.locked()` | [`Lock::locked`] |
+//! | `threading.RLock()` | [`RLock::new()`] |
+//! | `multiprocessing.Value('i', 0, lock=True)` | [`Mutex::new(0i32)`](Mutex::new) (in shared memory) |
+//! | `threading.Condition()` | [`Condition::new(state)`](Condition::new) |
+//! | `cond.wait()`, `cond.wait(t)`, `cond.wait_for(p, t)` | [`ConditionGuard::wait`], [`ConditionGuard::wait_timeout`], [`ConditionGuard::wait_for_timeout`] |
+//! | `cond.notify(n)`, `cond.notify_all()` | [`ConditionGuard::notify`], [`ConditionGuard::notify_all`] |
+//! | `threading.Semaphore(n)` | [`Semaphore::new(n)`](Semaphore::new) |
+//! | `threading.BoundedSemaphore(n)` | [`BoundedSemaphore::new(n)`](BoundedSemaphore::new) |
+//! | `sem.acquire()`, `sem.release(n)` | [`Semaphore::acquire`], [`Semaphore::release`] |
+//! | `threading.Event()` | [`Event::new()`] |
+//! | `event.set()`, `clear()`, `is_set()`, `wait(t)` | [`Event::set`], [`Event::clear`], [`Event::is_set`], [`Event::wait_timeout`] |
+//! | `threading.Barrier(n)` | [`Barrier::new(n)`](Barrier::new) |
+//! | `barrier.wait()`, `abort()`, `reset()`, `broken` | [`Barrier::wait`], [`Barrier::abort`], [`Barrier::reset`], [`Barrier::broken`] |
+//! | `threading.BrokenBarrierError` | [`Error::BrokenBarrier`] |
+//!
+//! Every blocking call has a `_timeout(Duration)` form and a non-blocking `try_` form.
+//! Timeouts run on the monotonic clock.
+//!
+//! # When a holder dies
+//!
+//! Python deadlocks forever when a process dies holding a `multiprocessing.Lock`. Here a
+//! lock word holds its holder's id (the thread for [`RLock`], [`Mutex`] and [`Condition`],
+//! the process for [`Lock`], which any thread may release), and a waiter that has slept for
+//! 100 ms without a wake-up checks, through `/proc`, whether that holder still lives. If
+//! not, the waiter takes the lock over and is told: the blocking forms return
+//! `Err(OwnerDied(guard))` (the lock is held; see [`LockResult`]), the others
+//! [`TryLockError::OwnerDied`]. The mark is sticky, as std's poisoning: every later
+//! acquisition reports it until `clear_poison()`.
+//!
+//! ```
+//! use mp_sync::{Lock, OwnerDied};
+//!
+//! let lock = Lock::new();
+//! let guard = match lock.lock() {
+//!     Ok(guard) => guard,
+//!     Err(owner_died) => {
+//!         // A holder died mid-update: repair what the lock guards, then go on.
+//!         lock.clear_poison();
+//!         owner_died.into_inner()
+//!     }
+//! };
+//! # drop(guard);
+//! ```
+//!
+//! Limits of this design, all documented where they apply:
+//! - a dead holder is noticed within one 100 ms slice (plus a `/proc` read), not at once;
+//! - a zombie counts as dead, so a reaped or unreaped dead holder is handled alike;
+//! - all processes sharing a primitive must live in one PID namespace (ids are compared);
+//! - a thread or process id reused by a new task within the detection window would be
+//!   taken for the old holder (Linux allocates ids cyclically, so this needs the whole id
+//!   space to wrap in that time);
+//! - a [`Lock`] still held when its holding process *exits normally* counts as abandoned;
+//! - a party that dies while *sleeping* in [`Barrier::wait`] is still counted: the others
+//!   see it only through their timeouts or an [`abort`](Barrier::abort).
+//!
+//! A panic that unwinds through a guard releases the lock without poisoning it, as
+//! parking_lot does: only death is reported.
+//!
+//! # How it is built
+//!
+//! The algorithm is kept apart from the API, as in parking_lot and lock_api: a raw
+//! owner-aware lock word and a raw sequence-counter condition variable carry every
+//! primitive, and one small module does the futex system calls. Under `--cfg loom` that
+//! module is emulated on loom's primitives and the loom models in `tests/loom.rs` check
+//! `Lock`, `RLock`, `Condition`, `Semaphore`, `Event` and `Barrier`.
+
+mod barrier;
+mod condition;
+mod error;
+mod event;
+mod futex;
+mod lock;
+mod mutex;
+mod owner;
+mod raw_condvar;
+mod raw_lock;
+mod rlock;
+mod semaphore;
+mod spin;
+
+pub use barrier::Barrier;
+pub use condition::{Condition, ConditionGuard};
+pub use error::{Error, LockResult, OwnerDied, TryLockError, TryLockResult};
+pub use event::Event;
+pub use lock::{Lock, LockGuard};
+pub use mutex::{Mutex, MutexGuard};
+pub use rlock::{RLock, RLockGuard};
+pub use semaphore::{BoundedSemaphore, Semaphore};
+
+/// Declares a constructor `const` except under loom, whose atomics cannot be built in a
+/// constant context.
+macro_rules! const_unless_loom {
+    ($(#[$attr:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty $body:block) => {
+        #[cfg(not(loom))]
+        $(#[$attr])*
+        $vis const fn $name($($arg: $ty),*) -> $ret $body
+
+        #[cfg(loom)]
+        $(#[$attr])*
+        $vis fn $name($($arg: $ty),*) -> $ret $body
+    };
+}
+pub(crate) use const_unless_loom;

@@ -1,0 +1,190 @@
+//! `Event`: Python's `threading.Event` / `multiprocessing.Event`.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::futex::{self, AtomicU32, Ordering, deadline_after};
+
+const SET: u32 = 1;
+const SLEEPERS: u32 = 2;
+/// The rest of the word counts `set` calls that found the flag clear, so that a waiter woken
+/// by a `set` returns even if a `clear` came before it ran, as Python's waiters do.
+const GENERATION_ONE: u32 = 4;
+
+/// A flag that threads and processes wait for: `set` wakes every waiter, `clear` resets it.
+///
+/// A waiter spins briefly before it sleeps, because a wake-up across CPUs costs far more
+/// than the few microseconds a ping-pong partner usually takes to answer.
+///
+/// ```
+/// use std::sync::Arc;
+/// use mp_sync::Event;
+///
+/// let started = Arc::new(Event::new());
+/// let worker = {
+///     let started = Arc::clone(&started);
+///     std::thread::spawn(move || started.set())
+/// };
+/// started.wait();
+/// assert!(started.is_set());
+/// worker.join().unwrap();
+/// ```
+#[repr(C)]
+pub struct Event {
+    state: AtomicU32,
+}
+
+impl Event {
+    crate::const_unless_loom! {
+        /// A new event, not set.
+        ///
+        /// ```
+        /// static DONE: mp_sync::Event = mp_sync::Event::new();
+        /// assert!(!DONE.is_set());
+        /// ```
+        pub fn new() -> Self {
+            Self { state: AtomicU32::new(0) }
+        }
+    }
+
+    /// Sets the flag and wakes every waiter.
+    ///
+    /// ```
+    /// let e = mp_sync::Event::new();
+    /// e.set();
+    /// assert!(e.is_set());
+    /// ```
+    pub fn set(&self) {
+        let mut current = self.state.load(Ordering::Relaxed);
+        loop {
+            if current & SET != 0 {
+                return;
+            }
+            let next = (current & !SLEEPERS).wrapping_add(GENERATION_ONE) | SET;
+            match self.state.compare_exchange_weak(
+                current,
+                next,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(now) => current = now,
+            }
+        }
+        if current & SLEEPERS != 0 {
+            futex::wake(&self.state, u32::MAX);
+        }
+    }
+
+    /// Clears the flag.
+    ///
+    /// ```
+    /// let e = mp_sync::Event::new();
+    /// e.set();
+    /// e.clear();
+    /// assert!(!e.is_set());
+    /// ```
+    pub fn clear(&self) {
+        self.state.fetch_and(!SET, Ordering::Relaxed);
+    }
+
+    /// Whether the flag is set.
+    ///
+    /// ```
+    /// assert!(!mp_sync::Event::new().is_set());
+    /// ```
+    pub fn is_set(&self) -> bool {
+        self.state.load(Ordering::Acquire) & SET != 0
+    }
+
+    /// Waits until the flag is set (at once if it is).
+    ///
+    /// ```
+    /// let e = mp_sync::Event::new();
+    /// e.set();
+    /// e.wait();
+    /// ```
+    pub fn wait(&self) {
+        while !self.wait_until(None) {}
+    }
+
+    /// Waits until the flag is set or `timeout` elapses; returns the flag (Python's
+    /// `wait(timeout)`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let e = mp_sync::Event::new();
+    /// assert!(!e.wait_timeout(Duration::from_millis(5)));
+    /// e.set();
+    /// assert!(e.wait_timeout(Duration::from_millis(5)));
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.wait_until(deadline_after(timeout))
+    }
+
+    fn wait_until(&self, deadline: Option<Instant>) -> bool {
+        let generation = self.state.load(Ordering::Acquire) & !(SET | SLEEPERS);
+        if self.is_set() || self.spin_until_set() {
+            return true;
+        }
+        loop {
+            let current = self.state.load(Ordering::Acquire);
+            if current & SET != 0 || current & !(SET | SLEEPERS) != generation {
+                return true;
+            }
+            if current & SLEEPERS == 0
+                && self
+                    .state
+                    .compare_exchange(
+                        current,
+                        current | SLEEPERS,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    )
+                    .is_err()
+            {
+                continue;
+            }
+            if !futex::wait(&self.state, current | SLEEPERS, deadline) {
+                return self.is_set();
+            }
+        }
+    }
+
+    #[cfg(not(loom))]
+    fn spin_until_set(&self) -> bool {
+        /// About the cost of one wake-up across CPUs.
+        const SPIN_FOR: Duration = Duration::from_micros(10);
+        let start = Instant::now();
+        loop {
+            for _ in 0..32 {
+                std::hint::spin_loop();
+                if self.is_set() {
+                    return true;
+                }
+            }
+            if start.elapsed() >= SPIN_FOR {
+                return false;
+            }
+        }
+    }
+
+    #[cfg(loom)]
+    fn spin_until_set(&self) -> bool {
+        false
+    }
+}
+
+impl Default for Event {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("set", &self.is_set())
+            .finish()
+    }
+}

@@ -1,0 +1,171 @@
+//! Who holds a lock, and whether that holder still lives.
+//!
+//! A lock word stores its holder's kernel id: the thread id for owned locks (`RLock`,
+//! `Mutex`, the lock of a `Condition`) and the process id for `Lock`, which any thread of
+//! any process may release. Both come from the same id space, so one liveness check
+//! serves both. Ids are cached per thread and per process because `gettid()` and
+//! `getpid()` are system calls and the uncontended lock path must not pay for one; a
+//! `pthread_atfork` child handler clears the caches, since a forked child has new ids.
+
+/// Kernel thread ids and process ids fit in 22 bits (`PID_MAX_LIMIT` is 2^22), so 30 bits
+/// leave the top two bits of a lock word free for flags.
+pub(crate) const ID_BITS: u32 = 30;
+
+#[cfg(not(loom))]
+mod imp {
+    use std::cell::Cell;
+    use std::sync::Once;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    thread_local! {
+        static THREAD_ID: Cell<u32> = const { Cell::new(0) };
+    }
+    static PROCESS_ID: AtomicU32 = AtomicU32::new(0);
+    static FORK_HANDLER: Once = Once::new();
+
+    extern "C" fn forget_ids_in_child() {
+        // The child's only thread is the copy of the forking thread: its cached id is the
+        // parent's, and so is the cached process id.
+        let _ = THREAD_ID.try_with(|id| id.set(0));
+        PROCESS_ID.store(0, Ordering::Relaxed);
+    }
+
+    fn install_fork_handler() {
+        FORK_HANDLER.call_once(|| {
+            // SAFETY: registers a child-side handler that only stores to a thread-local
+            // `Cell` (no allocation, no lock) and to an atomic, both async-signal-safe
+            // operations, which is what a handler running in a freshly forked child needs.
+            let rc = unsafe { libc::pthread_atfork(None, None, Some(forget_ids_in_child)) };
+            if rc != 0 {
+                tracing::warn!(
+                    rc,
+                    "pthread_atfork failed: lock owner ids may be stale after fork"
+                );
+            }
+        });
+    }
+
+    fn id_from_kernel(raw: libc::c_long) -> u32 {
+        // Kernel ids are positive and below 2^22; anything else would be a kernel bug.
+        u32::try_from(raw).unwrap_or(u32::MAX) & ((1 << super::ID_BITS) - 1)
+    }
+
+    /// The calling thread's kernel thread id.
+    #[inline]
+    pub(crate) fn current_thread_id() -> u32 {
+        THREAD_ID.with(|cached| {
+            let id = cached.get();
+            if id != 0 {
+                return id;
+            }
+            install_fork_handler();
+            // SAFETY: gettid takes no arguments and cannot fail.
+            let id = id_from_kernel(unsafe { libc::syscall(libc::SYS_gettid) });
+            cached.set(id);
+            id
+        })
+    }
+
+    /// The calling process's id.
+    #[inline]
+    pub(crate) fn current_process_id() -> u32 {
+        let id = PROCESS_ID.load(Ordering::Relaxed);
+        if id != 0 {
+            return id;
+        }
+        install_fork_handler();
+        // SAFETY: getpid takes no arguments and cannot fail.
+        let id = id_from_kernel(libc::c_long::from(unsafe { libc::getpid() }));
+        PROCESS_ID.store(id, Ordering::Relaxed);
+        id
+    }
+
+    /// Whether the thread or process `id` still runs. A zombie counts as dead: it can
+    /// never release anything, and its parent may not reap it for a long time.
+    pub(crate) fn is_alive(id: u32) -> bool {
+        match std::fs::read(format!("/proc/{id}/stat")) {
+            Ok(stat) => state_is_running(&stat),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                if std::path::Path::new("/proc/self/stat").exists() {
+                    false
+                } else {
+                    signal_zero_finds(id)
+                }
+            }
+            // Unreadable for another reason (permissions): fall back to the signal probe.
+            Err(_) => signal_zero_finds(id),
+        }
+    }
+
+    /// `/proc/ID/stat` reads `pid (comm) S ...`; `comm` may itself hold parentheses,
+    /// so the state is the first field after the *last* `)`.
+    fn state_is_running(stat: &[u8]) -> bool {
+        let Some(close) = stat.iter().rposition(|&b| b == b')') else {
+            return true;
+        };
+        let state = stat[close + 1..].iter().find(|b| !b.is_ascii_whitespace());
+        !matches!(state, Some(b'Z' | b'X' | b'x'))
+    }
+
+    fn signal_zero_finds(id: u32) -> bool {
+        let Ok(pid) = libc::pid_t::try_from(id) else {
+            return false;
+        };
+        // SAFETY: signal 0 performs only the existence and permission checks.
+        let rc = unsafe { libc::kill(pid, 0) };
+        rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn parses_state_after_the_last_parenthesis() {
+            assert!(state_is_running(b"12 (a) b) S 1 2"));
+            assert!(!state_is_running(b"12 (we (ird)) Z 1 2"));
+            assert!(!state_is_running(b"12 (x) X 1"));
+        }
+
+        #[test]
+        fn ids_are_cached_and_alive() {
+            let tid = current_thread_id();
+            assert_eq!(tid, current_thread_id());
+            assert!(is_alive(tid));
+            assert!(is_alive(current_process_id()));
+            let other = std::thread::spawn(current_thread_id).join().unwrap();
+            assert_ne!(other, tid);
+            assert!(!is_alive(other), "an exited thread is dead");
+        }
+    }
+}
+
+#[cfg(loom)]
+mod imp {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    loom::thread_local! {
+        static THREAD_ID: Cell<u32> = Cell::new(0);
+    }
+
+    pub(crate) fn current_thread_id() -> u32 {
+        THREAD_ID.with(|cached| {
+            if cached.get() == 0 {
+                cached.set(NEXT.fetch_add(1, Ordering::Relaxed) % (1 << 20) + 2);
+            }
+            cached.get()
+        })
+    }
+
+    pub(crate) fn current_process_id() -> u32 {
+        1
+    }
+
+    pub(crate) fn is_alive(_id: u32) -> bool {
+        true
+    }
+}
+
+pub(crate) use imp::{current_process_id, current_thread_id, is_alive};
