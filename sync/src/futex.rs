@@ -25,11 +25,20 @@ pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
 }
 
 /// Whether `deadline` has passed.
+#[cfg(not(loom))]
 pub(crate) fn expired(deadline: Option<Instant>) -> bool {
     deadline.is_some_and(|d| Instant::now() >= d)
 }
 
-/// Whether `deadline` (if any) comes before `slice_end`.
+/// Under loom time does not pass between steps of a model: every deadline counts as
+/// already passed, matching the emulated timed wait, which times out at once.
+#[cfg(loom)]
+pub(crate) fn expired(deadline: Option<Instant>) -> bool {
+    deadline.is_some()
+}
+
+/// The earlier of `deadline` (if any) and `slice_end`.
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) fn earlier(deadline: Option<Instant>, slice_end: Instant) -> Instant {
     match deadline {
         Some(d) if d < slice_end => d,

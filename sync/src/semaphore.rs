@@ -138,8 +138,6 @@ impl Semaphore {
                 Some(next) if next <= limit => next,
                 _ => return Err(past_limit),
             };
-            // SeqCst pairs with the waiter's SeqCst increment of `sleepers`: either we see the
-            // sleeper, or it sees the new permits before it sleeps.
             match self.permits.compare_exchange_weak(
                 current,
                 next,
@@ -150,7 +148,12 @@ impl Semaphore {
                 Err(now) => current = now,
             }
         }
-        if self.sleepers.load(Ordering::SeqCst) > 0 {
+        // A read-modify-write, not a load: it reads the latest `sleepers`, so either it sees a
+        // sleeper's increment (and wakes it), or that increment comes later in the counter's
+        // order and synchronizes with this one, and the sleeper's futex check then sees the
+        // new permits. A plain load would lean on the SeqCst total order, which loom cannot
+        // check.
+        if self.sleepers.fetch_add(0, Ordering::SeqCst) > 0 {
             futex::wake(&self.permits, count);
         }
         Ok(())
