@@ -1,0 +1,42 @@
+"""Command-line protocol shared by the mp-bench Python scripts.
+
+A script is run as ``python3 <script> <case> <iterations>``. It runs the case's
+loop ``iterations`` times, timing only the loop with ``time.perf_counter()``
+(interpreter start-up, imports and set-up are outside), and prints one JSON
+object on its last line::
+
+    {"case": "<case>", "iterations": <n>, "seconds": <float>}
+
+A wrong outcome (a lost increment, a missing reply) raises, so the script exits
+non-zero and mp-bench reports the error instead of a figure.
+"""
+
+import json
+import sys
+
+USAGE = "usage: {script} CASE ITERATIONS\ncases: {cases}"
+
+
+def main(cases):
+    """Runs the case named on the command line; ``cases`` maps names to functions
+    taking the iteration count and returning the measured seconds."""
+    script = sys.argv[0]
+    if len(sys.argv) != 3 or sys.argv[1] not in cases:
+        print(USAGE.format(script=script, cases=", ".join(sorted(cases))), file=sys.stderr)
+        sys.exit(2)
+    case = sys.argv[1]
+    try:
+        iterations = int(sys.argv[2])
+    except ValueError:
+        iterations = 0
+    if iterations < 1:
+        print(f"{script}: ITERATIONS must be a positive integer, got {sys.argv[2]!r}", file=sys.stderr)
+        sys.exit(2)
+    seconds = cases[case](iterations)
+    print(json.dumps({"case": case, "iterations": iterations, "seconds": seconds}))
+
+
+def expect(condition, message):
+    """Raises if a measured run produced a wrong outcome."""
+    if not condition:
+        raise RuntimeError(message)
