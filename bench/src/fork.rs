@@ -182,3 +182,77 @@ fn reap_bounded(pid: Pid, timeout: Duration) -> Result<WaitStatus, BenchError> {
         pause = (pause * 2).min(Duration::from_millis(5));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    use nix::errno::Errno;
+    use nix::sys::signal::kill;
+    use nix::unistd::Pid;
+
+    use super::{ForkedChild, SharedMapping};
+    use crate::error::BenchError;
+    use crate::futex;
+
+    /// True once `pid` no longer exists (reaped, so not even a zombie).
+    fn gone(pid: Pid) -> bool {
+        kill(pid, None) == Err(Errno::ESRCH)
+    }
+
+    #[test]
+    fn the_child_writes_into_the_shared_mapping() {
+        let shared = SharedMapping::new(AtomicU32::new(1)).expect("mapping");
+        let child = ForkedChild::spawn(&shared, |word| {
+            word.store(word.load(Ordering::Acquire) + 41, Ordering::Release);
+            0
+        })
+        .expect("fork");
+        child.reap(Duration::from_secs(10)).expect("clean exit");
+        assert_eq!(shared.get().load(Ordering::Acquire), 42);
+    }
+
+    #[test]
+    fn a_nonzero_exit_code_is_an_error() {
+        let shared = SharedMapping::new(AtomicU32::new(0)).expect("mapping");
+        let child = ForkedChild::spawn(&shared, |_| 3).expect("fork");
+        let err = child
+            .reap(Duration::from_secs(10))
+            .expect_err("exit code 3");
+        assert!(
+            matches!(&err, BenchError::Child(m) if m.contains("code 3")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_child_that_overstays_is_killed_and_reaped() {
+        let shared = SharedMapping::new(AtomicU32::new(0)).expect("mapping");
+        // Sleeps on a word nobody posts, far longer than the reap allows.
+        let child = ForkedChild::spawn(&shared, |word| {
+            futex::wait(word, 0, Duration::from_secs(30));
+            0
+        })
+        .expect("fork");
+        let pid = child.pid.expect("not reaped yet");
+        let err = child
+            .reap(Duration::from_millis(50))
+            .expect_err("the child outlives the reap");
+        assert!(matches!(err, BenchError::TimedOut { .. }), "{err}");
+        assert!(gone(pid));
+    }
+
+    #[test]
+    fn dropping_an_unreaped_child_kills_and_reaps_it() {
+        let shared = SharedMapping::new(AtomicU32::new(0)).expect("mapping");
+        let child = ForkedChild::spawn(&shared, |word| {
+            futex::wait(word, 0, Duration::from_secs(30));
+            0
+        })
+        .expect("fork");
+        let pid = child.pid.expect("not reaped yet");
+        drop(child);
+        assert!(gone(pid));
+    }
+}

@@ -208,14 +208,25 @@ pub fn format_si(value: f64) -> String {
     }
 }
 
+/// A ratio with three significant digits or so: `357.6`, `1.04`, `0.014`.
+pub fn format_ratio(ratio: f64) -> String {
+    if ratio >= 10.0 {
+        format!("{ratio:.1}")
+    } else if ratio >= 0.1 {
+        format!("{ratio:.2}")
+    } else {
+        format!("{ratio:.3}")
+    }
+}
+
 /// A ratio in words, from the reference's point of view.
 pub fn describe_ratio(ratio: f64) -> String {
     if (ratio - 1.0).abs() < 0.005 {
         "ours the same".to_owned()
     } else if ratio > 1.0 {
-        format!("ours {ratio:.2}x faster")
+        format!("ours {}x faster", format_ratio(ratio))
     } else {
-        format!("ours {:.2}x slower", 1.0 / ratio)
+        format!("ours {}x slower", format_ratio(1.0 / ratio))
     }
 }
 
@@ -252,7 +263,7 @@ impl Report {
                         } else {
                             c.ratio
                                 .map_or("no ratio: reference failed".to_owned(), |r| {
-                                    format!("{r:>6.2}  {}", describe_ratio(r))
+                                    format!("{:>6}  {}", format_ratio(r), describe_ratio(r))
                                 })
                         };
                         let tail = c
@@ -278,8 +289,9 @@ impl Report {
                     .iter()
                     .map(|v| match (v.ours_over_theirs, v.met) {
                         (Some(r), Some(met)) => format!(
-                            "{} at {r:.2}x: {}",
+                            "{} at {}x: {}",
                             v.ours,
+                            format_ratio(r),
                             if met { "met" } else { "MISSED" }
                         ),
                         _ => format!("{}: not measured", v.ours),
@@ -299,7 +311,7 @@ impl Report {
 
 #[cfg(test)]
 mod tests {
-    use super::{describe_ratio, format_figure, format_time};
+    use super::{describe_ratio, format_figure, format_ratio, format_time};
     use crate::row::Unit;
 
     #[test]
@@ -329,5 +341,7 @@ mod tests {
         assert_eq!(describe_ratio(2.0), "ours 2.00x faster");
         assert_eq!(describe_ratio(0.5), "ours 2.00x slower");
         assert_eq!(describe_ratio(1.001), "ours the same");
+        assert_eq!(describe_ratio(72.17), "ours 72.2x faster");
+        assert_eq!(format_ratio(0.0138), "0.014");
     }
 }
