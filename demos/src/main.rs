@@ -1,1 +1,2 @@
+//! The `demos` binary: every scenario of the source texts.
 fn main() {}
