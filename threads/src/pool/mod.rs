@@ -1,0 +1,8 @@
+//! Python's `concurrent.futures` for threads: [`ThreadPool`], [`Future`],
+//! [`wait`], [`as_completed`].
+
+pub(crate) mod future;
+pub(crate) mod map;
+pub(crate) mod task;
+pub(crate) mod thread_pool;
+pub(crate) mod wait;

@@ -1,0 +1,74 @@
+//! The unit of work a pool worker receives.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use crate::error::Error;
+use crate::panic_message::panic_message;
+use crate::pool::future::FutureShared;
+use crate::registry;
+use crate::target::Target;
+
+/// A queued task, type-erased for the pool's channel.
+pub(crate) trait Job: Send {
+    /// Runs the task on the calling worker, unless it was cancelled.
+    fn run(self: Box<Self>);
+    /// Cancels the task without running it (shutdown with `cancel_futures`).
+    fn cancel(self: Box<Self>);
+}
+
+pub(crate) struct Task<F, A, T> {
+    /// The function and its arguments, taken when the task runs.
+    call: Option<(F, A)>,
+    /// `None` once the task ran or was cancelled; a task dropped while still
+    /// holding it was abandoned, and its future is cancelled so no one waits forever.
+    future: Option<Arc<FutureShared<T>>>,
+}
+
+impl<F, A> Task<F, A, F::Output>
+where
+    F: Target<A>,
+{
+    pub(crate) fn new(function: F, args: A, future: Arc<FutureShared<F::Output>>) -> Self {
+        Task {
+            call: Some((function, args)),
+            future: Some(future),
+        }
+    }
+}
+
+impl<F, A> Job for Task<F, A, F::Output>
+where
+    F: Target<A>,
+    A: Send + 'static,
+{
+    fn run(mut self: Box<Self>) {
+        let (Some(future), Some((function, args))) = (self.future.take(), self.call.take()) else {
+            return;
+        };
+        if !future.set_running() {
+            return;
+        }
+        let outcome = catch_unwind(AssertUnwindSafe(|| function.call(args))).map_err(|payload| {
+            Error::Panicked {
+                thread: registry::current().name().to_owned(),
+                message: panic_message(&*payload),
+            }
+        });
+        future.finish(outcome);
+    }
+
+    fn cancel(mut self: Box<Self>) {
+        if let Some(future) = self.future.take() {
+            future.cancel();
+        }
+    }
+}
+
+impl<F, A, T> Drop for Task<F, A, T> {
+    fn drop(&mut self) {
+        if let Some(future) = self.future.take() {
+            future.cancel();
+        }
+    }
+}

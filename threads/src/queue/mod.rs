@@ -1,0 +1,9 @@
+//! Python's `queue` module: [`Queue`], [`LifoQueue`], [`PriorityQueue`],
+//! [`SimpleQueue`].
+
+pub(crate) mod api;
+pub(crate) mod fifo;
+pub(crate) mod lifo;
+pub(crate) mod locked;
+pub(crate) mod priority;
+pub(crate) mod simple;
