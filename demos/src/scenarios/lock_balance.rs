@@ -1,0 +1,150 @@
+//! 004 3.2, the thread lock: two threads run `balance = balance + n; balance = balance - n`
+//! 100000 times each (n = 5 and n = 8), holding a lock around each pair; the balance must
+//! end at 0.
+//!
+//! The original takes the lock with `lock.acquire()` and gives it back in a `finally`; here
+//! the balance lives inside a `Mutex` and the guard is the `finally`. After the original's
+//! output, the same two threads run once more *without* the lock, to show what the lock
+//! prevents (that run is printed, not checked: it may come out right by luck).
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use mp_sync::Mutex;
+
+use crate::{Context, DemoError, check_eq, join_thread};
+
+/// Far above what the iterations take; only a hang gets there.
+const JOIN_LIMIT: Duration = Duration::from_secs(120);
+
+/// The amounts the original's two threads add and take away.
+const AMOUNTS: [i64; 2] = [5, 8];
+
+#[derive(clap::Parser)]
+struct Args {
+    /// Iterations per thread (the original: 100000).
+    #[arg(long, default_value_t = 100_000)]
+    iterations: u64,
+    /// Skip the comparison run without the lock.
+    #[arg(long)]
+    no_unlocked_run: bool,
+}
+
+/// "Add first, then subtract: the result should be 0."
+fn change_it(balance: &mut i64, n: i64) {
+    *balance += n;
+    // The intermediate balance really is stored, as Python stores it: without this the
+    // compiler would fold the two lines into nothing, and the check would prove nothing.
+    black_box(&mut *balance);
+    *balance -= n;
+}
+
+fn run_thread(balance: &Mutex<i64>, n: i64, iterations: u64) -> Result<(), DemoError> {
+    for _ in 0..iterations {
+        let mut guard = balance.lock()?;
+        change_it(&mut guard, n);
+        // The guard drops here: the original's `finally: lock.release()`.
+    }
+    Ok(())
+}
+
+/// The same two threads with no lock: each line of `change_it` is a read and a write of
+/// its own, and another thread's write between them is lost.
+fn run_thread_unlocked(balance: &AtomicI64, n: i64, iterations: u64) {
+    for _ in 0..iterations {
+        let read = balance.load(Ordering::Relaxed);
+        balance.store(read + n, Ordering::Relaxed);
+        let read = balance.load(Ordering::Relaxed);
+        balance.store(read - n, Ordering::Relaxed);
+    }
+}
+
+/// Starts one thread per amount, named as Python would name them, and joins them all.
+fn on_threads<F>(body: F) -> Result<(), DemoError>
+where
+    F: Fn(i64) -> Result<(), DemoError> + Send + Sync + Clone + 'static,
+{
+    let mut threads = Vec::new();
+    for (number, n) in (1..).zip(AMOUNTS) {
+        let body = body.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("Thread-{number}"))
+            .spawn(move || body(n))
+            .map_err(|e| DemoError::io("starting a thread", e))?;
+        threads.push(thread);
+    }
+    let outcomes: Vec<_> = threads
+        .into_iter()
+        .map(|thread| join_thread(thread, JOIN_LIMIT))
+        .collect();
+    for outcome in outcomes {
+        outcome??;
+    }
+    Ok(())
+}
+
+pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
+    let args: Args = ctx.parse_args()?;
+    let iterations = args.iterations;
+
+    let balance = Arc::new(Mutex::new(0i64));
+    on_threads({
+        let balance = Arc::clone(&balance);
+        move |n| run_thread(&balance, n, iterations)
+    })?;
+    let locked_result = *balance.lock()?;
+    println!("{locked_result}");
+
+    if !args.no_unlocked_run {
+        let unlocked = Arc::new(AtomicI64::new(0));
+        on_threads({
+            let unlocked = Arc::clone(&unlocked);
+            move |n| {
+                run_thread_unlocked(&unlocked, n, iterations);
+                Ok(())
+            }
+        })?;
+        match unlocked.load(Ordering::Relaxed) {
+            0 => println!(
+                "without the lock (not checked): 0 this time, by luck: nothing kept the threads \
+                 from interleaving"
+            ),
+            wrong => println!(
+                "without the lock (not checked): {wrong}: a thread wrote between the other's \
+                 read and write, and that update was lost"
+            ),
+        }
+    }
+
+    check_eq(
+        format_args!("the balance after {iterations} locked add-then-subtract pairs per thread"),
+        locked_result,
+        0,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_locked_balance_ends_at_zero() {
+        let ctx = Context::new("lock-balance", vec!["--iterations=20000".into()]);
+        run(&ctx).unwrap();
+    }
+
+    #[test]
+    fn change_it_leaves_the_balance_as_it_was() {
+        let mut balance = 7;
+        change_it(&mut balance, 5);
+        assert_eq!(balance, 7);
+    }
+
+    #[test]
+    fn bad_arguments_are_usage_errors() {
+        let ctx = Context::new("lock-balance", vec!["--iterations=many".into()]);
+        assert!(matches!(run(&ctx), Err(DemoError::Usage(_))));
+    }
+}

@@ -1,0 +1,105 @@
+//! The registry: every scenario, one line each.
+//!
+//! # Adding a scenario
+//!
+//! 1. Write `src/scenarios/<name in snake case>.rs` with a
+//!    `pub(crate) fn run(ctx: &Context) -> Result<(), DemoError>`. It does what the Python
+//!    original does, with this project's crates, and prints what the original prints. It
+//!    checks its outcome with [`check`](crate::check) / [`check_eq`](crate::check_eq) and
+//!    returns their error when the outcome is wrong. Where the original has a bug, the
+//!    scenario is correct and its output says what the original got wrong.
+//! 2. Add its line to the `scenarios!` list below:
+//!    `module => "name", "source", "what it shows", "what it checks";`, with
+//!    `, limit SECONDS` before the `;` if `demos all` must allow it more than
+//!    [`Scenario::DEFAULT_TIME_LIMIT`]. The `mod` declaration comes from that line.
+//!
+//! That is all: `demos list`, `demos <name>`, `demos all` and the tests pick it up.
+//!
+//! What a scenario may rely on, and must respect:
+//! - Sleeps go through [`sleep_scaled`](crate::sleep_scaled) (or
+//!   [`scaled`](crate::scaled) for a timeout that depends on them), so that `--scale 0.01`
+//!   makes the scenario fast. Work does not scale.
+//! - Arguments: `ctx.parse_args::<Args>()?` with a `clap::Parser` type of the scenario, or
+//!   `ctx.parse_args::<NoArgs>()?` when it takes none (`--help` then works too). Defaults
+//!   are the original's values.
+//! - Every wait is bounded ([`join_thread`](crate::join_thread) for threads, `_timeout`
+//!   forms elsewhere); every thread is joined and every child process reaped. `demos all`
+//!   runs each scenario as a child process in its own process group, kills the group after
+//!   the time limit and fails a scenario that leaves a process behind.
+//! - Files go under `ctx.output_dir()?` only.
+//!
+//! ```
+//! use mp_demos::scenarios::{find, SCENARIOS};
+//!
+//! let balance = find("lock-balance").unwrap();
+//! assert_eq!(balance.source, "004 3.2");
+//! assert!(SCENARIOS.len() >= 2);
+//! ```
+
+use crate::Scenario;
+
+/// Declares each scenario's module and lists it in [`SCENARIOS`], in the order given.
+macro_rules! scenarios {
+    ($($module:ident => $name:literal, $source:literal, $shows:literal, $checks:literal $(, limit $seconds:literal)?;)*) => {
+        $(mod $module;)*
+
+        /// Every scenario, in the order `demos list` and `demos all` show them.
+        ///
+        /// ```
+        /// for scenario in mp_demos::scenarios::SCENARIOS {
+        ///     println!("{:<24} {:<10} {}", scenario.name, scenario.source, scenario.shows);
+        /// }
+        /// ```
+        pub static SCENARIOS: &[Scenario] = &[
+            $(Scenario::new($name, $source, $shows, $checks, $module::run)$(.with_time_limit($seconds))?,)*
+        ];
+    };
+}
+
+scenarios! {
+    lock_counter_threads => "lock-counter-threads", "001 ch.3", "2 threads x 100000 increments of a shared counter under a Lock", "the counter is exactly 200000";
+    lock_balance => "lock-balance", "004 3.2", "balance += n; balance -= n under a lock, 2 threads x 100000 times", "the balance ends at 0";
+}
+
+/// The scenario called `name`, if there is one.
+///
+/// ```
+/// use mp_demos::scenarios::find;
+///
+/// assert_eq!(find("lock-counter-threads").unwrap().checks, "the counter is exactly 200000");
+/// assert!(find("no-such-scenario").is_none());
+/// ```
+pub fn find(name: &str) -> Option<&'static Scenario> {
+    SCENARIOS.iter().find(|scenario| scenario.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_usable_as_subcommands() {
+        for (i, scenario) in SCENARIOS.iter().enumerate() {
+            assert!(
+                SCENARIOS[..i].iter().all(|s| s.name != scenario.name),
+                "{} is registered twice",
+                scenario.name
+            );
+            assert!(
+                !["list", "all", "help"].contains(&scenario.name),
+                "{} is a command of the binary",
+                scenario.name
+            );
+            assert!(
+                scenario
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{}: names are lowercase words joined by '-'",
+                scenario.name
+            );
+            assert!(!scenario.source.is_empty() && !scenario.shows.is_empty());
+            assert!(!scenario.checks.is_empty());
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! The `demos` binary, run as a user runs it: `all`, `list`, and bad command lines.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mp_demos::scenarios::SCENARIOS;
+
+/// Far above what `demos all --scale 0.01` needs; only a hang gets there.
+const LIMIT: Duration = Duration::from_secs(240);
+
+struct Run {
+    success: bool,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// A folder for the files scenarios write, removed when dropped.
+struct OutputFolder(PathBuf);
+
+impl OutputFolder {
+    fn new(test: &str) -> Self {
+        Self(std::env::temp_dir().join(format!("mp-demos-{test}-{}", std::process::id())))
+    }
+}
+
+impl Drop for OutputFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs the binary with `args`, killing it if it outlives `LIMIT`. (Its scenario children
+/// die with it: `demos all` arms their parent-death signal.)
+fn demos(args: &[&str], out: &OutputFolder) -> Run {
+    demos_with_scale_env(args, out, None)
+}
+
+/// As [`demos`], with the scale variable set to `scale_env` (unset if `None`).
+fn demos_with_scale_env(args: &[&str], out: &OutputFolder, scale_env: Option<&str>) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_demos"));
+    match scale_env {
+        Some(value) => command.env(mp_demos::SCALE_ENV, value),
+        None => command.env_remove(mp_demos::SCALE_ENV),
+    };
+    let mut child = command
+        .arg("--out")
+        .arg(&out.0)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the demos binary starts");
+    let stdout = read_in_background(child.stdout.take().expect("piped stdout"));
+    let stderr = read_in_background(child.stderr.take().expect("piped stderr"));
+    let deadline = Instant::now() + LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for demos") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("demos {args:?} still running after {LIMIT:?}: killed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Run {
+        success: status.success(),
+        code: status.code(),
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
+}
+
+fn read_in_background(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+#[test]
+fn all_scenarios_pass_at_a_small_scale() {
+    let out = OutputFolder::new("all");
+    let run = demos(&["all", "--scale", "0.01"], &out);
+    assert!(
+        run.success,
+        "demos all failed:\n{}\n{}",
+        run.stdout, run.stderr
+    );
+    for scenario in SCENARIOS {
+        let row = run
+            .stdout
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(scenario.name))
+            .unwrap_or_else(|| panic!("no table row for {}:\n{}", scenario.name, run.stdout));
+        assert!(row.contains(scenario.checks), "{row}");
+        assert!(row.contains(" pass "), "{row}");
+    }
+    let summary = format!("{} passed, 0 failed", SCENARIOS.len());
+    assert!(run.stdout.contains(&summary), "{}", run.stdout);
+    assert!(run.stdout.contains("at scale 0.01"), "{}", run.stdout);
+}
+
+#[test]
+fn all_runs_only_the_named_scenarios() {
+    let out = OutputFolder::new("only");
+    let run = demos(&["all", "--quiet", "--scale", "0", "lock-balance"], &out);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("1 passed, 0 failed"), "{}", run.stdout);
+    assert!(
+        !run.stdout.contains("lock-counter-threads"),
+        "{}",
+        run.stdout
+    );
+    // Quiet: the table only, not the scenario's own output.
+    assert!(!run.stdout.contains("without the lock"), "{}", run.stdout);
+}
+
+#[test]
+fn list_lists_every_scenario() {
+    let out = OutputFolder::new("list");
+    let run = demos(&["list"], &out);
+    assert!(run.success, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), SCENARIOS.len(), "{}", run.stdout);
+    for (line, scenario) in lines.iter().zip(SCENARIOS) {
+        let mut words = line.split_whitespace();
+        assert_eq!(words.next(), Some(scenario.name), "{line}");
+        assert!(line.contains(scenario.source), "{line}");
+        assert!(line.ends_with(scenario.shows), "{line}");
+    }
+}
+
+#[test]
+fn one_scenario_runs_with_its_own_options() {
+    let out = OutputFolder::new("one");
+    let run = demos(
+        &[
+            "lock-counter-threads",
+            "--threads",
+            "3",
+            "--increments",
+            "1000",
+        ],
+        &out,
+    );
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("Final counter value: 3000"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn an_unknown_scenario_is_a_clear_error() {
+    let out = OutputFolder::new("unknown");
+    for args in [&["no-such-scenario"][..], &["all", "no-such-scenario"]] {
+        let run = demos(args, &out);
+        assert!(!run.success);
+        assert_eq!(run.code, Some(2));
+        assert!(
+            run.stderr
+                .contains("unknown scenario `no-such-scenario`: `demos list` lists the scenarios"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn bad_options_are_clear_errors() {
+    let out = OutputFolder::new("bad");
+    let cases: [(&[&str], &str); 4] = [
+        (&["--scale", "-1", "list"], "invalid scale `-1`"),
+        (
+            &["all", "--time-limit", "0"],
+            "not a number of seconds above 0",
+        ),
+        (
+            &["lock-balance", "--iterations", "lots"],
+            "invalid value 'lots'",
+        ),
+        (
+            &["lock-balance", "surplus"],
+            "unexpected argument 'surplus'",
+        ),
+    ];
+    for (args, message) in cases {
+        let run = demos(args, &out);
+        assert_eq!(run.code, Some(2), "{args:?}");
+        assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn a_bad_scale_in_the_environment_is_refused() {
+    let out = OutputFolder::new("env");
+    let run = demos_with_scale_env(&["list"], &out, Some("fast"));
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stderr.contains("invalid scale `fast`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn help_after_a_scenario_name_shows_what_it_checks() {
+    let out = OutputFolder::new("help");
+    let run = demos(&["lock-balance", "--help"], &out);
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("Checks: the balance ends at 0"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("--iterations"), "{}", run.stdout);
+}
