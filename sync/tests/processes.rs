@@ -1,0 +1,1020 @@
+//! The mp-sync primitives between processes: each test places them in an anonymous
+//! `MAP_SHARED` mapping and forks children that use them, and the owner-death tests kill a
+//! child that holds a lock and check that the next acquirer gets it, told that the holder died.
+//!
+//! Nothing outlives a test: every mapping is unmapped by [`SharedMapping`]'s `Drop`, and
+//! every child is reaped by [`Child`], whose `Drop` kills and reaps a child still running
+//! (so a failing assertion in the parent cannot leak a process). Every wait is bounded.
+
+mod common;
+
+use std::mem::{align_of, size_of};
+use std::num::NonZeroUsize;
+use std::ops::Deref;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{PATIENCE, blocked_in_futex, current_pid, current_tid, eventually};
+use mp_sync::{Barrier, Condition, Event, Lock, Mutex, RLock, Semaphore, TryLockError};
+use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous, munmap};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork};
+
+/// How long an acquirer may wait for a dead holder's lock before the test fails. The design
+/// promises well under a second; this bound only keeps a bug from hanging the test.
+const TAKEOVER_BOUND: Duration = Duration::from_secs(5);
+
+// ---------------------------------------------------------------------------------------
+// Test machinery: a shared mapping, and children that cannot outlive the test
+// ---------------------------------------------------------------------------------------
+
+/// A `T` placed in an anonymous `MAP_SHARED` mapping: a forked child shares it with the
+/// parent. Unmapped on drop.
+struct SharedMapping<T> {
+    value: NonNull<T>,
+    len: NonZeroUsize,
+}
+
+// SAFETY: the mapping is only ever reached through `&T` (`Deref`), so sharing a
+// `SharedMapping<T>` between threads shares `&T`, which `T: Sync` allows.
+unsafe impl<T: Sync> Sync for SharedMapping<T> {}
+
+impl<T> SharedMapping<T> {
+    fn new(value: T) -> Self {
+        assert!(align_of::<T>() <= 4096, "a mapping is only page-aligned");
+        let len = NonZeroUsize::new(size_of::<T>().max(1)).expect("non-zero");
+        // SAFETY: a new anonymous mapping with no address hint: the kernel picks fresh pages
+        // that alias no existing Rust object, so creating it cannot invalidate any reference.
+        let pages = unsafe {
+            mmap_anonymous(
+                None,
+                len,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_SHARED,
+            )
+        }
+        .expect("mmap a shared anonymous mapping");
+        let value_ptr = pages.cast::<T>();
+        // SAFETY: the mapping is readable and writable, page-aligned (enough for `T`, checked
+        // above), at least `size_of::<T>()` bytes long, and nothing else refers to it yet.
+        unsafe { value_ptr.as_ptr().write(value) };
+        Self {
+            value: value_ptr,
+            len,
+        }
+    }
+}
+
+impl<T> Deref for SharedMapping<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: `new` initialised the value, and it stays mapped until `drop`; only shared
+        // references are ever handed out.
+        unsafe { self.value.as_ref() }
+    }
+}
+
+impl<T> Drop for SharedMapping<T> {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self` proves no reference from `deref` is still alive in this process;
+        // the value was initialised by `new` and is dropped exactly once, here.
+        unsafe { self.value.as_ptr().drop_in_place() };
+        // SAFETY: the address and length are exactly those of the mapping made in `new`, and
+        // nothing in this process refers to it any more.
+        let unmapped = unsafe { munmap(self.value.cast(), self.len.get()) };
+        if let Err(err) = unmapped {
+            // Panicking in drop would abort an unwinding test; report and go on.
+            eprintln!("munmap failed: {err}");
+        }
+    }
+}
+
+/// What a child's body returns: `Err(code)` makes it exit with that code, so each check in a
+/// child can name its own failure.
+type ChildResult = Result<(), u8>;
+
+/// `Ok` if `condition` holds, otherwise the exit code `code`.
+fn ensure(condition: bool, code: u8) -> ChildResult {
+    if condition { Ok(()) } else { Err(code) }
+}
+
+/// The exit code of a child whose body panicked.
+const CHILD_PANICKED: i32 = 101;
+
+/// A forked child. Dropping it kills and reaps it if it was not reaped already.
+struct Child {
+    pid: Pid,
+    reaped: bool,
+}
+
+/// How a child ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Ended {
+    Exited(i32),
+    Killed(Signal),
+}
+
+/// Forks a child that runs `body` and leaves with `_exit`: 0 when `body` returns `Ok`, its
+/// code when it returns `Err`, [`CHILD_PANICKED`] if it panics.
+fn spawn_child(body: impl FnOnce() -> ChildResult) -> Child {
+    // The lock-owner ids are cached per thread and per process, and a fork handler resets
+    // the caches in the child. The handler is installed on the first use of an id; using one
+    // here makes sure that installation is finished before this thread forks, so the child
+    // cannot inherit it half-done.
+    drop(Lock::new().try_lock());
+    drop(Mutex::new(()).try_lock());
+    // SAFETY: the parent is the multi-threaded test harness, so the child starts with a copy
+    // of this thread only, and any lock another thread held at the fork stays held forever
+    // in the child. The child therefore does nothing but run `body`, whose code only touches
+    // the mp-sync primitives in the shared mapping (atomics, futex system calls, and a
+    // `/proc` read by a waiter checking a holder's liveness; glibc's fork makes malloc usable
+    // in the child) and raw libc calls, and then leaves with `_exit`: it never returns into
+    // the harness, runs no destructor of the parent's state, and a panic is caught before it
+    // could unwind out of this function.
+    match unsafe { fork() }.expect("fork") {
+        ForkResult::Child => {
+            let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+                Ok(Ok(())) => 0,
+                Ok(Err(code)) => i32::from(code),
+                Err(_) => CHILD_PANICKED,
+            };
+            // SAFETY: `_exit` ends the process at once, without atexit handlers or stdio
+            // flushing, which is all a forked child of a multi-threaded process may do.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => Child {
+            pid: child,
+            reaped: false,
+        },
+    }
+}
+
+impl Child {
+    fn pid(&self) -> i32 {
+        self.pid.as_raw()
+    }
+
+    /// Waits at most `timeout` for the child to end, and reaps it.
+    fn wait_timeout(&mut self, timeout: Duration) -> Option<Ended> {
+        assert!(!self.reaped, "child {} already reaped", self.pid);
+        let deadline = Instant::now() + timeout;
+        loop {
+            match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(_, code)) => {
+                    self.reaped = true;
+                    return Some(Ended::Exited(code));
+                }
+                Ok(WaitStatus::Signaled(_, signal, _)) => {
+                    self.reaped = true;
+                    return Some(Ended::Killed(signal));
+                }
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(err) => panic!("waitpid({}) failed: {err}", self.pid),
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Waits for the child to end on its own and returns its exit code.
+    fn join(&mut self) -> i32 {
+        match self.wait_timeout(PATIENCE) {
+            Some(Ended::Exited(code)) => code,
+            Some(Ended::Killed(signal)) => panic!("child {} killed by {signal}", self.pid),
+            None => panic!("child {} still running after {PATIENCE:?}", self.pid),
+        }
+    }
+
+    /// Sends SIGKILL without reaping: the child becomes a zombie.
+    fn kill(&self) {
+        kill(self.pid, Signal::SIGKILL).expect("kill the child");
+    }
+
+    /// Reaps a child that was sent SIGKILL, checking that the signal is what ended it.
+    fn reap_killed(&mut self) {
+        assert_eq!(
+            self.wait_timeout(PATIENCE),
+            Some(Ended::Killed(Signal::SIGKILL))
+        );
+    }
+
+    fn kill_and_reap(&mut self) {
+        self.kill();
+        self.reap_killed();
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if !self.reaped {
+            let _ = kill(self.pid, Signal::SIGKILL);
+            if self.wait_timeout(PATIENCE).is_none() {
+                eprintln!("child {} did not die after SIGKILL", self.pid);
+            }
+        }
+    }
+}
+
+/// Joins every child and checks that each exited with 0.
+fn join_all(children: &mut [Child]) {
+    let codes: Vec<i32> = children.iter_mut().map(Child::join).collect();
+    assert!(codes.iter().all(|&c| c == 0), "child exit codes: {codes:?}");
+}
+
+/// Waits until the child `pid` sleeps in a futex wait.
+fn wait_until_child_asleep(pid: i32) {
+    assert!(
+        eventually(|| blocked_in_futex(pid, pid)),
+        "child {pid} never went to sleep"
+    );
+}
+
+/// Keeps a child that holds a lock alive until the parent kills it; if the parent never
+/// does (its test failed), the child leaves on its own after a while.
+fn hold_until_killed() -> ChildResult {
+    std::thread::sleep(PATIENCE * 2);
+    Err(99)
+}
+
+// ---------------------------------------------------------------------------------------
+// Counting under a lock
+// ---------------------------------------------------------------------------------------
+
+const COUNTING_CHILDREN: usize = 4;
+const INCREMENTS: u64 = 5_000;
+
+/// A counter updated by a separate load and store: lost updates show a broken exclusion.
+#[repr(C)]
+struct Counted<L> {
+    lock: L,
+    counter: AtomicU64,
+}
+
+impl<L> Counted<L> {
+    fn increment(&self) {
+        let value = self.counter.load(Ordering::Relaxed);
+        std::hint::spin_loop();
+        self.counter.store(value + 1, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn lock_counter_across_processes_is_exact() {
+    let shared = SharedMapping::new(Counted {
+        lock: Lock::new(),
+        counter: AtomicU64::new(0),
+    });
+    let mut children: Vec<Child> = (0..COUNTING_CHILDREN)
+        .map(|child| {
+            let shared = &shared;
+            spawn_child(move || {
+                for i in 0..INCREMENTS {
+                    if (child as u64 + i).is_multiple_of(2) {
+                        let _guard = shared.lock.lock().map_err(|_| 2)?;
+                        shared.increment();
+                    } else {
+                        shared.lock.acquire_timeout(PATIENCE).map_err(|_| 3)?;
+                        shared.increment();
+                        shared.lock.release().map_err(|_| 4)?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    join_all(&mut children);
+    assert_eq!(
+        shared.counter.load(Ordering::Relaxed),
+        COUNTING_CHILDREN as u64 * INCREMENTS
+    );
+    assert!(!shared.lock.locked());
+    assert!(!shared.lock.is_poisoned());
+}
+
+#[test]
+fn mutex_counter_across_processes_is_exact() {
+    let shared = SharedMapping::new(Mutex::new(0u64));
+    let mut children: Vec<Child> = (0..COUNTING_CHILDREN)
+        .map(|_| {
+            let shared = &shared;
+            spawn_child(move || {
+                for _ in 0..INCREMENTS {
+                    let mut guard = shared.lock_timeout(PATIENCE).map_err(|_| 2)?;
+                    let value = *guard;
+                    std::hint::spin_loop();
+                    *guard = value + 1;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    // The parent takes part too, from one of its threads.
+    for _ in 0..INCREMENTS {
+        *shared.lock().expect("clean") += 1;
+    }
+    join_all(&mut children);
+    assert_eq!(
+        *shared.lock().expect("clean"),
+        (COUNTING_CHILDREN as u64 + 1) * INCREMENTS
+    );
+}
+
+#[test]
+fn rlock_counter_across_processes_is_exact() {
+    let shared = SharedMapping::new(Counted {
+        lock: RLock::new(),
+        counter: AtomicU64::new(0),
+    });
+    let mut children: Vec<Child> = (0..COUNTING_CHILDREN)
+        .map(|_| {
+            let shared = &shared;
+            spawn_child(move || {
+                for _ in 0..INCREMENTS {
+                    let _outer = shared.lock.lock_timeout(PATIENCE).map_err(|_| 2)?;
+                    let _inner = shared.lock.lock().map_err(|_| 3)?;
+                    ensure(shared.lock.count() == 2, 4)?;
+                    shared.increment();
+                }
+                ensure(!shared.lock.is_owned(), 5)
+            })
+        })
+        .collect();
+    join_all(&mut children);
+    assert_eq!(
+        shared.counter.load(Ordering::Relaxed),
+        COUNTING_CHILDREN as u64 * INCREMENTS
+    );
+    assert!(!shared.lock.locked());
+}
+
+// ---------------------------------------------------------------------------------------
+// Handing locks between processes
+// ---------------------------------------------------------------------------------------
+
+#[repr(C)]
+struct HandOff<L> {
+    lock: L,
+    holding: Event,
+    released: Event,
+}
+
+impl<L> HandOff<L> {
+    fn new(lock: L) -> Self {
+        Self {
+            lock,
+            holding: Event::new(),
+            released: Event::new(),
+        }
+    }
+}
+
+#[test]
+fn lock_acquired_in_one_process_is_released_in_another() {
+    let shared = SharedMapping::new(HandOff::new(Lock::new()));
+
+    // Child takes it, parent releases it while the child still lives.
+    let mut child = spawn_child(|| {
+        shared.lock.acquire().map_err(|_| 2)?;
+        shared.holding.set();
+        ensure(shared.released.wait_timeout(PATIENCE), 3)?;
+        ensure(!shared.lock.locked(), 4)
+    });
+    assert!(
+        shared.holding.wait_timeout(PATIENCE),
+        "the child never took the lock"
+    );
+    assert!(shared.lock.locked());
+    assert!(matches!(
+        shared.lock.try_lock(),
+        Err(TryLockError::WouldBlock)
+    ));
+    assert_eq!(shared.lock.release(), Ok(()));
+    shared.released.set();
+    assert_eq!(child.join(), 0);
+    assert!(!shared.lock.is_poisoned());
+    assert!(shared.lock.lock().is_ok());
+
+    // Parent takes it, a child releases it.
+    shared.lock.acquire().expect("clean");
+    let mut child = spawn_child(|| {
+        ensure(shared.lock.locked(), 2)?;
+        shared.lock.release().map_err(|_| 3)?;
+        ensure(shared.lock.release() == Err(mp_sync::Error::NotLocked), 4)
+    });
+    assert_eq!(child.join(), 0);
+    assert!(!shared.lock.locked());
+    assert!(!shared.lock.is_poisoned());
+}
+
+#[test]
+fn owned_locks_held_by_the_forking_thread_are_not_the_childs() {
+    // The child's copy of the forking thread has a new thread id: it must not think it owns
+    // the RLock or the Mutex its parent's thread holds.
+    let rlock = SharedMapping::new(RLock::new());
+    let mutex = SharedMapping::new(Mutex::new(0u32));
+    let rlock_guard = rlock.lock().expect("clean");
+    let mutex_guard = mutex.lock().expect("clean");
+    let mut child = spawn_child(|| {
+        ensure(!rlock.is_owned(), 2)?;
+        ensure(rlock.count() == 0, 3)?;
+        ensure(matches!(rlock.try_lock(), Err(TryLockError::WouldBlock)), 4)?;
+        ensure(rlock.release() == Err(mp_sync::Error::NotOwner), 5)?;
+        ensure(matches!(mutex.try_lock(), Err(TryLockError::WouldBlock)), 6)
+    });
+    assert_eq!(child.join(), 0);
+    assert_eq!(rlock.count(), 1);
+    drop(rlock_guard);
+    drop(mutex_guard);
+    assert!(!rlock.locked());
+}
+
+// ---------------------------------------------------------------------------------------
+// Condition, Semaphore, Event, Barrier between processes
+// ---------------------------------------------------------------------------------------
+
+const QUEUE_CAPACITY: usize = 8;
+const PRODUCERS: usize = 2;
+const CONSUMERS: usize = 2;
+const PER_PRODUCER: usize = 1_000;
+const ITEMS: usize = PRODUCERS * PER_PRODUCER;
+
+/// A bounded ring of items, plain data so it can live in shared memory.
+#[repr(C)]
+struct Ring {
+    items: [u32; QUEUE_CAPACITY],
+    head: usize,
+    len: usize,
+    taken: usize,
+}
+
+#[repr(C)]
+struct ProducerConsumer {
+    ring: Condition<Ring>,
+    seen: [AtomicU32; ITEMS],
+}
+
+#[test]
+fn condition_producers_and_consumers_across_processes_deliver_each_item_once() {
+    let shared = SharedMapping::new(ProducerConsumer {
+        ring: Condition::new(Ring {
+            items: [0; QUEUE_CAPACITY],
+            head: 0,
+            len: 0,
+            taken: 0,
+        }),
+        seen: [const { AtomicU32::new(0) }; ITEMS],
+    });
+    let mut children = Vec::new();
+    for producer in 0..PRODUCERS {
+        let shared = &shared;
+        children.push(spawn_child(move || {
+            for i in 0..PER_PRODUCER {
+                let mut ring = shared.ring.lock().map_err(|_| 2)?;
+                let room = ring
+                    .wait_for_timeout(|r| r.len < QUEUE_CAPACITY, PATIENCE)
+                    .map_err(|_| 3)?;
+                ensure(room, 4)?;
+                let slot = (ring.head + ring.len) % QUEUE_CAPACITY;
+                ring.items[slot] = u32::try_from(producer * PER_PRODUCER + i).map_err(|_| 5)?;
+                ring.len += 1;
+                ring.notify_all();
+            }
+            Ok(())
+        }));
+    }
+    for _ in 0..CONSUMERS {
+        let shared = &shared;
+        children.push(spawn_child(move || {
+            loop {
+                let mut ring = shared.ring.lock().map_err(|_| 2)?;
+                let ready = ring
+                    .wait_for_timeout(|r| r.len > 0 || r.taken == ITEMS, PATIENCE)
+                    .map_err(|_| 3)?;
+                ensure(ready, 4)?;
+                if ring.len == 0 {
+                    return Ok(()); // everything was taken
+                }
+                let item = ring.items[ring.head] as usize;
+                ring.head = (ring.head + 1) % QUEUE_CAPACITY;
+                ring.len -= 1;
+                ring.taken += 1;
+                ring.notify_all();
+                drop(ring);
+                shared
+                    .seen
+                    .get(item)
+                    .ok_or(5)?
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    join_all(&mut children);
+    let wrong: Vec<usize> = (0..ITEMS)
+        .filter(|&i| shared.seen[i].load(Ordering::Relaxed) != 1)
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "items not delivered exactly once: {wrong:?}"
+    );
+    let ring = shared.ring.lock().expect("clean");
+    assert_eq!((ring.taken, ring.len), (ITEMS, 0));
+}
+
+#[repr(C)]
+struct Limited {
+    slots: Semaphore,
+    inside: AtomicU32,
+    most: AtomicU32,
+}
+
+#[test]
+fn semaphore_limits_concurrency_across_processes() {
+    const PERMITS: u32 = 2;
+    const CHILDREN: usize = 5;
+    const ROUNDS: usize = 300;
+    let shared = SharedMapping::new(Limited {
+        slots: Semaphore::new(PERMITS),
+        inside: AtomicU32::new(0),
+        most: AtomicU32::new(0),
+    });
+    let mut children: Vec<Child> = (0..CHILDREN)
+        .map(|child| {
+            let shared = &shared;
+            spawn_child(move || {
+                for round in 0..ROUNDS {
+                    if (child + round).is_multiple_of(2) {
+                        ensure(shared.slots.acquire_timeout(PATIENCE), 2)?;
+                    } else {
+                        while !shared.slots.try_acquire() {
+                            std::thread::yield_now();
+                        }
+                    }
+                    let now = shared.inside.fetch_add(1, Ordering::SeqCst) + 1;
+                    shared.most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::yield_now();
+                    shared.inside.fetch_sub(1, Ordering::SeqCst);
+                    shared.slots.release(1).map_err(|_| 3)?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    join_all(&mut children);
+    let most = shared.most.load(Ordering::SeqCst);
+    assert!(
+        (1..=PERMITS).contains(&most),
+        "{most} processes inside at once"
+    );
+    assert_eq!(shared.slots.value(), PERMITS);
+}
+
+#[test]
+fn semaphore_release_in_one_process_wakes_a_waiter_in_another() {
+    let shared = SharedMapping::new(Semaphore::new(0));
+    let mut waiter = spawn_child(|| ensure(shared.acquire_timeout(PATIENCE), 2));
+    wait_until_child_asleep(waiter.pid());
+    let mut releaser = spawn_child(|| shared.release(1).map_err(|_| 2));
+    assert_eq!(releaser.join(), 0);
+    assert_eq!(waiter.join(), 0);
+    assert_eq!(shared.value(), 0);
+}
+
+#[test]
+fn event_set_in_one_process_wakes_waiters_in_several() {
+    const WAITERS: usize = 3;
+    let shared = SharedMapping::new(Event::new());
+    let mut waiters: Vec<Child> = (0..WAITERS)
+        .map(|i| {
+            let shared = &shared;
+            spawn_child(move || {
+                if i == 0 {
+                    // The untimed form; the child is killed on drop if it never returns.
+                    shared.wait();
+                    ensure(shared.is_set(), 2)
+                } else {
+                    ensure(shared.wait_timeout(PATIENCE), 3)
+                }
+            })
+        })
+        .collect();
+    for waiter in &waiters {
+        wait_until_child_asleep(waiter.pid());
+    }
+    assert!(!shared.is_set());
+    let mut setter = spawn_child(|| {
+        shared.set();
+        Ok(())
+    });
+    assert_eq!(setter.join(), 0);
+    join_all(&mut waiters);
+    assert!(shared.is_set());
+}
+
+#[test]
+fn event_set_and_cleared_at_once_still_wakes_waiting_processes() {
+    const WAITERS: usize = 2;
+    let shared = SharedMapping::new(Event::new());
+    let mut waiters: Vec<Child> = (0..WAITERS)
+        .map(|_| spawn_child(|| ensure(shared.wait_timeout(PATIENCE), 2)))
+        .collect();
+    for waiter in &waiters {
+        wait_until_child_asleep(waiter.pid());
+    }
+    shared.set();
+    shared.clear();
+    join_all(&mut waiters);
+    assert!(!shared.is_set());
+}
+
+const BARRIER_PARTIES: usize = 3;
+const BARRIER_ROUNDS: usize = 40;
+
+#[repr(C)]
+struct Rounds {
+    barrier: Barrier,
+    arrivals: [AtomicU32; BARRIER_ROUNDS],
+    /// `indices[round][i]`: how many parties got index `i` in that round.
+    indices: [[AtomicU32; BARRIER_PARTIES]; BARRIER_ROUNDS],
+}
+
+#[test]
+fn barrier_across_processes_gives_consistent_rounds() {
+    let shared = SharedMapping::new(Rounds {
+        barrier: Barrier::new(BARRIER_PARTIES as u32).expect("parties"),
+        arrivals: [const { AtomicU32::new(0) }; BARRIER_ROUNDS],
+        indices: [const { [const { AtomicU32::new(0) }; BARRIER_PARTIES] }; BARRIER_ROUNDS],
+    });
+    let mut children: Vec<Child> = (0..BARRIER_PARTIES)
+        .map(|_| {
+            let shared = &shared;
+            spawn_child(move || {
+                for round in 0..BARRIER_ROUNDS {
+                    shared.arrivals[round].fetch_add(1, Ordering::SeqCst);
+                    let index = match shared.barrier.wait_timeout(PATIENCE) {
+                        Ok(index) => index as usize,
+                        Err(_) => {
+                            shared.barrier.abort();
+                            return Err(2);
+                        }
+                    };
+                    let everyone = shared.arrivals[round].load(Ordering::SeqCst);
+                    ensure(everyone == BARRIER_PARTIES as u32, 3)?;
+                    shared.indices[round]
+                        .get(index)
+                        .ok_or(4)?
+                        .fetch_add(1, Ordering::SeqCst);
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    join_all(&mut children);
+    for (round, indices) in shared.indices.iter().enumerate() {
+        let counts: Vec<u32> = indices.iter().map(|n| n.load(Ordering::SeqCst)).collect();
+        assert_eq!(counts, [1; BARRIER_PARTIES], "round {round}");
+    }
+    assert!(!shared.barrier.broken());
+    assert_eq!(shared.barrier.n_waiting(), 0);
+}
+
+#[test]
+fn barrier_abort_in_one_process_breaks_it_in_others() {
+    let shared = SharedMapping::new(Barrier::new(3).expect("parties"));
+    let mut waiters: Vec<Child> = (0..2)
+        .map(|_| {
+            spawn_child(|| {
+                let outcome = shared.wait_timeout(PATIENCE);
+                ensure(outcome == Err(mp_sync::Error::BrokenBarrier), 2)
+            })
+        })
+        .collect();
+    assert!(eventually(|| shared.n_waiting() == 2));
+    let mut aborter = spawn_child(|| {
+        shared.abort();
+        Ok(())
+    });
+    assert_eq!(aborter.join(), 0);
+    join_all(&mut waiters);
+    assert!(shared.broken());
+    shared.reset();
+    assert!(!shared.broken());
+}
+
+// ---------------------------------------------------------------------------------------
+// Owner death
+// ---------------------------------------------------------------------------------------
+
+/// Whether the child is reaped before the parent tries the lock: unreaped, it is a zombie.
+#[derive(Clone, Copy, Debug)]
+enum Reap {
+    Before,
+    After,
+}
+
+/// Forks a child that takes a lock with `take`, says so, and holds it until killed; then
+/// kills it (reaping it before or after) and returns the parent's acquisition, bounded by
+/// [`TAKEOVER_BOUND`].
+fn kill_holder_then<L, R>(
+    shared: &SharedMapping<HandOff<L>>,
+    take: impl FnOnce(&L) -> ChildResult,
+    reap: Reap,
+    acquire: impl FnOnce(&L) -> R,
+) -> R {
+    let mut child = spawn_child(|| {
+        take(&shared.lock)?;
+        shared.holding.set();
+        hold_until_killed()
+    });
+    assert!(
+        shared.holding.wait_timeout(PATIENCE),
+        "the child never took the lock"
+    );
+    match reap {
+        Reap::Before => child.kill_and_reap(),
+        Reap::After => child.kill(),
+    }
+    let acquired = acquire(&shared.lock);
+    if let Reap::After = reap {
+        child.reap_killed();
+    }
+    acquired
+}
+
+fn lock_owner_death(reap: Reap) {
+    let shared = SharedMapping::new(HandOff::new(Lock::new()));
+    let outcome = kill_holder_then(
+        &shared,
+        |lock| lock.acquire().map_err(|_| 2),
+        reap,
+        |lock| match lock.lock_timeout(TAKEOVER_BOUND) {
+            Err(TryLockError::OwnerDied(died)) => {
+                let held = lock.locked();
+                drop(died.into_inner());
+                Ok(held)
+            }
+            Ok(_) => Err("acquired without being told the holder died"),
+            Err(TryLockError::WouldBlock) => Err("the dead holder was never detected"),
+        },
+    );
+    assert_eq!(outcome, Ok(true), "{reap:?}");
+    let lock = &shared.lock;
+    assert!(!lock.locked());
+    assert!(lock.is_poisoned());
+    assert!(lock.lock().is_err(), "poisoning is sticky");
+    assert!(lock.acquire().is_err(), "poisoning is sticky");
+    lock.release().expect("held");
+    assert!(matches!(lock.try_lock(), Err(TryLockError::OwnerDied(_))));
+    lock.clear_poison();
+    assert!(!lock.is_poisoned());
+    assert!(lock.lock().is_ok());
+    assert!(lock.try_acquire().is_ok());
+    lock.release().expect("held");
+}
+
+#[test]
+fn lock_of_a_killed_zombie_holder_is_taken_over() {
+    lock_owner_death(Reap::After);
+}
+
+#[test]
+fn lock_of_a_killed_and_reaped_holder_is_taken_over() {
+    lock_owner_death(Reap::Before);
+}
+
+fn rlock_owner_death(reap: Reap) {
+    let shared = SharedMapping::new(HandOff::new(RLock::new()));
+    let count_after_takeover = kill_holder_then(
+        &shared,
+        |lock| {
+            lock.acquire().map_err(|_| 2)?;
+            lock.acquire().map_err(|_| 3)?;
+            ensure(lock.count() == 2, 4)
+        },
+        reap,
+        |lock| match lock.lock_timeout(TAKEOVER_BOUND) {
+            Err(TryLockError::OwnerDied(died)) => {
+                let count = lock.count();
+                drop(died);
+                Some(count)
+            }
+            _ => None,
+        },
+    );
+    assert_eq!(count_after_takeover, Some(1), "{reap:?}");
+    let lock = &shared.lock;
+    assert!(!lock.locked());
+    assert!(lock.is_poisoned());
+    assert!(lock.lock().is_err());
+    lock.clear_poison();
+    assert!(lock.lock().is_ok());
+}
+
+#[test]
+fn rlock_of_a_killed_zombie_holder_is_taken_over() {
+    rlock_owner_death(Reap::After);
+}
+
+#[test]
+fn rlock_of_a_killed_and_reaped_holder_is_taken_over() {
+    rlock_owner_death(Reap::Before);
+}
+
+fn mutex_owner_death(reap: Reap) {
+    let shared = SharedMapping::new(HandOff::new(Mutex::new(0u64)));
+    let value_seen = kill_holder_then(
+        &shared,
+        |mutex| {
+            let mut guard = mutex.lock().map_err(|_| 2)?;
+            *guard = 17;
+            std::mem::forget(guard); // held until the kill
+            Ok(())
+        },
+        reap,
+        |mutex| match mutex.lock_timeout(TAKEOVER_BOUND) {
+            Err(TryLockError::OwnerDied(died)) => {
+                let mut guard = died.into_inner();
+                let seen = *guard;
+                *guard = 18; // the repair
+                Some(seen)
+            }
+            _ => None,
+        },
+    );
+    assert_eq!(value_seen, Some(17), "{reap:?}");
+    let mutex = &shared.lock;
+    assert!(mutex.is_poisoned());
+    match mutex.lock() {
+        Err(died) => assert_eq!(**died.get_ref(), 18),
+        Ok(_) => panic!("poisoning is sticky"),
+    }
+    mutex.clear_poison();
+    assert_eq!(*mutex.lock().expect("clean after clear_poison"), 18);
+}
+
+#[test]
+fn mutex_of_a_killed_zombie_holder_is_taken_over() {
+    mutex_owner_death(Reap::After);
+}
+
+#[test]
+fn mutex_of_a_killed_and_reaped_holder_is_taken_over() {
+    mutex_owner_death(Reap::Before);
+}
+
+fn condition_owner_death(reap: Reap) {
+    let shared = SharedMapping::new(HandOff::new(Condition::new(0u32)));
+    let value_seen = kill_holder_then(
+        &shared,
+        |cond| {
+            let mut guard = cond.lock().map_err(|_| 2)?;
+            *guard = 5;
+            std::mem::forget(guard);
+            Ok(())
+        },
+        reap,
+        |cond| match cond.lock_timeout(TAKEOVER_BOUND) {
+            Err(TryLockError::OwnerDied(died)) => Some(*died.into_inner()),
+            _ => None,
+        },
+    );
+    assert_eq!(value_seen, Some(5), "{reap:?}");
+    let cond = &shared.lock;
+    assert!(cond.is_poisoned());
+    assert!(cond.lock().is_err());
+    cond.clear_poison();
+    assert!(cond.lock().is_ok());
+}
+
+#[test]
+fn condition_lock_of_a_killed_zombie_holder_is_taken_over() {
+    condition_owner_death(Reap::After);
+}
+
+#[test]
+fn condition_lock_of_a_killed_and_reaped_holder_is_taken_over() {
+    condition_owner_death(Reap::Before);
+}
+
+#[test]
+fn lock_waiter_already_blocked_gets_the_lock_when_the_holder_is_killed() {
+    let shared = SharedMapping::new(HandOff::new(Lock::new()));
+    let mut holder = spawn_child(|| {
+        shared.lock.acquire().map_err(|_| 2)?;
+        shared.holding.set();
+        hold_until_killed()
+    });
+    assert!(shared.holding.wait_timeout(PATIENCE));
+    let waiter_tid = AtomicI32::new(0);
+    let outcome = std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            waiter_tid.store(current_tid(), Ordering::SeqCst);
+            match shared.lock.lock_timeout(TAKEOVER_BOUND) {
+                Err(TryLockError::OwnerDied(_)) => "owner died",
+                Ok(_) => "clean",
+                Err(TryLockError::WouldBlock) => "timed out",
+            }
+        });
+        // The waiter is asleep on the lock word before the holder dies.
+        let asleep = eventually(|| {
+            let tid = waiter_tid.load(Ordering::SeqCst);
+            tid != 0 && blocked_in_futex(current_pid(), tid)
+        });
+        holder.kill();
+        assert!(asleep, "the waiter never blocked");
+        waiter.join().expect("waiter")
+    });
+    holder.reap_killed();
+    assert_eq!(outcome, "owner died");
+    assert!(shared.lock.is_poisoned());
+    assert!(!shared.lock.locked());
+}
+
+#[test]
+fn mutex_waiter_process_already_blocked_gets_the_lock_when_the_holder_is_killed() {
+    let shared = SharedMapping::new(HandOff::new(Mutex::new(0u32)));
+    let mut holder = spawn_child(|| {
+        let mut guard = shared.lock.lock().map_err(|_| 2)?;
+        *guard = 3;
+        shared.holding.set();
+        let result = hold_until_killed();
+        drop(guard);
+        result
+    });
+    assert!(shared.holding.wait_timeout(PATIENCE));
+    let mut waiter = spawn_child(|| match shared.lock.lock_timeout(TAKEOVER_BOUND) {
+        Err(TryLockError::OwnerDied(died)) => {
+            let mut guard = died.into_inner();
+            ensure(*guard == 3, 3)?;
+            *guard = 4;
+            Ok(())
+        }
+        Ok(_) => Err(4),
+        Err(TryLockError::WouldBlock) => Err(5),
+    });
+    wait_until_child_asleep(waiter.pid());
+    holder.kill();
+    assert_eq!(waiter.join(), 0);
+    holder.reap_killed();
+    assert!(shared.lock.is_poisoned());
+    match shared.lock.lock() {
+        Err(died) => assert_eq!(**died.get_ref(), 4),
+        Ok(_) => panic!("poisoning is sticky"),
+    }
+}
+
+#[test]
+fn lock_of_a_child_that_exited_holding_it_is_taken_over() {
+    let shared = SharedMapping::new(Lock::new());
+    let mut child = spawn_child(|| shared.acquire().map_err(|_| 2));
+    // The child is left a zombie until after the takeover.
+    assert!(
+        eventually(
+            || std::fs::read_to_string(format!("/proc/{}/stat", child.pid()))
+                .is_ok_and(|stat| stat.contains(") Z"))
+        ),
+        "the child never exited"
+    );
+    assert!(shared.locked());
+    match shared.lock_timeout(TAKEOVER_BOUND) {
+        Err(TryLockError::OwnerDied(died)) => drop(died),
+        Ok(_) => panic!("acquired without being told the holder died"),
+        Err(TryLockError::WouldBlock) => panic!("the exited holder was never detected"),
+    }
+    assert_eq!(child.join(), 0);
+    assert!(shared.is_poisoned());
+    assert!(matches!(shared.try_lock(), Err(TryLockError::OwnerDied(_))));
+    shared.clear_poison();
+    assert!(shared.try_lock().is_ok());
+}
+
+#[test]
+fn lock_poisoned_in_one_process_is_seen_poisoned_in_another() {
+    let shared = SharedMapping::new(HandOff::new(Lock::new()));
+    let taken_over = kill_holder_then(
+        &shared,
+        |lock| lock.acquire().map_err(|_| 2),
+        Reap::Before,
+        |lock| {
+            lock.lock_timeout(TAKEOVER_BOUND)
+                .is_err_and(|e| matches!(e, TryLockError::OwnerDied(_)))
+        },
+    );
+    assert!(taken_over);
+    let mut child = spawn_child(|| {
+        ensure(shared.lock.is_poisoned(), 2)?;
+        ensure(shared.lock.lock().is_err(), 3)?;
+        shared.lock.clear_poison();
+        ensure(shared.lock.lock().is_ok(), 4)
+    });
+    assert_eq!(child.join(), 0);
+    assert!(
+        !shared.lock.is_poisoned(),
+        "clear_poison in a child clears it for all"
+    );
+}

@@ -1,0 +1,1856 @@
+//! Every operation and every error path of the mp-sync primitives between the threads of one
+//! process, and many threads hammering each primitive with an invariant checked at the end.
+//!
+//! No test can hang: every wait that should succeed is bounded by [`common::PATIENCE`], and
+//! a thread blocked in an unbounded call has a rescue path that releases it if the test fails.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::{PATIENCE, blocked_in_futex, current_pid, current_tid, eventually};
+use mp_sync::{
+    Barrier, BoundedSemaphore, Condition, Error, Event, Lock, Mutex, OwnerDied, RLock, Semaphore,
+    TryLockError,
+};
+
+/// A timeout that is meant to elapse.
+const SHORT: Duration = Duration::from_millis(30);
+
+/// Threads of the hammering tests.
+const HAMMER_THREADS: usize = 12;
+
+/// Counts the threads inside a critical section and the most ever seen there at once.
+#[derive(Default)]
+struct Occupancy {
+    inside: AtomicU32,
+    most: AtomicU32,
+}
+
+impl Occupancy {
+    fn enter(&self) {
+        let now = self.inside.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+    }
+
+    fn leave(&self) {
+        self.inside.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn most(&self) -> u32 {
+        self.most.load(Ordering::SeqCst)
+    }
+}
+
+/// A counter updated by a separate load and store: without mutual exclusion around
+/// `increment`, concurrent updates get lost and the final total comes out short.
+#[derive(Default)]
+struct RacyCounter(AtomicU64);
+
+impl RacyCounter {
+    fn increment(&self) {
+        let value = self.0.load(Ordering::Relaxed);
+        std::hint::spin_loop();
+        self.0.store(value + 1, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+fn is_would_block<G, H>(result: &Result<G, TryLockError<H>>) -> bool {
+    matches!(result, Err(TryLockError::WouldBlock))
+}
+
+fn is_owner_died<G, H>(result: &Result<G, TryLockError<H>>) -> bool {
+    matches!(result, Err(TryLockError::OwnerDied(_)))
+}
+
+/// Runs an action when dropped while armed: it lets a test that fails half-way release
+/// the threads it left blocked in an untimed wait, so the failure cannot turn into a hang.
+struct Rescue<F: FnMut()> {
+    action: F,
+    armed: bool,
+}
+
+impl<F: FnMut()> Rescue<F> {
+    fn new(action: F) -> Self {
+        Self {
+            action,
+            armed: true,
+        }
+    }
+
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl<F: FnMut()> Drop for Rescue<F> {
+    fn drop(&mut self) {
+        if self.armed {
+            (self.action)();
+        }
+    }
+}
+
+/// Runs `body` on a thread of its own and waits until that thread has ended.
+fn on_a_thread_that_exits<R: Send>(body: impl FnOnce() -> R + Send) -> R {
+    std::thread::scope(|s| s.spawn(body).join().expect("the helper thread panicked"))
+}
+
+/// Waits until the scoped thread that stored its id in `tid` is asleep in a futex wait.
+fn wait_until_asleep(tid: &AtomicI32) {
+    assert!(
+        eventually(|| {
+            let tid = tid.load(Ordering::SeqCst);
+            tid != 0 && blocked_in_futex(current_pid(), tid)
+        }),
+        "the waiting thread never went to sleep"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Lock
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn lock_guard_holds_until_dropped() {
+    let lock = Lock::new();
+    assert!(!lock.locked());
+    let guard = lock.lock().expect("a fresh lock is clean");
+    assert!(lock.locked());
+    // Not re-entrant: the same thread is refused too.
+    assert!(is_would_block(&lock.try_lock()));
+    assert!(is_would_block(&lock.try_acquire()));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            assert!(is_would_block(&lock.try_lock()));
+            assert!(lock.locked());
+        });
+    });
+    drop(guard);
+    assert!(!lock.locked());
+    assert!(!lock.is_poisoned());
+    let again = lock.try_lock().expect("free after the guard dropped");
+    assert!(lock.locked());
+    drop(again);
+    assert!(!lock.locked());
+}
+
+#[test]
+fn lock_static_and_default_start_unlocked() {
+    static LOCK: Lock = Lock::new();
+    assert!(!LOCK.locked());
+    drop(LOCK.lock().expect("clean"));
+    let lock = Lock::default();
+    assert!(!lock.locked());
+    let text = format!("{lock:?}");
+    assert!(text.contains("locked: false"), "{text}");
+    let guard = lock.lock().expect("clean");
+    assert!(format!("{lock:?}").contains("locked: true"));
+    assert!(!format!("{guard:?}").is_empty());
+}
+
+#[test]
+fn lock_timeout_elapses_while_held_elsewhere() {
+    let lock = Lock::new();
+    let holder = lock.lock().expect("clean");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            assert!(is_would_block(&lock.lock_timeout(SHORT)));
+            assert!(is_would_block(&lock.acquire_timeout(SHORT)));
+            assert!(is_would_block(&lock.lock_timeout(Duration::ZERO)));
+        });
+    });
+    assert!(
+        lock.locked(),
+        "a timed-out waiter must not have taken or freed the lock"
+    );
+    drop(holder);
+}
+
+#[test]
+fn lock_timeout_succeeds_when_released_during_the_wait() {
+    let lock = Lock::new();
+    let waiter_tid = AtomicI32::new(0);
+    lock.acquire().expect("clean");
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            waiter_tid.store(current_tid(), Ordering::SeqCst);
+            let guard = lock.lock_timeout(PATIENCE);
+            let got = guard.is_ok();
+            drop(guard);
+            got
+        });
+        wait_until_asleep(&waiter_tid);
+        lock.release().expect("held");
+        assert!(waiter.join().expect("waiter"), "the waiter got the lock");
+    });
+    assert!(!lock.locked());
+
+    lock.acquire().expect("clean");
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| lock.acquire_timeout(PATIENCE).is_ok());
+        lock.release().expect("held");
+        assert!(waiter.join().expect("waiter"));
+    });
+    assert!(
+        lock.locked(),
+        "acquire_timeout leaves the lock held, with no guard"
+    );
+    lock.release().expect("held by the waiter's acquire");
+}
+
+#[test]
+fn lock_acquire_release_python_style() {
+    let lock = Lock::new();
+    assert_eq!(lock.release(), Err(Error::NotLocked));
+    lock.acquire().expect("clean");
+    assert!(lock.locked());
+    assert!(is_would_block(&lock.try_acquire()));
+    assert_eq!(lock.release(), Ok(()));
+    assert!(!lock.locked());
+    assert_eq!(lock.release(), Err(Error::NotLocked));
+    assert!(lock.try_acquire().is_ok());
+    assert_eq!(lock.release(), Ok(()));
+    assert!(lock.acquire_timeout(SHORT).is_ok());
+    assert_eq!(lock.release(), Ok(()));
+}
+
+#[test]
+fn lock_released_by_another_thread() {
+    let lock = Lock::new();
+    lock.acquire().expect("clean");
+    std::thread::scope(|s| {
+        s.spawn(|| assert_eq!(lock.release(), Ok(())));
+    });
+    assert!(!lock.locked());
+
+    // A guard may be moved to another thread and dropped there.
+    let guard = lock.lock().expect("clean");
+    std::thread::scope(|s| {
+        s.spawn(move || drop(guard));
+    });
+    assert!(!lock.locked());
+
+    // The hand-off of Python's Lock: one thread takes it, another gives it back while a
+    // third waits for it.
+    lock.acquire().expect("clean");
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| lock.acquire_timeout(PATIENCE).is_ok());
+        s.spawn(|| lock.release().expect("held"));
+        assert!(waiter.join().expect("waiter"));
+    });
+    assert_eq!(lock.release(), Ok(()));
+    assert!(!lock.is_poisoned());
+}
+
+#[test]
+fn lock_held_by_an_exited_thread_is_not_taken_over() {
+    // `Lock` records the holding *process*: a thread that exits while its process lives may
+    // have handed the release to another thread, so nothing is taken over.
+    let lock = Lock::new();
+    on_a_thread_that_exits(|| lock.acquire().expect("clean"));
+    assert!(lock.locked());
+    assert!(is_would_block(
+        &lock.lock_timeout(Duration::from_millis(250))
+    ));
+    assert!(!lock.is_poisoned());
+    assert_eq!(lock.release(), Ok(()));
+    assert!(lock.lock().is_ok());
+}
+
+#[test]
+fn lock_panic_through_guard_releases_without_poisoning() {
+    let lock = Lock::new();
+    let outcome = std::thread::scope(|s| {
+        s.spawn(|| {
+            let _guard = lock.lock().expect("clean");
+            panic!("deliberate panic while holding the lock");
+        })
+        .join()
+    });
+    assert!(outcome.is_err());
+    assert!(!lock.locked());
+    assert!(!lock.is_poisoned());
+}
+
+#[test]
+fn lock_clear_poison_on_a_clean_lock_is_harmless() {
+    let lock = Lock::new();
+    lock.clear_poison();
+    assert!(!lock.is_poisoned());
+    let guard = lock.lock().expect("clean");
+    lock.clear_poison();
+    assert!(lock.locked(), "clear_poison does not release");
+    drop(guard);
+}
+
+#[test]
+fn lock_hammered_by_many_threads_keeps_an_exact_total() {
+    const ROUNDS: usize = 2_000;
+    let lock = Lock::new();
+    let counter = RacyCounter::default();
+    let occupancy = Occupancy::default();
+    std::thread::scope(|s| {
+        for thread in 0..HAMMER_THREADS {
+            let (lock, counter, occupancy) = (&lock, &counter, &occupancy);
+            s.spawn(move || {
+                for round in 0..ROUNDS {
+                    // Every form of taking the lock, in turn.
+                    match (thread + round) % 4 {
+                        0 => {
+                            let _guard = lock.lock().expect("clean");
+                            occupancy.enter();
+                            counter.increment();
+                            occupancy.leave();
+                        }
+                        1 => {
+                            lock.acquire().expect("clean");
+                            occupancy.enter();
+                            counter.increment();
+                            occupancy.leave();
+                            lock.release().expect("held");
+                        }
+                        2 => {
+                            let _guard = lock.lock_timeout(PATIENCE).expect("in time");
+                            occupancy.enter();
+                            counter.increment();
+                            occupancy.leave();
+                        }
+                        _ => loop {
+                            if let Ok(_guard) = lock.try_lock() {
+                                occupancy.enter();
+                                counter.increment();
+                                occupancy.leave();
+                                break;
+                            }
+                            std::thread::yield_now();
+                        },
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(counter.get(), (HAMMER_THREADS * ROUNDS) as u64);
+    assert_eq!(
+        occupancy.most(),
+        1,
+        "two threads were inside the lock at once"
+    );
+    assert!(!lock.locked());
+    assert!(!lock.is_poisoned());
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn errors_convert_and_describe_themselves() {
+    let lock = Lock::new();
+    let held = lock.lock().expect("clean");
+    let from_try: Error = lock.try_lock().map(drop).unwrap_err().into();
+    assert_eq!(from_try, Error::WouldBlock);
+    drop(held);
+
+    let owner_died: Error = OwnerDied::new(lock.lock().expect("clean")).into();
+    assert_eq!(owner_died, Error::OwnerDied);
+    assert!(
+        !lock.locked(),
+        "converting into Error drops the guard, releasing the lock"
+    );
+
+    let try_owner_died: Error =
+        TryLockError::OwnerDied(OwnerDied::new(lock.lock().expect("clean"))).into();
+    assert_eq!(try_owner_died, Error::OwnerDied);
+    assert!(!lock.locked());
+
+    for error in [
+        Error::OwnerDied,
+        Error::WouldBlock,
+        Error::TimedOut,
+        Error::NotLocked,
+        Error::NotOwner,
+        Error::TooManyReleases,
+        Error::Overflow,
+        Error::BrokenBarrier,
+        Error::InvalidArgument("parties"),
+    ] {
+        assert!(!error.to_string().is_empty(), "{error:?} has no message");
+    }
+    assert!(
+        Error::InvalidArgument("parties")
+            .to_string()
+            .contains("parties")
+    );
+
+    let died = OwnerDied::new(());
+    assert_eq!(died.to_string(), Error::OwnerDied.to_string());
+    assert!(format!("{died:?}").contains("OwnerDied"));
+    let would_block: TryLockError<()> = TryLockError::WouldBlock;
+    assert_eq!(would_block.to_string(), Error::WouldBlock.to_string());
+    assert_eq!(format!("{would_block:?}"), "WouldBlock");
+    let from_owner_died: TryLockError<()> = OwnerDied::new(()).into();
+    assert!(matches!(from_owner_died, TryLockError::OwnerDied(_)));
+    assert_eq!(format!("{from_owner_died:?}"), "OwnerDied(..)");
+}
+
+#[test]
+fn owner_died_wrapper_gives_access_to_the_guard() {
+    let mutex = Mutex::new(5u32);
+    let mut died = OwnerDied::new(mutex.lock().expect("clean"));
+    assert_eq!(**died.get_ref(), 5);
+    **died.get_mut() = 6;
+    let guard = died.into_inner();
+    assert_eq!(*guard, 6);
+    drop(guard);
+    assert_eq!(*mutex.lock().expect("clean"), 6);
+}
+
+fn question_mark_propagates(lock: &Lock) -> Result<(), Error> {
+    let _guard = lock.try_lock()?;
+    Ok(())
+}
+
+#[test]
+fn errors_propagate_with_question_mark() {
+    let lock = Lock::new();
+    assert_eq!(question_mark_propagates(&lock), Ok(()));
+    let held = lock.lock().expect("clean");
+    assert_eq!(question_mark_propagates(&lock), Err(Error::WouldBlock));
+    drop(held);
+}
+
+// ---------------------------------------------------------------------------------------
+// RLock
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn rlock_reenters_and_counts() {
+    let lock = RLock::new();
+    assert_eq!(lock.count(), 0);
+    assert!(!lock.is_owned());
+    let first = lock.lock().expect("clean");
+    let second = lock.lock().expect("re-entered");
+    let third = lock.try_lock().expect("re-entered without waiting");
+    lock.acquire().expect("re-entered");
+    assert!(lock.try_acquire().is_ok());
+    assert!(lock.acquire_timeout(Duration::ZERO).is_ok());
+    let fourth = lock.lock_timeout(Duration::ZERO).expect("re-entered");
+    assert_eq!(lock.count(), 7);
+    assert!(lock.is_owned());
+    assert!(lock.locked());
+
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            assert_eq!(lock.count(), 0, "another thread sees no levels of its own");
+            assert!(!lock.is_owned());
+            assert!(lock.locked());
+            assert!(is_would_block(&lock.try_lock()));
+            assert!(is_would_block(&lock.try_acquire()));
+            assert!(is_would_block(&lock.lock_timeout(SHORT)));
+            assert!(is_would_block(&lock.acquire_timeout(SHORT)));
+        });
+    });
+
+    for expected in (4..7).rev() {
+        lock.release().expect("owned");
+        assert_eq!(lock.count(), expected);
+    }
+    drop(fourth);
+    drop(third);
+    assert_eq!(lock.count(), 2);
+    drop(second);
+    assert_eq!(lock.count(), 1);
+    assert!(lock.locked());
+    drop(first);
+    assert_eq!(lock.count(), 0);
+    assert!(!lock.locked());
+    assert!(!lock.is_owned());
+    assert_eq!(lock.release(), Err(Error::NotLocked));
+}
+
+#[test]
+fn rlock_release_errors() {
+    let lock = RLock::new();
+    assert_eq!(lock.release(), Err(Error::NotLocked));
+    lock.acquire().expect("clean");
+    lock.acquire().expect("re-entered");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            assert_eq!(lock.release(), Err(Error::NotOwner));
+            assert_eq!(lock.release(), Err(Error::NotOwner));
+        });
+    });
+    assert_eq!(lock.count(), 2, "a refused release takes no level away");
+    assert_eq!(lock.release(), Ok(()));
+    assert_eq!(lock.release(), Ok(()));
+    assert_eq!(lock.release(), Err(Error::NotLocked));
+}
+
+#[test]
+fn rlock_passes_between_threads_after_full_release() {
+    let lock = RLock::new();
+    let waiter_tid = AtomicI32::new(0);
+    lock.acquire().expect("clean");
+    lock.acquire().expect("re-entered");
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            waiter_tid.store(current_tid(), Ordering::SeqCst);
+            let guard = lock.lock_timeout(PATIENCE);
+            let (got, count) = (guard.is_ok(), lock.count());
+            drop(guard);
+            (got, count)
+        });
+        wait_until_asleep(&waiter_tid);
+        lock.release().expect("owned");
+        assert!(lock.is_owned(), "one level still held");
+        lock.release().expect("owned");
+        assert_eq!(waiter.join().expect("waiter"), (true, 1));
+    });
+    assert!(!lock.locked());
+}
+
+#[test]
+fn rlock_default_static_and_debug() {
+    static LOCK: RLock = RLock::new();
+    assert!(!LOCK.locked());
+    let lock = RLock::default();
+    let guard = lock.lock().expect("clean");
+    let text = format!("{lock:?}");
+    assert!(text.contains("owned: true"), "{text}");
+    assert!(!format!("{guard:?}").is_empty());
+    drop(guard);
+    assert!(format!("{lock:?}").contains("locked: false"));
+}
+
+/// The core of the thread-death tests: a poisoned lock keeps reporting until cleared.
+/// `lock_is_clean` takes the lock, reports whether that was clean, and releases it.
+fn expect_poisoned_then_cleared(
+    is_poisoned: impl Fn() -> bool,
+    lock_is_clean: impl Fn() -> bool,
+    clear_poison: impl Fn(),
+) {
+    assert!(is_poisoned());
+    assert!(!lock_is_clean(), "poisoning is sticky");
+    assert!(!lock_is_clean(), "poisoning is sticky");
+    assert!(is_poisoned());
+    clear_poison();
+    assert!(!is_poisoned());
+    assert!(lock_is_clean(), "clean after clear_poison");
+    assert!(lock_is_clean());
+}
+
+#[test]
+fn rlock_of_a_thread_that_exited_is_taken_over_with_owner_died() {
+    let lock = RLock::new();
+    on_a_thread_that_exits(|| {
+        lock.acquire().expect("clean");
+        lock.acquire().expect("re-entered");
+    });
+    assert!(lock.locked());
+    assert!(!lock.is_owned());
+    assert!(
+        is_would_block(&lock.try_lock()),
+        "try_ does not wait, so it never checks the holder's liveness"
+    );
+    match lock.lock_timeout(PATIENCE) {
+        Err(TryLockError::OwnerDied(died)) => {
+            assert!(lock.is_owned());
+            assert_eq!(
+                lock.count(),
+                1,
+                "the dead holder's levels are not inherited"
+            );
+            drop(died);
+        }
+        Ok(_) => panic!("took the lock over without reporting the death"),
+        Err(TryLockError::WouldBlock) => panic!("the dead holder was never detected"),
+    }
+    assert!(!lock.locked());
+    expect_poisoned_then_cleared(
+        || lock.is_poisoned(),
+        || lock.lock().is_ok(),
+        || lock.clear_poison(),
+    );
+}
+
+#[test]
+fn rlock_guard_forgotten_on_an_exited_thread_is_taken_over() {
+    let lock = RLock::new();
+    on_a_thread_that_exits(|| std::mem::forget(lock.lock().expect("clean")));
+    let _: OwnerDied<()> = lock.acquire().expect_err("the holder died");
+    assert!(lock.is_owned());
+    assert_eq!(lock.release(), Ok(()));
+    assert!(
+        lock.try_acquire()
+            .is_err_and(|e| matches!(e, TryLockError::OwnerDied(_)))
+    );
+    assert_eq!(lock.release(), Ok(()));
+    lock.clear_poison();
+    assert!(lock.try_acquire().is_ok());
+    assert_eq!(lock.release(), Ok(()));
+}
+
+#[test]
+fn rlock_hammered_with_nested_levels_keeps_an_exact_total() {
+    const ROUNDS: usize = 1_500;
+    let lock = RLock::new();
+    let counter = RacyCounter::default();
+    let occupancy = Occupancy::default();
+    std::thread::scope(|s| {
+        for thread in 0..HAMMER_THREADS {
+            let (lock, counter, occupancy) = (&lock, &counter, &occupancy);
+            s.spawn(move || {
+                for round in 0..ROUNDS {
+                    let outer = if (thread + round).is_multiple_of(2) {
+                        lock.lock().expect("clean")
+                    } else {
+                        lock.lock_timeout(PATIENCE).expect("in time")
+                    };
+                    occupancy.enter();
+                    counter.increment();
+                    {
+                        let _inner = lock.lock().expect("re-entered");
+                        lock.acquire().expect("re-entered");
+                        assert_eq!(lock.count(), 3);
+                        counter.increment();
+                        lock.release().expect("owned");
+                    }
+                    assert_eq!(lock.count(), 1);
+                    occupancy.leave();
+                    drop(outer);
+                }
+            });
+        }
+    });
+    assert_eq!(counter.get(), (2 * HAMMER_THREADS * ROUNDS) as u64);
+    assert_eq!(occupancy.most(), 1);
+    assert!(!lock.locked());
+}
+
+// ---------------------------------------------------------------------------------------
+// Mutex
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn mutex_guards_its_value() {
+    let mutex = Mutex::new(vec![1u32]);
+    mutex.lock().expect("clean").push(2);
+    {
+        let guard = mutex.lock().expect("clean");
+        assert_eq!(*guard, [1, 2]);
+        assert!(format!("{mutex:?}").contains("<locked>"));
+        assert_eq!(format!("{guard:?}"), "[1, 2]");
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                assert!(is_would_block(&mutex.try_lock()));
+                assert!(is_would_block(&mutex.lock_timeout(SHORT)));
+            });
+        });
+    }
+    assert!(format!("{mutex:?}").contains("[1, 2]"));
+    mutex.try_lock().expect("free").push(3);
+    mutex.lock_timeout(SHORT).expect("free").push(4);
+    let mut mutex = mutex;
+    mutex.get_mut().push(5);
+    assert!(!mutex.is_poisoned());
+    assert_eq!(mutex.into_inner(), [1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn mutex_static_and_default() {
+    static TOTAL: Mutex<u64> = Mutex::new(0);
+    *TOTAL.lock().expect("clean") += 3;
+    assert!(*TOTAL.lock().expect("clean") >= 3);
+    let mutex: Mutex<u32> = Mutex::default();
+    assert_eq!(*mutex.lock().expect("clean"), 0);
+}
+
+#[test]
+fn mutex_lock_timeout_succeeds_when_released_during_the_wait() {
+    let mutex = Mutex::new(0u32);
+    let waiter_tid = AtomicI32::new(0);
+    std::thread::scope(|s| {
+        let mut guard = mutex.lock().expect("clean");
+        let waiter = s.spawn(|| {
+            waiter_tid.store(current_tid(), Ordering::SeqCst);
+            mutex.lock_timeout(PATIENCE).map(|g| *g).ok()
+        });
+        wait_until_asleep(&waiter_tid);
+        *guard = 7;
+        drop(guard);
+        assert_eq!(waiter.join().expect("waiter"), Some(7));
+    });
+}
+
+#[test]
+fn mutex_panic_through_guard_does_not_poison() {
+    let mutex = Mutex::new(1u32);
+    let outcome = std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut guard = mutex.lock().expect("clean");
+            *guard = 2;
+            panic!("deliberate panic while holding the mutex");
+        })
+        .join()
+    });
+    assert!(outcome.is_err());
+    assert!(!mutex.is_poisoned());
+    assert_eq!(*mutex.lock().expect("not poisoned by a panic"), 2);
+}
+
+#[test]
+fn mutex_of_a_thread_that_exited_is_taken_over_with_owner_died() {
+    let mutex = Mutex::new(0u64);
+    on_a_thread_that_exits(|| {
+        let mut guard = mutex.lock().expect("clean");
+        *guard = 41;
+        std::mem::forget(guard);
+    });
+    assert!(is_would_block(&mutex.try_lock()));
+    let mut guard = match mutex.lock_timeout(PATIENCE) {
+        Err(TryLockError::OwnerDied(died)) => died.into_inner(),
+        Ok(_) => panic!("took the lock over without reporting the death"),
+        Err(TryLockError::WouldBlock) => panic!("the dead holder was never detected"),
+    };
+    assert_eq!(*guard, 41, "the dead holder's writes are visible");
+    *guard += 1;
+    drop(guard);
+    assert!(mutex.is_poisoned());
+    let text = format!("{mutex:?}");
+    assert!(
+        text.contains("42") && text.contains("poisoned: true"),
+        "{text}"
+    );
+    assert!(is_owner_died(&mutex.try_lock()));
+    expect_poisoned_then_cleared(
+        || mutex.is_poisoned(),
+        || mutex.lock().is_ok(),
+        || mutex.clear_poison(),
+    );
+    assert_eq!(mutex.into_inner(), 42);
+}
+
+#[test]
+fn mutex_hammered_by_many_threads_keeps_an_exact_total() {
+    const ROUNDS: u64 = 5_000;
+    let mutex = Mutex::new(0u64);
+    std::thread::scope(|s| {
+        for thread in 0..HAMMER_THREADS {
+            let mutex = &mutex;
+            s.spawn(move || {
+                for round in 0..ROUNDS {
+                    let mut guard = match (thread as u64 + round) % 3 {
+                        0 => mutex.lock().expect("clean"),
+                        1 => mutex.lock_timeout(PATIENCE).expect("in time"),
+                        _ => loop {
+                            if let Ok(guard) = mutex.try_lock() {
+                                break guard;
+                            }
+                            std::thread::yield_now();
+                        },
+                    };
+                    let value = *guard;
+                    std::hint::spin_loop();
+                    *guard = value + 1;
+                }
+            });
+        }
+    });
+    assert_eq!(mutex.into_inner(), HAMMER_THREADS as u64 * ROUNDS);
+}
+
+// ---------------------------------------------------------------------------------------
+// Condition
+// ---------------------------------------------------------------------------------------
+
+#[derive(Default)]
+struct Signal {
+    waiting: u32,
+    notified: bool,
+}
+
+/// Takes the condition's lock until `waiters` threads wait on it, then runs `act` under it.
+/// False if they never all waited.
+#[must_use]
+fn once_waiting<T>(
+    cond: &Condition<T>,
+    waiters: u32,
+    waiting: impl Fn(&T) -> u32,
+    act: impl FnOnce(&mut mp_sync::ConditionGuard<'_, T>),
+) -> bool {
+    // A waiter counts itself under the lock and releases it only inside `wait`, so once the
+    // count is seen under the lock, every counted waiter is committed to seeing a notify.
+    let mut act = Some(act);
+    eventually(|| {
+        let Ok(mut guard) = cond.lock_timeout(PATIENCE) else {
+            return false;
+        };
+        if waiting(&guard) < waiters {
+            return false;
+        }
+        if let Some(act) = act.take() {
+            act(&mut guard);
+        }
+        true
+    })
+}
+
+#[test]
+fn condition_wait_returns_after_notify() {
+    let cond = Condition::new(Signal::default());
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            let mut guard = cond.lock().expect("clean");
+            guard.waiting += 1;
+            while !guard.notified {
+                guard.wait().expect("clean");
+            }
+            guard.waiting -= 1;
+        });
+        let rescue = Rescue::new(|| {
+            let mut guard = cond.lock().expect("clean");
+            guard.notified = true;
+            guard.notify_all();
+        });
+        let notified = once_waiting(
+            &cond,
+            1,
+            |s| s.waiting,
+            |g| {
+                g.notified = true;
+                g.notify(1);
+            },
+        );
+        assert!(notified, "the waiter never waited");
+        rescue.disarm();
+        waiter.join().expect("waiter");
+    });
+    assert_eq!(cond.into_inner().waiting, 0);
+}
+
+#[test]
+fn condition_wait_timeout_elapses_without_notify() {
+    let cond = Condition::new(0u32);
+    let mut guard = cond.lock().expect("clean");
+    assert!(matches!(guard.wait_timeout(SHORT), Ok(false)));
+    assert!(matches!(guard.wait_timeout(Duration::ZERO), Ok(false)));
+    // The lock is held again after a timed-out wait.
+    std::thread::scope(|s| {
+        s.spawn(|| assert!(is_would_block(&cond.try_lock())));
+    });
+    *guard += 1;
+    drop(guard);
+    assert_eq!(*cond.lock().expect("clean"), 1);
+}
+
+#[test]
+fn condition_wait_timeout_reports_a_notify() {
+    let cond = Condition::new(Signal::default());
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            let mut guard = cond.lock().expect("clean");
+            guard.waiting += 1;
+            let notified = guard.wait_timeout(PATIENCE).expect("clean");
+            (notified, guard.notified)
+        });
+        assert!(once_waiting(
+            &cond,
+            1,
+            |s| s.waiting,
+            |g| {
+                g.notified = true;
+                g.notify(1);
+            },
+        ));
+        assert_eq!(waiter.join().expect("waiter"), (true, true));
+    });
+}
+
+#[test]
+fn condition_wait_for_and_wait_for_timeout() {
+    let cond = Condition::new(0u32);
+    {
+        let mut guard = cond.lock().expect("clean");
+        guard.wait_for(|n| *n == 0).expect("already true: no wait");
+        assert!(matches!(
+            guard.wait_for_timeout(|n| *n == 0, Duration::ZERO),
+            Ok(true)
+        ));
+        let mut calls = 0;
+        let satisfied = guard
+            .wait_for_timeout(
+                |n| {
+                    calls += 1;
+                    *n > 0
+                },
+                SHORT,
+            )
+            .expect("clean");
+        assert!(!satisfied, "nobody changes the state: the timeout elapses");
+        assert!(
+            calls >= 2,
+            "the predicate is checked again after the timed wait"
+        );
+    }
+    std::thread::scope(|s| {
+        let untimed = s.spawn(|| {
+            let mut guard = cond.lock().expect("clean");
+            guard.wait_for(|n| *n >= 3).expect("clean");
+            *guard
+        });
+        let timed = s.spawn(|| {
+            let mut guard = cond.lock().expect("clean");
+            let satisfied = guard
+                .wait_for_timeout(|n| *n >= 3, PATIENCE)
+                .expect("clean");
+            (satisfied, *guard)
+        });
+        // Several notifies that do not yet satisfy the predicate, then one that does.
+        for _ in 0..3 {
+            let mut guard = cond.lock().expect("clean");
+            *guard += 1;
+            guard.notify_all();
+            drop(guard);
+            std::thread::yield_now();
+        }
+        assert_eq!(timed.join().expect("timed"), (true, 3));
+        assert_eq!(untimed.join().expect("untimed"), 3);
+    });
+}
+
+#[derive(Default)]
+struct Tickets {
+    waiting: u32,
+    tickets: u32,
+    through: u32,
+}
+
+#[test]
+fn condition_notify_one_at_a_time_lets_every_waiter_through() {
+    const WAITERS: u32 = 4;
+    let cond = Condition::new(Tickets::default());
+    std::thread::scope(|s| {
+        let waiters: Vec<_> = (0..WAITERS)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut guard = cond.lock().expect("clean");
+                    guard.waiting += 1;
+                    let got = guard
+                        .wait_for_timeout(|t| t.tickets > 0, PATIENCE)
+                        .expect("clean");
+                    if got {
+                        guard.tickets -= 1;
+                        guard.through += 1;
+                    }
+                    got
+                })
+            })
+            .collect();
+        assert!(once_waiting(&cond, WAITERS, |t| t.waiting, |_| {}));
+        // One ticket and one notify at a time: each notify(1) wakes at least one waiter,
+        // which takes the ticket; spurious wake-ups only make waiters re-check.
+        let all_through = eventually(|| {
+            let mut guard = cond.lock().expect("clean");
+            if guard.through == WAITERS {
+                return true;
+            }
+            if guard.tickets == 0 {
+                guard.tickets = 1;
+            }
+            guard.notify(1);
+            false
+        });
+        assert!(all_through, "notify(1) stopped letting waiters through");
+        for waiter in waiters {
+            assert!(waiter.join().expect("waiter"));
+        }
+    });
+    let state = cond.into_inner();
+    assert_eq!((state.through, state.tickets), (WAITERS, 0));
+}
+
+#[test]
+fn condition_notify_n_wakes_at_least_n_waiters() {
+    const WAITERS: u32 = 5;
+    let cond = Condition::new(Tickets::default());
+    std::thread::scope(|s| {
+        let waiters: Vec<_> = (0..WAITERS)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut guard = cond.lock().expect("clean");
+                    guard.waiting += 1;
+                    let got = guard
+                        .wait_for_timeout(|t| t.tickets > 0, PATIENCE)
+                        .expect("clean");
+                    if got {
+                        guard.tickets -= 1;
+                        guard.through += 1;
+                    }
+                    got
+                })
+            })
+            .collect();
+        assert!(once_waiting(
+            &cond,
+            WAITERS,
+            |t| t.waiting,
+            |g| {
+                g.tickets = 3;
+                g.notify(3);
+            },
+        ));
+        // Exactly three tickets: three waiters get through on that one notify(3).
+        assert!(eventually(|| cond.lock().expect("clean").through == 3));
+        // notify(usize::MAX) counts as "everyone".
+        {
+            let mut guard = cond.lock().expect("clean");
+            guard.tickets += 2;
+            guard.notify(usize::MAX);
+        }
+        for waiter in waiters {
+            assert!(waiter.join().expect("waiter"));
+        }
+    });
+    assert_eq!(cond.into_inner().through, WAITERS);
+}
+
+#[test]
+fn condition_notify_all_wakes_every_waiter() {
+    const WAITERS: u32 = 6;
+    let cond = Condition::new(Signal::default());
+    std::thread::scope(|s| {
+        let waiters: Vec<_> = (0..WAITERS)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut guard = cond.lock().expect("clean");
+                    guard.waiting += 1;
+                    guard
+                        .wait_for_timeout(|s| s.notified, PATIENCE)
+                        .expect("clean")
+                })
+            })
+            .collect();
+        assert!(once_waiting(
+            &cond,
+            WAITERS,
+            |s| s.waiting,
+            |g| {
+                g.notified = true;
+                g.notify_all();
+            },
+        ));
+        for waiter in waiters {
+            assert!(
+                waiter.join().expect("waiter"),
+                "one notify_all reaches everyone"
+            );
+        }
+    });
+}
+
+#[test]
+fn condition_notify_without_waiters_is_harmless() {
+    let cond = Condition::new(());
+    let guard = cond.lock().expect("clean");
+    guard.notify(0);
+    guard.notify(1);
+    guard.notify_all();
+    drop(guard);
+    assert!(cond.try_lock().is_ok());
+}
+
+#[test]
+fn condition_lock_forms_and_debug() {
+    static READY: Condition<bool> = Condition::new(false);
+    assert!(!*READY.lock().expect("clean"));
+    let cond: Condition<u8> = Condition::default();
+    let guard = cond.lock().expect("clean");
+    assert_eq!(format!("{guard:?}"), "0");
+    assert!(format!("{cond:?}").contains("poisoned: false"));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            assert!(is_would_block(&cond.try_lock()));
+            assert!(is_would_block(&cond.lock_timeout(SHORT)));
+        });
+    });
+    drop(guard);
+    assert!(cond.lock_timeout(SHORT).is_ok());
+    assert!(cond.try_lock().is_ok());
+    assert!(!cond.is_poisoned());
+}
+
+#[test]
+fn condition_of_a_thread_that_exited_is_taken_over_with_owner_died() {
+    let cond = Condition::new(0u32);
+    on_a_thread_that_exits(|| {
+        let mut guard = cond.lock().expect("clean");
+        *guard = 9;
+        std::mem::forget(guard);
+    });
+    let guard = match cond.lock_timeout(PATIENCE) {
+        Err(TryLockError::OwnerDied(died)) => died.into_inner(),
+        Ok(_) => panic!("took the lock over without reporting the death"),
+        Err(TryLockError::WouldBlock) => panic!("the dead holder was never detected"),
+    };
+    assert_eq!(*guard, 9);
+    drop(guard);
+    assert!(is_owner_died(&cond.try_lock()));
+    expect_poisoned_then_cleared(
+        || cond.is_poisoned(),
+        || cond.lock().is_ok(),
+        || cond.clear_poison(),
+    );
+}
+
+#[test]
+fn condition_wait_reports_a_holder_that_died_while_it_slept() {
+    let cond = Condition::new(Signal::default());
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            let mut guard = cond.lock().expect("clean");
+            guard.waiting += 1;
+            let mut outcome = Ok(());
+            while !guard.notified {
+                outcome = guard.wait();
+            }
+            (outcome.is_err(), cond.is_poisoned())
+        });
+        let rescue = Rescue::new(|| {
+            let mut guard = cond.lock().unwrap_or_else(OwnerDied::into_inner);
+            guard.notified = true;
+            guard.notify_all();
+        });
+        assert!(once_waiting(&cond, 1, |s| s.waiting, |_| {}));
+        rescue.disarm();
+        // A thread that takes the lock, notifies, and exits without releasing it: the
+        // woken waiter must take the lock back from the dead thread, and be told.
+        on_a_thread_that_exits(|| {
+            let mut guard = cond.lock().expect("clean");
+            guard.notified = true;
+            guard.notify_all();
+            std::mem::forget(guard);
+        });
+        assert_eq!(waiter.join().expect("waiter"), (true, true));
+    });
+    assert!(cond.is_poisoned());
+    cond.clear_poison();
+    assert!(cond.lock().is_ok());
+}
+
+#[test]
+fn condition_producers_and_consumers_deliver_every_item_exactly_once() {
+    const PRODUCERS: usize = 4;
+    const CONSUMERS: usize = 4;
+    const PER_PRODUCER: usize = 2_000;
+    const CAPACITY: usize = 8;
+    const TOTAL: usize = PRODUCERS * PER_PRODUCER;
+
+    struct Queue {
+        items: VecDeque<usize>,
+        taken: usize,
+    }
+    let cond = Condition::new(Queue {
+        items: VecDeque::new(),
+        taken: 0,
+    });
+    let seen: Vec<AtomicU32> = (0..TOTAL).map(|_| AtomicU32::new(0)).collect();
+    std::thread::scope(|s| {
+        for producer in 0..PRODUCERS {
+            let cond = &cond;
+            s.spawn(move || {
+                for i in 0..PER_PRODUCER {
+                    let mut guard = cond.lock().expect("clean");
+                    let room = guard
+                        .wait_for_timeout(|q| q.items.len() < CAPACITY, PATIENCE)
+                        .expect("clean");
+                    assert!(room, "a producer waited too long for room");
+                    guard.items.push_back(producer * PER_PRODUCER + i);
+                    // One notify per item suffices for consumers, but producers wait on the
+                    // same condition, so wake everyone to be sure a consumer hears it.
+                    guard.notify_all();
+                }
+            });
+        }
+        for _ in 0..CONSUMERS {
+            let (cond, seen) = (&cond, &seen);
+            s.spawn(move || {
+                loop {
+                    let mut guard = cond.lock().expect("clean");
+                    let ready = guard
+                        .wait_for_timeout(|q| !q.items.is_empty() || q.taken == TOTAL, PATIENCE)
+                        .expect("clean");
+                    assert!(ready, "a consumer waited too long for an item");
+                    let Some(item) = guard.items.pop_front() else {
+                        break; // everything was taken
+                    };
+                    guard.taken += 1;
+                    guard.notify_all();
+                    drop(guard);
+                    seen[item].fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    let missing_or_repeated: Vec<usize> = seen
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.load(Ordering::Relaxed) != 1)
+        .map(|(i, _)| i)
+        .collect();
+    assert!(
+        missing_or_repeated.is_empty(),
+        "items not delivered exactly once: {missing_or_repeated:?}"
+    );
+    let queue = cond.into_inner();
+    assert_eq!((queue.taken, queue.items.len()), (TOTAL, 0));
+}
+
+// ---------------------------------------------------------------------------------------
+// Semaphore and BoundedSemaphore
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn semaphore_counts_permits() {
+    static SLOTS: Semaphore = Semaphore::new(2);
+    assert!(SLOTS.value() <= 2);
+    let sem = Semaphore::new(2);
+    assert_eq!(sem.value(), 2);
+    sem.acquire();
+    assert_eq!(sem.value(), 1);
+    assert!(sem.try_acquire());
+    assert_eq!(sem.value(), 0);
+    assert!(!sem.try_acquire());
+    assert!(!sem.acquire_timeout(SHORT));
+    assert!(!sem.acquire_timeout(Duration::ZERO));
+    assert_eq!(sem.value(), 0);
+    sem.release(1).expect("no overflow");
+    assert!(sem.acquire_timeout(Duration::ZERO));
+    // Unlike BoundedSemaphore, a plain semaphore may go past its initial value.
+    sem.release(5).expect("no overflow");
+    assert_eq!(sem.value(), 5);
+    assert_eq!(sem.release(0), Ok(()));
+    assert_eq!(sem.value(), 5);
+    assert!(format!("{sem:?}").contains('5'));
+}
+
+#[test]
+fn semaphore_release_reports_overflow_and_changes_nothing() {
+    let sem = Semaphore::new(u32::MAX);
+    assert_eq!(sem.release(1), Err(Error::Overflow));
+    assert_eq!(sem.value(), u32::MAX);
+    let sem = Semaphore::new(3);
+    assert_eq!(sem.release(u32::MAX), Err(Error::Overflow));
+    assert_eq!(sem.value(), 3);
+    assert_eq!(sem.release(u32::MAX - 3), Ok(()));
+    assert_eq!(sem.value(), u32::MAX);
+}
+
+#[test]
+fn semaphore_acquire_timeout_succeeds_when_released_during_the_wait() {
+    let sem = Semaphore::new(0);
+    let waiter_tid = AtomicI32::new(0);
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            waiter_tid.store(current_tid(), Ordering::SeqCst);
+            sem.acquire_timeout(PATIENCE)
+        });
+        wait_until_asleep(&waiter_tid);
+        sem.release(1).expect("no overflow");
+        assert!(waiter.join().expect("waiter"));
+    });
+    assert_eq!(sem.value(), 0);
+}
+
+#[test]
+fn semaphore_release_n_wakes_n_waiters() {
+    const WAITERS: usize = 4;
+    let sem = Semaphore::new(0);
+    let tids: Vec<AtomicI32> = (0..WAITERS).map(|_| AtomicI32::new(0)).collect();
+    let through = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let waiters: Vec<_> = tids
+            .iter()
+            .enumerate()
+            .map(|(i, tid)| {
+                let (sem, through) = (&sem, &through);
+                s.spawn(move || {
+                    tid.store(current_tid(), Ordering::SeqCst);
+                    if i == 0 {
+                        // The untimed form, rescued below by extra permits if the test fails.
+                        sem.acquire();
+                        through.fetch_add(1, Ordering::SeqCst);
+                        true
+                    } else {
+                        let got = sem.acquire_timeout(PATIENCE);
+                        through.fetch_add(usize::from(got), Ordering::SeqCst);
+                        got
+                    }
+                })
+            })
+            .collect();
+        let rescue = Rescue::new(|| {
+            let _ = sem.release(WAITERS as u32);
+        });
+        for tid in &tids {
+            wait_until_asleep(tid);
+        }
+        sem.release(WAITERS as u32 - 1).expect("no overflow");
+        assert!(
+            eventually(|| through.load(Ordering::SeqCst) == WAITERS - 1),
+            "release(n) did not let n waiters through"
+        );
+        assert_eq!(sem.value(), 0);
+        rescue.disarm();
+        sem.release(1).expect("no overflow");
+        for waiter in waiters {
+            assert!(waiter.join().expect("waiter"));
+        }
+    });
+    assert_eq!(through.load(Ordering::SeqCst), WAITERS);
+    assert_eq!(sem.value(), 0);
+}
+
+#[test]
+fn semaphore_hammered_never_lets_more_than_its_permits_in() {
+    const PERMITS: u32 = 3;
+    const ROUNDS: usize = 1_000;
+    let sem = Semaphore::new(PERMITS);
+    let occupancy = Occupancy::default();
+    std::thread::scope(|s| {
+        for thread in 0..HAMMER_THREADS {
+            let (sem, occupancy) = (&sem, &occupancy);
+            s.spawn(move || {
+                for round in 0..ROUNDS {
+                    match (thread + round) % 3 {
+                        0 => assert!(sem.acquire_timeout(PATIENCE)),
+                        1 => sem.acquire(),
+                        _ => {
+                            while !sem.try_acquire() {
+                                std::thread::yield_now();
+                            }
+                        }
+                    }
+                    occupancy.enter();
+                    std::thread::yield_now();
+                    occupancy.leave();
+                    sem.release(1).expect("no overflow");
+                }
+            });
+        }
+    });
+    assert!(
+        occupancy.most() <= PERMITS,
+        "{} inside at once",
+        occupancy.most()
+    );
+    assert!(occupancy.most() >= 1);
+    assert_eq!(sem.value(), PERMITS, "every permit came back");
+}
+
+#[test]
+fn bounded_semaphore_refuses_releases_past_its_bound() {
+    let sem = BoundedSemaphore::new(2);
+    assert_eq!((sem.value(), sem.bound()), (2, 2));
+    assert_eq!(sem.release(1), Err(Error::TooManyReleases));
+    assert_eq!(sem.release(0), Ok(()));
+    sem.acquire();
+    assert!(sem.try_acquire());
+    assert!(!sem.try_acquire());
+    assert!(!sem.acquire_timeout(SHORT));
+    assert_eq!(sem.value(), 0);
+    assert_eq!(sem.release(3), Err(Error::TooManyReleases));
+    assert_eq!(sem.value(), 0, "a refused release changes nothing");
+    assert_eq!(sem.release(2), Ok(()));
+    assert_eq!(sem.release(1), Err(Error::TooManyReleases));
+    assert!(sem.acquire_timeout(SHORT));
+    assert_eq!(sem.release(1), Ok(()));
+    assert!(format!("{sem:?}").contains("bound: 2"));
+
+    let empty = BoundedSemaphore::new(0);
+    assert!(!empty.try_acquire());
+    assert_eq!(empty.release(1), Err(Error::TooManyReleases));
+
+    let full = BoundedSemaphore::new(u32::MAX);
+    assert_eq!(full.release(1), Err(Error::TooManyReleases));
+}
+
+#[test]
+fn bounded_semaphore_acquire_timeout_succeeds_when_released_during_the_wait() {
+    let sem = BoundedSemaphore::new(1);
+    sem.acquire();
+    let waiter_tid = AtomicI32::new(0);
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            waiter_tid.store(current_tid(), Ordering::SeqCst);
+            sem.acquire_timeout(PATIENCE)
+        });
+        wait_until_asleep(&waiter_tid);
+        sem.release(1).expect("within the bound");
+        assert!(waiter.join().expect("waiter"));
+    });
+    assert_eq!(sem.release(1), Ok(()));
+}
+
+#[test]
+fn bounded_semaphore_hammered_stays_within_its_bound() {
+    const PERMITS: u32 = 2;
+    const ROUNDS: usize = 1_000;
+    let sem = BoundedSemaphore::new(PERMITS);
+    let occupancy = Occupancy::default();
+    std::thread::scope(|s| {
+        for thread in 0..HAMMER_THREADS {
+            let (sem, occupancy) = (&sem, &occupancy);
+            s.spawn(move || {
+                for round in 0..ROUNDS {
+                    if (thread + round).is_multiple_of(2) {
+                        sem.acquire();
+                    } else {
+                        assert!(sem.acquire_timeout(PATIENCE));
+                    }
+                    occupancy.enter();
+                    std::thread::yield_now();
+                    occupancy.leave();
+                    sem.release(1).expect("within the bound");
+                }
+            });
+        }
+    });
+    assert!(occupancy.most() <= PERMITS);
+    assert_eq!(sem.value(), PERMITS);
+    assert_eq!(sem.release(1), Err(Error::TooManyReleases));
+}
+
+// ---------------------------------------------------------------------------------------
+// Event
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn event_set_clear_and_is_set() {
+    static DONE: Event = Event::new();
+    assert!(!DONE.is_set());
+    let event = Event::default();
+    assert!(!event.is_set());
+    assert!(format!("{event:?}").contains("set: false"));
+    event.clear();
+    assert!(!event.is_set());
+    event.set();
+    event.set();
+    assert!(event.is_set());
+    assert!(format!("{event:?}").contains("set: true"));
+    event.wait();
+    assert!(event.wait_timeout(Duration::ZERO));
+    assert!(event.wait_timeout(SHORT));
+    event.clear();
+    assert!(!event.is_set());
+    assert!(!event.wait_timeout(SHORT));
+    assert!(!event.wait_timeout(Duration::ZERO));
+}
+
+#[test]
+fn event_set_wakes_every_waiter() {
+    const WAITERS: usize = 5;
+    let event = Event::new();
+    let tids: Vec<AtomicI32> = (0..WAITERS).map(|_| AtomicI32::new(0)).collect();
+    std::thread::scope(|s| {
+        let waiters: Vec<_> = tids
+            .iter()
+            .enumerate()
+            .map(|(i, tid)| {
+                let event = &event;
+                s.spawn(move || {
+                    tid.store(current_tid(), Ordering::SeqCst);
+                    if i == 0 {
+                        // The untimed form: the `set` below releases it whatever happens.
+                        event.wait();
+                        true
+                    } else {
+                        event.wait_timeout(PATIENCE)
+                    }
+                })
+            })
+            .collect();
+        let rescue = Rescue::new(|| event.set());
+        for tid in &tids {
+            wait_until_asleep(tid);
+        }
+        rescue.disarm();
+        event.set();
+        for waiter in waiters {
+            assert!(waiter.join().expect("waiter"));
+        }
+    });
+    assert!(event.is_set());
+}
+
+#[test]
+fn event_waiters_woken_by_set_return_true_even_if_cleared_at_once() {
+    // Python's guarantee: a waiter that was waiting when `set` ran returns True, even if
+    // `clear` ran before it woke up. Every waiter is seen asleep in its futex wait before
+    // the set, so each of them is committed to this `set`.
+    const WAITERS: usize = 3;
+    let event = Event::new();
+    let tids: Vec<AtomicI32> = (0..WAITERS).map(|_| AtomicI32::new(0)).collect();
+    let done = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let timed: Vec<_> = tids[1..]
+            .iter()
+            .map(|tid| {
+                let (event, done) = (&event, &done);
+                s.spawn(move || {
+                    tid.store(current_tid(), Ordering::SeqCst);
+                    let flag = event.wait_timeout(PATIENCE);
+                    done.fetch_add(1, Ordering::SeqCst);
+                    flag
+                })
+            })
+            .collect();
+        let untimed = {
+            let (event, done, tid) = (&event, &done, &tids[0]);
+            s.spawn(move || {
+                tid.store(current_tid(), Ordering::SeqCst);
+                event.wait();
+                done.fetch_add(1, Ordering::SeqCst);
+            })
+        };
+        let rescue = Rescue::new(|| event.set());
+        for tid in &tids {
+            wait_until_asleep(tid);
+        }
+        event.set();
+        event.clear();
+        let all_returned = eventually(|| done.load(Ordering::SeqCst) == WAITERS);
+        assert!(
+            all_returned,
+            "a waiter missed a set that was cleared at once"
+        );
+        rescue.disarm();
+        untimed.join().expect("untimed waiter");
+        for waiter in timed {
+            assert!(
+                waiter.join().expect("waiter"),
+                "wait_timeout must report the set"
+            );
+        }
+    });
+    assert!(!event.is_set());
+}
+
+#[test]
+fn event_wait_after_set_and_clear_waits_for_the_next_set() {
+    let event = Event::new();
+    event.set();
+    event.clear();
+    assert!(
+        !event.wait_timeout(SHORT),
+        "a set already cleared does not count later"
+    );
+    let waiter_tid = AtomicI32::new(0);
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            waiter_tid.store(current_tid(), Ordering::SeqCst);
+            event.wait_timeout(PATIENCE)
+        });
+        wait_until_asleep(&waiter_tid);
+        event.set();
+        assert!(waiter.join().expect("waiter"));
+    });
+}
+
+#[test]
+fn event_ping_pong_between_two_threads() {
+    const ROUNDS: u32 = 2_000;
+    let ping = Event::new();
+    let pong = Event::new();
+    let volleys = AtomicU32::new(0);
+    std::thread::scope(|s| {
+        let partner = s.spawn(|| {
+            for _ in 0..ROUNDS {
+                if !ping.wait_timeout(PATIENCE) {
+                    return false;
+                }
+                ping.clear();
+                volleys.fetch_add(1, Ordering::SeqCst);
+                pong.set();
+            }
+            true
+        });
+        for round in 0..ROUNDS {
+            ping.set();
+            assert!(pong.wait_timeout(PATIENCE), "no answer in round {round}");
+            pong.clear();
+            assert_eq!(volleys.load(Ordering::SeqCst), round + 1);
+        }
+        assert!(partner.join().expect("partner"));
+    });
+}
+
+#[test]
+fn event_hammered_as_gates_of_many_rounds() {
+    // One event per round: the main thread opens each gate, every waiter must pass it once
+    // and only after it opened, and each passage is acknowledged through a semaphore.
+    const WAITERS: usize = HAMMER_THREADS;
+    const ROUNDS: usize = 200;
+    let gates: Vec<Event> = (0..ROUNDS).map(|_| Event::new()).collect();
+    let opened: Vec<AtomicBool> = (0..ROUNDS).map(|_| AtomicBool::new(false)).collect();
+    let passed: Vec<AtomicUsize> = (0..ROUNDS).map(|_| AtomicUsize::new(0)).collect();
+    let acknowledged = Semaphore::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..WAITERS {
+            let (gates, opened, passed, acknowledged) = (&gates, &opened, &passed, &acknowledged);
+            s.spawn(move || {
+                for round in 0..ROUNDS {
+                    if !gates[round].wait_timeout(PATIENCE) {
+                        return;
+                    }
+                    assert!(opened[round].load(Ordering::SeqCst), "passed a closed gate");
+                    passed[round].fetch_add(1, Ordering::SeqCst);
+                    acknowledged.release(1).expect("no overflow");
+                }
+            });
+        }
+        for round in 0..ROUNDS {
+            opened[round].store(true, Ordering::SeqCst);
+            gates[round].set();
+            for _ in 0..WAITERS {
+                assert!(
+                    acknowledged.acquire_timeout(PATIENCE),
+                    "round {round} stalled"
+                );
+            }
+            gates[round].clear();
+        }
+    });
+    for (round, count) in passed.iter().enumerate() {
+        assert_eq!(count.load(Ordering::SeqCst), WAITERS, "round {round}");
+    }
+    assert_eq!(acknowledged.value(), 0);
+    assert!(gates.iter().all(|gate| !gate.is_set()));
+}
+
+// ---------------------------------------------------------------------------------------
+// Barrier
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn barrier_of_zero_parties_is_an_error() {
+    assert_eq!(
+        Barrier::new(0).map(|b| b.parties()),
+        Err(Error::InvalidArgument("a barrier needs at least one party"))
+    );
+    assert!(matches!(Barrier::new(0), Err(Error::InvalidArgument(_))));
+}
+
+#[test]
+fn barrier_of_one_party_never_waits() {
+    let barrier = Barrier::new(1).expect("one party");
+    assert_eq!(barrier.parties(), 1);
+    for _ in 0..3 {
+        assert_eq!(barrier.wait(), Ok(0));
+        assert_eq!(barrier.wait_timeout(Duration::ZERO), Ok(0));
+    }
+    assert_eq!(barrier.n_waiting(), 0);
+    assert!(!barrier.broken());
+    assert!(format!("{barrier:?}").contains("parties: 1"));
+}
+
+#[test]
+fn barrier_gives_each_party_an_index_and_counts_waiters() {
+    const PARTIES: u32 = 4;
+    let barrier = Barrier::new(PARTIES).expect("parties");
+    assert_eq!(barrier.parties(), PARTIES);
+    std::thread::scope(|s| {
+        let early: Vec<_> = (0..PARTIES - 1)
+            .map(|_| s.spawn(|| barrier.wait_timeout(PATIENCE)))
+            .collect();
+        assert!(
+            eventually(|| barrier.n_waiting() == PARTIES - 1),
+            "n_waiting never reached {}",
+            PARTIES - 1
+        );
+        assert!(!barrier.broken());
+        let last = barrier.wait().expect("the last party trips it");
+        assert_eq!(last, PARTIES - 1, "the last to arrive gets the last index");
+        let mut indices: Vec<u32> = early
+            .into_iter()
+            .map(|t| t.join().expect("party").expect("tripped"))
+            .collect();
+        indices.push(last);
+        indices.sort_unstable();
+        assert_eq!(indices, (0..PARTIES).collect::<Vec<_>>());
+    });
+    assert_eq!(barrier.n_waiting(), 0);
+}
+
+#[test]
+fn barrier_wait_timeout_that_does_not_elapse() {
+    let barrier = Barrier::new(2).expect("parties");
+    std::thread::scope(|s| {
+        let other = s.spawn(|| barrier.wait_timeout(PATIENCE));
+        let mine = barrier.wait_timeout(PATIENCE).expect("tripped");
+        let theirs = other.join().expect("party").expect("tripped");
+        let mut both = [mine, theirs];
+        both.sort_unstable();
+        assert_eq!(both, [0, 1]);
+    });
+    assert!(!barrier.broken());
+}
+
+#[test]
+fn barrier_timeout_breaks_it_for_everyone() {
+    const PARTIES: u32 = 4;
+    let barrier = Barrier::new(PARTIES).expect("parties");
+    std::thread::scope(|s| {
+        let others: Vec<_> = (0..2)
+            .map(|i| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    if i == 0 {
+                        barrier.wait()
+                    } else {
+                        barrier.wait_timeout(PATIENCE)
+                    }
+                })
+            })
+            .collect();
+        let rescue = Rescue::new(|| barrier.abort());
+        assert!(eventually(|| barrier.n_waiting() == 2));
+        // The fourth party never comes: this wait times out and breaks the barrier.
+        assert_eq!(barrier.wait_timeout(SHORT), Err(Error::TimedOut));
+        rescue.disarm();
+        for other in others {
+            assert_eq!(other.join().expect("party"), Err(Error::BrokenBarrier));
+        }
+    });
+    assert!(barrier.broken());
+    assert_eq!(barrier.n_waiting(), 0);
+    assert_eq!(barrier.wait(), Err(Error::BrokenBarrier));
+    assert_eq!(barrier.wait_timeout(SHORT), Err(Error::BrokenBarrier));
+    barrier.reset();
+    assert!(!barrier.broken());
+    assert_eq!(barrier.wait_timeout(SHORT), Err(Error::TimedOut));
+}
+
+#[test]
+fn barrier_abort_breaks_it_until_reset() {
+    const PARTIES: u32 = 3;
+    let barrier = Barrier::new(PARTIES).expect("parties");
+    std::thread::scope(|s| {
+        let waiters: Vec<_> = (0..PARTIES - 1)
+            .map(|_| s.spawn(|| barrier.wait_timeout(PATIENCE)))
+            .collect();
+        assert!(eventually(|| barrier.n_waiting() == PARTIES - 1));
+        barrier.abort();
+        for waiter in waiters {
+            assert_eq!(waiter.join().expect("party"), Err(Error::BrokenBarrier));
+        }
+    });
+    assert!(barrier.broken());
+    assert_eq!(barrier.wait(), Err(Error::BrokenBarrier));
+    barrier.abort();
+    assert!(barrier.broken(), "aborting twice is harmless");
+    barrier.reset();
+    assert!(!barrier.broken());
+    assert_full_round(&barrier);
+}
+
+#[test]
+fn barrier_reset_while_parties_wait_releases_them_with_broken_barrier() {
+    const PARTIES: u32 = 3;
+    let barrier = Barrier::new(PARTIES).expect("parties");
+    std::thread::scope(|s| {
+        let waiters: Vec<_> = (0..PARTIES - 1)
+            .map(|i| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    if i == 0 {
+                        barrier.wait()
+                    } else {
+                        barrier.wait_timeout(PATIENCE)
+                    }
+                })
+            })
+            .collect();
+        let rescue = Rescue::new(|| barrier.abort());
+        assert!(eventually(|| barrier.n_waiting() == PARTIES - 1));
+        rescue.disarm();
+        barrier.reset();
+        for waiter in waiters {
+            assert_eq!(waiter.join().expect("party"), Err(Error::BrokenBarrier));
+        }
+    });
+    assert!(
+        !barrier.broken(),
+        "reset leaves the barrier usable, not broken"
+    );
+    assert_eq!(barrier.n_waiting(), 0);
+    assert_full_round(&barrier);
+}
+
+/// One full round of `barrier` with fresh threads: every index exactly once.
+fn assert_full_round(barrier: &Barrier) {
+    let parties = barrier.parties();
+    let mut indices: Vec<u32> = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..parties)
+            .map(|_| s.spawn(|| barrier.wait_timeout(PATIENCE)))
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("party").expect("tripped"))
+            .collect()
+    });
+    indices.sort_unstable();
+    assert_eq!(indices, (0..parties).collect::<Vec<_>>());
+}
+
+#[test]
+fn barrier_reused_over_many_rounds_stays_consistent() {
+    const PARTIES: usize = 8;
+    const ROUNDS: usize = 300;
+    let barrier = Barrier::new(PARTIES as u32).expect("parties");
+    // arrivals[r]: how many parties reached round r; indices[r][i]: who got index i.
+    let arrivals: Vec<AtomicUsize> = (0..ROUNDS).map(|_| AtomicUsize::new(0)).collect();
+    let indices: Vec<Vec<AtomicUsize>> = (0..ROUNDS)
+        .map(|_| (0..PARTIES).map(|_| AtomicUsize::new(0)).collect())
+        .collect();
+    std::thread::scope(|s| {
+        for _ in 0..PARTIES {
+            let (barrier, arrivals, indices) = (&barrier, &arrivals, &indices);
+            s.spawn(move || {
+                // A party that fails must not leave the others waiting for it forever.
+                let rescue = Rescue::new(|| barrier.abort());
+                for round in 0..ROUNDS {
+                    arrivals[round].fetch_add(1, Ordering::SeqCst);
+                    let index = if round.is_multiple_of(2) {
+                        barrier.wait()
+                    } else {
+                        barrier.wait_timeout(PATIENCE)
+                    }
+                    .expect("no party breaks it");
+                    // Nobody leaves a round before everyone has arrived at it.
+                    assert_eq!(arrivals[round].load(Ordering::SeqCst), PARTIES);
+                    indices[round][index as usize].fetch_add(1, Ordering::SeqCst);
+                }
+                rescue.disarm();
+            });
+        }
+    });
+    for (round, round_indices) in indices.iter().enumerate() {
+        let counts: Vec<usize> = round_indices
+            .iter()
+            .map(|n| n.load(Ordering::SeqCst))
+            .collect();
+        assert_eq!(
+            counts, [1; PARTIES],
+            "round {round}: each index exactly once"
+        );
+    }
+    assert!(!barrier.broken());
+    assert_eq!(barrier.n_waiting(), 0);
+}
