@@ -1,0 +1,170 @@
+//! The crate's error type.
+
+use nix::errno::Errno;
+
+/// Everything that can go wrong in mp-shared-mem.
+///
+/// ```
+/// use mp_shared_mem::{Error, Segment};
+///
+/// assert_eq!(Segment::new(0).unwrap_err(), Error::ZeroSize);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A block of zero bytes was asked for, or found: there is nothing to map.
+    #[error("shared memory of zero bytes: there is nothing to map")]
+    ZeroSize,
+    /// The size does not fit in a file offset or in the address space.
+    #[error("a size of {size} bytes is too large for shared memory")]
+    TooLarge {
+        /// The size asked for, or computed from a type and a length.
+        size: u128,
+    },
+    /// A type whose alignment is larger than a memory page cannot be placed in a mapping.
+    #[error("{type_name} needs an alignment of {align} bytes, more than a memory page")]
+    UnsupportedAlignment {
+        /// The type.
+        type_name: &'static str,
+        /// Its alignment.
+        align: usize,
+    },
+    /// A system call failed.
+    #[error("{operation} failed: {errno}")]
+    Os {
+        /// What was being done (the system call, mostly).
+        operation: &'static str,
+        /// What the kernel said.
+        errno: Errno,
+    },
+    /// No named block has this name.
+    #[error("no shared memory block is named {name:?}")]
+    NotFound {
+        /// The name, as given.
+        name: String,
+    },
+    /// A named block with this name exists already.
+    #[error("a shared memory block named {name:?} exists already")]
+    AlreadyExists {
+        /// The name, as given.
+        name: String,
+    },
+    /// The name cannot name a POSIX shared memory object.
+    #[error("{name:?} cannot name a shared memory block: {reason}")]
+    InvalidName {
+        /// The name, as given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The block or segment does not have the size it should.
+    #[error("size mismatch: expected {expected} bytes, found {found}")]
+    SizeMismatch {
+        /// The size needed.
+        expected: u64,
+        /// The size there is.
+        found: u64,
+    },
+    /// A segment was opened as a different type than the one it was created for.
+    #[error("type mismatch: the segment holds {found}, not {expected}")]
+    TypeMismatch {
+        /// The type asked for, as `Kind<type name>`.
+        expected: String,
+        /// The type recorded by the creator, as `Kind<type name>`.
+        found: String,
+    },
+    /// The file descriptor does not hold a segment made by this crate, or its header is
+    /// damaged.
+    #[error("not a segment of this crate: {reason}")]
+    NotASegment {
+        /// What gave it away.
+        reason: &'static str,
+    },
+    /// A byte range reaches past the end of the block.
+    #[error("bytes {offset}..{offset}+{len} are outside the {size}-byte block")]
+    OutOfBounds {
+        /// Start of the range.
+        offset: usize,
+        /// Length of the range.
+        len: usize,
+        /// Size of the block.
+        size: usize,
+    },
+    /// An element index past the end of an [`Array`](crate::Array).
+    #[error("index {index} is out of range for an array of {len}")]
+    IndexOutOfRange {
+        /// The index asked for.
+        index: usize,
+        /// The array's length.
+        len: usize,
+    },
+    /// A lock failed; [`mp_sync::Error::OwnerDied`] when a previous holder died holding it.
+    #[error(transparent)]
+    Lock(#[from] mp_sync::Error),
+    /// A value could not be serialized (see [`transfer::encode`](crate::transfer::encode)).
+    #[error("cannot encode: {0}")]
+    Encode(String),
+    /// Bytes could not be deserialized (see [`transfer::decode`](crate::transfer::decode)).
+    #[error("cannot decode: {0}")]
+    Decode(String),
+    /// A message is longer than the receiver accepts.
+    #[error("a message of {len} bytes is over the limit of {max}")]
+    MessageTooLarge {
+        /// The length announced by the sender.
+        len: u64,
+        /// The receiver's limit.
+        max: usize,
+    },
+    /// More file descriptors than one message may carry.
+    #[error("{count} file descriptors in one message, at most {max} may be sent")]
+    TooManyFds {
+        /// How many there were.
+        count: usize,
+        /// The limit (`SCM_MAX_FD`).
+        max: usize,
+    },
+    /// The kernel dropped file descriptors of a received message (`MSG_CTRUNC`): the
+    /// receiving process is out of descriptors (`RLIMIT_NOFILE`), or sent too many.
+    #[error("the file descriptors of the message were cut off (out of descriptors?)")]
+    FdsTruncated,
+    /// A message arrived with fewer or more file descriptors than its header announced.
+    #[error("the message announced {expected} file descriptors, {received} arrived")]
+    MissingFds {
+        /// How many the sender announced.
+        expected: usize,
+        /// How many came.
+        received: usize,
+    },
+    /// The peer closed the connection between messages.
+    #[error("the peer closed the connection")]
+    PeerClosed,
+    /// The peer closed the connection in the middle of a message.
+    #[error("the connection closed after {received} of {expected} bytes of a message")]
+    ShortMessage {
+        /// The bytes the frame needed.
+        expected: u64,
+        /// The bytes that came.
+        received: u64,
+    },
+    /// The socket cannot carry messages with file descriptors in this framing.
+    #[error("unsupported socket: {0}")]
+    UnsupportedSocket(&'static str),
+}
+
+impl Error {
+    pub(crate) fn os(operation: &'static str, errno: Errno) -> Self {
+        Error::Os { operation, errno }
+    }
+}
+
+impl<G> From<mp_sync::OwnerDied<G>> for Error {
+    fn from(_: mp_sync::OwnerDied<G>) -> Self {
+        Error::Lock(mp_sync::Error::OwnerDied)
+    }
+}
+
+impl<G> From<mp_sync::TryLockError<G>> for Error {
+    fn from(err: mp_sync::TryLockError<G>) -> Self {
+        Error::Lock(err.into())
+    }
+}
