@@ -6,13 +6,14 @@
 //! the balance lives inside a `Mutex` and the guard is the `finally`. After the original's
 //! output, the same two threads run once more *without* the lock, to show what the lock
 //! prevents (that run is printed, not checked: it may come out right by luck).
+//! In both runs the two threads start together at a barrier, so that they really overlap.
 
 use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use mp_sync::Mutex;
+use mp_sync::{Barrier, Mutex};
 
 use crate::{Context, DemoError, check_eq, join_thread};
 
@@ -62,23 +63,43 @@ fn run_thread_unlocked(balance: &AtomicI64, n: i64, iterations: u64) {
 }
 
 /// Starts one thread per amount, named as Python would name them, and joins them all.
+///
+/// The threads wait for each other at a barrier before they begin, so that they really run
+/// at the same time: a thread started a little late could otherwise find the other one
+/// already done, and the comparison run would show nothing.
 fn on_threads<F>(body: F) -> Result<(), DemoError>
 where
     F: Fn(i64) -> Result<(), DemoError> + Send + Sync + Clone + 'static,
 {
+    let start_line = Arc::new(Barrier::new(AMOUNTS.len() as u32)?);
     let mut threads = Vec::new();
+    let mut not_started = None;
     for (number, n) in (1..).zip(AMOUNTS) {
         let body = body.clone();
+        let thread_start_line = Arc::clone(&start_line);
         let thread = std::thread::Builder::new()
             .name(format!("Thread-{number}"))
-            .spawn(move || body(n))
-            .map_err(|e| DemoError::io("starting a thread", e))?;
-        threads.push(thread);
+            .spawn(move || {
+                thread_start_line.wait_timeout(JOIN_LIMIT)?;
+                body(n)
+            });
+        match thread {
+            Ok(thread) => threads.push(thread),
+            Err(e) => {
+                // Release the threads already waiting for this one, then join them.
+                start_line.abort();
+                not_started = Some(DemoError::io("starting a thread", e));
+                break;
+            }
+        }
     }
     let outcomes: Vec<_> = threads
         .into_iter()
         .map(|thread| join_thread(thread, JOIN_LIMIT))
         .collect();
+    if let Some(err) = not_started {
+        return Err(err);
+    }
     for outcome in outcomes {
         outcome??;
     }

@@ -57,19 +57,28 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
         counter: AtomicU64::new(0),
     });
     let mut threads = Vec::new();
+    let mut not_started = None;
     for number in 1..=args.threads {
         let shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name(format!("Thread-{number}"))
-            .spawn(move || update_counter(&shared, args.increments))
-            .map_err(|e| DemoError::io("starting a thread", e))?;
-        threads.push(thread);
+            .spawn(move || update_counter(&shared, args.increments));
+        match thread {
+            Ok(thread) => threads.push(thread),
+            Err(e) => {
+                not_started = Some(DemoError::io("starting a thread", e));
+                break;
+            }
+        }
     }
     // Join every thread before looking at any outcome, so that none outlives the scenario.
     let outcomes: Vec<_> = threads
         .into_iter()
         .map(|thread| join_thread(thread, JOIN_LIMIT))
         .collect();
+    if let Some(err) = not_started {
+        return Err(err);
+    }
     for outcome in outcomes {
         outcome??;
     }
