@@ -6,14 +6,13 @@
 //! descriptors with bytes before them in one read, and the receiver never reads past a
 //! frame, so each frame's descriptors arrive with that frame's header.
 
-use std::io::{IoSlice, IoSliceMut};
+use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 use nix::sys::socket::{
-    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockType, SockaddrLike,
-    SockaddrStorage, getsockname, getsockopt, recv as recv_bytes, recvmsg, send as send_bytes,
-    sendmsg, sockopt,
+    AddressFamily, ControlMessage, MsgFlags, SockType, SockaddrLike, SockaddrStorage, getsockname,
+    getsockopt, recv as recv_bytes, send as send_bytes, sendmsg, sockopt,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -118,35 +117,15 @@ pub fn recv(socket: impl AsFd, max_len: usize) -> Result<(Vec<u8>, Vec<OwnedFd>)
     let mut filled = 0;
     let mut fds = Vec::new();
     let mut truncated = false;
-    let mut control = nix::cmsg_space!([RawFd; MAX_FDS_PER_MESSAGE]);
+    let mut control = ControlBuffer::new();
     while filled < HEADER_LEN {
-        let mut iov = [IoSliceMut::new(&mut header[filled..])];
-        let message = match recvmsg::<()>(
-            socket.as_raw_fd(),
-            &mut iov,
-            Some(&mut control),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        ) {
-            Ok(message) => message,
-            Err(Errno::EINTR) => continue,
-            Err(errno) => return Err(Error::os("recvmsg", errno)),
-        };
-        truncated |= message.flags.contains(MsgFlags::MSG_CTRUNC);
-        let received = message.bytes;
-        for cmsg in message
-            .cmsgs()
-            .map_err(|errno| Error::os("recvmsg (control data)", errno))?
-        {
-            if let ControlMessageOwned::ScmRights(raw) = cmsg {
-                // SAFETY: the kernel has just installed these descriptors in this process
-                // for this message; nothing else knows their numbers, so each is owned
-                // exactly once, here.
-                fds.extend(
-                    raw.into_iter()
-                        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-                );
-            }
-        }
+        let (received, cut_off) =
+            match recv_with_fds(socket, &mut header[filled..], &mut control, &mut fds) {
+                Ok(outcome) => outcome,
+                Err(Errno::EINTR) => continue,
+                Err(errno) => return Err(Error::os("recvmsg", errno)),
+            };
+        truncated |= cut_off;
         if received == 0 {
             return Err(if filled == 0 {
                 Error::PeerClosed
@@ -232,6 +211,83 @@ pub fn send_value<T: Serialize + ?Sized>(socket: impl AsFd, value: &T) -> Result
 pub fn recv_value<T: DeserializeOwned>(socket: impl AsFd, max_len: usize) -> Result<T, Error> {
     let (bytes, fds) = recv(socket, max_len)?;
     super::decode(&bytes, fds)
+}
+
+/// Room for one `SCM_RIGHTS` control message of [`MAX_FDS_PER_MESSAGE`] descriptors,
+/// aligned for `cmsghdr`.
+struct ControlBuffer {
+    words: Vec<u64>,
+}
+
+impl ControlBuffer {
+    fn new() -> Self {
+        let fds_len = (MAX_FDS_PER_MESSAGE * size_of::<libc::c_int>()) as libc::c_uint;
+        // SAFETY: CMSG_SPACE only computes a size from its argument.
+        let space = unsafe { libc::CMSG_SPACE(fds_len) } as usize;
+        Self {
+            words: vec![0; space.div_ceil(size_of::<u64>())],
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.words.len() * size_of::<u64>()
+    }
+}
+
+/// One `recvmsg` into `buf`, collecting any descriptors that came with it into `fds`
+/// (`O_CLOEXEC`): the byte count, and whether the kernel cut descriptors off
+/// (`MSG_CTRUNC`).
+///
+/// Written on libc rather than nix: when the receiver is out of descriptors the kernel
+/// installs as many as it can, reports them in a shortened control message and sets
+/// `MSG_CTRUNC`, and nix refuses to read the control data then, which would leak the
+/// descriptors that did arrive.
+fn recv_with_fds(
+    socket: BorrowedFd<'_>,
+    buf: &mut [u8],
+    control: &mut ControlBuffer,
+    fds: &mut Vec<OwnedFd>,
+) -> Result<(usize, bool), Errno> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: `msghdr` is a plain C struct for which all-zero is a valid (empty) value.
+    let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+    message.msg_iov = &mut iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control.words.as_mut_ptr().cast();
+    message.msg_controllen = control.len() as _;
+    // SAFETY: `message` points at one iovec over `buf` and at the control buffer, both
+    // writable for the lengths given and alive across the call; the kernel writes only
+    // within them.
+    let received =
+        unsafe { libc::recvmsg(socket.as_raw_fd(), &mut message, libc::MSG_CMSG_CLOEXEC) };
+    let received = usize::try_from(received).map_err(|_| Errno::last())?;
+    // SAFETY: `message` was filled by a successful recvmsg; CMSG_FIRSTHDR and CMSG_NXTHDR
+    // walk its control buffer within `msg_controllen` and return null at its end.
+    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&message) };
+    while !cmsg.is_null() {
+        // SAFETY: a non-null header from CMSG_FIRSTHDR/NXTHDR lies within the control buffer,
+        // aligned for `cmsghdr` (the buffer is 8-byte aligned and the macros keep alignment).
+        let header = unsafe { &*cmsg };
+        if header.cmsg_level == libc::SOL_SOCKET && header.cmsg_type == libc::SCM_RIGHTS {
+            // SAFETY: CMSG_LEN only computes a size.
+            let data_len = header.cmsg_len as usize - unsafe { libc::CMSG_LEN(0) } as usize;
+            // SAFETY: the data of this control message follows its header in the buffer.
+            let data = unsafe { libc::CMSG_DATA(cmsg) }.cast::<libc::c_int>();
+            for i in 0..data_len / size_of::<libc::c_int>() {
+                // SAFETY: `i` indexes one of the `data_len` bytes of descriptors the kernel
+                // wrote (possibly unaligned for `c_int`, hence `read_unaligned`). The kernel
+                // has just installed each in this process for this message, and nothing else
+                // knows its number: it is owned exactly once, here.
+                fds.push(unsafe { OwnedFd::from_raw_fd(data.add(i).read_unaligned()) });
+            }
+        }
+        // SAFETY: as for CMSG_FIRSTHDR; `cmsg` is a header of this message.
+        cmsg = unsafe { libc::CMSG_NXTHDR(&message, cmsg) };
+    }
+    Ok((received, message.msg_flags & libc::MSG_CTRUNC != 0))
 }
 
 fn check_socket(socket: BorrowedFd<'_>) -> Result<(), Error> {

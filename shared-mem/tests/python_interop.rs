@@ -1,0 +1,204 @@
+//! `SharedMemory` and Python's `multiprocessing.shared_memory.SharedMemory` see the same
+//! bytes under the same name, both ways. Runs `python3` (needed in CI).
+//!
+//! CPython 3.8-3.12 registers every block it *attaches* to with its resource tracker,
+//! which unlinks it when the interpreter exits; the snippets unregister it (3.13 has
+//! `track=False` for this).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use mp_shared_mem::SharedMemory;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+const ATTACH: &str = r#"
+from multiprocessing import resource_tracker, shared_memory
+
+def attach(name):
+    try:
+        return shared_memory.SharedMemory(name=name, track=False)
+    except TypeError:
+        shm = shared_memory.SharedMemory(name=name)
+        resource_tracker.unregister(shm._name, "shared_memory")
+        return shm
+"#;
+
+/// Writes to the block Rust made, after checking what Rust wrote.
+const PYTHON_ATTACHES: &str = r#"
+import sys
+shm = attach(sys.argv[1])
+assert shm.size == 4096, shm.size
+assert bytes(shm.buf[:9]) == b"from rust", bytes(shm.buf[:9])
+assert bytes(shm.buf[100:356]) == bytes(range(256))
+shm.buf[1000:1011] = b"from python"
+shm.close()
+print("ok", flush=True)
+"#;
+
+/// Makes a block, lets Rust write into it, checks, and unlinks it.
+const PYTHON_CREATES: &str = r#"
+import sys
+from multiprocessing import shared_memory
+shm = shared_memory.SharedMemory(create=True, size=4096)
+try:
+    shm.buf[:11] = b"from python"
+    shm.buf[500:756] = bytes(range(256))
+    print(shm.name, flush=True)
+    assert sys.stdin.readline().strip() == "written"
+    assert bytes(shm.buf[2000:2009]) == b"from rust", bytes(shm.buf[2000:2009])
+    print("ok", flush=True)
+finally:
+    shm.close()
+    shm.unlink()
+"#;
+
+/// A running `python3`, killed and reaped if the test ends early. Its stdout comes line by
+/// line through a channel (so every read is bounded), its stderr is kept for messages.
+struct Python {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    stderr: Receiver<String>,
+}
+
+impl Python {
+    fn run(script: &str, args: &[&str]) -> Self {
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(format!("{ATTACH}\n{script}"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python3 must be installed to run the interop tests");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let (line_tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let (err_tx, stderr_text) = channel();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            let _ = err_tx.send(text);
+        });
+        Self {
+            child,
+            stdin,
+            lines,
+            stderr: stderr_text,
+        }
+    }
+
+    fn next_line(&mut self) -> String {
+        match self.lines.recv_timeout(PATIENCE) {
+            Ok(line) => line,
+            Err(_) => panic!("python3 said nothing more: {}", self.finish_stderr()),
+        }
+    }
+
+    fn send_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("write to python3");
+        stdin.flush().expect("flush to python3");
+    }
+
+    /// Waits (bounded) for a clean exit.
+    fn wait_success(&mut self) {
+        self.stdin.take();
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            match self.child.try_wait().expect("try_wait") {
+                Some(status) => {
+                    assert!(status.success(), "python3 failed: {}", self.finish_stderr());
+                    return;
+                }
+                None if Instant::now() >= deadline => {
+                    panic!("python3 did not exit within {PATIENCE:?}")
+                }
+                None => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    }
+
+    fn finish_stderr(&mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.stderr
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Python {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn python_attaches_to_a_block_made_in_rust_and_writes_into_it() {
+    let block = SharedMemory::create(4096).unwrap();
+    block.write_at(0, b"from rust").unwrap();
+    let pattern: Vec<u8> = (0..=255).collect();
+    block.write_at(100, &pattern).unwrap();
+
+    let mut python = Python::run(PYTHON_ATTACHES, &[block.name()]);
+    assert_eq!(python.next_line(), "ok");
+    python.wait_success();
+
+    let mut written = [0u8; 11];
+    block.read_at(1000, &mut written).unwrap();
+    assert_eq!(&written, b"from python");
+    // Python's exit did not unlink the block it attached to.
+    let name = block.name().to_string();
+    assert!(std::path::Path::new("/dev/shm").join(&name).exists());
+    drop(block);
+    assert!(!std::path::Path::new("/dev/shm").join(&name).exists());
+}
+
+#[test]
+fn rust_attaches_to_a_block_made_in_python_and_writes_into_it() {
+    let mut python = Python::run(PYTHON_CREATES, &[]);
+    let name = python.next_line();
+    // Should anything below fail, the block must still go.
+    struct Unlink(String);
+    impl Drop for Unlink {
+        fn drop(&mut self) {
+            let _ = nix::sys::mman::shm_unlink(format!("/{}", self.0).as_str());
+        }
+    }
+    let _cleanup = Unlink(name.clone());
+
+    let block = SharedMemory::attach(&name).unwrap();
+    assert_eq!(block.size(), 4096);
+    let mut greeting = [0u8; 11];
+    block.read_at(0, &mut greeting).unwrap();
+    assert_eq!(&greeting, b"from python");
+    let mut pattern = [0u8; 256];
+    block.read_at(500, &mut pattern).unwrap();
+    assert!(pattern.iter().enumerate().all(|(i, &b)| b == i as u8));
+
+    block.write_at(2000, b"from rust").unwrap();
+    python.send_line("written");
+    assert_eq!(python.next_line(), "ok");
+    python.wait_success();
+
+    // Python unlinked its block; this mapping stays valid until dropped.
+    assert!(!std::path::Path::new("/dev/shm").join(&name).exists());
+    block.read_at(0, &mut greeting).unwrap();
+    assert_eq!(&greeting, b"from python");
+}

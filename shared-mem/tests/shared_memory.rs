@@ -1,0 +1,180 @@
+//! Named `SharedMemory`: creation, attachment, unlinking, every error path, and nothing
+//! left in `/dev/shm`.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::{ChildResult, dev_shm_has, ensure, spawn_child};
+use mp_shared_mem::{Error, SharedMemory};
+use nix::fcntl::OFlag;
+use nix::sys::mman::{shm_open, shm_unlink};
+use nix::sys::stat::Mode;
+
+fn unique(label: &str) -> String {
+    format!("mp_test_{label}_{}", std::process::id())
+}
+
+#[test]
+fn create_attach_and_the_creator_unlinks_on_drop() {
+    let block = SharedMemory::create(1000).unwrap();
+    let name = block.name().to_string();
+    assert!(name.starts_with("mp_") && !name.starts_with('/'));
+    assert_eq!(block.size(), 1000);
+    assert!(block.to_vec().iter().all(|&b| b == 0));
+    assert!(dev_shm_has(&name));
+    let mode = std::fs::metadata(format!("/dev/shm/{name}"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    block.write_at(10, b"hello").unwrap();
+    let attached = SharedMemory::attach(&format!("/{name}")).unwrap();
+    assert_eq!(attached.name(), name);
+    assert_eq!(attached.size(), 1000);
+    assert_eq!(&attached.to_vec()[10..15], b"hello");
+    attached.write_at(999, &[7]).unwrap();
+    assert_eq!(block.to_vec()[999], 7);
+
+    // An attacher's drop leaves the name; the creator's removes it.
+    drop(attached);
+    assert!(dev_shm_has(&name));
+    drop(block);
+    assert!(!dev_shm_has(&name));
+    assert!(matches!(
+        SharedMemory::attach(&name),
+        Err(Error::NotFound { .. })
+    ));
+}
+
+#[test]
+fn a_forked_child_attaches_by_name_and_writes() {
+    let block = SharedMemory::create(64).unwrap();
+    let name = block.name().to_string();
+    let mut child = spawn_child(move || -> ChildResult {
+        let attached = SharedMemory::attach(&name).map_err(|_| 2u8)?;
+        ensure(attached.size() == 64, 3)?;
+        attached.write_at(0, b"from the child").map_err(|_| 4u8)
+    });
+    assert_eq!(child.join(), 0);
+    assert_eq!(&block.to_vec()[..14], b"from the child");
+}
+
+#[test]
+fn explicit_unlink_and_keeping_the_block() {
+    let block = SharedMemory::create(8).unwrap();
+    let name = block.name().to_string();
+    block.unlink().unwrap();
+    assert!(!dev_shm_has(&name));
+    assert!(matches!(block.unlink(), Err(Error::NotFound { .. })));
+    block.write_at(0, b"mapped").unwrap();
+    drop(block);
+
+    let mut kept = SharedMemory::create(8).unwrap();
+    kept.set_unlink_on_drop(false);
+    let name = kept.name().to_string();
+    drop(kept);
+    assert!(dev_shm_has(&name));
+    let mut attached = SharedMemory::attach(&name).unwrap();
+    attached.set_unlink_on_drop(true);
+    drop(attached);
+    assert!(!dev_shm_has(&name));
+}
+
+#[test]
+fn named_creation_and_its_errors() {
+    let name = unique("named");
+    let block = SharedMemory::create_named(&name, 32).unwrap();
+    assert_eq!(block.name(), name);
+    assert_eq!(
+        SharedMemory::create_named(&format!("/{name}"), 32).unwrap_err(),
+        Error::AlreadyExists { name: name.clone() }
+    );
+    drop(block);
+    assert!(!dev_shm_has(&name));
+
+    assert_eq!(
+        SharedMemory::create_named(&unique("zero"), 0).unwrap_err(),
+        Error::ZeroSize
+    );
+    assert!(!dev_shm_has(&unique("zero")));
+    assert_eq!(SharedMemory::create(0).unwrap_err(), Error::ZeroSize);
+    for bad in ["", "/", "a/b", "x\0y", ".."] {
+        assert!(
+            matches!(
+                SharedMemory::create_named(bad, 8),
+                Err(Error::InvalidName { .. })
+            ),
+            "{bad:?}"
+        );
+        assert!(matches!(
+            SharedMemory::attach(bad),
+            Err(Error::InvalidName { .. })
+        ));
+    }
+    assert!(matches!(
+        SharedMemory::create_named(&unique("huge"), usize::MAX),
+        Err(Error::TooLarge { .. })
+    ));
+    assert!(!dev_shm_has(&unique("huge")));
+}
+
+#[test]
+fn attach_errors() {
+    assert_eq!(
+        SharedMemory::attach(&unique("missing")).unwrap_err(),
+        Error::NotFound {
+            name: unique("missing")
+        }
+    );
+
+    let block = SharedMemory::create(100).unwrap();
+    assert_eq!(
+        SharedMemory::attach_sized(block.name(), 50).unwrap_err(),
+        Error::SizeMismatch {
+            expected: 50,
+            found: 100
+        }
+    );
+    assert_eq!(
+        SharedMemory::attach_sized(block.name(), 100)
+            .unwrap()
+            .size(),
+        100
+    );
+
+    // A block of zero bytes, as `shm_open` alone leaves it.
+    let empty = unique("empty");
+    let fd = shm_open(
+        format!("/{empty}").as_str(),
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR,
+        Mode::S_IRUSR | Mode::S_IWUSR,
+    )
+    .unwrap();
+    drop(fd);
+    let attached = SharedMemory::attach(&empty);
+    shm_unlink(format!("/{empty}").as_str()).unwrap();
+    assert_eq!(attached.unwrap_err(), Error::ZeroSize);
+}
+
+#[test]
+fn bounds_and_bulk_access() {
+    let mut block = SharedMemory::create(16).unwrap();
+    assert!(matches!(
+        block.write_at(15, b"ab"),
+        Err(Error::OutOfBounds {
+            offset: 15,
+            len: 2,
+            size: 16
+        })
+    ));
+    let mut buf = [0u8; 17];
+    assert!(block.read_at(0, &mut buf).is_err());
+    // SAFETY: this block has a random name and no other handle: nothing else uses it.
+    unsafe { block.as_mut_slice() }.copy_from_slice(&[3; 16]);
+    // SAFETY: as above.
+    assert_eq!(unsafe { block.as_slice() }, &[3; 16]);
+    assert_eq!(block.bytes().len(), 16);
+    assert!(format!("{block:?}").contains(block.name()));
+}
