@@ -31,8 +31,8 @@ struct PoolShared {
     sender: RwLock<Option<Sender<Box<dyn Job>>>>,
     receiver: Receiver<Box<dyn Job>>,
     max_workers: usize,
-    /// Workers waiting for a task that no submitter has claimed yet: a submit
-    /// that claims one starts no new worker.
+    /// Workers waiting for a task (counted only while the pool may grow): a
+    /// submit starts a worker when more tasks are queued than this.
     idle: AtomicUsize,
     /// How many workers exist; never decreases, so once at `max_workers` the
     /// idle bookkeeping is skipped entirely.
@@ -46,7 +46,8 @@ struct PoolShared {
 /// `concurrent.futures.ThreadPoolExecutor`.
 ///
 /// * Workers start lazily, as in Python: a `submit` starts a new worker only
-///   when no worker is idle and fewer than `max_workers` exist. They are daemon
+///   when more tasks are queued than workers are idle, and fewer than
+///   `max_workers` exist. They are daemon
 ///   threads named `ThreadPool-P_W` (or `PREFIX_W`, see
 ///   [`ThreadPoolBuilder::thread_name_prefix`]).
 /// * [`submit`](ThreadPool::submit) returns a [`Future`]; a task that panics
@@ -412,25 +413,39 @@ impl ThreadPool {
         let Some(channel) = sender.as_ref() else {
             return Err(Error::PoolShutDown);
         };
-        self.ensure_worker()?;
-        channel.send(job).map_err(|_| Error::PoolShutDown)
+        // The first worker starts before the task is queued, so a pool that
+        // cannot start any thread refuses the task instead of stranding it.
+        if self.shared.spawned.load(Ordering::Acquire) == 0 {
+            self.start_worker_if(|_| true)?;
+        }
+        channel.send(job).map_err(|_| Error::PoolShutDown)?;
+        self.adjust_worker_count();
+        Ok(())
     }
 
-    /// Python's `_adjust_thread_count`: claim an idle worker, or start one.
-    fn ensure_worker(&self) -> Result<(), Error> {
+    /// Python's `_adjust_thread_count`: start another worker when more tasks
+    /// are queued than workers are idle, up to `max_workers`.
+    fn adjust_worker_count(&self) {
         let shared = &self.shared;
         if shared.spawned.load(Ordering::Acquire) >= shared.max_workers {
-            return Ok(());
+            return;
         }
-        if shared
-            .idle
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-            .is_ok()
-        {
-            return Ok(());
+        let outnumbered =
+            |shared: &PoolShared| shared.receiver.len() > shared.idle.load(Ordering::SeqCst);
+        if outnumbered(shared) {
+            // With a worker already running, the task still gets done.
+            if let Err(error) = self.start_worker_if(outnumbered) {
+                tracing::debug!(%error, "could not start another pool worker");
+            }
         }
+    }
+
+    /// Starts a worker if `still_needed` holds once the worker list is locked
+    /// and there is room for one.
+    fn start_worker_if(&self, still_needed: impl Fn(&PoolShared) -> bool) -> Result<(), Error> {
+        let shared = &self.shared;
         let mut workers = shared.workers.lock();
-        if workers.len() >= shared.max_workers {
+        if workers.len() >= shared.max_workers || !still_needed(shared) {
             return Ok(());
         }
         let name = format!("{}_{}", shared.name_prefix, workers.len());
@@ -441,34 +456,23 @@ impl ThreadPool {
         if let Some(bytes) = shared.stack_size {
             thread = thread.stack_size(bytes);
         }
-        match thread.start() {
-            Ok(worker) => {
-                workers.push(worker);
-                shared.spawned.store(workers.len(), Ordering::Release);
-                Ok(())
-            }
-            // With a worker already running, the task still gets done.
-            Err(error) if !workers.is_empty() => {
-                tracing::debug!(%error, "could not start another pool worker");
-                Ok(())
-            }
-            Err(error) => Err(error),
-        }
+        let worker = thread.start()?;
+        workers.push(worker);
+        shared.spawned.store(workers.len(), Ordering::Release);
+        Ok(())
     }
 }
 
 fn worker_loop(shared: &PoolShared) {
     loop {
+        // Idle workers are only counted while the pool may still grow.
         let tracking = shared.spawned.load(Ordering::Acquire) < shared.max_workers;
         if tracking {
-            shared.idle.fetch_add(1, Ordering::AcqRel);
+            shared.idle.fetch_add(1, Ordering::SeqCst);
         }
         let received = shared.receiver.recv();
         if tracking {
-            // Take back our idle mark unless a submitter already claimed it.
-            let _ = shared
-                .idle
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+            shared.idle.fetch_sub(1, Ordering::SeqCst);
         }
         match received {
             Ok(job) => job.run(),
