@@ -11,14 +11,12 @@
 use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
 
 use mp_sync::{Barrier, Mutex};
+use mp_threads::Thread;
 
-use crate::{Context, DemoError, check_eq, join_thread};
-
-/// Far above what the iterations take; only a hang gets there.
-const JOIN_LIMIT: Duration = Duration::from_secs(120);
+use super::support::{JOIN_LIMIT, Started};
+use crate::{Context, DemoError, check_eq};
 
 /// The amounts the original's two threads add and take away.
 const AMOUNTS: [i64; 2] = [5, 8];
@@ -62,7 +60,7 @@ fn run_thread_unlocked(balance: &AtomicI64, n: i64, iterations: u64) {
     }
 }
 
-/// Starts one thread per amount, named as Python would name them, and joins them all.
+/// Starts one thread per amount (Python's default names, `Thread-N`) and joins them all.
 ///
 /// The threads wait for each other at a barrier before they begin, so that they really run
 /// at the same time: a thread started a little late could otherwise find the other one
@@ -72,36 +70,24 @@ where
     F: Fn(i64) -> Result<(), DemoError> + Send + Sync + Clone + 'static,
 {
     let start_line = Arc::new(Barrier::new(AMOUNTS.len() as u32)?);
-    let mut threads = Vec::new();
-    let mut not_started = None;
-    for (number, n) in (1..).zip(AMOUNTS) {
+    let started = Started::each(AMOUNTS, |n| {
         let body = body.clone();
-        let thread_start_line = Arc::clone(&start_line);
-        let thread = std::thread::Builder::new()
-            .name(format!("Thread-{number}"))
-            .spawn(move || {
-                thread_start_line.wait_timeout(JOIN_LIMIT)?;
+        let start_line = Arc::clone(&start_line);
+        Thread::new(
+            move |n: i64| {
+                start_line.wait_timeout(JOIN_LIMIT)?;
                 body(n)
-            });
-        match thread {
-            Ok(thread) => threads.push(thread),
-            Err(e) => {
-                // Release the threads already waiting for this one, then join them.
-                start_line.abort();
-                not_started = Some(DemoError::io("starting a thread", e));
-                break;
-            }
-        }
+            },
+            (n,),
+        )
+        .start()
+    });
+    if !started.all_started() {
+        // Release the threads already waiting for the one that did not start.
+        start_line.abort();
     }
-    let outcomes: Vec<_> = threads
-        .into_iter()
-        .map(|thread| join_thread(thread, JOIN_LIMIT))
-        .collect();
-    if let Some(err) = not_started {
-        return Err(err);
-    }
-    for outcome in outcomes {
-        outcome??;
+    for outcome in started.join_all(JOIN_LIMIT)? {
+        outcome?;
     }
     Ok(())
 }

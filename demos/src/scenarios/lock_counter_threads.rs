@@ -8,14 +8,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use mp_sync::Lock;
+use mp_threads::Thread;
 
-use crate::{Context, DemoError, check_eq, join_thread};
-
-/// Far above what the increments take; only a hang gets there.
-const JOIN_LIMIT: Duration = Duration::from_secs(120);
+use super::support::{JOIN_LIMIT, Started};
+use crate::{Context, DemoError, check_eq};
 
 #[derive(clap::Parser)]
 struct Args {
@@ -33,7 +31,7 @@ struct Shared {
     counter: AtomicU64,
 }
 
-fn update_counter(shared: &Shared, increments: u64) -> Result<(), DemoError> {
+fn update_counter(shared: Arc<Shared>, increments: u64) -> Result<(), DemoError> {
     for _ in 0..increments {
         shared.lock.acquire()?;
         // `counter += 1` is a read and then a write, as in Python: only the lock keeps another
@@ -56,31 +54,13 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
         lock: Lock::new(),
         counter: AtomicU64::new(0),
     });
-    let mut threads = Vec::new();
-    let mut not_started = None;
-    for number in 1..=args.threads {
-        let shared = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name(format!("Thread-{number}"))
-            .spawn(move || update_counter(&shared, args.increments));
-        match thread {
-            Ok(thread) => threads.push(thread),
-            Err(e) => {
-                not_started = Some(DemoError::io("starting a thread", e));
-                break;
-            }
-        }
-    }
-    // Join every thread before looking at any outcome, so that none outlives the scenario.
-    let outcomes: Vec<_> = threads
-        .into_iter()
-        .map(|thread| join_thread(thread, JOIN_LIMIT))
-        .collect();
-    if let Some(err) = not_started {
-        return Err(err);
-    }
-    for outcome in outcomes {
-        outcome??;
+    // Threads get Python's default names, Thread-1 and Thread-2.
+    let started = Started::each(0..args.threads, |_| {
+        Thread::new(update_counter, (Arc::clone(&shared), args.increments)).start()
+    });
+    // Every thread is joined before any outcome is looked at, so none outlives the scenario.
+    for outcome in started.join_all(JOIN_LIMIT)? {
+        outcome?;
     }
 
     let counter = shared.counter.load(Ordering::Relaxed);

@@ -56,9 +56,21 @@ macro_rules! scenarios {
     };
 }
 
+mod support;
+
 scenarios! {
+    threads_basic => "threads-basic", "000 §1", "5 threads, each sleeps 1 s", "5 starts, 5 ends, wall ~1 s not ~5 s";
+    crawler_threads => "crawler-threads", "000 §4.1", "threads fetch pages from a slow local HTTP server (or given URLs)", "every page fetched, the fetches overlap";
+    thread_child_main => "thread-child-main", "001 ch.3", "a child thread prints while the main thread works, then join", "both sequences complete, interleaved";
     lock_counter_threads => "lock-counter-threads", "001 ch.3", "2 threads x 100000 increments of a shared counter under a Lock", "the counter is exactly 200000";
+    threads_worker => "threads-worker", "002 multi-thread basic", "5 threads print their number", "0..4 each printed once";
+    thread_pool_map => "thread-pool-map", "002 ThreadPoolExecutor", "ThreadPool(4).map(square, [1..5])", "[1, 4, 9, 16, 25]";
+    lock_counter_1000_threads => "lock-counter-1000-threads", "002 thread sync", "1000 threads increment a counter once each under a lock", "the counter is exactly 1000";
+    queue_threads => "queue-threads", "002 thread communication", "producer and consumer threads on a Queue", "0..4 consumed in order, no race on empty()";
+    thread_subclass => "thread-subclass", "002 Thread subclass", "a type with run() started as a thread (the Run trait)", "5 \"Thread N is running\" lines";
+    thread_named => "thread-named", "004 3.1", "a thread named LoopThread", "names MainThread and LoopThread";
     lock_balance => "lock-balance", "004 3.2", "balance += n; balance -= n under a lock, 2 threads x 100000 times", "the balance ends at 0";
+    thread_local => "thread-local", "004 3.4", "per-thread student name in a Local", "Hello, A (in Thread-A) and Hello, B (in Thread-B)";
 }
 
 /// The scenario called `name`, if there is one.

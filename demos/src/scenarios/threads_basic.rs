@@ -1,0 +1,113 @@
+//! 000 §1, multithreading: five threads each run `task`, which prints that it starts,
+//! sleeps one second (the stand-in for slow work) and prints that it ends. The main thread
+//! creates all five, then starts all five, then joins all five.
+//!
+//! The threads sleep at the same time, so the whole takes about one sleep, not five: the
+//! scenario checks that. Each line also names its thread (the original prints only
+//! `线程执行开始` / `线程执行结束`, "the thread starts" / "the thread ends"), so that the
+//! starts and ends can be matched.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mp_threads::{Thread, current_thread};
+
+use super::support::{
+    JOIN_LIMIT, MIN_CHECKED_SLEEP, Started, Transcript, check_overlapped, scaled_at_least,
+};
+use crate::{Context, DemoError, Stopwatch, check_eq};
+
+#[derive(clap::Parser)]
+struct Args {
+    /// Threads to start (the original: 5).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    threads: u32,
+}
+
+const STARTS: &str = "线程执行开始";
+const ENDS: &str = "线程执行结束";
+
+fn task(transcript: Arc<Transcript>, work: Duration) -> Result<(), DemoError> {
+    let name = current_thread().name().to_owned();
+    transcript.say(format!("{STARTS} ({name} starts)"))?;
+    std::thread::sleep(work);
+    transcript.say(format!("{ENDS} ({name} ends)"))?;
+    Ok(())
+}
+
+pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
+    let args: Args = ctx.parse_args()?;
+    let work = scaled_at_least(1.0, MIN_CHECKED_SLEEP);
+    let transcript = Arc::new(Transcript::new());
+
+    // As the original: create every thread first, then start them all.
+    let threads: Vec<_> = (0..args.threads)
+        .map(|_| Thread::new(task, (Arc::clone(&transcript), work)))
+        .collect();
+    let watch = Stopwatch::start();
+    let started = Started::each(threads, Thread::start);
+    for outcome in started.join_all(JOIN_LIMIT)? {
+        outcome?;
+    }
+    let wall = watch.elapsed();
+
+    let lines = transcript.lines()?;
+    let starts: Vec<&str> = lines.iter().filter_map(|l| thread_of(l, STARTS)).collect();
+    let ends: Vec<&str> = lines.iter().filter_map(|l| thread_of(l, ENDS)).collect();
+    check_eq("the number of start lines", starts.len(), args.threads as usize)?;
+    check_eq("the number of end lines", ends.len(), args.threads as usize)?;
+    let mut started_names = starts.clone();
+    started_names.sort_unstable();
+    started_names.dedup();
+    check_eq(
+        "the number of threads that started",
+        started_names.len(),
+        starts.len(),
+    )?;
+    let mut ended_names = ends.clone();
+    ended_names.sort_unstable();
+    check_eq(
+        "the threads that ended (sorted)",
+        ended_names,
+        started_names,
+    )?;
+    check_overlapped("the threads' sleeps", args.threads, work, wall)
+}
+
+/// The thread's name in a line that opens with `marker`, as `task` writes it.
+fn thread_of<'a>(line: &'a str, marker: &str) -> Option<&'a str> {
+    let rest = line.strip_prefix(marker)?.strip_prefix(" (")?;
+    let end = rest.rfind(' ')?;
+    Some(&rest[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn five_threads_sleep_together() {
+        crate::set_scale(0.01).unwrap();
+        run(&Context::new("threads-basic", vec![])).unwrap();
+    }
+
+    #[test]
+    fn the_thread_name_is_read_back_from_its_line() {
+        assert_eq!(
+            thread_of("线程执行开始 (Thread-3 starts)", STARTS),
+            Some("Thread-3")
+        );
+        assert_eq!(thread_of("线程执行结束 (Thread-3 ends)", STARTS), None);
+    }
+
+    #[test]
+    fn bad_arguments_are_usage_errors() {
+        for args in [vec!["--threads=0".to_owned()], vec!["x".to_owned()]] {
+            let ctx = Context::new("threads-basic", args.clone());
+            assert!(
+                matches!(run(&ctx), Err(DemoError::Usage(_))),
+                "{args:?} should be a usage error"
+            );
+        }
+    }
+}
