@@ -1,13 +1,18 @@
 //! Every operation and every error path of the mp-sync primitives between the threads of one
 //! process, and many threads hammering each primitive with an invariant checked at the end.
 //!
-//! No test can hang: every wait that should succeed is bounded by [`common::PATIENCE`], and
-//! a thread blocked in an unbounded call has a rescue path that releases it if the test fails.
+//! No test can hang. Every wait that should succeed is bounded by [`common::PATIENCE`]. A
+//! thread that makes an untimed call (`lock`, `wait`, `acquire`) whose return depends on
+//! another thread is a detached thread joined with a bound ([`join_all_within`]): if a bug
+//! leaves it blocked, the test fails and the thread is left behind to end with the process.
+//! Scoped threads only make timed or non-blocking calls, or untimed ones on a free lock.
 
 mod common;
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use common::{PATIENCE, blocked_in_futex, current_pid, current_tid, eventually};
@@ -49,10 +54,20 @@ impl Occupancy {
 #[derive(Default)]
 struct RacyCounter(AtomicU64);
 
+/// Gives the CPU away in the middle of a critical section now and then, so that waiters
+/// outlast their spinning and go to sleep: the hammering then covers the futex paths too.
+fn now_and_then_yield(value: u64) {
+    if value.is_multiple_of(16) {
+        std::thread::yield_now();
+    } else {
+        std::hint::spin_loop();
+    }
+}
+
 impl RacyCounter {
     fn increment(&self) {
         let value = self.0.load(Ordering::Relaxed);
-        std::hint::spin_loop();
+        now_and_then_yield(value);
         self.0.store(value + 1, Ordering::Relaxed);
     }
 
@@ -102,7 +117,80 @@ fn on_a_thread_that_exits<R: Send>(body: impl FnOnce() -> R + Send) -> R {
     std::thread::scope(|s| s.spawn(body).join().expect("the helper thread panicked"))
 }
 
-/// Waits until the scoped thread that stored its id in `tid` is asleep in a futex wait.
+/// Joins `handles`, failing the test unless they all finish within [`PATIENCE`].
+///
+/// A thread stuck in an untimed wait cannot be interrupted: it is left behind, blocked, and
+/// ends with the test process, so that the test fails instead of hanging. A thread that
+/// panicked fails the test at once with its own panic.
+fn join_all_within<T>(handles: Vec<JoinHandle<T>>) -> Vec<T> {
+    let mut pending: Vec<Option<JoinHandle<T>>> = handles.into_iter().map(Some).collect();
+    let mut results: Vec<Option<T>> = pending.iter().map(|_| None).collect();
+    let all_finished = eventually(|| {
+        for (slot, result) in pending.iter_mut().zip(results.iter_mut()) {
+            if slot.as_ref().is_some_and(JoinHandle::is_finished) {
+                let handle = slot.take().expect("a pending handle");
+                match handle.join() {
+                    Ok(value) => *result = Some(value),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+        }
+        pending.iter().all(Option::is_none)
+    });
+    let blocked = pending.iter().flatten().count();
+    assert!(
+        all_finished,
+        "{blocked} thread(s) still blocked after {PATIENCE:?}"
+    );
+    results
+        .into_iter()
+        .map(|result| result.expect("every thread joined"))
+        .collect()
+}
+
+/// As [`join_all_within`], for one thread.
+fn join_within<T>(handle: JoinHandle<T>) -> T {
+    let mut results = join_all_within(vec![handle]);
+    results.pop().expect("one thread")
+}
+
+/// Spawns a detached thread that runs `body` over a clone of `shared`.
+fn spawn_with<S, R>(shared: &Arc<S>, body: impl FnOnce(&S) -> R + Send + 'static) -> JoinHandle<R>
+where
+    S: Send + Sync + 'static,
+    R: Send + 'static,
+{
+    let shared = Arc::clone(shared);
+    std::thread::spawn(move || body(&shared))
+}
+
+/// Runs `body(&shared, index)` on `threads` detached threads and joins them with a bound.
+fn on_threads<S, R>(
+    shared: &Arc<S>,
+    threads: usize,
+    body: impl Fn(&S, usize) -> R + Send + Sync + 'static,
+) -> Vec<R>
+where
+    S: Send + Sync + 'static,
+    R: Send + 'static,
+{
+    let body = Arc::new(body);
+    let handles = (0..threads)
+        .map(|index| {
+            let body = Arc::clone(&body);
+            spawn_with(shared, move |shared| body(shared, index))
+        })
+        .collect();
+    join_all_within(handles)
+}
+
+/// Runs a test body on a detached thread joined within [`PATIENCE`]: for bodies whose
+/// untimed calls would block forever on a bug.
+fn bounded<R: Send + 'static>(body: impl FnOnce() -> R + Send + 'static) -> R {
+    join_within(std::thread::spawn(body))
+}
+
+/// Waits until the thread that stored its id in `tid` is asleep in a futex wait.
 fn wait_until_asleep(tid: &AtomicI32) {
     assert!(
         eventually(|| {
@@ -293,49 +381,44 @@ fn lock_clear_poison_on_a_clean_lock_is_harmless() {
 #[test]
 fn lock_hammered_by_many_threads_keeps_an_exact_total() {
     const ROUNDS: usize = 2_000;
-    let lock = Lock::new();
-    let counter = RacyCounter::default();
-    let occupancy = Occupancy::default();
-    std::thread::scope(|s| {
-        for thread in 0..HAMMER_THREADS {
-            let (lock, counter, occupancy) = (&lock, &counter, &occupancy);
-            s.spawn(move || {
-                for round in 0..ROUNDS {
-                    // Every form of taking the lock, in turn.
-                    match (thread + round) % 4 {
-                        0 => {
-                            let _guard = lock.lock().expect("clean");
-                            occupancy.enter();
-                            counter.increment();
-                            occupancy.leave();
-                        }
-                        1 => {
-                            lock.acquire().expect("clean");
-                            occupancy.enter();
-                            counter.increment();
-                            occupancy.leave();
-                            lock.release().expect("held");
-                        }
-                        2 => {
-                            let _guard = lock.lock_timeout(PATIENCE).expect("in time");
-                            occupancy.enter();
-                            counter.increment();
-                            occupancy.leave();
-                        }
-                        _ => loop {
-                            if let Ok(_guard) = lock.try_lock() {
-                                occupancy.enter();
-                                counter.increment();
-                                occupancy.leave();
-                                break;
-                            }
-                            std::thread::yield_now();
-                        },
+    let shared = Arc::new((Lock::new(), RacyCounter::default(), Occupancy::default()));
+    on_threads(
+        &shared,
+        HAMMER_THREADS,
+        |(lock, counter, occupancy), thread| {
+            let critical_section = || {
+                occupancy.enter();
+                counter.increment();
+                occupancy.leave();
+            };
+            for round in 0..ROUNDS {
+                // Every form of taking the lock, in turn.
+                match (thread + round) % 4 {
+                    0 => {
+                        let _guard = lock.lock().expect("clean");
+                        critical_section();
                     }
+                    1 => {
+                        lock.acquire().expect("clean");
+                        critical_section();
+                        lock.release().expect("held");
+                    }
+                    2 => {
+                        let _guard = lock.lock_timeout(PATIENCE).expect("in time");
+                        critical_section();
+                    }
+                    _ => loop {
+                        if let Ok(_guard) = lock.try_lock() {
+                            critical_section();
+                            break;
+                        }
+                        std::thread::yield_now();
+                    },
                 }
-            });
-        }
-    });
+            }
+        },
+    );
+    let (lock, counter, occupancy) = &*shared;
     assert_eq!(counter.get(), (HAMMER_THREADS * ROUNDS) as u64);
     assert_eq!(
         occupancy.most(),
@@ -432,65 +515,71 @@ fn errors_propagate_with_question_mark() {
 
 #[test]
 fn rlock_reenters_and_counts() {
-    let lock = RLock::new();
-    assert_eq!(lock.count(), 0);
-    assert!(!lock.is_owned());
-    let first = lock.lock().expect("clean");
-    let second = lock.lock().expect("re-entered");
-    let third = lock.try_lock().expect("re-entered without waiting");
-    lock.acquire().expect("re-entered");
-    assert!(lock.try_acquire().is_ok());
-    assert!(lock.acquire_timeout(Duration::ZERO).is_ok());
-    let fourth = lock.lock_timeout(Duration::ZERO).expect("re-entered");
-    assert_eq!(lock.count(), 7);
-    assert!(lock.is_owned());
-    assert!(lock.locked());
+    // Untimed re-entrant calls: a bug would block this thread forever.
+    bounded(|| {
+        let lock = RLock::new();
+        assert_eq!(lock.count(), 0);
+        assert!(!lock.is_owned());
+        let first = lock.lock().expect("clean");
+        let second = lock.lock().expect("re-entered");
+        let third = lock.try_lock().expect("re-entered without waiting");
+        lock.acquire().expect("re-entered");
+        assert!(lock.try_acquire().is_ok());
+        assert!(lock.acquire_timeout(Duration::ZERO).is_ok());
+        let fourth = lock.lock_timeout(Duration::ZERO).expect("re-entered");
+        assert_eq!(lock.count(), 7);
+        assert!(lock.is_owned());
+        assert!(lock.locked());
 
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            assert_eq!(lock.count(), 0, "another thread sees no levels of its own");
-            assert!(!lock.is_owned());
-            assert!(lock.locked());
-            assert!(is_would_block(&lock.try_lock()));
-            assert!(is_would_block(&lock.try_acquire()));
-            assert!(is_would_block(&lock.lock_timeout(SHORT)));
-            assert!(is_would_block(&lock.acquire_timeout(SHORT)));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                assert_eq!(lock.count(), 0, "another thread sees no levels of its own");
+                assert!(!lock.is_owned());
+                assert!(lock.locked());
+                assert!(is_would_block(&lock.try_lock()));
+                assert!(is_would_block(&lock.try_acquire()));
+                assert!(is_would_block(&lock.lock_timeout(SHORT)));
+                assert!(is_would_block(&lock.acquire_timeout(SHORT)));
+            });
         });
-    });
 
-    for expected in (4..7).rev() {
-        lock.release().expect("owned");
-        assert_eq!(lock.count(), expected);
-    }
-    drop(fourth);
-    drop(third);
-    assert_eq!(lock.count(), 2);
-    drop(second);
-    assert_eq!(lock.count(), 1);
-    assert!(lock.locked());
-    drop(first);
-    assert_eq!(lock.count(), 0);
-    assert!(!lock.locked());
-    assert!(!lock.is_owned());
-    assert_eq!(lock.release(), Err(Error::NotLocked));
+        for expected in (4..7).rev() {
+            lock.release().expect("owned");
+            assert_eq!(lock.count(), expected);
+        }
+        drop(fourth);
+        drop(third);
+        assert_eq!(lock.count(), 2);
+        drop(second);
+        assert_eq!(lock.count(), 1);
+        assert!(lock.locked());
+        drop(first);
+        assert_eq!(lock.count(), 0);
+        assert!(!lock.locked());
+        assert!(!lock.is_owned());
+        assert_eq!(lock.release(), Err(Error::NotLocked));
+    });
 }
 
 #[test]
 fn rlock_release_errors() {
-    let lock = RLock::new();
-    assert_eq!(lock.release(), Err(Error::NotLocked));
-    lock.acquire().expect("clean");
-    lock.acquire().expect("re-entered");
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            assert_eq!(lock.release(), Err(Error::NotOwner));
-            assert_eq!(lock.release(), Err(Error::NotOwner));
+    // Untimed re-entrant calls: a bug would block this thread forever.
+    bounded(|| {
+        let lock = RLock::new();
+        assert_eq!(lock.release(), Err(Error::NotLocked));
+        lock.acquire().expect("clean");
+        lock.acquire().expect("re-entered");
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                assert_eq!(lock.release(), Err(Error::NotOwner));
+                assert_eq!(lock.release(), Err(Error::NotOwner));
+            });
         });
+        assert_eq!(lock.count(), 2, "a refused release takes no level away");
+        assert_eq!(lock.release(), Ok(()));
+        assert_eq!(lock.release(), Ok(()));
+        assert_eq!(lock.release(), Err(Error::NotLocked));
     });
-    assert_eq!(lock.count(), 2, "a refused release takes no level away");
-    assert_eq!(lock.release(), Ok(()));
-    assert_eq!(lock.release(), Ok(()));
-    assert_eq!(lock.release(), Err(Error::NotLocked));
 }
 
 #[test]
@@ -582,53 +671,54 @@ fn rlock_of_a_thread_that_exited_is_taken_over_with_owner_died() {
 
 #[test]
 fn rlock_guard_forgotten_on_an_exited_thread_is_taken_over() {
-    let lock = RLock::new();
-    on_a_thread_that_exits(|| std::mem::forget(lock.lock().expect("clean")));
-    let _: OwnerDied<()> = lock.acquire().expect_err("the holder died");
-    assert!(lock.is_owned());
-    assert_eq!(lock.release(), Ok(()));
-    assert!(
-        lock.try_acquire()
-            .is_err_and(|e| matches!(e, TryLockError::OwnerDied(_)))
-    );
-    assert_eq!(lock.release(), Ok(()));
-    lock.clear_poison();
-    assert!(lock.try_acquire().is_ok());
-    assert_eq!(lock.release(), Ok(()));
+    // An untimed wait for a dead holder: a bug would block this thread forever.
+    bounded(|| {
+        let lock = RLock::new();
+        on_a_thread_that_exits(|| std::mem::forget(lock.lock().expect("clean")));
+        let _: OwnerDied<()> = lock.acquire().expect_err("the holder died");
+        assert!(lock.is_owned());
+        assert_eq!(lock.release(), Ok(()));
+        assert!(
+            lock.try_acquire()
+                .is_err_and(|e| matches!(e, TryLockError::OwnerDied(_)))
+        );
+        assert_eq!(lock.release(), Ok(()));
+        lock.clear_poison();
+        assert!(lock.try_acquire().is_ok());
+        assert_eq!(lock.release(), Ok(()));
+    });
 }
 
 #[test]
 fn rlock_hammered_with_nested_levels_keeps_an_exact_total() {
     const ROUNDS: usize = 1_500;
-    let lock = RLock::new();
-    let counter = RacyCounter::default();
-    let occupancy = Occupancy::default();
-    std::thread::scope(|s| {
-        for thread in 0..HAMMER_THREADS {
-            let (lock, counter, occupancy) = (&lock, &counter, &occupancy);
-            s.spawn(move || {
-                for round in 0..ROUNDS {
-                    let outer = if (thread + round).is_multiple_of(2) {
-                        lock.lock().expect("clean")
-                    } else {
-                        lock.lock_timeout(PATIENCE).expect("in time")
-                    };
-                    occupancy.enter();
+    let shared = Arc::new((RLock::new(), RacyCounter::default(), Occupancy::default()));
+    on_threads(
+        &shared,
+        HAMMER_THREADS,
+        |(lock, counter, occupancy), thread| {
+            for round in 0..ROUNDS {
+                let outer = if (thread + round).is_multiple_of(2) {
+                    lock.lock().expect("clean")
+                } else {
+                    lock.lock_timeout(PATIENCE).expect("in time")
+                };
+                occupancy.enter();
+                counter.increment();
+                {
+                    let _inner = lock.lock().expect("re-entered");
+                    lock.acquire().expect("re-entered");
+                    assert_eq!(lock.count(), 3);
                     counter.increment();
-                    {
-                        let _inner = lock.lock().expect("re-entered");
-                        lock.acquire().expect("re-entered");
-                        assert_eq!(lock.count(), 3);
-                        counter.increment();
-                        lock.release().expect("owned");
-                    }
-                    assert_eq!(lock.count(), 1);
-                    occupancy.leave();
-                    drop(outer);
+                    lock.release().expect("owned");
                 }
-            });
-        }
-    });
+                assert_eq!(lock.count(), 1);
+                occupancy.leave();
+                drop(outer);
+            }
+        },
+    );
+    let (lock, counter, occupancy) = &*shared;
     assert_eq!(counter.get(), (2 * HAMMER_THREADS * ROUNDS) as u64);
     assert_eq!(occupancy.most(), 1);
     assert!(!lock.locked());
@@ -740,29 +830,25 @@ fn mutex_of_a_thread_that_exited_is_taken_over_with_owner_died() {
 #[test]
 fn mutex_hammered_by_many_threads_keeps_an_exact_total() {
     const ROUNDS: u64 = 5_000;
-    let mutex = Mutex::new(0u64);
-    std::thread::scope(|s| {
-        for thread in 0..HAMMER_THREADS {
-            let mutex = &mutex;
-            s.spawn(move || {
-                for round in 0..ROUNDS {
-                    let mut guard = match (thread as u64 + round) % 3 {
-                        0 => mutex.lock().expect("clean"),
-                        1 => mutex.lock_timeout(PATIENCE).expect("in time"),
-                        _ => loop {
-                            if let Ok(guard) = mutex.try_lock() {
-                                break guard;
-                            }
-                            std::thread::yield_now();
-                        },
-                    };
-                    let value = *guard;
-                    std::hint::spin_loop();
-                    *guard = value + 1;
-                }
-            });
+    let mutex = Arc::new(Mutex::new(0u64));
+    on_threads(&mutex, HAMMER_THREADS, |mutex, thread| {
+        for round in 0..ROUNDS {
+            let mut guard = match (thread as u64 + round) % 3 {
+                0 => mutex.lock().expect("clean"),
+                1 => mutex.lock_timeout(PATIENCE).expect("in time"),
+                _ => loop {
+                    if let Ok(guard) = mutex.try_lock() {
+                        break guard;
+                    }
+                    std::thread::yield_now();
+                },
+            };
+            let value = *guard;
+            now_and_then_yield(value);
+            *guard = value + 1;
         }
     });
+    let mutex = Arc::into_inner(mutex).expect("every thread is gone");
     assert_eq!(mutex.into_inner(), HAMMER_THREADS as u64 * ROUNDS);
 }
 
@@ -804,35 +890,27 @@ fn once_waiting<T>(
 
 #[test]
 fn condition_wait_returns_after_notify() {
-    let cond = Condition::new(Signal::default());
-    std::thread::scope(|s| {
-        let waiter = s.spawn(|| {
-            let mut guard = cond.lock().expect("clean");
-            guard.waiting += 1;
-            while !guard.notified {
-                guard.wait().expect("clean");
-            }
-            guard.waiting -= 1;
-        });
-        let rescue = Rescue::new(|| {
-            let mut guard = cond.lock().expect("clean");
-            guard.notified = true;
-            guard.notify_all();
-        });
-        let notified = once_waiting(
-            &cond,
-            1,
-            |s| s.waiting,
-            |g| {
-                g.notified = true;
-                g.notify(1);
-            },
-        );
-        assert!(notified, "the waiter never waited");
-        rescue.disarm();
-        waiter.join().expect("waiter");
+    let cond = Arc::new(Condition::new(Signal::default()));
+    let waiter = spawn_with(&cond, |cond| {
+        let mut guard = cond.lock().expect("clean");
+        guard.waiting += 1;
+        while !guard.notified {
+            guard.wait().expect("clean");
+        }
+        guard.waiting -= 1;
     });
-    assert_eq!(cond.into_inner().waiting, 0);
+    let notified = once_waiting(
+        &cond,
+        1,
+        |s| s.waiting,
+        |g| {
+            g.notified = true;
+            g.notify(1);
+        },
+    );
+    assert!(notified, "the waiter never waited");
+    join_within(waiter);
+    assert_eq!(cond.lock_timeout(PATIENCE).expect("clean").waiting, 0);
 }
 
 #[test]
@@ -855,7 +933,7 @@ fn condition_wait_timeout_reports_a_notify() {
     let cond = Condition::new(Signal::default());
     std::thread::scope(|s| {
         let waiter = s.spawn(|| {
-            let mut guard = cond.lock().expect("clean");
+            let mut guard = cond.lock_timeout(PATIENCE).expect("clean");
             guard.waiting += 1;
             let notified = guard.wait_timeout(PATIENCE).expect("clean");
             (notified, guard.notified)
@@ -875,7 +953,7 @@ fn condition_wait_timeout_reports_a_notify() {
 
 #[test]
 fn condition_wait_for_and_wait_for_timeout() {
-    let cond = Condition::new(0u32);
+    let cond = Arc::new(Condition::new(0u32));
     {
         let mut guard = cond.lock().expect("clean");
         guard.wait_for(|n| *n == 0).expect("already true: no wait");
@@ -899,30 +977,28 @@ fn condition_wait_for_and_wait_for_timeout() {
             "the predicate is checked again after the timed wait"
         );
     }
-    std::thread::scope(|s| {
-        let untimed = s.spawn(|| {
-            let mut guard = cond.lock().expect("clean");
-            guard.wait_for(|n| *n >= 3).expect("clean");
-            *guard
-        });
-        let timed = s.spawn(|| {
-            let mut guard = cond.lock().expect("clean");
-            let satisfied = guard
-                .wait_for_timeout(|n| *n >= 3, PATIENCE)
-                .expect("clean");
-            (satisfied, *guard)
-        });
-        // Several notifies that do not yet satisfy the predicate, then one that does.
-        for _ in 0..3 {
-            let mut guard = cond.lock().expect("clean");
-            *guard += 1;
-            guard.notify_all();
-            drop(guard);
-            std::thread::yield_now();
-        }
-        assert_eq!(timed.join().expect("timed"), (true, 3));
-        assert_eq!(untimed.join().expect("untimed"), 3);
+    let untimed = spawn_with(&cond, |cond| {
+        let mut guard = cond.lock().expect("clean");
+        guard.wait_for(|n| *n >= 3).expect("clean");
+        *guard
     });
+    let timed = spawn_with(&cond, |cond| {
+        let mut guard = cond.lock().expect("clean");
+        let satisfied = guard
+            .wait_for_timeout(|n| *n >= 3, PATIENCE)
+            .expect("clean");
+        (satisfied, *guard)
+    });
+    // Several notifies that do not yet satisfy the predicate, then one that does.
+    for _ in 0..3 {
+        let mut guard = cond.lock_timeout(PATIENCE).expect("in time");
+        *guard += 1;
+        guard.notify_all();
+        drop(guard);
+        std::thread::yield_now();
+    }
+    assert_eq!(join_within(timed), (true, 3));
+    assert_eq!(join_within(untimed), 3);
 }
 
 #[derive(Default)]
@@ -940,7 +1016,7 @@ fn condition_notify_one_at_a_time_lets_every_waiter_through() {
         let waiters: Vec<_> = (0..WAITERS)
             .map(|_| {
                 s.spawn(|| {
-                    let mut guard = cond.lock().expect("clean");
+                    let mut guard = cond.lock_timeout(PATIENCE).expect("in time");
                     guard.waiting += 1;
                     let got = guard
                         .wait_for_timeout(|t| t.tickets > 0, PATIENCE)
@@ -957,7 +1033,7 @@ fn condition_notify_one_at_a_time_lets_every_waiter_through() {
         // One ticket and one notify at a time: each notify(1) wakes at least one waiter,
         // which takes the ticket; spurious wake-ups only make waiters re-check.
         let all_through = eventually(|| {
-            let mut guard = cond.lock().expect("clean");
+            let mut guard = cond.lock_timeout(PATIENCE).expect("in time");
             if guard.through == WAITERS {
                 return true;
             }
@@ -984,7 +1060,7 @@ fn condition_notify_n_wakes_at_least_n_waiters() {
         let waiters: Vec<_> = (0..WAITERS)
             .map(|_| {
                 s.spawn(|| {
-                    let mut guard = cond.lock().expect("clean");
+                    let mut guard = cond.lock_timeout(PATIENCE).expect("in time");
                     guard.waiting += 1;
                     let got = guard
                         .wait_for_timeout(|t| t.tickets > 0, PATIENCE)
@@ -1007,10 +1083,14 @@ fn condition_notify_n_wakes_at_least_n_waiters() {
             },
         ));
         // Exactly three tickets: three waiters get through on that one notify(3).
-        assert!(eventually(|| cond.lock().expect("clean").through == 3));
+        assert!(eventually(|| cond
+            .lock_timeout(PATIENCE)
+            .expect("in time")
+            .through
+            == 3));
         // notify(usize::MAX) counts as "everyone".
         {
-            let mut guard = cond.lock().expect("clean");
+            let mut guard = cond.lock_timeout(PATIENCE).expect("in time");
             guard.tickets += 2;
             guard.notify(usize::MAX);
         }
@@ -1029,7 +1109,7 @@ fn condition_notify_all_wakes_every_waiter() {
         let waiters: Vec<_> = (0..WAITERS)
             .map(|_| {
                 s.spawn(|| {
-                    let mut guard = cond.lock().expect("clean");
+                    let mut guard = cond.lock_timeout(PATIENCE).expect("in time");
                     guard.waiting += 1;
                     guard
                         .wait_for_timeout(|s| s.notified, PATIENCE)
@@ -1111,37 +1191,29 @@ fn condition_of_a_thread_that_exited_is_taken_over_with_owner_died() {
 
 #[test]
 fn condition_wait_reports_a_holder_that_died_while_it_slept() {
-    let cond = Condition::new(Signal::default());
-    std::thread::scope(|s| {
-        let waiter = s.spawn(|| {
-            let mut guard = cond.lock().expect("clean");
-            guard.waiting += 1;
-            let mut outcome = Ok(());
-            while !guard.notified {
-                outcome = guard.wait();
-            }
-            (outcome.is_err(), cond.is_poisoned())
-        });
-        let rescue = Rescue::new(|| {
-            let mut guard = cond.lock().unwrap_or_else(OwnerDied::into_inner);
-            guard.notified = true;
-            guard.notify_all();
-        });
-        assert!(once_waiting(&cond, 1, |s| s.waiting, |_| {}));
-        rescue.disarm();
-        // A thread that takes the lock, notifies, and exits without releasing it: the
-        // woken waiter must take the lock back from the dead thread, and be told.
-        on_a_thread_that_exits(|| {
-            let mut guard = cond.lock().expect("clean");
-            guard.notified = true;
-            guard.notify_all();
-            std::mem::forget(guard);
-        });
-        assert_eq!(waiter.join().expect("waiter"), (true, true));
+    let cond = Arc::new(Condition::new(Signal::default()));
+    let waiter = spawn_with(&cond, |cond| {
+        let mut guard = cond.lock().expect("clean");
+        guard.waiting += 1;
+        let mut outcome = Ok(());
+        while !guard.notified {
+            outcome = guard.wait();
+        }
+        (outcome.is_err(), cond.is_poisoned())
     });
+    assert!(once_waiting(&cond, 1, |s| s.waiting, |_| {}));
+    // A thread that takes the lock, notifies, and exits without releasing it: the woken
+    // waiter must take the lock back from the dead thread, and be told.
+    on_a_thread_that_exits(|| {
+        let mut guard = cond.lock_timeout(PATIENCE).expect("clean");
+        guard.notified = true;
+        guard.notify_all();
+        std::mem::forget(guard);
+    });
+    assert_eq!(join_within(waiter), (true, true));
     assert!(cond.is_poisoned());
     cond.clear_poison();
-    assert!(cond.lock().is_ok());
+    assert!(cond.lock_timeout(PATIENCE).is_ok());
 }
 
 #[test]
@@ -1156,48 +1228,48 @@ fn condition_producers_and_consumers_deliver_every_item_exactly_once() {
         items: VecDeque<usize>,
         taken: usize,
     }
-    let cond = Condition::new(Queue {
-        items: VecDeque::new(),
-        taken: 0,
+    let shared = Arc::new((
+        Condition::new(Queue {
+            items: VecDeque::new(),
+            taken: 0,
+        }),
+        (0..TOTAL).map(|_| AtomicU32::new(0)).collect::<Vec<_>>(),
+    ));
+    let producers = (0..PRODUCERS).map(|producer| {
+        spawn_with(&shared, move |(cond, _)| {
+            for i in 0..PER_PRODUCER {
+                let mut guard = cond.lock().expect("clean");
+                let room = guard
+                    .wait_for_timeout(|q| q.items.len() < CAPACITY, PATIENCE)
+                    .expect("clean");
+                assert!(room, "a producer waited too long for room");
+                guard.items.push_back(producer * PER_PRODUCER + i);
+                // Producers wait on the same condition as consumers: wake everyone, so
+                // that a consumer surely hears of the item.
+                guard.notify_all();
+            }
+        })
     });
-    let seen: Vec<AtomicU32> = (0..TOTAL).map(|_| AtomicU32::new(0)).collect();
-    std::thread::scope(|s| {
-        for producer in 0..PRODUCERS {
-            let cond = &cond;
-            s.spawn(move || {
-                for i in 0..PER_PRODUCER {
-                    let mut guard = cond.lock().expect("clean");
-                    let room = guard
-                        .wait_for_timeout(|q| q.items.len() < CAPACITY, PATIENCE)
-                        .expect("clean");
-                    assert!(room, "a producer waited too long for room");
-                    guard.items.push_back(producer * PER_PRODUCER + i);
-                    // One notify per item suffices for consumers, but producers wait on the
-                    // same condition, so wake everyone to be sure a consumer hears it.
-                    guard.notify_all();
-                }
-            });
-        }
-        for _ in 0..CONSUMERS {
-            let (cond, seen) = (&cond, &seen);
-            s.spawn(move || {
-                loop {
-                    let mut guard = cond.lock().expect("clean");
-                    let ready = guard
-                        .wait_for_timeout(|q| !q.items.is_empty() || q.taken == TOTAL, PATIENCE)
-                        .expect("clean");
-                    assert!(ready, "a consumer waited too long for an item");
-                    let Some(item) = guard.items.pop_front() else {
-                        break; // everything was taken
-                    };
-                    guard.taken += 1;
-                    guard.notify_all();
-                    drop(guard);
-                    seen[item].fetch_add(1, Ordering::Relaxed);
-                }
-            });
-        }
+    let consumers = (0..CONSUMERS).map(|_| {
+        spawn_with(&shared, |(cond, seen)| {
+            loop {
+                let mut guard = cond.lock().expect("clean");
+                let ready = guard
+                    .wait_for_timeout(|q| !q.items.is_empty() || q.taken == TOTAL, PATIENCE)
+                    .expect("clean");
+                assert!(ready, "a consumer waited too long for an item");
+                let Some(item) = guard.items.pop_front() else {
+                    break; // everything was taken
+                };
+                guard.taken += 1;
+                guard.notify_all();
+                drop(guard);
+                seen[item].fetch_add(1, Ordering::Relaxed);
+            }
+        })
     });
+    join_all_within(producers.chain(consumers).collect());
+    let (cond, seen) = &*shared;
     let missing_or_repeated: Vec<usize> = seen
         .iter()
         .enumerate()
@@ -1208,7 +1280,7 @@ fn condition_producers_and_consumers_deliver_every_item_exactly_once() {
         missing_or_repeated.is_empty(),
         "items not delivered exactly once: {missing_or_repeated:?}"
     );
-    let queue = cond.into_inner();
+    let queue = cond.lock().expect("clean");
     assert_eq!((queue.taken, queue.items.len()), (TOTAL, 0));
 }
 
@@ -1271,48 +1343,38 @@ fn semaphore_acquire_timeout_succeeds_when_released_during_the_wait() {
 #[test]
 fn semaphore_release_n_wakes_n_waiters() {
     const WAITERS: usize = 4;
-    let sem = Semaphore::new(0);
-    let tids: Vec<AtomicI32> = (0..WAITERS).map(|_| AtomicI32::new(0)).collect();
-    let through = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        let waiters: Vec<_> = tids
-            .iter()
-            .enumerate()
-            .map(|(i, tid)| {
-                let (sem, through) = (&sem, &through);
-                s.spawn(move || {
-                    tid.store(current_tid(), Ordering::SeqCst);
-                    if i == 0 {
-                        // The untimed form, rescued below by extra permits if the test fails.
-                        sem.acquire();
-                        through.fetch_add(1, Ordering::SeqCst);
-                        true
-                    } else {
-                        let got = sem.acquire_timeout(PATIENCE);
-                        through.fetch_add(usize::from(got), Ordering::SeqCst);
-                        got
-                    }
-                })
+    let shared = Arc::new((
+        Semaphore::new(0),
+        (0..WAITERS).map(|_| AtomicI32::new(0)).collect::<Vec<_>>(),
+        AtomicUsize::new(0),
+    ));
+    let waiters: Vec<_> = (0..WAITERS)
+        .map(|i| {
+            spawn_with(&shared, move |(sem, tids, through)| {
+                tids[i].store(current_tid(), Ordering::SeqCst);
+                let got = if i == 0 {
+                    sem.acquire(); // the untimed form
+                    true
+                } else {
+                    sem.acquire_timeout(PATIENCE)
+                };
+                through.fetch_add(usize::from(got), Ordering::SeqCst);
+                got
             })
-            .collect();
-        let rescue = Rescue::new(|| {
-            let _ = sem.release(WAITERS as u32);
-        });
-        for tid in &tids {
-            wait_until_asleep(tid);
-        }
-        sem.release(WAITERS as u32 - 1).expect("no overflow");
-        assert!(
-            eventually(|| through.load(Ordering::SeqCst) == WAITERS - 1),
-            "release(n) did not let n waiters through"
-        );
-        assert_eq!(sem.value(), 0);
-        rescue.disarm();
-        sem.release(1).expect("no overflow");
-        for waiter in waiters {
-            assert!(waiter.join().expect("waiter"));
-        }
-    });
+        })
+        .collect();
+    let (sem, tids, through) = &*shared;
+    for tid in tids {
+        wait_until_asleep(tid);
+    }
+    sem.release(WAITERS as u32 - 1).expect("no overflow");
+    assert!(
+        eventually(|| through.load(Ordering::SeqCst) == WAITERS - 1),
+        "release(n) did not let n waiters through"
+    );
+    assert_eq!(sem.value(), 0);
+    sem.release(1).expect("no overflow");
+    assert!(join_all_within(waiters).into_iter().all(|got| got));
     assert_eq!(through.load(Ordering::SeqCst), WAITERS);
     assert_eq!(sem.value(), 0);
 }
@@ -1321,30 +1383,25 @@ fn semaphore_release_n_wakes_n_waiters() {
 fn semaphore_hammered_never_lets_more_than_its_permits_in() {
     const PERMITS: u32 = 3;
     const ROUNDS: usize = 1_000;
-    let sem = Semaphore::new(PERMITS);
-    let occupancy = Occupancy::default();
-    std::thread::scope(|s| {
-        for thread in 0..HAMMER_THREADS {
-            let (sem, occupancy) = (&sem, &occupancy);
-            s.spawn(move || {
-                for round in 0..ROUNDS {
-                    match (thread + round) % 3 {
-                        0 => assert!(sem.acquire_timeout(PATIENCE)),
-                        1 => sem.acquire(),
-                        _ => {
-                            while !sem.try_acquire() {
-                                std::thread::yield_now();
-                            }
-                        }
+    let shared = Arc::new((Semaphore::new(PERMITS), Occupancy::default()));
+    on_threads(&shared, HAMMER_THREADS, |(sem, occupancy), thread| {
+        for round in 0..ROUNDS {
+            match (thread + round) % 3 {
+                0 => assert!(sem.acquire_timeout(PATIENCE)),
+                1 => sem.acquire(),
+                _ => {
+                    while !sem.try_acquire() {
+                        std::thread::yield_now();
                     }
-                    occupancy.enter();
-                    std::thread::yield_now();
-                    occupancy.leave();
-                    sem.release(1).expect("no overflow");
                 }
-            });
+            }
+            occupancy.enter();
+            std::thread::yield_now();
+            occupancy.leave();
+            sem.release(1).expect("no overflow");
         }
     });
+    let (sem, occupancy) = &*shared;
     assert!(
         occupancy.most() <= PERMITS,
         "{} inside at once",
@@ -1402,26 +1459,21 @@ fn bounded_semaphore_acquire_timeout_succeeds_when_released_during_the_wait() {
 fn bounded_semaphore_hammered_stays_within_its_bound() {
     const PERMITS: u32 = 2;
     const ROUNDS: usize = 1_000;
-    let sem = BoundedSemaphore::new(PERMITS);
-    let occupancy = Occupancy::default();
-    std::thread::scope(|s| {
-        for thread in 0..HAMMER_THREADS {
-            let (sem, occupancy) = (&sem, &occupancy);
-            s.spawn(move || {
-                for round in 0..ROUNDS {
-                    if (thread + round).is_multiple_of(2) {
-                        sem.acquire();
-                    } else {
-                        assert!(sem.acquire_timeout(PATIENCE));
-                    }
-                    occupancy.enter();
-                    std::thread::yield_now();
-                    occupancy.leave();
-                    sem.release(1).expect("within the bound");
-                }
-            });
+    let shared = Arc::new((BoundedSemaphore::new(PERMITS), Occupancy::default()));
+    on_threads(&shared, HAMMER_THREADS, |(sem, occupancy), thread| {
+        for round in 0..ROUNDS {
+            if (thread + round).is_multiple_of(2) {
+                sem.acquire();
+            } else {
+                assert!(sem.acquire_timeout(PATIENCE));
+            }
+            occupancy.enter();
+            std::thread::yield_now();
+            occupancy.leave();
+            sem.release(1).expect("within the bound");
         }
     });
+    let (sem, occupancy) = &*shared;
     assert!(occupancy.most() <= PERMITS);
     assert_eq!(sem.value(), PERMITS);
     assert_eq!(sem.release(1), Err(Error::TooManyReleases));
@@ -1456,36 +1508,29 @@ fn event_set_clear_and_is_set() {
 #[test]
 fn event_set_wakes_every_waiter() {
     const WAITERS: usize = 5;
-    let event = Event::new();
-    let tids: Vec<AtomicI32> = (0..WAITERS).map(|_| AtomicI32::new(0)).collect();
-    std::thread::scope(|s| {
-        let waiters: Vec<_> = tids
-            .iter()
-            .enumerate()
-            .map(|(i, tid)| {
-                let event = &event;
-                s.spawn(move || {
-                    tid.store(current_tid(), Ordering::SeqCst);
-                    if i == 0 {
-                        // The untimed form: the `set` below releases it whatever happens.
-                        event.wait();
-                        true
-                    } else {
-                        event.wait_timeout(PATIENCE)
-                    }
-                })
+    let shared = Arc::new((
+        Event::new(),
+        (0..WAITERS).map(|_| AtomicI32::new(0)).collect::<Vec<_>>(),
+    ));
+    let waiters: Vec<_> = (0..WAITERS)
+        .map(|i| {
+            spawn_with(&shared, move |(event, tids)| {
+                tids[i].store(current_tid(), Ordering::SeqCst);
+                if i == 0 {
+                    event.wait(); // the untimed form
+                    event.is_set()
+                } else {
+                    event.wait_timeout(PATIENCE)
+                }
             })
-            .collect();
-        let rescue = Rescue::new(|| event.set());
-        for tid in &tids {
-            wait_until_asleep(tid);
-        }
-        rescue.disarm();
-        event.set();
-        for waiter in waiters {
-            assert!(waiter.join().expect("waiter"));
-        }
-    });
+        })
+        .collect();
+    let (event, tids) = &*shared;
+    for tid in tids {
+        wait_until_asleep(tid);
+    }
+    event.set();
+    assert!(join_all_within(waiters).into_iter().all(|flag| flag));
     assert!(event.is_set());
 }
 
@@ -1495,50 +1540,34 @@ fn event_waiters_woken_by_set_return_true_even_if_cleared_at_once() {
     // `clear` ran before it woke up. Every waiter is seen asleep in its futex wait before
     // the set, so each of them is committed to this `set`.
     const WAITERS: usize = 3;
-    let event = Event::new();
-    let tids: Vec<AtomicI32> = (0..WAITERS).map(|_| AtomicI32::new(0)).collect();
-    let done = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        let timed: Vec<_> = tids[1..]
-            .iter()
-            .map(|tid| {
-                let (event, done) = (&event, &done);
-                s.spawn(move || {
-                    tid.store(current_tid(), Ordering::SeqCst);
-                    let flag = event.wait_timeout(PATIENCE);
-                    done.fetch_add(1, Ordering::SeqCst);
-                    flag
-                })
+    let shared = Arc::new((
+        Event::new(),
+        (0..WAITERS).map(|_| AtomicI32::new(0)).collect::<Vec<_>>(),
+    ));
+    let waiters: Vec<_> = (0..WAITERS)
+        .map(|i| {
+            spawn_with(&shared, move |(event, tids)| {
+                tids[i].store(current_tid(), Ordering::SeqCst);
+                if i == 0 {
+                    event.wait(); // returning at all is the check
+                    true
+                } else {
+                    event.wait_timeout(PATIENCE)
+                }
             })
-            .collect();
-        let untimed = {
-            let (event, done, tid) = (&event, &done, &tids[0]);
-            s.spawn(move || {
-                tid.store(current_tid(), Ordering::SeqCst);
-                event.wait();
-                done.fetch_add(1, Ordering::SeqCst);
-            })
-        };
-        let rescue = Rescue::new(|| event.set());
-        for tid in &tids {
-            wait_until_asleep(tid);
-        }
-        event.set();
-        event.clear();
-        let all_returned = eventually(|| done.load(Ordering::SeqCst) == WAITERS);
-        assert!(
-            all_returned,
-            "a waiter missed a set that was cleared at once"
-        );
-        rescue.disarm();
-        untimed.join().expect("untimed waiter");
-        for waiter in timed {
-            assert!(
-                waiter.join().expect("waiter"),
-                "wait_timeout must report the set"
-            );
-        }
-    });
+        })
+        .collect();
+    let (event, tids) = &*shared;
+    for tid in tids {
+        wait_until_asleep(tid);
+    }
+    event.set();
+    event.clear();
+    let flags = join_all_within(waiters);
+    assert_eq!(
+        flags, [true; WAITERS],
+        "a waiter missed a set cleared at once"
+    );
     assert!(!event.is_set());
 }
 
@@ -1663,28 +1692,36 @@ fn barrier_of_one_party_never_waits() {
 #[test]
 fn barrier_gives_each_party_an_index_and_counts_waiters() {
     const PARTIES: u32 = 4;
-    let barrier = Barrier::new(PARTIES).expect("parties");
+    let barrier = Arc::new(Barrier::new(PARTIES).expect("parties"));
     assert_eq!(barrier.parties(), PARTIES);
-    std::thread::scope(|s| {
-        let early: Vec<_> = (0..PARTIES - 1)
-            .map(|_| s.spawn(|| barrier.wait_timeout(PATIENCE)))
-            .collect();
-        assert!(
-            eventually(|| barrier.n_waiting() == PARTIES - 1),
-            "n_waiting never reached {}",
-            PARTIES - 1
-        );
-        assert!(!barrier.broken());
-        let last = barrier.wait().expect("the last party trips it");
-        assert_eq!(last, PARTIES - 1, "the last to arrive gets the last index");
-        let mut indices: Vec<u32> = early
-            .into_iter()
-            .map(|t| t.join().expect("party").expect("tripped"))
-            .collect();
-        indices.push(last);
-        indices.sort_unstable();
-        assert_eq!(indices, (0..PARTIES).collect::<Vec<_>>());
-    });
+    let early: Vec<_> = (0..PARTIES - 1)
+        .map(|i| {
+            spawn_with(&barrier, move |barrier| {
+                if i == 0 {
+                    barrier.wait() // the untimed form
+                } else {
+                    barrier.wait_timeout(PATIENCE)
+                }
+            })
+        })
+        .collect();
+    assert!(
+        eventually(|| barrier.n_waiting() == PARTIES - 1),
+        "n_waiting never reached {}",
+        PARTIES - 1
+    );
+    assert!(!barrier.broken());
+    let last = barrier
+        .wait_timeout(PATIENCE)
+        .expect("the last party trips it");
+    assert_eq!(last, PARTIES - 1, "the last to arrive gets the last index");
+    let mut indices: Vec<u32> = join_all_within(early)
+        .into_iter()
+        .map(|index| index.expect("tripped"))
+        .collect();
+    indices.push(last);
+    indices.sort_unstable();
+    assert_eq!(indices, (0..PARTIES).collect::<Vec<_>>());
     assert_eq!(barrier.n_waiting(), 0);
 }
 
@@ -1705,29 +1742,25 @@ fn barrier_wait_timeout_that_does_not_elapse() {
 #[test]
 fn barrier_timeout_breaks_it_for_everyone() {
     const PARTIES: u32 = 4;
-    let barrier = Barrier::new(PARTIES).expect("parties");
-    std::thread::scope(|s| {
-        let others: Vec<_> = (0..2)
-            .map(|i| {
-                let barrier = &barrier;
-                s.spawn(move || {
-                    if i == 0 {
-                        barrier.wait()
-                    } else {
-                        barrier.wait_timeout(PATIENCE)
-                    }
-                })
+    let barrier = Arc::new(Barrier::new(PARTIES).expect("parties"));
+    let others: Vec<_> = (0..2)
+        .map(|i| {
+            spawn_with(&barrier, move |barrier| {
+                if i == 0 {
+                    barrier.wait()
+                } else {
+                    barrier.wait_timeout(PATIENCE)
+                }
             })
-            .collect();
-        let rescue = Rescue::new(|| barrier.abort());
-        assert!(eventually(|| barrier.n_waiting() == 2));
-        // The fourth party never comes: this wait times out and breaks the barrier.
-        assert_eq!(barrier.wait_timeout(SHORT), Err(Error::TimedOut));
-        rescue.disarm();
-        for other in others {
-            assert_eq!(other.join().expect("party"), Err(Error::BrokenBarrier));
-        }
-    });
+        })
+        .collect();
+    assert!(eventually(|| barrier.n_waiting() == 2));
+    // The fourth party never comes: this wait times out and breaks the barrier.
+    assert_eq!(barrier.wait_timeout(SHORT), Err(Error::TimedOut));
+    assert_eq!(
+        join_all_within(others),
+        [Err(Error::BrokenBarrier), Err(Error::BrokenBarrier)]
+    );
     assert!(barrier.broken());
     assert_eq!(barrier.n_waiting(), 0);
     assert_eq!(barrier.wait(), Err(Error::BrokenBarrier));
@@ -1763,28 +1796,24 @@ fn barrier_abort_breaks_it_until_reset() {
 #[test]
 fn barrier_reset_while_parties_wait_releases_them_with_broken_barrier() {
     const PARTIES: u32 = 3;
-    let barrier = Barrier::new(PARTIES).expect("parties");
-    std::thread::scope(|s| {
-        let waiters: Vec<_> = (0..PARTIES - 1)
-            .map(|i| {
-                let barrier = &barrier;
-                s.spawn(move || {
-                    if i == 0 {
-                        barrier.wait()
-                    } else {
-                        barrier.wait_timeout(PATIENCE)
-                    }
-                })
+    let barrier = Arc::new(Barrier::new(PARTIES).expect("parties"));
+    let waiters: Vec<_> = (0..PARTIES - 1)
+        .map(|i| {
+            spawn_with(&barrier, move |barrier| {
+                if i == 0 {
+                    barrier.wait()
+                } else {
+                    barrier.wait_timeout(PATIENCE)
+                }
             })
-            .collect();
-        let rescue = Rescue::new(|| barrier.abort());
-        assert!(eventually(|| barrier.n_waiting() == PARTIES - 1));
-        rescue.disarm();
-        barrier.reset();
-        for waiter in waiters {
-            assert_eq!(waiter.join().expect("party"), Err(Error::BrokenBarrier));
-        }
-    });
+        })
+        .collect();
+    assert!(eventually(|| barrier.n_waiting() == PARTIES - 1));
+    barrier.reset();
+    assert_eq!(
+        join_all_within(waiters),
+        [Err(Error::BrokenBarrier), Err(Error::BrokenBarrier)]
+    );
     assert!(
         !barrier.broken(),
         "reset leaves the barrier usable, not broken"
@@ -1813,34 +1842,36 @@ fn assert_full_round(barrier: &Barrier) {
 fn barrier_reused_over_many_rounds_stays_consistent() {
     const PARTIES: usize = 8;
     const ROUNDS: usize = 300;
-    let barrier = Barrier::new(PARTIES as u32).expect("parties");
     // arrivals[r]: how many parties reached round r; indices[r][i]: who got index i.
-    let arrivals: Vec<AtomicUsize> = (0..ROUNDS).map(|_| AtomicUsize::new(0)).collect();
-    let indices: Vec<Vec<AtomicUsize>> = (0..ROUNDS)
-        .map(|_| (0..PARTIES).map(|_| AtomicUsize::new(0)).collect())
-        .collect();
-    std::thread::scope(|s| {
-        for _ in 0..PARTIES {
-            let (barrier, arrivals, indices) = (&barrier, &arrivals, &indices);
-            s.spawn(move || {
-                // A party that fails must not leave the others waiting for it forever.
-                let rescue = Rescue::new(|| barrier.abort());
-                for round in 0..ROUNDS {
-                    arrivals[round].fetch_add(1, Ordering::SeqCst);
-                    let index = if round.is_multiple_of(2) {
-                        barrier.wait()
-                    } else {
-                        barrier.wait_timeout(PATIENCE)
-                    }
-                    .expect("no party breaks it");
-                    // Nobody leaves a round before everyone has arrived at it.
-                    assert_eq!(arrivals[round].load(Ordering::SeqCst), PARTIES);
-                    indices[round][index as usize].fetch_add(1, Ordering::SeqCst);
-                }
-                rescue.disarm();
-            });
+    let shared = Arc::new((
+        Barrier::new(PARTIES as u32).expect("parties"),
+        (0..ROUNDS).map(|_| AtomicUsize::new(0)).collect::<Vec<_>>(),
+        (0..ROUNDS)
+            .map(|_| {
+                (0..PARTIES)
+                    .map(|_| AtomicUsize::new(0))
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>(),
+    ));
+    on_threads(&shared, PARTIES, |(barrier, arrivals, indices), _| {
+        // A party that fails must not leave the others waiting for it forever.
+        let rescue = Rescue::new(|| barrier.abort());
+        for round in 0..ROUNDS {
+            arrivals[round].fetch_add(1, Ordering::SeqCst);
+            let index = if round.is_multiple_of(2) {
+                barrier.wait()
+            } else {
+                barrier.wait_timeout(PATIENCE)
+            }
+            .expect("no party breaks it");
+            // Nobody leaves a round before everyone has arrived at it.
+            assert_eq!(arrivals[round].load(Ordering::SeqCst), PARTIES);
+            indices[round][index as usize].fetch_add(1, Ordering::SeqCst);
         }
+        rescue.disarm();
     });
+    let (barrier, _, indices) = &*shared;
     for (round, round_indices) in indices.iter().enumerate() {
         let counts: Vec<usize> = round_indices
             .iter()
