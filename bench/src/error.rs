@@ -12,6 +12,9 @@ pub enum BenchError {
     /// An mp-sync primitive reported an error (an owner died, a broken barrier...).
     #[error("mp-sync: {0}")]
     Sync(#[from] mp_sync::Error),
+    /// mp-shared-mem reported an error (a segment could not be made or sent...).
+    #[error("mp-shared-mem: {0}")]
+    SharedMem(#[from] mp_shared_mem::Error),
     /// A std lock was poisoned: a thread of the measurement panicked.
     #[error("a std lock was poisoned by a panicking thread")]
     Poisoned,
