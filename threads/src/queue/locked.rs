@@ -1,6 +1,6 @@
-//! The mutex-and-condition-variable engine behind [`LifoQueue`](crate::LifoQueue)
-//! and [`PriorityQueue`](crate::PriorityQueue): Python's `queue.Queue` code,
-//! with the storage order left to a [`Store`].
+//! The mutex-and-condition-variable engine behind [`Queue`](crate::Queue),
+//! [`LifoQueue`](crate::LifoQueue) and [`PriorityQueue`](crate::PriorityQueue):
+//! Python's `queue.Queue` code, with the storage order left to a [`Store`].
 //!
 //! parking_lot's mutex and condition variables stay in user space when
 //! uncontended and notifying with no waiter is a single load, so an
