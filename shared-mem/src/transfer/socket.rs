@@ -20,6 +20,16 @@ use serde::de::DeserializeOwned;
 use crate::Error;
 
 /// The most descriptors one message may carry (Linux's `SCM_MAX_FD`).
+///
+/// ```
+/// use std::os::fd::AsFd;
+/// use std::os::unix::net::UnixStream;
+/// use mp_shared_mem::{Error, transfer};
+///
+/// let (a, _b) = UnixStream::pair().unwrap();
+/// let too_many = vec![a.as_fd(); transfer::MAX_FDS_PER_MESSAGE + 1];
+/// assert!(matches!(transfer::send(&a, b"", &too_many), Err(Error::TooManyFds { .. })));
+/// ```
 pub const MAX_FDS_PER_MESSAGE: usize = 253;
 
 const MAGIC: [u8; 4] = *b"mpT1";
