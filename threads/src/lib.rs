@@ -42,7 +42,7 @@
 //! | `q.task_done()`, `q.join()` | [`task_done()`](Queue::task_done), [`join()`](Queue::join), [`join_timeout(t)`](Queue::join_timeout) |
 //! | `q.shutdown(immediate=False)` (3.13) | [`shutdown(false)`](Queue::shutdown) |
 //! | `queue.Empty`, `queue.Full`, `queue.ShutDown` | [`Error::Empty`]; [`PutError::Full`] / [`Error::Full`]; [`PutError::ShutDown`] / [`Error::ShutDown`] |
-//! | `threading.Lock`, `RLock`, `Condition`, `Semaphore`, `Event`, `Barrier` | the `mp-sync` crate (they work between processes too) |
+//! | `threading.Lock`, `RLock`, `Condition`, `Semaphore`, `BoundedSemaphore`, `Event`, `Barrier` | [`Lock`], [`RLock`], [`Condition`], [`Semaphore`], [`BoundedSemaphore`], [`Event`], [`Barrier`]: re-exported from `mp-sync`, where they are documented (they work between processes too) |
 //!
 //! Choices made where Rust and Python differ:
 //!
@@ -115,3 +115,8 @@ pub use target::Target;
 pub use thread::{JoinHandle, Thread};
 pub use thread_info::ThreadInfo;
 pub use timer::{Timer, TimerHandle};
+
+// Python's `threading` module has the synchronization primitives too; these are
+// mp-sync's, so the same types also work between processes.
+#[doc(no_inline)]
+pub use mp_sync::{Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore};

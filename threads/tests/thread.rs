@@ -381,3 +381,34 @@ fn errors_display_clearly() {
         "task_done() called too many times"
     );
 }
+
+#[test]
+fn threads_with_the_reexported_lock_count_exactly() -> Result<(), Error> {
+    use std::sync::atomic::AtomicU64;
+    // A read-then-write increment: correct only because the lock serialises it.
+    let lock = Arc::new(mp_threads::Lock::new());
+    let counter = Arc::new(AtomicU64::new(0));
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let lock = Arc::clone(&lock);
+            let counter = Arc::clone(&counter);
+            Thread::new(
+                move || {
+                    for _ in 0..20_000 {
+                        let _guard = lock.lock();
+                        let value = counter.load(Ordering::Relaxed);
+                        std::hint::black_box(());
+                        counter.store(value + 1, Ordering::Relaxed);
+                    }
+                },
+                (),
+            )
+            .start()
+        })
+        .collect::<Result<_, _>>()?;
+    for mut worker in workers {
+        worker.join_timeout(LIMIT)?;
+    }
+    assert_eq!(counter.load(Ordering::SeqCst), 40_000);
+    Ok(())
+}
