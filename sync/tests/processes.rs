@@ -984,10 +984,7 @@ fn lock_of_a_child_that_exited_holding_it_is_taken_over() {
     let mut child = spawn_child(|| shared.acquire().map_err(|_| 2));
     // The child is left a zombie until after the takeover.
     assert!(
-        eventually(
-            || std::fs::read_to_string(format!("/proc/{}/stat", child.pid()))
-                .is_ok_and(|stat| stat.contains(") Z"))
-        ),
+        eventually(|| process_state(child.pid()) == Some('Z')),
         "the child never exited"
     );
     assert!(shared.locked());
@@ -1027,4 +1024,151 @@ fn lock_poisoned_in_one_process_is_seen_poisoned_in_another() {
         !shared.lock.is_poisoned(),
         "clear_poison in a child clears it for all"
     );
+}
+
+#[repr(C)]
+struct LeaderExit<L> {
+    lock: L,
+    holding: Event,
+    release_now: Event,
+}
+
+impl<L> LeaderExit<L> {
+    fn new(lock: L) -> Self {
+        Self {
+            lock,
+            holding: Event::new(),
+            release_now: Event::new(),
+        }
+    }
+}
+
+/// The second thread of a child whose main thread exits holding a `Lock`: releases the
+/// lock its process holds when the parent says so, then ends the child.
+extern "C" fn release_lock_when_told(shared: *mut libc::c_void) -> *mut libc::c_void {
+    // SAFETY: `shared` is the address of a `LeaderExit<Lock>` in the shared mapping, which
+    // the child never unmaps: it stays valid until the child process ends.
+    let shared = unsafe { &*shared.cast::<LeaderExit<Lock>>() };
+    let code = if !shared.release_now.wait_timeout(PATIENCE) {
+        2
+    } else if shared.lock.release().is_err() {
+        3
+    } else {
+        0
+    };
+    // SAFETY: ends the whole child process at once, as every child of these tests leaves.
+    unsafe { libc::_exit(code) }
+}
+
+/// The second thread of a child whose main thread exits holding a `Mutex`: keeps the
+/// process alive until the parent says so.
+extern "C" fn exit_when_told(shared: *mut libc::c_void) -> *mut libc::c_void {
+    // SAFETY: as in `release_lock_when_told`, for a `LeaderExit<Mutex<u32>>`.
+    let shared = unsafe { &*shared.cast::<LeaderExit<Mutex<u32>>>() };
+    let code = if shared.release_now.wait_timeout(PATIENCE) {
+        0
+    } else {
+        2
+    };
+    // SAFETY: ends the whole child process at once, as every child of these tests leaves.
+    unsafe { libc::_exit(code) }
+}
+
+/// In a child: starts a second thread running `second` on `shared`, says the lock is held,
+/// and ends the main thread alone, so the process lives on in the second thread.
+fn end_main_thread_after_starting<L>(
+    shared: &LeaderExit<L>,
+    second: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void,
+) -> ChildResult {
+    let mut thread: libc::pthread_t = 0;
+    let address: *const LeaderExit<L> = shared;
+    // SAFETY: starts a thread running `second` on the shared struct, which stays mapped for
+    // the life of this process; the thread is never joined, it ends the process itself.
+    let rc = unsafe {
+        libc::pthread_create(
+            &mut thread,
+            std::ptr::null(),
+            second,
+            address.cast_mut().cast(),
+        )
+    };
+    ensure(rc == 0, 10)?;
+    shared.holding.set();
+    // SAFETY: the raw `exit` system call ends only the calling thread (the child's main
+    // thread); the process lives on in the thread started above, which uses nothing of this
+    // thread's stack.
+    unsafe { libc::syscall(libc::SYS_exit, 0) };
+    Err(11)
+}
+
+/// The state letter of process `pid` in `/proc/PID/stat`.
+fn process_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.trim_start().chars().next()
+}
+
+#[test]
+fn lock_of_a_process_whose_main_thread_exited_is_not_taken_over() {
+    // `Lock` belongs to a process, and any thread of that process may release it. When a
+    // process's main thread exits while another thread runs on, `/proc/PID/stat` shows the
+    // process as a zombie ("Z"), yet the process lives and may still release the lock: it
+    // must not be taken over.
+    let shared = SharedMapping::new(LeaderExit::new(Lock::new()));
+    let mut child = spawn_child(|| {
+        shared.lock.acquire().map_err(|_| 2)?;
+        end_main_thread_after_starting(&shared, release_lock_when_told)
+    });
+    assert!(
+        shared.holding.wait_timeout(PATIENCE),
+        "the child never took the lock"
+    );
+    assert!(
+        eventually(|| process_state(child.pid()) == Some('Z')),
+        "the child's main thread never exited"
+    );
+    // Several liveness checks happen within this wait.
+    let outcome = match shared.lock.lock_timeout(Duration::from_millis(400)) {
+        Err(TryLockError::WouldBlock) => "still held",
+        Err(TryLockError::OwnerDied(_)) => "taken over from a living process",
+        Ok(_) => "acquired cleanly while held",
+    };
+    shared.release_now.set();
+    let exit_code = child.join();
+    assert_eq!(outcome, "still held");
+    assert_eq!(
+        exit_code, 0,
+        "the child's second thread could not release the lock"
+    );
+    assert!(!shared.lock.locked());
+    assert!(!shared.lock.is_poisoned());
+}
+
+#[test]
+fn mutex_of_a_main_thread_that_exited_is_taken_over_while_its_process_lives() {
+    // The other side of the test above: `Mutex` belongs to a thread, so a main thread that
+    // exits holding it is dead for the mutex even though its process runs on.
+    let shared = SharedMapping::new(LeaderExit::new(Mutex::new(0u32)));
+    let mut child = spawn_child(|| {
+        let mut guard = shared.lock.lock().map_err(|_| 2)?;
+        *guard = 8;
+        std::mem::forget(guard);
+        end_main_thread_after_starting(&shared, exit_when_told)
+    });
+    assert!(
+        shared.holding.wait_timeout(PATIENCE),
+        "the child never took the mutex"
+    );
+    let seen = match shared.lock.lock_timeout(TAKEOVER_BOUND) {
+        Err(TryLockError::OwnerDied(died)) => Some(*died.into_inner()),
+        _ => None,
+    };
+    // The second thread waits for `release_now`, so "Z" here means: main thread gone,
+    // process running.
+    let main_thread_gone = process_state(child.pid()) == Some('Z');
+    shared.release_now.set();
+    assert_eq!(child.join(), 0);
+    assert!(main_thread_gone, "the child's main thread had not exited");
+    assert_eq!(seen, Some(8));
+    assert!(shared.lock.is_poisoned());
 }
