@@ -31,12 +31,14 @@ use crate::row::Row;
 mod events;
 mod locks;
 mod shared_mem;
+mod threads;
 
 /// Each family's list of rows, in table order. One line per family.
 const FAMILIES: &[fn() -> Vec<Row>] = &[
     locks::rows,      // Lock, Mutex: uncontended and contended
     events::rows,     // Event between processes
     shared_mem::rows, // Array, Value, segments, codec
+    threads::rows,    // Thread, ThreadPool, thread queues
 ];
 
 /// Every row, in table order.
