@@ -84,8 +84,8 @@ fn is_owner_died<G, H>(result: &Result<G, TryLockError<H>>) -> bool {
     matches!(result, Err(TryLockError::OwnerDied(_)))
 }
 
-/// Runs an action when dropped while armed: it lets a test that fails half-way release
-/// the threads it left blocked in an untimed wait, so the failure cannot turn into a hang.
+/// Runs an action when dropped while armed, that is when a thread fails half-way: it lets
+/// that thread release the others it would leave waiting for it.
 struct Rescue<F: FnMut()> {
     action: F,
     armed: bool,
@@ -114,7 +114,11 @@ impl<F: FnMut()> Drop for Rescue<F> {
 
 /// Runs `body` on a thread of its own and waits until that thread has ended.
 fn on_a_thread_that_exits<R: Send>(body: impl FnOnce() -> R + Send) -> R {
-    std::thread::scope(|s| s.spawn(body).join().expect("the helper thread panicked"))
+    std::thread::scope(|s| {
+        s.spawn(body)
+            .join()
+            .expect("the short-lived thread panicked")
+    })
 }
 
 /// Joins `handles`, failing the test unless they all finish within [`PATIENCE`].
