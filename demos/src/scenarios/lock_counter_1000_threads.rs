@@ -47,8 +47,8 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     });
 
     let started = Started::each(0..args.threads, |_| {
-        // A small stack: the thread only increments, and 1000 default-sized stacks
-        // would reserve 2 GiB of address space.
+        // A small stack: the thread only increments, and a thousand threads with std's
+        // default 2 MiB each would reserve 2 GiB of address space when many are alive at once.
         Thread::new(increment_counter, (Arc::clone(&shared),))
             .stack_size(64 * 1024)
             .start()
