@@ -146,7 +146,9 @@ impl Event {
                 continue;
             }
             if !futex::wait(&self.state, current | SLEEPERS, deadline) {
-                return self.is_set();
+                // A `set` that raced with the timeout still counts, even if cleared since.
+                let now = self.state.load(Ordering::Acquire);
+                return now & SET != 0 || now & !(SET | SLEEPERS) != generation;
             }
         }
     }

@@ -59,7 +59,10 @@
 //!
 //! Limits of this design, all documented where they apply:
 //! - a dead holder is noticed within one 100 ms slice (plus a `/proc` read), not at once;
-//! - a zombie counts as dead, so a reaped or unreaped dead holder is handled alike;
+//! - only waiting calls check liveness: `try_lock`/`try_acquire` report a dead holder's
+//!   lock as held (`WouldBlock`);
+//! - a zombie counts as dead, so a reaped or unreaped dead holder is handled alike (a
+//!   process counts as alive while any of its threads runs, even if its main thread exited);
 //! - all processes sharing a primitive must live in one PID namespace (ids are compared);
 //! - a thread or process id reused by a new task within the detection window would be
 //!   taken for the old holder (Linux allocates ids cyclically, so this needs the whole id

@@ -11,6 +11,12 @@
 /// leave the top two bits of a lock word free for flags.
 pub(crate) const ID_BITS: u32 = 30;
 
+/// Marks an id as a process id rather than a thread id. The two die differently: a thread
+/// is dead once its own task is, a process only once *all* its tasks are (its main thread
+/// may have exited, showing the process as a zombie, while other threads run on).
+#[cfg_attr(loom, allow(dead_code))]
+const PROCESS_MARK: u32 = 1 << 29;
+
 #[cfg(not(loom))]
 mod imp {
     use std::cell::Cell;
@@ -75,14 +81,35 @@ mod imp {
         }
         install_fork_handler();
         // SAFETY: getpid takes no arguments and cannot fail.
-        let id = id_from_kernel(libc::c_long::from(unsafe { libc::getpid() }));
+        let id =
+            id_from_kernel(libc::c_long::from(unsafe { libc::getpid() })) | super::PROCESS_MARK;
         PROCESS_ID.store(id, Ordering::Relaxed);
         id
     }
 
-    /// Whether the thread or process `id` still runs. A zombie counts as dead: it can
-    /// never release anything, and its parent may not reap it for a long time.
+    /// Whether the thread or process `id` (as made by `current_thread_id` or
+    /// `current_process_id`) still runs. A zombie counts as dead: it can never release
+    /// anything, and its parent may not reap it for a long time.
     pub(crate) fn is_alive(id: u32) -> bool {
+        if id & super::PROCESS_MARK != 0 {
+            let pid = id & !super::PROCESS_MARK;
+            task_is_alive(pid) || any_thread_is_alive(pid)
+        } else {
+            task_is_alive(id)
+        }
+    }
+
+    /// A process whose main thread is a zombie still lives if another of its threads does.
+    fn any_thread_is_alive(pid: u32) -> bool {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return false;
+        };
+        tasks.flatten().any(|task| {
+            std::fs::read(task.path().join("stat")).is_ok_and(|stat| state_is_running(&stat))
+        })
+    }
+
+    fn task_is_alive(id: u32) -> bool {
         match std::fs::read(format!("/proc/{id}/stat")) {
             Ok(stat) => state_is_running(&stat),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
@@ -133,6 +160,11 @@ mod imp {
             assert_eq!(tid, current_thread_id());
             assert!(is_alive(tid));
             assert!(is_alive(current_process_id()));
+            assert_ne!(
+                current_process_id(),
+                tid,
+                "process ids are marked apart from thread ids"
+            );
             let other = std::thread::spawn(current_thread_id).join().unwrap();
             assert_ne!(other, tid);
             assert!(!is_alive(other), "an exited thread is dead");

@@ -17,6 +17,10 @@ use crate::raw_lock::{Acquired, NotAcquired, RawLock};
 /// dies (its process killed, or the thread gone without releasing), the next acquirer gets
 /// the lock marked with [`OwnerDied`](crate::OwnerDied).
 ///
+/// Taking it more than `u32::MAX` times without releasing panics, as std's re-entrant lock
+/// does: that many levels can only come from a bug, and no result type of a successful
+/// acquisition could carry the error.
+///
 /// ```
 /// let lock = mp_sync::RLock::new();
 /// let outer = lock.lock().unwrap();
