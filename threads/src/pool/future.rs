@@ -4,6 +4,7 @@
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
@@ -42,6 +43,9 @@ struct Inner<T> {
 pub(crate) struct FutureShared<T> {
     inner: Mutex<Inner<T>>,
     finished: Condvar,
+    /// Set (after the callbacks ran) once the task finished or was cancelled,
+    /// so a waiter can spin on it briefly before going to sleep.
+    settled: AtomicBool,
 }
 
 impl<T> FutureShared<T> {
@@ -54,6 +58,7 @@ impl<T> FutureShared<T> {
                 next_callback_id: 0,
             }),
             finished: Condvar::new(),
+            settled: AtomicBool::new(false),
         }
     }
 
@@ -82,6 +87,7 @@ impl<T> FutureShared<T> {
             Err(error) => Outcome::Failed(error),
         };
         Self::run_callbacks(&mut inner);
+        self.settled.store(true, Ordering::Release);
         drop(inner);
         self.finished.notify_all();
     }
@@ -94,6 +100,7 @@ impl<T> FutureShared<T> {
                 inner.status = Status::Cancelled;
                 inner.outcome = Outcome::Failed(Error::Cancelled);
                 Self::run_callbacks(&mut inner);
+                self.settled.store(true, Ordering::Release);
                 drop(inner);
                 self.finished.notify_all();
                 true
@@ -167,6 +174,7 @@ impl<T> FutureShared<T> {
         &'a self,
         deadline: Option<Instant>,
     ) -> Result<MutexGuard<'a, Inner<T>>, Error> {
+        self.spin_until_settled(deadline);
         let mut inner = self.inner.lock();
         while !matches!(inner.status, Status::Finished | Status::Cancelled) {
             match deadline {
@@ -181,6 +189,28 @@ impl<T> FutureShared<T> {
             }
         }
         Ok(inner)
+    }
+
+    /// A short task is often done within microseconds; waiting for it on the
+    /// condition variable would cost a sleep and a wake-up (10-15 us across
+    /// CPUs), so the waiter first spins, then yields, a bounded number of times.
+    fn spin_until_settled(&self, deadline: Option<Instant>) {
+        const SPIN_STEPS: u32 = 6;
+        const YIELD_STEPS: u32 = 10;
+        for step in 0..SPIN_STEPS + YIELD_STEPS {
+            if self.settled.load(Ordering::Acquire)
+                || deadline.is_some_and(|deadline| Instant::now() >= deadline)
+            {
+                return;
+            }
+            if step < SPIN_STEPS {
+                for _ in 0..1 << step {
+                    std::hint::spin_loop();
+                }
+            } else {
+                std::thread::yield_now();
+            }
+        }
     }
 
     fn take_result(&self, deadline: Option<Instant>) -> Result<T, Error> {

@@ -261,8 +261,8 @@ impl ThreadPool {
     }
 
     /// Python's `map(fn, iterable)`: submits `function(item)` for every item
-    /// now, and returns an iterator over the results in the items' order,
-    /// each waited for when reached. A panicking item yields
+    /// now (so `items` must be finite), and returns an iterator over the
+    /// results in the items' order, each waited for when reached. A panicking item yields
     /// `Err(Error::Panicked)` in its place; `collect::<Result<Vec<_>, _>>()`
     /// stops at the first. Dropping the iterator early cancels the tasks not
     /// started yet.
