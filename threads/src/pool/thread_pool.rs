@@ -456,7 +456,11 @@ impl ThreadPool {
         if let Some(bytes) = shared.stack_size {
             thread = thread.stack_size(bytes);
         }
-        let worker = thread.start()?;
+        // Idle from the start: it is on its way to wait for a task.
+        shared.idle.fetch_add(1, Ordering::SeqCst);
+        let worker = thread.start().inspect_err(|_| {
+            shared.idle.fetch_sub(1, Ordering::SeqCst);
+        })?;
         workers.push(worker);
         shared.spawned.store(workers.len(), Ordering::Release);
         Ok(())
@@ -464,20 +468,22 @@ impl ThreadPool {
 }
 
 fn worker_loop(shared: &PoolShared) {
+    // The submitter that started this worker already counted it as idle.
+    let mut counted_idle = true;
     loop {
-        // Idle workers are only counted while the pool may still grow.
-        let tracking = shared.spawned.load(Ordering::Acquire) < shared.max_workers;
-        if tracking {
-            shared.idle.fetch_add(1, Ordering::SeqCst);
-        }
         let received = shared.receiver.recv();
-        if tracking {
+        if counted_idle {
             shared.idle.fetch_sub(1, Ordering::SeqCst);
         }
         match received {
             Ok(job) => job.run(),
             // Closed by shutdown and drained.
             Err(_) => break,
+        }
+        // Idle workers are only counted while the pool may still grow.
+        counted_idle = shared.spawned.load(Ordering::Acquire) < shared.max_workers;
+        if counted_idle {
+            shared.idle.fetch_add(1, Ordering::SeqCst);
         }
     }
     tracing::debug!("pool worker exiting");
