@@ -86,6 +86,7 @@
 //! # Ok::<(), mp_threads::Error>(())
 //! ```
 
+mod backoff;
 mod current;
 mod error;
 mod local;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
+use crate::backoff::Backoff;
 use crate::error::Error;
 use crate::panic_message::panic_message;
 
@@ -191,26 +192,13 @@ impl<T> FutureShared<T> {
         Ok(inner)
     }
 
-    /// A short task is often done within microseconds; waiting for it on the
-    /// condition variable would cost a sleep and a wake-up (10-15 us across
-    /// CPUs), so the waiter first spins, then yields, a bounded number of times.
+    /// A short task is often done within microseconds: spin before sleeping.
     fn spin_until_settled(&self, deadline: Option<Instant>) {
-        const SPIN_STEPS: u32 = 6;
-        const YIELD_STEPS: u32 = 10;
-        for step in 0..SPIN_STEPS + YIELD_STEPS {
-            if self.settled.load(Ordering::Acquire)
-                || deadline.is_some_and(|deadline| Instant::now() >= deadline)
-            {
-                return;
-            }
-            if step < SPIN_STEPS {
-                for _ in 0..1 << step {
-                    std::hint::spin_loop();
-                }
-            } else {
-                std::thread::yield_now();
-            }
-        }
+        let mut backoff = Backoff::new();
+        while !self.settled.load(Ordering::Acquire)
+            && deadline.is_none_or(|deadline| Instant::now() < deadline)
+            && backoff.snooze()
+        {}
     }
 
     fn take_result(&self, deadline: Option<Instant>) -> Result<T, Error> {
