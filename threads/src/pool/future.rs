@@ -197,8 +197,11 @@ impl<T> FutureShared<T> {
         let mut backoff = Backoff::new();
         while !self.settled.load(Ordering::Acquire)
             && deadline.is_none_or(|deadline| Instant::now() < deadline)
-            && backoff.snooze()
-        {}
+        {
+            if !backoff.snooze() {
+                return;
+            }
+        }
     }
 
     fn take_result(&self, deadline: Option<Instant>) -> Result<T, Error> {
