@@ -5,5 +5,7 @@
 //! |---|---|
 
 mod error;
+mod wait;
 
 pub use error::Error;
+pub use wait::{Waitable, wait};
