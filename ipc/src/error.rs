@@ -28,4 +28,65 @@ pub enum Error {
     /// Shared memory or handle transfer failed.
     #[error(transparent)]
     SharedMem(#[from] mp_shared_mem::Error),
+    /// The peer of a connection closed it, or died, between messages: the end of the
+    /// stream (Python's `EOFError`). Also returned by a send whose peer is gone.
+    #[error("the peer closed the connection (end of stream)")]
+    PeerClosed,
+    /// The peer of a connection closed it, or died, in the middle of a message.
+    #[error("the connection ended after {received} of {expected} bytes of a message")]
+    Truncated {
+        /// The bytes the message needed (its length prefix included).
+        expected: u64,
+        /// The bytes that came.
+        received: u64,
+    },
+    /// A message is longer than the receiver accepts; nothing was allocated for it.
+    #[error("a message of {len} bytes is over the limit of {max}")]
+    MessageTooLarge {
+        /// The length announced by the sender.
+        len: u64,
+        /// The receiver's limit.
+        max: usize,
+    },
+    /// A length prefix that no sender writes (negative): the stream is corrupt.
+    #[error("corrupt message frame: {0}")]
+    CorruptFrame(String),
+    /// An earlier framing error (an oversized or corrupt length prefix) left the reading
+    /// side of the connection out of step with the stream; it cannot read any more.
+    #[error("the connection lost its place in the stream after an earlier framing error")]
+    OutOfSync,
+    /// `recv_bytes_into` was given a buffer too small for the message (Python's
+    /// `BufferTooShort`); the error carries the whole message, and the stream stays in step.
+    #[error("the buffer is too short for a message of {} bytes", .0.len())]
+    BufferTooShort(Vec<u8>),
+    /// A read on the writing end of a one-way pipe.
+    #[error("the connection is write-only")]
+    NotReadable,
+    /// A write on the reading end of a one-way pipe.
+    #[error("the connection is read-only")]
+    NotWritable,
+    /// The kernel dropped file descriptors that came with a message (`MSG_CTRUNC`): this
+    /// process is out of descriptors. The message was read and thrown away.
+    #[error("the file descriptors of a message were cut off (out of descriptors?)")]
+    FdsTruncated,
+    /// A message holds handles (file descriptors), which only travel over Unix sockets.
+    #[error("a message with {count} file descriptors cannot go over a TCP connection")]
+    FdsNeedUnixSocket {
+        /// How many descriptors the message holds.
+        count: usize,
+    },
+    /// The authentication handshake of a [`Listener`](crate::Listener) or
+    /// [`Client`](crate::Client) failed: a wrong key, a peer that does not speak the
+    /// protocol, or one too slow to answer.
+    #[error("authentication failed: {0}")]
+    AuthenticationFailed(String),
+    /// An address a [`Listener`](crate::Listener) cannot bind or a
+    /// [`Client`](crate::Client) cannot connect to.
+    #[error("invalid address {address:?}: {reason}")]
+    InvalidAddress {
+        /// The address, as given.
+        address: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }

@@ -4,8 +4,12 @@
 //! | Python | here |
 //! |---|---|
 
+mod connection;
 mod error;
+mod listener;
 mod wait;
 
+pub use connection::{Connection, DEFAULT_MAX_MESSAGE_SIZE, pipe};
 pub use error::Error;
+pub use listener::{Address, Client, Listener};
 pub use wait::{Waitable, wait};

@@ -1,0 +1,162 @@
+//! The authentication handshake of [`Listener`](crate::Listener) and
+//! [`Client`](crate::Client): Python's `deliver_challenge` and `answer_challenge`
+//! (the protocol of Python 3.12 and later, with HMAC-SHA256).
+//!
+//! The side that delivers sends `#CHALLENGE#{sha256}` and 40 random bytes; the other
+//! answers `{sha256}` and the HMAC-SHA256, under the shared key, of everything after
+//! `#CHALLENGE#`; the first checks it in constant time and replies `#WELCOME#` or
+//! `#FAILURE#`. The server delivers first, then answers the client's challenge, so each
+//! side proves to the other that it knows the key, and neither reads a message before.
+//!
+//! Every handshake message is read with a limit of 256 bytes, as Python's, and the whole
+//! handshake must be over within [`HANDSHAKE_TIMEOUT`]: a silent peer cannot hold an
+//! `accept` forever.
+
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+use hmac::{Hmac, KeyInit, Mac};
+use nix::errno::Errno;
+use nix::sys::socket::{setsockopt, sockopt};
+use nix::sys::time::TimeVal;
+use sha2::Sha256;
+
+use super::Connection;
+use crate::Error;
+
+/// How long each read or write of the handshake may take.
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+const CHALLENGE: &[u8] = b"#CHALLENGE#";
+const WELCOME: &[u8] = b"#WELCOME#";
+const FAILURE: &[u8] = b"#FAILURE#";
+/// The digest this side uses and names, as Python 3.12 writes it.
+const DIGEST_PREFIX: &[u8] = b"{sha256}";
+/// Random bytes in a challenge (Python's `MESSAGE_LENGTH`).
+const NONCE_LEN: usize = 40;
+/// The longest handshake message read (Python's limit too).
+const MAX_HANDSHAKE_MESSAGE: usize = 256;
+
+/// Sends a challenge and checks the answer (the first half of a server's handshake, the
+/// second of a client's).
+pub(crate) fn deliver_challenge<T>(connection: &Connection<T>, key: &[u8]) -> Result<(), Error> {
+    with_timeout(connection, || {
+        let mut message = DIGEST_PREFIX.to_vec();
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::fill(&mut nonce).map_err(|err| {
+            Error::AuthenticationFailed(format!("no random bytes for a challenge: {err}"))
+        })?;
+        message.extend_from_slice(&nonce);
+        connection
+            .send_bytes(&[CHALLENGE, &message].concat())
+            .map_err(|err| failed("sending the challenge", err))?;
+        let response = connection
+            .recv_bytes_limited(MAX_HANDSHAKE_MESSAGE)
+            .map_err(|err| failed("reading the answer to the challenge", err))?;
+        match verify(key, &message, &response) {
+            Ok(()) => connection
+                .send_bytes(WELCOME)
+                .map_err(|err| failed("sending the welcome", err)),
+            Err(reason) => {
+                // The peer learns it failed; whether it hears it changes nothing here.
+                let _ = connection.send_bytes(FAILURE);
+                Err(Error::AuthenticationFailed(reason))
+            }
+        }
+    })
+}
+
+/// Answers a challenge and reads the verdict (the first half of a client's handshake,
+/// the second of a server's).
+pub(crate) fn answer_challenge<T>(connection: &Connection<T>, key: &[u8]) -> Result<(), Error> {
+    with_timeout(connection, || {
+        let message = connection
+            .recv_bytes_limited(MAX_HANDSHAKE_MESSAGE)
+            .map_err(|err| failed("reading the challenge", err))?;
+        let Some(challenge) = message.strip_prefix(CHALLENGE) else {
+            return Err(Error::AuthenticationFailed(
+                "the peer sent something other than a challenge".into(),
+            ));
+        };
+        if !challenge.starts_with(DIGEST_PREFIX) || challenge.len() < DIGEST_PREFIX.len() + 20 {
+            return Err(Error::AuthenticationFailed(
+                "the challenge does not ask for HMAC-SHA256 with a long enough nonce \
+                 (a peer older than Python 3.12 asks for HMAC-MD5, which is not offered)"
+                    .into(),
+            ));
+        }
+        let answer = [DIGEST_PREFIX, &mac(key, challenge)?].concat();
+        connection
+            .send_bytes(&answer)
+            .map_err(|err| failed("sending the answer", err))?;
+        let verdict = connection
+            .recv_bytes_limited(MAX_HANDSHAKE_MESSAGE)
+            .map_err(|err| failed("reading the verdict", err))?;
+        if verdict == WELCOME {
+            Ok(())
+        } else if verdict == FAILURE {
+            Err(Error::AuthenticationFailed(
+                "the peer refused our answer: the keys differ".into(),
+            ))
+        } else {
+            Err(Error::AuthenticationFailed(
+                "the peer sent neither welcome nor failure".into(),
+            ))
+        }
+    })
+}
+
+/// Checks `response` to the challenge `message`: `{sha256}` and the right MAC.
+fn verify(key: &[u8], message: &[u8], response: &[u8]) -> Result<(), String> {
+    let Some(tag) = response.strip_prefix(DIGEST_PREFIX) else {
+        return Err("the answer is not an HMAC-SHA256 ({sha256} prefix missing)".into());
+    };
+    let mut hmac = Hmac::<Sha256>::new_from_slice(key).map_err(|err| err.to_string())?;
+    hmac.update(message);
+    // `verify_slice` compares in constant time and checks the length.
+    hmac.verify_slice(tag)
+        .map_err(|_| "the answer to the challenge is wrong: the keys differ".to_string())
+}
+
+fn mac(key: &[u8], message: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut hmac = Hmac::<Sha256>::new_from_slice(key)
+        .map_err(|err| Error::AuthenticationFailed(err.to_string()))?;
+    hmac.update(message);
+    Ok(hmac.finalize().into_bytes().to_vec())
+}
+
+fn failed(step: &str, error: Error) -> Error {
+    let reason = match error {
+        Error::Os {
+            errno: Errno::EAGAIN,
+            ..
+        } => format!("{step}: no reply within {HANDSHAKE_TIMEOUT:?}"),
+        Error::MessageTooLarge { len, .. } => {
+            format!("{step}: a handshake message of {len} bytes (at most {MAX_HANDSHAKE_MESSAGE})")
+        }
+        error => format!("{step}: {error}"),
+    };
+    Error::AuthenticationFailed(reason)
+}
+
+/// Runs the handshake with send and receive timeouts on the socket, and takes them off
+/// again whatever happened (the connection is dropped on failure anyway).
+fn with_timeout<T>(
+    connection: &Connection<T>,
+    handshake: impl FnOnce() -> Result<(), Error>,
+) -> Result<(), Error> {
+    let set = |limit: Duration| -> Result<(), Error> {
+        let limit = TimeVal::new(limit.as_secs() as _, limit.subsec_micros() as _);
+        let socket = connection.as_fd();
+        setsockopt(&socket, sockopt::ReceiveTimeout, &limit)
+            .and_then(|()| setsockopt(&socket, sockopt::SendTimeout, &limit))
+            .map_err(|errno| Error::Os {
+                operation: "setsockopt(SO_RCVTIMEO)",
+                errno,
+            })
+    };
+    set(HANDSHAKE_TIMEOUT)?;
+    let outcome = handshake();
+    set(Duration::ZERO)?;
+    outcome
+}

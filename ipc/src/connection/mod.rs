@@ -1,0 +1,22 @@
+//! Connections: Python's `multiprocessing.Pipe` and `multiprocessing.connection.Connection`.
+//!
+//! A [`Connection<T>`] is one end of a stream socket that carries whole messages: values
+//! of `T` (serde, encoded with postcard, handles included) or raw bytes. [`pipe`] makes
+//! two connected ends; a [`Listener`](crate::Listener) and a [`Client`](crate::Client)
+//! make them over named Unix sockets or TCP.
+//!
+//! Each message is one frame, Python's: a big-endian 32-bit length then the payload. The
+//! descriptors of handles in a value ride on the frame's first byte (`SCM_RIGHTS`). A
+//! frame goes out in one `sendmsg` and comes in with two reads (header, payload), as
+//! Python does it, so `send_bytes`/`recv_bytes` interoperate with a Python peer.
+
+mod auth;
+#[allow(clippy::module_inception)]
+mod connection;
+mod framing;
+mod pipe;
+mod socket;
+
+pub(crate) use auth::{answer_challenge, deliver_challenge};
+pub use connection::{Connection, DEFAULT_MAX_MESSAGE_SIZE};
+pub use pipe::pipe;

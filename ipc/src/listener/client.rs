@@ -1,0 +1,73 @@
+//! [`Client`]: connects to a [`Listener`](crate::Listener).
+
+use std::net::TcpStream;
+use std::os::fd::OwnedFd;
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr as UnixAddress, UnixStream};
+
+use super::{Address, io_error};
+use crate::connection::{answer_challenge, deliver_challenge};
+use crate::{Connection, Error};
+
+/// Connects to a [`Listener`](crate::Listener) (Python's
+/// `multiprocessing.connection.Client(address, authkey=authkey)`). A namespace for
+/// [`connect`](Self::connect); there is no `Client` value.
+///
+/// ```
+/// use mp_ipc::{Client, Listener};
+///
+/// let listener = Listener::bind(&"@mp-doc-client".parse()?, None)?;
+/// let connection = Client::connect::<u32>(listener.address(), None)?;
+/// connection.send(&42)?;
+/// assert_eq!(listener.accept::<u32>()?.recv()?, 42);
+/// # Ok::<(), mp_ipc::Error>(())
+/// ```
+#[derive(Debug)]
+pub enum Client {}
+
+impl Client {
+    /// Connects to `address` and, with a key, runs the handshake (answering the server's
+    /// challenge, then challenging it): the connection is returned only if both sides
+    /// have the same key.
+    ///
+    /// Fails with [`Error::AuthenticationFailed`] (a different key, a server without
+    /// one that never challenges within ten seconds, ...), [`Error::Os`] (`ECONNREFUSED`,
+    /// `ENOENT` for a missing socket file, ...) or [`Error::InvalidAddress`].
+    ///
+    /// ```
+    /// use mp_ipc::{Address, Client, Error};
+    ///
+    /// let missing = Address::Unix("/nonexistent/mp.sock".into());
+    /// assert!(matches!(Client::connect::<u8>(&missing, None), Err(Error::Os { .. })));
+    /// ```
+    pub fn connect<T>(address: &Address, authkey: Option<&[u8]>) -> Result<Connection<T>, Error> {
+        let socket: OwnedFd = match address {
+            Address::Unix(path) => UnixStream::connect(path)
+                .map_err(|err| io_error("connect", address, err))?
+                .into(),
+            Address::Abstract(name) => {
+                let unix = UnixAddress::from_abstract_name(name)
+                    .map_err(|err| io_error("connect", address, err))?;
+                UnixStream::connect_addr(&unix)
+                    .map_err(|err| io_error("connect", address, err))?
+                    .into()
+            }
+            Address::Tcp(tcp) => {
+                let stream =
+                    TcpStream::connect(tcp).map_err(|err| io_error("connect", address, err))?;
+                // Frames go out whole in one call: Nagle's delay only adds latency.
+                stream
+                    .set_nodelay(true)
+                    .map_err(|err| io_error("setsockopt(TCP_NODELAY)", address, err))?;
+                stream.into()
+            }
+        };
+        let connection = Connection::from_socket(socket, true, true);
+        if let Some(key) = authkey {
+            answer_challenge(&connection, key)
+                .and_then(|()| deliver_challenge(&connection, key))?;
+        }
+        tracing::debug!(%address, "connected");
+        Ok(connection)
+    }
+}
