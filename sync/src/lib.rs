@@ -86,7 +86,11 @@ mod barrier;
 mod condition;
 mod error;
 mod event;
+#[cfg(all(feature = "async", not(loom)))]
+mod event_async;
 mod futex;
+#[cfg(all(feature = "async", not(loom)))]
+pub mod futex_reactor;
 mod lock;
 mod mutex;
 mod owner;
@@ -100,6 +104,8 @@ pub use barrier::Barrier;
 pub use condition::{Condition, ConditionGuard};
 pub use error::{Error, LockResult, OwnerDied, TryLockError, TryLockResult};
 pub use event::Event;
+#[cfg(all(feature = "async", not(loom)))]
+pub use event_async::EventWait;
 pub use lock::{Lock, LockGuard};
 pub use mutex::{Mutex, MutexGuard};
 pub use rlock::{RLock, RLockGuard};
