@@ -89,4 +89,33 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A queue is empty: [`try_get`](crate::Queue::try_get) found nothing, or
+    /// [`get_timeout`](crate::Queue::get_timeout) waited in vain (Python's `queue.Empty`).
+    #[error("the queue is empty")]
+    Empty,
+    /// A queue is full: [`try_put`](crate::Queue::try_put) found no room, or
+    /// [`put_timeout`](crate::Queue::put_timeout) waited in vain (Python's `queue.Full`).
+    #[error("the queue is full")]
+    Full,
+    /// A message holds handles (file descriptors), which a queue cannot carry: its ring in
+    /// shared memory holds bytes only. Send handles over a [`Connection`](crate::Connection).
+    #[error("a message with {count} file descriptors cannot go through a queue; send handles over a Connection")]
+    FdsInQueueMessage {
+        /// How many descriptors the message holds.
+        count: usize,
+    },
+    /// A queue's shared memory does not hold what the protocol allows (written by a buggy
+    /// or hostile process, or not a queue at all). Nothing was read past its bounds.
+    #[error("corrupt queue: {0}")]
+    CorruptQueue(String),
+    /// `task_done` was called more times than messages were put (Python's `ValueError`).
+    #[error("task_done() called more times than messages were put")]
+    TaskDoneTooManyTimes,
+    /// A `_timeout` wait (such as [`JoinableQueue::join_timeout`](crate::JoinableQueue::join_timeout))
+    /// ran out.
+    #[error("the timeout elapsed")]
+    TimedOut,
+    /// An argument out of range, such as a `maxsize` past [`MAX_MAXSIZE`](crate::MAX_MAXSIZE).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(&'static str),
 }

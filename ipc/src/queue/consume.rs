@@ -1,0 +1,312 @@
+//! The consumer side: `get`, the repair a consumer does when it takes the consumer lock
+//! over from a dead holder, and the checks that keep a corrupt ring from doing harm.
+//!
+//! The holder of the consumer lock owns the ring bytes from the head up to the tail it
+//! loaded. It decodes a record, then commits by storing the head (one atomic store of the
+//! packed cursor): a consumer killed before that store leaves the message queued, one
+//! killed after it has taken it.
+//!
+//! Everything read from the ring is checked before use: a record must lie between the
+//! head and the tail, a streamed message may not grow past the total its first chunk
+//! announced, and memory is only allocated for bytes that are actually there. A ring
+//! written by a buggy or hostile process gives [`Error::CorruptQueue`] or a decode error,
+//! never undefined behaviour or an allocation of a size it chose.
+
+use std::any::type_name;
+use std::cell::RefCell;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use mp_sync::TryLockError;
+use serde::de::DeserializeOwned;
+
+use super::control::Cursor;
+use super::raw::{Patience, RawQueue};
+use super::record::{self, ABORT, FIRST, HEADER, LAST, MORE, WHOLE};
+use crate::Error;
+
+/// How long a consumer in the middle of a streamed message waits for the next chunk
+/// before it checks whether the producer died.
+const STREAM_STALL: Duration = Duration::from_millis(200);
+/// How long it then tries for the producer lock (long enough for mp-sync to notice a
+/// dead holder, which it checks every 100 ms).
+const STREAM_RESCUE: Duration = Duration::from_millis(150);
+
+thread_local! {
+    /// Where a message that wraps around the ring's end is gathered to be decoded.
+    static GATHER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A streamed message being received.
+struct Stream {
+    bytes: Vec<u8>,
+    total: u64,
+}
+
+impl RawQueue {
+    /// Takes one message, waiting within `patience` for the consumer lock and for a
+    /// message. `Err(Empty)` when the patience ran out, `Err(Closed)` once the queue is
+    /// closed and drained.
+    pub(crate) fn get<T: DeserializeOwned>(&self, patience: Patience) -> Result<T, Error> {
+        let consumer = &self.control().consumer.0;
+        let Some((guard, owner_died)) = self.lock_side(&consumer.lock, patience) else {
+            return Err(Error::Empty);
+        };
+        if owner_died {
+            self.repair_consumer();
+            consumer.lock.clear_poison();
+        }
+        let result = self.get_locked(patience);
+        drop(guard);
+        result
+    }
+
+    fn get_locked<T: DeserializeOwned>(&self, patience: Patience) -> Result<T, Error> {
+        let mut stream: Option<Stream> = None;
+        loop {
+            // Only the holder of the consumer lock moves the head.
+            let head = Cursor::unpack(self.control().head.0.head.load(Ordering::Relaxed));
+            let tail_pos = self.wait_for_record(head.pos, stream.is_some(), patience)?;
+            let available = self.used(head.pos, tail_pos)?;
+            let mut header = [0u8; 8];
+            // SAFETY: we hold the consumer lock and at least 8 bytes lie between the head
+            // and the tail we loaded (`available` is a non-zero multiple of 8).
+            unsafe { self.read_ring(head.pos, &mut header) };
+            let (len, tag) = record::decode_header(header);
+            let size = record::footprint(len as usize)
+                .filter(|size| *size <= available)
+                .ok_or_else(|| {
+                    Error::CorruptQueue(format!(
+                        "a record of {len} bytes runs past the {available} bytes written"
+                    ))
+                })?;
+            let payload = head.pos.wrapping_add(HEADER);
+            match (tag, stream.as_mut()) {
+                (WHOLE, None) => {
+                    let message = self.decode_at::<T>(payload, len);
+                    // The message is taken even if it does not decode: left in place, it
+                    // would fail every get after this one.
+                    self.commit_head(head, size, true);
+                    return message;
+                }
+                (FIRST, None) => {
+                    let total = self.read_stream_total(payload, len)?;
+                    let mut received = Stream {
+                        bytes: Vec::new(),
+                        total,
+                    };
+                    self.append(&mut received, payload.wrapping_add(8), len - 8)?;
+                    stream = Some(received);
+                    self.commit_head(head, size, false);
+                }
+                (MORE | LAST, Some(received)) => {
+                    self.append(received, payload, len)?;
+                    if tag == LAST {
+                        if received.bytes.len() as u64 != received.total {
+                            return Err(Error::CorruptQueue(format!(
+                                "a streamed message ended after {} of its {} bytes",
+                                received.bytes.len(),
+                                received.total
+                            )));
+                        }
+                        let message = decode_bytes::<T>(&received.bytes);
+                        self.commit_head(head, size, true);
+                        return message;
+                    }
+                    self.commit_head(head, size, false);
+                }
+                (ABORT, Some(_)) => {
+                    tracing::debug!("a streamed message was abandoned by its producer");
+                    stream = None;
+                    self.commit_head(head, size, false);
+                }
+                // The rest of a message whose consumer died while receiving it: the
+                // message went with that consumer (see the docs on streamed messages).
+                (MORE | ABORT, None) => self.commit_head(head, size, false),
+                (LAST, None) => {
+                    tracing::debug!("skipped the rest of a streamed message whose consumer died");
+                    self.commit_head(head, size, true);
+                }
+                (WHOLE | FIRST, Some(_)) => {
+                    return Err(Error::CorruptQueue(
+                        "a new message began inside a streamed one".into(),
+                    ));
+                }
+                (other, _) => {
+                    return Err(Error::CorruptQueue(format!("unknown record tag {other}")));
+                }
+            }
+        }
+    }
+
+    /// Waits until a record follows `head_pos`; the tail position then. In the middle of a
+    /// streamed message the patience is ignored (the message is finished, or dropped if
+    /// its producer gave up or died) and closing does not interrupt.
+    fn wait_for_record(
+        &self,
+        head_pos: u32,
+        mid_stream: bool,
+        patience: Patience,
+    ) -> Result<u32, Error> {
+        let cached = Cursor::unpack(self.control().consumer.0.cached_tail.load(Ordering::Relaxed));
+        if cached.pos != head_pos && self.used(head_pos, cached.pos).is_ok() {
+            return Ok(cached.pos);
+        }
+        let tail_pos = self.consumer_view_of_tail();
+        if tail_pos != head_pos {
+            return Ok(tail_pos);
+        }
+        let items = &self.control().tail.0.items;
+        loop {
+            if !mid_stream && self.is_closed() {
+                // Puts finish before `close` returns; look once more for the last of them.
+                let tail_pos = self.consumer_view_of_tail();
+                return if tail_pos != head_pos { Ok(tail_pos) } else { Err(Error::Closed) };
+            }
+            let deadline = if mid_stream {
+                Some(Instant::now() + STREAM_STALL)
+            } else {
+                match patience {
+                    Patience::NoWait => return Err(Error::Empty),
+                    Patience::Until(deadline) => Some(deadline),
+                    Patience::Forever => None,
+                }
+            };
+            let ready = self.wait_until(items, deadline, || {
+                Ok(self.consumer_view_of_tail() != head_pos || (!mid_stream && self.is_closed()))
+            })?;
+            let tail_pos = self.consumer_view_of_tail();
+            if tail_pos != head_pos {
+                return Ok(tail_pos);
+            }
+            if !ready {
+                if mid_stream {
+                    self.rescue_stream_from_dead_producer();
+                } else {
+                    return Err(Error::Empty);
+                }
+            }
+        }
+    }
+
+    /// The tail as it is now, remembered for the next get.
+    fn consumer_view_of_tail(&self) -> u32 {
+        let tail = self.control().tail.0.tail.load(Ordering::Acquire);
+        self.control()
+            .consumer
+            .0
+            .cached_tail
+            .store(tail, Ordering::Relaxed);
+        Cursor::unpack(tail).pos
+    }
+
+    /// A stream has stalled: if its producer died holding the producer lock, take the lock
+    /// over and write the abort record it owed, so this get can go on to the next message.
+    fn rescue_stream_from_dead_producer(&self) {
+        let producer = &self.control().producer.0;
+        match producer.lock.lock_timeout(STREAM_RESCUE) {
+            Ok(guard) => drop(guard),
+            Err(TryLockError::OwnerDied(died)) => {
+                let guard = died.into_inner();
+                if self.repair_producer().is_ok() {
+                    producer.lock.clear_poison();
+                }
+                drop(guard);
+            }
+            Err(TryLockError::WouldBlock) => {}
+        }
+    }
+
+    /// The total length a `FIRST` record announces, checked for sense. Nothing is
+    /// allocated for it: the bytes are gathered as they come.
+    fn read_stream_total(&self, payload: u32, len: u32) -> Result<u64, Error> {
+        if len < 8 {
+            return Err(Error::CorruptQueue(
+                "the first chunk of a streamed message has no length".into(),
+            ));
+        }
+        let mut total = [0u8; 8];
+        // SAFETY: we hold the consumer lock and the record, checked to lie before the
+        // tail, has at least these 8 payload bytes.
+        unsafe { self.read_ring(payload, &mut total) };
+        let total = u64::from_le_bytes(total);
+        if total < u64::from(len - 8) {
+            return Err(Error::CorruptQueue(format!(
+                "a streamed message announces {total} bytes but its first chunk has {}",
+                len - 8
+            )));
+        }
+        Ok(total)
+    }
+
+    /// Adds the `len` bytes at `pos` to a stream, refusing to grow it past its total.
+    fn append(&self, stream: &mut Stream, pos: u32, len: u32) -> Result<(), Error> {
+        let have = stream.bytes.len();
+        if have as u64 + u64::from(len) > stream.total {
+            return Err(Error::CorruptQueue(format!(
+                "a streamed message of {} bytes grew past it",
+                stream.total
+            )));
+        }
+        stream.bytes.resize(have + len as usize, 0);
+        // SAFETY: we hold the consumer lock; the chunk lies between the head and the tail
+        // (its record was checked), and `len` is at most the ring's size.
+        unsafe { self.read_ring(pos, &mut stream.bytes[have..]) };
+        Ok(())
+    }
+
+    /// Decodes the `len` bytes at `pos`: in place if they do not wrap around the ring's
+    /// end, otherwise gathered in a scratch buffer first.
+    fn decode_at<T: DeserializeOwned>(&self, pos: u32, len: u32) -> Result<T, Error> {
+        if len <= self.until_end(pos) {
+            // SAFETY: we hold the consumer lock, the bytes lie between the head and the
+            // tail and do not wrap; the slice is dropped before the head is committed.
+            let bytes = unsafe { self.ring_slice(pos, len) };
+            return decode_bytes(bytes);
+        }
+        let mut gathered = GATHER
+            .try_with(|gather| std::mem::take(&mut *gather.borrow_mut()))
+            .unwrap_or_default();
+        gathered.resize(len as usize, 0);
+        // SAFETY: as above; `read_ring` copies the two parts.
+        unsafe { self.read_ring(pos, &mut gathered) };
+        let message = decode_bytes(&gathered);
+        let _ = GATHER.try_with(|gather| *gather.borrow_mut() = gathered);
+        message
+    }
+
+    /// Takes a record: the commit point of a get.
+    fn commit_head(&self, head: Cursor, size: u32, completes: bool) {
+        let next = head.advanced(size, completes);
+        self.control()
+            .head
+            .0
+            .head
+            .store(next.pack(), Ordering::Release);
+        self.notify(&self.control().head.0.space);
+    }
+
+    /// Called with the consumer lock just taken over from a dead holder. The committed
+    /// head needs nothing; the rest of a streamed message it was receiving is skipped by
+    /// the next get.
+    pub(crate) fn repair_consumer(&self) {
+        self.control().tail.0.items.waiter.store(0, Ordering::Relaxed);
+        self.consumer_view_of_tail();
+        tracing::debug!("consumer side repaired after its lock holder died");
+    }
+}
+
+/// Decodes a whole message, which must use every byte.
+fn decode_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    let not_a = |why: String| {
+        Error::SharedMem(mp_shared_mem::Error::Decode(format!(
+            "the message is not a {}: {why}",
+            type_name::<T>()
+        )))
+    };
+    match postcard::take_from_bytes::<T>(bytes) {
+        Ok((message, [])) => Ok(message),
+        Ok((_, rest)) => Err(not_a(format!("{} bytes left over", rest.len()))),
+        Err(error) => Err(not_a(error.to_string())),
+    }
+}

@@ -1,0 +1,350 @@
+//! The producer side: `put`, `close`, and the repair a producer does when it takes the
+//! producer lock over from a dead holder.
+//!
+//! The holder of the producer lock owns the ring bytes from the tail up to the head plus
+//! the ring's size. It writes a record there, then commits it by storing the tail (one
+//! atomic store of the packed cursor): a producer killed before that store leaves the
+//! queue as it was, one killed after it has delivered its message. Nothing else a producer
+//! does matters to the consumers.
+
+use std::cell::RefCell;
+use std::sync::atomic::Ordering;
+
+use serde::Serialize;
+
+use super::control::Cursor;
+use super::raw::{Patience, RawQueue};
+use super::record::{self, ABORT, FIRST, HEADER, LAST, MORE, WHOLE};
+use crate::Error;
+
+/// Room a streaming producer always leaves free, so that it (or whoever takes its lock
+/// over) can write an abort record without waiting for consumers.
+const ABORT_RESERVE: u32 = HEADER;
+
+/// Scratch buffers kept past this size are given back to the allocator.
+const SCRATCH_KEPT: usize = 1 << 20;
+
+thread_local! {
+    /// Where a message is serialized when it cannot be serialized straight into the ring
+    /// (it wraps around the ring's end, or must wait for room, or is streamed).
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+impl RawQueue {
+    /// Puts one message, waiting within `patience` for the producer lock and for room.
+    /// `Err(Full)` when the patience ran out, `Err(Closed)` once the queue is closed.
+    pub(crate) fn put<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        patience: Patience,
+    ) -> Result<(), Error> {
+        let producer = &self.control().producer.0;
+        let Some((guard, owner_died)) = self.lock_side(&producer.lock, patience) else {
+            return Err(Error::Full);
+        };
+        if owner_died {
+            self.repair_producer()?;
+            producer.lock.clear_poison();
+        }
+        let result = self.put_locked(value, patience);
+        drop(guard);
+        result
+    }
+
+    fn put_locked<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        patience: Patience,
+    ) -> Result<(), Error> {
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        // Only the holder of the producer lock moves the tail, so it stays put while we
+        // hold the lock.
+        let tail = Cursor::unpack(self.control().tail.0.tail.load(Ordering::Relaxed));
+        if self.maxsize() != 0 {
+            self.wait_for_slot(tail, patience)?;
+        }
+
+        // The fast path: serialize straight into the free bytes at the tail.
+        let free = self.free_space(tail.pos, false)?;
+        if let Some(()) = self.try_put_in_place(value, tail, free)? {
+            return Ok(());
+        }
+        let refreshed = self.free_space(tail.pos, true)?;
+        if refreshed > free
+            && let Some(()) = self.try_put_in_place(value, tail, refreshed)?
+        {
+            return Ok(());
+        }
+
+        // The message wraps around the ring's end, or needs more room than is free now,
+        // or is larger than the ring: serialize it aside first.
+        with_encoded(value, |bytes| match record::footprint(bytes.len()) {
+            Some(size) if size <= self.ring_bytes() => self.put_whole(bytes, size, tail, patience),
+            _ => self.put_stream(bytes, tail, patience),
+        })?
+    }
+
+    /// Serializes `value` into the contiguous free bytes at the tail and commits it, if it
+    /// fits there (`Ok(None)` if not).
+    fn try_put_in_place<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        tail: Cursor,
+        free: u32,
+    ) -> Result<Option<()>, Error> {
+        let room = self.until_end(tail.pos).min(free);
+        if room <= HEADER {
+            return Ok(None);
+        }
+        // SAFETY: we hold the producer lock, and `[tail + 8, tail + room)` is free space
+        // that does not wrap (`room` is at most the bytes to the ring's end). The slice is
+        // dropped at the end of this statement, before the commit.
+        let written = postcard::to_slice(value, unsafe {
+            self.ring_slice_mut(tail.pos.wrapping_add(HEADER), room - HEADER)
+        })
+        .map(|bytes| bytes.len());
+        let len = match written {
+            Ok(len) => len,
+            Err(postcard::Error::SerializeBufferFull) => return Ok(None),
+            Err(other) => return Err(encode_failure(value, &other)),
+        };
+        // `len <= room - 8` and `room` is a multiple of 8, so the padded record fits.
+        let size = record::footprint(len).ok_or(Error::Full)?;
+        let len = u32::try_from(len).map_err(|_| Error::Full)?;
+        // SAFETY: the header goes at the tail, inside the free space we own.
+        unsafe { self.write_ring(tail.pos, &record::encode_header(len, WHOLE)) };
+        self.commit_tail(tail, size, true);
+        Ok(Some(()))
+    }
+
+    /// Writes a serialized message that fits in the ring as one record, once there is room.
+    fn put_whole(
+        &self,
+        bytes: &[u8],
+        size: u32,
+        tail: Cursor,
+        patience: Patience,
+    ) -> Result<(), Error> {
+        self.wait_for_room(tail, size, patience)?;
+        let len = u32::try_from(bytes.len()).map_err(|_| Error::Full)?;
+        // SAFETY: we hold the producer lock and `wait_for_room` made sure that `size`
+        // bytes from the tail are free.
+        unsafe {
+            self.write_ring(tail.pos, &record::encode_header(len, WHOLE));
+            self.write_ring(tail.pos.wrapping_add(HEADER), bytes);
+        }
+        self.commit_tail(tail, size, true);
+        Ok(())
+    }
+
+    /// Streams a message larger than the ring: a `FIRST` record with the total length,
+    /// then `MORE` records, then `LAST`, each committed as soon as it is written so that
+    /// consumers make room for the next. Always leaves [`ABORT_RESERVE`] bytes free.
+    fn put_stream(&self, bytes: &[u8], mut tail: Cursor, patience: Patience) -> Result<(), Error> {
+        let producer = &self.control().producer.0;
+        let ring = self.ring_bytes();
+        // Chunks of at most half the ring let the consumer copy one while we write the next.
+        let largest_chunk = ring / 2;
+        producer.stream_open.store(1, Ordering::SeqCst);
+        tracing::debug!(bytes = bytes.len(), ring, "streaming a message larger than the ring");
+        let mut sent = 0usize;
+        let mut first = true;
+        loop {
+            let remaining = bytes.len() - sent;
+            let prefix: u32 = if first { 8 } else { 0 };
+            let smallest = u32::try_from(remaining).unwrap_or(u32::MAX).min(ring / 8);
+            let needed = (HEADER + ABORT_RESERVE + prefix + smallest + 7) & !7;
+            if let Err(error) = self.wait_for_room(tail, needed, patience) {
+                if !first {
+                    self.write_abort()?;
+                }
+                producer.stream_open.store(0, Ordering::SeqCst);
+                return Err(error);
+            }
+            let free = self.free_space(tail.pos, false)?;
+            let room = (free - HEADER - ABORT_RESERVE - prefix) & !7;
+            let chunk = remaining.min(room.min(largest_chunk) as usize);
+            let end = sent + chunk;
+            let tag = match (first, end == bytes.len()) {
+                (true, _) => FIRST,
+                (false, true) => LAST,
+                (false, false) => MORE,
+            };
+            let len = prefix + chunk as u32;
+            // SAFETY: we hold the producer lock and `free` bytes from the tail are free;
+            // `HEADER + len` (padded) is at most `free - ABORT_RESERVE`.
+            unsafe {
+                self.write_ring(tail.pos, &record::encode_header(len, tag));
+                let mut at = tail.pos.wrapping_add(HEADER);
+                if first {
+                    self.write_ring(at, &(bytes.len() as u64).to_le_bytes());
+                    at = at.wrapping_add(8);
+                }
+                self.write_ring(at, &bytes[sent..end]);
+            }
+            let size = record::footprint(len as usize).ok_or(Error::Full)?;
+            tail = self.commit_tail(tail, size, tag == LAST);
+            sent = end;
+            first = false;
+            if tag == LAST {
+                break;
+            }
+        }
+        producer.stream_open.store(0, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Waits until a message may be added under `maxsize`.
+    fn wait_for_slot(&self, tail: Cursor, patience: Patience) -> Result<(), Error> {
+        let maxsize = self.maxsize();
+        let has_slot = |refresh: bool| -> Result<bool, Error> {
+            let head = self.producer_view_of_head(refresh);
+            Ok(tail.count.wrapping_sub(head.count) < maxsize)
+        };
+        if has_slot(false)? || has_slot(true)? {
+            return Ok(());
+        }
+        self.wait_on_space(patience, || has_slot(true))
+    }
+
+    /// Waits until `size` bytes from the tail are free.
+    fn wait_for_room(&self, tail: Cursor, size: u32, patience: Patience) -> Result<(), Error> {
+        if self.free_space(tail.pos, true)? >= size {
+            return Ok(());
+        }
+        self.wait_on_space(patience, || Ok(self.free_space(tail.pos, true)? >= size))
+    }
+
+    /// Waits on the consumers' wake-up word until `ready`, the queue closes (`Closed`) or
+    /// the patience runs out (`Full`).
+    fn wait_on_space(
+        &self,
+        patience: Patience,
+        mut ready: impl FnMut() -> Result<bool, Error>,
+    ) -> Result<(), Error> {
+        let deadline = match patience {
+            Patience::NoWait => return Err(Error::Full),
+            Patience::Until(deadline) => Some(deadline),
+            Patience::Forever => None,
+        };
+        let space = &self.control().head.0.space;
+        let ready = self.wait_until(space, deadline, || Ok(self.is_closed() || ready()?))?;
+        if self.is_closed() {
+            Err(Error::Closed)
+        } else if ready {
+            Ok(())
+        } else {
+            Err(Error::Full)
+        }
+    }
+
+    /// The head as the producer last saw it, or as it is now if `refresh`.
+    fn producer_view_of_head(&self, refresh: bool) -> Cursor {
+        let cached = &self.control().producer.0.cached_head;
+        if refresh {
+            let head = self.control().head.0.head.load(Ordering::Acquire);
+            cached.store(head, Ordering::Relaxed);
+            Cursor::unpack(head)
+        } else {
+            Cursor::unpack(cached.load(Ordering::Relaxed))
+        }
+    }
+
+    /// Free bytes from `tail_pos`, by the cached head or, if `refresh`, the current one.
+    fn free_space(&self, tail_pos: u32, refresh: bool) -> Result<u32, Error> {
+        let head = self.producer_view_of_head(refresh);
+        Ok(self.ring_bytes() - self.used(head.pos, tail_pos)?)
+    }
+
+    /// Publishes a record of `size` bytes: the commit point of a put.
+    fn commit_tail(&self, tail: Cursor, size: u32, completes: bool) -> Cursor {
+        let next = tail.advanced(size, completes);
+        self.control()
+            .tail
+            .0
+            .tail
+            .store(next.pack(), Ordering::Release);
+        self.notify(&self.control().tail.0.items);
+        next
+    }
+
+    /// Writes an abort record for the stream in progress (room is always reserved).
+    fn write_abort(&self) -> Result<(), Error> {
+        let tail = Cursor::unpack(self.control().tail.0.tail.load(Ordering::Relaxed));
+        if self.free_space(tail.pos, true)? < HEADER {
+            return Err(Error::CorruptQueue(
+                "no room left for the abort record of a stream".into(),
+            ));
+        }
+        // SAFETY: we hold the producer lock and at least 8 bytes from the tail are free.
+        unsafe { self.write_ring(tail.pos, &record::encode_header(0, ABORT)) };
+        self.commit_tail(tail, HEADER, false);
+        tracing::debug!("stream aborted");
+        Ok(())
+    }
+
+    /// Called with the producer lock just taken over from a dead holder: ends a stream it
+    /// left open and resets what only a producer uses. The committed tail needs nothing:
+    /// whatever the dead producer wrote past it is simply overwritten.
+    pub(crate) fn repair_producer(&self) -> Result<(), Error> {
+        let producer = &self.control().producer.0;
+        self.control().head.0.space.waiter.store(0, Ordering::Relaxed);
+        self.producer_view_of_head(true);
+        if producer.stream_open.load(Ordering::SeqCst) != 0 {
+            self.write_abort()?;
+            producer.stream_open.store(0, Ordering::SeqCst);
+        }
+        tracing::debug!("producer side repaired after its lock holder died");
+        Ok(())
+    }
+
+    /// Python's `close()`, for the whole queue: no put succeeds afterwards, and consumers
+    /// get `Closed` once the queue is drained. Returns once no put is in progress.
+    pub(crate) fn close(&self) {
+        let shared = &self.control().shared.0;
+        if shared.closed.swap(1, Ordering::AcqRel) == 0 {
+            tracing::debug!("queue closed");
+        }
+        self.wake_everyone();
+        // A put that checked the flag before we set it finishes (or gives up, as its waits
+        // see the flag) before we get the lock: after this, nothing more arrives.
+        let producer = &self.control().producer.0;
+        if let Some((guard, owner_died)) = self.lock_side(&producer.lock, Patience::Forever) {
+            if owner_died && self.repair_producer().is_ok() {
+                producer.lock.clear_poison();
+            }
+            drop(guard);
+        }
+    }
+}
+
+/// Serializes `value` into this thread's scratch buffer and runs `f` on the bytes.
+fn with_encoded<T: Serialize + ?Sized, R>(
+    value: &T,
+    f: impl FnOnce(&[u8]) -> R,
+) -> Result<R, Error> {
+    let mut buffer = SCRATCH
+        .try_with(|scratch| std::mem::take(&mut *scratch.borrow_mut()))
+        .unwrap_or_default();
+    buffer.clear();
+    let buffer = postcard::to_extend(value, buffer).map_err(|e| encode_failure(value, &e))?;
+    let result = f(&buffer);
+    if buffer.capacity() <= SCRATCH_KEPT {
+        let _ = SCRATCH.try_with(|scratch| *scratch.borrow_mut() = buffer);
+    }
+    Ok(result)
+}
+
+/// Why `value` could not be serialized. postcard only says "custom error" when a handle
+/// refused to serialize outside the handle transfer; serializing again through
+/// `transfer::encode` tells whether the value holds file descriptors, which a queue cannot
+/// carry (its ring holds bytes only).
+fn encode_failure<T: Serialize + ?Sized>(value: &T, error: &postcard::Error) -> Error {
+    match mp_shared_mem::transfer::encode(value) {
+        Ok((_, fds)) if !fds.is_empty() => Error::FdsInQueueMessage { count: fds.len() },
+        Ok(_) => Error::SharedMem(mp_shared_mem::Error::Encode(error.to_string())),
+        Err(precise) => Error::SharedMem(precise),
+    }
+}

@@ -1,0 +1,388 @@
+//! `RawQueue`: one queue segment mapped in this process, with the memory access, waiting
+//! and locking that the producer and consumer paths (`produce.rs`, `consume.rs`) share.
+
+use std::any::type_name;
+use std::ptr::NonNull;
+use std::sync::atomic::{Ordering, fence};
+use std::time::{Duration, Instant};
+
+use mp_shared_mem::Segment;
+use mp_sync::{Lock, LockGuard, TryLockError};
+
+use super::control::{Control, Cursor, DATA_OFFSET, Kind, MAGIC, VERSION, Wake, type_hash};
+use super::futex;
+use crate::Error;
+
+/// How long a blocked call may wait.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Patience {
+    /// Not at all (`try_` forms).
+    NoWait,
+    /// Until this instant (`_timeout` forms).
+    Until(Instant),
+    /// For ever (the blocking forms).
+    Forever,
+}
+
+impl Patience {
+    /// A timeout too large to represent waits for ever.
+    pub(crate) fn from_timeout(timeout: Duration) -> Self {
+        Instant::now()
+            .checked_add(timeout)
+            .map_or(Patience::Forever, Patience::Until)
+    }
+}
+
+/// Spins of the first waiting phase: a wake-up between processes costs 10-15 us, a
+/// message a few tens of nanoseconds, so a partner that is running fills or drains the
+/// ring again long before this runs out.
+const SPINS: u32 = 256;
+/// `sched_yield`s after spinning, before sleeping.
+const YIELDS: u32 = 8;
+/// The longest sleep before a waiter checks again on its own. It bounds the delay when
+/// the process that should have woken us died between its commit and its wake-up call.
+const SLEEP_SLICE: Duration = Duration::from_millis(100);
+
+/// One queue segment, mapped in this process.
+pub(crate) struct RawQueue {
+    segment: Segment,
+    control: NonNull<Control>,
+    data: NonNull<u8>,
+    /// `ring_bytes - 1`: ring sizes are powers of two.
+    mask: u32,
+    ring_bytes: u32,
+    /// 0: unbounded.
+    maxsize: u32,
+}
+
+impl Clone for RawQueue {
+    fn clone(&self) -> Self {
+        Self {
+            segment: self.segment.clone(),
+            ..*self
+        }
+    }
+}
+
+// SAFETY: the pointers point into the mapping that `segment` keeps alive for as long as
+// this value exists, in every thread. The control block is only reached as `&Control`,
+// made of atomics and mp-sync locks, which are `Sync`; the ring bytes are only touched by
+// the holder of the producer or consumer lock, in the ranges the protocol gives that side
+// (see `produce.rs` and `consume.rs`), whichever thread it runs on.
+unsafe impl Send for RawQueue {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for RawQueue {}
+
+impl RawQueue {
+    /// A new queue in a fresh segment.
+    pub(crate) fn create(
+        kind: Kind,
+        ring_bytes: usize,
+        maxsize: usize,
+        type_name: &str,
+    ) -> Result<Self, Error> {
+        let segment = Segment::new(DATA_OFFSET + ring_bytes)?;
+        let control = segment.as_ptr().cast::<Control>();
+        // SAFETY: the segment is fresh (no other handle or process can see it yet), at
+        // least DATA_OFFSET bytes long, which the control block fits in (checked at
+        // compile time), and page-aligned, more than the block's 64-byte alignment. So
+        // `control` is valid for writing one `Control`.
+        unsafe { control.write(Control::new()) };
+        let queue = Self::from_parts(segment, ring_bytes, maxsize)?;
+        queue.control().stamp(kind, ring_bytes, maxsize, type_name);
+        tracing::debug!(kind = kind.name(), ring_bytes, maxsize, type_name, "queue created");
+        Ok(queue)
+    }
+
+    /// Opens a queue received from another process, checking that it is a queue of one of
+    /// the kinds in `accepted` for messages of type `type_name`.
+    pub(crate) fn attach(
+        segment: Segment,
+        accepted: &[Kind],
+        wanted: Kind,
+        type_name: &str,
+    ) -> Result<Self, Error> {
+        let corrupt = |why: &str| Error::CorruptQueue(format!("not a queue segment: {why}"));
+        if segment.size() < DATA_OFFSET + super::control::MIN_RING_BYTES {
+            return Err(corrupt("too small"));
+        }
+        // SAFETY: the segment is mapped, page-aligned and longer than the control block;
+        // every field of `Control` is an atomic (or a lock made of one), valid for any bit
+        // pattern, so viewing these bytes as a `Control` is sound whatever they hold.
+        let control = unsafe { &*segment.as_ptr().cast::<Control>() };
+        let id = &control.identity.0;
+        if id.magic.load(Ordering::Acquire) != MAGIC {
+            return Err(corrupt("no queue magic number"));
+        }
+        if id.version.load(Ordering::Relaxed) != VERSION {
+            return Err(corrupt("made by another version of mp-ipc"));
+        }
+        let ring_bytes = usize::try_from(id.ring_bytes.load(Ordering::Relaxed))
+            .map_err(|_| corrupt("ring size"))?;
+        if !ring_bytes.is_power_of_two()
+            || !(super::control::MIN_RING_BYTES..=super::control::MAX_RING_BYTES)
+                .contains(&ring_bytes)
+            || segment.size() != DATA_OFFSET + ring_bytes
+        {
+            return Err(corrupt("the ring size does not match the segment"));
+        }
+        let maxsize = usize::try_from(id.maxsize.load(Ordering::Relaxed))
+            .ok()
+            .filter(|m| *m <= super::control::MAX_MAXSIZE)
+            .ok_or_else(|| corrupt("maxsize out of range"))?;
+        let found_kind = Kind::from_raw(id.kind.load(Ordering::Relaxed))
+            .ok_or_else(|| corrupt("unknown kind"))?;
+        if !accepted.contains(&found_kind) || id.type_hash.load(Ordering::Relaxed) != type_hash(type_name)
+        {
+            return Err(Error::SharedMem(mp_shared_mem::Error::TypeMismatch {
+                expected: format!("{}<{type_name}>", wanted.name()),
+                found: format!("{}<{}>", found_kind.name(), control.type_name()),
+            }));
+        }
+        let queue = Self::from_parts(segment, ring_bytes, maxsize)?;
+        tracing::debug!(kind = found_kind.name(), ring_bytes, maxsize, type_name, "queue opened");
+        Ok(queue)
+    }
+
+    fn from_parts(
+        segment: Segment,
+        ring_bytes: usize,
+        maxsize: usize,
+    ) -> Result<Self, Error> {
+        let too_big = || Error::InvalidArgument("the ring or maxsize is too large");
+        let control = NonNull::new(segment.as_ptr().cast::<Control>())
+            .ok_or(Error::InvalidArgument("the segment has no mapping"))?;
+        // SAFETY: the segment is `DATA_OFFSET + ring_bytes` bytes long (checked by both
+        // callers), so the data pointer stays inside the mapping.
+        let data = unsafe { control.cast::<u8>().add(DATA_OFFSET) };
+        Ok(Self {
+            segment,
+            control,
+            data,
+            mask: u32::try_from(ring_bytes - 1).map_err(|_| too_big())?,
+            ring_bytes: u32::try_from(ring_bytes).map_err(|_| too_big())?,
+            maxsize: u32::try_from(maxsize).map_err(|_| too_big())?,
+        })
+    }
+
+    pub(crate) fn control(&self) -> &Control {
+        // SAFETY: `control` points at the start of the mapping `self.segment` keeps alive;
+        // it holds a `Control` (written by the creator, or checked by `attach`), made of
+        // atomics only, so shared references to it are sound from any thread of any process.
+        unsafe { self.control.as_ref() }
+    }
+
+    pub(crate) fn segment(&self) -> &Segment {
+        &self.segment
+    }
+
+    pub(crate) fn ring_bytes(&self) -> u32 {
+        self.ring_bytes
+    }
+
+    pub(crate) fn maxsize(&self) -> u32 {
+        self.maxsize
+    }
+
+    // -- the cursors ----------------------------------------------------------------------
+
+    pub(crate) fn tail(&self) -> Cursor {
+        Cursor::unpack(self.control().tail.0.tail.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn head(&self) -> Cursor {
+        Cursor::unpack(self.control().head.0.head.load(Ordering::Acquire))
+    }
+
+    /// Messages completed and not yet taken, as far as the two cursors say right now.
+    pub(crate) fn qsize(&self) -> u32 {
+        let head = self.head();
+        let tail = self.tail();
+        let queued = tail.count.wrapping_sub(head.count);
+        // A corrupt or racing pair can only make this look huge; report what is plausible.
+        if queued > self.ring_bytes / 8 { 0 } else { queued }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.control().shared.0.closed.load(Ordering::Acquire) != 0
+    }
+
+    /// Bytes used between a head and a tail position, if the pair is consistent.
+    pub(crate) fn used(&self, head_pos: u32, tail_pos: u32) -> Result<u32, Error> {
+        let used = tail_pos.wrapping_sub(head_pos);
+        if used > self.ring_bytes || !used.is_multiple_of(8) {
+            return Err(Error::CorruptQueue(format!(
+                "the cursors are {used} bytes apart in a ring of {}",
+                self.ring_bytes
+            )));
+        }
+        Ok(used)
+    }
+
+    // -- the ring's bytes -----------------------------------------------------------------
+
+    /// A pointer to ring offset `pos & mask`.
+    fn at(&self, pos: u32) -> *mut u8 {
+        // SAFETY: `pos & mask < ring_bytes`, so the pointer stays inside the ring.
+        unsafe { self.data.as_ptr().add((pos & self.mask) as usize) }
+    }
+
+    /// Bytes from `pos` to the end of the ring.
+    pub(crate) fn until_end(&self, pos: u32) -> u32 {
+        self.ring_bytes - (pos & self.mask)
+    }
+
+    /// Copies `bytes` into the ring at `pos`, wrapping around its end.
+    ///
+    /// # Safety
+    /// The caller holds the producer lock and `[pos, pos + bytes.len())` is free space
+    /// (between the tail and the head plus the ring size), which no other process reads or
+    /// writes while the protocol is followed. `bytes.len() <= ring_bytes`.
+    pub(crate) unsafe fn write_ring(&self, pos: u32, bytes: &[u8]) {
+        let first = bytes.len().min(self.until_end(pos) as usize);
+        // SAFETY: the first part runs from `pos` to at most the ring's end, the second
+        // from the ring's start for the rest (at most the ring's size); the caller owns
+        // the range. `bytes` is private memory, so the two never overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.at(pos), first);
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr().add(first),
+                self.data.as_ptr(),
+                bytes.len() - first,
+            );
+        }
+    }
+
+    /// Copies ring bytes from `pos` into `out`, wrapping around the ring's end.
+    ///
+    /// # Safety
+    /// The caller holds the consumer lock and `[pos, pos + out.len())` lies between the
+    /// head and a tail it loaded (acquire), which producers do not write while the
+    /// protocol is followed. `out.len() <= ring_bytes`.
+    pub(crate) unsafe fn read_ring(&self, pos: u32, out: &mut [u8]) {
+        let first = out.len().min(self.until_end(pos) as usize);
+        // SAFETY: as in `write_ring`, with the roles swapped.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.at(pos), out.as_mut_ptr(), first);
+            std::ptr::copy_nonoverlapping(
+                self.data.as_ptr(),
+                out.as_mut_ptr().add(first),
+                out.len() - first,
+            );
+        }
+    }
+
+    /// The ring bytes `[pos, pos + len)` as a slice to serialize into.
+    ///
+    /// # Safety
+    /// As for [`write_ring`](Self::write_ring), and the range must not wrap
+    /// (`len <= until_end(pos)`). The slice must be dropped before the tail is committed
+    /// past it.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn ring_slice_mut(&self, pos: u32, len: u32) -> &mut [u8] {
+        // SAFETY: in bounds (no wrap, checked by the caller), and exclusively the
+        // producer's by the protocol for as long as the slice lives.
+        unsafe { std::slice::from_raw_parts_mut(self.at(pos), len as usize) }
+    }
+
+    /// The ring bytes `[pos, pos + len)` to decode from in place.
+    ///
+    /// # Safety
+    /// As for [`read_ring`](Self::read_ring), and the range must not wrap. The slice must
+    /// be dropped before the head is committed past it.
+    pub(crate) unsafe fn ring_slice(&self, pos: u32, len: u32) -> &[u8] {
+        // SAFETY: in bounds and, by the protocol, written by nobody while it lives.
+        unsafe { std::slice::from_raw_parts(self.at(pos), len as usize) }
+    }
+
+    // -- waiting ----------------------------------------------------------------------------
+
+    /// Waits until `ready` says so (`Ok(true)`) or `deadline` passes (`Ok(false)`):
+    /// spins, yields, then sleeps on `wake` in slices. Only the holder of the side lock
+    /// that `wake` belongs to calls this, so it is the only one to raise `wake.waiter`.
+    pub(crate) fn wait_until(
+        &self,
+        wake: &Wake,
+        deadline: Option<Instant>,
+        mut ready: impl FnMut() -> Result<bool, Error>,
+    ) -> Result<bool, Error> {
+        for round in 0..SPINS + YIELDS {
+            if ready()? {
+                return Ok(true);
+            }
+            if round < SPINS {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        loop {
+            wake.waiter.store(1, Ordering::Relaxed);
+            // Pairs with the fence in `notify`: either the waker sees `waiter` raised, or
+            // we see what it published before it looked.
+            fence(Ordering::SeqCst);
+            let seq = wake.seq.load(Ordering::Relaxed);
+            let outcome = ready();
+            if !matches!(outcome, Ok(false)) {
+                wake.waiter.store(0, Ordering::Relaxed);
+                return outcome;
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                wake.waiter.store(0, Ordering::Relaxed);
+                return Ok(false);
+            }
+            let slice_end = now + SLEEP_SLICE;
+            let until = deadline.map_or(slice_end, |d| d.min(slice_end));
+            futex::wait(&wake.seq, seq, until);
+        }
+    }
+
+    /// Wakes whoever sleeps on `wake`, if anyone said it would. Costs no system call
+    /// when nobody sleeps.
+    pub(crate) fn notify(&self, wake: &Wake) {
+        fence(Ordering::SeqCst);
+        if wake.waiter.load(Ordering::Relaxed) != 0 {
+            wake.seq.fetch_add(1, Ordering::Release);
+            futex::wake_all(&wake.seq);
+        }
+    }
+
+    /// Wakes every sleeper of both sides, whether or not it said so (close).
+    pub(crate) fn wake_everyone(&self) {
+        let control = self.control();
+        for wake in [&control.tail.0.items, &control.head.0.space] {
+            wake.seq.fetch_add(1, Ordering::Release);
+            futex::wake_all(&wake.seq);
+        }
+    }
+
+    // -- the side locks ------------------------------------------------------------------
+
+    /// Takes a side lock within `patience`; `Ok(None)` if it could not. The second part
+    /// is true if a previous holder died holding it: the caller repairs its side, then
+    /// clears the mark.
+    pub(crate) fn lock_side<'a>(
+        &self,
+        lock: &'a Lock,
+        patience: Patience,
+    ) -> Option<(LockGuard<'a>, bool)> {
+        let outcome = match patience {
+            Patience::NoWait => lock.try_lock(),
+            Patience::Until(deadline) => {
+                lock.lock_timeout(deadline.saturating_duration_since(Instant::now()))
+            }
+            Patience::Forever => lock.lock().map_err(TryLockError::OwnerDied),
+        };
+        match outcome {
+            Ok(guard) => Some((guard, false)),
+            Err(TryLockError::OwnerDied(died)) => Some((died.into_inner(), true)),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+}
+
+/// The type name recorded for messages of type `T`.
+pub(crate) fn message_type<T>() -> &'static str {
+    type_name::<T>()
+}
