@@ -24,6 +24,7 @@
 //! | `sem.acquire()`, `sem.release(n)` | [`Semaphore::acquire`], [`Semaphore::release`] |
 //! | `threading.Event()` | [`Event::new()`] |
 //! | `event.set()`, `clear()`, `is_set()`, `wait(t)` | [`Event::set`], [`Event::clear`], [`Event::is_set`], [`Event::wait_timeout`] |
+//! | `await asyncio.Event().wait()`, for an event other threads or processes set | `event.wait_async().await` (feature `async`, see [Async](crate#async)) |
 //! | `threading.Barrier(n)` | [`Barrier::new(n)`](Barrier::new) |
 //! | `barrier.wait()`, `abort()`, `reset()`, `broken` | [`Barrier::wait`], [`Barrier::abort`], [`Barrier::reset`], [`Barrier::broken`] |
 //! | `threading.BrokenBarrierError` | [`Error::BrokenBarrier`] |
@@ -73,6 +74,17 @@
 //!
 //! A panic that unwinds through a guard releases the lock without poisoning it, as
 //! parking_lot does: only death is reported.
+//!
+//! # Async
+//!
+//! With the `async` feature, async code waits for an [`Event`] without blocking its
+//! runtime: `event.wait_async().await`. The event may be set by any thread or process; one
+//! background thread per process (the futex reactor, started at the first async wait)
+//! sleeps on every awaited word at once with `futex_waitv` and wakes the right tasks, so
+//! 500 tasks awaiting events cost one thread, not 500. The `futex_reactor` module is public
+//! so that async waits on other futex words (queues of the crates above) reuse it; its docs
+//! give the protocol, the limits (127 words per sleep, then polling) and the fallback for
+//! kernels without `futex_waitv`. Any runtime works; tokio is the one the tests use.
 //!
 //! # How it is built
 //!

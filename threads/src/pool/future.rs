@@ -5,6 +5,9 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Waker;
+#[cfg(feature = "async")]
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
@@ -37,6 +40,8 @@ struct Inner<T> {
     status: Status,
     outcome: Outcome<T>,
     callbacks: Vec<(u64, Callback<T>)>,
+    /// Async tasks awaiting the outcome (see `into_future.rs`), woken with the waiters.
+    wakers: Vec<(u64, Waker)>,
     next_callback_id: u64,
 }
 
@@ -56,6 +61,7 @@ impl<T> FutureShared<T> {
                 status: Status::Pending,
                 outcome: Outcome::None,
                 callbacks: Vec::new(),
+                wakers: Vec::new(),
                 next_callback_id: 0,
             }),
             finished: Condvar::new(),
@@ -89,8 +95,10 @@ impl<T> FutureShared<T> {
         };
         Self::run_callbacks(&mut inner);
         self.settled.store(true, Ordering::Release);
+        let wakers = std::mem::take(&mut inner.wakers);
         drop(inner);
         self.finished.notify_all();
+        wakers.into_iter().for_each(|(_, waker)| waker.wake());
     }
 
     /// Cancels a task that has not started; false once it is running or done.
@@ -102,8 +110,10 @@ impl<T> FutureShared<T> {
                 inner.outcome = Outcome::Failed(Error::Cancelled);
                 Self::run_callbacks(&mut inner);
                 self.settled.store(true, Ordering::Release);
+                let wakers = std::mem::take(&mut inner.wakers);
                 drop(inner);
                 self.finished.notify_all();
+                wakers.into_iter().for_each(|(_, waker)| waker.wake());
                 true
             }
             Status::Cancelled => true,
@@ -214,6 +224,59 @@ impl<T> FutureShared<T> {
             }
             Outcome::Taken | Outcome::None => Err(Error::AlreadyTaken),
         }
+    }
+
+    /// The async form of `take_result`: the outcome if the task is done, else `Pending`
+    /// with `cx`'s waker registered under `*waker_id` (replacing the one of a previous poll).
+    #[cfg(feature = "async")]
+    pub(crate) fn poll_take_result(
+        &self,
+        cx: &mut Context<'_>,
+        waker_id: &mut Option<u64>,
+    ) -> Poll<Result<T, Error>> {
+        let mut inner = self.inner.lock();
+        if matches!(inner.status, Status::Finished | Status::Cancelled) {
+            // `finish`/`cancel` took every registered waker already.
+            *waker_id = None;
+            return Poll::Ready(
+                match std::mem::replace(&mut inner.outcome, Outcome::Taken) {
+                    Outcome::Value(value) => Ok(value),
+                    Outcome::Failed(error) => {
+                        inner.outcome = Outcome::Failed(error.clone());
+                        Err(error)
+                    }
+                    Outcome::Taken | Outcome::None => Err(Error::AlreadyTaken),
+                },
+            );
+        }
+        let registered =
+            waker_id.and_then(|id| inner.wakers.iter_mut().find(|(other, _)| *other == id));
+        match registered {
+            Some((_, waker)) => {
+                if !waker.will_wake(cx.waker()) {
+                    *waker = cx.waker().clone();
+                }
+            }
+            None => {
+                let id = inner.next_callback_id;
+                inner.next_callback_id += 1;
+                inner.wakers.push((id, cx.waker().clone()));
+                *waker_id = Some(id);
+            }
+        }
+        Poll::Pending
+    }
+
+    /// Drops the waker registered under `id`, if it is still there.
+    #[cfg(feature = "async")]
+    pub(crate) fn remove_waker(&self, id: u64) {
+        self.inner.lock().wakers.retain(|(other, _)| *other != id);
+    }
+
+    /// How many async tasks are registered to be woken by this task's end.
+    #[cfg(feature = "async")]
+    pub(crate) fn registered_wakers(&self) -> usize {
+        self.inner.lock().wakers.len()
     }
 
     fn exception(&self, deadline: Option<Instant>) -> Result<Option<Error>, Error> {

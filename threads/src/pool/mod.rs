@@ -2,6 +2,8 @@
 //! [`wait`], [`as_completed`].
 
 pub(crate) mod future;
+#[cfg(feature = "async")]
+pub(crate) mod into_future;
 pub(crate) mod map;
 pub(crate) mod task;
 pub(crate) mod thread_pool;
