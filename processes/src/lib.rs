@@ -1,10 +1,142 @@
-//! Running functions in other processes: Python's `multiprocessing.Process`,
-//! its start methods and `Pool`.
+//! Running functions in other processes: Python's `multiprocessing.Process`, its start
+//! methods (fork, spawn, forkserver), `current_process()` and friends.
 //!
-//! | Python | here |
+//! A child process runs a function with arguments and hands back its return value,
+//! the way a thread does with `std::thread`, but isolated: a child that panics,
+//! segfaults or is killed fails only its own `join`, with an error saying what happened.
+//!
+//! | Python | mp-processes |
 //! |---|---|
-//! | `multiprocessing.cpu_count()` | [`cpu_count()`] |
+//! | `Process(target=f, args=(a, b), name="n", daemon=True)` | [`Process::new(f, (a, b)).name("n").daemon(true)`](Process::new) |
+//! | `p.start()` | [`start()`](Process::start) → [`ProcessHandle`] |
+//! | `p.join()` | [`join()`](ProcessHandle::join): `f`'s return value, or why there is none |
+//! | `p.join(timeout)` | [`join_timeout(d)`](ProcessHandle::join_timeout) (`Err(TimedOut)` keeps it joinable) |
+//! | `p.is_alive()`, `p.pid`, `p.name`, `p.daemon` | [`is_alive()`](ProcessHandle::is_alive), [`pid()`](ProcessHandle::pid), [`name()`](ProcessHandle::name), [`daemon()`](ProcessHandle::daemon) |
+//! | `p.exitcode` | [`exitcode()`](ProcessHandle::exitcode): `None` while running, 0, 1 after a panic, `-N` after signal N |
+//! | `p.terminate()`, `p.kill()` | [`terminate()`](ProcessHandle::terminate) (`SIGTERM`), [`kill()`](ProcessHandle::kill) (`SIGKILL`) |
+//! | `p.sentinel` | [`sentinel()`](ProcessHandle::sentinel) → [`Sentinel`] (a pidfd) |
+//! | an exception in the child | [`Error::Panicked`] with the panic message |
+//! | `os.fork()` and run a closure | [`Process::fork(closure)`](Process::fork) |
+//! | `set_start_method("spawn")`, `get_start_method()` | [`set_start_method(StartMethod::Spawn)`](set_start_method), [`get_start_method()`] |
+//! | `get_context("forkserver")` | [`Context::new(StartMethod::Forkserver)`](Context::new) |
+//! | `current_process()`, `parent_process()` | [`current_process()`], [`parent_process()`] → [`ProcessInfo`] |
+//! | `active_children()` | [`active_children()`] |
+//! | `cpu_count()` | [`cpu_count()`] (the CPUs this process may use) |
+//!
+//! ```
+//! use mp_processes::{Error, Process, StartMethod};
+//! use mp_shared_mem::Array;
+//!
+//! fn fill(samples: Array<u32>, start: usize, value: u32) -> usize {
+//!     let mut samples = samples.lock().unwrap();
+//!     samples[start..start + 4].fill(value);
+//!     start
+//! }
+//!
+//! let samples = Array::<u32>::zeroed(8)?;
+//! let children = (0..2u32)
+//!     .map(|i| Process::new(fill, (samples.clone(), 4 * i as usize, i + 1)).start())
+//!     .collect::<Result<Vec<_>, Error>>()?;
+//! for child in &children {
+//!     child.join()?;
+//! }
+//! assert_eq!(samples.to_vec()?, [1, 1, 1, 1, 2, 2, 2, 2]);
+//!
+//! let crash = Process::new(|| -> u8 { panic!("bad input") }, ())
+//!     .start_method(StartMethod::Spawn)
+//!     .start()?;
+//! match crash.join() {
+//!     Err(Error::Panicked { message, .. }) => assert_eq!(message, "bad input"),
+//!     other => panic!("{other:?}"),
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Start methods
+//!
+//! - **Forkserver** (the default). The first start runs this binary afresh as a small
+//!   single-threaded server; each child is a `fork` of that server. A child thus starts
+//!   clean (no copy of the parent's threads' locks) for the price of a fork.
+//! - **Spawn**. Each child runs this binary afresh.
+//! - **Fork**. Each child is a `fork` of the parent: the fastest, and the only method that
+//!   carries a capturing closure ([`Process::fork`]). In a multi-threaded parent, only
+//!   the forking thread exists in the child, and a lock another thread held at that
+//!   moment stays locked there: see [`StartMethod::Fork`].
+//!
+//! # How a function crosses into a fresh run of the binary
+//!
+//! **The call is picked up before `main`.** A fresh run (spawn, forkserver) finds a
+//! marker in its environment, an inherited socket named by `MP_PROCESSES_BOOT`, from a
+//! constructor in the binary's `.init_array`, which the C runtime runs before `main`. It
+//! removes the variable (so the child's own children do not see it), serves its call and
+//! `_exit`s: it never returns into `main`. So no code is needed in `main`, and it works
+//! the same in a `cargo test` harness.
+//!
+//! **The function crosses by address.** [`Process::new`] takes only functions without
+//! size (function items, closures that capture nothing); a capturing closure does not
+//! compile. For each target type a trampoline is instantiated; the parent sends the
+//! trampoline's address minus the address of a fixed anchor function. Address-space
+//! randomization moves the binary as a whole, so the child adds its own anchor's address
+//! and lands on the same trampoline, which receives the arguments, conjures the (one,
+//! sizeless) value of the target type and calls it. A build id (the device, inode, size
+//! and time of `/proc/self/exe`) comes with it, so a child running another build refuses
+//! with [`Error::Start`] instead of jumping blindly. Nothing is looked up by name.
+//!
+//! **Arguments, return value and handles cross through mp-shared-mem's
+//! [`transfer`](mp_shared_mem::transfer)**: postcard bytes and file descriptors
+//! (`SCM_RIGHTS`) over a private `socketpair`. No name on the file system, so nothing
+//! another process could reach and nothing left behind.
+//!
+//! # Exit codes, signals, the forkserver
+//!
+//! Each child has its pidfd (the [`Sentinel`]): `poll`able, and the target of
+//! `terminate`/`kill`, so a recycled pid is never signalled. A child of the spawn or
+//! fork method is ours to reap (`waitid(P_PIDFD)`). A forkserver child is the server's:
+//! the server reaps it and writes its exit status on the child's socket after whatever
+//! the child wrote there itself, which is how `exitcode` reaches the parent.
+//!
+//! # Daemons and exit
+//!
+//! A daemonic child asks the kernel to `SIGKILL` it when its parent dies
+//! (`PR_SET_PDEATHSIG`), then checks that the parent has not died already. Linux ties
+//! that signal to the *thread* that created the child, so every child (and the
+//! forkserver) is created by one launcher thread per process that lives as long as the
+//! process. The forkserver dies with its parent the same way, and daemonic forkserver
+//! children die with the server. At normal exit (`main` returns, `std::process::exit`)
+//! the process waits for its non-daemonic children, as Python's does (`atexit`). A
+//! daemonic process may not start children, as in Python.
+//!
+//! A child's standard output and error are the parent's. Every child path ends in
+//! `_exit` after flushing standard output: no child ever returns into its parent's
+//! `main` or test harness.
 
+mod boot;
+mod child;
+mod children;
+mod context;
 mod cpu;
+mod error;
+mod forkserver;
+mod handle;
+mod identity;
+mod launcher;
+mod method;
+mod panic_message;
+mod process;
+mod sentinel;
+mod spawn;
+mod state;
+mod sys;
+mod target;
+mod wire;
 
+pub use children::active_children;
+pub use context::Context;
 pub use cpu::cpu_count;
+pub use error::Error;
+pub use handle::ProcessHandle;
+pub use identity::{ProcessInfo, current_process, parent_process};
+pub use method::{StartMethod, UnknownStartMethod, get_start_method, set_start_method};
+pub use process::Process;
+pub use sentinel::Sentinel;
+pub use target::Target;

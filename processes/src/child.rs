@@ -1,0 +1,139 @@
+//! The child's side: becoming the child, running the target, reporting how it went, and
+//! ending without ever returning into the parent's `main` or test harness.
+
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use mp_shared_mem::transfer;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::panic_message::panic_message;
+use crate::state;
+use crate::sys::exit_now;
+use crate::target::Target;
+use crate::wire::{self, Call, Identity, MAX_MESSAGE_LEN, Outcome, Tag};
+
+/// Marks this process as the child `identity` whose parent is `parent_pid`; for a
+/// daemonic child, arranges to be killed when the parent dies.
+pub(crate) fn become_child(identity: Identity, channel: &UnixStream, creator_pid: i32) {
+    if identity.daemon {
+        die_with_parent(creator_pid);
+    }
+    state::install_child(identity, channel.as_raw_fd());
+}
+
+/// `PR_SET_PDEATHSIG(SIGKILL)`, then a check that the creator is still our parent: if it
+/// died before the `prctl`, no signal will ever come, so the child ends itself now.
+pub(crate) fn die_with_parent(creator_pid: i32) {
+    use nix::sys::signal::Signal;
+    if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err()
+        || nix::unistd::getppid().as_raw() != creator_pid
+    {
+        let _ = nix::sys::signal::raise(Signal::SIGKILL);
+        exit_now(1);
+    }
+}
+
+/// The child side of the spawn and forkserver methods, once the [`Call`] is known: checks
+/// that this is the parent's binary and jumps to the target's trampoline.
+pub(crate) fn run_call(call: Call, channel: UnixStream, creator_pid: i32) -> ! {
+    become_child(call.child, &channel, creator_pid);
+    if call.build_id != wire::build_id() {
+        finish::<()>(
+            &channel,
+            Outcome::StartFailed(
+                "the child runs a different build of the program than the parent \
+                 (was the binary replaced?)"
+                    .into(),
+            ),
+        );
+    }
+    let address = wire::address_at(call.entry);
+    // SAFETY: the parent computed `call.entry` from the address of `entry::<F, A, R>`, a
+    // `fn(UnixStream) -> !`, in the same binary (the build ids match), and the distance
+    // between two functions of one binary is the same in every process running it. So
+    // `address` is that function in this process.
+    let trampoline = unsafe { std::mem::transmute::<usize, fn(UnixStream) -> !>(address) };
+    trampoline(channel)
+}
+
+/// The trampoline, one per target type: receives the arguments, calls the target, sends
+/// back what it returned (or its panic) and exits. Its address is what crosses.
+pub(crate) fn entry<F, A, R>(channel: UnixStream) -> !
+where
+    F: Target<A, Output = R>,
+    A: DeserializeOwned,
+    R: Serialize,
+{
+    let outcome = match transfer::recv_value::<A>(&channel, MAX_MESSAGE_LEN) {
+        Err(err) => Outcome::StartFailed(format!("cannot receive the arguments: {err}")),
+        Ok(args) => {
+            let target = conjure::<F>();
+            match catch_unwind(AssertUnwindSafe(move || target.call(args))) {
+                Ok(value) => Outcome::Returned(value),
+                Err(payload) => Outcome::Panicked(panic_message(&*payload)),
+            }
+        }
+    };
+    finish(&channel, outcome)
+}
+
+/// The address of `entry::<F, A, R>`, as an offset from the anchor.
+pub(crate) fn entry_offset<F, A, R>() -> i64
+where
+    F: Target<A, Output = R>,
+    A: DeserializeOwned,
+    R: Serialize,
+{
+    wire::offset_of(entry::<F, A, R> as fn(UnixStream) -> ! as usize)
+}
+
+/// The one value of a zero-sized function type.
+fn conjure<F: Copy + 'static>() -> F {
+    const {
+        assert!(
+            size_of::<F>() == 0,
+            "only a function without captures can cross"
+        )
+    };
+    // SAFETY: `F` has size zero (checked at compile time above), so reading it reads no
+    // bytes and any aligned non-null pointer will do. `F` is a function item or a closure
+    // that captures nothing (Process::new requires a zero-sized `Target`), so it has exactly
+    // one value, and that value is what the parent had; `F: Copy`, so making one duplicates
+    // no ownership.
+    unsafe { std::ptr::NonNull::<F>::dangling().as_ptr().read() }
+}
+
+/// Runs a job in a forked child (the fork start method).
+pub(crate) fn run_forked<R: Serialize>(
+    job: impl FnOnce() -> R,
+    identity: Identity,
+    channel: UnixStream,
+    creator_pid: i32,
+) -> ! {
+    become_child(identity, &channel, creator_pid);
+    let outcome = match catch_unwind(AssertUnwindSafe(job)) {
+        Ok(value) => Outcome::Returned(value),
+        Err(payload) => Outcome::Panicked(panic_message(&*payload)),
+    };
+    finish(&channel, outcome)
+}
+
+/// Sends the outcome to the parent and exits: 0 when the target returned, 1 otherwise
+/// (Python's exit code for an uncaught exception).
+pub(crate) fn finish<R: Serialize>(channel: &UnixStream, outcome: Outcome<R>) -> ! {
+    let mut code = match outcome {
+        Outcome::Returned(_) => 0,
+        _ => 1,
+    };
+    if let Err(err) = transfer::send_value(channel, &(Tag::Outcome, &outcome)) {
+        code = 1;
+        let _ = transfer::send_value(
+            channel,
+            &(Tag::Outcome, Outcome::<()>::Unsendable(err.to_string())),
+        );
+    }
+    exit_now(code)
+}

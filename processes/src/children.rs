@@ -1,0 +1,96 @@
+//! The children of this process that were not joined yet: [`active_children()`], and
+//! the wait for non-daemonic children when the process exits.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Once};
+
+use crate::handle::Record;
+use crate::{ProcessInfo, state};
+
+static EXIT_HOOK: Once = Once::new();
+static EXIT_HOOK_PID: AtomicI32 = AtomicI32::new(0);
+
+/// Adds a just-started child to the list (and, the first time, arranges for the wait at
+/// exit).
+pub(crate) fn remember(record: Arc<Record>) {
+    install_exit_hook();
+    state::current().children.lock().push(record);
+}
+
+/// Takes a joined child off the list.
+pub(crate) fn forget(record: &Arc<Record>) {
+    state::current()
+        .children
+        .lock()
+        .retain(|other| !Arc::ptr_eq(other, record));
+}
+
+/// The children of this process that are still running, as Python's
+/// `multiprocessing.active_children()`. Like Python's, it reaps the children that have
+/// ended (whose handles may have been dropped) and takes them off the list.
+///
+/// ```
+/// use std::time::Duration;
+/// use mp_processes::{Process, StartMethod, active_children};
+///
+/// let child = Process::new(|| std::thread::sleep(Duration::from_secs(60)), ())
+///     .name("sleeper")
+///     .start_method(StartMethod::Fork)
+///     .start()?;
+/// assert!(active_children().iter().any(|info| info.name() == "sleeper"));
+/// child.kill()?;
+/// let _ = child.join();
+/// assert!(!active_children().iter().any(|info| info.name() == "sleeper"));
+/// # Ok::<(), mp_processes::Error>(())
+/// ```
+pub fn active_children() -> Vec<ProcessInfo> {
+    let records: Vec<Arc<Record>> = state::current().children.lock().clone();
+    let mut alive = Vec::new();
+    for record in records {
+        if record.sentinel.is_ready() {
+            // Reap it (a forkserver child's status follows its end within microseconds).
+            let deadline = std::time::Instant::now() + std::time::Duration::from_millis(100);
+            if record.settle(Some(deadline)).is_ok() || record.finished() {
+                forget(&record);
+            }
+        } else {
+            alive.push(ProcessInfo {
+                name: record.name.clone(),
+                pid: record.pid as u32,
+                daemon: record.daemon,
+            });
+        }
+    }
+    alive
+}
+
+fn install_exit_hook() {
+    EXIT_HOOK.call_once(|| {
+        EXIT_HOOK_PID.store(nix::unistd::getpid().as_raw(), Ordering::Relaxed);
+        // SAFETY: `atexit` only stores the function pointer; `exit()` calls it once on
+        // the exiting thread. `join_non_daemonic_children` is an `extern "C"` function
+        // without arguments that never unwinds (its body runs under `catch_unwind`).
+        let status = unsafe { libc::atexit(join_non_daemonic_children) };
+        if status != 0 {
+            tracing::debug!(
+                "atexit refused the hook: non-daemonic children will not be waited for"
+            );
+        }
+    });
+}
+
+/// Python's exit: the process ends only after its non-daemonic children have. Daemonic
+/// children die with it (`PR_SET_PDEATHSIG`).
+extern "C" fn join_non_daemonic_children() {
+    let _ = std::panic::catch_unwind(|| {
+        // A child made by `fork` inherits the hook, but not the children.
+        if nix::unistd::getpid().as_raw() != EXIT_HOOK_PID.load(Ordering::Relaxed) {
+            return;
+        }
+        let records: Vec<Arc<Record>> = state::current().children.lock().clone();
+        for record in records.iter().filter(|record| !record.daemon) {
+            tracing::debug!(name = %record.name, pid = record.pid, "exit waits for a non-daemonic child");
+            let _ = record.settle(None);
+        }
+    });
+}

@@ -1,0 +1,125 @@
+//! The crate's error type.
+
+use nix::errno::Errno;
+
+/// Everything that can go wrong in mp-processes.
+///
+/// What happened to a child comes back from [`join`](crate::ProcessHandle::join) as one
+/// of [`Error::Panicked`] (Python: an uncaught exception, exit code 1),
+/// [`Error::Signaled`] (killed by a signal, exit code `-N`), [`Error::Exited`] (the child
+/// ended without returning, as with `std::process::exit`) or [`Error::Start`] (it never
+/// got to run its target).
+///
+/// ```
+/// use mp_processes::Error;
+///
+/// let error = Error::Signaled { name: "Process-1".into(), signal: 9, signal_name: "SIGKILL".into() };
+/// assert_eq!(error.to_string(), "process Process-1 was killed by signal 9 (SIGKILL)");
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The child could not be started, or could not begin running its target.
+    #[error("process {name} could not start: {reason}")]
+    Start {
+        /// The process's name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// The target panicked in the child (Python: an exception; `exitcode` is 1).
+    #[error("process {name} panicked: {message}")]
+    Panicked {
+        /// The process's name.
+        name: String,
+        /// The panic message (`&str` and `String` payloads; others are described).
+        message: String,
+    },
+    /// The child was killed by a signal before it returned (`exitcode` is `-signal`).
+    #[error("process {name} was killed by signal {signal} ({signal_name})")]
+    Signaled {
+        /// The process's name.
+        name: String,
+        /// The signal number.
+        signal: i32,
+        /// Its name, such as `SIGKILL`.
+        signal_name: String,
+    },
+    /// The child ended without handing back a value: it called `std::process::exit`, or
+    /// the like, with this code.
+    #[error("process {name} exited with code {code} without returning a value")]
+    Exited {
+        /// The process's name.
+        name: String,
+        /// Its exit code.
+        code: i32,
+    },
+    /// The child's value was computed but could not be sent back (a handle in it could
+    /// not be serialized, for one).
+    #[error("process {name} could not send its return value: {reason}")]
+    ResultNotSent {
+        /// The process's name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// The forkserver went away before it said how the child ended: the exit status is
+    /// not known.
+    #[error("the exit status of process {name} was lost with the forkserver")]
+    StatusLost {
+        /// The process's name.
+        name: String,
+    },
+    /// A timed wait ended before the child did. The handle stays joinable.
+    #[error("timed out")]
+    TimedOut,
+    /// `join` was called again after an earlier `join` took the value.
+    #[error("the value of process {name} was already taken by an earlier join")]
+    AlreadyJoined {
+        /// The process's name.
+        name: String,
+    },
+    /// A process made by [`Process::fork`](crate::Process::fork) runs a capturing
+    /// closure, which only the fork start method can carry into the child.
+    #[error("a capturing closure can only start with the fork start method, not {method}")]
+    NeedsFork {
+        /// The start method that was asked for.
+        method: crate::StartMethod,
+    },
+    /// A daemonic process tried to start a child (refused as by Python: a daemonic
+    /// process is killed when its parent ends, which would orphan its children).
+    #[error("a daemonic process is not allowed to have children")]
+    DaemonicParent,
+    /// A system call failed.
+    #[error("{operation} failed: {errno}")]
+    Os {
+        /// What was being done (the system call, mostly).
+        operation: &'static str,
+        /// What the kernel said.
+        errno: Errno,
+    },
+    /// Arguments, a return value or a handle could not cross between the processes, or
+    /// a message from the other side was corrupt or of the wrong type.
+    #[error(transparent)]
+    Transfer(#[from] mp_shared_mem::Error),
+}
+
+impl Error {
+    pub(crate) fn os(operation: &'static str, errno: Errno) -> Self {
+        Error::Os { operation, errno }
+    }
+
+    pub(crate) fn start(name: &str, reason: impl Into<String>) -> Self {
+        Error::Start {
+            name: name.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// `SIGKILL` for 9, `SIGTERM` for 15...; `signal N` for numbers nix does not know.
+pub(crate) fn signal_name(signal: i32) -> String {
+    nix::sys::signal::Signal::try_from(signal)
+        .map(|signal| signal.as_str().to_owned())
+        .unwrap_or_else(|_| format!("signal {signal}"))
+}
