@@ -24,7 +24,8 @@ use sha2::Sha256;
 use super::Connection;
 use crate::Error;
 
-/// How long each read or write of the handshake may take.
+/// How long each read or write of the handshake may take, unless the listener says
+/// otherwise.
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 const CHALLENGE: &[u8] = b"#CHALLENGE#";
@@ -39,8 +40,12 @@ const MAX_HANDSHAKE_MESSAGE: usize = 256;
 
 /// Sends a challenge and checks the answer (the first half of a server's handshake, the
 /// second of a client's).
-pub(crate) fn deliver_challenge<T>(connection: &Connection<T>, key: &[u8]) -> Result<(), Error> {
-    with_timeout(connection, || {
+pub(crate) fn deliver_challenge<T>(
+    connection: &Connection<T>,
+    key: &[u8],
+    timeout: Duration,
+) -> Result<(), Error> {
+    with_timeout(connection, timeout, || {
         let mut message = DIGEST_PREFIX.to_vec();
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|err| {
@@ -68,8 +73,12 @@ pub(crate) fn deliver_challenge<T>(connection: &Connection<T>, key: &[u8]) -> Re
 
 /// Answers a challenge and reads the verdict (the first half of a client's handshake,
 /// the second of a server's).
-pub(crate) fn answer_challenge<T>(connection: &Connection<T>, key: &[u8]) -> Result<(), Error> {
-    with_timeout(connection, || {
+pub(crate) fn answer_challenge<T>(
+    connection: &Connection<T>,
+    key: &[u8],
+    timeout: Duration,
+) -> Result<(), Error> {
+    with_timeout(connection, timeout, || {
         let message = connection
             .recv_bytes_limited(MAX_HANDSHAKE_MESSAGE)
             .map_err(|err| failed("reading the challenge", err))?;
@@ -130,7 +139,7 @@ fn failed(step: &str, error: Error) -> Error {
         Error::Os {
             errno: Errno::EAGAIN,
             ..
-        } => format!("{step}: no reply within {HANDSHAKE_TIMEOUT:?}"),
+        } => format!("{step}: the peer did not answer in time"),
         Error::MessageTooLarge { len, .. } => {
             format!("{step}: a handshake message of {len} bytes (at most {MAX_HANDSHAKE_MESSAGE})")
         }
@@ -143,6 +152,7 @@ fn failed(step: &str, error: Error) -> Error {
 /// again whatever happened (the connection is dropped on failure anyway).
 fn with_timeout<T>(
     connection: &Connection<T>,
+    timeout: Duration,
     handshake: impl FnOnce() -> Result<(), Error>,
 ) -> Result<(), Error> {
     let set = |limit: Duration| -> Result<(), Error> {
@@ -155,7 +165,8 @@ fn with_timeout<T>(
                 errno,
             })
     };
-    set(HANDSHAKE_TIMEOUT)?;
+    // A zero timeout would mean none at all to the kernel.
+    set(timeout.max(Duration::from_micros(1)))?;
     let outcome = handshake();
     set(Duration::ZERO)?;
     outcome

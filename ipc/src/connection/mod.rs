@@ -17,6 +17,6 @@ mod framing;
 mod pipe;
 mod socket;
 
-pub(crate) use auth::{answer_challenge, deliver_challenge};
+pub(crate) use auth::{HANDSHAKE_TIMEOUT, answer_challenge, deliver_challenge};
 pub use connection::{Connection, DEFAULT_MAX_MESSAGE_SIZE};
 pub use pipe::pipe;

@@ -6,7 +6,7 @@ use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr as UnixAddress, UnixStream};
 
 use super::{Address, io_error};
-use crate::connection::{answer_challenge, deliver_challenge};
+use crate::connection::{HANDSHAKE_TIMEOUT, answer_challenge, deliver_challenge};
 use crate::{Connection, Error};
 
 /// Connects to a [`Listener`](crate::Listener) (Python's
@@ -64,8 +64,8 @@ impl Client {
         };
         let connection = Connection::from_socket(socket, true, true);
         if let Some(key) = authkey {
-            answer_challenge(&connection, key)
-                .and_then(|()| deliver_challenge(&connection, key))?;
+            answer_challenge(&connection, key, HANDSHAKE_TIMEOUT)
+                .and_then(|()| deliver_challenge(&connection, key, HANDSHAKE_TIMEOUT))?;
         }
         tracing::debug!(%address, "connected");
         Ok(connection)

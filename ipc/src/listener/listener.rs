@@ -8,7 +8,9 @@ use std::os::unix::net::{SocketAddr as UnixAddress, UnixListener};
 use std::path::PathBuf;
 
 use super::{Address, io_error};
-use crate::connection::{answer_challenge, deliver_challenge};
+use std::time::Duration;
+
+use crate::connection::{HANDSHAKE_TIMEOUT, answer_challenge, deliver_challenge};
 use crate::{Connection, Error, Waitable};
 
 /// A socket that accepts connections (Python's `multiprocessing.connection.Listener`).
@@ -43,6 +45,7 @@ pub struct Listener {
     socket: Socket,
     address: Address,
     authkey: Option<Vec<u8>>,
+    handshake_timeout: Duration,
     /// The socket file `bind` made, with its device and inode, to remove on drop.
     socket_file: Option<(PathBuf, u64, u64)>,
 }
@@ -98,6 +101,7 @@ impl Listener {
             socket,
             address: bound,
             authkey: authkey.map(<[u8]>::to_vec),
+            handshake_timeout: HANDSHAKE_TIMEOUT,
             socket_file,
         })
     }
@@ -106,7 +110,8 @@ impl Listener {
     /// handshake if the listener has a key.
     ///
     /// Fails with [`Error::AuthenticationFailed`] if the peer does not prove it has the
-    /// key (or does not answer within ten seconds); its connection is closed and the
+    /// key (or does not answer within the
+    /// [handshake timeout](Self::set_handshake_timeout)); its connection is closed and the
     /// listener stays usable. [`Error::Os`] if `accept` fails (`EMFILE`: out of
     /// descriptors).
     ///
@@ -139,8 +144,9 @@ impl Listener {
         };
         let connection = Connection::from_socket(socket, true, true);
         if let Some(key) = &self.authkey {
-            let handshake = deliver_challenge(&connection, key)
-                .and_then(|()| answer_challenge(&connection, key));
+            let timeout = self.handshake_timeout;
+            let handshake = deliver_challenge(&connection, key, timeout)
+                .and_then(|()| answer_challenge(&connection, key, timeout));
             if let Err(error) = handshake {
                 tracing::debug!(address = %self.address, %error, "connection refused");
                 return Err(error);
@@ -148,6 +154,26 @@ impl Listener {
         }
         tracing::debug!(address = %self.address, "connection accepted");
         Ok(connection)
+    }
+
+    /// Sets how long each step of the handshake in [`accept`](Self::accept) may wait for
+    /// the peer (default ten seconds), so that a peer that connects and stays silent
+    /// cannot hold `accept` forever. Without a key there is no handshake.
+    ///
+    /// ```
+    /// use std::net::TcpStream;
+    /// use std::time::Duration;
+    /// use mp_ipc::{Address, Error, Listener};
+    ///
+    /// let mut listener = Listener::bind(&"127.0.0.1:0".parse()?, Some(b"key"))?;
+    /// listener.set_handshake_timeout(Duration::from_millis(50));
+    /// let Address::Tcp(address) = listener.address() else { unreachable!() };
+    /// let _silent = TcpStream::connect(address).unwrap();
+    /// assert!(matches!(listener.accept::<u8>(), Err(Error::AuthenticationFailed(_))));
+    /// # Ok::<(), mp_ipc::Error>(())
+    /// ```
+    pub fn set_handshake_timeout(&mut self, timeout: Duration) {
+        self.handshake_timeout = timeout;
     }
 
     /// The address the listener is bound to; for TCP port 0, with the port the system

@@ -1,0 +1,356 @@
+//! Listener and Client over Unix socket files, abstract names and TCP, with and without
+//! a key: the handshake both ways, wrong keys, peers that do not speak the protocol,
+//! cleanup of socket files, and a client in another process.
+
+mod connection_support;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use connection_support::{PATIENCE, recv_bytes_within, recv_within, spawn_child};
+use mp_ipc::{Address, Client, Connection, Error, Listener};
+
+/// A socket path unique to this test process and call, in the temporary directory.
+fn socket_path(tag: &str) -> PathBuf {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    std::env::temp_dir().join(format!(
+        "mp-ipc-test-{}-{tag}-{}.sock",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// An abstract name unique to this test process and call.
+fn abstract_address(tag: &str) -> Address {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    Address::Abstract(
+        format!(
+            "mp-ipc-test-{}-{tag}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        )
+        .into_bytes(),
+    )
+}
+
+/// Runs a client in a thread against `address` and returns its result: it sends
+/// `question` and returns the reply.
+fn ask(
+    address: &Address,
+    key: Option<&'static [u8]>,
+    question: &str,
+) -> std::thread::JoinHandle<Result<String, Error>> {
+    let address = address.clone();
+    let question = question.to_string();
+    std::thread::spawn(move || {
+        let connection = Client::connect::<String>(&address, key)?;
+        connection.send(&question)?;
+        if !connection.poll(Some(PATIENCE))? {
+            return Err(Error::Closed);
+        }
+        connection.recv()
+    })
+}
+
+/// Accepts one connection, reads a question and answers it.
+fn answer(listener: &Listener) -> Result<String, Error> {
+    let connection = listener.accept::<String>()?;
+    let question = recv_within(&connection)?;
+    connection.send(&format!("re: {question}"))?;
+    Ok(question)
+}
+
+#[test]
+fn tcp_with_a_key_authenticates_both_ways() {
+    let listener = Listener::bind(&"127.0.0.1:0".parse().unwrap(), Some(b"key")).unwrap();
+    let client = ask(listener.address(), Some(b"key"), "hello");
+    assert_eq!(answer(&listener).unwrap(), "hello");
+    assert_eq!(client.join().unwrap().unwrap(), "re: hello");
+}
+
+#[test]
+fn a_unix_socket_file_with_a_key_and_its_removal() {
+    let path = socket_path("file");
+    let listener = Listener::bind(&path.clone().into(), Some(b"key")).unwrap();
+    assert!(path.exists());
+    for n in 0..3 {
+        let client = ask(listener.address(), Some(b"key"), &format!("q{n}"));
+        assert_eq!(answer(&listener).unwrap(), format!("q{n}"));
+        assert_eq!(client.join().unwrap().unwrap(), format!("re: q{n}"));
+    }
+    drop(listener);
+    assert!(!path.exists(), "the socket file outlived its listener");
+}
+
+#[test]
+fn an_abstract_name_without_a_key() {
+    let listener = Listener::bind(&abstract_address("plain"), None).unwrap();
+    let client = ask(listener.address(), None, "plain");
+    assert_eq!(answer(&listener).unwrap(), "plain");
+    assert_eq!(client.join().unwrap().unwrap(), "re: plain");
+}
+
+#[test]
+fn a_wrong_key_is_refused_on_both_sides_and_the_listener_goes_on() {
+    let listener = Listener::bind(&abstract_address("wrong"), Some(b"right")).unwrap();
+    let intruder = ask(listener.address(), Some(b"wrong"), "let me in");
+    assert!(matches!(
+        listener.accept::<String>(),
+        Err(Error::AuthenticationFailed(reason)) if reason.contains("keys differ")
+    ));
+    assert!(matches!(
+        intruder.join().unwrap(),
+        Err(Error::AuthenticationFailed(reason)) if reason.contains("keys differ")
+    ));
+    let friend = ask(listener.address(), Some(b"right"), "friend");
+    assert_eq!(answer(&listener).unwrap(), "friend");
+    assert_eq!(friend.join().unwrap().unwrap(), "re: friend");
+}
+
+#[test]
+fn a_client_without_a_key_is_refused_before_its_message_is_read() {
+    let listener = Listener::bind(&"127.0.0.1:0".parse().unwrap(), Some(b"key")).unwrap();
+    // The client skips the handshake and sends a message at once: the server takes it for
+    // an answer to its challenge and refuses it; no connection comes out of accept.
+    let client = ask(listener.address(), None, "sneaky");
+    assert!(matches!(
+        listener.accept::<String>(),
+        Err(Error::AuthenticationFailed(_))
+    ));
+    assert!(client.join().unwrap().is_err());
+}
+
+#[test]
+fn a_server_without_a_key_is_refused_by_a_client_with_one() {
+    let listener = Listener::bind(&abstract_address("nokey"), None).unwrap();
+    let client = std::thread::spawn({
+        let address = listener.address().clone();
+        move || Client::connect::<String>(&address, Some(b"key"))
+    });
+    let server_side = listener.accept::<String>().unwrap();
+    // The server speaks first with an ordinary message: not a challenge.
+    server_side.send(&"welcome?".to_string()).unwrap();
+    assert!(matches!(
+        client.join().unwrap(),
+        Err(Error::AuthenticationFailed(reason)) if reason.contains("challenge")
+    ));
+}
+
+#[test]
+fn a_silent_peer_cannot_hold_accept() {
+    let mut listener = Listener::bind(&"127.0.0.1:0".parse().unwrap(), Some(b"key")).unwrap();
+    listener.set_handshake_timeout(Duration::from_millis(100));
+    let Address::Tcp(address) = listener.address() else {
+        panic!("not TCP")
+    };
+    let silent = TcpStream::connect(address).unwrap();
+    assert!(matches!(
+        listener.accept::<u8>(),
+        Err(Error::AuthenticationFailed(reason)) if reason.contains("in time")
+    ));
+    drop(silent);
+}
+
+#[test]
+fn oversized_and_corrupt_handshake_messages_are_refused() {
+    let listener = Listener::bind(&abstract_address("garbage"), Some(b"key")).unwrap();
+    let Address::Abstract(name) = listener.address().clone() else {
+        panic!("not abstract")
+    };
+    let connect_raw = || {
+        use std::os::linux::net::SocketAddrExt;
+        let address = std::os::unix::net::SocketAddr::from_abstract_name(&name).unwrap();
+        UnixStream::connect_addr(&address).unwrap()
+    };
+    // An answer announced at 1 GiB: refused on its length prefix, nothing allocated.
+    let mut big = connect_raw();
+    big.write_all(&(1u32 << 30).to_be_bytes()).unwrap();
+    assert!(matches!(
+        listener.accept::<u8>(),
+        Err(Error::AuthenticationFailed(reason)) if reason.contains("handshake message")
+    ));
+    // A negative length prefix.
+    let mut corrupt = connect_raw();
+    corrupt.write_all(&(-7i32).to_be_bytes()).unwrap();
+    assert!(matches!(
+        listener.accept::<u8>(),
+        Err(Error::AuthenticationFailed(_))
+    ));
+    // A peer that hangs up at once.
+    drop(connect_raw());
+    assert!(matches!(
+        listener.accept::<u8>(),
+        Err(Error::AuthenticationFailed(_))
+    ));
+    drop((big, corrupt));
+}
+
+#[test]
+fn a_client_facing_a_server_that_sends_garbage_is_refused() {
+    let listener = Listener::bind(&abstract_address("badserver"), None).unwrap();
+    let client = std::thread::spawn({
+        let address = listener.address().clone();
+        move || Client::connect::<u8>(&address, Some(b"key"))
+    });
+    let server_side = listener.accept::<u8>().unwrap();
+    // A challenge without a digest name: what Python 3.11 and older send (HMAC-MD5).
+    server_side
+        .send_bytes(b"#CHALLENGE#01234567890123456789")
+        .unwrap();
+    assert!(matches!(
+        client.join().unwrap(),
+        Err(Error::AuthenticationFailed(reason)) if reason.contains("MD5")
+    ));
+}
+
+#[test]
+fn binding_a_taken_address_fails_and_leaves_the_owner_alone() {
+    let path = socket_path("taken");
+    let first = Listener::bind(&path.clone().into(), None).unwrap();
+    assert!(matches!(
+        Listener::bind(&path.clone().into(), None),
+        Err(Error::Os {
+            errno: nix::errno::Errno::EADDRINUSE,
+            ..
+        })
+    ));
+    // The failed bind removed nothing: clients still reach the first listener.
+    let client = ask(first.address(), None, "still there");
+    assert_eq!(answer(&first).unwrap(), "still there");
+    client.join().unwrap().unwrap();
+    let tcp = Listener::bind(&"127.0.0.1:0".parse().unwrap(), None).unwrap();
+    assert!(Listener::bind(tcp.address(), None).is_err());
+    drop(first);
+    assert!(!path.exists());
+}
+
+#[test]
+fn a_socket_file_replaced_after_bind_is_not_removed() {
+    let path = socket_path("replaced");
+    let listener = Listener::bind(&path.clone().into(), None).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, b"someone else's").unwrap();
+    drop(listener);
+    assert_eq!(std::fs::read(&path).unwrap(), b"someone else's");
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn connecting_to_nothing_is_a_clear_error() {
+    let missing = Address::Unix(socket_path("missing"));
+    assert!(matches!(
+        Client::connect::<u8>(&missing, None),
+        Err(Error::Os {
+            errno: nix::errno::Errno::ENOENT,
+            ..
+        })
+    ));
+    let closed = {
+        let listener = Listener::bind(&"127.0.0.1:0".parse().unwrap(), None).unwrap();
+        listener.address().clone()
+    };
+    assert!(matches!(
+        Client::connect::<u8>(&closed, None),
+        Err(Error::Os {
+            errno: nix::errno::Errno::ECONNREFUSED,
+            ..
+        })
+    ));
+    let too_long = Address::Unix(PathBuf::from("x".repeat(200)));
+    assert!(matches!(
+        Client::connect::<u8>(&too_long, None),
+        Err(Error::InvalidAddress { .. })
+    ));
+    assert!(matches!(
+        "".parse::<Address>(),
+        Err(Error::InvalidAddress { .. })
+    ));
+}
+
+#[test]
+fn handles_need_a_unix_socket() {
+    let listener = Listener::bind(&"127.0.0.1:0".parse().unwrap(), None).unwrap();
+    let client: Connection<mp_shared_mem::Segment> =
+        Client::connect(listener.address(), None).unwrap();
+    let server_side = listener.accept::<mp_shared_mem::Segment>().unwrap();
+    assert!(!client.passes_fds());
+    let segment = mp_shared_mem::Segment::new(64).unwrap();
+    assert!(matches!(
+        client.send(&segment),
+        Err(Error::FdsNeedUnixSocket { count: 1 })
+    ));
+    // Nothing was sent; bytes still go.
+    client.send_bytes(b"ok").unwrap();
+    assert_eq!(recv_bytes_within(&server_side).unwrap(), b"ok");
+
+    let path = socket_path("handles");
+    let unix = Listener::bind(&path.into(), None).unwrap();
+    let client: Connection<mp_shared_mem::Segment> = Client::connect(unix.address(), None).unwrap();
+    let server_side = unix.accept::<mp_shared_mem::Segment>().unwrap();
+    client.send(&segment).unwrap();
+    let received = recv_within(&server_side).unwrap();
+    received.write_at(0, b"via listener").unwrap();
+    assert_eq!(&segment.to_vec()[..12], b"via listener");
+}
+
+#[test]
+fn a_listener_is_ready_when_a_client_waits() {
+    let listener = Listener::bind(&abstract_address("ready"), None).unwrap();
+    assert!(
+        mp_ipc::wait(&[&listener], Some(Duration::ZERO))
+            .unwrap()
+            .is_empty()
+    );
+    let _client = Client::connect::<u8>(listener.address(), None).unwrap();
+    assert_eq!(mp_ipc::wait(&[&listener], Some(PATIENCE)).unwrap(), [0]);
+    let _ = listener.as_fd();
+}
+
+#[test]
+fn a_client_in_another_process_authenticates_and_talks() {
+    let listener = Listener::bind(&"127.0.0.1:0".parse().unwrap(), Some(b"shared key")).unwrap();
+    let address = listener.address().clone();
+    let mut child = spawn_child(&[], || {
+        let connection =
+            Client::connect::<(u32, String)>(&address, Some(b"shared key")).map_err(|_| 2u8)?;
+        connection
+            .send(&(7, "from the child".to_string()))
+            .map_err(|_| 3u8)?;
+        let reply = connection.recv().map_err(|_| 4u8)?;
+        connection_support::ensure(reply == (8, "from the parent".to_string()), 5)
+    });
+    let connection = listener.accept::<(u32, String)>().unwrap();
+    assert_eq!(
+        recv_within(&connection).unwrap(),
+        (7, "from the child".to_string())
+    );
+    connection
+        .send(&(8, "from the parent".to_string()))
+        .unwrap();
+    assert_eq!(child.join(), 0);
+    assert!(matches!(connection.recv(), Err(Error::PeerClosed)));
+}
+
+#[test]
+fn addresses_parse_and_print() {
+    assert_eq!(
+        "[::1]:80".parse::<Address>().unwrap(),
+        Address::Tcp("[::1]:80".parse().unwrap())
+    );
+    assert_eq!(
+        "\0name".parse::<Address>().unwrap(),
+        Address::Abstract(b"name".to_vec())
+    );
+    assert_eq!(
+        "relative.sock".parse::<Address>().unwrap(),
+        Address::Unix("relative.sock".into())
+    );
+    for text in ["127.0.0.1:5", "@abc", "some/path.sock"] {
+        assert_eq!(text.parse::<Address>().unwrap().to_string(), text);
+    }
+}
