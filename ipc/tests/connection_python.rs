@@ -1,0 +1,164 @@
+//! Connections and Python's `multiprocessing.connection` read each other's frames: a
+//! Python `Client` talks to a Rust `Listener`, and a Rust `Client` to a Python
+//! `Listener`, over Unix socket files, with `send_bytes`/`recv_bytes`. Runs `python3`
+//! (needed in CI).
+
+mod connection_support;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use connection_support::{PATIENCE, recv_bytes_within};
+use mp_ipc::{Address, Client, Connection, Error, Listener, wait};
+
+/// Echoes every message reversed until the end of the stream.
+const PYTHON_CLIENT: &str = r#"
+import sys
+from multiprocessing.connection import Client
+c = Client(sys.argv[1], family="AF_UNIX")
+while True:
+    try:
+        m = c.recv_bytes()
+    except EOFError:
+        break
+    c.send_bytes(m[::-1])
+c.close()
+"#;
+
+/// Accepts one connection and echoes every message reversed until the end of the stream.
+const PYTHON_LISTENER: &str = r#"
+import sys
+from multiprocessing.connection import Listener
+with Listener(sys.argv[1], family="AF_UNIX") as listener:
+    print("listening", flush=True)
+    with listener.accept() as c:
+        while True:
+            try:
+                m = c.recv_bytes()
+            except EOFError:
+                break
+            c.send_bytes(m[::-1])
+"#;
+
+/// A running `python3`, killed and reaped if the test ends early.
+struct Python {
+    child: Child,
+}
+
+impl Python {
+    fn run(script: &str, argument: &Path) -> Self {
+        let child = Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(argument)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python3 must be installed to run these tests");
+        Self { child }
+    }
+
+    /// Waits for a clean exit, with its stderr in the failure message.
+    fn finish(mut self) {
+        let deadline = Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "python3 still running");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        assert!(status.success(), "python3 failed: {status}\n{stderr}");
+    }
+}
+
+impl Drop for Python {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn socket_path(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("mp-ipc-py-{}-{tag}.sock", std::process::id()))
+}
+
+/// Sends messages of several sizes (the 4-byte form and the split send Python uses above
+/// 16 KiB) and checks that each comes back reversed.
+fn exchange(connection: &Connection<()>) {
+    for len in [0usize, 1, 5, 16 * 1024 + 1, 300_000] {
+        let message: Vec<u8> = (0..len).map(|i| (i * 7 % 256) as u8).collect();
+        connection.send_bytes(&message).unwrap();
+        let mut expected = message.clone();
+        expected.reverse();
+        assert_eq!(
+            recv_bytes_within(connection).unwrap(),
+            expected,
+            "{len} bytes"
+        );
+    }
+}
+
+#[test]
+fn a_python_client_talks_to_a_rust_listener() {
+    let path = socket_path("client");
+    let listener = Listener::bind(&Address::Unix(path.clone()), None).unwrap();
+    let python = Python::run(PYTHON_CLIENT, &path);
+    assert_eq!(
+        wait(&[&listener], Some(PATIENCE)).unwrap(),
+        [0],
+        "python3 did not connect"
+    );
+    let connection = listener.accept::<()>().unwrap();
+    exchange(&connection);
+    drop(connection);
+    python.finish();
+    drop(listener);
+    assert!(!path.exists());
+}
+
+#[test]
+fn a_rust_client_talks_to_a_python_listener() {
+    let path = socket_path("listener");
+    let mut python = Python::run(PYTHON_LISTENER, &path);
+    let mut ready = [0u8; 10];
+    python
+        .child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut ready)
+        .expect("python3 did not start listening");
+    assert_eq!(&ready, b"listening\n");
+    let connection = Client::connect::<()>(&Address::Unix(path.clone()), None).unwrap();
+    exchange(&connection);
+    drop(connection);
+    python.finish();
+    assert!(!path.exists(), "Python's listener removes its socket file");
+}
+
+#[test]
+fn the_end_of_a_python_peer_is_the_end_of_the_stream() {
+    let path = socket_path("end");
+    let listener = Listener::bind(&Address::Unix(path.clone()), None).unwrap();
+    let python = Python::run(
+        "import sys\nfrom multiprocessing.connection import Client\n\
+         c = Client(sys.argv[1], family='AF_UNIX')\nc.send_bytes(b'bye')\nc.close()\n",
+        &path,
+    );
+    assert_eq!(wait(&[&listener], Some(PATIENCE)).unwrap(), [0]);
+    let connection = listener.accept::<()>().unwrap();
+    assert_eq!(recv_bytes_within(&connection).unwrap(), b"bye");
+    assert!(connection.poll(Some(PATIENCE)).unwrap());
+    assert!(matches!(connection.recv_bytes(), Err(Error::PeerClosed)));
+    python.finish();
+}
