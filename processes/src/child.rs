@@ -121,8 +121,10 @@ pub(crate) fn run_forked<R: Serialize>(
     finish(&channel, outcome)
 }
 
-/// Sends the outcome to the parent and exits: 0 when the target returned, 1 otherwise
-/// (Python's exit code for an uncaught exception).
+/// Sends the outcome to the parent, waits for this child's own non-daemonic children (as
+/// Python's child processes do on their way out) and exits: 0 when the target returned,
+/// 1 otherwise (Python's exit code for an uncaught exception). Daemonic children die
+/// with this process.
 pub(crate) fn finish<R: Serialize>(channel: &UnixStream, outcome: Outcome<R>) -> ! {
     let mut code = match outcome {
         Outcome::Returned(_) => 0,
@@ -135,5 +137,6 @@ pub(crate) fn finish<R: Serialize>(channel: &UnixStream, outcome: Outcome<R>) ->
             &(Tag::Outcome, Outcome::<()>::Unsendable(err.to_string())),
         );
     }
+    crate::children::join_non_daemonic();
     exit_now(code)
 }

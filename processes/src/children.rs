@@ -87,10 +87,16 @@ extern "C" fn join_non_daemonic_children() {
         if nix::unistd::getpid().as_raw() != EXIT_HOOK_PID.load(Ordering::Relaxed) {
             return;
         }
-        let records: Vec<Arc<Record>> = state::current().children.lock().clone();
-        for record in records.iter().filter(|record| !record.daemon) {
-            tracing::debug!(name = %record.name, pid = record.pid, "exit waits for a non-daemonic child");
-            let _ = record.settle(None);
-        }
+        join_non_daemonic();
     });
+}
+
+/// Waits for every non-daemonic child of this process to end: at exit, and in a child
+/// after its target returned (Python's `_exit_function`).
+pub(crate) fn join_non_daemonic() {
+    let records: Vec<Arc<Record>> = state::current().children.lock().clone();
+    for record in records.iter().filter(|record| !record.daemon) {
+        tracing::debug!(name = %record.name, pid = record.pid, "exit waits for a non-daemonic child");
+        let _ = record.settle(None);
+    }
 }

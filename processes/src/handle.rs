@@ -234,7 +234,14 @@ fn read_frame(inner: &mut Inner) {
                 mp_shared_mem::Error::Decode("an unexpected message from the child".into()),
             ),
         },
-        Err(mp_shared_mem::Error::PeerClosed) => {
+        // ECONNRESET: the child died without reading all we sent it (killed early).
+        Err(
+            mp_shared_mem::Error::PeerClosed
+            | mp_shared_mem::Error::Os {
+                errno: nix::errno::Errno::ECONNRESET,
+                ..
+            },
+        ) => {
             if matches!(inner.outcome, Slot::Pending) {
                 inner.outcome = Slot::Missing;
             }

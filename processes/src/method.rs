@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// | [`Spawn`](StartMethod::Spawn) | a fresh run of this binary | one `exec` per child | the target's address, the arguments |
 /// | [`Forkserver`](StartMethod::Forkserver) | `fork()` of a clean server process, itself a fresh run of this binary started once | one `fork` of a small single-threaded process | the same as spawn |
 ///
+/// It is a serde value, so a child can be told which method to use for its own children.
+///
 /// `Forkserver` is the default (Python 3.14's on Linux): a child starts from a clean,
 /// single-threaded process, so no lock that another thread of the parent happened to
 /// hold can be frozen in it, and starting one costs a fork rather than an exec.
@@ -22,7 +24,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// assert_eq!("spawn".parse::<StartMethod>(), Ok(StartMethod::Spawn));
 /// assert_eq!(StartMethod::Fork.to_string(), "fork");
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[non_exhaustive]
 pub enum StartMethod {
     /// The child is a `fork()` of the parent: it starts with a copy of all its memory.

@@ -357,12 +357,22 @@ fn start_forked<R: Serialize + 'static>(
         let parent_channel = state::current()
             .parent_channel
             .load(std::sync::atomic::Ordering::Relaxed);
+        // Standard output and error are taken across the fork: another thread printing
+        // at that instant would otherwise leave their locks held forever in the child,
+        // which prints and flushes them. Held by this thread, they are re-entrant for the
+        // child's only thread, the copy of this one.
+        let out = std::io::stdout().lock();
+        let err = std::io::stderr().lock();
         // SAFETY: after `fork` in a multi-threaded process the child may only rely on what
         // no other thread could have held: this is the documented risk of the fork start
         // method (see StartMethod::Fork). What our child path does first touches no lock
         // that another thread could hold: per-process state is made afresh (state.rs),
         // and glibc makes `malloc` usable in the child by taking its locks around `fork`.
-        match unsafe { nix::unistd::fork() } {
+        // Standard output and error are held (above) for the same reason.
+        let forked = unsafe { nix::unistd::fork() };
+        drop(err);
+        drop(out);
+        match forked {
             Err(errno) => Err(Error::start(&name, format!("fork failed: {errno}"))),
             Ok(nix::unistd::ForkResult::Child) => {
                 // This process's own socket to its parent belongs to it alone.
