@@ -527,3 +527,127 @@ impl<R> ProcessHandle<R> {
         &self.record.sentinel
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! What the parent does with a child's socket that carries garbage: an error, never
+    //! a panic or a hang.
+
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// A record for a real, short-lived child (`true`), whose socket the test writes.
+    fn record_with_socket() -> (Arc<Record>, UnixStream) {
+        let child = std::process::Command::new("true")
+            .spawn()
+            .expect("run true");
+        let pid = child.id() as i32;
+        let pidfd = sys::pidfd_open(pid).expect("pidfd_open");
+        let (parent_end, child_end) = UnixStream::pair().expect("socketpair");
+        let record = Record::new(
+            pid,
+            "fake".into(),
+            false,
+            StartMethod::Spawn,
+            pidfd,
+            parent_end,
+        );
+        (Arc::new(record), child_end)
+    }
+
+    fn deadline() -> Option<Instant> {
+        Some(Instant::now() + Duration::from_secs(30))
+    }
+
+    fn frame_header(len: u64, fds: u32) -> Vec<u8> {
+        let mut header = b"mpT1".to_vec();
+        header.extend_from_slice(&len.to_le_bytes());
+        header.extend_from_slice(&fds.to_le_bytes());
+        header
+    }
+
+    #[test]
+    fn garbage_is_a_decode_error() {
+        let (record, mut child_end) = record_with_socket();
+        child_end.write_all(b"this is not a frame at all").unwrap();
+        drop(child_end);
+        let error = record.take_value::<u32>(deadline()).unwrap_err();
+        assert!(
+            matches!(error, Error::Transfer(mp_shared_mem::Error::Decode(_))),
+            "{error:?}"
+        );
+        assert_eq!(
+            record.exitcode(),
+            Some(0),
+            "the child is reaped all the same"
+        );
+    }
+
+    #[test]
+    fn a_truncated_frame_is_a_short_message() {
+        let (record, mut child_end) = record_with_socket();
+        child_end.write_all(&frame_header(100, 0)).unwrap();
+        child_end.write_all(&[0; 10]).unwrap();
+        drop(child_end);
+        let error = record.take_value::<u32>(deadline()).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Transfer(mp_shared_mem::Error::ShortMessage { .. })
+            ),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn an_oversized_frame_is_refused_unread() {
+        let (record, mut child_end) = record_with_socket();
+        child_end.write_all(&frame_header(1 << 40, 0)).unwrap();
+        drop(child_end);
+        let error = record.take_value::<u32>(deadline()).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Transfer(mp_shared_mem::Error::MessageTooLarge { .. })
+            ),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_a_decode_error() {
+        let (record, child_end) = record_with_socket();
+        let outcome = Outcome::Returned("a string, not a number".to_owned());
+        transfer::send_value(&child_end, &(Tag::Outcome, outcome)).unwrap();
+        drop(child_end);
+        let error = record.take_value::<u64>(deadline()).unwrap_err();
+        assert!(
+            matches!(error, Error::Transfer(mp_shared_mem::Error::Decode(_))),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_tag_is_a_decode_error() {
+        let (record, child_end) = record_with_socket();
+        transfer::send(&child_end, &[9, 9, 9], &[]).unwrap();
+        drop(child_end);
+        let error = record.take_value::<u64>(deadline()).unwrap_err();
+        assert!(
+            matches!(error, Error::Transfer(mp_shared_mem::Error::Decode(_))),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn silence_then_exit_is_an_exit_without_a_value() {
+        let (record, child_end) = record_with_socket();
+        drop(child_end);
+        let error = record.take_value::<u64>(deadline()).unwrap_err();
+        assert!(matches!(error, Error::Exited { code: 0, .. }), "{error:?}");
+        let again = record.take_value::<u64>(deadline()).unwrap_err();
+        assert!(matches!(again, Error::AlreadyJoined { .. }), "{again:?}");
+    }
+}

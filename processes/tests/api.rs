@@ -1,0 +1,191 @@
+//! `Process::fork` with capturing closures, `Context`, handles crossing back, and the
+//! error paths of arguments and return values that cannot cross.
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use common::{PATIENCE, eventually, start};
+use mp_processes::{Context, Error, Process, StartMethod, active_children};
+use mp_shared_mem::{Shared, Value};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+#[test]
+fn fork_runs_a_capturing_closure() {
+    let words = vec!["captured".to_owned(), "state".to_owned()];
+    let hits = Shared::new(AtomicU64::new(0)).unwrap();
+    let in_child = hits.clone();
+    let child = start(Process::fork(move || {
+        in_child.fetch_add(1, Ordering::SeqCst);
+        words.join(" ")
+    }));
+    assert_eq!(child.start_method(), StartMethod::Fork);
+    assert_eq!(child.join().unwrap(), "captured state");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_fork_closure_panic_comes_back() {
+    let limit = 3;
+    let child = start(Process::fork(move || -> u32 {
+        panic!("over the limit of {limit}")
+    }));
+    assert!(matches!(
+        child.join(),
+        Err(Error::Panicked { message, .. }) if message == "over the limit of 3"
+    ));
+}
+
+#[test]
+fn a_capturing_closure_needs_the_fork_method() {
+    for method in [StartMethod::Spawn, StartMethod::Forkserver] {
+        let name = String::from("captured");
+        let refused = Process::fork(move || name.len())
+            .start_method(method)
+            .start();
+        match refused {
+            Err(Error::NeedsFork { method: asked }) => assert_eq!(asked, method),
+            other => panic!("expected NeedsFork, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_context_chooses_the_method() {
+    for method in StartMethod::all() {
+        let ctx = Context::new(method);
+        let child = start(ctx.process(|a: u8, b: u8| a * b, (6, 7)));
+        assert_eq!(child.start_method(), method);
+        assert_eq!(child.join().unwrap(), 42);
+    }
+}
+
+fn make_value(start: u64) -> Value<u64> {
+    Value::new(start).expect("the child makes a Value")
+}
+
+#[test]
+fn a_handle_made_in_the_child_comes_back() {
+    for method in StartMethod::all() {
+        let child = start(Process::new(make_value, (41,)).start_method(method));
+        let value = child.join().unwrap();
+        *value.lock().unwrap() += 1;
+        assert_eq!(value.get().unwrap(), 42, "{method}");
+    }
+}
+
+/// Serializes to an error: a value that cannot cross.
+#[derive(Debug)]
+struct Unserializable;
+
+impl Serialize for Unserializable {
+    fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom(
+            "this value refuses to be serialized",
+        ))
+    }
+}
+
+impl<'de> Deserialize<'de> for Unserializable {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        u8::deserialize(deserializer).map(|_| Unserializable)
+    }
+}
+
+/// Serializes fine, but refuses to be deserialized.
+#[derive(Debug)]
+struct Undeserializable;
+
+impl Serialize for Undeserializable {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u8(0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Undeserializable {
+    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom(
+            "this value refuses to be deserialized",
+        ))
+    }
+}
+
+#[test]
+fn arguments_that_cannot_be_serialized_fail_before_any_child_starts() {
+    for method in [StartMethod::Spawn, StartMethod::Forkserver] {
+        let before = active_children().len();
+        let refused = Process::new(|_: Unserializable| (), (Unserializable,))
+            .start_method(method)
+            .start();
+        match refused {
+            // (postcard reports a custom serde error without its text)
+            Err(Error::Transfer(mp_shared_mem::Error::Encode(_))) => {}
+            other => panic!("expected an encode error, got {other:?}"),
+        }
+        assert!(active_children().len() <= before);
+    }
+}
+
+#[test]
+fn arguments_the_child_cannot_decode_are_a_start_error() {
+    for method in [StartMethod::Spawn, StartMethod::Forkserver] {
+        let child = start(
+            Process::new(|_: Undeserializable| 1u8, (Undeserializable,)).start_method(method),
+        );
+        match child.join() {
+            Err(Error::Start { reason, .. }) => {
+                assert!(reason.contains("cannot receive the arguments"), "{reason}");
+                assert!(reason.contains("cannot decode"), "{reason}");
+            }
+            other => panic!("expected a start error, got {other:?}"),
+        }
+        assert_eq!(child.exitcode(), Some(1));
+    }
+}
+
+#[test]
+fn a_return_value_that_cannot_be_sent_is_reported() {
+    for method in StartMethod::all() {
+        let child = start(Process::new(|| Unserializable, ()).start_method(method));
+        match child.join() {
+            Err(Error::ResultNotSent { reason, .. }) => {
+                assert!(reason.contains("cannot encode"), "{reason}");
+            }
+            other => panic!("expected ResultNotSent, got {other:?}"),
+        }
+        assert_eq!(child.exitcode(), Some(1), "{method}");
+    }
+}
+
+#[test]
+fn a_dropped_handle_leaves_the_child_running_and_active_children_reaps_it() {
+    for method in StartMethod::all() {
+        let release = Shared::new(mp_sync::Event::new()).unwrap();
+        let child = Process::new(
+            |release: Shared<mp_sync::Event>| {
+                assert!(release.wait_timeout(Duration::from_secs(60)));
+            },
+            (release.clone(),),
+        )
+        .name(format!("dropped-{method}"))
+        .start_method(method)
+        .start()
+        .unwrap();
+        let pidfd = common::pidfd_of(child.pid());
+        drop(child);
+        let listed = |name: &str| active_children().iter().any(|info| info.name() == name);
+        assert!(listed(&format!("dropped-{method}")));
+        assert!(
+            !common::ended_now(&pidfd),
+            "dropping the handle killed the child"
+        );
+        release.set();
+        assert!(common::ended_within_patience(&pidfd));
+        assert!(
+            eventually(|| !listed(&format!("dropped-{method}"))),
+            "an ended child stays in active_children"
+        );
+    }
+    let _ = PATIENCE;
+}
