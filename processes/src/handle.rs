@@ -539,6 +539,10 @@ mod tests {
     use super::*;
 
     /// A record for a real, short-lived child (`true`), whose socket the test writes.
+    #[expect(
+        clippy::zombie_processes,
+        reason = "the record reaps the child, through waitid(P_PIDFD)"
+    )]
     fn record_with_socket() -> (Arc<Record>, UnixStream) {
         let child = std::process::Command::new("true")
             .spawn()

@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 #[test]
 fn fork_runs_a_capturing_closure() {
-    let words = vec!["captured".to_owned(), "state".to_owned()];
+    let words = ["captured".to_owned(), "state".to_owned()];
     let hits = Shared::new(AtomicU64::new(0)).unwrap();
     let in_child = hits.clone();
     let child = start(Process::fork(move || {
