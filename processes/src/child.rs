@@ -140,3 +140,61 @@ pub(crate) fn finish<R: Serialize>(channel: &UnixStream, outcome: Outcome<R>) ->
     crate::children::join_non_daemonic();
     exit_now(code)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::handle::Record;
+    use crate::{Error, StartMethod, sys};
+
+    #[test]
+    fn a_child_of_another_build_refuses_to_jump() {
+        let (parent_end, child_end) = UnixStream::pair().unwrap();
+        let parent_pid = nix::unistd::getpid().as_raw();
+        let call = Call {
+            build_id: wire::build_id() ^ 1,
+            // Would be a wild jump, were it taken.
+            entry: 0x1234,
+            child: Identity {
+                name: "other-build".into(),
+                daemon: false,
+                counters: vec![1],
+                parent_pid,
+                parent_name: "MainProcess".into(),
+            },
+        };
+        // As the fork start method does: no other thread may hold these across the fork.
+        let out = std::io::stdout().lock();
+        let err = std::io::stderr().lock();
+        // SAFETY: the child only runs `run_call`, which ends in `_exit`; the locks it
+        // needs are held by this thread across the fork (above), and malloc is made
+        // fork-safe by glibc.
+        let forked = unsafe { nix::unistd::fork() }.unwrap();
+        drop(err);
+        drop(out);
+        let child = match forked {
+            nix::unistd::ForkResult::Child => run_call(call, child_end, parent_pid),
+            nix::unistd::ForkResult::Parent { child } => child,
+        };
+        drop(child_end);
+        let pidfd = sys::pidfd_open(child.as_raw()).unwrap();
+        let record = Record::new(
+            child.as_raw(),
+            "other-build".into(),
+            false,
+            StartMethod::Fork,
+            pidfd,
+            parent_end,
+        );
+        let deadline = Some(Instant::now() + Duration::from_secs(30));
+        match record.take_value::<()>(deadline) {
+            Err(Error::Start { reason, .. }) => {
+                assert!(reason.contains("different build"), "{reason}")
+            }
+            other => panic!("expected a start error, got {other:?}"),
+        }
+        assert_eq!(record.exitcode(), Some(1));
+    }
+}

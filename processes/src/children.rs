@@ -50,7 +50,8 @@ pub fn active_children() -> Vec<ProcessInfo> {
         if record.sentinel.is_ready() {
             // Reap it (a forkserver child's status follows its end within microseconds).
             let deadline = std::time::Instant::now() + std::time::Duration::from_millis(100);
-            if record.settle(Some(deadline)).is_ok() || record.finished() {
+            record.settle_if_free(deadline);
+            if record.finished() {
                 forget(&record);
             }
         } else {

@@ -102,6 +102,13 @@ impl Record {
         self.settle_locked(&mut inner, deadline)
     }
 
+    /// [`settle`](Record::settle) unless another thread holds the record (joining).
+    pub(crate) fn settle_if_free(&self, deadline: Instant) {
+        if let Some(mut inner) = self.inner.try_lock() {
+            let _ = self.settle_locked(&mut inner, Some(deadline));
+        }
+    }
+
     fn settle_locked(&self, inner: &mut Inner, deadline: Option<Instant>) -> Result<(), Error> {
         while matches!(inner.outcome, Slot::Pending) {
             let Some(channel) = inner.channel.as_ref() else {
@@ -179,7 +186,10 @@ impl Record {
     }
 
     /// The child's return value, once settled.
-    fn take_value<R: DeserializeOwned>(&self, deadline: Option<Instant>) -> Result<R, Error> {
+    pub(crate) fn take_value<R: DeserializeOwned>(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<R, Error> {
         let mut inner = match deadline {
             None => self.inner.lock(),
             Some(deadline) => self.inner.try_lock_until(deadline).ok_or(Error::TimedOut)?,
@@ -458,10 +468,10 @@ impl<R> ProcessHandle<R> {
         if !self.record.sentinel.is_ready() {
             return None;
         }
-        // The forkserver reports within microseconds of the end; bound it anyway.
-        let _ = self
-            .record
-            .settle(Some(Instant::now() + Duration::from_secs(2)));
+        // Read what is left, unless another thread is joining (it will know soon). The
+        // forkserver reports within microseconds of the end; bound it anyway.
+        self.record
+            .settle_if_free(Instant::now() + Duration::from_secs(2));
         self.record.exitcode()
     }
 

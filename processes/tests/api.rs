@@ -189,3 +189,51 @@ fn a_dropped_handle_leaves_the_child_running_and_active_children_reaps_it() {
     }
     let _ = PATIENCE;
 }
+
+/// The parent (in `/proc/PID/stat`, the field after the name) of a process.
+fn parent_of(pid: u32) -> i32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let after_name = &stat[stat.rfind(')').expect("name") + 2..];
+    after_name
+        .split(' ')
+        .nth(1)
+        .expect("ppid")
+        .parse()
+        .expect("a pid")
+}
+
+fn sleep_long() {
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+/// Kills this process's forkserver while one of its children runs; what `join` then
+/// says, and what a start after that gives.
+fn kill_my_forkserver_mid_child() -> (String, u8) {
+    let child = Process::new(sleep_long, ())
+        .start_method(StartMethod::Forkserver)
+        .start()
+        .expect("starts");
+    let server = nix::unistd::Pid::from_raw(parent_of(child.pid()));
+    assert_ne!(server.as_raw(), std::process::id() as i32);
+    nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGKILL).expect("kill the server");
+    // The child is not daemonic: it outlives the server. End it.
+    child.kill().expect("kill the child");
+    let lost = child.join().expect_err("no status without the server");
+    let again = Process::new(|| 7u8, ())
+        .start_method(StartMethod::Forkserver)
+        .start()
+        .expect("a fresh forkserver")
+        .join_timeout(Duration::from_secs(30))
+        .expect("the fresh forkserver's child returns");
+    (lost.to_string(), again)
+}
+
+#[test]
+fn a_dead_forkserver_loses_the_status_and_is_replaced() {
+    // In a spawned child, which has a forkserver of its own to kill.
+    let child =
+        start(Process::new(kill_my_forkserver_mid_child, ()).start_method(StartMethod::Spawn));
+    let (lost, again) = child.join().unwrap();
+    assert!(lost.contains("was lost with the forkserver"), "{lost}");
+    assert_eq!(again, 7);
+}
