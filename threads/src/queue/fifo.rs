@@ -2,8 +2,18 @@
 
 use std::collections::VecDeque;
 
-use crate::queue::api::{QueueCore, queue_methods};
+use std::time::Instant;
+
+use crate::error::{Error, PutError};
+use crate::queue::api::{QueueCore, Wait, queue_methods};
+use crate::queue::lock_free::LockFreeCore;
 use crate::queue::locked::{LockedCore, Store};
+
+/// The largest `maxsize` served by the lock-free engine, whose ring of
+/// `maxsize` slots is allocated up front; larger bounds (a `maxsize` of a
+/// billion would ask for gigabytes at once) use the locked engine, whose
+/// storage grows with the items actually queued.
+const RING_LIMIT: usize = 1 << 16;
 
 /// A first-in, first-out queue between threads: Python's `queue.Queue`.
 ///
@@ -12,10 +22,12 @@ use crate::queue::locked::{LockedCore, Store};
 /// [`task_done`](Queue::task_done) and [`join`](Queue::join); and Python
 /// 3.13's [`shutdown`](Queue::shutdown). Share it between threads with an `Arc`.
 ///
-/// It is Python's design (one lock, condition variables for "not empty", "not
-/// full" and "all tasks done") on parking_lot, whose uncontended lock and
-/// notify-without-waiters never enter the kernel, which keeps its throughput
-/// close to a crossbeam channel's (mp-bench compares the two).
+/// It has no lock on its common paths: the items sit in crossbeam-queue's
+/// lock-free `SegQueue` (unbounded) or `ArrayQueue` (bounded), Python's task
+/// count and shutdown state in one atomic word, and only a thread that must
+/// wait takes a lock, to sleep. So its throughput stays close to a crossbeam
+/// channel's (see *Engine* below). A `maxsize` above 65536 uses the locked engine of the other kinds
+/// instead, as the ring of a bounded queue is allocated whole up front.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -43,8 +55,27 @@ use crate::queue::locked::{LockedCore, Store};
 /// assert_eq!(consumed, [0, 1, 2, 3, 4]);
 /// # Ok::<(), Error>(())
 /// ```
+///
+/// # Engine
+///
+/// Python's `queue.Queue` is one lock and three condition variables. Built
+/// that way on parking_lot it ran at about half a crossbeam channel's rate
+/// between two threads: every `put` and `get` takes the same lock, and its
+/// cache line crosses between the cores each time. Here:
+///
+/// * the items are in crossbeam-queue's lock-free `SegQueue`/`ArrayQueue`,
+///   the algorithms under crossbeam-channel's `unbounded`/`bounded`;
+/// * the unfinished-task count and the shutdown flags share one atomic word,
+///   so a `put` counts its task and learns whether the queue is open with one
+///   instruction; a `get` reads only a copy of the flags that no `put` writes;
+/// * a put marks itself in flight in a slot of its own thread while it pushes,
+///   so that `shutdown` and the getters that see it can wait for the items of
+///   puts accepted just before it, instead of a lock making the two exclusive;
+/// * a thread that finds nothing to do spins briefly, then sleeps on a
+///   condition variable; the others see from a counter whether anyone sleeps,
+///   so nobody pays for a wake-up that nobody needs.
 pub struct Queue<T> {
-    core: LockedCore<FifoStore<T>>,
+    core: FifoCore<T>,
 }
 
 impl<T: Send> Queue<T> {
@@ -62,13 +93,84 @@ impl<T: Send> Queue<T> {
     /// # Ok::<(), PutError<char>>(())
     /// ```
     pub fn with_maxsize(maxsize: usize) -> Self {
-        Queue {
-            core: LockedCore::new::<T>(maxsize),
-        }
+        let core = if maxsize <= RING_LIMIT {
+            FifoCore::LockFree(LockFreeCore::new(maxsize))
+        } else {
+            FifoCore::Locked(LockedCore::new::<T>(maxsize))
+        };
+        Queue { core }
     }
 }
 
 queue_methods!(Queue, Send);
+
+/// The engine of one `Queue`, chosen by its `maxsize`.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "the lock-free engine, the common one, is large because its hot fields sit on cache lines of their own; boxing it would add a pointer chase to every operation"
+)]
+enum FifoCore<T> {
+    LockFree(LockFreeCore<T>),
+    Locked(LockedCore<FifoStore<T>>),
+}
+
+impl<T> QueueCore<T> for FifoCore<T> {
+    fn put(&self, item: T, wait: Wait) -> Result<(), PutError<T>> {
+        match self {
+            FifoCore::LockFree(core) => core.put(item, wait),
+            FifoCore::Locked(core) => core.put(item, wait),
+        }
+    }
+
+    fn get(&self, wait: Wait) -> Result<T, Error> {
+        match self {
+            FifoCore::LockFree(core) => core.get(wait),
+            FifoCore::Locked(core) => core.get(wait),
+        }
+    }
+
+    fn qsize(&self) -> usize {
+        match self {
+            FifoCore::LockFree(core) => core.qsize(),
+            FifoCore::Locked(core) => QueueCore::<T>::qsize(core),
+        }
+    }
+
+    fn maxsize(&self) -> usize {
+        match self {
+            FifoCore::LockFree(core) => core.maxsize(),
+            FifoCore::Locked(core) => QueueCore::<T>::maxsize(core),
+        }
+    }
+
+    fn task_done(&self) -> Result<(), Error> {
+        match self {
+            FifoCore::LockFree(core) => core.task_done(),
+            FifoCore::Locked(core) => QueueCore::<T>::task_done(core),
+        }
+    }
+
+    fn join(&self, deadline: Option<Instant>) -> bool {
+        match self {
+            FifoCore::LockFree(core) => core.join(deadline),
+            FifoCore::Locked(core) => QueueCore::<T>::join(core, deadline),
+        }
+    }
+
+    fn shutdown(&self, immediate: bool) {
+        match self {
+            FifoCore::LockFree(core) => core.shutdown(immediate),
+            FifoCore::Locked(core) => QueueCore::<T>::shutdown(core, immediate),
+        }
+    }
+
+    fn is_shutdown(&self) -> bool {
+        match self {
+            FifoCore::LockFree(core) => core.is_shutdown(),
+            FifoCore::Locked(core) => QueueCore::<T>::is_shutdown(core),
+        }
+    }
+}
 
 pub(crate) struct FifoStore<T>(VecDeque<T>);
 
