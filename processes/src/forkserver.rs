@@ -87,32 +87,51 @@ impl ForkServer {
 pub(crate) fn start_child(call: &Call, channel: &UnixStream) -> Result<(i32, OwnedFd), Error> {
     let name = &call.child.name;
     let mut server = crate::state::current().forkserver.lock();
-    if !server.as_ref().is_some_and(ForkServer::is_alive) {
-        if let Some(dead) = server.take() {
-            reap(&dead);
-        }
-        *server = Some(ForkServer::start()?);
-    }
-    let Some(connection) = server.as_ref() else {
-        return Err(Error::start(name, "no forkserver"));
-    };
     let request = RequestOut {
         call,
         channel: Fd(channel.as_fd()),
     };
-    let reply = transfer::send_value(&connection.control, &request)
-        .and_then(|()| transfer::recv_value::<Reply>(&connection.control, MAX_CONTROL_LEN));
-    match reply {
-        Ok(Reply::Started { pid, pidfd }) => Ok((pid, pidfd.into_inner())),
-        Ok(Reply::Failed(reason)) => Err(Error::start(name, reason)),
-        Err(err) => {
-            // The conversation is out of step or the server is gone: never reuse it.
-            if let Some(broken) = server.take() {
-                let _ = sys::pidfd_send_signal(broken.pidfd.as_fd(), libc::SIGKILL);
-                reap(&broken);
+    // A server that was killed a moment ago may still look alive; if the request cannot
+    // even be sent, the server never saw it, and a fresh server gets it (once).
+    let mut attempts_left = 2;
+    loop {
+        attempts_left -= 1;
+        if !server.as_ref().is_some_and(ForkServer::is_alive) {
+            if let Some(dead) = server.take() {
+                reap(&dead);
             }
-            Err(Error::start(name, format!("the forkserver failed: {err}")))
+            *server = Some(ForkServer::start()?);
         }
+        let Some(connection) = server.as_ref() else {
+            return Err(Error::start(name, "no forkserver"));
+        };
+        let failure = match transfer::send_value(&connection.control, &request) {
+            Err(err) if attempts_left > 0 => {
+                discard(&mut server);
+                tracing::debug!(%err, "the forkserver is gone; starting another");
+                continue;
+            }
+            Err(err) => err,
+            Ok(()) => match transfer::recv_value::<Reply>(&connection.control, MAX_CONTROL_LEN) {
+                Ok(Reply::Started { pid, pidfd }) => return Ok((pid, pidfd.into_inner())),
+                Ok(Reply::Failed(reason)) => return Err(Error::start(name, reason)),
+                Err(err) => err,
+            },
+        };
+        // The conversation is out of step or the server is gone: never reuse it.
+        discard(&mut server);
+        return Err(Error::start(
+            name,
+            format!("the forkserver failed: {failure}"),
+        ));
+    }
+}
+
+/// Kills and reaps the server, which will not be used again.
+fn discard(server: &mut Option<ForkServer>) {
+    if let Some(broken) = server.take() {
+        let _ = sys::pidfd_send_signal(broken.pidfd.as_fd(), libc::SIGKILL);
+        reap(&broken);
     }
 }
 

@@ -215,7 +215,9 @@ fn kill_my_forkserver_mid_child() -> (String, u8) {
         .expect("starts");
     let server = nix::unistd::Pid::from_raw(parent_of(child.pid()));
     assert_ne!(server.as_raw(), std::process::id() as i32);
+    let server_pidfd = common::pidfd_of(server.as_raw() as u32);
     nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGKILL).expect("kill the server");
+    assert!(common::ended_within_patience(&server_pidfd));
     // The child is not daemonic: it outlives the server. End it.
     child.kill().expect("kill the child");
     let lost = child.join().expect_err("no status without the server");
