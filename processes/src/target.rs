@@ -30,7 +30,14 @@ pub trait Target<Args>: Copy + Send + Sync + 'static {
     /// What the function returns.
     type Output;
 
-    /// Calls the function with the arguments unpacked from the tuple.
+    /// Calls the function with the arguments unpacked from the tuple (in this process;
+    /// a child process does the same with the arguments it received).
+    ///
+    /// ```
+    /// use mp_processes::Target;
+    ///
+    /// assert_eq!((|a: u8, b: u8| a * b).call((6, 7)), 42);
+    /// ```
     fn call(self, args: Args) -> Self::Output;
 }
 
