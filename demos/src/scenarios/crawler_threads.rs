@@ -14,7 +14,8 @@
 //! The server is a few lines over `std::net` rather than an HTTP server crate: it needs to
 //! answer `GET /page/N` after a delay and nothing else, and written here every thread it
 //! runs is one the scenario starts and joins itself (an acceptor, and a [`ThreadPool`] of
-//! handlers), so none is left behind.
+//! handlers), so none is left behind. The asyncio scenario `async-fetch` fetches from the
+//! same server.
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -174,7 +175,7 @@ fn crawl_remote(urls: &[String]) -> Result<(), DemoError> {
 }
 
 /// The body of the local server's page `page`.
-fn page_body(page: u32) -> String {
+pub(super) fn page_body(page: u32) -> String {
     format!("<html><head><title>Page {page}</title></head><body>Page {page}, slowly.</body></html>\n")
 }
 
@@ -188,25 +189,25 @@ struct ServerStats {
 }
 
 /// A snapshot of [`ServerStats`], taken once the server has stopped.
-struct ServerCounts {
-    answered: u32,
-    failed: u32,
-    peak_in_flight: u32,
+pub(super) struct ServerCounts {
+    pub(super) answered: u32,
+    pub(super) failed: u32,
+    pub(super) peak_in_flight: u32,
 }
 
 /// A minimal HTTP/1.1 server on 127.0.0.1 that serves `GET /page/N` (N below `pages`)
 /// after `delay`, one connection per request.
 ///
 /// Dropping it stops it too, so that an early return of the scenario leaves no thread.
-struct SlowServer {
-    addr: SocketAddr,
+pub(super) struct SlowServer {
+    pub(super) addr: SocketAddr,
     stop: Arc<AtomicBool>,
     stats: Arc<ServerStats>,
     acceptor: Option<JoinHandle<Result<(), DemoError>>>,
 }
 
 impl SlowServer {
-    fn start(pages: u32, delay: Duration) -> Result<Self, DemoError> {
+    pub(super) fn start(pages: u32, delay: Duration) -> Result<Self, DemoError> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .map_err(|e| DemoError::io("listening on 127.0.0.1", e))?;
         let addr = listener
@@ -230,12 +231,12 @@ impl SlowServer {
         })
     }
 
-    fn url(&self, page: u32) -> String {
+    pub(super) fn url(&self, page: u32) -> String {
         format!("http://{}/page/{page}", self.addr)
     }
 
     /// Stops accepting, waits for the replies under way, joins every server thread.
-    fn shutdown(mut self) -> Result<ServerCounts, DemoError> {
+    pub(super) fn shutdown(mut self) -> Result<ServerCounts, DemoError> {
         self.stop_and_join()?;
         Ok(ServerCounts {
             answered: self.stats.answered.load(Ordering::SeqCst),

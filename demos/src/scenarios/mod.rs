@@ -56,6 +56,7 @@ macro_rules! scenarios {
     };
 }
 
+mod async_support;
 mod support;
 
 scenarios! {
@@ -68,6 +69,11 @@ scenarios! {
     lock_counter_1000_threads => "lock-counter-1000-threads", "002 thread sync", "1000 threads increment a counter once each under a lock", "the counter is exactly 1000";
     queue_threads => "queue-threads", "002 thread communication", "producer and consumer threads on a Queue", "0..4 consumed in order, no race on empty()";
     thread_subclass => "thread-subclass", "002 Thread subclass", "a type with run() started as a thread (the Run trait)", "5 \"Thread N is running\" lines";
+    async_gather => "async-gather", "002 asyncio basic", "5 async workers sleep 1 s together, on one thread (tokio)", "5 starts before any end, all on one thread, the sleeps overlap";
+    async_fetch => "async-fetch", "002 async I/O", "3 pages fetched concurrently by tasks of one thread (reqwest; or given http:// URLs)", "3 bodies as served, the fetches overlap";
+    async_queue => "async-queue", "002 asyncio.Queue", "producer and consumer tasks, task_done and join, then the consumer is cancelled", "0..4 consumed in order, join after the last task_done, the consumer cancelled";
+    async_semaphore => "async-semaphore", "002 asyncio.Semaphore", "5 workers, at most 2 at once (tokio Semaphore)", "peak concurrency exactly 2";
+    async_hello => "async-hello", "002 async/await", "await a coroutine that sleeps, then greets", "\"Hello\", once, after the sleep";
     thread_named => "thread-named", "004 3.1", "a thread named LoopThread", "names MainThread and LoopThread";
     lock_balance => "lock-balance", "004 3.2", "balance += n; balance -= n under a lock, 2 threads x 100000 times", "the balance ends at 0";
     thread_local => "thread-local", "004 3.4", "per-thread student name in a Local", "Hello, A (in Thread-A) and Hello, B (in Thread-B)";

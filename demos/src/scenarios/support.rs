@@ -154,6 +154,11 @@ impl Span {
         (value, Span { began, ended })
     }
 
+    /// The span of a wait timed by its own code (an `.await`, which `around` cannot wrap).
+    pub(super) fn between(began: Instant, ended: Instant) -> Span {
+        Span { began, ended }
+    }
+
     /// How long the wait took.
     pub(super) fn duration(&self) -> Duration {
         self.ended.saturating_duration_since(self.began)
