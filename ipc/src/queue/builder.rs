@@ -128,7 +128,9 @@ impl QueueBuilder {
             .max(MIN_RING_BYTES)
             .checked_next_power_of_two()
             .filter(|bytes| *bytes <= MAX_RING_BYTES)
-            .ok_or(Error::InvalidArgument("ring_bytes is larger than MAX_RING_BYTES"))?;
+            .ok_or(Error::InvalidArgument(
+                "ring_bytes is larger than MAX_RING_BYTES",
+            ))?;
         RawQueue::create(kind, ring_bytes, self.maxsize, message_type::<T>())
     }
 }

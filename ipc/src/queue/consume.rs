@@ -148,7 +148,13 @@ impl RawQueue {
         mid_stream: bool,
         patience: Patience,
     ) -> Result<u32, Error> {
-        let cached = Cursor::unpack(self.control().consumer.0.cached_tail.load(Ordering::Relaxed));
+        let cached = Cursor::unpack(
+            self.control()
+                .consumer
+                .0
+                .cached_tail
+                .load(Ordering::Relaxed),
+        );
         if cached.pos != head_pos && self.used(head_pos, cached.pos).is_ok() {
             return Ok(cached.pos);
         }
@@ -161,7 +167,11 @@ impl RawQueue {
             if !mid_stream && self.is_closed() {
                 // Puts finish before `close` returns; look once more for the last of them.
                 let tail_pos = self.consumer_view_of_tail();
-                return if tail_pos != head_pos { Ok(tail_pos) } else { Err(Error::Closed) };
+                return if tail_pos != head_pos {
+                    Ok(tail_pos)
+                } else {
+                    Err(Error::Closed)
+                };
             }
             let deadline = if mid_stream {
                 Some(Instant::now() + STREAM_STALL)
@@ -290,7 +300,12 @@ impl RawQueue {
     /// head needs nothing; the rest of a streamed message it was receiving is skipped by
     /// the next get.
     pub(crate) fn repair_consumer(&self) {
-        self.control().tail.0.items.waiter.store(0, Ordering::Relaxed);
+        self.control()
+            .tail
+            .0
+            .items
+            .waiter
+            .store(0, Ordering::Relaxed);
         self.consumer_view_of_tail();
         tracing::debug!("consumer side repaired after its lock holder died");
     }

@@ -196,8 +196,13 @@ impl<'de, T> Deserialize<'de> for JoinableQueue<T> {
     /// Maps the received segment and checks that it is a `JoinableQueue<T>`.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let segment = mp_shared_mem::Segment::deserialize(deserializer)?;
-        RawQueue::attach(segment, &[Kind::Joinable], Kind::Joinable, message_type::<T>())
-            .map(Self::from_raw)
-            .map_err(mp_shared_mem::transfer::reject)
+        RawQueue::attach(
+            segment,
+            &[Kind::Joinable],
+            Kind::Joinable,
+            message_type::<T>(),
+        )
+        .map(Self::from_raw)
+        .map_err(mp_shared_mem::transfer::reject)
     }
 }

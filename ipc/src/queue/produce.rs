@@ -148,7 +148,11 @@ impl RawQueue {
         // Chunks of at most half the ring let the consumer copy one while we write the next.
         let largest_chunk = ring / 2;
         producer.stream_open.store(1, Ordering::SeqCst);
-        tracing::debug!(bytes = bytes.len(), ring, "streaming a message larger than the ring");
+        tracing::debug!(
+            bytes = bytes.len(),
+            ring,
+            "streaming a message larger than the ring"
+        );
         let mut sent = 0usize;
         let mut first = true;
         loop {
@@ -290,7 +294,12 @@ impl RawQueue {
     /// whatever the dead producer wrote past it is simply overwritten.
     pub(crate) fn repair_producer(&self) -> Result<(), Error> {
         let producer = &self.control().producer.0;
-        self.control().head.0.space.waiter.store(0, Ordering::Relaxed);
+        self.control()
+            .head
+            .0
+            .space
+            .waiter
+            .store(0, Ordering::Relaxed);
         self.producer_view_of_head(true);
         if producer.stream_open.load(Ordering::SeqCst) != 0 {
             self.write_abort()?;

@@ -90,7 +90,13 @@ impl RawQueue {
         unsafe { control.write(Control::new()) };
         let queue = Self::from_parts(segment, ring_bytes, maxsize)?;
         queue.control().stamp(kind, ring_bytes, maxsize, type_name);
-        tracing::debug!(kind = kind.name(), ring_bytes, maxsize, type_name, "queue created");
+        tracing::debug!(
+            kind = kind.name(),
+            ring_bytes,
+            maxsize,
+            type_name,
+            "queue created"
+        );
         Ok(queue)
     }
 
@@ -132,7 +138,8 @@ impl RawQueue {
             .ok_or_else(|| corrupt("maxsize out of range"))?;
         let found_kind = Kind::from_raw(id.kind.load(Ordering::Relaxed))
             .ok_or_else(|| corrupt("unknown kind"))?;
-        if !accepted.contains(&found_kind) || id.type_hash.load(Ordering::Relaxed) != type_hash(type_name)
+        if !accepted.contains(&found_kind)
+            || id.type_hash.load(Ordering::Relaxed) != type_hash(type_name)
         {
             return Err(Error::SharedMem(mp_shared_mem::Error::TypeMismatch {
                 expected: format!("{}<{type_name}>", wanted.name()),
@@ -140,15 +147,17 @@ impl RawQueue {
             }));
         }
         let queue = Self::from_parts(segment, ring_bytes, maxsize)?;
-        tracing::debug!(kind = found_kind.name(), ring_bytes, maxsize, type_name, "queue opened");
+        tracing::debug!(
+            kind = found_kind.name(),
+            ring_bytes,
+            maxsize,
+            type_name,
+            "queue opened"
+        );
         Ok(queue)
     }
 
-    fn from_parts(
-        segment: Segment,
-        ring_bytes: usize,
-        maxsize: usize,
-    ) -> Result<Self, Error> {
+    fn from_parts(segment: Segment, ring_bytes: usize, maxsize: usize) -> Result<Self, Error> {
         let too_big = || Error::InvalidArgument("the ring or maxsize is too large");
         let control = NonNull::new(segment.as_ptr().cast::<Control>())
             .ok_or(Error::InvalidArgument("the segment has no mapping"))?;
@@ -200,7 +209,11 @@ impl RawQueue {
         let tail = self.tail();
         let queued = tail.count.wrapping_sub(head.count);
         // A corrupt or racing pair can only make this look huge; report what is plausible.
-        if queued > self.ring_bytes / 8 { 0 } else { queued }
+        if queued > self.ring_bytes / 8 {
+            0
+        } else {
+            queued
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {

@@ -42,5 +42,8 @@ pub(crate) fn encode_header(len: u32, tag: u32) -> [u8; 8] {
 /// The payload length and tag of a header.
 pub(crate) fn decode_header(header: [u8; 8]) -> (u32, u32) {
     let [a, b, c, d, e, f, g, h] = header;
-    (u32::from_le_bytes([a, b, c, d]), u32::from_le_bytes([e, f, g, h]))
+    (
+        u32::from_le_bytes([a, b, c, d]),
+        u32::from_le_bytes([e, f, g, h]),
+    )
 }

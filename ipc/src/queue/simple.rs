@@ -7,10 +7,10 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::QueueBuilder;
 use super::control::Kind;
 use super::fifo::debug_queue;
 use super::raw::{Patience, RawQueue, message_type};
-use super::QueueBuilder;
 use crate::{Error, Waitable};
 
 /// The small queue: `put`, `get`, `empty`, `close`, no `maxsize`. Python's

@@ -22,7 +22,11 @@ impl RawQueue {
         let unfinished = self.tail().count.wrapping_sub(done);
         // More than half the counter's range means more `task_done`s than puts, which
         // `task_done` refuses; only a corrupt block reads so.
-        if unfinished > u32::MAX / 2 { 0 } else { unfinished }
+        if unfinished > u32::MAX / 2 {
+            0
+        } else {
+            unfinished
+        }
     }
 
     /// Marks one message done; `TaskDoneTooManyTimes` if every put was marked already.
