@@ -110,6 +110,32 @@
 //! `_exit` after flushing standard output: no child ever returns into its parent's
 //! `main` or test harness.
 
+//!
+//! # Limits
+//!
+//! - **Forkserver children start from the server's snapshot**: the environment, working
+//!   directory and resource limits the parent had when its first forkserver child was
+//!   started, as in Python.
+//! - **A large return value waits for `join`.** The child writes its value into its
+//!   socket before it exits; a value larger than the socket's buffer keeps the child
+//!   alive (blocked writing) until the parent reads it in `join`, `exitcode` or
+//!   `active_children`. Messages are limited to 1 GiB.
+//! - **Fork in a multi-threaded parent**: only the launcher thread exists in the child.
+//!   Standard output and error are held across the fork and `malloc` is made fork-safe
+//!   by glibc; any other lock another thread held at that instant (a logger's, one of
+//!   yours) stays held in the child. A forked child also inherits the parent's other
+//!   descriptors, such as its sockets to other children (it never reads them).
+//! - **Output under `cargo test`**: the test harness captures what each test prints;
+//!   the launcher thread inherits the capture of the test that started it, so what a
+//!   *fork*-method child prints with `println!` goes to that capture, in the child's
+//!   copy of memory, and is lost. Spawn and forkserver children write to the real
+//!   standard output. Outside the harness all three write to the parent's.
+//! - **No `init` function is needed or offered**: the `.init_array` constructor is part
+//!   of every binary that links this crate and calls `start`. A binary linked without
+//!   the C runtime's constructors (`-nostartfiles`) could not use spawn or forkserver.
+//! - **Serialized handles only.** What crosses must be serde; a handle that owns a file
+//!   descriptor must serialize it the mp-shared-mem way (`transfer::serialize_fd`).
+
 mod boot;
 mod child;
 mod children;

@@ -239,3 +239,34 @@ fn a_dead_forkserver_loses_the_status_and_is_replaced() {
     assert!(lost.contains("was lost with the forkserver"), "{lost}");
     assert_eq!(again, 7);
 }
+
+#[test]
+fn a_handle_is_shared_between_threads() {
+    for method in StartMethod::all() {
+        let release = Shared::new(mp_sync::Event::new()).unwrap();
+        let child = std::sync::Arc::new(start(
+            Process::new(
+                |release: Shared<mp_sync::Event>| {
+                    assert!(release.wait_timeout(Duration::from_secs(60)));
+                    method_name()
+                },
+                (release.clone(),),
+            )
+            .start_method(method),
+        ));
+        let joiner = {
+            let child = std::sync::Arc::clone(&child);
+            std::thread::spawn(move || child.join())
+        };
+        // While another thread is blocked in `join`, the others do not block.
+        assert_eq!(child.exitcode(), None);
+        assert!(child.is_alive());
+        release.set();
+        assert_eq!(joiner.join().unwrap().unwrap(), "child");
+        assert!(eventually(|| child.exitcode() == Some(0)), "{method}");
+    }
+}
+
+fn method_name() -> String {
+    "child".to_owned()
+}
