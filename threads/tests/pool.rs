@@ -296,6 +296,71 @@ fn dropping_a_map_early_cancels_the_tasks_not_started() -> Result<(), Error> {
 }
 
 #[test]
+fn map_items_cancelled_by_shutdown_report_cancelled_in_their_place() -> Result<(), Error> {
+    let pool = ThreadPool::new(1)?;
+    let (release, busy) = busy_task(&pool)?;
+    let mut results = pool.map_timeout(|n: u32| n * 10, 0..3, LIMIT)?;
+    // The worker is busy: every item is still queued when the pool cancels them.
+    pool.shutdown(false, true);
+    release.send(()).expect("the busy task waits");
+    for _ in 0..3 {
+        assert!(matches!(results.next(), Some(Err(Error::Cancelled))));
+    }
+    assert!(results.next().is_none());
+    assert!(busy.result()?);
+    pool.shutdown(true, false);
+    Ok(())
+}
+
+#[test]
+fn map_results_arriving_out_of_order_come_back_in_order() -> Result<(), Error> {
+    // Each item waits for the one after it to have finished (the last does
+    // not wait), so the results are produced in reverse order.
+    const ITEMS: usize = 4;
+    let pool = ThreadPool::new(ITEMS)?;
+    // Every worker must be running, or the chain would wait on an item that
+    // no worker is free to take.
+    for _ in 0..10 {
+        if pool.worker_count() == ITEMS {
+            break;
+        }
+        let naps: Vec<_> = (0..ITEMS)
+            .map(|_| pool.submit(|| std::thread::sleep(Duration::from_millis(20)), ()))
+            .collect::<Result<_, _>>()?;
+        for nap in naps {
+            nap.result()?;
+        }
+    }
+    assert_eq!(pool.worker_count(), ITEMS);
+    /// One item's "I have finished" signal: its sending and receiving ends.
+    type Finished = (mpsc::SyncSender<()>, Mutex<mpsc::Receiver<()>>);
+    let finished: Arc<Vec<Finished>> = Arc::new(
+        (0..ITEMS)
+            .map(|_| {
+                let (done, wait) = mpsc::sync_channel(1);
+                (done, Mutex::new(wait))
+            })
+            .collect(),
+    );
+    let chain = Arc::clone(&finished);
+    let results: Vec<usize> = pool
+        .map(
+            move |n: usize| {
+                if n + 1 < ITEMS {
+                    let next = chain[n + 1].1.lock().expect("one waiter per item");
+                    next.recv_timeout(LIMIT).expect("the next item finishes");
+                }
+                chain[n].0.send(()).ok();
+                n
+            },
+            0..ITEMS,
+        )?
+        .collect::<Result<_, _>>()?;
+    assert_eq!(results, [0, 1, 2, 3]);
+    Ok(())
+}
+
+#[test]
 fn map_timeout_ends_with_timed_out_and_cancels_the_rest() -> Result<(), Error> {
     let pool = ThreadPool::new(1)?;
     let (release, blocked) = gate();

@@ -332,22 +332,7 @@ impl ThreadPool {
         F: Fn(I::Item) -> R + Send + Sync + 'static,
         R: Send + 'static,
     {
-        let function = Arc::new(function);
-        let items = items.into_iter();
-        let mut futures = Vec::with_capacity(items.size_hint().0);
-        for item in items {
-            let function = Arc::clone(&function);
-            match self.submit(move |item| function(item), (item,)) {
-                Ok(future) => futures.push(future),
-                Err(error) => {
-                    for future in &futures {
-                        future.cancel();
-                    }
-                    return Err(error);
-                }
-            }
-        }
-        Ok(Map::new(futures, deadline))
+        Map::start(self, function, items, deadline)
     }
 
     /// Stops accepting tasks (later submits fail with [`Error::PoolShutDown`]);
@@ -406,7 +391,8 @@ impl ThreadPool {
         self.shared.sender.read().is_none()
     }
 
-    fn send(&self, job: Box<dyn Job>) -> Result<(), Error> {
+    /// Queues a job, starting a worker if it needs one.
+    pub(crate) fn send(&self, job: Box<dyn Job>) -> Result<(), Error> {
         // The read lock keeps shutdown from closing the channel between the
         // check and the send, so no task is ever stranded in a closed pool.
         let sender = self.shared.sender.read();
