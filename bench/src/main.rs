@@ -78,6 +78,10 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    // First thing: a run of this binary started by procspawn (a peer of the process
+    // rows) serves its call here and exits. In any other run it only records that
+    // procspawn may be used, and every row is unaffected.
+    procspawn::init();
     let args = Args::parse();
     let rows = match select(rows::all(), &args.filter) {
         Ok(rows) => rows,

@@ -30,6 +30,7 @@ use crate::row::Row;
 
 mod events;
 mod locks;
+mod processes;
 mod shared_mem;
 mod threads;
 
@@ -39,6 +40,7 @@ const FAMILIES: &[fn() -> Vec<Row>] = &[
     events::rows,     // Event between processes
     shared_mem::rows, // Array, Value, segments, codec
     threads::rows,    // Thread, ThreadPool, thread queues
+    processes::rows,  // Process start+join by start method, 100 at once
 ];
 
 /// Every row, in table order.

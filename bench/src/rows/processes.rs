@@ -1,0 +1,213 @@
+//! Process rows: start a child process running a trivial target, then join it, for
+//! each start method of mp-processes; and the same for 100 children at once.
+//!
+//! One operation is one child: started, run, ended and reaped. Ours runs
+//! `echo(n) -> n` and is joined for its value, so every measurement checks that the
+//! argument went in and the value came back. The bare peers and Python have no
+//! return value to carry, so their child exits with a code derived from `n` (never
+//! 0), which the parent checks: a child that ended without running its target would
+//! show up as a wrong outcome.
+//!
+//! Every contender starts and joins one child before its clock runs, so one-time
+//! costs (our forkserver and launcher thread, procspawn's look-up of the binary's
+//! image) stay out of the figures. Every wait is bounded by [`WAIT_LIMIT`]; a child
+//! that overstays is killed and reaped, and so is every child already started when
+//! a later start fails.
+//!
+//! The peers:
+//!
+//! - **bare fork**: `fork()`, the child `_exit`s at once, the parent waits for it.
+//!   The wait is bounded with a pidfd (`pidfd_open`, `poll`, then `waitpid`), which
+//!   adds three short system calls to the bare pair.
+//! - **bare re-exec**: `std::process::Command` runs this binary again with an
+//!   environment variable that makes it exit before `main` (a constructor in
+//!   `.init_array`, see the `bare` module), then waits for it: what any start by
+//!   `exec` of this binary costs at least.
+//! - **procspawn**: `procspawn::spawn(n, echo)`, then `join`, bounded by a watchdog
+//!   thread (procspawn's own `join_timeout` sleeps in steps of 1 ms, which would
+//!   count in its figure). It re-executes
+//!   the binary, which must call `procspawn::init()` first thing in `main` (ours
+//!   does; it does nothing unless the process is one of procspawn's children).
+//!   Under `cargo test` its children re-run the test binary into a helper test
+//!   instead, so the test figures of procspawn include the test harness's start.
+//! - **Python**: `multiprocessing` with the same start method, from
+//!   `bench/python/processes.py`.
+
+use std::time::Duration;
+
+use crate::error::BenchError;
+use crate::row::{Contender, Goal, Row, Unit};
+
+mod bare;
+mod ours;
+mod procspawn_peer;
+mod watchdog;
+
+use mp_processes::StartMethod;
+
+/// The process rows, in table order.
+pub fn rows() -> Vec<Row> {
+    vec![
+        start_join_fork(),
+        start_join_forkserver(),
+        start_join_spawn(),
+        start_join_100(),
+    ]
+}
+
+/// Longest any child of a measurement may take to start, run and end.
+const WAIT_LIMIT: Duration = Duration::from_secs(20);
+
+/// How many children the `-100` row starts before joining any.
+const WAVE: u64 = 100;
+
+/// The label of the bare fork peer, which the fork and forkserver goals name.
+const BARE_FORK: &str = "bare fork+_exit+waitpid";
+
+/// The label of the bare re-exec peer, which the spawn goal names.
+const BARE_REEXEC: &str = "bare re-exec of this binary";
+
+/// The label of procspawn, in every single-child row.
+const PROCSPAWN: &str = "procspawn::spawn";
+
+/// The exit code a peer's child `n` ends with: from 1 to 100, so never the 0 of a
+/// child that exited without doing what it was asked.
+fn exit_code_for(n: u64) -> i32 {
+    // n % 100 < 100, so the cast cannot truncate.
+    (n % 100) as i32 + 1
+}
+
+fn start_join_fork() -> Row {
+    Row {
+        name: "process-start-join-fork",
+        family: "processes",
+        what: "start a child by fork running a trivial target with one argument, then join it",
+        unit: Unit::TimePer("start+join"),
+        goal: Some(Goal::within(1.5, BARE_FORK)),
+        contenders: vec![
+            Contender::ours("mp_processes::Process (fork)", |iterations| {
+                ours::start_join(StartMethod::Fork, iterations)
+            }),
+            Contender::peer(BARE_FORK, bare::fork_join),
+            Contender::peer(PROCSPAWN, procspawn_peer::spawn_join),
+            Contender::python(
+                "multiprocessing.Process (fork)",
+                "processes.py",
+                "start-join-fork",
+            ),
+        ],
+    }
+}
+
+fn start_join_forkserver() -> Row {
+    Row {
+        name: "process-start-join-forkserver",
+        family: "processes",
+        what: "start a child through the forkserver running a trivial target with one argument, then join it",
+        unit: Unit::TimePer("start+join"),
+        goal: Some(Goal::within(3.0, BARE_FORK)),
+        contenders: vec![
+            Contender::ours("mp_processes::Process (forkserver)", |iterations| {
+                ours::start_join(StartMethod::Forkserver, iterations)
+            }),
+            Contender::peer(BARE_FORK, bare::fork_join),
+            Contender::peer(PROCSPAWN, procspawn_peer::spawn_join),
+            Contender::python(
+                "multiprocessing.Process (forkserver)",
+                "processes.py",
+                "start-join-forkserver",
+            ),
+        ],
+    }
+}
+
+fn start_join_spawn() -> Row {
+    Row {
+        name: "process-start-join-spawn",
+        family: "processes",
+        what: "start a child by re-executing the binary, running a trivial target with one argument, then join it",
+        unit: Unit::TimePer("start+join"),
+        goal: Some(Goal::within(1.3, BARE_REEXEC)),
+        contenders: vec![
+            Contender::ours("mp_processes::Process (spawn)", |iterations| {
+                ours::start_join(StartMethod::Spawn, iterations)
+            }),
+            Contender::peer(BARE_REEXEC, bare::reexec_join),
+            Contender::peer(PROCSPAWN, procspawn_peer::spawn_join),
+            Contender::python(
+                "multiprocessing.Process (spawn)",
+                "processes.py",
+                "start-join-spawn",
+            ),
+        ],
+    }
+}
+
+fn start_join_100() -> Row {
+    Row {
+        name: "process-start-join-100",
+        family: "processes",
+        what: "one child of a wave of 100 started before any is joined (the last wave holds the remainder)",
+        unit: Unit::TimePer("process"),
+        goal: None,
+        contenders: vec![
+            Contender::ours("mp_processes::Process (forkserver)", |iterations| {
+                ours::start_join_waves(StartMethod::Forkserver, iterations)
+            }),
+            Contender::ours("mp_processes::Process (fork)", |iterations| {
+                ours::start_join_waves(StartMethod::Fork, iterations)
+            }),
+            Contender::ours("mp_processes::Process (spawn)", |iterations| {
+                ours::start_join_waves(StartMethod::Spawn, iterations)
+            }),
+            Contender::peer(BARE_FORK, bare::fork_join_waves),
+            Contender::python(
+                "multiprocessing.Process (forkserver)",
+                "processes.py",
+                "start-join-100-forkserver",
+            ),
+            Contender::python(
+                "multiprocessing.Process (fork)",
+                "processes.py",
+                "start-join-100-fork",
+            ),
+        ],
+    }
+}
+
+/// The sizes of the waves that make up `iterations` children: full waves of
+/// [`WAVE`], then the remainder.
+fn waves(iterations: u64) -> impl Iterator<Item = u64> {
+    let full = iterations / WAVE;
+    let rest = iterations % WAVE;
+    std::iter::repeat_n(WAVE, full as usize).chain((rest > 0).then_some(rest))
+}
+
+/// An mp-processes or procspawn error, as the harness reports a failed child.
+fn child_error(what: &'static str) -> impl FnOnce(String) -> BenchError {
+    move |reason| BenchError::Child(format!("{what}: {reason}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{WAVE, exit_code_for, waves};
+
+    #[test]
+    fn waves_add_up_to_the_iterations() {
+        for iterations in [1, 99, 100, 101, 250, 1000] {
+            let sizes: Vec<u64> = waves(iterations).collect();
+            assert_eq!(sizes.iter().sum::<u64>(), iterations);
+            assert!(sizes.iter().all(|&size| (1..=WAVE).contains(&size)));
+            assert!(sizes.iter().rev().skip(1).all(|&size| size == WAVE));
+        }
+        assert_eq!(waves(0).count(), 0);
+    }
+
+    #[test]
+    fn exit_codes_are_never_zero_and_fit_a_byte() {
+        for n in 0..1000 {
+            assert!((1..=100).contains(&exit_code_for(n)));
+        }
+        assert_ne!(exit_code_for(0), exit_code_for(1));
+    }
+}
