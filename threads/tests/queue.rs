@@ -573,3 +573,285 @@ fn queues_debug_print_their_state() -> Result<(), Error> {
     );
     Ok(())
 }
+
+// ---- The FIFO queue's lock-free engine: waits, wake-ups and accounting ----
+
+/// Joins every handle within LIMIT, returning their values.
+fn join_all<T>(handles: Vec<JoinHandle<T>>) -> Result<Vec<T>, Error> {
+    handles
+        .into_iter()
+        .map(|mut handle| handle.join_timeout(LIMIT))
+        .collect()
+}
+
+#[test]
+fn fifo_timed_waiters_each_wake_for_their_item() -> Result<(), Error> {
+    const WAITERS: u64 = 8;
+    // Getters sleeping with a timeout on an empty queue: each put wakes one.
+    let queue = Arc::new(Queue::new());
+    let getters: Vec<_> = (0..WAITERS)
+        .map(|_| {
+            let queue = Arc::clone(&queue);
+            spawn(move || queue.get_timeout(LIMIT))
+        })
+        .collect::<Result<_, _>>()?;
+    std::thread::sleep(SHORT);
+    for n in 0..WAITERS {
+        queue.put(n)?;
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut got = join_all(getters)?
+        .into_iter()
+        .collect::<Result<Vec<u64>, Error>>()?;
+    got.sort_unstable();
+    assert!(got.iter().copied().eq(0..WAITERS), "{got:?}");
+
+    // Putters sleeping with a timeout on a full queue: each get wakes one.
+    let full = Arc::new(Queue::with_maxsize(1));
+    full.put(0)?;
+    let putters: Vec<_> = (1..=WAITERS)
+        .map(|n| {
+            let queue = Arc::clone(&full);
+            spawn(move || queue.put_timeout(n, LIMIT))
+        })
+        .collect::<Result<_, _>>()?;
+    std::thread::sleep(SHORT);
+    let mut taken = Vec::new();
+    for _ in 0..=WAITERS {
+        taken.push(full.get_timeout(LIMIT)?);
+    }
+    for put in join_all(putters)? {
+        put.map_err(Error::from)?;
+    }
+    taken.sort_unstable();
+    assert!(taken.iter().copied().eq(0..=WAITERS), "{taken:?}");
+    assert!(full.empty());
+    Ok(())
+}
+
+#[test]
+fn fifo_timed_get_gives_up_at_its_deadline_then_works_again() -> Result<(), Error> {
+    let queue = Queue::with_maxsize(1);
+    for _ in 0..3 {
+        assert!(matches!(
+            queue.get_timeout(Duration::from_millis(5)),
+            Err(Error::Empty)
+        ));
+        queue.put(1_u8)?;
+        assert_eq!(
+            queue.put_timeout(2, Duration::from_millis(5)),
+            Err(PutError::Full(2))
+        );
+        assert_eq!(queue.get_timeout(LIMIT)?, 1);
+    }
+    // A failed put leaves no task behind.
+    queue.task_done()?;
+    queue.task_done()?;
+    queue.task_done()?;
+    assert!(matches!(
+        queue.task_done(),
+        Err(Error::TaskDoneTooManyTimes)
+    ));
+    assert!(queue.join_timeout(SHORT));
+    Ok(())
+}
+
+#[test]
+fn fifo_shutdown_wakes_every_waiter() -> Result<(), Error> {
+    const WAITERS: usize = 16;
+    for maxsize in [0, 1, 4] {
+        let empty = Arc::new(Queue::<u64>::with_maxsize(maxsize));
+        // Blocking forms without a timeout: only the shutdown can end them
+        // (the bounded joins below turn a missed wake-up into a failure).
+        let getters: Vec<_> = (0..WAITERS)
+            .map(|_| {
+                let queue = Arc::clone(&empty);
+                spawn(move || queue.get())
+            })
+            .collect::<Result<_, _>>()?;
+        let full = Arc::new(Queue::with_maxsize(maxsize.max(1)));
+        while full.try_put(0).is_ok() {}
+        let putters: Vec<_> = (0..WAITERS)
+            .map(|n| {
+                let queue = Arc::clone(&full);
+                spawn(move || queue.put(n as u64 + 1))
+            })
+            .collect::<Result<_, _>>()?;
+        let joiner = {
+            let queue = Arc::clone(&full);
+            spawn(move || queue.join_timeout(LIMIT))?
+        };
+        std::thread::sleep(SHORT);
+        empty.shutdown(false);
+        full.shutdown(true);
+        for got in join_all(getters)? {
+            assert!(matches!(got, Err(Error::ShutDown)), "{got:?}");
+        }
+        for put in join_all(putters)? {
+            assert!(
+                matches!(put, Err(PutError::ShutDown(n)) if n >= 1),
+                "{put:?}"
+            );
+        }
+        let mut joiner = joiner;
+        assert!(
+            joiner.join_timeout(LIMIT)?,
+            "the discarded items count as done"
+        );
+        assert!(full.empty());
+    }
+    Ok(())
+}
+
+#[test]
+fn fifo_task_done_counts_exactly_with_many_threads() -> Result<(), Error> {
+    const ITEMS: usize = 20_000;
+    const THREADS: usize = 8;
+    let queue = Arc::new(Queue::new());
+    for n in 0..ITEMS {
+        queue.put(n)?;
+    }
+    let workers: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let queue = Arc::clone(&queue);
+            spawn(move || {
+                let mut done = 0_usize;
+                while queue.try_get().is_ok() {
+                    queue.task_done()?;
+                    done += 1;
+                }
+                Ok::<_, Error>(done)
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let done: usize = join_all(workers)?
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .sum();
+    assert_eq!(done, ITEMS);
+    assert!(queue.join_timeout(SHORT));
+    // Every item is done: one more is one too many, on every thread at once.
+    let extras: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let queue = Arc::clone(&queue);
+            spawn(move || queue.task_done())
+        })
+        .collect::<Result<_, _>>()?;
+    for extra in join_all(extras)? {
+        assert!(matches!(extra, Err(Error::TaskDoneTooManyTimes)));
+    }
+    Ok(())
+}
+
+#[test]
+fn fifo_shutdown_racing_puts_strands_no_accepted_item() -> Result<(), Error> {
+    // A put that returned Ok before or during shutdown(false) is delivered to
+    // a getter; a getter only hears ShutDown once no accepted item is left.
+    for maxsize in [0, 4] {
+        for _ in 0..10 {
+            let queue = Arc::new(Queue::with_maxsize(maxsize));
+            let producers: Vec<_> = (0..3)
+                .map(|_| {
+                    let queue = Arc::clone(&queue);
+                    spawn(move || {
+                        let mut accepted = 0_u64;
+                        while queue.put_timeout(1_u64, LIMIT).is_ok() {
+                            accepted += 1;
+                        }
+                        accepted
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            let consumers: Vec<_> = (0..2)
+                .map(|_| {
+                    let queue = Arc::clone(&queue);
+                    spawn(move || -> Result<u64, Error> {
+                        let mut received = 0;
+                        loop {
+                            match queue.get_timeout(LIMIT) {
+                                Ok(n) => {
+                                    received += n;
+                                    queue.task_done()?;
+                                }
+                                Err(Error::ShutDown) => return Ok(received),
+                                Err(other) => return Err(other),
+                            }
+                        }
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            std::thread::sleep(Duration::from_millis(2));
+            queue.shutdown(false);
+            let accepted: u64 = join_all(producers)?.into_iter().sum();
+            let received: u64 = join_all(consumers)?
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .sum();
+            assert_eq!(received, accepted, "an accepted item was stranded");
+            assert!(queue.empty());
+            assert!(queue.join_timeout(SHORT));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn fifo_rejected_puts_and_extra_task_dones_leave_the_state_intact() -> Result<(), Error> {
+    // Rejected puts count a task for a moment; extra task_done calls racing
+    // with them must not take the count below zero (into the flags).
+    let queue = Arc::new(Queue::with_maxsize(1));
+    queue.put(0_u8)?;
+    queue.shutdown(false);
+    let putters: Vec<_> = (0..2)
+        .map(|_| {
+            let queue = Arc::clone(&queue);
+            spawn(move || (0..100_000).all(|_| queue.try_put(1) == Err(PutError::ShutDown(1))))
+        })
+        .collect::<Result<_, _>>()?;
+    let finishers: Vec<_> = (0..2)
+        .map(|_| {
+            let queue = Arc::clone(&queue);
+            spawn(move || {
+                for _ in 0..100_000 {
+                    let _ = queue.task_done();
+                }
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    assert!(
+        join_all(putters)?.into_iter().all(|refused| refused),
+        "a put got into a shut-down queue"
+    );
+    join_all(finishers)?;
+    assert!(queue.is_shutdown());
+    assert_eq!(queue.put(2), Err(PutError::ShutDown(2)));
+    assert!(matches!(
+        queue.task_done(),
+        Err(Error::TaskDoneTooManyTimes)
+    ));
+    assert!(queue.join_timeout(SHORT));
+    assert_eq!(queue.get()?, 0);
+    assert!(matches!(queue.get(), Err(Error::ShutDown)));
+    Ok(())
+}
+
+#[test]
+fn fifo_a_bound_too_large_to_allocate_is_still_honoured() -> Result<(), Error> {
+    // Above 65536 the ring is not allocated up front; the bound still holds.
+    let huge = Queue::<u8>::with_maxsize(usize::MAX / 2);
+    assert_eq!(huge.maxsize(), usize::MAX / 2);
+    huge.put(1)?;
+    assert!(!huge.full());
+    assert_eq!(huge.get()?, 1);
+
+    let just_above = Queue::with_maxsize(65_537);
+    for n in 0..65_537_u32 {
+        just_above.try_put(n)?;
+    }
+    assert!(just_above.full());
+    assert_eq!(just_above.try_put(0), Err(PutError::Full(0)));
+    assert_eq!(just_above.get()?, 0);
+    Ok(())
+}

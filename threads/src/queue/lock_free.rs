@@ -94,14 +94,24 @@ impl<T> LockFreeCore<T> {
     }
 
     /// Counts `done` tasks as finished, waking `join` when none is left.
-    /// `done` is never more than the count: every caller finishes tasks it
-    /// counted itself (a put that failed, items it discarded).
+    ///
+    /// Callers finish tasks they counted themselves (a put that failed, items
+    /// discarded), but a put counts its task before it knows it will fail, and
+    /// a `task_done` called once too often can take that passing unit in
+    /// between. So this never takes the count below zero (that would borrow
+    /// from the flags): in that race the extra `task_done` goes unreported,
+    /// and the count stays right.
     fn finish_tasks(&self, done: u64) {
         if done == 0 {
             return;
         }
-        let before = self.tasks.fetch_sub(done, Ordering::SeqCst);
-        if before & UNFINISHED == done {
+        let finished = self
+            .tasks
+            .fetch_update(Ordering::SeqCst, Ordering::Relaxed, |word| {
+                let unfinished = word & UNFINISHED;
+                (unfinished != 0).then(|| word - unfinished.min(done))
+            });
+        if finished.is_ok_and(|before| before & UNFINISHED <= done) {
             self.all_done.notify_all();
         }
     }
