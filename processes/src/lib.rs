@@ -121,10 +121,11 @@
 //!   alive (blocked writing) until the parent reads it in `join`, `exitcode` or
 //!   `active_children`. Messages are limited to 1 GiB.
 //! - **Fork in a multi-threaded parent**: only the launcher thread exists in the child.
-//!   Standard output and error are held across the fork and `malloc` is made fork-safe
-//!   by glibc; any other lock another thread held at that instant (a logger's, one of
-//!   yours) stays held in the child. A forked child also inherits the parent's other
-//!   descriptors, such as its sockets to other children (it never reads them).
+//!   Standard output and error are held across the fork, no panic of another thread may
+//!   be printing during it (the panic hook is wrapped to make sure), and `malloc` is made
+//!   fork-safe by glibc; any other lock another thread held at that instant (a logger's,
+//!   one of yours) stays held in the child. A forked child also inherits the parent's
+//!   other descriptors, such as its sockets to other children (it never reads them).
 //! - **Output under `cargo test`**: the test harness captures what each test prints;
 //!   the launcher thread inherits the capture of the test that started it, so what a
 //!   *fork*-method child prints with `println!` goes to that capture, in the child's
@@ -142,6 +143,7 @@ mod children;
 mod context;
 mod cpu;
 mod error;
+mod fork_guard;
 mod forkserver;
 mod handle;
 mod identity;

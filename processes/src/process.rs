@@ -357,10 +357,14 @@ fn start_forked<R: Serialize + 'static>(
         let parent_channel = state::current()
             .parent_channel
             .load(std::sync::atomic::Ordering::Relaxed);
-        // Standard output and error are taken across the fork: another thread printing
-        // at that instant would otherwise leave their locks held forever in the child,
-        // which prints and flushes them. Held by this thread, they are re-entrant for the
-        // child's only thread, the copy of this one.
+        // No panic of another thread may be printing across the fork (see fork_guard);
+        // closed first, as a panic hook may write to standard error. Then standard output
+        // and error are taken across the fork: another thread printing at that instant
+        // would otherwise leave their locks held forever in the child, which prints and
+        // flushes them. Held by this thread, they are re-entrant for the child's only
+        // thread, the copy of this one.
+        crate::fork_guard::install();
+        let gate = crate::fork_guard::close();
         let out = std::io::stdout().lock();
         let err = std::io::stderr().lock();
         // SAFETY: after `fork` in a multi-threaded process the child may only rely on what
@@ -368,10 +372,12 @@ fn start_forked<R: Serialize + 'static>(
         // method (see StartMethod::Fork). What our child path does first touches no lock
         // that another thread could hold: per-process state is made afresh (state.rs),
         // and glibc makes `malloc` usable in the child by taking its locks around `fork`.
-        // Standard output and error are held (above) for the same reason.
+        // The panic gate and standard output and error are held (above) for the same
+        // reason.
         let forked = unsafe { nix::unistd::fork() };
         drop(err);
         drop(out);
+        drop(gate);
         match forked {
             Err(errno) => Err(Error::start(&name, format!("fork failed: {errno}"))),
             Ok(nix::unistd::ForkResult::Child) => {
