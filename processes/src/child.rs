@@ -67,9 +67,17 @@ where
     A: DeserializeOwned,
     R: Serialize,
 {
-    let outcome = match transfer::recv_value::<A>(&channel, MAX_MESSAGE_LEN) {
-        Err(err) => Outcome::StartFailed(format!("cannot receive the arguments: {err}")),
-        Ok(args) => {
+    // A `Deserialize` impl may panic: that must not unwind out of the child's path.
+    let received = catch_unwind(AssertUnwindSafe(|| {
+        transfer::recv_value::<A>(&channel, MAX_MESSAGE_LEN)
+    }));
+    let outcome = match received {
+        Err(payload) => Outcome::StartFailed(format!(
+            "receiving the arguments panicked: {}",
+            panic_message(&*payload)
+        )),
+        Ok(Err(err)) => Outcome::StartFailed(format!("cannot receive the arguments: {err}")),
+        Ok(Ok(args)) => {
             let target = conjure::<F>();
             match catch_unwind(AssertUnwindSafe(move || target.call(args))) {
                 Ok(value) => Outcome::Returned(value),
@@ -126,18 +134,32 @@ pub(crate) fn run_forked<R: Serialize>(
 /// 1 otherwise (Python's exit code for an uncaught exception). Daemonic children die
 /// with this process.
 pub(crate) fn finish<R: Serialize>(channel: &UnixStream, outcome: Outcome<R>) -> ! {
-    let mut code = match outcome {
+    let code = match outcome {
         Outcome::Returned(_) => 0,
         _ => 1,
     };
-    if let Err(err) = transfer::send_value(channel, &(Tag::Outcome, &outcome)) {
-        code = 1;
-        let _ = transfer::send_value(
-            channel,
-            &(Tag::Outcome, Outcome::<()>::Unsendable(err.to_string())),
-        );
-    }
-    crate::children::join_non_daemonic();
+    // A `Serialize` impl may panic: report it, and never unwind out of the child's path
+    // (into the launcher thread's loop, for a forked child).
+    let sent = catch_unwind(AssertUnwindSafe(|| {
+        transfer::send_value(channel, &(Tag::Outcome, &outcome))
+    }));
+    let unsent = match sent {
+        Ok(Ok(())) => None,
+        Ok(Err(err)) => Some(err.to_string()),
+        Err(payload) => Some(format!(
+            "serializing it panicked: {}",
+            panic_message(&*payload)
+        )),
+    };
+    let code = match unsent {
+        None => code,
+        Some(reason) => {
+            let _ =
+                transfer::send_value(channel, &(Tag::Outcome, Outcome::<()>::Unsendable(reason)));
+            1
+        }
+    };
+    let _ = catch_unwind(crate::children::join_non_daemonic);
     exit_now(code)
 }
 

@@ -298,3 +298,63 @@ fn fork_children_may_panic_while_other_threads_panic() {
         thread.join().unwrap();
     }
 }
+
+/// Panics when serialized or deserialized: a broken `serde` impl.
+#[derive(Debug)]
+struct Explosive;
+
+impl Serialize for Explosive {
+    fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        panic!("serialize exploded")
+    }
+}
+
+impl<'de> Deserialize<'de> for Explosive {
+    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        panic!("deserialize exploded")
+    }
+}
+
+#[test]
+fn a_panicking_serialize_in_the_child_is_reported_not_hung() {
+    for method in StartMethod::all() {
+        let child = start(Process::new(|| Explosive, ()).start_method(method));
+        match child.join() {
+            Err(Error::ResultNotSent { reason, .. }) => {
+                assert!(reason.contains("serialize exploded"), "{reason}");
+            }
+            other => panic!("expected ResultNotSent, got {other:?}"),
+        }
+        assert_eq!(child.exitcode(), Some(1), "{method}");
+    }
+}
+
+/// Serializes fine, panics when deserialized.
+#[derive(Debug)]
+struct FragileArgument;
+
+impl Serialize for FragileArgument {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u8(0)
+    }
+}
+
+impl<'de> Deserialize<'de> for FragileArgument {
+    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        panic!("deserialize exploded")
+    }
+}
+
+#[test]
+fn a_panicking_deserialize_in_the_child_is_a_start_error() {
+    for method in [StartMethod::Spawn, StartMethod::Forkserver] {
+        let child =
+            start(Process::new(|_: FragileArgument| (), (FragileArgument,)).start_method(method));
+        match child.join() {
+            Err(Error::Start { reason, .. }) => {
+                assert!(reason.contains("deserialize exploded"), "{reason}");
+            }
+            other => panic!("expected a start error, got {other:?}"),
+        }
+    }
+}
