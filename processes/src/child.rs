@@ -99,7 +99,7 @@ where
 }
 
 /// The one value of a zero-sized function type.
-fn conjure<F: Copy + 'static>() -> F {
+pub(crate) fn conjure<F: Copy + 'static>() -> F {
     const {
         assert!(
             size_of::<F>() == 0,

@@ -90,6 +90,35 @@ pub enum Error {
     /// process is killed when its parent ends, which would orphan its children).
     #[error("a daemonic process is not allowed to have children")]
     DaemonicParent,
+    /// A [`Pool`](crate::Pool) option out of range: zero processes, a zero `chunksize` or
+    /// `maxtasksperchild`.
+    #[error("invalid pool argument: {0}")]
+    InvalidArgument(String),
+    /// A task was given to a [`Pool`](crate::Pool) after `close()` or `terminate()`
+    /// (Python: `ValueError: Pool not running`).
+    #[error("the pool is not running (closed or terminated): no new tasks")]
+    PoolClosed,
+    /// [`Pool::join`](crate::Pool::join) was called while the pool still takes tasks
+    /// (Python: `ValueError`): call `close()` or `terminate()` first.
+    #[error("join() needs close() or terminate() first")]
+    PoolRunning,
+    /// The pool was terminated (or dropped) before the task finished.
+    #[error("the pool was terminated before the task finished")]
+    Terminated,
+    /// The task ran longer than the pool's per-task timeout; its worker was killed and
+    /// replaced.
+    #[error("the task ran over its timeout of {timeout:?}; its worker was killed")]
+    TaskTimedOut {
+        /// The pool's per-task timeout.
+        timeout: std::time::Duration,
+    },
+    /// The pool cannot run tasks any more: its initializer failed, or no worker could be
+    /// started.
+    #[error("the pool is broken: {0}")]
+    PoolBroken(String),
+    /// The value of an [`AsyncResult`](crate::AsyncResult) was taken by an earlier `get`.
+    #[error("the result was already taken by an earlier get")]
+    ResultTaken,
     /// A system call failed.
     #[error("{operation} failed: {errno}")]
     Os {

@@ -1,0 +1,52 @@
+//! [`Channel`]: the socket between the pool and one worker, as a value that crosses into
+//! the worker with its arguments.
+
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+
+use mp_shared_mem::transfer::{self, Fd, ReceivedFd};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// One end of a Unix stream socket pair. It serializes as a descriptor (handle transfer),
+/// so the worker's end travels in its start arguments like any other handle.
+#[derive(Debug)]
+pub(crate) struct Channel(pub(crate) UnixStream);
+
+impl Serialize for Channel {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Fd(self.0.as_fd()).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Channel {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let fd = ReceivedFd::deserialize(deserializer)?.into_inner();
+        match nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::SockType) {
+            Ok(nix::sys::socket::SockType::Stream) => Ok(Channel(UnixStream::from(fd))),
+            _ => Err(transfer::reject(
+                "a pool worker's channel must be a stream socket",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Channel;
+    use mp_shared_mem::transfer;
+
+    #[test]
+    fn crosses_as_a_descriptor_and_refuses_other_files() {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (bytes, fds) = transfer::encode(&Channel(b)).unwrap();
+        assert_eq!(fds.len(), 1);
+        let back: Channel = transfer::decode(&bytes, fds).unwrap();
+        transfer::send(&a, b"ping", &[]).unwrap();
+        assert_eq!(transfer::recv(&back.0, 16).unwrap().0, b"ping");
+
+        let (reader, _writer) = std::io::pipe().unwrap();
+        let (bytes, fds) =
+            transfer::encode(&transfer::Fd(std::os::fd::AsFd::as_fd(&reader))).unwrap();
+        assert!(transfer::decode::<Channel>(&bytes, fds).is_err());
+    }
+}

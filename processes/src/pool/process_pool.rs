@@ -1,0 +1,740 @@
+//! [`Pool`]: worker processes that run tasks, Python's `multiprocessing.Pool` and
+//! `concurrent.futures.ProcessPoolExecutor`.
+
+use std::fmt;
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use mp_shared_mem::transfer;
+use parking_lot::Mutex;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::async_result::{AsyncResult, Cell};
+use super::builder::PoolBuilder;
+use super::channel::Channel;
+use super::frame::{MAX_FRAME_LEN, TaskHead};
+use super::results::{ChunkSink, Imap, ImapUnordered, MapResults};
+use super::sink::Sink;
+use super::slot::Slot;
+use super::state::{Link, Phase, State, Task};
+use super::supervisor::{deliver, supervise};
+use super::worker::{WorkerSetup, entry_of};
+use crate::{Error, ProcessHandle, StartMethod, Target};
+
+/// Starts one worker: its setup, its name, the start method.
+pub(crate) type Starter =
+    Arc<dyn Fn(WorkerSetup, String, StartMethod) -> Result<ProcessHandle<()>, Error> + Send + Sync>;
+
+/// What the builder decided.
+pub(crate) struct Config {
+    pub(crate) processes: usize,
+    pub(crate) max_tasks: Option<u64>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) method: StartMethod,
+    pub(crate) starter: Starter,
+}
+
+/// What the pool's handle and its supervisor thread share.
+pub(crate) struct Inner {
+    pub(crate) state: Mutex<State>,
+    pub(crate) config: Config,
+    next_task: AtomicU64,
+    next_worker: AtomicU64,
+    /// A byte on `wake_tx` makes the supervisor look at the state again.
+    wake_tx: UnixStream,
+    pub(crate) wake_rx: UnixStream,
+}
+
+impl Inner {
+    pub(crate) fn wake(&self) {
+        // Full means a wake-up is pending already.
+        let _ = (&self.wake_tx).write(&[1]);
+    }
+
+    /// Starts one worker process with its channel and slot.
+    pub(crate) fn start_worker(&self) -> Result<Arc<Link>, Error> {
+        let (ours, theirs) = UnixStream::pair().map_err(|err| os_error("socketpair", &err))?;
+        let slot = Slot::new()?;
+        let number = self.next_worker.fetch_add(1, Ordering::Relaxed) + 1;
+        let name = format!("{}PoolWorker-{number}", method_prefix(self.config.method));
+        let setup = WorkerSetup {
+            channel: Channel(theirs),
+            slot: slot.clone(),
+            max_tasks: self.config.max_tasks.unwrap_or(0),
+        };
+        let handle = (self.config.starter)(setup, name, self.config.method)?;
+        tracing::debug!(
+            name = handle.name(),
+            pid = handle.pid(),
+            "pool: worker started"
+        );
+        Ok(Arc::new(Link {
+            handle,
+            channel: ours,
+            slot,
+            eof: AtomicBool::new(false),
+        }))
+    }
+}
+
+/// Python's names for pool workers: `ForkPoolWorker-1`, `SpawnPoolWorker-1`...
+fn method_prefix(method: StartMethod) -> &'static str {
+    match method {
+        StartMethod::Fork => "Fork",
+        StartMethod::Spawn => "Spawn",
+        _ => "ForkServer",
+    }
+}
+
+fn os_error(operation: &'static str, err: &std::io::Error) -> Error {
+    Error::Os {
+        operation,
+        errno: nix::errno::Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO)),
+    }
+}
+
+/// A pool of worker processes: Python's `multiprocessing.Pool` and
+/// `concurrent.futures.ProcessPoolExecutor` in one type.
+///
+/// Tasks are functions with arguments, as for [`Process::new`](crate::Process::new): a
+/// function item or a closure that captures nothing, of up to 8 arguments; arguments
+/// and results are serde values or handles (mp-shared-mem's `Value`, `Array`,
+/// `Shared<T>`...). See the [module docs](crate::pool) for the methods against Python's,
+/// and for what happens when a worker crashes.
+///
+/// A worker that dies running a task (a segfault, `abort()`, `SIGKILL`, the OOM killer)
+/// fails only that task, with an error naming the signal; the pool starts a replacement
+/// and every other task completes. Dropping the pool terminates it (as leaving Python's
+/// `with Pool() as p:` block): the workers are killed and the results still to come
+/// fail with [`Error::Terminated`]. Call [`close`](Pool::close) and
+/// [`join`](Pool::join) first to let the tasks finish.
+///
+/// ```
+/// use mp_processes::Pool;
+///
+/// fn square(n: u64) -> u64 {
+///     n * n
+/// }
+///
+/// let pool = Pool::new(4)?;
+/// assert_eq!(pool.map(square, 1..=5)?, [1, 4, 9, 16, 25]);
+/// let later = pool.apply_async(square, (12,))?;
+/// assert_eq!(later.get()?, 144);
+/// pool.close();
+/// pool.join()?;
+/// # Ok::<(), mp_processes::Error>(())
+/// ```
+pub struct Pool {
+    inner: Arc<Inner>,
+    supervisor: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Pool {
+    /// A pool of `processes` workers started with the default start method (Python's
+    /// `Pool(processes)`); [`Pool::builder`] has the other options.
+    ///
+    /// Fails with [`Error::InvalidArgument`] for zero, or the error of a worker that
+    /// cannot start.
+    ///
+    /// ```
+    /// let pool = mp_processes::Pool::new(2)?;
+    /// assert_eq!(pool.processes(), 2);
+    /// # Ok::<(), mp_processes::Error>(())
+    /// ```
+    pub fn new(processes: usize) -> Result<Pool, Error> {
+        PoolBuilder::default().processes(processes).build()
+    }
+
+    /// The options of a pool: processes, initializer, maxtasksperchild, start method,
+    /// per-task timeout.
+    ///
+    /// ```
+    /// let pool = mp_processes::Pool::builder().processes(1).build()?;
+    /// assert_eq!(pool.apply(|| 3u8, ())?, 3);
+    /// # Ok::<(), mp_processes::Error>(())
+    /// ```
+    pub fn builder() -> PoolBuilder {
+        PoolBuilder::default()
+    }
+
+    pub(crate) fn start(config: Config) -> Result<Pool, Error> {
+        let (wake_tx, wake_rx) = UnixStream::pair().map_err(|err| os_error("socketpair", &err))?;
+        for end in [&wake_tx, &wake_rx] {
+            end.set_nonblocking(true)
+                .map_err(|err| os_error("fcntl", &err))?;
+        }
+        let processes = config.processes;
+        let inner = Arc::new(Inner {
+            state: Mutex::new(State::new()),
+            config,
+            next_task: AtomicU64::new(1),
+            next_worker: AtomicU64::new(0),
+            wake_tx,
+            wake_rx,
+        });
+        let pool = Pool {
+            inner: Arc::clone(&inner),
+            supervisor: Mutex::new(None),
+        };
+        for _ in 0..processes {
+            // On failure, dropping `pool` kills and reaps the workers started so far.
+            let link = inner.start_worker()?;
+            inner.state.lock().add_worker(link);
+        }
+        let supervisor = std::thread::Builder::new()
+            .name("mp-pool-supervisor".into())
+            .spawn(move || supervise(inner))
+            .map_err(|err| os_error("spawning the supervisor thread", &err))?;
+        *pool.supervisor.lock() = Some(supervisor);
+        tracing::debug!(processes, method = %pool.inner.config.method, "pool started");
+        Ok(pool)
+    }
+
+    /// How many workers the pool keeps running.
+    ///
+    /// ```
+    /// assert_eq!(mp_processes::Pool::new(3)?.processes(), 3);
+    /// # Ok::<(), mp_processes::Error>(())
+    /// ```
+    pub fn processes(&self) -> usize {
+        self.inner.config.processes
+    }
+
+    /// The start method of the workers.
+    ///
+    /// ```
+    /// use mp_processes::{Pool, StartMethod};
+    ///
+    /// let pool = Pool::builder().processes(1).start_method(StartMethod::Fork).build()?;
+    /// assert_eq!(pool.start_method(), StartMethod::Fork);
+    /// # Ok::<(), mp_processes::Error>(())
+    /// ```
+    pub fn start_method(&self) -> StartMethod {
+        self.inner.config.method
+    }
+
+    /// The process ids of the current workers (replacements change them).
+    ///
+    /// ```
+    /// let pool = mp_processes::Pool::new(2)?;
+    /// let pids = pool.worker_pids();
+    /// assert_eq!(pids.len(), 2);
+    /// assert!(!pids.contains(&std::process::id()));
+    /// # Ok::<(), mp_processes::Error>(())
+    /// ```
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.inner.state.lock().pids()
+    }
+
+    /// Runs `function(args...)` in a worker; returns at once with an [`AsyncResult`]
+    /// (Python's `apply_async`). Attach Python's `callback` and `error_callback` with
+    /// [`AsyncResult::on_success`] and [`AsyncResult::on_error`].
+    ///
+    /// Fails with [`Error::PoolClosed`] after `close` or `terminate`,
+    /// [`Error::PoolBroken`], or [`Error::Transfer`] if the arguments cannot be
+    /// serialized (or take more than 1 GiB).
+    ///
+    /// ```
+    /// use mp_processes::Pool;
+    ///
+    /// fn add(a: i64, b: i64) -> i64 {
+    ///     a + b
+    /// }
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let results: Vec<_> = (0..4).map(|i| pool.apply_async(add, (i, 10))).collect::<Result<_, _>>()?;
+    /// let sums: Vec<i64> = results.into_iter().map(|r| r.get()).collect::<Result<_, _>>()?;
+    /// assert_eq!(sums, [10, 11, 12, 13]);
+    /// # Ok::<(), mp_processes::Error>(())
+    /// ```
+    pub fn apply_async<F, A>(&self, function: F, args: A) -> Result<AsyncResult<F::Output>, Error>
+    where
+        F: Target<A>,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        F::Output: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let _ = function;
+        let cell = Cell::<F::Output>::new();
+        let sink: Arc<dyn Sink> = Arc::clone(&cell) as Arc<dyn Sink>;
+        let task = self.encode::<F, A, F::Output>(std::slice::from_ref(&args), sink)?;
+        self.submit_tasks(vec![task])?;
+        Ok(AsyncResult::new(cell))
+    }
+
+    /// [`apply_async`](Pool::apply_async) under the name of `ProcessPoolExecutor.submit`.
+    ///
+    /// ```
+    /// let pool = mp_processes::Pool::new(1)?;
+    /// let future = pool.submit(|s: String| s.len(), ("four".to_owned(),))?;
+    /// assert_eq!(future.get()?, 4);
+    /// # Ok::<(), mp_processes::Error>(())
+    /// ```
+    pub fn submit<F, A>(&self, function: F, args: A) -> Result<AsyncResult<F::Output>, Error>
+    where
+        F: Target<A>,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        F::Output: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.apply_async(function, args)
+    }
+
+    /// Runs `function(args...)` in a worker and waits for its value (Python's `apply`).
+    ///
+    /// ```
+    /// let pool = mp_processes::Pool::new(1)?;
+    /// assert_eq!(pool.apply(|a: u8, b: u8| a.max(b), (3, 9))?, 9);
+    /// # Ok::<(), mp_processes::Error>(())
+    /// ```
+    pub fn apply<F, A>(&self, function: F, args: A) -> Result<F::Output, Error>
+    where
+        F: Target<A>,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        F::Output: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.apply_async(function, args)?.get()
+    }
+
+    /// `function(item)` for every item, the values in the items' order (Python's `map`):
+    /// the first error, in that order, if any item failed. Items go to the workers in
+    /// chunks of Python's default size (a quarter of an even share per worker); see
+    /// [`map_chunked`](Pool::map_chunked), and [`imap`](Pool::imap) for every item's
+    /// own result.
+    ///
+    /// ```
+    /// let pool = mp_processes::Pool::new(2)?;
+    /// assert_eq!(pool.map(|word: String| word.len(), ["a", "bb"].map(String::from))?, [1, 2]);
+    /// # Ok::<(), mp_processes::Error>(())
+    /// ```
+    pub fn map<F, T, I>(&self, function: F, items: I) -> Result<Vec<F::Output>, Error>
+    where
+        F: Target<(T,)>,
+        I: IntoIterator<Item = T>,
+        T: Serialize + DeserializeOwned + Send + 'static,
+        F::Output: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let items = one_tuples(items);
+        let chunksize = self.default_chunksize(items.len());
+        self.map_items(function, items, chunksize)?.collect()
+    }
+
+    /// [`map`](Pool::map) with Python's `chunksize`: how many items travel to a worker
+    /// at once. Larger chunks cost less per item; smaller ones balance uneven work
+    /// better. Zero fails with [`Error::InvalidArgument`].
+    ///
+    /// ```
+    /// let pool = mp_processes::Pool::new(2)?;
+    /// let doubled = pool.map_chunked(|n: u32| n * 2, 0..1000, 100)?;
+    /// assert_eq!(doubled.len(), 1000);
+    /// assert_eq!(doubled[999], 1998);
+    /// # Ok::<(), mp_processes::Error>(())
+    /// ```
+    pub fn map_chunked<F, T, I>(
+        &self,
+        function: F,
+        items: I,
+        chunksize: usize,
+    ) -> Result<Vec<F::Output>, Error>
+    where
+        F: Target<(T,)>,
+        I: IntoIterator<Item = T>,
+        T: Serialize + DeserializeOwned + Send + 'static,
+        F::Output: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.map_items(function, one_tuples(items), chunksize)?
+            .collect()
+    }
+
+    /// `function(a, b, ...)` for every argument tuple, the values in order (Python's
+    /// `starmap`); the first error if any item failed.
+    ///
+    /// ```
+    /// let pool = mp_processes::Pool::new(2)?;
+    /// assert_eq!(pool.starmap(|a: i32, b: i32| a - b, [(5, 1), (7, 2)])?, [4, 5]);
+    /// # Ok::<(), mp_processes::Error>(())
+    /// ```
+    pub fn starmap<F, A, I>(&self, function: F, items: I) -> Result<Vec<F::Output>, Error>
+    where
+        F: Target<A>,
+        I: IntoIterator<Item = A>,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        F::Output: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let items: Vec<A> = items.into_iter().collect();
+        let chunksize = self.default_chunksize(items.len());
+        self.map_items(function, items, chunksize)?.collect()
+    }
+
+    /// [`starmap`](Pool::starmap) with Python's `chunksize`.
+    ///
+    /// ```
+    /// let pool = mp_processes::Pool::new(2)?;
+    /// let sums = pool.starmap_chunked(|a: u8, b: u8| a + b, [(1, 2), (3, 4), (5, 6)], 2)?;
+    /// assert_eq!(sums, [3, 7, 11]);
+    /// # Ok::<(), mp_processes::Error>(())
+    /// ```
+    pub fn starmap_chunked<F, A, I>(
+        &self,
+        function: F,
+        items: I,
+        chunksize: usize,
+    ) -> Result<Vec<F::Output>, Error>
+    where
+        F: Target<A>,
+        I: IntoIterator<Item = A>,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        F::Output: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.map_items(function, items.into_iter().collect(), chunksize)?
+            .collect()
+    }
+
+    /// Every item's result, in the items' order, as they come (Python's `imap`, one item
+    /// per chunk as its default): an [`ExactSizeIterator`] of `Result`s, so a progress
+    /// bar can wrap it and a failed item does not hide the others. Every item is
+    /// submitted now (the items are collected first).
+    ///
+    /// ```
+    /// use mp_processes::{Error, Pool};
+    ///
+    /// fn checked_div(n: i32) -> i32 {
+    ///     100 / n
+    /// }
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let results: Vec<Result<i32, Error>> = pool.imap(checked_div, [10, 0, 50])?.collect();
+    /// assert_eq!(results[0].as_ref().ok(), Some(&10));
+    /// assert!(matches!(results[1], Err(Error::Panicked { .. })));
+    /// assert_eq!(results[2].as_ref().ok(), Some(&2));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn imap<F, T, I>(&self, function: F, items: I) -> Result<Imap<F::Output>, Error>
+    where
+        F: Target<(T,)>,
+        I: IntoIterator<Item = T>,
+        T: Serialize + DeserializeOwned + Send + 'static,
+        F::Output: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.map_items(function, one_tuples(items), 1)
+    }
+
+    /// [`imap`](Pool::imap) with Python's `chunksize`.
+    ///
+    /// ```
+    /// let pool = mp_processes::Pool::new(2)?;
+    /// let results = pool.imap_chunked(|n: u64| n + 1, 0..100, 10)?;
+    /// assert_eq!(results.len(), 100);
+    /// assert_eq!(results.map(Result::unwrap).sum::<u64>(), 5050);
+    /// # Ok::<(), mp_processes::Error>(())
+    /// ```
+    pub fn imap_chunked<F, T, I>(
+        &self,
+        function: F,
+        items: I,
+        chunksize: usize,
+    ) -> Result<Imap<F::Output>, Error>
+    where
+        F: Target<(T,)>,
+        I: IntoIterator<Item = T>,
+        T: Serialize + DeserializeOwned + Send + 'static,
+        F::Output: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.map_items(function, one_tuples(items), chunksize)
+    }
+
+    /// Every item's result in the order they finish (Python's `imap_unordered`), as an
+    /// [`ExactSizeIterator`].
+    ///
+    /// ```
+    /// let pool = mp_processes::Pool::new(2)?;
+    /// let mut lengths: Vec<usize> = pool
+    ///     .imap_unordered(|s: String| s.len(), ["xyz", "a"].map(String::from))?
+    ///     .collect::<Result<_, _>>()?;
+    /// lengths.sort();
+    /// assert_eq!(lengths, [1, 3]);
+    /// # Ok::<(), mp_processes::Error>(())
+    /// ```
+    pub fn imap_unordered<F, T, I>(
+        &self,
+        function: F,
+        items: I,
+    ) -> Result<ImapUnordered<F::Output>, Error>
+    where
+        F: Target<(T,)>,
+        I: IntoIterator<Item = T>,
+        T: Serialize + DeserializeOwned + Send + 'static,
+        F::Output: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.imap_unordered_chunked(function, items, 1)
+    }
+
+    /// [`imap_unordered`](Pool::imap_unordered) with Python's `chunksize`.
+    ///
+    /// ```
+    /// let pool = mp_processes::Pool::new(2)?;
+    /// let results = pool.imap_unordered_chunked(|n: u32| n % 7, 0..50, 8)?;
+    /// assert_eq!(results.len(), 50);
+    /// # Ok::<(), mp_processes::Error>(())
+    /// ```
+    pub fn imap_unordered_chunked<F, T, I>(
+        &self,
+        function: F,
+        items: I,
+        chunksize: usize,
+    ) -> Result<ImapUnordered<F::Output>, Error>
+    where
+        F: Target<(T,)>,
+        I: IntoIterator<Item = T>,
+        T: Serialize + DeserializeOwned + Send + 'static,
+        F::Output: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let _ = function;
+        let items = one_tuples(items);
+        let len = items.len();
+        let results = self.submit_items::<F, (T,), F::Output>(items, chunksize)?;
+        Ok(ImapUnordered::new(results, len))
+    }
+
+    /// No new tasks from now on (Python's `close()`); the tasks already given still run,
+    /// and the workers end when they are done. Then [`join`](Pool::join) waits for them.
+    ///
+    /// ```
+    /// use mp_processes::{Error, Pool};
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let pending = pool.apply_async(|| 7u8, ())?;
+    /// pool.close();
+    /// assert!(matches!(pool.apply_async(|| 8u8, ()), Err(Error::PoolClosed)));
+    /// pool.join()?;
+    /// assert_eq!(pending.get()?, 7);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn close(&self) {
+        let mut state = self.inner.state.lock();
+        if matches!(state.phase, Phase::Running) {
+            tracing::debug!("pool: closed");
+            state.phase = Phase::Closed;
+        }
+        drop(state);
+        self.inner.wake();
+    }
+
+    /// Kills the workers now (Python's `terminate()`, with `SIGKILL`, which no task can
+    /// ignore); the results still to come fail with [`Error::Terminated`]. Then
+    /// [`join`](Pool::join) waits until they are reaped.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mp_processes::{Error, Pool};
+    ///
+    /// let pool = Pool::new(1)?;
+    /// let stuck = pool.apply_async(|| std::thread::sleep(Duration::from_secs(600)), ())?;
+    /// pool.terminate();
+    /// assert!(matches!(stuck.get(), Err(Error::Terminated)));
+    /// pool.join()?;
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn terminate(&self) {
+        let mut deliveries = Vec::new();
+        {
+            let mut state = self.inner.state.lock();
+            if !matches!(state.phase, Phase::Terminated) {
+                tracing::debug!("pool: terminated");
+                if !matches!(state.phase, Phase::Broken(_)) {
+                    state.phase = Phase::Terminated;
+                }
+                state.shut_down(Error::Terminated, &mut deliveries);
+            }
+        }
+        self.inner.wake();
+        deliver(deliveries);
+    }
+
+    /// Waits for the workers to end, after [`close`](Pool::close) (every task done) or
+    /// [`terminate`](Pool::terminate) (Python's `join()`). Fails with
+    /// [`Error::PoolRunning`] if neither was called.
+    ///
+    /// ```
+    /// use mp_processes::{Error, Pool, active_children};
+    ///
+    /// let pool = Pool::new(2)?;
+    /// assert!(matches!(pool.join(), Err(Error::PoolRunning)));
+    /// let pids = pool.worker_pids();
+    /// pool.close();
+    /// pool.join()?;
+    /// assert!(active_children().iter().all(|child| !pids.contains(&child.pid())));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn join(&self) -> Result<(), Error> {
+        if matches!(self.inner.state.lock().phase, Phase::Running) {
+            return Err(Error::PoolRunning);
+        }
+        let supervisor = self.supervisor.lock().take();
+        if let Some(supervisor) = supervisor {
+            if supervisor.thread().id() == std::thread::current().id() {
+                // Called from a callback on the supervisor itself: it ends on its own.
+                return Ok(());
+            }
+            if supervisor.join().is_err() {
+                return Err(Error::PoolBroken(
+                    "the pool's supervisor thread panicked".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn default_chunksize(&self, len: usize) -> usize {
+        // Python's: a quarter of an even share per worker, rounded up.
+        len.div_ceil(self.inner.config.processes * 4).max(1)
+    }
+
+    fn map_items<F, A, R>(
+        &self,
+        _function: F,
+        items: Vec<A>,
+        chunksize: usize,
+    ) -> Result<Imap<R>, Error>
+    where
+        F: Target<A, Output = R>,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let len = items.len();
+        let results = self.submit_items::<F, A, R>(items, chunksize)?;
+        Ok(Imap::new(results, len))
+    }
+
+    /// Encodes `items` in chunks, one task each, and submits them together.
+    fn submit_items<F, A, R>(
+        &self,
+        items: Vec<A>,
+        chunksize: usize,
+    ) -> Result<Arc<MapResults<R>>, Error>
+    where
+        F: Target<A, Output = R>,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        if chunksize == 0 {
+            return Err(Error::InvalidArgument(
+                "chunksize must be at least 1".into(),
+            ));
+        }
+        let results = MapResults::new(items.len());
+        let tasks = items
+            .chunks(chunksize)
+            .enumerate()
+            .map(|(number, chunk)| {
+                let sink = Arc::new(ChunkSink {
+                    results: Arc::clone(&results),
+                    first: number * chunksize,
+                    len: chunk.len(),
+                });
+                self.encode::<F, A, R>(chunk, sink)
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        self.submit_tasks(tasks)?;
+        Ok(results)
+    }
+
+    /// One task: a fresh id, the frame of its items, their descriptors.
+    fn encode<F, A, R>(&self, items: &[A], sink: Arc<dyn Sink>) -> Result<(u64, Task), Error>
+    where
+        F: Target<A, Output = R>,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        const {
+            assert!(
+                size_of::<F>() == 0,
+                "a pool task is a function or a closure that captures nothing"
+            )
+        };
+        let id = self.inner.next_task.fetch_add(1, Ordering::Relaxed);
+        let head = TaskHead {
+            id,
+            entry: entry_of::<F, A, R>(),
+            skip: Vec::new(),
+        };
+        let (frame, fds) = transfer::encode(&(&head, items))?;
+        if frame.len() > MAX_FRAME_LEN {
+            return Err(Error::Transfer(mp_shared_mem::Error::MessageTooLarge {
+                len: frame.len() as u64,
+                max: MAX_FRAME_LEN,
+            }));
+        }
+        if fds.len() > transfer::MAX_FDS_PER_MESSAGE {
+            return Err(Error::Transfer(mp_shared_mem::Error::TooManyFds {
+                count: fds.len(),
+                max: transfer::MAX_FDS_PER_MESSAGE,
+            }));
+        }
+        Ok((
+            id,
+            Task {
+                frame,
+                fds,
+                len: items.len(),
+                skip: Vec::new(),
+                requeued: 0,
+                sink,
+            },
+        ))
+    }
+
+    fn submit_tasks(&self, tasks: Vec<(u64, Task)>) -> Result<(), Error> {
+        let mut state = self.inner.state.lock();
+        match &state.phase {
+            Phase::Running => {}
+            Phase::Broken(reason) => return Err(Error::PoolBroken(reason.clone())),
+            Phase::Closed | Phase::Terminated => return Err(Error::PoolClosed),
+        }
+        for (id, task) in tasks {
+            state.add_task(id, task);
+        }
+        let sent = state.dispatch(self.inner.config.max_tasks);
+        drop(state);
+        if sent && self.inner.config.timeout.is_some() {
+            // The supervisor's next deadline may now be sooner.
+            self.inner.wake();
+        }
+        Ok(())
+    }
+}
+
+fn one_tuples<T>(items: impl IntoIterator<Item = T>) -> Vec<(T,)> {
+    items.into_iter().map(|item| (item,)).collect()
+}
+
+/// Terminates the pool (Python's `with Pool() as p:` exit): the workers are killed and
+/// reaped, the results still to come fail with [`Error::Terminated`].
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.terminate();
+        if let Err(err) = self.join() {
+            tracing::debug!(%err, "pool: join on drop failed");
+        }
+        // Workers that never got to the supervisor (start failed part way) are reaped here.
+        for link in self.inner.state.lock().links() {
+            link.kill();
+            let _ = link.handle.join_timeout(Duration::from_secs(5));
+        }
+    }
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.inner.state.lock();
+        f.debug_struct("Pool")
+            .field("processes", &self.inner.config.processes)
+            .field("start_method", &self.inner.config.method)
+            .field("phase", &state.phase)
+            .field("worker_pids", &state.pids())
+            .finish()
+    }
+}

@@ -1,0 +1,48 @@
+//! [`Sink`]: where the outcomes of a task's items go (an `AsyncResult`, or the slots of a
+//! map), behind one object-safe interface the untyped pool state can hold.
+
+use std::os::fd::OwnedFd;
+
+use mp_shared_mem::transfer;
+use serde::de::DeserializeOwned;
+
+use super::frame::ItemOutcome;
+use crate::Error;
+
+/// Receives the outcomes of one task's items.
+///
+/// The pool calls these outside its own lock (a sink may run user callbacks), at most
+/// once per item: an item that failed on its own (its worker died or overstayed) is
+/// skipped by the rerun of its task, and its outcome comes back as `Skipped`.
+pub(crate) trait Sink: Send + Sync {
+    /// The task's reply frame arrived: `outcomes` is a postcard `Vec<ItemOutcome<R>>`
+    /// (with its descriptors), from the worker named `worker`.
+    fn deliver(&self, outcomes: &[u8], fds: Vec<OwnedFd>, worker: &str);
+
+    /// Item `index` of the task failed.
+    fn fail_item(&self, index: usize, error: Error);
+
+    /// Every item of the task not in `skip` failed with `error`.
+    fn fail_rest(&self, error: Error, skip: &[u32]);
+}
+
+/// Decodes a reply's outcomes as `R`s: per item `Ok`, `Err(Panicked)` or `None` for a
+/// skipped item; or one error for all if the bytes do not decode.
+pub(crate) fn decode_outcomes<R: DeserializeOwned>(
+    outcomes: &[u8],
+    fds: Vec<OwnedFd>,
+    worker: &str,
+) -> Result<Vec<Option<Result<R, Error>>>, Error> {
+    let decoded: Vec<ItemOutcome<R>> = transfer::decode(outcomes, fds)?;
+    Ok(decoded
+        .into_iter()
+        .map(|outcome| match outcome {
+            ItemOutcome::Returned(value) => Some(Ok(value)),
+            ItemOutcome::Panicked(message) => Some(Err(Error::Panicked {
+                name: worker.to_owned(),
+                message,
+            })),
+            ItemOutcome::Skipped => None,
+        })
+        .collect())
+}

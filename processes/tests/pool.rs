@@ -1,0 +1,651 @@
+//! Every operation and error path of `Pool`, put through each start method by the same
+//! test functions (see `for_each_method!` at the bottom): results in order, panics and
+//! crashes per task, `SIGKILL` and `abort()` mid-task, timeouts, `maxtasksperchild`,
+//! the initializer, close/join/terminate and drop. Every wait is bounded, and every test
+//! checks that its workers are gone at the end.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use mp_processes::{Error, Pool, StartMethod, active_children};
+use mp_shared_mem::{Shared, Value};
+
+/// The bound on any wait that is expected to succeed.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Runs `work` on another thread and fails the test if it does not return within
+/// [`PATIENCE`] (a pool bug must fail a test, not hang it).
+fn bounded<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(work());
+    });
+    rx.recv_timeout(PATIENCE)
+        .expect("the pool operation did not finish in time")
+}
+
+/// Polls `condition` until it holds, or fails the test after [`PATIENCE`].
+fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !condition() {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn pool(method: StartMethod, processes: usize) -> Arc<Pool> {
+    Arc::new(
+        Pool::builder()
+            .processes(processes)
+            .start_method(method)
+            .build()
+            .expect("the pool starts"),
+    )
+}
+
+/// Whether process `pid` no longer exists (reaped: not even a zombie).
+fn is_gone(pid: u32) -> bool {
+    !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Terminates the pool by dropping it (it must be the last reference) and checks that
+/// every worker it ever had in `pids` is gone and no longer a child of ours.
+fn drop_and_check_gone(pool: Arc<Pool>, mut pids: Vec<u32>) {
+    pids.extend(pool.worker_pids());
+    let pool = Arc::try_unwrap(pool).expect("the test holds the last reference");
+    bounded(move || drop(pool));
+    for pid in pids {
+        assert!(is_gone(pid), "worker {pid} outlived its pool");
+        assert!(
+            active_children().iter().all(|child| child.pid() != pid),
+            "worker {pid} is still listed as a child"
+        );
+    }
+}
+
+fn square(n: u64) -> u64 {
+    n * n
+}
+
+fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+fn worker_pid() -> u32 {
+    std::process::id()
+}
+
+fn panic_on_odd(n: u32) -> u32 {
+    if n % 2 == 1 {
+        panic!("odd item {n}");
+    }
+    n
+}
+
+fn abort_on(n: u32, bad: u32) -> u32 {
+    if n == bad {
+        std::process::abort();
+    }
+    n
+}
+
+/// Records its worker's pid, then sleeps until killed.
+fn announce_and_sleep(pid_out: Shared<AtomicU32>) -> u32 {
+    pid_out.store(std::process::id(), Ordering::SeqCst);
+    std::thread::sleep(Duration::from_secs(600));
+    0
+}
+
+fn sleep_ms(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+fn results_come_back_in_order(method: StartMethod) {
+    let pool = pool(method, 3);
+    let p = Arc::clone(&pool);
+    bounded(move || {
+        assert_eq!(p.map(square, 1..=5).unwrap(), [1, 4, 9, 16, 25]);
+        assert_eq!(p.map(square, Vec::new()).unwrap(), Vec::<u64>::new());
+        for chunksize in [1, 3, 7, 1000] {
+            let squares = p.map_chunked(square, 0..200, chunksize).unwrap();
+            assert_eq!(squares, (0..200).map(|n| n * n).collect::<Vec<_>>());
+        }
+        assert_eq!(
+            p.starmap(add, [(1, 2), (3, 4), (-5, 5)]).unwrap(),
+            [3, 7, 0]
+        );
+        assert_eq!(
+            p.starmap_chunked(add, (0..10).map(|i| (i, i)), 4).unwrap(),
+            (0..10).map(|i| 2 * i).collect::<Vec<_>>()
+        );
+
+        let imap = p.imap(square, 0..50).unwrap();
+        assert_eq!(imap.len(), 50);
+        let in_order: Vec<u64> = imap.map(Result::unwrap).collect();
+        assert_eq!(in_order, (0..50).map(|n| n * n).collect::<Vec<_>>());
+
+        let mut imap = p.imap_chunked(square, 0..10, 3).unwrap();
+        assert_eq!(imap.next().unwrap().unwrap(), 0);
+        assert_eq!(imap.len(), 9, "an exact-size iterator counts down");
+
+        // Later items finish first: the unordered results come in the order they end.
+        let unordered: Vec<u64> = p
+            .imap_unordered(sleep_ms, [400, 1])
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(unordered, [1, 400]);
+        let mut all: Vec<u64> = p
+            .imap_unordered_chunked(square, 0..30, 4)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..30).map(|n| n * n).collect::<Vec<_>>());
+    });
+    drop_and_check_gone(pool, Vec::new());
+}
+
+fn apply_and_async_results(method: StartMethod) {
+    let pool = pool(method, 2);
+    let p = Arc::clone(&pool);
+    bounded(move || {
+        assert_eq!(p.apply(add, (40, 2)).unwrap(), 42);
+        assert_eq!(p.submit(square, (9,)).unwrap().get().unwrap(), 81);
+
+        let (ok_tx, ok_rx) = std::sync::mpsc::channel();
+        let (err_tx, err_rx) = std::sync::mpsc::channel();
+        let ok = p.apply_async(sleep_ms, (50,)).unwrap();
+        ok.on_success(move |value| ok_tx.send(*value).unwrap());
+        ok.on_error(|error| panic!("no error expected: {error}"));
+        let fails = p.apply_async(panic_on_odd, (3,)).unwrap();
+        fails.on_error(move |error| err_tx.send(error.to_string()).unwrap());
+        fails.on_success(|_| panic!("no value expected"));
+
+        assert!(ok.wait_timeout(PATIENCE));
+        assert!(ok.ready());
+        assert_eq!(ok.successful(), Some(true));
+        assert_eq!(ok_rx.recv_timeout(PATIENCE).unwrap(), 50);
+        assert_eq!(ok.get_timeout(PATIENCE).unwrap(), 50);
+        assert!(matches!(ok.get_timeout(PATIENCE), Err(Error::ResultTaken)));
+        assert_eq!(ok.successful(), None, "taken");
+
+        assert!(
+            err_rx
+                .recv_timeout(PATIENCE)
+                .unwrap()
+                .contains("odd item 3")
+        );
+        assert_eq!(fails.successful(), Some(false));
+
+        let slow = p.apply_async(sleep_ms, (300,)).unwrap();
+        assert!(matches!(
+            slow.get_timeout(Duration::from_millis(1)),
+            Err(Error::TimedOut)
+        ));
+        assert_eq!(slow.successful(), None, "still running");
+        slow.wait();
+        // A callback added after the end runs at once, here.
+        let (late_tx, late_rx) = std::sync::mpsc::channel();
+        slow.add_done_callback(move |outcome| late_tx.send(outcome.ok().copied()).unwrap());
+        assert_eq!(late_rx.try_recv().unwrap(), Some(300));
+        assert_eq!(slow.get().unwrap(), 300);
+
+        // Many at once: each gets its own value.
+        let results: Vec<_> = (0..100)
+            .map(|i| p.apply_async(add, (i, 1)).unwrap())
+            .collect();
+        for (i, result) in results.into_iter().enumerate() {
+            assert_eq!(result.get_timeout(PATIENCE).unwrap(), i as i64 + 1);
+        }
+    });
+    drop_and_check_gone(pool, Vec::new());
+}
+
+fn a_panic_fails_only_its_item(method: StartMethod) {
+    let pool = pool(method, 2);
+    let pids = pool.worker_pids();
+    let p = Arc::clone(&pool);
+    bounded(move || {
+        for chunksize in [1, 4] {
+            let results: Vec<Result<u32, Error>> = p
+                .imap_chunked(panic_on_odd, 0..10, chunksize)
+                .unwrap()
+                .collect();
+            for (n, result) in results.iter().enumerate() {
+                match (n % 2, result) {
+                    (0, Ok(value)) => assert_eq!(*value as usize, n),
+                    (1, Err(Error::Panicked { message, .. })) => {
+                        assert_eq!(*message, format!("odd item {n}"))
+                    }
+                    other => panic!("item {n}: {other:?}"),
+                }
+            }
+        }
+        // `map` gives the first error in the items' order.
+        match p.map(panic_on_odd, [0, 2, 5, 7]) {
+            Err(Error::Panicked { message, .. }) => assert_eq!(message, "odd item 5"),
+            other => panic!("{other:?}"),
+        }
+    });
+    // A panic is not a crash: the same workers are still there.
+    assert_eq!(pool.worker_pids(), pids);
+    drop_and_check_gone(pool, pids);
+}
+
+fn sigkill_mid_task_fails_only_that_task(method: StartMethod) {
+    let pool = pool(method, 2);
+    let first_pids = pool.worker_pids();
+    let victim_pid = Shared::new(AtomicU32::new(0)).unwrap();
+    let doomed = pool
+        .apply_async(announce_and_sleep, (victim_pid.clone(),))
+        .unwrap();
+    let others: Vec<_> = (0..20)
+        .map(|i| pool.apply_async(sleep_ms, (i,)).unwrap())
+        .collect();
+
+    eventually("the task records its worker", || {
+        victim_pid.load(Ordering::SeqCst) != 0
+    });
+    let pid = victim_pid.load(Ordering::SeqCst);
+    assert!(first_pids.contains(&pid));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+
+    match doomed.get_timeout(PATIENCE) {
+        Err(Error::Signaled {
+            signal,
+            signal_name,
+            ..
+        }) => {
+            assert_eq!(signal, 9);
+            assert_eq!(signal_name, "SIGKILL");
+        }
+        other => panic!("{other:?}"),
+    }
+    for (i, other) in others.into_iter().enumerate() {
+        assert_eq!(other.get_timeout(PATIENCE).unwrap(), i as u64);
+    }
+    // A replacement took the dead worker's place, and the pool goes on.
+    eventually("a replacement worker", || {
+        let pids = pool.worker_pids();
+        pids.len() == 2 && !pids.contains(&pid)
+    });
+    assert!(is_gone(pid), "the killed worker was reaped");
+    let p = Arc::clone(&pool);
+    assert_eq!(bounded(move || p.map(square, 0..4).unwrap()), [0, 1, 4, 9]);
+    drop_and_check_gone(pool, first_pids);
+}
+
+fn abort_inside_a_task_fails_only_that_item(method: StartMethod) {
+    let pool = pool(method, 2);
+    let first_pids = pool.worker_pids();
+    let p = Arc::clone(&pool);
+    bounded(move || {
+        let crashed = p.apply_async(abort_on, (1, 1)).unwrap();
+        match crashed.get_timeout(PATIENCE) {
+            Err(Error::Signaled { signal_name, .. }) => assert_eq!(signal_name, "SIGABRT"),
+            other => panic!("{other:?}"),
+        }
+        // In the middle of a chunk: that item fails, every other item of the chunk and
+        // of the map completes.
+        for chunksize in [1, 5, 20] {
+            let results: Vec<Result<u32, Error>> = p
+                .imap_chunked(|n: u32| abort_on(n, 7), 0..20, chunksize)
+                .unwrap()
+                .collect();
+            for (n, result) in results.into_iter().enumerate() {
+                match result {
+                    Ok(value) => assert_eq!(value as usize, n),
+                    Err(Error::Signaled { signal, .. }) if n == 7 => assert_eq!(signal, 6),
+                    other => panic!("chunksize {chunksize}, item {n}: {other:?}"),
+                }
+            }
+        }
+    });
+    eventually("the pool is back to two workers", || {
+        pool.worker_pids().len() == 2
+    });
+    drop_and_check_gone(pool, first_pids);
+}
+
+fn an_exit_inside_a_task_gives_its_code(method: StartMethod) {
+    let pool = pool(method, 1);
+    let p = Arc::clone(&pool);
+    bounded(move || {
+        let result = p.apply(|| -> u8 { std::process::exit(3) }, ());
+        assert!(
+            matches!(result, Err(Error::Exited { code: 3, .. })),
+            "{result:?}"
+        );
+        assert_eq!(p.apply(square, (3,)).unwrap(), 9);
+    });
+    drop_and_check_gone(pool, Vec::new());
+}
+
+fn a_task_over_its_timeout_fails_and_its_worker_is_replaced(method: StartMethod) {
+    let pool = Arc::new(
+        Pool::builder()
+            .processes(2)
+            .task_timeout(Duration::from_millis(500))
+            .start_method(method)
+            .build()
+            .unwrap(),
+    );
+    let first_pids = pool.worker_pids();
+    let p = Arc::clone(&pool);
+    bounded(move || {
+        let stuck = p.apply_async(sleep_ms, (600_000,)).unwrap();
+        let quick: Vec<_> = (0..10)
+            .map(|i| p.apply_async(square, (i,)).unwrap())
+            .collect();
+        match stuck.get_timeout(PATIENCE) {
+            Err(Error::TaskTimedOut { timeout }) => assert_eq!(timeout, Duration::from_millis(500)),
+            other => panic!("{other:?}"),
+        }
+        for (i, result) in quick.into_iter().enumerate() {
+            assert_eq!(result.get_timeout(PATIENCE).unwrap(), (i * i) as u64);
+        }
+        // Per item of a chunk: only the slow item times out.
+        let results: Vec<Result<u64, Error>> = p
+            .imap_chunked(sleep_ms, [1, 2, 600_000, 3], 4)
+            .unwrap()
+            .collect();
+        assert!(matches!(results[2], Err(Error::TaskTimedOut { .. })));
+        assert_eq!(results[0].as_ref().unwrap(), &1);
+        assert_eq!(results[1].as_ref().unwrap(), &2);
+        assert_eq!(results[3].as_ref().unwrap(), &3);
+    });
+    eventually("the pool is back to two workers", || {
+        pool.worker_pids().len() == 2
+    });
+    let now = pool.worker_pids();
+    assert!(
+        first_pids.iter().any(|pid| !now.contains(pid)),
+        "a timed-out worker was replaced"
+    );
+    drop_and_check_gone(pool, first_pids);
+}
+
+fn maxtasksperchild_replaces_workers(method: StartMethod) {
+    let pool = Arc::new(
+        Pool::builder()
+            .processes(1)
+            .maxtasksperchild(2)
+            .start_method(method)
+            .build()
+            .unwrap(),
+    );
+    let p = Arc::clone(&pool);
+    let pids = bounded(move || {
+        (0..6)
+            .map(|_| p.apply(worker_pid, ()).unwrap())
+            .collect::<Vec<u32>>()
+    });
+    assert_eq!(pids[0], pids[1]);
+    assert_eq!(pids[2], pids[3]);
+    assert_eq!(pids[4], pids[5]);
+    assert_eq!(
+        pids.iter().collect::<HashSet<_>>().len(),
+        3,
+        "a new worker every two tasks: {pids:?}"
+    );
+    // A chunk counts as one task.
+    let p = Arc::clone(&pool);
+    let chunk_pids = bounded(move || p.map_chunked(|_: u8| worker_pid(), 0..8, 4).unwrap());
+    assert!(chunk_pids[..4].iter().all(|pid| *pid == chunk_pids[0]));
+    assert!(chunk_pids[4..].iter().all(|pid| *pid == chunk_pids[4]));
+    let mut all = pids;
+    all.extend(chunk_pids);
+    drop_and_check_gone(pool, all);
+}
+
+fn count_start(starts: Shared<AtomicU32>, step: u32) {
+    starts.fetch_add(step, Ordering::SeqCst);
+}
+
+fn the_initializer_runs_once_per_worker(method: StartMethod) {
+    let starts = Shared::new(AtomicU32::new(0)).unwrap();
+    let pool = Arc::new(
+        Pool::builder()
+            .processes(3)
+            .maxtasksperchild(1)
+            .initializer(count_start, (starts.clone(), 1))
+            .start_method(method)
+            .build()
+            .unwrap(),
+    );
+    let pids = pool.worker_pids();
+    eventually("each worker ran its initializer", || {
+        starts.load(Ordering::SeqCst) == 3
+    });
+    // Tasks do not run it again; replacements (one per task here) do, once each.
+    let p = Arc::clone(&pool);
+    bounded(move || {
+        for n in 0..4 {
+            assert_eq!(p.apply(square, (n,)).unwrap(), n * n);
+        }
+    });
+    eventually("the replacements ran it", || {
+        starts.load(Ordering::SeqCst) == 3 + 4
+    });
+    pool.close();
+    let p = Arc::clone(&pool);
+    bounded(move || p.join().unwrap());
+    assert_eq!(starts.load(Ordering::SeqCst), 3 + 4);
+    drop_and_check_gone(pool, pids);
+}
+
+fn panicking_initializer(_: u8) {
+    panic!("cannot initialize");
+}
+
+fn an_initializer_that_panics_breaks_the_pool(method: StartMethod) {
+    let pool = Arc::new(
+        Pool::builder()
+            .processes(2)
+            .initializer(panicking_initializer, (0,))
+            .start_method(method)
+            .build()
+            .unwrap(),
+    );
+    let p = Arc::clone(&pool);
+    bounded(move || {
+        // Submitted before the failure is known, or refused after: either way, an error.
+        match p.apply_async(square, (2,)) {
+            Ok(result) => match result.get_timeout(PATIENCE) {
+                Err(Error::PoolBroken(reason)) => assert!(reason.contains("cannot initialize")),
+                other => panic!("{other:?}"),
+            },
+            Err(Error::PoolBroken(reason)) => assert!(reason.contains("cannot initialize")),
+            Err(other) => panic!("{other:?}"),
+        }
+        eventually("the pool refuses new tasks", || {
+            matches!(p.apply_async(square, (2,)), Err(Error::PoolBroken(_)))
+        });
+    });
+    drop_and_check_gone(pool, Vec::new());
+}
+
+fn close_lets_tasks_finish_then_join_waits(method: StartMethod) {
+    let pool = pool(method, 2);
+    let pids = pool.worker_pids();
+    assert!(matches!(pool.join(), Err(Error::PoolRunning)));
+    let pending: Vec<_> = (0..6)
+        .map(|i| pool.apply_async(sleep_ms, (20 * i,)).unwrap())
+        .collect();
+    let mapped = pool.imap(square, 0..10).unwrap();
+    pool.close();
+    assert!(matches!(
+        pool.apply_async(square, (1,)),
+        Err(Error::PoolClosed)
+    ));
+    assert!(matches!(pool.map(square, 0..2), Err(Error::PoolClosed)));
+    let p = Arc::clone(&pool);
+    bounded(move || p.join().unwrap());
+    for pid in &pids {
+        assert!(is_gone(*pid), "worker {pid} ended after close and join");
+    }
+    for (i, result) in pending.into_iter().enumerate() {
+        assert_eq!(result.get_timeout(PATIENCE).unwrap(), 20 * i as u64);
+    }
+    assert_eq!(
+        mapped.map(Result::unwrap).collect::<Vec<_>>(),
+        (0..10).map(|n| n * n).collect::<Vec<_>>()
+    );
+    assert!(pool.worker_pids().is_empty());
+    drop_and_check_gone(pool, pids);
+}
+
+fn terminate_fails_what_is_left(method: StartMethod) {
+    let pool = pool(method, 1);
+    let pids = pool.worker_pids();
+    let started = Shared::new(AtomicU32::new(0)).unwrap();
+    let running = pool
+        .apply_async(announce_and_sleep, (started.clone(),))
+        .unwrap();
+    let queued = pool.apply_async(square, (3,)).unwrap();
+    let mapped = pool.imap(square, 0..5).unwrap();
+    eventually("the first task runs", || {
+        started.load(Ordering::SeqCst) != 0
+    });
+    pool.terminate();
+    assert!(matches!(
+        running.get_timeout(PATIENCE),
+        Err(Error::Terminated)
+    ));
+    assert!(matches!(
+        queued.get_timeout(PATIENCE),
+        Err(Error::Terminated)
+    ));
+    let p = Arc::clone(&pool);
+    let results: Vec<Result<u64, Error>> = bounded(move || mapped.collect());
+    assert!(
+        results
+            .iter()
+            .all(|result| matches!(result, Err(Error::Terminated)))
+    );
+    assert!(matches!(
+        pool.apply_async(square, (1,)),
+        Err(Error::PoolClosed)
+    ));
+    bounded(move || p.join().unwrap());
+    for pid in &pids {
+        assert!(is_gone(*pid), "worker {pid} was killed and reaped");
+    }
+    pool.terminate(); // twice is fine
+    drop_and_check_gone(pool, pids);
+}
+
+fn dropping_the_pool_while_tasks_run(method: StartMethod) {
+    let pool = pool(method, 2);
+    let pids = pool.worker_pids();
+    let started = Shared::new(AtomicU32::new(0)).unwrap();
+    let running = pool
+        .apply_async(announce_and_sleep, (started.clone(),))
+        .unwrap();
+    let more: Vec<_> = (0..10)
+        .map(|_| pool.apply_async(sleep_ms, (10_000,)).unwrap())
+        .collect();
+    eventually("a task runs", || started.load(Ordering::SeqCst) != 0);
+    drop_and_check_gone(pool, pids);
+    assert!(matches!(
+        running.get_timeout(PATIENCE),
+        Err(Error::Terminated)
+    ));
+    for result in more {
+        assert!(matches!(
+            result.get_timeout(PATIENCE),
+            Err(Error::Terminated)
+        ));
+    }
+}
+
+fn add_into(total: Value<u64>, n: u64) -> u64 {
+    *total.lock().unwrap() += n;
+    n
+}
+
+fn make_counter(start: u32) -> Shared<AtomicU32> {
+    Shared::new(AtomicU32::new(start)).unwrap()
+}
+
+fn handles_cross_both_ways(method: StartMethod) {
+    let pool = pool(method, 2);
+    let total = Value::new(0u64).unwrap();
+    let p = Arc::clone(&pool);
+    let t = total.clone();
+    bounded(move || {
+        let added = p
+            .starmap_chunked(add_into, (1..=10).map(|n| (t.clone(), n)), 3)
+            .unwrap();
+        assert_eq!(added.iter().sum::<u64>(), 55);
+        let counter = p.apply(make_counter, (5,)).unwrap();
+        counter.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(counter.load(Ordering::SeqCst), 6);
+    });
+    assert_eq!(total.get().unwrap(), 55);
+    drop_and_check_gone(pool, Vec::new());
+}
+
+fn bad_options_are_refused(method: StartMethod) {
+    let refused = |builder: mp_processes::PoolBuilder| {
+        matches!(
+            builder.start_method(method).build(),
+            Err(Error::InvalidArgument(_))
+        )
+    };
+    assert!(refused(Pool::builder().processes(0)));
+    assert!(refused(Pool::builder().processes(1).maxtasksperchild(0)));
+    assert!(refused(
+        Pool::builder().processes(1).task_timeout(Duration::ZERO)
+    ));
+    let pool = pool(method, 1);
+    assert!(matches!(
+        pool.map_chunked(square, 0..3, 0),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        pool.imap_chunked(square, 0..3, 0),
+        Err(Error::InvalidArgument(_))
+    ));
+    drop_and_check_gone(pool, Vec::new());
+}
+
+macro_rules! for_each_method {
+    ($($test:ident),* $(,)?) => {
+        mod fork {
+            $( #[test] fn $test() { super::$test(mp_processes::StartMethod::Fork) } )*
+        }
+        mod spawn {
+            $( #[test] fn $test() { super::$test(mp_processes::StartMethod::Spawn) } )*
+        }
+        mod forkserver {
+            $( #[test] fn $test() { super::$test(mp_processes::StartMethod::Forkserver) } )*
+        }
+    };
+}
+
+for_each_method!(
+    results_come_back_in_order,
+    apply_and_async_results,
+    a_panic_fails_only_its_item,
+    sigkill_mid_task_fails_only_that_task,
+    abort_inside_a_task_fails_only_that_item,
+    an_exit_inside_a_task_gives_its_code,
+    a_task_over_its_timeout_fails_and_its_worker_is_replaced,
+    maxtasksperchild_replaces_workers,
+    the_initializer_runs_once_per_worker,
+    an_initializer_that_panics_breaks_the_pool,
+    close_lets_tasks_finish_then_join_waits,
+    terminate_fails_what_is_left,
+    dropping_the_pool_while_tasks_run,
+    handles_cross_both_ways,
+    bad_options_are_refused,
+);
