@@ -79,6 +79,13 @@ pub enum Error {
         /// The process's name.
         name: String,
     },
+    /// Only the process that started a child can join it (a handle that reached another
+    /// process, through a fork, cannot): Python's "can only join a child process".
+    #[error("process {name} can only be joined by the process that started it")]
+    NotParent {
+        /// The process's name.
+        name: String,
+    },
     /// A process made by [`Process::fork`](crate::Process::fork) runs a capturing
     /// closure, which only the fork start method can carry into the child.
     #[error("a capturing closure can only start with the fork start method, not {method}")]

@@ -22,6 +22,9 @@ const UNKNOWN: i64 = i64::MIN;
 /// What the parent knows about one child. Shared by its handle and the list of
 /// children, so a child whose handle was dropped is still reaped.
 pub(crate) struct Record {
+    /// The process that started the child: the only one that may read its socket and
+    /// reap it.
+    owner: i32,
     pub(crate) pid: i32,
     pub(crate) name: String,
     pub(crate) daemon: bool,
@@ -62,6 +65,7 @@ impl Record {
         channel: UnixStream,
     ) -> Self {
         Record {
+            owner: nix::unistd::getpid().as_raw(),
             pid,
             name,
             daemon,
@@ -95,6 +99,11 @@ impl Record {
     /// Reads what the child and, for the forkserver, the server send, and reaps a child
     /// of ours, until the outcome and the exit status are known or `deadline` passes.
     pub(crate) fn settle(&self, deadline: Option<Instant>) -> Result<(), Error> {
+        if !self.owned_here() {
+            return Err(Error::NotParent {
+                name: self.name.clone(),
+            });
+        }
         let mut inner = match deadline {
             None => self.inner.lock(),
             Some(deadline) => self.inner.try_lock_until(deadline).ok_or(Error::TimedOut)?,
@@ -102,8 +111,16 @@ impl Record {
         self.settle_locked(&mut inner, deadline)
     }
 
+    /// Whether this process started the child (not a forked copy of the handle).
+    fn owned_here(&self) -> bool {
+        nix::unistd::getpid().as_raw() == self.owner
+    }
+
     /// [`settle`](Record::settle) unless another thread holds the record (joining).
     pub(crate) fn settle_if_free(&self, deadline: Instant) {
+        if !self.owned_here() {
+            return;
+        }
         if let Some(mut inner) = self.inner.try_lock() {
             let _ = self.settle_locked(&mut inner, Some(deadline));
         }
@@ -190,6 +207,11 @@ impl Record {
         &self,
         deadline: Option<Instant>,
     ) -> Result<R, Error> {
+        if !self.owned_here() {
+            return Err(Error::NotParent {
+                name: self.name.clone(),
+            });
+        }
         let mut inner = match deadline {
             None => self.inner.lock(),
             Some(deadline) => self.inner.try_lock_until(deadline).ok_or(Error::TimedOut)?,

@@ -358,3 +358,27 @@ fn a_panicking_deserialize_in_the_child_is_a_start_error() {
         }
     }
 }
+
+#[test]
+fn only_the_parent_joins() {
+    let sibling = std::sync::Arc::new(start(
+        Process::new(|| std::thread::sleep(Duration::from_secs(600)), ())
+            .start_method(StartMethod::Spawn),
+    ));
+    let copy = std::sync::Arc::clone(&sibling);
+    // A forked child holds a copy of the handle: it may not join (or reap) its sibling.
+    let child = start(Process::fork(move || {
+        let refused = copy.join_timeout(Duration::from_secs(5));
+        (
+            matches!(refused, Err(Error::NotParent { .. })),
+            copy.exitcode(),
+        )
+    }));
+    assert_eq!(child.join().unwrap(), (true, None));
+    assert!(sibling.is_alive());
+    sibling.kill().unwrap();
+    assert!(matches!(
+        sibling.join(),
+        Err(Error::Signaled { signal: 9, .. })
+    ));
+}
