@@ -57,13 +57,18 @@ macro_rules! scenarios {
 }
 
 mod async_support;
+mod process_support;
 mod support;
 
 scenarios! {
     threads_basic => "threads-basic", "000 §1", "5 threads, each sleeps 1 s", "5 starts, 5 ends, wall ~1 s not ~5 s";
+    processes_basic => "processes-basic", "000 §2", "5 processes, each sleeps 1 s", "5 distinct pids, none the parent's, the sleeps overlap (wall ~1 s)";
     crawler_threads => "crawler-threads", "000 §4.1", "threads fetch pages from a slow local HTTP server (or given URLs)", "every page fetched, the fetches overlap";
+    image_processes => "image-processes", "000 §4.2", "one process per image: read, grayscale and blur, write (generated images, or given paths)", "every output file decodes and is the processed image";
     thread_child_main => "thread-child-main", "001 ch.3", "a child thread prints while the main thread works, then join", "both sequences complete, interleaved";
     lock_counter_threads => "lock-counter-threads", "001 ch.3", "2 threads x 100000 increments of a shared counter under a Lock", "the counter is exactly 200000";
+    process_worker_pid => "process-worker-pid", "002 multi-process basic", "5 processes print their pid", "5 distinct pids, none the parent's";
+    shared_value_array => "shared-value-array", "002 shared memory", "5 processes add into a shared Value and Array", "10 and [11, 12, 13, 14, 15], every run";
     threads_worker => "threads-worker", "002 multi-thread basic", "5 threads print their number", "0..4 each printed once";
     thread_pool_map => "thread-pool-map", "002 ThreadPoolExecutor", "ThreadPool(4).map(square, [1..5])", "[1, 4, 9, 16, 25]";
     lock_counter_1000_threads => "lock-counter-1000-threads", "002 thread sync", "1000 threads increment a counter once each under a lock", "the counter is exactly 1000";
@@ -74,9 +79,15 @@ scenarios! {
     async_queue => "async-queue", "002 asyncio.Queue", "producer and consumer tasks, task_done and join, then the consumer is cancelled", "0..4 consumed in order, join after the last task_done, the consumer cancelled";
     async_semaphore => "async-semaphore", "002 asyncio.Semaphore", "5 workers, at most 2 at once (tokio Semaphore)", "peak concurrency exactly 2";
     async_hello => "async-hello", "002 async/await", "await a coroutine that sleeps, then greets", "\"Hello\", once, after the sleep";
+    process_print_numbers => "process-print-numbers", "003 using processes", "a process prints 0..4", "0..4";
+    process_count_race => "process-count-race", "003 process sync", "a plain variable is not shared; an unlocked shared counter loses updates; a locked one does not", "0 in the parent for the plain one; exact for the locked one";
+    event_processes => "event-processes", "003 Event", "one process waits on a shared Event, another sets it after 2 s", "the waiter wakes after the set";
+    download_processes => "download-processes", "003 multi-process download", "one process per image URL downloads and saves it (a local server, or given URLs)", "every file saved and decodes, as served";
+    process_parent_child_pid => "process-parent-child-pid", "004 2.1", "parent and child pids, under each start method", "the child's parent pid is the parent's pid";
     thread_named => "thread-named", "004 3.1", "a thread named LoopThread", "names MainThread and LoopThread";
     lock_balance => "lock-balance", "004 3.2", "balance += n; balance -= n under a lock, 2 threads x 100000 times", "the balance ends at 0";
     thread_local => "thread-local", "004 3.4", "per-thread student name in a Local", "Hello, A (in Thread-A) and Hello, B (in Thread-B)";
+    lock_owner_death => "lock-owner-death", "beyond", "a process is killed while it holds a lock", "another process takes the lock, told that the owner died";
 }
 
 /// The scenario called `name`, if there is one.
