@@ -430,6 +430,20 @@ fn a_child_waits_for_its_non_daemonic_children(method: StartMethod) {
     assert!(common::ended_within_patience(&daemon));
 }
 
+fn reverse_bytes(mut bytes: Vec<u8>) -> Vec<u8> {
+    bytes.reverse();
+    bytes
+}
+
+fn large_arguments_and_values_cross(method: StartMethod) {
+    // Far larger than a socket's buffer, both ways: neither side may wait for the other.
+    let bytes: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
+    let child = start(Process::new(reverse_bytes, (bytes.clone(),)).start_method(method));
+    let mut back = child.join().unwrap();
+    back.reverse();
+    assert!(back == bytes, "the bytes came back changed");
+}
+
 macro_rules! for_each_method {
     ($($test:ident),* $(,)?) => {
         mod fork {
@@ -461,4 +475,5 @@ for_each_method!(
     a_daemon_dies_when_its_parent_is_killed,
     a_non_daemon_outlives_its_killed_parent,
     a_child_waits_for_its_non_daemonic_children,
+    large_arguments_and_values_cross,
 );
