@@ -23,7 +23,13 @@ fn echo(n: u64) -> u64 {
 /// Starts `echo(n)` with procspawn and joins it, under `watchdog`.
 fn spawn_join_one(watchdog: &Watchdog, n: u64) -> Result<(), BenchError> {
     watchdog.starting("procspawn::spawn", WAIT_LIMIT)?;
-    let handle = procspawn::spawn(n, echo);
+    // procspawn panics (rather than fail) when `init()` has not run; say so instead.
+    let Ok(handle) = std::panic::catch_unwind(|| procspawn::spawn(n, echo)) else {
+        watchdog.idle()?;
+        return Err(BenchError::Child(
+            "procspawn::spawn panicked: was procspawn::init() called first in main?".into(),
+        ));
+    };
     let pid = handle
         .pid()
         .and_then(|pid| i32::try_from(pid).ok())
