@@ -168,6 +168,25 @@ mod tests {
     }
 
     #[test]
+    fn given_urls_are_downloaded_and_checked() {
+        let root = folder("download-given");
+        let image = DynamicImage::ImageRgb8(generated_image(7, 50, 40));
+        let png = encode(&image, ImageFormat::Png).unwrap();
+        let server = FileServer::start(vec![ServedFile {
+            path: "/seven.png".into(),
+            content_type: "image/png",
+            bytes: png.clone(),
+        }])
+        .unwrap();
+        let ctx = Context::new("download-processes", vec![server.url("/seven.png")])
+            .with_output_root(&root.0);
+        run(&ctx).unwrap();
+        let saved = std::fs::read(root.0.join("download-processes/image_0.jpg")).unwrap();
+        assert_eq!(saved, png);
+        assert_eq!(server.shutdown(), 1);
+    }
+
+    #[test]
     fn a_url_that_is_not_an_image_fails_the_check() {
         let root = folder("download-not-image");
         let server = FileServer::start(vec![ServedFile {
