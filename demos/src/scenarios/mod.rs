@@ -27,6 +27,10 @@
 //!   runs each scenario as a child process in its own process group, kills the group after
 //!   the time limit and fails a scenario that leaves a process behind.
 //! - Files go under `ctx.output_dir()?` only.
+//! - Child processes (mp-processes) start through `process_support::Children`, which joins
+//!   them all within one bound and kills and reaps any left on an early return. A child of
+//!   the default start method is a fresh run of the binary, which knows nothing of the
+//!   parent's `--scale`: pass it the scaled durations as arguments.
 //!
 //! ```
 //! use mp_demos::scenarios::{find, SCENARIOS};
