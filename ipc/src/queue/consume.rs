@@ -47,9 +47,9 @@ impl RawQueue {
     /// Takes one message, waiting within `patience` for the consumer lock and for a
     /// message. `Err(Empty)` when the patience ran out, `Err(Closed)` once the queue is
     /// closed and drained.
-    pub(crate) fn get<T: DeserializeOwned>(&self, patience: Patience) -> Result<T, Error> {
+    pub(crate) fn get<T: DeserializeOwned>(&self, mut patience: Patience) -> Result<T, Error> {
         let consumer = &self.control().consumer.0;
-        let Some((guard, owner_died)) = self.lock_side(&consumer.lock, patience) else {
+        let Some((guard, owner_died)) = self.lock_side(&consumer.lock, &mut patience) else {
             return Err(Error::Empty);
         };
         if owner_died {
@@ -163,6 +163,7 @@ impl RawQueue {
             return Ok(tail_pos);
         }
         let items = &self.control().tail.0.items;
+        let patience = patience.fixed();
         loop {
             if !mid_stream && self.is_closed() {
                 // Puts finish before `close` returns; look once more for the last of them.
@@ -176,10 +177,9 @@ impl RawQueue {
             let deadline = if mid_stream {
                 Some(Instant::now() + STREAM_STALL)
             } else {
-                match patience {
-                    Patience::NoWait => return Err(Error::Empty),
-                    Patience::Until(deadline) => Some(deadline),
-                    Patience::Forever => None,
+                match patience.deadline() {
+                    None => return Err(Error::Empty),
+                    Some(deadline) => deadline,
                 }
             };
             let ready = self.wait_until(items, deadline, || {

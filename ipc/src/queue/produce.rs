@@ -36,10 +36,10 @@ impl RawQueue {
     pub(crate) fn put<T: Serialize + ?Sized>(
         &self,
         value: &T,
-        patience: Patience,
+        mut patience: Patience,
     ) -> Result<(), Error> {
         let producer = &self.control().producer.0;
-        let Some((guard, owner_died)) = self.lock_side(&producer.lock, patience) else {
+        let Some((guard, owner_died)) = self.lock_side(&producer.lock, &mut patience) else {
             return Err(Error::Full);
         };
         if owner_died {
@@ -54,7 +54,7 @@ impl RawQueue {
     fn put_locked<T: Serialize + ?Sized>(
         &self,
         value: &T,
-        patience: Patience,
+        mut patience: Patience,
     ) -> Result<(), Error> {
         if self.is_closed() {
             return Err(Error::Closed);
@@ -63,7 +63,7 @@ impl RawQueue {
         // hold the lock.
         let tail = Cursor::unpack(self.control().tail.0.tail.load(Ordering::Relaxed));
         if self.maxsize() != 0 {
-            self.wait_for_slot(tail, patience)?;
+            self.wait_for_slot(tail, &mut patience)?;
         }
 
         // The fast path: serialize straight into the free bytes at the tail.
@@ -80,6 +80,7 @@ impl RawQueue {
 
         // The message wraps around the ring's end, or needs more room than is free now,
         // or is larger than the ring: serialize it aside first.
+        let patience = patience.fixed();
         with_encoded(value, |bytes| match record::footprint(bytes.len()) {
             Some(size) if size <= self.ring_bytes() => self.put_whole(bytes, size, tail, patience),
             _ => self.put_stream(bytes, tail, patience),
@@ -201,7 +202,7 @@ impl RawQueue {
     }
 
     /// Waits until a message may be added under `maxsize`.
-    fn wait_for_slot(&self, tail: Cursor, patience: Patience) -> Result<(), Error> {
+    fn wait_for_slot(&self, tail: Cursor, patience: &mut Patience) -> Result<(), Error> {
         let maxsize = self.maxsize();
         let has_slot = |refresh: bool| -> Result<bool, Error> {
             let head = self.producer_view_of_head(refresh);
@@ -210,7 +211,8 @@ impl RawQueue {
         if has_slot(false)? || has_slot(true)? {
             return Ok(());
         }
-        self.wait_on_space(patience, || has_slot(true))
+        *patience = patience.fixed();
+        self.wait_on_space(*patience, || has_slot(true))
     }
 
     /// Waits until `size` bytes from the tail are free.
@@ -228,10 +230,8 @@ impl RawQueue {
         patience: Patience,
         mut ready: impl FnMut() -> Result<bool, Error>,
     ) -> Result<(), Error> {
-        let deadline = match patience {
-            Patience::NoWait => return Err(Error::Full),
-            Patience::Until(deadline) => Some(deadline),
-            Patience::Forever => None,
+        let Some(deadline) = patience.deadline() else {
+            return Err(Error::Full);
         };
         let space = &self.control().head.0.space;
         let ready = self.wait_until(space, deadline, || Ok(self.is_closed() || ready()?))?;
@@ -320,7 +320,7 @@ impl RawQueue {
         // A put that checked the flag before we set it finishes (or gives up, as its waits
         // see the flag) before we get the lock: after this, nothing more arrives.
         let producer = &self.control().producer.0;
-        if let Some((guard, owner_died)) = self.lock_side(&producer.lock, Patience::Forever) {
+        if let Some((guard, owner_died)) = self.lock_side(&producer.lock, &mut Patience::Forever) {
             if owner_died && self.repair_producer().is_ok() {
                 producer.lock.clear_poison();
             }

@@ -18,18 +18,40 @@ use crate::Error;
 pub(crate) enum Patience {
     /// Not at all (`try_` forms).
     NoWait,
-    /// Until this instant (`_timeout` forms).
+    /// For this long from the first time it has to wait (`_timeout` forms): the clock is
+    /// only read when waiting turns out to be needed, so a call that finds its message or
+    /// its room at once costs no clock read.
+    Within(Duration),
+    /// Until this instant.
     Until(Instant),
     /// For ever (the blocking forms).
     Forever,
 }
 
 impl Patience {
-    /// A timeout too large to represent waits for ever.
+    /// The patience of a `_timeout` call.
     pub(crate) fn from_timeout(timeout: Duration) -> Self {
-        Instant::now()
-            .checked_add(timeout)
-            .map_or(Patience::Forever, Patience::Until)
+        Patience::Within(timeout)
+    }
+
+    /// The same patience with its deadline fixed from now, if it had none yet.
+    pub(crate) fn fixed(self) -> Self {
+        match self {
+            // A timeout too large to represent waits for ever.
+            Patience::Within(timeout) => Instant::now()
+                .checked_add(timeout)
+                .map_or(Patience::Forever, Patience::Until),
+            other => other,
+        }
+    }
+
+    /// `None` for no waiting at all, else the deadline (`None` inside: for ever).
+    pub(crate) fn deadline(self) -> Option<Option<Instant>> {
+        match self.fixed() {
+            Patience::NoWait => None,
+            Patience::Until(deadline) => Some(Some(deadline)),
+            Patience::Within(_) | Patience::Forever => Some(None),
+        }
     }
 }
 
@@ -378,19 +400,35 @@ impl RawQueue {
     pub(crate) fn lock_side<'a>(
         &self,
         lock: &'a Lock,
-        patience: Patience,
+        patience: &mut Patience,
     ) -> Option<(LockGuard<'a>, bool)> {
-        let outcome = match patience {
-            Patience::NoWait => lock.try_lock(),
-            Patience::Until(deadline) => {
-                lock.lock_timeout(deadline.saturating_duration_since(Instant::now()))
+        // Try first: the clock is read only if the lock is held, and then the deadline is
+        // fixed for the rest of the call.
+        let outcome = match lock.try_lock() {
+            Err(TryLockError::WouldBlock) => {
+                *patience = patience.fixed();
+                self.lock_patiently(lock, *patience)
             }
-            Patience::Forever => lock.lock().map_err(TryLockError::OwnerDied),
+            outcome => outcome,
         };
         match outcome {
             Ok(guard) => Some((guard, false)),
             Err(TryLockError::OwnerDied(died)) => Some((died.into_inner(), true)),
             Err(TryLockError::WouldBlock) => None,
+        }
+    }
+
+    fn lock_patiently<'a>(
+        &self,
+        lock: &'a Lock,
+        patience: Patience,
+    ) -> mp_sync::TryLockResult<LockGuard<'a>> {
+        match patience.deadline() {
+            None => Err(TryLockError::WouldBlock),
+            Some(Some(deadline)) => {
+                lock.lock_timeout(deadline.saturating_duration_since(Instant::now()))
+            }
+            Some(None) => lock.lock().map_err(TryLockError::OwnerDied),
         }
     }
 }

@@ -59,6 +59,7 @@ impl RawQueue {
     /// Waits until every message put has been marked done; false if `patience` ran out.
     pub(crate) fn join(&self, patience: Patience) -> bool {
         let shared = &self.control().shared.0;
+        let patience = patience.fixed();
         loop {
             if self.unfinished_tasks() == 0 {
                 return true;
@@ -68,7 +69,7 @@ impl RawQueue {
                 Patience::NoWait => return false,
                 Patience::Until(deadline) if now >= deadline => return false,
                 Patience::Until(deadline) => deadline.min(now + JOIN_SLICE),
-                Patience::Forever => now + JOIN_SLICE,
+                Patience::Within(_) | Patience::Forever => now + JOIN_SLICE,
             };
             shared.joiners.fetch_add(1, Ordering::SeqCst);
             let done = shared.tasks_done.load(Ordering::SeqCst);
