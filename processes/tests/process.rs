@@ -180,8 +180,9 @@ fn join_timeout_keeps_the_child_joinable(method: StartMethod) {
     event.set();
     assert!(child.sentinel().wait_timeout(PATIENCE));
     assert!(!child.is_alive());
-    // The exit code is known before `join` took the value.
-    assert_eq!(child.exitcode(), Some(0));
+    // The exit code is known before `join` took the value (from the forkserver a moment
+    // after the end, which a loaded machine may stretch).
+    assert!(eventually(|| child.exitcode() == Some(0)));
     assert_eq!(child.join_timeout(PATIENCE).unwrap(), "released");
     assert!(matches!(child.join(), Err(Error::AlreadyJoined { .. })));
     assert!(
