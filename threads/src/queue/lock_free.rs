@@ -156,6 +156,9 @@ impl<T> LockFreeCore<T> {
             }
             self.not_full
                 .sleep_unless(|| !self.ring.is_full() || self.mirrored() != 0, deadline);
+            // Woken: others may take the room first, so spin again before
+            // sleeping again.
+            backoff = Backoff::new();
         }
     }
 
@@ -244,6 +247,9 @@ impl<T> QueueCore<T> for LockFreeCore<T> {
             }
             self.not_empty
                 .sleep_unless(|| !self.ring.is_empty() || self.mirrored() != 0, deadline);
+            // Woken: others may take the item first, so spin again before
+            // sleeping again.
+            backoff = Backoff::new();
         }
     }
 
