@@ -99,7 +99,9 @@ pub enum Error {
     Full,
     /// A message holds handles (file descriptors), which a queue cannot carry: its ring in
     /// shared memory holds bytes only. Send handles over a [`Connection`](crate::Connection).
-    #[error("a message with {count} file descriptors cannot go through a queue; send handles over a Connection")]
+    #[error(
+        "a message with {count} file descriptors cannot go through a queue; send handles over a Connection"
+    )]
     FdsInQueueMessage {
         /// How many descriptors the message holds.
         count: usize,

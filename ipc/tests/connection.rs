@@ -454,3 +454,100 @@ fn debug_shows_the_directions() {
     assert!(text.contains("readable: false, writable: true"));
     assert!(reader.passes_fds());
 }
+
+#[test]
+fn handles_stay_with_their_own_messages_when_several_arrive_at_once() {
+    use mp_shared_mem::Segment;
+    let (a, b) = pipe::<(u32, Option<Segment>)>(true).unwrap();
+    let segments: Vec<Segment> = (0..3).map(|_| Segment::new(64).unwrap()).collect();
+    for (i, segment) in segments.iter().enumerate() {
+        segment.write_at(0, &[i as u8 + 1]).unwrap();
+    }
+    // All sent before anything is read: one read on the other side takes several.
+    let plan = [None, Some(0), None, None, Some(1), Some(2), None];
+    for (n, which) in plan.iter().enumerate() {
+        let handle = which.map(|i: usize| segments[i].clone());
+        a.send(&(n as u32, handle)).unwrap();
+    }
+    for (n, which) in plan.iter().enumerate() {
+        let (number, handle) = recv_within(&b).unwrap();
+        assert_eq!(number, n as u32);
+        match (which, handle) {
+            (None, None) => {}
+            (Some(i), Some(segment)) => assert_eq!(segment.to_vec()[0], *i as u8 + 1),
+            (expected, got) => panic!("message {n}: expected {expected:?}, got {got:?}"),
+        }
+    }
+}
+
+#[test]
+fn messages_around_the_read_ahead_size_come_whole() {
+    let (a, b) = pipe::<Vec<u8>>(true).unwrap();
+    let sizes = [
+        0usize, 1, 65_530, 65_531, 65_532, 65_535, 65_536, 65_537, 3, 200_000, 131_072, 7,
+    ];
+    let sender = std::thread::spawn(move || {
+        for (i, &size) in sizes.iter().enumerate() {
+            let message = vec![i as u8; size];
+            a.send_bytes(&message).unwrap();
+            a.send(&message).unwrap();
+        }
+        a
+    });
+    let mut into = vec![0u8; 70_000];
+    for (i, &size) in sizes.iter().enumerate() {
+        let expected = vec![i as u8; size];
+        if i % 2 == 0 {
+            assert_eq!(recv_bytes_within(&b).unwrap(), expected, "bytes, {size}");
+        } else {
+            assert!(b.poll(Some(PATIENCE)).unwrap());
+            match b.recv_bytes_into(&mut into) {
+                Ok(len) => assert_eq!(&into[..len], &expected[..], "into, {size}"),
+                Err(Error::BufferTooShort(message)) => {
+                    assert!(size > into.len());
+                    assert_eq!(message, expected, "too short, {size}");
+                }
+                Err(other) => panic!("{size}: {other}"),
+            }
+        }
+        assert_eq!(recv_within(&b).unwrap(), expected, "typed, {size}");
+    }
+    drop(sender.join().unwrap());
+}
+
+#[test]
+fn a_message_already_read_ahead_is_ready() {
+    let (a, b) = pipe::<u8>(true).unwrap();
+    a.send(&1).unwrap();
+    a.send(&2).unwrap();
+    // Let both arrive, so the first receive reads them together.
+    assert!(b.poll(Some(PATIENCE)).unwrap());
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(b.recv().unwrap(), 1);
+    assert!(b.poll(Some(Duration::ZERO)).unwrap());
+    assert_eq!(
+        mp_ipc::wait(&[&b], Some(Duration::ZERO)).unwrap(),
+        [0],
+        "wait sees what the socket no longer shows"
+    );
+    assert_eq!(b.recv().unwrap(), 2);
+    assert!(!b.poll(Some(Duration::ZERO)).unwrap());
+}
+
+#[test]
+fn a_connection_with_messages_read_ahead_is_not_sent_away() {
+    let (outer_a, _outer_b) = pipe::<Connection<u8>>(true).unwrap();
+    let (a, b) = pipe::<u8>(true).unwrap();
+    a.send(&1).unwrap();
+    a.send(&2).unwrap();
+    assert!(b.poll(Some(PATIENCE)).unwrap());
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(b.recv().unwrap(), 1);
+    // Message 2 sits in b's buffer: the receiving process would never see it.
+    assert!(matches!(
+        outer_a.send(&b),
+        Err(Error::SharedMem(mp_shared_mem::Error::Encode(_)))
+    ));
+    assert_eq!(b.recv().unwrap(), 2);
+    outer_a.send(&b).unwrap();
+}

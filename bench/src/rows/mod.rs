@@ -28,6 +28,7 @@
 
 use crate::row::Row;
 
+mod awaiting;
 mod events;
 mod locks;
 mod processes;
@@ -40,6 +41,7 @@ const FAMILIES: &[fn() -> Vec<Row>] = &[
     events::rows,     // Event between processes
     shared_mem::rows, // Array, Value, segments, codec
     threads::rows,    // Thread, ThreadPool, thread queues
+    awaiting::rows,   // Event::wait_async, ThreadPool futures awaited
     processes::rows,  // Process start+join by start method, 100 at once
 ];
 

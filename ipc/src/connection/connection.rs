@@ -10,8 +10,9 @@ use nix::sys::socket::{AddressFamily, SockaddrLike, SockaddrStorage, getsockname
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::framing::{self, MAX_HEADER_LEN, Prefix, SHORT_HEADER_LEN};
-use super::socket::{self, ControlBuffer, MAX_FDS};
+use super::framing;
+use super::reader::{FrameFds, Reader};
+use super::socket::{self, MAX_FDS};
 use crate::Error;
 use crate::wait::{Waitable, poll_readable};
 use mp_shared_mem::transfer;
@@ -25,10 +26,6 @@ use mp_shared_mem::transfer;
 /// assert_eq!(mp_ipc::DEFAULT_MAX_MESSAGE_SIZE, 64 << 20);
 /// ```
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 << 20;
-
-/// A payload buffer grows from this size, doubling as bytes actually arrive, so a length
-/// prefix alone (a lie, say) never makes the receiver allocate much.
-const FIRST_CHUNK: usize = 64 << 10;
 
 /// One end of a [`pipe`](crate::pipe), or a connection made by a
 /// [`Listener`](crate::Listener) or a [`Client`](crate::Client): Python's
@@ -78,23 +75,6 @@ pub struct Connection<T> {
     _messages: PhantomData<fn(T) -> T>,
 }
 
-/// The reading side's reusable state.
-struct Reader {
-    /// The payload of the last typed message, reused for the next one.
-    buffer: Vec<u8>,
-    control: ControlBuffer,
-    /// False once a framing error left the reader out of step with the stream.
-    in_sync: bool,
-}
-
-/// A frame's header as read: the payload length and the descriptors that came with it.
-struct Header {
-    len: usize,
-    header_len: usize,
-    fds: Vec<OwnedFd>,
-    fds_cut_off: bool,
-}
-
 impl<T> Connection<T> {
     /// Wraps a connected stream socket (Unix or TCP, blocking).
     pub(crate) fn from_socket(socket: OwnedFd, readable: bool, writable: bool) -> Self {
@@ -107,11 +87,7 @@ impl<T> Connection<T> {
             passes_fds,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             writer: Mutex::new(()),
-            reader: Mutex::new(Reader {
-                buffer: Vec::new(),
-                control: ControlBuffer::new(),
-                in_sync: true,
-            }),
+            reader: Mutex::new(Reader::new()),
             _messages: PhantomData,
         }
     }
@@ -177,16 +153,17 @@ impl<T> Connection<T> {
     /// ```
     pub fn recv_bytes_into(&self, buf: &mut [u8]) -> Result<usize, Error> {
         let mut reader = self.lock_reader()?;
-        let mut header = self.read_header(&mut reader, self.max_message_size)?;
-        // Descriptors have no place in a byte buffer: close them.
-        drop(std::mem::take(&mut header.fds));
-        if header.len <= buf.len() {
-            let received = socket::recv_exact(self.socket.as_fd(), &mut buf[..header.len])?;
-            check_whole(&mut reader, &header, received)?;
+        let socket = self.socket.as_fd();
+        let header = reader.read_header(socket, self.max_message_size)?;
+        // Descriptors have no place in a byte buffer: they are closed.
+        if let Some(dst) = buf.get_mut(..header.len) {
+            out_of_step_on_error(&mut reader, |reader| {
+                reader.payload_into(socket, &header, dst)
+            })?;
             return Ok(header.len);
         }
-        let mut message = Vec::new();
-        read_payload(self.socket.as_fd(), &mut reader, &header, &mut message)?;
+        let (message, _fds) =
+            out_of_step_on_error(&mut reader, |reader| reader.payload_to_vec(socket, &header))?;
         Err(Error::BufferTooShort(message))
     }
 
@@ -208,6 +185,9 @@ impl<T> Connection<T> {
     pub fn poll(&self, timeout: Option<Duration>) -> Result<bool, Error> {
         if !self.readable {
             return Err(Error::NotReadable);
+        }
+        if self.has_buffered() {
+            return Ok(true);
         }
         poll_readable(self.socket.as_fd(), timeout)
     }
@@ -293,10 +273,19 @@ impl<T> Connection<T> {
     /// Receives one message of at most `max` bytes (the handshake reads with a small one).
     pub(crate) fn recv_bytes_limited(&self, max: usize) -> Result<Vec<u8>, Error> {
         let mut reader = self.lock_reader()?;
-        let header = self.read_header(&mut reader, max)?;
-        let mut message = Vec::new();
-        read_payload(self.socket.as_fd(), &mut reader, &header, &mut message)?;
+        let socket = self.socket.as_fd();
+        let header = reader.read_header(socket, max)?;
+        let (message, _fds) =
+            out_of_step_on_error(&mut reader, |reader| reader.payload_to_vec(socket, &header))?;
         Ok(message)
+    }
+
+    /// Whether bytes of a message already sit in the read-ahead buffer. A reader busy in
+    /// another thread counts as "no": the socket then tells.
+    fn has_buffered(&self) -> bool {
+        self.reader
+            .try_lock()
+            .is_ok_and(|reader| reader.has_buffered())
     }
 
     fn send_frame(&self, payload: &[u8], fds: &[RawFd]) -> Result<(), Error> {
@@ -315,67 +304,8 @@ impl<T> Connection<T> {
         // A panic while the lock was held can only come from a caller's `Deserialize`,
         // which runs after the whole frame was read: the state is sound.
         let reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
-        if !reader.in_sync {
-            return Err(Error::OutOfSync);
-        }
+        reader.check_in_sync()?;
         Ok(reader)
-    }
-
-    /// Reads a frame's header, with the descriptors riding on it, and checks its length
-    /// against `max`. Any failure but the end of the stream between frames leaves the
-    /// reader out of step.
-    fn read_header(&self, reader: &mut Reader, max: usize) -> Result<Header, Error> {
-        let result = self.read_header_unchecked(reader, max);
-        if let Err(error) = &result
-            && !matches!(error, Error::PeerClosed)
-        {
-            reader.in_sync = false;
-        }
-        result
-    }
-
-    fn read_header_unchecked(&self, reader: &mut Reader, max: usize) -> Result<Header, Error> {
-        let socket = self.socket.as_fd();
-        let mut fds = Vec::new();
-        let mut prefix = [0u8; SHORT_HEADER_LEN];
-        let received = socket::recv_with_fds(socket, &mut prefix, &mut reader.control, &mut fds)?;
-        let mut fds_cut_off = received.fds_cut_off;
-        match received.bytes {
-            0 => return Err(Error::PeerClosed),
-            SHORT_HEADER_LEN => {}
-            bytes => {
-                return Err(Error::Truncated {
-                    expected: SHORT_HEADER_LEN as u64,
-                    received: bytes as u64,
-                });
-            }
-        }
-        let (len, header_len) = match framing::decode_prefix(prefix)? {
-            Prefix::Len(len) => (len, SHORT_HEADER_LEN),
-            Prefix::Long => {
-                let mut long = [0u8; MAX_HEADER_LEN - SHORT_HEADER_LEN];
-                let received =
-                    socket::recv_with_fds(socket, &mut long, &mut reader.control, &mut fds)?;
-                fds_cut_off |= received.fds_cut_off;
-                if received.bytes < long.len() {
-                    return Err(Error::Truncated {
-                        expected: MAX_HEADER_LEN as u64,
-                        received: (SHORT_HEADER_LEN + received.bytes) as u64,
-                    });
-                }
-                (u64::from_be_bytes(long), MAX_HEADER_LEN)
-            }
-        };
-        let len = usize::try_from(len)
-            .ok()
-            .filter(|&len| len <= max)
-            .ok_or(Error::MessageTooLarge { len, max })?;
-        Ok(Header {
-            len,
-            header_len,
-            fds,
-            fds_cut_off,
-        })
     }
 }
 
@@ -438,60 +368,33 @@ impl<T: Serialize + DeserializeOwned> Connection<T> {
     /// ```
     pub fn recv(&self) -> Result<T, Error> {
         let mut reader = self.lock_reader()?;
-        let header = self.read_header(&mut reader, self.max_message_size)?;
-        let mut buffer = std::mem::take(&mut reader.buffer);
-        let read = read_payload(self.socket.as_fd(), &mut reader, &header, &mut buffer);
-        let fds_cut_off = header.fds_cut_off;
-        let result = read.and_then(|()| {
-            if fds_cut_off {
-                Err(Error::FdsTruncated)
-            } else {
-                Ok(transfer::decode(&buffer, header.fds)?)
-            }
-        });
-        reader.buffer = buffer;
-        result
+        let socket = self.socket.as_fd();
+        let header = reader.read_header(socket, self.max_message_size)?;
+        // The read's own failure leaves the reader out of step; a message that does not
+        // decode was read whole and does not.
+        out_of_step_on_error(&mut reader, |reader| {
+            reader.with_payload(socket, &header, |payload, frame: FrameFds| {
+                if frame.cut_off {
+                    Err(Error::FdsTruncated)
+                } else {
+                    Ok(transfer::decode(payload, frame.fds)?)
+                }
+            })
+        })?
     }
 }
 
-/// Reads a frame's payload into `buf` (resized to it), growing the buffer only as bytes
-/// arrive. The end of the stream inside the payload leaves the reader out of step.
-fn read_payload(
-    socket: BorrowedFd<'_>,
+/// Runs a payload read; any failure of the read itself leaves the reader out of step
+/// (its header is consumed, its payload may be in part).
+fn out_of_step_on_error<R>(
     reader: &mut Reader,
-    header: &Header,
-    buf: &mut Vec<u8>,
-) -> Result<(), Error> {
-    let len = header.len;
-    let mut filled = 0;
-    while filled < len {
-        let end = if buf.len() >= len {
-            len
-        } else {
-            len.min(filled.saturating_mul(2).max(FIRST_CHUNK))
-        };
-        if buf.len() < end {
-            buf.resize(end, 0);
-        }
-        filled += socket::recv_exact(socket, &mut buf[filled..end])?;
-        if filled < end {
-            break;
-        }
+    read: impl FnOnce(&mut Reader) -> Result<R, Error>,
+) -> Result<R, Error> {
+    let result = read(reader);
+    if result.is_err() {
+        reader.mark_out_of_sync();
     }
-    buf.truncate(len);
-    check_whole(reader, header, filled)
-}
-
-/// Whether the whole payload came; if not, the reader is out of step.
-fn check_whole(reader: &mut Reader, header: &Header, received: usize) -> Result<(), Error> {
-    if received == header.len {
-        return Ok(());
-    }
-    reader.in_sync = false;
-    Err(Error::Truncated {
-        expected: (header.header_len + header.len) as u64,
-        received: (header.header_len + received) as u64,
-    })
+    result
 }
 
 /// A connection is ready when a message, or the end of the stream, can be read at once;
@@ -512,7 +415,7 @@ fn check_whole(reader: &mut Reader, header: &Header, received: usize) -> Result<
 /// ```
 impl<T> Waitable for Connection<T> {
     fn is_ready(&self) -> bool {
-        self.socket.as_fd().is_ready()
+        self.has_buffered() || self.socket.as_fd().is_ready()
     }
 
     fn readiness_fd(&self) -> Option<BorrowedFd<'_>> {
@@ -566,6 +469,9 @@ impl<T> Drop for Connection<T> {
 /// Python pickles a `Connection` to a child. Send it over another connection, or
 /// through `mp_shared_mem::transfer`.
 ///
+/// A connection that holds messages it has read ahead but not yet handed out refuses to
+/// be serialized (the other process would never see them): receive them first.
+///
 /// ```
 /// let (outer_a, outer_b) = mp_ipc::pipe::<mp_ipc::Connection<String>>(true)?;
 /// let (inner_a, inner_b) = mp_ipc::pipe::<String>(true)?;
@@ -578,7 +484,18 @@ impl<T> Drop for Connection<T> {
 /// ```
 impl<T> Serialize for Connection<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeTuple;
+        use serde::ser::{Error as _, SerializeTuple};
+        // Bytes read ahead live in this process only: the receiver would miss them.
+        let buffered = self
+            .reader
+            .try_lock()
+            .map_or(0, |reader| reader.buffered_len());
+        if buffered > 0 {
+            return Err(S::Error::custom(format_args!(
+                "the connection holds {buffered} bytes of messages read but not received; \
+                 receive them before sending the connection"
+            )));
+        }
         let mut tuple = serializer.serialize_tuple(4)?;
         tuple.serialize_element(&transfer::Fd(self.socket.as_fd()))?;
         tuple.serialize_element(&self.readable)?;

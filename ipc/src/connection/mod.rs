@@ -5,16 +5,19 @@
 //! two connected ends; a [`Listener`](crate::Listener) and a [`Client`](crate::Client)
 //! make them over named Unix sockets or TCP.
 //!
-//! Each message is one frame, Python's: a big-endian 32-bit length then the payload. The
-//! descriptors of handles in a value ride on the frame's first byte (`SCM_RIGHTS`). A
-//! frame goes out in one `sendmsg` and comes in with two reads (header, payload), as
-//! Python does it, so `send_bytes`/`recv_bytes` interoperate with a Python peer.
+//! Each message is one frame, Python's: a big-endian 32-bit length then the payload, so
+//! `send_bytes`/`recv_bytes` interoperate with a Python peer. The descriptors of handles
+//! in a value ride on the frame's first byte (`SCM_RIGHTS`). A frame goes out in one
+//! `sendmsg`; the receiver reads ahead into a 64 KiB buffer, so a small message usually
+//! costs one `recvmsg` (often less: several come in one read), and reads larger ones
+//! straight into their destination.
 
 mod auth;
 #[allow(clippy::module_inception)]
 mod connection;
 mod framing;
 mod pipe;
+mod reader;
 mod socket;
 
 pub(crate) use auth::{HANDSHAKE_TIMEOUT, answer_challenge, deliver_challenge};

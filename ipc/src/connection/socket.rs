@@ -1,11 +1,6 @@
 //! The system calls under a connection: a frame goes out with one `sendmsg` (header,
-//! payload and any descriptors together), and comes in with a `recvmsg` for the header,
-//! which collects the descriptors riding on it, and a `recv` for the payload.
-//!
-//! Why the receiver never reads past a frame: on a Unix stream socket the kernel hands
-//! out descriptors with the bytes they were sent with, and a read that starts in one
-//! frame could pick up the descriptors of the next. Reading a frame's header first, and
-//! exactly, makes the descriptors that come with it that frame's own.
+//! payload and any descriptors together); bytes come in with `recvmsg`, which collects
+//! the descriptors riding on them, or, for the rest of a large payload, with `recv`.
 
 use std::io::IoSlice;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -93,33 +88,30 @@ impl ControlBuffer {
 
 /// How a read that collects descriptors went.
 pub(crate) struct Received {
-    /// Bytes read: the whole buffer, unless the stream ended first.
+    /// Bytes read; 0 at the end of the stream (a reset counts as one).
     pub(crate) bytes: usize,
     /// Whether the kernel cut off descriptors (`MSG_CTRUNC`): out of descriptors.
     pub(crate) fds_cut_off: bool,
 }
 
-/// Fills `buf` from the socket, moving the descriptors that come with the bytes into
-/// `fds` (`O_CLOEXEC`). Stops early only at the end of the stream (a reset counts as one).
-pub(crate) fn recv_with_fds(
+/// Reads what the socket has (blocking until something, or the end of the stream),
+/// moving the descriptors that come with the bytes into `fds` (`O_CLOEXEC`).
+pub(crate) fn recv_some_with_fds(
     socket: BorrowedFd<'_>,
     buf: &mut [u8],
     control: &mut ControlBuffer,
     fds: &mut Vec<OwnedFd>,
 ) -> Result<Received, Error> {
-    let mut received = Received {
-        bytes: 0,
-        fds_cut_off: false,
-    };
-    while received.bytes < buf.len() {
-        match recvmsg_once(socket, &mut buf[received.bytes..], control, fds) {
-            Ok((0, _)) => break,
-            Ok((count, cut_off)) => {
-                received.bytes += count;
-                received.fds_cut_off |= cut_off;
-            }
+    loop {
+        match recvmsg_once(socket, buf, control, fds) {
+            Ok((bytes, fds_cut_off)) => return Ok(Received { bytes, fds_cut_off }),
             Err(Errno::EINTR) => continue,
-            Err(Errno::ECONNRESET) => break,
+            Err(Errno::ECONNRESET) => {
+                return Ok(Received {
+                    bytes: 0,
+                    fds_cut_off: false,
+                });
+            }
             Err(errno) => {
                 return Err(Error::Os {
                     operation: "recvmsg",
@@ -128,7 +120,6 @@ pub(crate) fn recv_with_fds(
             }
         }
     }
-    Ok(received)
 }
 
 /// Fills `buf` from the socket with as few system calls as the kernel allows
