@@ -107,6 +107,7 @@
 mod async_result;
 mod builder;
 mod channel;
+mod collected;
 mod frame;
 mod process_pool;
 mod results;

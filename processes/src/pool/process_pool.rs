@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use super::async_result::{AsyncResult, Cell};
 use super::builder::PoolBuilder;
 use super::channel::Channel;
+use super::collected::{Collected, CollectedChunk};
 use super::frame::{MAX_FRAME_LEN, TaskHead};
 use super::results::{ChunkSink, Imap, ImapUnordered, MapResults};
 use super::sink::Sink;
@@ -66,6 +67,7 @@ impl Inner {
             channel: Channel(theirs),
             slot: slot.clone(),
             max_tasks: self.config.max_tasks.unwrap_or(0),
+            timed: self.config.timeout.is_some(),
         };
         let handle = (self.config.starter)(setup, name, self.config.method)?;
         tracing::debug!(
@@ -319,7 +321,7 @@ impl Pool {
     {
         let items = one_tuples(items);
         let chunksize = self.default_chunksize(items.len());
-        self.map_items(function, items, chunksize)?.collect()
+        self.map_all(function, items, chunksize)
     }
 
     /// [`map`](Pool::map) with Python's `chunksize`: how many items travel to a worker
@@ -345,8 +347,7 @@ impl Pool {
         T: Serialize + DeserializeOwned + Send + 'static,
         F::Output: Serialize + DeserializeOwned + Send + 'static,
     {
-        self.map_items(function, one_tuples(items), chunksize)?
-            .collect()
+        self.map_all(function, one_tuples(items), chunksize)
     }
 
     /// `function(a, b, ...)` for every argument tuple, the values in order (Python's
@@ -366,7 +367,7 @@ impl Pool {
     {
         let items: Vec<A> = items.into_iter().collect();
         let chunksize = self.default_chunksize(items.len());
-        self.map_items(function, items, chunksize)?.collect()
+        self.map_all(function, items, chunksize)
     }
 
     /// [`starmap`](Pool::starmap) with Python's `chunksize`.
@@ -389,8 +390,7 @@ impl Pool {
         A: Serialize + DeserializeOwned + Send + 'static,
         F::Output: Serialize + DeserializeOwned + Send + 'static,
     {
-        self.map_items(function, items.into_iter().collect(), chunksize)?
-            .collect()
+        self.map_all(function, items.into_iter().collect(), chunksize)
     }
 
     /// Every item's result, in the items' order, as they come (Python's `imap`, one item
@@ -495,7 +495,7 @@ impl Pool {
         let _ = function;
         let items = one_tuples(items);
         let len = items.len();
-        let results = self.submit_items::<F, (T,), F::Output>(items, chunksize)?;
+        let results = self.submit_items::<F, (T,), F::Output>(items, chunksize, true)?;
         Ok(ImapUnordered::new(results, len))
     }
 
@@ -605,40 +605,62 @@ impl Pool {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         let len = items.len();
-        let results = self.submit_items::<F, A, R>(items, chunksize)?;
+        let results = self.submit_items::<F, A, R>(items, chunksize, false)?;
         Ok(Imap::new(results, len))
     }
 
-    /// Encodes `items` in chunks, one task each, and submits them together.
+    /// Submits every item and waits for all the values (the `map` family).
+    fn map_all<F, A, R>(
+        &self,
+        _function: F,
+        items: Vec<A>,
+        chunksize: usize,
+    ) -> Result<Vec<R>, Error>
+    where
+        F: Target<A, Output = R>,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        check_chunksize(chunksize)?;
+        let results = Collected::new(items.len(), items.len().div_ceil(chunksize));
+        for (number, chunk) in items.chunks(chunksize).enumerate() {
+            let sink = Arc::new(CollectedChunk {
+                results: Arc::clone(&results),
+                chunk: number,
+                first: number * chunksize,
+                len: chunk.len(),
+            });
+            let task = self.encode::<F, A, R>(chunk, sink)?;
+            self.submit_tasks(vec![task])?;
+        }
+        results.take_all()
+    }
+
+    /// Encodes `items` in chunks, one task each, and submits them.
     fn submit_items<F, A, R>(
         &self,
         items: Vec<A>,
         chunksize: usize,
+        unordered: bool,
     ) -> Result<Arc<MapResults<R>>, Error>
     where
         F: Target<A, Output = R>,
         A: Serialize + DeserializeOwned + Send + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
-        if chunksize == 0 {
-            return Err(Error::InvalidArgument(
-                "chunksize must be at least 1".into(),
-            ));
+        check_chunksize(chunksize)?;
+        let results = MapResults::new(items.len(), unordered);
+        // Each chunk is submitted as soon as it is encoded, so the workers start on the
+        // first chunks while the later ones are being encoded.
+        for (number, chunk) in items.chunks(chunksize).enumerate() {
+            let sink = Arc::new(ChunkSink {
+                results: Arc::clone(&results),
+                first: number * chunksize,
+                len: chunk.len(),
+            });
+            let task = self.encode::<F, A, R>(chunk, sink)?;
+            self.submit_tasks(vec![task])?;
         }
-        let results = MapResults::new(items.len());
-        let tasks = items
-            .chunks(chunksize)
-            .enumerate()
-            .map(|(number, chunk)| {
-                let sink = Arc::new(ChunkSink {
-                    results: Arc::clone(&results),
-                    first: number * chunksize,
-                    len: chunk.len(),
-                });
-                self.encode::<F, A, R>(chunk, sink)
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        self.submit_tasks(tasks)?;
         Ok(results)
     }
 
@@ -705,6 +727,15 @@ impl Pool {
         }
         Ok(())
     }
+}
+
+fn check_chunksize(chunksize: usize) -> Result<(), Error> {
+    if chunksize == 0 {
+        return Err(Error::InvalidArgument(
+            "chunksize must be at least 1".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn one_tuples<T>(items: impl IntoIterator<Item = T>) -> Vec<(T,)> {

@@ -10,7 +10,10 @@ use std::sync::Arc;
 use parking_lot::{Condvar, Mutex};
 use serde::de::DeserializeOwned;
 
-use super::sink::{Sink, decode_outcomes};
+use mp_shared_mem::transfer;
+
+use super::frame::ItemOutcome;
+use super::sink::Sink;
 use crate::Error;
 
 /// One slot per item of a map.
@@ -21,22 +24,47 @@ pub(crate) struct MapResults<R> {
 
 struct Slots<R> {
     slots: Vec<Slot<R>>,
-    /// Indices in the order their results arrived, for `imap_unordered`.
-    arrivals: VecDeque<usize>,
+    /// Slots still [`Slot::Pending`].
+    pending: usize,
+    /// Indices in the order their results arrived, kept for `imap_unordered` only.
+    arrivals: Option<VecDeque<usize>>,
 }
 
+/// An item's result. The error is boxed so that a slot of a small `R` stays small: a
+/// map of a million items allocates a million slots.
 enum Slot<R> {
     Pending,
-    Ready(Result<R, Error>),
+    Ready(R),
+    Failed(Box<Error>),
     Taken,
 }
 
+impl<R> Slot<R> {
+    fn take(&mut self) -> Option<Result<R, Error>> {
+        match std::mem::replace(self, Slot::Taken) {
+            Slot::Ready(value) => Some(Ok(value)),
+            Slot::Failed(error) => Some(Err(*error)),
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+}
+
+/// Most results an [`Imap`] moves out under one lock.
+const BATCH: usize = 1024;
+
 impl<R> MapResults<R> {
-    pub(crate) fn new(len: usize) -> Arc<Self> {
+    /// Slots for `len` items; `unordered` keeps the order of arrival too.
+    pub(crate) fn new(len: usize, unordered: bool) -> Arc<Self> {
+        let mut slots = Vec::with_capacity(len);
+        slots.resize_with(len, || Slot::Pending);
         Arc::new(MapResults {
             state: Mutex::new(Slots {
-                slots: (0..len).map(|_| Slot::Pending).collect(),
-                arrivals: VecDeque::new(),
+                slots,
+                pending: len,
+                arrivals: unordered.then(VecDeque::new),
             }),
             arrived: Condvar::new(),
         })
@@ -45,31 +73,44 @@ impl<R> MapResults<R> {
     /// Stores results by index (the first result of an item wins) and wakes the readers.
     fn store(&self, results: impl IntoIterator<Item = (usize, Result<R, Error>)>) {
         let mut state = self.state.lock();
+        let Slots {
+            slots,
+            pending,
+            arrivals,
+        } = &mut *state;
         for (index, result) in results {
-            if let Some(slot @ Slot::Pending) = state.slots.get_mut(index) {
-                *slot = Slot::Ready(result);
-                state.arrivals.push_back(index);
+            if let Some(slot @ Slot::Pending) = slots.get_mut(index) {
+                *slot = match result {
+                    Ok(value) => Slot::Ready(value),
+                    Err(error) => Slot::Failed(Box::new(error)),
+                };
+                *pending -= 1;
+                if let Some(arrivals) = arrivals {
+                    arrivals.push_back(index);
+                }
             }
         }
         drop(state);
         self.arrived.notify_all();
     }
 
-    /// Waits for item `index`'s result and takes it.
-    fn take(&self, index: usize) -> Result<R, Error> {
+    /// Waits for item `first`'s result, and moves it out with the results that follow it
+    /// and are ready too (up to [`BATCH`]), in order.
+    fn take_from(&self, first: usize, end: usize, into: &mut VecDeque<Result<R, Error>>) {
         let mut state = self.state.lock();
-        loop {
-            match state.slots.get_mut(index) {
-                None => return Err(Error::ResultTaken),
-                Some(slot @ Slot::Ready(_)) => {
-                    return match std::mem::replace(slot, Slot::Taken) {
-                        Slot::Ready(result) => result,
-                        _ => Err(Error::ResultTaken),
-                    };
-                }
-                Some(Slot::Taken) => return Err(Error::ResultTaken),
-                Some(Slot::Pending) => self.arrived.wait(&mut state),
+        while matches!(state.slots.get(first), Some(Slot::Pending)) {
+            self.arrived.wait(&mut state);
+        }
+        let end = end.min(first + BATCH).min(state.slots.len());
+        for index in first..end {
+            match state.slots[index].take() {
+                Some(result) => into.push_back(result),
+                None if index == first => into.push_back(Err(Error::ResultTaken)),
+                None => break,
             }
+        }
+        if first >= state.slots.len() {
+            into.push_back(Err(Error::ResultTaken));
         }
     }
 
@@ -77,14 +118,17 @@ impl<R> MapResults<R> {
     fn take_next_arrived(&self) -> Result<R, Error> {
         let mut state = self.state.lock();
         loop {
-            while let Some(index) = state.arrivals.pop_front() {
-                if let Some(slot @ Slot::Ready(_)) = state.slots.get_mut(index)
-                    && let Slot::Ready(result) = std::mem::replace(slot, Slot::Taken)
-                {
+            let Slots {
+                slots,
+                pending,
+                arrivals,
+            } = &mut *state;
+            while let Some(index) = arrivals.as_mut().and_then(VecDeque::pop_front) {
+                if let Some(result) = slots.get_mut(index).and_then(Slot::take) {
                     return result;
                 }
             }
-            if !state.slots.iter().any(|slot| matches!(slot, Slot::Pending)) {
+            if *pending == 0 || arrivals.is_none() {
                 return Err(Error::ResultTaken);
             }
             self.arrived.wait(&mut state);
@@ -101,13 +145,20 @@ pub(crate) struct ChunkSink<R> {
 
 impl<R: DeserializeOwned + Send + 'static> Sink for ChunkSink<R> {
     fn deliver(&self, outcomes: &[u8], fds: Vec<OwnedFd>, worker: &str) {
-        match decode_outcomes::<R>(outcomes, fds, worker) {
+        match transfer::decode::<Vec<ItemOutcome<R>>>(outcomes, fds) {
             Ok(items) if items.len() == self.len => {
-                self.results.store(
-                    items.into_iter().enumerate().filter_map(|(index, item)| {
-                        item.map(|result| (self.first + index, result))
-                    }),
-                );
+                self.results
+                    .store(items.into_iter().enumerate().filter_map(|(index, item)| {
+                        let result = match item {
+                            ItemOutcome::Returned(value) => Ok(value),
+                            ItemOutcome::Panicked(message) => Err(Error::Panicked {
+                                name: worker.to_owned(),
+                                message,
+                            }),
+                            ItemOutcome::Skipped => return None,
+                        };
+                        Some((self.first + index, result))
+                    }));
             }
             Ok(items) => self.fail_rest(
                 Error::Transfer(mp_shared_mem::Error::Decode(format!(
@@ -117,7 +168,7 @@ impl<R: DeserializeOwned + Send + 'static> Sink for ChunkSink<R> {
                 ))),
                 &[],
             ),
-            Err(err) => self.fail_rest(err, &[]),
+            Err(err) => self.fail_rest(Error::Transfer(err), &[]),
         }
     }
 
@@ -155,6 +206,9 @@ impl<R: DeserializeOwned + Send + 'static> Sink for ChunkSink<R> {
 /// ```
 pub struct Imap<R> {
     results: Arc<MapResults<R>>,
+    /// Results moved out of the slots and not yielded yet.
+    ready: VecDeque<Result<R, Error>>,
+    /// The index of the first item not moved out yet.
     next: usize,
     len: usize,
 }
@@ -163,6 +217,7 @@ impl<R> Imap<R> {
     pub(crate) fn new(results: Arc<MapResults<R>>, len: usize) -> Self {
         Imap {
             results,
+            ready: VecDeque::new(),
             next: 0,
             len,
         }
@@ -173,16 +228,16 @@ impl<R> Iterator for Imap<R> {
     type Item = Result<R, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.next == self.len {
-            return None;
+        if self.ready.is_empty() && self.next < self.len {
+            let before = self.ready.len();
+            self.results.take_from(self.next, self.len, &mut self.ready);
+            self.next += self.ready.len() - before;
         }
-        let result = self.results.take(self.next);
-        self.next += 1;
-        Some(result)
+        self.ready.pop_front()
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.len - self.next;
+        let left = self.len - self.next + self.ready.len();
         (left, Some(left))
     }
 }
@@ -257,7 +312,7 @@ mod tests {
 
     #[test]
     fn in_order_and_in_arrival_order() {
-        let results = MapResults::<u8>::new(3);
+        let results = MapResults::<u8>::new(3, false);
         results.store([(2, Ok(30)), (0, Ok(10))]);
         results.store([(2, Ok(99)), (1, Err(Error::Terminated))]);
         let mut in_order = Imap::new(Arc::clone(&results), 3);
@@ -270,7 +325,7 @@ mod tests {
         );
         assert!(in_order.next().is_none());
 
-        let results = MapResults::<u8>::new(2);
+        let results = MapResults::<u8>::new(2, true);
         results.store([(1, Ok(2)), (0, Ok(1))]);
         let arrived: Vec<u8> = ImapUnordered::new(results, 2).map(Result::unwrap).collect();
         assert_eq!(arrived, [2, 1]);

@@ -34,10 +34,13 @@ impl Slot {
         Ok(Slot(Shared::new(Default::default())?))
     }
 
-    /// The worker is about to call item `item` of task `task`.
-    pub(crate) fn begin(&self, task: u64, item: usize) {
+    /// The worker is about to call item `item` of task `task`; with `timed`, it records
+    /// the time too (a clock read per call, paid only by pools with a task timeout).
+    pub(crate) fn begin(&self, task: u64, item: usize, timed: bool) {
         self.0[ITEM].store(item as u64, Ordering::Relaxed);
-        self.0[STARTED].store(now_ns(), Ordering::Relaxed);
+        if timed {
+            self.0[STARTED].store(now_ns(), Ordering::Relaxed);
+        }
         self.0[TASK].store(task, Ordering::Relaxed);
         self.0[RUNNING].store(1, Ordering::Release);
     }
@@ -80,11 +83,17 @@ mod tests {
         let slot = Slot::new().unwrap();
         assert_eq!(slot.running(), None);
         let before = now_ns();
-        slot.clone().begin(7, 3);
+        slot.clone().begin(7, 3, true);
         let running = slot.running().unwrap();
         assert_eq!((running.task, running.item), (7, 3));
         assert!(running.started_ns >= before && running.started_ns <= now_ns());
         slot.end();
         assert_eq!(slot.running(), None);
+        slot.begin(8, 0, false);
+        assert_eq!(
+            slot.running().unwrap().started_ns,
+            running.started_ns,
+            "untimed"
+        );
     }
 }

@@ -24,12 +24,14 @@ pub(crate) struct WorkerSetup {
     pub(crate) slot: Slot,
     /// Python's `maxtasksperchild`: the worker ends after this many tasks (0: never).
     pub(crate) max_tasks: u64,
+    /// The pool has a per-task timeout: record when each call starts.
+    pub(crate) timed: bool,
 }
 
 /// Runs one task: decodes its items, calls the function on each (recording each call in
 /// the slot), and encodes the reply frame.
 pub(crate) type Trampoline =
-    for<'a> fn(&'a TaskHead, &'a [u8], Vec<OwnedFd>, &'a Slot) -> (Vec<u8>, Vec<OwnedFd>);
+    for<'a> fn(&'a TaskHead, &'a [u8], Vec<OwnedFd>, &'a Slot, bool) -> (Vec<u8>, Vec<OwnedFd>);
 
 /// The offset of the trampoline for a function `F` of arguments `A` returning `R`.
 pub(crate) fn entry_of<F, A, R>() -> i64
@@ -76,7 +78,7 @@ where
         // between two functions of one binary is the same in every process running it,
         // so `address` is that trampoline here.
         let trampoline = unsafe { std::mem::transmute::<usize, Trampoline>(address) };
-        let (reply, reply_fds) = trampoline(&head, items, fds, &setup.slot);
+        let (reply, reply_fds) = trampoline(&head, items, fds, &setup.slot, setup.timed);
         let borrowed: Vec<BorrowedFd<'_>> = reply_fds.iter().map(AsFd::as_fd).collect();
         if transfer::send(&channel, &reply, &borrowed).is_err() {
             return;
@@ -99,6 +101,7 @@ fn run_items<F, A, R>(
     items: &[u8],
     fds: Vec<OwnedFd>,
     slot: &Slot,
+    timed: bool,
 ) -> (Vec<u8>, Vec<OwnedFd>)
 where
     F: Target<A, Output = R>,
@@ -121,7 +124,7 @@ where
             outcomes.push(ItemOutcome::Skipped);
             continue;
         }
-        slot.begin(head.id, index);
+        slot.begin(head.id, index, timed);
         let outcome = match catch_unwind(AssertUnwindSafe(|| function.call(args))) {
             Ok(value) => ItemOutcome::Returned(value),
             Err(payload) => ItemOutcome::Panicked(panic_message(&*payload)),
