@@ -29,7 +29,7 @@
 //! | `fut.result()`, `fut.result(timeout=t)` | [`result()`](Future::result), [`result_timeout(t)`](Future::result_timeout) |
 //! | `fut.done()`, `running()`, `cancel()`, `cancelled()`, `exception()` | [`done()`](Future::done), [`running()`](Future::running), [`cancel()`](Future::cancel), [`cancelled()`](Future::cancelled), [`exception()`](Future::exception) |
 //! | `fut.add_done_callback(fn)` | [`add_done_callback(\|outcome\| ..)`](Future::add_done_callback) |
-//! | `await loop.run_in_executor(ex, f)`, `await asyncio.wrap_future(fut)` | [`fut.await`](ResultFuture) (feature `async`: `Future` is `IntoFuture`, for any runtime) |
+//! | `await loop.run_in_executor(ex, f)`, `await asyncio.wrap_future(fut)` | `fut.await` (feature `async`: `Future` is `IntoFuture`, giving a `ResultFuture`; any runtime) |
 //! | `ex.map(f, items)`, `ex.map(f, items, timeout=t)` | [`pool.map(f, items)`](ThreadPool::map), [`map_timeout`](ThreadPool::map_timeout) → [`Map`] |
 //! | `ex.shutdown(wait=True, cancel_futures=False)` | [`pool.shutdown(true, false)`](ThreadPool::shutdown) |
 //! | `concurrent.futures.wait(fs, timeout, return_when=FIRST_COMPLETED)` | [`wait(fs, ReturnWhen::FirstCompleted, timeout)`](wait()) → [`Waited`] |

@@ -26,6 +26,10 @@ use crate::pool::future::{Future, FutureShared};
 /// removed at once, so a dropped await leaves nothing registered. To stop a task that has
 /// not started, call [`Future::cancel`] (or [`ResultFuture::cancel`]) before dropping.
 ///
+/// `.await`, and APIs that take an `IntoFuture` (such as `tokio::time::timeout`), accept a
+/// pool [`Future`] as it is; where a `std::future::Future` is required (`tokio::spawn`),
+/// pass `future.into_future()`.
+///
 /// ```
 /// use mp_threads::ThreadPool;
 ///
