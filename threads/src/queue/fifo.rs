@@ -1,7 +1,6 @@
 //! [`Queue`]: Python's `queue.Queue`, a FIFO queue for threads.
 
 use std::collections::VecDeque;
-
 use std::time::Instant;
 
 use crate::error::{Error, PutError};
@@ -26,8 +25,9 @@ const RING_LIMIT: usize = 1 << 16;
 /// lock-free `SegQueue` (unbounded) or `ArrayQueue` (bounded), Python's task
 /// count and shutdown state in one atomic word, and only a thread that must
 /// wait takes a lock, to sleep. So its throughput stays close to a crossbeam
-/// channel's (see *Engine* below). A `maxsize` above 65536 uses the locked engine of the other kinds
-/// instead, as the ring of a bounded queue is allocated whole up front.
+/// channel's (see *Engine* below). A `maxsize` above 65536 uses the locked
+/// engine of the other kinds instead, as the ring of a bounded queue is
+/// allocated whole up front.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -74,6 +74,16 @@ const RING_LIMIT: usize = 1 << 16;
 /// * a thread that finds nothing to do spins briefly, then sleeps on a
 ///   condition variable; the others see from a counter whether anyone sleeps,
 ///   so nobody pays for a wake-up that nobody needs.
+///
+/// Measured by mp-bench (`--filter thread-queue`, one `u64` per message,
+/// crossbeam-channel's rate divided by this queue's in the same run; four
+/// runs on a shared 2-core machine under heavy load, so single runs spread
+/// widely): 1 producer and 1 consumer, unbounded 1.16x (runs from 0.99x to
+/// 1.36x), bounded to 1024 1.12x (1.07x to 1.13x); 4 producers and 4
+/// consumers, unbounded 1.07x (0.45x to 1.43x), bounded 1.06x (0.92x to
+/// 1.28x). The lock-and-condition-variables design measured 1.94x, 1.16x,
+/// 1.14x and 1.22x there. What remains is mostly the one read-modify-write
+/// a `put` makes to count its task: Python's `join` needs that count.
 pub struct Queue<T> {
     core: FifoCore<T>,
 }
