@@ -215,6 +215,77 @@ async fn five_hundred_tasks_wake_when_a_forked_process_sets_the_event() {
     drop_within_patience(reactor);
 }
 
+/// Wakes the thread that blocks on a future, for a minimal executor without a runtime.
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Polls `future` on this thread until it completes or `limit` passes; `true` if it did.
+/// Calls `pending` once, after the first poll that found the future pending.
+fn block_on_within<F: Future>(future: F, limit: Duration, pending: impl FnOnce()) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    let mut pending = Some(pending);
+    loop {
+        if future.as_mut().poll(&mut cx).is_ready() {
+            return true;
+        }
+        if let Some(pending) = pending.take() {
+            pending();
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        std::thread::park_timeout(deadline - now);
+    }
+}
+
+#[test]
+fn a_forked_child_awaits_through_a_reactor_thread_of_its_own() {
+    // The reactor's thread runs in the parent; the child has none until its first wait.
+    let reactor = FutexReactor::new();
+    let warm_up = Event::new();
+    let waker = Waker::noop();
+    assert!(
+        pin!(warm_up.wait_async_on(&reactor))
+            .poll(&mut Context::from_waker(waker))
+            .is_pending()
+    );
+    assert_eq!(
+        reactor.registered(),
+        0,
+        "the dropped wait took its registration out"
+    );
+
+    let go = SharedEvent::new();
+    let child_waiting = SharedEvent::new();
+    // SAFETY: no other thread uses `reactor` (its table's lock is free at the fork); the
+    // child runs only this test's code (the reactor starts a thread in it, which a forked
+    // child may do once glibc's fork handlers made malloc usable) and leaves with `_exit`,
+    // never returning into the harness.
+    let child = match unsafe { fork() }.expect("fork") {
+        ForkResult::Child => {
+            let woken =
+                block_on_within(go.wait_async_on(&reactor), PATIENCE, || child_waiting.set());
+            let code = if woken && go.is_set() { 0 } else { 1 };
+            // SAFETY: ends the forked child at once, as it must.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => child,
+    };
+    let child_registered = child_waiting.wait_timeout(PATIENCE);
+    go.set();
+    assert!(child_registered, "the child reached its await");
+    assert_eq!(reap(child), 0, "the child was woken by the parent's set");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aborted_and_timed_out_waits_leave_nothing_registered() {
     let reactor = Arc::new(FutexReactor::new());

@@ -12,7 +12,11 @@
 //! - The thread is started at the first wait (named `mp-futex-reactor`). The
 //!   [`global`](FutexReactor::global) reactor's thread then lives as long as the process; a
 //!   reactor made with [`new`](FutexReactor::new) stops and joins its thread when dropped.
-//!   After a `fork`, the child's first wait starts a thread of its own.
+//!   After a `fork`, the child's first wait starts a thread of its own, and the waits
+//!   registered in the parent are dropped in the child (their tasks are not there). As
+//!   with any lock, a fork while another thread of the parent holds the reactor's table
+//!   leaves it held in the child: a child forked from a multi-threaded async program should
+//!   start a reactor of its own ([`FutexReactor::new`]) rather than use the global one.
 //! - One `futex_waitv` call takes 128 words, one of which is the reactor's doorbell: past
 //!   127 distinct words, the others are polled (their futures woken to check their word)
 //!   every [`POLL_INTERVAL`].
@@ -141,6 +145,9 @@ struct Core {
     closing: AtomicBool,
     /// Poll every word instead of sleeping on it: asked for, or `futex_waitv` is missing.
     polling: AtomicBool,
+    /// The process whose reactor thread is running (0: none yet); a forked child sees its
+    /// parent's here, and starts its own.
+    thread_pid: AtomicU32,
 }
 
 impl FutexReactor {
@@ -175,6 +182,7 @@ impl FutexReactor {
                 doorbell: AtomicU32::new(0),
                 closing: AtomicBool::new(false),
                 polling: AtomicBool::new(polling),
+                thread_pid: AtomicU32::new(0),
             }),
             thread: Mutex::new(None),
         }
@@ -231,18 +239,21 @@ impl FutexReactor {
         self.core.registry()
     }
 
-    /// Makes sure this process has the reactor thread running, then rings its doorbell so
-    /// it reads the registry again. `false` if the thread could not be started.
-    pub(crate) fn notify_thread(&self) -> bool {
-        if !self.ensure_thread() {
-            return false;
-        }
-        self.core.ring();
-        true
+    /// Makes sure this process has the reactor thread, before a waiter registers: starts
+    /// it at the first wait, or, in a forked child, starts one of the child's own and drops
+    /// the registrations copied from the parent (their futures and wakers belong to threads
+    /// the child does not have). `false` if the thread could not be started.
+    pub(crate) fn prepare(&self) -> bool {
+        let pid = std::process::id();
+        self.core.thread_pid.load(Ordering::Acquire) == pid || self.start_thread(pid)
     }
 
-    fn ensure_thread(&self) -> bool {
-        let pid = std::process::id();
+    /// Rings the thread's doorbell, so that it reads the registry again (a new word).
+    pub(crate) fn ring(&self) {
+        self.core.ring();
+    }
+
+    fn start_thread(&self, pid: u32) -> bool {
         let mut thread = self.thread.lock().unwrap_or_else(PoisonError::into_inner);
         if thread.as_ref().is_some_and(|running| running.pid == pid) {
             return true;
@@ -261,6 +272,7 @@ impl FutexReactor {
             Ok(handle) => {
                 tracing::debug!(polling = self.is_polling(), "futex reactor thread started");
                 *thread = Some(ReactorThread { pid, handle });
+                self.core.thread_pid.store(pid, Ordering::Release);
                 true
             }
             Err(error) => {

@@ -99,6 +99,7 @@ impl<'r> FutexWaiter<'r> {
             self.unregister();
             return Poll::Ready(());
         }
+        let thread_running = self.reactor.prepare();
         let polled =
             self.reactor
                 .registry()
@@ -110,10 +111,12 @@ impl<'r> FutexWaiter<'r> {
             }
             Polled::Waiting { id, new_word } => {
                 self.id = Some(id);
-                if new_word && !self.reactor.notify_thread() {
+                if !thread_running {
                     // No reactor thread (the system refused one): rather than hang, have
                     // the runtime poll this future again.
                     cx.waker().wake_by_ref();
+                } else if new_word {
+                    self.reactor.ring();
                 }
                 Poll::Pending
             }
