@@ -839,7 +839,7 @@ fn fifo_rejected_puts_and_extra_task_dones_leave_the_state_intact() -> Result<()
 
 #[test]
 fn fifo_a_bound_too_large_to_allocate_is_still_honoured() -> Result<(), Error> {
-    // Above 65536 the ring is not allocated up front; the bound still holds.
+    // A ring of over 1 MiB is not allocated up front; the bound still holds.
     let huge = Queue::<u8>::with_maxsize(usize::MAX / 2);
     assert_eq!(huge.maxsize(), usize::MAX / 2);
     huge.put(1)?;
@@ -847,11 +847,20 @@ fn fifo_a_bound_too_large_to_allocate_is_still_honoured() -> Result<(), Error> {
     assert_eq!(huge.get()?, 1);
 
     let just_above = Queue::with_maxsize(65_537);
-    for n in 0..65_537_u32 {
+    for n in 0..65_537_u64 {
         just_above.try_put(n)?;
     }
     assert!(just_above.full());
     assert_eq!(just_above.try_put(0), Err(PutError::Full(0)));
     assert_eq!(just_above.get()?, 0);
+
+    // Large items: the limit counts bytes, not slots.
+    let pages = Queue::with_maxsize(1_000);
+    for _ in 0..1_000 {
+        pages.try_put([0_u8; 4096])?;
+    }
+    assert!(pages.full());
+    assert!(matches!(pages.try_put([1; 4096]), Err(PutError::Full(_))));
+    assert_eq!(pages.get()?, [0; 4096]);
     Ok(())
 }

@@ -8,11 +8,20 @@ use crate::queue::api::{QueueCore, Wait, queue_methods};
 use crate::queue::lock_free::LockFreeCore;
 use crate::queue::locked::{LockedCore, Store};
 
-/// The largest `maxsize` served by the lock-free engine, whose ring of
-/// `maxsize` slots is allocated up front; larger bounds (a `maxsize` of a
-/// billion would ask for gigabytes at once) use the locked engine, whose
-/// storage grows with the items actually queued.
-const RING_LIMIT: usize = 1 << 16;
+/// The most memory the lock-free engine's bounded ring may take: it is
+/// allocated whole up front (an item and a stamp per slot), so larger bounds
+/// (a `maxsize` of a billion would ask for gigabytes at once) use the locked
+/// engine, whose storage grows with the items actually queued. 1 MiB is
+/// 65536 slots of a `u64`.
+const RING_BYTES_LIMIT: usize = 1 << 20;
+
+/// Whether a ring of `maxsize` slots for `T` stays within [`RING_BYTES_LIMIT`].
+fn ring_fits<T>(maxsize: usize) -> bool {
+    let slot = size_of::<T>() + size_of::<usize>();
+    maxsize
+        .checked_mul(slot)
+        .is_some_and(|bytes| bytes <= RING_BYTES_LIMIT)
+}
 
 /// A first-in, first-out queue between threads: Python's `queue.Queue`.
 ///
@@ -25,9 +34,9 @@ const RING_LIMIT: usize = 1 << 16;
 /// lock-free `SegQueue` (unbounded) or `ArrayQueue` (bounded), Python's task
 /// count and shutdown state in one atomic word, and only a thread that must
 /// wait takes a lock, to sleep. So its throughput stays close to a crossbeam
-/// channel's (see *Engine* below). A `maxsize` above 65536 uses the locked
-/// engine of the other kinds instead, as the ring of a bounded queue is
-/// allocated whole up front.
+/// channel's (see *Engine* below). A bounded queue whose ring would take more
+/// than 1 MiB (65536 `u64`s, fewer of larger items) uses the locked engine of
+/// the other kinds instead, as that ring is allocated whole up front.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -103,7 +112,7 @@ impl<T: Send> Queue<T> {
     /// # Ok::<(), PutError<char>>(())
     /// ```
     pub fn with_maxsize(maxsize: usize) -> Self {
-        let core = if maxsize <= RING_LIMIT {
+        let core = if ring_fits::<T>(maxsize) {
             FifoCore::LockFree(LockFreeCore::new(maxsize))
         } else {
             FifoCore::Locked(LockedCore::new::<T>(maxsize))
@@ -205,5 +214,20 @@ impl<T> Store<T> for FifoStore<T> {
 
     fn drain_all(&mut self) -> Vec<T> {
         self.0.drain(..).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ring_fits;
+
+    #[test]
+    fn the_ring_limit_counts_bytes() {
+        assert!(ring_fits::<u64>(0));
+        assert!(ring_fits::<u64>(65_536));
+        assert!(!ring_fits::<u64>(65_537));
+        assert!(ring_fits::<[u8; 4096]>(200));
+        assert!(!ring_fits::<[u8; 4096]>(1_000));
+        assert!(!ring_fits::<u8>(usize::MAX));
     }
 }
