@@ -31,6 +31,7 @@ use crate::row::Row;
 mod awaiting;
 mod events;
 mod locks;
+mod pipe;
 mod processes;
 mod shared_mem;
 mod threads;
@@ -42,6 +43,7 @@ const FAMILIES: &[fn() -> Vec<Row>] = &[
     shared_mem::rows, // Array, Value, segments, codec
     threads::rows,    // Thread, ThreadPool, thread queues
     awaiting::rows,   // Event::wait_async, ThreadPool futures awaited
+    pipe::rows,       // Pipe round trip, 1 MiB send_bytes
     processes::rows,  // Process start+join by start method, 100 at once
 ];
 
