@@ -618,6 +618,151 @@ fn bad_options_are_refused(method: StartMethod) {
     drop_and_check_gone(pool, Vec::new());
 }
 
+/// Decodes as `Picky(n)` for n >= 2; refuses 0 and panics on 1.
+#[derive(Debug, serde::Serialize)]
+struct Picky(u8);
+
+impl<'de> serde::Deserialize<'de> for Picky {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match <u8 as serde::Deserialize>::deserialize(deserializer)? {
+            0 => Err(serde::de::Error::custom("zero is refused")),
+            1 => panic!("one makes Deserialize panic"),
+            n => Ok(Picky(n)),
+        }
+    }
+}
+
+/// Never serializes: an error, or a panic when it holds `true`.
+#[derive(Debug, serde::Deserialize)]
+struct Unsendable(bool);
+
+impl serde::Serialize for Unsendable {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        if self.0 {
+            panic!("Serialize panics");
+        }
+        Err(serde::ser::Error::custom("cannot serialize"))
+    }
+}
+
+fn picky_value(picky: Picky) -> u8 {
+    picky.0
+}
+
+fn make_picky(n: u8) -> Picky {
+    Picky(n)
+}
+
+fn unsendable(panics: bool) -> Unsendable {
+    Unsendable(panics)
+}
+
+fn values_that_cannot_cross_fail_their_task(method: StartMethod) {
+    let pool = pool(method, 1);
+    let pids = pool.worker_pids();
+    let p = Arc::clone(&pool);
+    bounded(move || {
+        assert_eq!(p.apply(picky_value, (Picky(5),)).unwrap(), 5);
+        // Arguments the worker cannot decode (an error, a panic).
+        for bad in [0, 1] {
+            let result = p.apply(picky_value, (Picky(bad),));
+            assert!(matches!(result, Err(Error::Transfer(_))), "{result:?}");
+        }
+        // Results the pool cannot decode (an error, a panic on its supervisor thread).
+        for bad in [0, 1] {
+            let result = p.apply(make_picky, (bad,));
+            assert!(matches!(result, Err(Error::Transfer(_))), "{result:?}");
+        }
+        assert_eq!(p.apply(make_picky, (7,)).unwrap().0, 7);
+        // Results the worker cannot encode.
+        for panics in [false, true] {
+            let result = p.apply(unsendable, (panics,));
+            assert!(
+                matches!(result, Err(Error::ResultNotSent { .. })),
+                "{result:?}"
+            );
+        }
+        // A panicking callback costs the task nothing.
+        let result = p.apply_async(square, (3,)).unwrap();
+        result.on_success(|_| panic!("a callback panics"));
+        assert_eq!(result.get_timeout(PATIENCE).unwrap(), 9);
+        assert_eq!(p.apply(square, (4,)).unwrap(), 16);
+    });
+    assert_eq!(pool.worker_pids(), pids, "no worker died of any of it");
+    drop_and_check_gone(pool, pids);
+}
+
+/// In a forked child of the test (descriptor limits are per process): a pool whose
+/// replacement workers cannot start, for lack of descriptors, fails the waiting tasks
+/// instead of hanging, and recovers once descriptors are free again.
+fn out_of_descriptors(method: StartMethod) -> Vec<String> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let mut seen = Vec::new();
+    let pool = Pool::builder()
+        .processes(1)
+        .start_method(method)
+        .build()
+        .expect("the pool starts");
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
+    let highest = std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0);
+    setrlimit(Resource::RLIMIT_NOFILE, highest + 1, hard).expect("setrlimit");
+    let mut hoard = Vec::new();
+    while let Ok(file) = std::fs::File::open("/dev/null") {
+        hoard.push(file);
+    }
+    seen.push(format!(
+        "new pool: {:?}",
+        Pool::builder()
+            .processes(1)
+            .start_method(method)
+            .build()
+            .err()
+    ));
+    seen.push(format!(
+        "crash: {:?}",
+        pool.apply(|| -> u8 { std::process::abort() }, ()).err()
+    ));
+    seen.push(format!("next: {:?}", pool.apply(square, (2,)).err()));
+    drop(hoard);
+    setrlimit(Resource::RLIMIT_NOFILE, soft, hard).expect("setrlimit");
+    let deadline = Instant::now() + PATIENCE;
+    let recovered = loop {
+        match pool.apply(square, (3,)) {
+            Ok(value) => break Some(value),
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Err(_) => break None,
+        }
+    };
+    seen.push(format!("recovered: {recovered:?}"));
+    seen
+}
+
+fn running_out_of_descriptors_fails_tasks_not_hangs(method: StartMethod) {
+    let child = mp_processes::Process::fork(move || out_of_descriptors(method))
+        .start()
+        .expect("the child starts");
+    let seen = match child.join_timeout(PATIENCE * 2) {
+        Ok(seen) => seen,
+        Err(error) => {
+            let _ = child.kill();
+            let _ = child.join_timeout(PATIENCE);
+            panic!("the child failed: {error}");
+        }
+    };
+    assert!(seen[0].starts_with("new pool: Some("), "{seen:?}");
+    assert!(seen[1].contains("SIGABRT"), "{seen:?}");
+    assert!(
+        seen[2].starts_with("next: Some(")
+            && (seen[2].contains("EMFILE") || seen[2].contains("os error 24")),
+        "{seen:?}"
+    );
+    assert_eq!(seen[3], "recovered: Some(9)", "{seen:?}");
+}
+
 macro_rules! for_each_method {
     ($($test:ident),* $(,)?) => {
         mod fork {
@@ -648,4 +793,6 @@ for_each_method!(
     dropping_the_pool_while_tasks_run,
     handles_cross_both_ways,
     bad_options_are_refused,
+    values_that_cannot_cross_fail_their_task,
+    running_out_of_descriptors_fails_tasks_not_hangs,
 );

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::os::fd::OwnedFd;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -84,7 +85,11 @@ impl<R> Cell<R> {
         // Callbacks run before the waiters wake, as Python's: a `get` that returns sees
         // the callbacks' effects.
         for callback in std::mem::take(&mut state.callbacks) {
-            callback(result.as_ref());
+            // A panicking callback must not cost the task its result, nor the supervisor
+            // its thread; its message was printed by the panic hook.
+            if catch_unwind(AssertUnwindSafe(|| callback(result.as_ref()))).is_err() {
+                tracing::debug!("pool: a result callback panicked");
+            }
         }
         state.outcome = Outcome::Ready(result);
         drop(state);

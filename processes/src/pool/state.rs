@@ -5,6 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use mp_shared_mem::transfer;
 use super::frame::{Reply, TaskHead};
 use super::sink::Sink;
 use super::slot::{Slot, now_ns};
+use crate::panic_message::panic_message;
 use crate::{Error, ProcessHandle};
 
 /// How many times a task goes back to the backlog because the worker it was sent to
@@ -121,7 +123,21 @@ impl Delivery {
                 offset,
                 fds,
                 worker,
-            } => sink.deliver(frame.get(offset..).unwrap_or_default(), fds, &worker),
+            } => {
+                let outcomes = frame.get(offset..).unwrap_or_default();
+                // A `Deserialize` of the user's result type may panic: the supervisor
+                // thread must live on, and the task must still get an outcome.
+                let delivered = catch_unwind(AssertUnwindSafe(|| {
+                    sink.deliver(outcomes, fds, &worker);
+                }));
+                if let Err(payload) = delivered {
+                    let reason = format!(
+                        "decoding the results panicked: {}",
+                        panic_message(&*payload)
+                    );
+                    sink.fail_rest(Error::Transfer(mp_shared_mem::Error::Decode(reason)), &[]);
+                }
+            }
             Delivery::ItemFailed { sink, index, error } => sink.fail_item(index, error),
             Delivery::RestFailed { sink, error, skip } => sink.fail_rest(error, &skip),
         }
@@ -544,7 +560,134 @@ fn reframe(frame: &[u8], skip: &[u32]) -> Result<Vec<u8>, Error> {
 
 #[cfg(test)]
 mod tests {
+    //! The rules for bad frames from a worker, on a real (sleeping) child process whose
+    //! channel end the test holds.
+
+    use std::time::Duration;
+
     use super::*;
+    use crate::pool::async_result::{AsyncResult, Cell};
+    use crate::{Process, StartMethod};
+
+    fn fake_worker() -> (Arc<Link>, UnixStream) {
+        let handle = Process::new(|| std::thread::sleep(Duration::from_secs(60)), ())
+            .daemon(true)
+            .start_method(StartMethod::Fork)
+            .start()
+            .unwrap();
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let link = Arc::new(Link {
+            handle,
+            channel: ours,
+            slot: Slot::new().unwrap(),
+            eof: AtomicBool::new(false),
+        });
+        (link, theirs)
+    }
+
+    /// A ready worker holding task 1 (one item, a `u32` result), and that task's result.
+    fn busy_worker() -> (State, Arc<Link>, UnixStream, AsyncResult<u32>) {
+        let mut state = State::new();
+        let (link, theirs) = fake_worker();
+        state.add_worker(Arc::clone(&link));
+        let mut out = Vec::new();
+        let ready = postcard::to_allocvec(&Reply::Ready).unwrap();
+        state.on_frame(&link, Ok((ready, Vec::new())), &mut out);
+        let cell = Cell::<u32>::new();
+        let head = TaskHead {
+            id: 1,
+            entry: 0,
+            skip: Vec::new(),
+        };
+        let (frame, fds) = transfer::encode(&(&head, &[(5u32,)][..])).unwrap();
+        let sink: Arc<dyn Sink> = Arc::clone(&cell) as Arc<dyn Sink>;
+        state.add_task(
+            1,
+            Task {
+                frame,
+                fds,
+                len: 1,
+                skip: Vec::new(),
+                requeued: 0,
+                sink,
+            },
+        );
+        assert!(state.dispatch(None), "an idle ready worker takes the task");
+        let (bytes, _) = transfer::recv(&theirs, 1024).unwrap();
+        assert_eq!(
+            postcard::take_from_bytes::<TaskHead>(&bytes).unwrap().0.id,
+            1
+        );
+        assert!(out.is_empty());
+        (state, link, theirs, AsyncResult::new(cell))
+    }
+
+    #[test]
+    fn a_corrupt_reply_kills_the_worker_and_fails_the_item_it_ran() {
+        let (mut state, link, _theirs, result) = busy_worker();
+        link.slot.begin(1, 0, false);
+        let mut out = Vec::new();
+        state.on_frame(&link, Ok((vec![0xff, 0xff, 0xff], Vec::new())), &mut out);
+        let death = link.handle.join_timeout(Duration::from_secs(30)).err();
+        assert!(
+            matches!(death, Some(Error::Signaled { signal: 9, .. })),
+            "the pool killed it: {death:?}"
+        );
+        state.on_death(&link, death, &mut out);
+        out.into_iter().for_each(Delivery::run);
+        let error = result.get_timeout(Duration::from_secs(30)).unwrap_err();
+        assert!(matches!(error, Error::Transfer(_)), "{error:?}");
+        assert!(state.links().is_empty());
+        assert_eq!(state.replacements_needed(1), 1);
+    }
+
+    #[test]
+    fn a_broken_stream_before_the_task_started_sends_it_again() {
+        let (mut state, link, _theirs, result) = busy_worker();
+        let mut out = Vec::new();
+        let truncated = mp_shared_mem::Error::ShortMessage {
+            expected: 100,
+            received: 3,
+        };
+        state.on_frame(&link, Err(truncated), &mut out);
+        let death = link.handle.join_timeout(Duration::from_secs(30)).err();
+        state.on_death(&link, death, &mut out);
+        assert!(out.is_empty(), "not failed: it never ran");
+        assert!(!result.ready());
+        assert_eq!(
+            state.backlog.front(),
+            Some(&1),
+            "waiting for another worker"
+        );
+        // No worker will come (say): terminating fails it rather than leave it waiting.
+        state.shut_down(Error::Terminated, &mut out);
+        out.into_iter().for_each(Delivery::run);
+        assert!(matches!(
+            result.get_timeout(Duration::from_secs(30)),
+            Err(Error::Terminated)
+        ));
+    }
+
+    #[test]
+    fn outcomes_that_do_not_decode_fail_their_task_only() {
+        let (mut state, link, _theirs, result) = busy_worker();
+        let mut out = Vec::new();
+        let mut frame = postcard::to_allocvec(&Reply::Results { id: 1 }).unwrap();
+        frame.extend_from_slice(&[1, 0, 0xff]); // one outcome, `Returned`, then no u32
+        // An answer to a task it was not given is ignored.
+        let stray = postcard::to_allocvec(&Reply::Results { id: 9 }).unwrap();
+        state.on_frame(&link, Ok((stray, Vec::new())), &mut out);
+        assert!(out.is_empty());
+        state.on_frame(&link, Ok((frame, Vec::new())), &mut out);
+        out.into_iter().for_each(Delivery::run);
+        let error = result.get_timeout(Duration::from_secs(30)).unwrap_err();
+        assert!(matches!(error, Error::Transfer(_)), "{error:?}");
+        // The worker is fine and idle again.
+        assert!(link.handle.is_alive());
+        let mut out = Vec::new();
+        state.shut_down(Error::Terminated, &mut out);
+        let _ = link.handle.join_timeout(Duration::from_secs(30));
+    }
 
     #[test]
     fn reframing_keeps_the_items_and_sets_the_skip_list() {

@@ -108,12 +108,23 @@ where
     A: DeserializeOwned,
     R: Serialize,
 {
-    let items: Vec<A> = match transfer::decode(items, fds) {
-        Ok(items) => items,
-        Err(err) => {
+    // A `Deserialize` or `Serialize` of the user's types may panic: that fails the task,
+    // never the worker.
+    let items: Vec<A> = match catch_unwind(AssertUnwindSafe(|| transfer::decode(items, fds))) {
+        Ok(Ok(items)) => items,
+        Ok(Err(err)) => {
             return failure(Reply::BadArgs {
                 id: head.id,
                 reason: format!("the task's arguments could not be decoded: {err}"),
+            });
+        }
+        Err(payload) => {
+            return failure(Reply::BadArgs {
+                id: head.id,
+                reason: format!(
+                    "decoding the task's arguments panicked: {}",
+                    panic_message(&*payload)
+                ),
             });
         }
     };
@@ -132,18 +143,28 @@ where
         slot.end();
         outcomes.push(outcome);
     }
-    match transfer::encode(&(Reply::Results { id: head.id }, &outcomes)) {
-        Ok((bytes, _)) if bytes.len() > MAX_FRAME_LEN => failure(Reply::Unsendable {
+    let encoded = catch_unwind(AssertUnwindSafe(|| {
+        transfer::encode(&(Reply::Results { id: head.id }, &outcomes))
+    }));
+    match encoded {
+        Ok(Ok((bytes, _))) if bytes.len() > MAX_FRAME_LEN => failure(Reply::Unsendable {
             id: head.id,
             reason: format!(
                 "the results take {} bytes, over the limit of {MAX_FRAME_LEN}",
                 bytes.len()
             ),
         }),
-        Ok(encoded) => encoded,
-        Err(err) => failure(Reply::Unsendable {
+        Ok(Ok(encoded)) => encoded,
+        Ok(Err(err)) => failure(Reply::Unsendable {
             id: head.id,
             reason: err.to_string(),
+        }),
+        Err(payload) => failure(Reply::Unsendable {
+            id: head.id,
+            reason: format!(
+                "serializing the results panicked: {}",
+                panic_message(&*payload)
+            ),
         }),
     }
 }
