@@ -3,6 +3,42 @@
 //!
 //! | Python | here |
 //! |---|---|
+//! | `a, b = Pipe()` / `reader, writer = Pipe(duplex=False)` | [`pipe::<T>(true)`](pipe) / [`pipe::<T>(false)`](pipe) |
+//! | `conn.send(obj)`; `conn.recv()` | [`conn.send(&value)?`](Connection::send); [`conn.recv()?`](Connection::recv) |
+//! | `conn.send_bytes(b)`; `conn.recv_bytes()`; `conn.recv_bytes_into(buf)` | [`send_bytes`](Connection::send_bytes), [`recv_bytes`](Connection::recv_bytes), [`recv_bytes_into`](Connection::recv_bytes_into) |
+//! | `conn.poll(timeout)`; `conn.close()` | [`conn.poll(Some(timeout))?`](Connection::poll); [`conn.close()`](Connection::close) |
+//! | `EOFError` from `recv`; `BufferTooShort` | [`Error::PeerClosed`]; [`Error::BufferTooShort`] (carries the message) |
+//! | `multiprocessing.connection.wait(objects, timeout)` | [`wait(&[&a, &b], timeout)?`](wait) (indices of the ready ones) |
+//! | `Listener(address, authkey=k)`; `listener.accept()` | [`Listener::bind(&address, Some(k))?`](Listener::bind); [`listener.accept::<T>()?`](Listener::accept) |
+//! | `Client(address, authkey=k)` | [`Client::connect::<T>(&address, Some(k))?`](Client::connect) |
+//! | `AuthenticationError` | [`Error::AuthenticationFailed`] |
+//!
+//! # Connections
+//!
+//! A [`Connection<T>`] is one end of a stream socket carrying whole messages: values of
+//! `T` (serde, postcard), whose handles (`mp_shared_mem::Shared<T>`, another
+//! `Connection`...) travel with their descriptors, or raw bytes framed as Python frames
+//! them. [`pipe`] makes two ends; a [`Listener`] and [`Client::connect`] make them over a
+//! Unix socket file, a Linux abstract name or TCP, with an optional key checked both ways
+//! (HMAC-SHA256 challenges, Python 3.12's protocol) before any message is read. A peer
+//! that closes or dies is the end of the stream ([`Error::PeerClosed`]), never a hang or
+//! a `SIGPIPE`; a corrupt, truncated or oversized frame is an error, and nothing is
+//! allocated on the word of a length prefix. [`wait`] waits on connections, queues and
+//! process sentinels together, as Python's `multiprocessing.connection.wait`.
+//!
+//! ```
+//! use std::time::Duration;
+//! use mp_ipc::{Error, pipe, wait};
+//!
+//! let (parent, child) = pipe::<(u32, String)>(true)?;
+//! // `child` would go to another process (by fork, or sent over a connection).
+//! child.send(&(1, "ready".into()))?;
+//! assert_eq!(wait(&[&parent], Some(Duration::from_secs(5)))?, [0]);
+//! assert_eq!(parent.recv()?, (1, "ready".to_string()));
+//! drop(child);
+//! assert!(matches!(parent.recv(), Err(Error::PeerClosed)));
+//! # Ok::<(), Error>(())
+//! ```
 
 mod connection;
 mod error;
