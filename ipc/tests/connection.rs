@@ -66,7 +66,7 @@ fn the_frame_is_pythons_big_endian_length_prefix() {
 #[test]
 fn large_messages_cross_between_threads_whole() {
     let (a, b) = pipe::<Vec<u8>>(true).unwrap();
-    let big: Vec<u8> = (0..8 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let big: Vec<u8> = (0..3 << 20).map(|i: u32| (i % 251) as u8).collect();
     let expected = big.clone();
     let sender = std::thread::spawn(move || {
         a.send_bytes(&big).unwrap();
@@ -86,7 +86,7 @@ fn a_connection_is_shared_by_threads_without_interleaving_frames() {
         .map(|thread| {
             let a = Arc::clone(&a);
             std::thread::spawn(move || {
-                for i in 0..200u32 {
+                for i in 0..100u32 {
                     // Sizes up to 30 KB: larger than what the kernel takes at once now and then.
                     let len = ((i * 7919 + thread * 31) % 30_000) as usize;
                     a.send(&(thread, vec![thread as u8; len])).unwrap();
@@ -95,7 +95,7 @@ fn a_connection_is_shared_by_threads_without_interleaving_frames() {
         })
         .collect();
     let mut next = [0u32; 4];
-    for _ in 0..800 {
+    for _ in 0..400 {
         let (thread, payload) = recv_within(&b).unwrap();
         assert!(payload.iter().all(|&byte| byte == thread as u8));
         let i = next[thread as usize];
@@ -105,7 +105,7 @@ fn a_connection_is_shared_by_threads_without_interleaving_frames() {
     for sender in senders {
         sender.join().unwrap();
     }
-    assert_eq!(next, [200; 4]);
+    assert_eq!(next, [100; 4]);
 }
 
 #[test]
