@@ -202,3 +202,27 @@ fn messages_from_several_children_are_all_collected() {
         assert_eq!(child.join(), 0);
     }
 }
+
+#[test]
+fn connections_queues_and_sentinels_are_waited_on_together() {
+    let (conn_in, _conn_out) = pipe::<u8>(true).unwrap();
+    let queue = mp_ipc::Queue::<u32>::new().unwrap();
+    let (release, child_end) = pipe::<u8>(true).unwrap();
+    let mut child = spawn_child(&[raw(&child_end)], || {
+        // The queue's memory was mapped before the fork: the child shares it.
+        child_end.recv().map_err(|_| 2u8)?;
+        queue.put(&7).map_err(|_| 3u8)
+    });
+    drop(child_end);
+    let sentinel = pidfd_open(child.pid());
+    let objects: [&dyn Waitable; 3] = [&conn_in, &queue, &sentinel];
+    assert!(wait(&objects, Some(Duration::ZERO)).unwrap().is_empty());
+    release.send(&0).unwrap();
+    // The child puts, then ends: the queue and then the sentinel become ready.
+    let ready = wait(&objects, Some(PATIENCE)).unwrap();
+    assert!(ready.contains(&1) || ready.contains(&2), "{ready:?}");
+    assert_eq!(child.join(), 0);
+    assert_eq!(wait(&objects, Some(PATIENCE)).unwrap(), [1, 2]);
+    assert_eq!(queue.get().unwrap(), 7);
+    assert_eq!(wait(&objects, Some(Duration::ZERO)).unwrap(), [2]);
+}
