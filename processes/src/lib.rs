@@ -1,5 +1,6 @@
 //! Running functions in other processes: Python's `multiprocessing.Process`, its start
-//! methods (fork, spawn, forkserver), `current_process()` and friends.
+//! methods (fork, spawn, forkserver), `current_process()` and friends, and [`Pool`], a
+//! process pool that survives crashing workers.
 //!
 //! A child process runs a function with arguments and hands back its return value,
 //! the way a thread does with `std::thread`, but isolated: a child that panics,
@@ -22,6 +23,7 @@
 //! | `current_process()`, `parent_process()` | [`current_process()`], [`parent_process()`] → [`ProcessInfo`] |
 //! | `active_children()` | [`active_children()`] |
 //! | `cpu_count()` | [`cpu_count()`] (the CPUs this process may use) |
+//! | `Pool(4)`; `p.map(f, items)`; `p.apply_async(f, args).get()` | [`Pool::new(4)?`](Pool::new); [`pool.map(f, items)?`](Pool::map); [`pool.apply_async(f, args)?.get()?`](Pool::apply_async) (the [`pool`] module has the rest) |
 //!
 //! ```
 //! use mp_processes::{Error, Process, StartMethod};

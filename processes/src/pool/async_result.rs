@@ -267,7 +267,9 @@ impl<R> AsyncResult<R> {
     /// Runs `callback` with the outcome when the task is done: on the pool's supervisor
     /// thread, before [`get`](AsyncResult::get) returns; at once, on this thread, if it is
     /// done already; never if the value was taken already. Keep it short (it holds up
-    /// the results of other tasks), and do not call this result's own methods from it.
+    /// the results of other tasks); do not call this result's own methods from it, nor
+    /// wait there for other results of the pool (they are delivered by the same thread,
+    /// as in Python). A callback that panics is skipped; the result is kept.
     ///
     /// ```
     /// use std::sync::mpsc;

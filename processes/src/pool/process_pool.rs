@@ -27,6 +27,9 @@ use super::supervisor::{deliver, supervise};
 use super::worker::{WorkerSetup, entry_of};
 use crate::{Error, ProcessHandle, StartMethod, Target};
 
+/// How long a worker's channel may make no progress in the middle of a frame.
+const STALL: Duration = Duration::from_secs(30);
+
 /// Starts one worker: its setup, its name, the start method.
 pub(crate) type Starter =
     Arc<dyn Fn(WorkerSetup, String, StartMethod) -> Result<ProcessHandle<()>, Error> + Send + Sync>;
@@ -60,6 +63,15 @@ impl Inner {
     /// Starts one worker process with its channel and slot.
     pub(crate) fn start_worker(&self) -> Result<Arc<Link>, Error> {
         let (ours, theirs) = UnixStream::pair().map_err(|err| os_error("socketpair", &err))?;
+        // A worker that stops in the middle of a frame (stopped, or hostile) must not hold
+        // the supervisor, or a sender under the pool's lock, for ever: a read or a write
+        // that makes no progress for this long fails, and the worker is killed.
+        for timeout in [
+            ours.set_read_timeout(Some(STALL)),
+            ours.set_write_timeout(Some(STALL)),
+        ] {
+            timeout.map_err(|err| os_error("setsockopt", &err))?;
+        }
         let slot = Slot::new()?;
         let number = self.next_worker.fetch_add(1, Ordering::Relaxed) + 1;
         let name = format!("{}PoolWorker-{number}", method_prefix(self.config.method));

@@ -239,9 +239,12 @@ impl State {
                     sent_any = true;
                 }
                 Err(err) => {
-                    // Dead or dying: its sentinel will tell; the task waits for another.
+                    // Dead, or stalled part way through the frame (the stream is out of
+                    // step): either way it is done for. Its sentinel will tell; the task
+                    // waits for another worker.
                     tracing::debug!(name = worker.link.name(), %err, "pool: a send to a worker failed");
                     worker.retired = true;
+                    worker.link.kill();
                     self.backlog.push_front(id);
                 }
             }
