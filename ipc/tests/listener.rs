@@ -191,20 +191,57 @@ fn oversized_and_corrupt_handshake_messages_are_refused() {
 }
 
 #[test]
-fn a_client_facing_a_server_that_sends_garbage_is_refused() {
+fn a_client_refuses_challenges_it_cannot_answer() {
     let listener = Listener::bind(&abstract_address("badserver"), None).unwrap();
+    let mut challenges: Vec<(Vec<u8>, &str)> = vec![
+        // A digest Python allows but this side does not offer.
+        (
+            [b"#CHALLENGE#{sha384}".as_slice(), &[1; 40]].concat(),
+            "sha384",
+        ),
+        // Neither a digest name nor the legacy length.
+        ([b"#CHALLENGE#".as_slice(), &[2; 25]].concat(), "malformed"),
+        // Not a challenge at all.
+        (b"hello".to_vec(), "other than a challenge"),
+    ];
+    for (challenge, expected) in challenges.drain(..) {
+        let client = std::thread::spawn({
+            let address = listener.address().clone();
+            move || Client::connect::<u8>(&address, Some(b"key"))
+        });
+        let server_side = listener.accept::<u8>().unwrap();
+        server_side.send_bytes(&challenge).unwrap();
+        match client.join().unwrap() {
+            Err(Error::AuthenticationFailed(reason)) => {
+                assert!(reason.contains(expected), "{reason:?} lacks {expected:?}")
+            }
+            other => panic!("expected AuthenticationFailed, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_legacy_challenge_is_answered_with_hmac_md5() {
+    use hmac::{Hmac, KeyInit, Mac};
+    let listener = Listener::bind(&abstract_address("legacy"), None).unwrap();
     let client = std::thread::spawn({
         let address = listener.address().clone();
         move || Client::connect::<u8>(&address, Some(b"key"))
     });
+    // What Python 3.11 and older send: 20 bare random bytes.
     let server_side = listener.accept::<u8>().unwrap();
-    // A challenge without a digest name: what Python 3.11 and older send (HMAC-MD5).
+    let nonce = [7u8; 20];
     server_side
-        .send_bytes(b"#CHALLENGE#01234567890123456789")
+        .send_bytes(&[b"#CHALLENGE#".as_slice(), &nonce].concat())
         .unwrap();
+    let answer = recv_bytes_within(&server_side).unwrap();
+    let mut expected = Hmac::<md5::Md5>::new_from_slice(b"key").unwrap();
+    expected.update(&nonce);
+    assert_eq!(answer, expected.finalize().into_bytes().as_slice());
+    server_side.send_bytes(b"#FAILURE#").unwrap();
     assert!(matches!(
         client.join().unwrap(),
-        Err(Error::AuthenticationFailed(reason)) if reason.contains("MD5")
+        Err(Error::AuthenticationFailed(reason)) if reason.contains("refused")
     ));
 }
 

@@ -8,6 +8,12 @@
 //! `#FAILURE#`. The server delivers first, then answers the client's challenge, so each
 //! side proves to the other that it knows the key, and neither reads a message before.
 //!
+//! Python 3.11 and older speak the legacy form: a challenge of 20 bare random bytes and a
+//! bare 16-byte HMAC-MD5 answer. As Python 3.12 does, this side answers such a challenge
+//! with HMAC-MD5 and accepts a bare 16-byte HMAC-MD5 answer to its own challenge (a MAC
+//! only a holder of the key can make, over a nonce this side chose), so it talks to
+//! every Python version.
+//!
 //! Every handshake message is read with a limit of 256 bytes, as Python's, and the whole
 //! handshake must be over within [`HANDSHAKE_TIMEOUT`]: a silent peer cannot hold an
 //! `accept` forever.
@@ -15,7 +21,8 @@
 use std::os::fd::AsFd;
 use std::time::Duration;
 
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{EagerHash, Hmac, KeyInit, Mac};
+use md5::Md5;
 use nix::errno::Errno;
 use nix::sys::socket::{setsockopt, sockopt};
 use nix::sys::time::TimeVal;
@@ -87,14 +94,7 @@ pub(crate) fn answer_challenge<T>(
                 "the peer sent something other than a challenge".into(),
             ));
         };
-        if !challenge.starts_with(DIGEST_PREFIX) || challenge.len() < DIGEST_PREFIX.len() + 20 {
-            return Err(Error::AuthenticationFailed(
-                "the challenge does not ask for HMAC-SHA256 with a long enough nonce \
-                 (a peer older than Python 3.12 asks for HMAC-MD5, which is not offered)"
-                    .into(),
-            ));
-        }
-        let answer = [DIGEST_PREFIX, &mac(key, challenge)?].concat();
+        let answer = answer_to(key, challenge)?;
         connection
             .send_bytes(&answer)
             .map_err(|err| failed("sending the answer", err))?;
@@ -115,23 +115,70 @@ pub(crate) fn answer_challenge<T>(
     })
 }
 
-/// Checks `response` to the challenge `message`: `{sha256}` and the right MAC.
-fn verify(key: &[u8], message: &[u8], response: &[u8]) -> Result<(), String> {
-    let Some(tag) = response.strip_prefix(DIGEST_PREFIX) else {
-        return Err("the answer is not an HMAC-SHA256 ({sha256} prefix missing)".into());
-    };
-    let mut hmac = Hmac::<Sha256>::new_from_slice(key).map_err(|err| err.to_string())?;
-    hmac.update(message);
-    // `verify_slice` compares in constant time and checks the length.
-    hmac.verify_slice(tag)
-        .map_err(|_| "the answer to the challenge is wrong: the keys differ".to_string())
+/// The length of a legacy (Python 3.11 and older) challenge: bare random bytes.
+const LEGACY_CHALLENGE_LEN: usize = 20;
+/// The length of a legacy answer: a bare HMAC-MD5.
+const LEGACY_ANSWER_LEN: usize = 16;
+
+/// The answer to `challenge` (what followed `#CHALLENGE#`): `{sha256}` and the HMAC-SHA256
+/// of the whole challenge, or for a legacy challenge the bare HMAC-MD5 of it.
+fn answer_to(key: &[u8], challenge: &[u8]) -> Result<Vec<u8>, Error> {
+    if challenge.len() == LEGACY_CHALLENGE_LEN {
+        return mac::<Md5>(key, challenge);
+    }
+    if challenge.starts_with(DIGEST_PREFIX) && challenge.len() >= DIGEST_PREFIX.len() + 20 {
+        return Ok([DIGEST_PREFIX, &mac::<Sha256>(key, challenge)?].concat());
+    }
+    let named = challenge
+        .strip_prefix(b"{")
+        .and_then(|rest| rest.split(|&byte| byte == b'}').next())
+        .filter(|name| name.len() < challenge.len() - 1);
+    Err(Error::AuthenticationFailed(match named {
+        Some(name) => format!(
+            "the challenge asks for {:?}, only sha256 (and Python 3.11's legacy MD5) are offered",
+            String::from_utf8_lossy(name)
+        ),
+        None => format!(
+            "a malformed challenge of {} bytes (neither {{sha256}} nor legacy)",
+            challenge.len()
+        ),
+    }))
 }
 
-fn mac(key: &[u8], message: &[u8]) -> Result<Vec<u8>, Error> {
-    let mut hmac = Hmac::<Sha256>::new_from_slice(key)
-        .map_err(|err| Error::AuthenticationFailed(err.to_string()))?;
+/// Checks `response` to the challenge `message`: `{sha256}` and the right HMAC-SHA256, or
+/// a legacy bare HMAC-MD5 of the right length.
+fn verify(key: &[u8], message: &[u8], response: &[u8]) -> Result<(), String> {
+    let checked = if let Some(tag) = response.strip_prefix(DIGEST_PREFIX) {
+        verify_mac::<Sha256>(key, message, tag)
+    } else if response.len() == LEGACY_ANSWER_LEN {
+        verify_mac::<Md5>(key, message, response)
+    } else {
+        return Err("the answer is neither {sha256} nor a legacy HMAC-MD5".into());
+    };
+    checked.map_err(|()| "the answer to the challenge is wrong: the keys differ".to_string())
+}
+
+fn mac<D: EagerHash>(key: &[u8], message: &[u8]) -> Result<Vec<u8>, Error>
+where
+    Hmac<D>: KeyInit + Mac,
+{
+    // HMAC takes keys of any length (a long one is hashed): this does not fail.
+    let mut hmac = <Hmac<D> as KeyInit>::new_from_slice(key)
+        .map_err(|err| Error::AuthenticationFailed(format!("unusable key: {err}")))?;
     hmac.update(message);
     Ok(hmac.finalize().into_bytes().to_vec())
+}
+
+/// Compares in constant time (and checks the length), as `hmac.compare_digest` does.
+fn verify_mac<D: EagerHash>(key: &[u8], message: &[u8], tag: &[u8]) -> Result<(), ()>
+where
+    Hmac<D>: KeyInit + Mac,
+{
+    let Ok(mut hmac) = <Hmac<D> as KeyInit>::new_from_slice(key) else {
+        return Err(());
+    };
+    hmac.update(message);
+    hmac.verify_slice(tag).map_err(|_| ())
 }
 
 fn failed(step: &str, error: Error) -> Error {

@@ -17,7 +17,8 @@ use crate::{Connection, Error, Waitable};
 ///
 /// Bind it to an [`Address`], give the address to the peers, and [`accept`](Self::accept)
 /// each one as a [`Connection`]. With an authentication key, `accept` first runs the
-/// handshake (an HMAC-SHA256 challenge each way, Python 3.12's protocol) and returns
+/// handshake (an HMAC-SHA256 challenge each way, Python 3.12's protocol, which also
+/// understands the HMAC-MD5 form of Python 3.11 and older) and returns
 /// [`Error::AuthenticationFailed`] for a peer with another key, closing its connection;
 /// the listener goes on accepting.
 ///

@@ -3,7 +3,8 @@
 //! A [`Listener`] binds an [`Address`] (a Unix socket file, a Linux abstract name, or
 //! TCP) and accepts [`Connection`](crate::Connection)s; [`Client::connect`] makes one.
 //! Given an authentication key, both sides prove to each other that they know it (an
-//! HMAC-SHA256 challenge each way, Python 3.12's protocol) before the connection is
+//! HMAC-SHA256 challenge each way, Python 3.12's protocol, with its fallback to the
+//! HMAC-MD5 of Python 3.11 and older) before the connection is
 //! handed out: a peer with a wrong key gets [`Error::AuthenticationFailed`](crate::Error)
 //! and never gets to send a message.
 
