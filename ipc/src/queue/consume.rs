@@ -292,8 +292,8 @@ impl RawQueue {
             .head
             .0
             .head
-            .store(next.pack(), Ordering::Release);
-        self.notify(&self.control().head.0.space);
+            .store(next.pack(), Ordering::SeqCst);
+        self.notify_after_commit(&self.control().head.0.space);
     }
 
     /// Called with the consumer lock just taken over from a dead holder. The committed

@@ -269,8 +269,8 @@ impl RawQueue {
             .tail
             .0
             .tail
-            .store(next.pack(), Ordering::Release);
-        self.notify(&self.control().tail.0.items);
+            .store(next.pack(), Ordering::SeqCst);
+        self.notify_after_commit(&self.control().tail.0.items);
         next
     }
 
