@@ -95,7 +95,7 @@ impl Sleepers {
                 Some(deadline) => !self.wakeup.wait_until(&mut sleeping, deadline).timed_out(),
             }
         };
-        self.count.fetch_sub(1, Ordering::Relaxed);
+        self.count.fetch_sub(1, Ordering::SeqCst);
         woken
     }
 }
