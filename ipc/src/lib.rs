@@ -3,6 +3,13 @@
 //!
 //! | Python | here |
 //! |---|---|
+//! | `multiprocessing.Queue()` / `Queue(maxsize)` | [`Queue::new()`] / [`Queue::with_maxsize(n)`](Queue::with_maxsize) |
+//! | `q.put(obj)`; `q.get()` | [`q.put(&obj)?`](Queue::put); [`q.get()?`](Queue::get) |
+//! | `q.put_nowait(obj)`; `q.get_nowait()` | [`q.try_put(&obj)`](Queue::try_put) ([`Error::Full`]); [`q.try_get()`](Queue::try_get) ([`Error::Empty`]) |
+//! | `q.put(obj, timeout=t)`; `q.get(timeout=t)` | [`q.put_timeout(&obj, t)`](Queue::put_timeout); [`q.get_timeout(t)`](Queue::get_timeout) |
+//! | `q.qsize()`, `q.empty()`, `q.full()`, `q.close()` | [`qsize`](Queue::qsize), [`empty`](Queue::empty), [`full`](Queue::full), [`close`](Queue::close) (then [`Error::Closed`] once drained) |
+//! | `JoinableQueue()`; `q.task_done()`; `q.join()` | [`JoinableQueue::new()`]; [`q.task_done()?`](JoinableQueue::task_done); [`q.join()`](JoinableQueue::join) |
+//! | `SimpleQueue()` | [`SimpleQueue::new()`] |
 //! | `a, b = Pipe()` / `reader, writer = Pipe(duplex=False)` | [`pipe::<T>(true)`](pipe) / [`pipe::<T>(false)`](pipe) |
 //! | `conn.send(obj)`; `conn.recv()` | [`conn.send(&value)?`](Connection::send); [`conn.recv()?`](Connection::recv) |
 //! | `conn.send_bytes(b)`; `conn.recv_bytes()`; `conn.recv_bytes_into(buf)` | [`send_bytes`](Connection::send_bytes), [`recv_bytes`](Connection::recv_bytes), [`recv_bytes_into`](Connection::recv_bytes_into) |
@@ -12,6 +19,25 @@
 //! | `Listener(address, authkey=k)`; `listener.accept()` | [`Listener::bind(&address, Some(k))?`](Listener::bind); [`listener.accept::<T>()?`](Listener::accept) |
 //! | `Client(address, authkey=k)` | [`Client::connect::<T>(&address, Some(k))?`](Client::connect) |
 //! | `AuthenticationError` | [`Error::AuthenticationFailed`] |
+//!
+//! # Queues
+//!
+//! [`Queue`], [`JoinableQueue`] and [`SimpleQueue`] keep their messages in a ring in
+//! shared memory: no pipe, no feeder thread, and no system call while nobody has to
+//! sleep. Any number of producers and consumers, in threads and processes; a process
+//! killed in the middle of a `put` or `get` leaves the queue usable, and every completed
+//! `put` is delivered exactly once or is still queued. The [`queue`] module tells how.
+//!
+//! ```
+//! use mp_ipc::{Error, Queue};
+//!
+//! let queue = Queue::<(u32, String)>::with_maxsize(100)?;
+//! queue.put(&(1, "one".to_string()))?;
+//! queue.close();
+//! assert_eq!(queue.get()?, (1, "one".to_string()));
+//! assert!(matches!(queue.get(), Err(Error::Closed)));
+//! # Ok::<(), Error>(())
+//! ```
 //!
 //! # Connections
 //!

@@ -5,11 +5,11 @@
 //! |---|---|
 //! | `multiprocessing.Queue()` / `Queue(maxsize)` | [`Queue::new()`] / [`Queue::with_maxsize(n)`](Queue::with_maxsize) |
 //! | `q.put(obj)` / `q.get()` | [`q.put(&obj)?`](Queue::put) / [`q.get()?`](Queue::get) |
-//! | `q.put_nowait(obj)` / `except queue.Full` | [`q.try_put(&obj)`](Queue::try_put) / [`Error::Full`] |
-//! | `q.get_nowait()` / `except queue.Empty` | [`q.try_get()`](Queue::try_get) / [`Error::Empty`] |
+//! | `q.put_nowait(obj)` / `except queue.Full` | [`q.try_put(&obj)`](Queue::try_put) / [`Error::Full`](crate::Error::Full) |
+//! | `q.get_nowait()` / `except queue.Empty` | [`q.try_get()`](Queue::try_get) / [`Error::Empty`](crate::Error::Empty) |
 //! | `q.put(obj, timeout=t)` / `q.get(timeout=t)` | [`q.put_timeout(&obj, t)`](Queue::put_timeout) / [`q.get_timeout(t)`](Queue::get_timeout) |
 //! | `q.qsize()`, `q.empty()`, `q.full()` | [`q.qsize()`](Queue::qsize), [`q.empty()`](Queue::empty), [`q.full()`](Queue::full) |
-//! | `q.close()` | [`q.close()`](Queue::close) (for every process; consumers drain, then get [`Error::Closed`]) |
+//! | `q.close()` | [`q.close()`](Queue::close) (for every process; consumers drain, then get [`Error::Closed`](crate::Error::Closed)) |
 //! | `multiprocessing.JoinableQueue()`; `q.task_done()`; `q.join()` | [`JoinableQueue::new()`]; [`q.task_done()?`](JoinableQueue::task_done); [`q.join()`](JoinableQueue::join) |
 //! | `multiprocessing.SimpleQueue()` | [`SimpleQueue::new()`] |
 //! | passing `q` to `Process(target, args=(q,))` | inherit it across `fork`, or [`transfer::send_value`](mp_shared_mem::transfer::send_value) it |
@@ -69,14 +69,14 @@
 //! message (its first chunks are gone from the ring); the next consumer skips the rest.
 //! So the exactly-once guarantee above holds for messages that fit in the ring; size the
 //! ring with [`QueueBuilder::ring_bytes`] to keep the messages that matter below it. A
-//! `put_timeout` that runs out mid-stream aborts the stream and returns [`Error::Full`];
+//! `put_timeout` that runs out mid-stream aborts the stream and returns [`Error::Full`](crate::Error::Full);
 //! a `get` that has started receiving a stream finishes it, past its timeout if need be.
 //!
 //! # What may not cross
 //!
 //! The ring carries bytes, not file descriptors: a message holding a handle (a
 //! [`Segment`](mp_shared_mem::Segment), a `Shared<T>`, a queue, a connection) is refused
-//! with [`Error::FdsInQueueMessage`]. Send handles over a [`Connection`](crate::Connection),
+//! with [`Error::FdsInQueueMessage`](crate::Error::FdsInQueueMessage). Send handles over a [`Connection`](crate::Connection),
 //! which carries descriptors (`SCM_RIGHTS`), or let children inherit them.
 //!
 //! # Bad input
@@ -84,7 +84,7 @@
 //! The ring is shared memory that any process holding the queue can write. Every length
 //! and cursor read from it is checked against the ring's bounds before use; a record that
 //! runs past what was committed, an unknown tag, or a stream that grows past the length it
-//! announced gives [`Error::CorruptQueue`]; a message that does not decode as a `T` (a
+//! announced gives [`Error::CorruptQueue`](crate::Error::CorruptQueue); a message that does not decode as a `T` (a
 //! truncated or corrupt payload, another type) gives a decode error and is dropped, so the
 //! next `get` goes on with the next message. Nothing is allocated for a length a message
 //! merely claims. A segment received through handle transfer is checked to be a queue of
@@ -94,7 +94,7 @@
 //! # Against Python
 //!
 //! - `close()` closes the queue for every process (Python's only says that the calling
-//!   process will put no more), and consumers then get [`Error::Closed`] once it is
+//!   process will put no more), and consumers then get [`Error::Closed`](crate::Error::Closed) once it is
 //!   drained: no sentinel value needed.
 //! - An unbounded queue has no limit on the number of messages, but its ring's bytes are
 //!   finite: a `put` waits for room when they are all taken (Python's feeder thread would
