@@ -99,15 +99,12 @@ impl<R> Cell<R> {
 
 impl<R: DeserializeOwned + Send + 'static> Sink for Cell<R> {
     fn deliver(&self, outcomes: &[u8], fds: Vec<OwnedFd>, worker: &str) {
-        match decode_outcomes::<R>(outcomes, fds, worker) {
-            Ok(mut items) if items.len() == 1 => {
+        match decode_outcomes::<R>(outcomes, fds, worker, 1) {
+            Ok(mut items) => {
                 if let Some(Some(result)) = items.pop() {
                     self.complete(result);
                 }
             }
-            Ok(items) => self.complete(Err(Error::Transfer(mp_shared_mem::Error::Decode(
-                format!("a reply of {} outcomes for one task", items.len()),
-            )))),
             Err(err) => self.complete(Err(err)),
         }
     }

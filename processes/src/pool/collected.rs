@@ -14,18 +14,20 @@ use mp_shared_mem::transfer;
 use parking_lot::{Condvar, Mutex};
 use serde::de::DeserializeOwned;
 
-use super::frame::ItemOutcome;
+use super::frame::{ItemOutcome, Outcomes};
 use super::sink::Sink;
 use crate::Error;
 
 pub(crate) struct Collected<R> {
     state: Mutex<State<R>>,
     done: Condvar,
+    /// How many items the map has.
+    len: usize,
 }
 
 struct State<R> {
     /// Per chunk, in order: its outcomes and the worker that ran them, once arrived.
-    chunks: Vec<Option<(Vec<ItemOutcome<R>>, String)>>,
+    chunks: Vec<Option<(Outcomes<R>, String)>>,
     /// Items that failed on their own (their outcome in the chunk is `Skipped`), and
     /// items of chunks that failed as a whole, by index in the map.
     failures: BTreeMap<usize, Error>,
@@ -44,6 +46,7 @@ impl<R> Collected<R> {
                 pending: len,
             }),
             done: Condvar::new(),
+            len,
         })
     }
 
@@ -66,10 +69,10 @@ impl<R> Collected<R> {
         let chunks = std::mem::take(&mut state.chunks);
         let mut failures = std::mem::take(&mut state.failures);
         drop(state);
-        let mut values = Vec::new();
+        let mut values = Vec::with_capacity(self.len);
         let mut index = 0;
         for chunk in chunks {
-            let Some((outcomes, worker)) = chunk else {
+            let Some((mut outcomes, worker)) = chunk else {
                 // A chunk that failed as a whole (or item by item): its first item's
                 // error comes first.
                 return Err(failures
@@ -77,8 +80,13 @@ impl<R> Collected<R> {
                     .or_else(|| failures.pop_first().map(|(_, error)| error))
                     .unwrap_or(Error::ResultTaken));
             };
-            values.reserve(outcomes.len());
-            for outcome in outcomes {
+            if outcomes.others.is_empty() {
+                // Every item returned: the values move over in one piece.
+                index += outcomes.values.len();
+                values.append(&mut outcomes.values);
+                continue;
+            }
+            for outcome in outcomes.into_items() {
                 match outcome {
                     ItemOutcome::Returned(value) => values.push(value),
                     ItemOutcome::Panicked(message) => {
@@ -108,26 +116,22 @@ pub(crate) struct CollectedChunk<R> {
 
 impl<R: DeserializeOwned + Send + 'static> Sink for CollectedChunk<R> {
     fn deliver(&self, outcomes: &[u8], fds: Vec<OwnedFd>, worker: &str) {
-        match transfer::decode::<Vec<ItemOutcome<R>>>(outcomes, fds) {
-            Ok(items) if items.len() == self.len => self.results.settle(|state| {
-                let arrived = items
-                    .iter()
-                    .filter(|item| !matches!(item, ItemOutcome::Skipped))
-                    .count();
+        let decoded = transfer::decode::<Outcomes<R>>(outcomes, fds).map_err(Error::Transfer);
+        let checked = decoded.and_then(|outcomes| {
+            outcomes
+                .check(self.len)
+                .map(|()| outcomes)
+                .map_err(|reason| Error::Transfer(mp_shared_mem::Error::Decode(reason)))
+        });
+        match checked {
+            Ok(outcomes) => self.results.settle(|state| {
+                let arrived = self.len - outcomes.skipped();
                 if let Some(slot @ None) = state.chunks.get_mut(self.chunk) {
-                    *slot = Some((items, worker.to_owned()));
+                    *slot = Some((outcomes, worker.to_owned()));
                     state.pending -= arrived;
                 }
             }),
-            Ok(items) => self.fail_rest(
-                Error::Transfer(mp_shared_mem::Error::Decode(format!(
-                    "a reply of {} outcomes for a chunk of {}",
-                    items.len(),
-                    self.len
-                ))),
-                &[],
-            ),
-            Err(err) => self.fail_rest(Error::Transfer(err), &[]),
+            Err(error) => self.fail_rest(error, &[]),
         }
     }
 
@@ -161,7 +165,11 @@ impl<R: DeserializeOwned + Send + 'static> Sink for CollectedChunk<R> {
 mod tests {
     use super::*;
 
-    fn reply(outcomes: &[ItemOutcome<u32>]) -> (Vec<u8>, Vec<OwnedFd>) {
+    fn reply(items: Vec<ItemOutcome<u32>>) -> (Vec<u8>, Vec<OwnedFd>) {
+        let mut outcomes = Outcomes::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            outcomes.push(index, item);
+        }
         transfer::encode(&outcomes).unwrap()
     }
 
@@ -180,9 +188,9 @@ mod tests {
             first: 0,
             len: 2,
         };
-        let (bytes, fds) = reply(&[ItemOutcome::Returned(3), ItemOutcome::Returned(4)]);
+        let (bytes, fds) = reply(vec![ItemOutcome::Returned(3), ItemOutcome::Returned(4)]);
         second.deliver(&bytes, fds, "w");
-        let (bytes, fds) = reply(&[ItemOutcome::Returned(1), ItemOutcome::Returned(2)]);
+        let (bytes, fds) = reply(vec![ItemOutcome::Returned(1), ItemOutcome::Returned(2)]);
         first.deliver(&bytes, fds, "w");
         assert_eq!(results.take_all().unwrap(), [1, 2, 3, 4]);
 
@@ -194,7 +202,7 @@ mod tests {
             len: 3,
         };
         chunk.fail_item(1, Error::Terminated);
-        let (bytes, fds) = reply(&[
+        let (bytes, fds) = reply(vec![
             ItemOutcome::Returned(1),
             ItemOutcome::Skipped,
             ItemOutcome::Panicked("later".into()),

@@ -10,10 +10,7 @@ use std::sync::Arc;
 use parking_lot::{Condvar, Mutex};
 use serde::de::DeserializeOwned;
 
-use mp_shared_mem::transfer;
-
-use super::frame::ItemOutcome;
-use super::sink::Sink;
+use super::sink::{Sink, decode_outcomes};
 use crate::Error;
 
 /// One slot per item of a map.
@@ -145,30 +142,14 @@ pub(crate) struct ChunkSink<R> {
 
 impl<R: DeserializeOwned + Send + 'static> Sink for ChunkSink<R> {
     fn deliver(&self, outcomes: &[u8], fds: Vec<OwnedFd>, worker: &str) {
-        match transfer::decode::<Vec<ItemOutcome<R>>>(outcomes, fds) {
-            Ok(items) if items.len() == self.len => {
-                self.results
-                    .store(items.into_iter().enumerate().filter_map(|(index, item)| {
-                        let result = match item {
-                            ItemOutcome::Returned(value) => Ok(value),
-                            ItemOutcome::Panicked(message) => Err(Error::Panicked {
-                                name: worker.to_owned(),
-                                message,
-                            }),
-                            ItemOutcome::Skipped => return None,
-                        };
-                        Some((self.first + index, result))
-                    }));
-            }
-            Ok(items) => self.fail_rest(
-                Error::Transfer(mp_shared_mem::Error::Decode(format!(
-                    "a reply of {} outcomes for a chunk of {}",
-                    items.len(),
-                    self.len
-                ))),
-                &[],
+        match decode_outcomes::<R>(outcomes, fds, worker, self.len) {
+            Ok(items) => self.results.store(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(index, item)| Some((self.first + index, item?))),
             ),
-            Err(err) => self.fail_rest(Error::Transfer(err), &[]),
+            Err(err) => self.fail_rest(err, &[]),
         }
     }
 

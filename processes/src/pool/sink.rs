@@ -6,7 +6,7 @@ use std::os::fd::OwnedFd;
 use mp_shared_mem::transfer;
 use serde::de::DeserializeOwned;
 
-use super::frame::ItemOutcome;
+use super::frame::{ItemOutcome, Outcomes};
 use crate::Error;
 
 /// Receives the outcomes of one task's items.
@@ -15,7 +15,7 @@ use crate::Error;
 /// once per item: an item that failed on its own (its worker died or overstayed) is
 /// skipped by the rerun of its task, and its outcome comes back as `Skipped`.
 pub(crate) trait Sink: Send + Sync {
-    /// The task's reply frame arrived: `outcomes` is a postcard `Vec<ItemOutcome<R>>`
+    /// The task's reply frame arrived: `outcomes` is a postcard [`Outcomes<R>`]
     /// (with its descriptors), from the worker named `worker`.
     fn deliver(&self, outcomes: &[u8], fds: Vec<OwnedFd>, worker: &str);
 
@@ -26,16 +26,21 @@ pub(crate) trait Sink: Send + Sync {
     fn fail_rest(&self, error: Error, skip: &[u32]);
 }
 
-/// Decodes a reply's outcomes as `R`s: per item `Ok`, `Err(Panicked)` or `None` for a
-/// skipped item; or one error for all if the bytes do not decode.
+/// Decodes a reply's outcomes for `len` items as `R`s: per item `Ok`, `Err(Panicked)` or
+/// `None` for a skipped item; or one error for all if the reply does not decode or does
+/// not describe `len` items.
 pub(crate) fn decode_outcomes<R: DeserializeOwned>(
     outcomes: &[u8],
     fds: Vec<OwnedFd>,
     worker: &str,
+    len: usize,
 ) -> Result<Vec<Option<Result<R, Error>>>, Error> {
-    let decoded: Vec<ItemOutcome<R>> = transfer::decode(outcomes, fds)?;
+    let decoded: Outcomes<R> = transfer::decode(outcomes, fds)?;
+    decoded
+        .check(len)
+        .map_err(|reason| Error::Transfer(mp_shared_mem::Error::Decode(reason)))?;
     Ok(decoded
-        .into_iter()
+        .into_items()
         .map(|outcome| match outcome {
             ItemOutcome::Returned(value) => Some(Ok(value)),
             ItemOutcome::Panicked(message) => Some(Err(Error::Panicked {

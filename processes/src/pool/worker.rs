@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::channel::Channel;
-use super::frame::{ItemOutcome, MAX_FRAME_LEN, Reply, TaskHead};
+use super::frame::{ItemOutcome, MAX_FRAME_LEN, Outcomes, Reply, TaskHead};
 use super::slot::Slot;
 use crate::child::conjure;
 use crate::panic_message::panic_message;
@@ -129,10 +129,10 @@ where
         }
     };
     let function = conjure::<F>();
-    let mut outcomes = Vec::with_capacity(items.len());
+    let mut outcomes = Outcomes::with_capacity(items.len());
     for (index, args) in items.into_iter().enumerate() {
         if head.skip.iter().any(|&skipped| skipped as usize == index) {
-            outcomes.push(ItemOutcome::Skipped);
+            outcomes.push(index, ItemOutcome::Skipped);
             continue;
         }
         slot.begin(head.id, index, timed);
@@ -141,7 +141,7 @@ where
             Err(payload) => ItemOutcome::Panicked(panic_message(&*payload)),
         };
         slot.end();
-        outcomes.push(outcome);
+        outcomes.push(index, outcome);
     }
     let encoded = catch_unwind(AssertUnwindSafe(|| {
         transfer::encode(&(Reply::Results { id: head.id }, &outcomes))

@@ -11,7 +11,7 @@
 //! hand on a crossbeam channel, which mp-bench measures this one against
 //! (`thread-pool-map`, 4 workers, a trivial function): a future per item cost
 //! 2.59x that pool's time per item in one run; this design 1.26x to 1.53x in
-//! six runs (median 1.46x) on the same shared, heavily loaded 2-core
+//! four runs (median 1.46x) on the same shared, heavily loaded 2-core
 //! machine. The rest is the pool's own bookkeeping per task (its shutdown
 //! lock, the one reference count each job holds on the map).
 
