@@ -10,8 +10,8 @@
 //! the items not started yet. That is the shape of the pool a user writes by
 //! hand on a crossbeam channel, which mp-bench measures this one against
 //! (`thread-pool-map`, 4 workers, a trivial function): a future per item cost
-//! 2.59x that pool's time per item in one run; this design 1.26x to 1.53x in
-//! four runs (median 1.46x) on the same shared, heavily loaded 2-core
+//! 2.59x that pool's time per item in one run; this design 1.01x to 1.53x in
+//! eight runs (median 1.44x) on the same shared, heavily loaded 2-core
 //! machine. The rest is the pool's own bookkeeping per task (its shutdown
 //! lock, the one reference count each job holds on the map).
 

@@ -17,9 +17,9 @@
 //!   crossbeam-channel in mp-bench's four `thread-queue` rows (1x1 and 4x4
 //!   threads, unbounded and bounded to 1024, one run on a loaded 2-core
 //!   machine): the lock's cache line crosses between cores on every operation.
-//!   The lock-free engine measured, in four runs on the same (heavily loaded)
-//!   machine, medians of 1.16x, 1.12x, 1.07x and 1.06x, with single runs from
-//!   0.45x to 1.43x; what remains is mostly the one read-modify-write a `put`
+//!   The lock-free engine measured, in eight runs on the same (heavily
+//!   loaded) machine, medians of 1.08x, 1.12x, 1.07x and 1.22x, with single
+//!   runs from 0.45x to 1.71x; what remains is mostly the one read-modify-write a `put`
 //!   needs to count its task and check for a shutdown. A bound whose ring
 //!   would take over 1 MiB keeps the locked engine, since the ring is
 //!   allocated up front.
