@@ -19,10 +19,10 @@
 //!   machine): the lock's cache line crosses between cores on every operation.
 //!   The lock-free engine measured, in eight runs on the same (heavily
 //!   loaded) machine, medians of 1.08x, 1.12x, 1.07x and 1.22x, with single
-//!   runs from 0.45x to 1.71x; what remains is mostly the one read-modify-write a `put`
-//!   needs to count its task and check for a shutdown. A bound whose ring
-//!   would take over 1 MiB keeps the locked engine, since the ring is
-//!   allocated up front.
+//!   runs from 0.45x to 1.71x; what remains is mostly the one
+//!   read-modify-write a `put` needs to count its task and check for a
+//!   shutdown. A bound whose ring would take over 1 MiB keeps the locked
+//!   engine, since the ring is allocated up front.
 //! * `LifoQueue` and `PriorityQueue`: [`locked`], Python's design. A binary
 //!   heap has no lock-free form worth its complexity, crossbeam-queue has no
 //!   stack, and these kinds carry far less traffic.
