@@ -296,6 +296,33 @@ fn dropping_a_map_early_cancels_the_tasks_not_started() -> Result<(), Error> {
 }
 
 #[test]
+fn a_panicking_items_iterator_cancels_the_items_already_queued() -> Result<(), Error> {
+    let pool = ThreadPool::new(1)?;
+    let (release, busy) = busy_task(&pool)?;
+    let ran = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&ran);
+    let items = (0..10_u32).inspect(|&n| assert!(n < 5, "the items run out badly"));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.map(
+            move |_: u32| {
+                counter.fetch_add(1, Ordering::SeqCst);
+            },
+            items,
+        )
+    }));
+    assert!(outcome.is_err(), "the iterator's panic reaches the caller");
+    release.send(()).expect("the busy task waits");
+    assert!(busy.result()?);
+    pool.shutdown(true, false);
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        0,
+        "the queued items were cancelled"
+    );
+    Ok(())
+}
+
+#[test]
 fn map_items_cancelled_by_shutdown_report_cancelled_in_their_place() -> Result<(), Error> {
     let pool = ThreadPool::new(1)?;
     let (release, busy) = busy_task(&pool)?;

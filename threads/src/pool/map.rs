@@ -147,27 +147,26 @@ impl<R: Send + 'static> Map<R> {
             results: sender,
             cancelled: Arc::clone(&cancelled),
         });
-        let mut len = 0;
-        for item in items {
-            let job = MapJob {
-                shared: Arc::clone(&shared),
-                index: len,
-                item: Some(item),
-            };
-            if let Err(error) = pool.send(Box::new(job)) {
-                cancelled.store(true, Ordering::Release);
-                return Err(error);
-            }
-            len += 1;
-        }
-        Ok(Map {
+        // Made first, so that leaving early (a refused job, or a panic in the
+        // items' iterator) drops it, which cancels the jobs already queued.
+        let mut map = Map {
             results,
             early: VecDeque::new(),
             next: 0,
-            len,
+            len: 0,
             deadline,
             cancelled,
-        })
+        };
+        for item in items {
+            let job = MapJob {
+                shared: Arc::clone(&shared),
+                index: map.len,
+                item: Some(item),
+            };
+            pool.send(Box::new(job))?;
+            map.len += 1;
+        }
+        Ok(map)
     }
 }
 
