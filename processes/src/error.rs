@@ -123,6 +123,11 @@ pub enum Error {
     /// started.
     #[error("the pool is broken: {0}")]
     PoolBroken(String),
+    /// The task was cancelled before a worker started it:
+    /// [`Pool::shutdown`](crate::Pool::shutdown) with `cancel_futures` (Python's
+    /// `CancelledError`).
+    #[error("the task was cancelled before it started")]
+    Cancelled,
     /// The value of an [`AsyncResult`](crate::AsyncResult) was taken by an earlier `get`.
     #[error("the result was already taken by an earlier get")]
     ResultTaken,

@@ -763,6 +763,53 @@ fn running_out_of_descriptors_fails_tasks_not_hangs(method: StartMethod) {
     assert_eq!(seen[3], "recovered: Some(9)", "{seen:?}");
 }
 
+/// Records that it started, then sleeps `ms`.
+fn flag_and_sleep(started: Shared<AtomicU32>, ms: u64) -> u64 {
+    started.store(1, Ordering::SeqCst);
+    sleep_ms(ms)
+}
+
+fn shutdown_as_the_executor_does(method: StartMethod) {
+    let pool = pool(method, 1);
+    let pids = pool.worker_pids();
+    let started = Shared::new(AtomicU32::new(0)).unwrap();
+    let first = pool.submit(flag_and_sleep, (started.clone(), 200)).unwrap();
+    let queued: Vec<_> = (0..5).map(|i| pool.submit(square, (i,)).unwrap()).collect();
+    eventually("the first task runs", || {
+        started.load(Ordering::SeqCst) == 1
+    });
+    let p = Arc::clone(&pool);
+    bounded(move || p.shutdown(true, true));
+    assert_eq!(
+        first.result_timeout(PATIENCE).unwrap(),
+        200,
+        "it had started"
+    );
+    for future in queued {
+        assert!(future.done());
+        assert!(matches!(future.result(), Err(Error::Cancelled)));
+    }
+    assert!(matches!(pool.submit(square, (1,)), Err(Error::PoolClosed)));
+    for pid in &pids {
+        assert!(is_gone(*pid), "shutdown(wait) waited for worker {pid}");
+    }
+    pool.shutdown(true, false); // again: harmless
+
+    // Without cancelling, every task still runs; without waiting, join comes later.
+    let pool = self::pool(method, 2);
+    let pids = pool.worker_pids();
+    let futures: Vec<_> = (0..6)
+        .map(|i| pool.submit(sleep_ms, (10 * i,)).unwrap())
+        .collect();
+    pool.shutdown(false, false);
+    for (i, future) in futures.into_iter().enumerate() {
+        assert_eq!(future.result_timeout(PATIENCE).unwrap(), 10 * i as u64);
+    }
+    let p = Arc::clone(&pool);
+    bounded(move || p.join().unwrap());
+    drop_and_check_gone(pool, pids);
+}
+
 macro_rules! for_each_method {
     ($($test:ident),* $(,)?) => {
         mod fork {
@@ -795,4 +842,5 @@ for_each_method!(
     bad_options_are_refused,
     values_that_cannot_cross_fail_their_task,
     running_out_of_descriptors_fails_tasks_not_hangs,
+    shutdown_as_the_executor_does,
 );

@@ -332,6 +332,47 @@ impl<R> AsyncResult<R> {
     }
 }
 
+/// The names of `concurrent.futures.Future` (and of mp-threads' `Future`), for code
+/// written against `ProcessPoolExecutor`.
+impl<R> AsyncResult<R> {
+    /// [`get`](AsyncResult::get) under the executor's name, `Future.result()`.
+    ///
+    /// ```
+    /// let pool = mp_processes::Pool::new(1)?;
+    /// assert_eq!(pool.submit(|| 4u8, ())?.result()?, 4);
+    /// # Ok::<(), mp_processes::Error>(())
+    /// ```
+    pub fn result(self) -> Result<R, Error> {
+        self.get()
+    }
+
+    /// [`get_timeout`](AsyncResult::get_timeout) under the executor's name,
+    /// `Future.result(timeout)`.
+    ///
+    /// ```
+    /// let pool = mp_processes::Pool::new(1)?;
+    /// let future = pool.submit(|| 4u8, ())?;
+    /// assert_eq!(future.result_timeout(std::time::Duration::from_secs(30))?, 4);
+    /// # Ok::<(), mp_processes::Error>(())
+    /// ```
+    pub fn result_timeout(&self, timeout: Duration) -> Result<R, Error> {
+        self.get_timeout(timeout)
+    }
+
+    /// [`ready`](AsyncResult::ready) under the executor's name, `Future.done()`.
+    ///
+    /// ```
+    /// let pool = mp_processes::Pool::new(1)?;
+    /// let future = pool.submit(|| 4u8, ())?;
+    /// future.wait();
+    /// assert!(future.done());
+    /// # Ok::<(), mp_processes::Error>(())
+    /// ```
+    pub fn done(&self) -> bool {
+        self.ready()
+    }
+}
+
 fn take<R>(outcome: &mut Outcome<R>) -> Result<R, Error> {
     match std::mem::replace(outcome, Outcome::Taken) {
         Outcome::Ready(result) => result,

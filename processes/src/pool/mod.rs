@@ -11,14 +11,18 @@
 //! | `p.imap(f, items)`, `p.imap_unordered(f, items)` | [`imap`](Pool::imap), [`imap_unordered`](Pool::imap_unordered) (and `_chunked`): exact-size iterators of `Result<R, Error>` |
 //! | `p.apply(f, args)` | [`apply(f, args)?`](Pool::apply) |
 //! | `p.apply_async(f, args, callback, error_callback)` | [`apply_async(f, args)?`](Pool::apply_async) → [`AsyncResult`]; [`on_success`](AsyncResult::on_success), [`on_error`](AsyncResult::on_error) |
-//! | `executor.submit(f, *args)` | [`submit(f, args)?`](Pool::submit) (the same as `apply_async`) |
+//! | `executor.submit(f, *args)`; `fut.result()`; `fut.done()` | [`submit(f, args)?`](Pool::submit) (the same as `apply_async`); [`result()`](AsyncResult::result), [`result_timeout(d)`](AsyncResult::result_timeout), [`done()`](AsyncResult::done) |
+//! | `executor.shutdown(wait, cancel_futures)` | [`shutdown(wait, cancel_futures)`](Pool::shutdown) (cancelled tasks: [`Error::Cancelled`](crate::Error::Cancelled)) |
 //! | `r.get()`, `r.get(timeout)`, `r.wait()`, `r.ready()`, `r.successful()` | [`get()`](AsyncResult::get), [`get_timeout(d)`](AsyncResult::get_timeout), [`wait()`](AsyncResult::wait), [`ready()`](AsyncResult::ready), [`successful()`](AsyncResult::successful) (`None` while running) |
 //! | `p.close()`, `p.join()`, `p.terminate()` | [`close()`](Pool::close), [`join()?`](Pool::join), [`terminate()`](Pool::terminate) |
 //! | an exception in a task | that task's [`Error::Panicked`](crate::Error::Panicked), with the message |
 //! | a worker killed mid-task: `Pool` hangs, `ProcessPoolExecutor` breaks (`BrokenProcessPool`) | that task fails with [`Error::Signaled`](crate::Error::Signaled) naming the signal; a new worker replaces it; the other tasks complete |
 //!
-//! The names are those of mp-threads' `ThreadPool` where they mean the same
-//! (`submit`, `map`, `apply`); `AsyncResult` keeps Python's `get`/`ready`/`successful`.
+//! The names are those of mp-threads' `ThreadPool` where they mean the same (`submit`,
+//! `apply`, `shutdown`, and the future's `result`, `result_timeout`, `done`);
+//! `AsyncResult` also has Python's `get`/`ready`/`successful`. `map` differs on purpose:
+//! `ThreadPool::map` yields each item's `Result`, as `Pool::imap` does here, while
+//! `Pool::map` is `multiprocessing.Pool.map`, all the values or the first error.
 //!
 //! ```
 //! use mp_processes::{Error, Pool, StartMethod};

@@ -600,6 +600,37 @@ impl Pool {
         Ok(())
     }
 
+    /// `ProcessPoolExecutor.shutdown(wait, cancel_futures)`, as mp-threads'
+    /// `ThreadPool::shutdown`: [`close`](Pool::close); with `cancel_futures`, the tasks
+    /// no worker has started yet fail with [`Error::Cancelled`]; with `wait`,
+    /// [`join`](Pool::join). Calling it again is harmless.
+    ///
+    /// ```
+    /// use mp_processes::{Error, Pool, StartMethod};
+    ///
+    /// let pool = Pool::builder().processes(1).start_method(StartMethod::Fork).build()?;
+    /// let future = pool.submit(|| 2u8, ())?;
+    /// pool.shutdown(true, false);
+    /// assert_eq!(future.result()?, 2);
+    /// assert!(matches!(pool.submit(|| 3u8, ()), Err(Error::PoolClosed)));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        self.close();
+        if cancel_futures {
+            let mut deliveries = Vec::new();
+            self.inner
+                .state
+                .lock()
+                .cancel_backlog(Error::Cancelled, &mut deliveries);
+            self.inner.wake();
+            deliver(deliveries);
+        }
+        if wait && let Err(err) = self.join() {
+            tracing::debug!(%err, "pool: join in shutdown failed");
+        }
+    }
+
     fn default_chunksize(&self, len: usize) -> usize {
         // Python's: a quarter of an even share per worker, rounded up.
         len.div_ceil(self.inner.config.processes * 4).max(1)

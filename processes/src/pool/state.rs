@@ -505,6 +505,11 @@ impl State {
         if self.workers.iter().any(|worker| !worker.retired) {
             return;
         }
+        self.cancel_backlog(error, out);
+    }
+
+    /// The tasks no worker has been sent yet fail with `error`.
+    pub(crate) fn cancel_backlog(&mut self, error: Error, out: &mut Vec<Delivery>) {
         for id in std::mem::take(&mut self.backlog) {
             if let Some(task) = self.tasks.remove(&id) {
                 out.push(rest_failed(task, error.clone()));
