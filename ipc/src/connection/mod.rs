@@ -8,7 +8,7 @@
 //! Each message is one frame, Python's: a big-endian 32-bit length then the payload, so
 //! `send_bytes`/`recv_bytes` interoperate with a Python peer. The descriptors of handles
 //! in a value ride on the frame's first byte (`SCM_RIGHTS`). A frame goes out in one
-//! `sendmsg`; the receiver reads ahead into a 64 KiB buffer, so a small message usually
+//! system call; the receiver reads ahead into a 64 KiB buffer, so a small message usually
 //! costs one `recvmsg` (often less: several come in one read), and reads larger ones
 //! straight into their destination.
 
