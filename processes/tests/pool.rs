@@ -103,6 +103,12 @@ fn sleep_ms(ms: u64) -> u64 {
     ms
 }
 
+/// Sleeps `ms`, then takes the next ticket.
+fn take_ticket_after((tickets, ms): (Shared<AtomicU32>, u64)) -> u32 {
+    sleep_ms(ms);
+    tickets.fetch_add(1, Ordering::SeqCst)
+}
+
 fn results_come_back_in_order(method: StartMethod) {
     let pool = pool(method, 3);
     let p = Arc::clone(&pool);
@@ -131,13 +137,17 @@ fn results_come_back_in_order(method: StartMethod) {
         assert_eq!(imap.next().unwrap().unwrap(), 0);
         assert_eq!(imap.len(), 9, "an exact-size iterator counts down");
 
-        // Later items finish first: the unordered results come in the order they end.
-        let unordered: Vec<u64> = p
-            .imap_unordered(sleep_ms, [400, 1])
+        // The unordered results come in the order the items end: each item takes a
+        // ticket as it ends, and the tickets come out increasing (however many workers
+        // ran them at once).
+        let tickets = Shared::new(AtomicU32::new(0)).unwrap();
+        let items = [300, 0, 150].map(|ms| (tickets.clone(), ms));
+        let unordered: Vec<u32> = p
+            .imap_unordered(take_ticket_after, items)
             .unwrap()
             .map(Result::unwrap)
             .collect();
-        assert_eq!(unordered, [1, 400]);
+        assert_eq!(unordered, [0, 1, 2]);
         let mut all: Vec<u64> = p
             .imap_unordered_chunked(square, 0..30, 4)
             .unwrap()
@@ -333,7 +343,7 @@ fn a_task_over_its_timeout_fails_and_its_worker_is_replaced(method: StartMethod)
     let pool = Arc::new(
         Pool::builder()
             .processes(2)
-            .task_timeout(Duration::from_millis(500))
+            .task_timeout(Duration::from_millis(1500))
             .start_method(method)
             .build()
             .unwrap(),
@@ -346,7 +356,9 @@ fn a_task_over_its_timeout_fails_and_its_worker_is_replaced(method: StartMethod)
             .map(|i| p.apply_async(square, (i,)).unwrap())
             .collect();
         match stuck.get_timeout(PATIENCE) {
-            Err(Error::TaskTimedOut { timeout }) => assert_eq!(timeout, Duration::from_millis(500)),
+            Err(Error::TaskTimedOut { timeout }) => {
+                assert_eq!(timeout, Duration::from_millis(1500))
+            }
             other => panic!("{other:?}"),
         }
         for (i, result) in quick.into_iter().enumerate() {

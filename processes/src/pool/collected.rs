@@ -128,7 +128,9 @@ impl<R: DeserializeOwned + Send + 'static> Sink for CollectedChunk<R> {
                 let arrived = self.len - outcomes.skipped();
                 if let Some(slot @ None) = state.chunks.get_mut(self.chunk) {
                     *slot = Some((outcomes, worker.to_owned()));
-                    state.pending -= arrived;
+                    // Saturating: a corrupt reply whose skipped items are not the ones
+                    // that failed must end the wait early (with an error), not wrap.
+                    state.pending = state.pending.saturating_sub(arrived);
                 }
             }),
             Err(error) => self.fail_rest(error, &[]),
@@ -138,7 +140,7 @@ impl<R: DeserializeOwned + Send + 'static> Sink for CollectedChunk<R> {
     fn fail_item(&self, index: usize, error: Error) {
         self.results.settle(|state| {
             if state.failures.insert(self.first + index, error).is_none() {
-                state.pending -= 1;
+                state.pending = state.pending.saturating_sub(1);
             }
         });
     }
@@ -154,7 +156,7 @@ impl<R: DeserializeOwned + Send + 'static> Sink for CollectedChunk<R> {
                     .insert(self.first + index, error.clone())
                     .is_none()
                 {
-                    state.pending -= 1;
+                    state.pending = state.pending.saturating_sub(1);
                 }
             }
         });
