@@ -273,3 +273,24 @@ fn a_consumer_killed_mid_stream_costs_at_most_that_message() {
     }
     producer.join().unwrap().unwrap();
 }
+
+#[test]
+fn a_process_out_of_descriptors_gets_an_error_not_a_panic() {
+    let queue = Queue::<u32>::new().unwrap();
+    let mut child = spawn_child({
+        let queue = queue.clone();
+        move || {
+            let _hoard = queue_support::use_up_descriptors()?;
+            // A new queue needs a descriptor for its memfd.
+            let refused = matches!(
+                Queue::<u32>::new(),
+                Err(Error::SharedMem(mp_shared_mem::Error::Os { .. }))
+            );
+            ensure(refused, 1)?;
+            // A queue it already holds needs none.
+            queue.put(&5).map_err(|_| 2u8)
+        }
+    });
+    assert_eq!(child.join(), 0);
+    assert_eq!(queue.get_timeout(PATIENCE).unwrap(), 5);
+}

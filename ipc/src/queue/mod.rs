@@ -14,6 +14,26 @@
 //! | `multiprocessing.SimpleQueue()` | [`SimpleQueue::new()`] |
 //! | passing `q` to `Process(target, args=(q,))` | inherit it across `fork`, or [`transfer::send_value`](mp_shared_mem::transfer::send_value) it |
 //!
+//! ```
+//! use std::os::unix::net::UnixStream;
+//! use mp_ipc::{Error, Queue};
+//! use mp_shared_mem::transfer;
+//!
+//! let results = Queue::<(u32, f64)>::new()?;
+//!
+//! // A process that is already running gets the queue over a Unix socket (a forked
+//! // child would simply inherit it).
+//! let (here, there) = UnixStream::pair().unwrap();
+//! transfer::send_value(&here, &results)?;
+//! let in_worker: Queue<(u32, f64)> = transfer::recv_value(&there, 4096)?;
+//! in_worker.put(&(7, 2.5))?;
+//! in_worker.close();
+//!
+//! assert_eq!(results.get()?, (7, 2.5));
+//! assert!(matches!(results.get(), Err(Error::Closed)));
+//! # Ok::<(), Error>(())
+//! ```
+//!
 //! # How it works
 //!
 //! A queue is one memfd segment (mp-shared-mem's [`Segment`](mp_shared_mem::Segment)): a
@@ -90,6 +110,30 @@
 //! merely claims. A segment received through handle transfer is checked to be a queue of
 //! the same kind and message type before it is used ([`mp_shared_mem::Error::TypeMismatch`]
 //! otherwise).
+//!
+//! # What it costs
+//!
+//! mp-bench's `ipc-queue-*` rows measured, on the project's 2-core VM while other builds
+//! kept its load average near 9 (`cargo run --release -p mp-bench -- --filter
+//! ipc-queue-1x1-16b --rounds 21` for the first figures, `--filter ipc-queue` for the
+//! others, each the ratios of one run): 16-byte messages from one process to another at 2.79 M msg/s, 18.6x
+//! ipc-channel's 150 k and 184x `multiprocessing.Queue`'s 15.2 k, and 5.6x below a bare
+//! spinning ring without serialization or locks (15.5 M); 64 KiB messages at 2.76 GB/s
+//! (ipc-channel 1.76 GB/s, the bare ring 4.77 GB/s); 2 producer and 2 consumer processes
+//! at 2.26 M msg/s. The design's aim of 10 M msg/s was not reached under that load.
+//! In one thread, a put and a get of a 16-byte message run about 720 instructions
+//! (callgrind), of which the two side locks take 64 and serde's 16-element array about
+//! 225. Why each part is there:
+//!
+//! - the side locks: they are what lets any number of producers and consumers share
+//!   the ring and what tells the next holder that a process died mid-operation, at the
+//!   price of two uncontended atomic operations per side and message;
+//! - the cached cursors: a side reads the other side's cache line only when the ring
+//!   looks full (or empty), instead of on every message;
+//! - the `SeqCst` commit and waiter-flag load: the price of making no system call when
+//!   nobody sleeps (a `FUTEX_WAKE` on every message would cost more than the message);
+//! - spinning about 256 rounds, then 8 yields, before sleeping: a wake-up across CPUs
+//!   costs 10-15 us, a message tens of nanoseconds.
 //!
 //! # Against Python
 //!

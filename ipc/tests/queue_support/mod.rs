@@ -159,6 +159,29 @@ impl Drop for Child {
     }
 }
 
+/// Opens `/dev/null` until the process is out of descriptors (after lowering its limit to
+/// a few above the highest descriptor open, so that this takes a few opens, not a
+/// million). For forked children only: the limit is process-wide. Keep the result alive.
+pub fn use_up_descriptors() -> Result<Vec<std::fs::File>, u8> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let highest = std::fs::read_dir("/proc/self/fd")
+        .map_err(|_| 90u8)?
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u64>().ok())
+        .max()
+        .unwrap_or(2);
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(|_| 91u8)?;
+    setrlimit(Resource::RLIMIT_NOFILE, highest + 8, hard).map_err(|_| 92u8)?;
+    let mut hoard = Vec::new();
+    loop {
+        match std::fs::File::open("/dev/null") {
+            Ok(file) => hoard.push(file),
+            Err(err) if err.raw_os_error() == Some(libc::EMFILE) => return Ok(hoard),
+            Err(_) => return Err(93),
+        }
+    }
+}
+
 /// xorshift64*: enough randomness for kill instants, reproducible from its seed.
 pub struct Rng(u64);
 
