@@ -30,6 +30,7 @@ use crate::row::Row;
 
 mod awaiting;
 mod events;
+mod ipc_queue;
 mod locks;
 mod pipe;
 mod processes;
@@ -42,6 +43,7 @@ const FAMILIES: &[fn() -> Vec<Row>] = &[
     events::rows,     // Event between processes
     shared_mem::rows, // Array, Value, segments, codec
     threads::rows,    // Thread, ThreadPool, thread queues
+    ipc_queue::rows,  // mp-ipc Queue between processes, 1x1 and 2x2
     awaiting::rows,   // Event::wait_async, ThreadPool futures awaited
     pipe::rows,       // Pipe round trip, 1 MiB send_bytes
     processes::rows,  // Process start+join by start method, 100 at once

@@ -68,11 +68,9 @@ impl RawQueue {
             let head = Cursor::unpack(self.control().head.0.head.load(Ordering::Relaxed));
             let tail_pos = self.wait_for_record(head.pos, stream.is_some(), patience)?;
             let available = self.used(head.pos, tail_pos)?;
-            let mut header = [0u8; 8];
-            // SAFETY: we hold the consumer lock and at least 8 bytes lie between the head
-            // and the tail we loaded (`available` is a non-zero multiple of 8).
-            unsafe { self.read_ring(head.pos, &mut header) };
-            let (len, tag) = record::decode_header(header);
+            // At least one header lies between the head and the tail we loaded
+            // (`available` is a non-zero multiple of 8).
+            let (len, tag) = self.read_header(head.pos);
             let size = record::footprint(len as usize)
                 .filter(|size| *size <= available)
                 .ok_or_else(|| {
@@ -142,6 +140,7 @@ impl RawQueue {
     /// Waits until a record follows `head_pos`; the tail position then. In the middle of a
     /// streamed message the patience is ignored (the message is finished, or dropped if
     /// its producer gave up or died) and closing does not interrupt.
+    #[inline]
     fn wait_for_record(
         &self,
         head_pos: u32,
@@ -200,6 +199,7 @@ impl RawQueue {
     }
 
     /// The tail as it is now, remembered for the next get.
+    #[inline]
     fn consumer_view_of_tail(&self) -> u32 {
         let tail = self.control().tail.0.tail.load(Ordering::Acquire);
         self.control()
@@ -286,6 +286,7 @@ impl RawQueue {
     }
 
     /// Takes a record: the commit point of a get.
+    #[inline]
     fn commit_head(&self, head: Cursor, size: u32, completes: bool) {
         let next = head.advanced(size, completes);
         self.control()

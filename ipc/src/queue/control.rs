@@ -262,6 +262,7 @@ pub(crate) struct Cursor {
 }
 
 impl Cursor {
+    #[inline]
     pub(crate) fn unpack(word: u64) -> Self {
         Self {
             count: (word >> 32) as u32,
@@ -269,11 +270,13 @@ impl Cursor {
         }
     }
 
+    #[inline]
     pub(crate) fn pack(self) -> u64 {
         (u64::from(self.count) << 32) | u64::from(self.pos)
     }
 
     /// This cursor moved on by `bytes`, and by one message if `completes` is true.
+    #[inline]
     pub(crate) fn advanced(self, bytes: u32, completes: bool) -> Self {
         Self {
             count: self.count.wrapping_add(u32::from(completes)),

@@ -97,7 +97,8 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 
     /// Puts a message if that needs no waiting (Python's `put_nowait`); [`Error::Full`]
     /// if the queue holds `maxsize` messages, its ring has no room, or another producer
-    /// holds the producer side.
+    /// holds the producer side (also one that died holding it: only the waiting forms
+    /// take a dead holder's side over).
     ///
     /// ```
     /// let queue = mp_ipc::Queue::<u8>::with_maxsize(1)?;
@@ -141,7 +142,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     /// Takes the oldest message if there is one (Python's `get_nowait()`); [`Error::Empty`]
-    /// if there is none, or another consumer holds the consumer side.
+    /// if there is none, or another consumer holds the consumer side (also one that died
+    /// holding it: only the waiting forms take a dead holder's side over, after about
+    /// 100 ms).
     ///
     /// ```
     /// let queue = mp_ipc::Queue::<u8>::new()?;

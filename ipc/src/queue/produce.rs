@@ -114,8 +114,7 @@ impl RawQueue {
         // `len <= room - 8` and `room` is a multiple of 8, so the padded record fits.
         let size = record::footprint(len).ok_or(Error::Full)?;
         let len = u32::try_from(len).map_err(|_| Error::Full)?;
-        // SAFETY: the header goes at the tail, inside the free space we own.
-        unsafe { self.write_ring(tail.pos, &record::encode_header(len, WHOLE)) };
+        self.write_header(tail.pos, len, WHOLE);
         self.commit_tail(tail, size, true);
         Ok(Some(()))
     }
@@ -130,12 +129,10 @@ impl RawQueue {
     ) -> Result<(), Error> {
         self.wait_for_room(tail, size, patience)?;
         let len = u32::try_from(bytes.len()).map_err(|_| Error::Full)?;
+        self.write_header(tail.pos, len, WHOLE);
         // SAFETY: we hold the producer lock and `wait_for_room` made sure that `size`
         // bytes from the tail are free.
-        unsafe {
-            self.write_ring(tail.pos, &record::encode_header(len, WHOLE));
-            self.write_ring(tail.pos.wrapping_add(HEADER), bytes);
-        }
+        unsafe { self.write_ring(tail.pos.wrapping_add(HEADER), bytes) };
         self.commit_tail(tail, size, true);
         Ok(())
     }
@@ -178,10 +175,10 @@ impl RawQueue {
                 (false, false) => MORE,
             };
             let len = prefix + chunk as u32;
+            self.write_header(tail.pos, len, tag);
             // SAFETY: we hold the producer lock and `free` bytes from the tail are free;
             // `HEADER + len` (padded) is at most `free - ABORT_RESERVE`.
             unsafe {
-                self.write_ring(tail.pos, &record::encode_header(len, tag));
                 let mut at = tail.pos.wrapping_add(HEADER);
                 if first {
                     self.write_ring(at, &(bytes.len() as u64).to_le_bytes());
@@ -245,6 +242,7 @@ impl RawQueue {
     }
 
     /// The head as the producer last saw it, or as it is now if `refresh`.
+    #[inline]
     fn producer_view_of_head(&self, refresh: bool) -> Cursor {
         let cached = &self.control().producer.0.cached_head;
         if refresh {
@@ -257,12 +255,14 @@ impl RawQueue {
     }
 
     /// Free bytes from `tail_pos`, by the cached head or, if `refresh`, the current one.
+    #[inline]
     fn free_space(&self, tail_pos: u32, refresh: bool) -> Result<u32, Error> {
         let head = self.producer_view_of_head(refresh);
         Ok(self.ring_bytes() - self.used(head.pos, tail_pos)?)
     }
 
     /// Publishes a record of `size` bytes: the commit point of a put.
+    #[inline]
     fn commit_tail(&self, tail: Cursor, size: u32, completes: bool) -> Cursor {
         let next = tail.advanced(size, completes);
         self.control()
@@ -282,8 +282,8 @@ impl RawQueue {
                 "no room left for the abort record of a stream".into(),
             ));
         }
-        // SAFETY: we hold the producer lock and at least 8 bytes from the tail are free.
-        unsafe { self.write_ring(tail.pos, &record::encode_header(0, ABORT)) };
+        // We hold the producer lock and at least 8 bytes from the tail are free.
+        self.write_header(tail.pos, 0, ABORT);
         self.commit_tail(tail, HEADER, false);
         tracing::debug!("stream aborted");
         Ok(())

@@ -3,7 +3,7 @@
 
 use std::any::type_name;
 use std::ptr::NonNull;
-use std::sync::atomic::{Ordering, fence};
+use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::time::{Duration, Instant};
 
 use mp_shared_mem::Segment;
@@ -196,6 +196,7 @@ impl RawQueue {
         })
     }
 
+    #[inline]
     pub(crate) fn control(&self) -> &Control {
         // SAFETY: `control` points at the start of the mapping `self.segment` keeps alive;
         // it holds a `Control` (written by the creator, or checked by `attach`), made of
@@ -238,11 +239,13 @@ impl RawQueue {
         }
     }
 
+    #[inline]
     pub(crate) fn is_closed(&self) -> bool {
         self.control().shared.0.closed.load(Ordering::Acquire) != 0
     }
 
     /// Bytes used between a head and a tail position, if the pair is consistent.
+    #[inline]
     pub(crate) fn used(&self, head_pos: u32, tail_pos: u32) -> Result<u32, Error> {
         let used = tail_pos.wrapping_sub(head_pos);
         if used > self.ring_bytes || !used.is_multiple_of(8) {
@@ -257,14 +260,41 @@ impl RawQueue {
     // -- the ring's bytes -----------------------------------------------------------------
 
     /// A pointer to ring offset `pos & mask`.
+    #[inline]
     fn at(&self, pos: u32) -> *mut u8 {
         // SAFETY: `pos & mask < ring_bytes`, so the pointer stays inside the ring.
         unsafe { self.data.as_ptr().add((pos & self.mask) as usize) }
     }
 
     /// Bytes from `pos` to the end of the ring.
+    #[inline]
     pub(crate) fn until_end(&self, pos: u32) -> u32 {
         self.ring_bytes - (pos & self.mask)
+    }
+
+    /// The record header word at `pos` (a multiple of 8: headers never wrap).
+    #[inline]
+    fn header_word(&self, pos: u32) -> &AtomicU64 {
+        // SAFETY: `pos & mask` is a multiple of 8 below the ring's size (positions only
+        // ever advance by multiples of 8, and the ring's size is one too), and the ring
+        // starts on a page boundary, so the word is in bounds and aligned. It is only
+        // ever accessed atomically through this function, which is sound whatever the
+        // bytes hold and whoever writes them at the same time.
+        unsafe { &*self.at(pos).cast::<AtomicU64>() }
+    }
+
+    /// Writes a record header at `pos`. The caller holds the producer lock and `pos` is
+    /// in its free space; the header is published by the tail's commit.
+    #[inline]
+    pub(crate) fn write_header(&self, pos: u32, len: u32, tag: u32) {
+        self.header_word(pos)
+            .store(super::record::pack_header(len, tag), Ordering::Relaxed);
+    }
+
+    /// Reads the record header at `pos`: its payload length and tag.
+    #[inline]
+    pub(crate) fn read_header(&self, pos: u32) -> (u32, u32) {
+        super::record::unpack_header(self.header_word(pos).load(Ordering::Relaxed))
     }
 
     /// Copies `bytes` into the ring at `pos`, wrapping around its end.
@@ -382,6 +412,7 @@ impl RawQueue {
     /// check form Dekker's pattern: either we see `waiter` raised, or the sleeper sees our
     /// progress before it sleeps. (On x86-64 the store is one `xchg` and the load a plain
     /// `mov`: no separate fence on the path every message takes.)
+    #[inline]
     pub(crate) fn notify_after_commit(&self, wake: &Wake) {
         if wake.waiter.load(Ordering::SeqCst) != 0 {
             wake.seq.fetch_add(1, Ordering::Release);

@@ -31,19 +31,14 @@ pub(crate) fn footprint(payload: usize) -> Option<u32> {
     u32::try_from(padded).ok()?.checked_add(HEADER)
 }
 
-/// A record header, as two little words.
-pub(crate) fn encode_header(len: u32, tag: u32) -> [u8; 8] {
-    let mut header = [0u8; 8];
-    header[..4].copy_from_slice(&len.to_le_bytes());
-    header[4..].copy_from_slice(&tag.to_le_bytes());
-    header
+/// A record header as one word: the length in the low half, the tag in the high half.
+/// Headers are 8-aligned and never wrap, so each is read and written as one atomic
+/// `u64` (the same bytes on every little-endian machine this crate runs on).
+pub(crate) fn pack_header(len: u32, tag: u32) -> u64 {
+    u64::from(len) | (u64::from(tag) << 32)
 }
 
-/// The payload length and tag of a header.
-pub(crate) fn decode_header(header: [u8; 8]) -> (u32, u32) {
-    let [a, b, c, d, e, f, g, h] = header;
-    (
-        u32::from_le_bytes([a, b, c, d]),
-        u32::from_le_bytes([e, f, g, h]),
-    )
+/// The payload length and tag of a header word.
+pub(crate) fn unpack_header(word: u64) -> (u32, u32) {
+    (word as u32, (word >> 32) as u32)
 }
