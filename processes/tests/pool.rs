@@ -499,8 +499,17 @@ fn close_lets_tasks_finish_then_join_waits(method: StartMethod) {
         Err(Error::PoolClosed)
     ));
     assert!(matches!(pool.map(square, 0..2), Err(Error::PoolClosed)));
-    let p = Arc::clone(&pool);
-    bounded(move || p.join().unwrap());
+    assert!(matches!(
+        pool.join_timeout(Duration::from_millis(1)),
+        Err(Error::TimedOut)
+    ));
+    // Two joiners at once: both return once the workers are gone.
+    let (p, q) = (Arc::clone(&pool), Arc::clone(&pool));
+    bounded(move || {
+        let other = std::thread::spawn(move || q.join_timeout(PATIENCE));
+        p.join().unwrap();
+        other.join().unwrap().unwrap();
+    });
     for pid in &pids {
         assert!(is_gone(*pid), "worker {pid} ended after close and join");
     }

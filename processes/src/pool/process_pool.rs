@@ -7,10 +7,10 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mp_shared_mem::transfer;
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -52,9 +52,38 @@ pub(crate) struct Inner {
     /// A byte on `wake_tx` makes the supervisor look at the state again.
     wake_tx: UnixStream,
     pub(crate) wake_rx: UnixStream,
+    /// Set by the supervisor as it returns: every worker is reaped.
+    ended: Mutex<bool>,
+    ended_signal: Condvar,
 }
 
 impl Inner {
+    /// The supervisor is done: wakes the joiners.
+    pub(crate) fn set_ended(&self) {
+        *self.ended.lock() = true;
+        self.ended_signal.notify_all();
+    }
+
+    /// Waits until the supervisor is done, or `deadline`; whether it is.
+    fn wait_ended(&self, deadline: Option<Instant>) -> bool {
+        let mut ended = self.ended.lock();
+        while !*ended {
+            match deadline {
+                Some(deadline) => {
+                    if self
+                        .ended_signal
+                        .wait_until(&mut ended, deadline)
+                        .timed_out()
+                    {
+                        return *ended;
+                    }
+                }
+                None => self.ended_signal.wait(&mut ended),
+            }
+        }
+        true
+    }
+
     pub(crate) fn wake(&self) {
         // Full means a wake-up is pending already.
         let _ = (&self.wake_tx).write(&[1]);
@@ -190,6 +219,8 @@ impl Pool {
             next_worker: AtomicU64::new(0),
             wake_tx,
             wake_rx,
+            ended: Mutex::new(false),
+            ended_signal: Condvar::new(),
         });
         let pool = Pool {
             inner: Arc::clone(&inner),
@@ -582,20 +613,47 @@ impl Pool {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn join(&self) -> Result<(), Error> {
+        self.join_until(None)
+    }
+
+    /// [`join`](Pool::join), waiting at most `timeout`: [`Error::TimedOut`] if the workers
+    /// have not all ended by then (the pool can be joined again later).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mp_processes::{Error, Pool};
+    ///
+    /// let pool = Pool::new(1)?;
+    /// pool.apply_async(|| std::thread::sleep(Duration::from_millis(300)), ())?;
+    /// pool.close();
+    /// assert!(matches!(pool.join_timeout(Duration::from_millis(1)), Err(Error::TimedOut)));
+    /// pool.join_timeout(Duration::from_secs(30))?;
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn join_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        self.join_until(Instant::now().checked_add(timeout))
+    }
+
+    fn join_until(&self, deadline: Option<Instant>) -> Result<(), Error> {
         if matches!(self.inner.state.lock().phase, Phase::Running) {
             return Err(Error::PoolRunning);
         }
-        let supervisor = self.supervisor.lock().take();
-        if let Some(supervisor) = supervisor {
-            if supervisor.thread().id() == std::thread::current().id() {
-                // Called from a callback on the supervisor itself: it ends on its own.
-                return Ok(());
-            }
-            if supervisor.join().is_err() {
-                return Err(Error::PoolBroken(
-                    "the pool's supervisor thread panicked".into(),
-                ));
-            }
+        let on_supervisor = self
+            .supervisor
+            .lock()
+            .as_ref()
+            .is_some_and(|supervisor| supervisor.thread().id() == std::thread::current().id());
+        if on_supervisor {
+            // Called from a callback on the supervisor itself: it ends on its own.
+            return Ok(());
+        }
+        let supervising = self.supervisor.lock().is_some();
+        if supervising && !self.inner.wait_ended(deadline) {
+            return Err(Error::TimedOut);
+        }
+        if let Some(supervisor) = self.supervisor.lock().take() {
+            // It has ended (or is returning): this does not wait.
+            let _ = supervisor.join();
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -13,7 +14,8 @@ use nix::poll::PollFlags;
 
 use super::frame::MAX_FRAME_LEN;
 use super::process_pool::Inner;
-use super::state::{Delivery, Link};
+use super::state::{Delivery, Link, Phase};
+use crate::panic_message::panic_message;
 use crate::{Error, sys};
 
 /// How long the supervisor waits for a dead worker's exit status.
@@ -30,6 +32,26 @@ type Frame = Result<(Vec<u8>, Vec<OwnedFd>), mp_shared_mem::Error>;
 /// never failed for its death.
 pub(crate) fn supervise(inner: Arc<Inner>) {
     tracing::debug!("pool supervisor started");
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| run(&inner))) {
+        // A bug here must not leave anyone waiting for ever: every task fails, every
+        // worker is killed and reaped.
+        let reason = format!("its supervisor panicked: {}", panic_message(&*payload));
+        tracing::debug!(%reason, "pool supervisor panicked");
+        let mut deliveries = Vec::new();
+        let links = {
+            let mut state = inner.state.lock();
+            state.phase = Phase::Broken(reason.clone());
+            state.shut_down(Error::PoolBroken(reason), &mut deliveries);
+            state.links()
+        };
+        deliver(deliveries);
+        for link in links {
+            let _ = link.handle.join_timeout(REAP_PATIENCE);
+        }
+    }
+}
+
+fn run(inner: &Arc<Inner>) {
     loop {
         let (links, deadline) = {
             let state = inner.state.lock();
@@ -100,12 +122,13 @@ pub(crate) fn supervise(inner: Arc<Inner>) {
         };
         deliver(deliveries);
         for _ in 0..needed {
-            if !replace_one(&inner) {
+            if !replace_one(inner) {
                 break;
             }
         }
     }
     tracing::debug!("pool supervisor ended");
+    inner.set_ended();
 }
 
 /// Starts one replacement worker; false if that failed (the next try comes later).
