@@ -16,7 +16,8 @@ use crate::{Connection, Error};
 /// ```
 /// use mp_ipc::{Client, Listener};
 ///
-/// let listener = Listener::bind(&"@mp-doc-client".parse()?, None)?;
+/// let address = format!("@mp-doc-client-{}", std::process::id()).parse()?;
+/// let listener = Listener::bind(&address, None)?;
 /// let connection = Client::connect::<u32>(listener.address(), None)?;
 /// connection.send(&42)?;
 /// assert_eq!(listener.accept::<u32>()?.recv()?, 42);

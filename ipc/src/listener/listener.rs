@@ -67,8 +67,10 @@ impl Listener {
     /// ```
     /// use mp_ipc::{Address, Listener};
     ///
-    /// let listener = Listener::bind(&Address::Abstract(b"mp-doc-listener".to_vec()), None)?;
-    /// assert_eq!(listener.address().to_string(), "@mp-doc-listener");
+    /// // Abstract names are shared by the whole machine: make it unique.
+    /// let name = format!("mp-doc-listener-{}", std::process::id());
+    /// let listener = Listener::bind(&Address::Abstract(name.clone().into_bytes()), None)?;
+    /// assert_eq!(listener.address().to_string(), format!("@{name}"));
     /// # Ok::<(), mp_ipc::Error>(())
     /// ```
     pub fn bind(address: &Address, authkey: Option<&[u8]>) -> Result<Self, Error> {
