@@ -5,6 +5,7 @@
 //! checks that its workers are gone at the end.
 
 use std::collections::HashSet;
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -831,6 +832,56 @@ fn shutdown_as_the_executor_does(method: StartMethod) {
     drop_and_check_gone(pool, pids);
 }
 
+/// Runs a future to its end on this thread, parking between polls (the waker unparks).
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::park();
+    }
+}
+
+fn results_can_be_awaited(method: StartMethod) {
+    let pool = pool(method, 2);
+    let pids = pool.worker_pids();
+    let p = Arc::clone(&pool);
+    bounded(move || {
+        let results: Vec<_> = (0..10)
+            .map(|i| p.submit(sleep_ms, (i * 5,)).unwrap())
+            .collect();
+        let failing = p.submit(panic_on_odd, (1,)).unwrap();
+        let values: Vec<u64> = block_on(async move {
+            let mut values = Vec::new();
+            for result in results {
+                values.push(result.await.unwrap());
+            }
+            values
+        });
+        assert_eq!(values, (0..10).map(|i| i * 5).collect::<Vec<_>>());
+        assert!(matches!(
+            block_on(failing.into_future()),
+            Err(Error::Panicked { .. })
+        ));
+        let stuck = p.submit(sleep_ms, (600_000,)).unwrap();
+        p.terminate();
+        assert!(matches!(
+            block_on(stuck.into_future()),
+            Err(Error::Terminated)
+        ));
+    });
+    drop_and_check_gone(pool, pids);
+}
+
 macro_rules! for_each_method {
     ($($test:ident),* $(,)?) => {
         mod fork {
@@ -864,4 +915,5 @@ for_each_method!(
     values_that_cannot_cross_fail_their_task,
     running_out_of_descriptors_fails_tasks_not_hangs,
     shutdown_as_the_executor_does,
+    results_can_be_awaited,
 );

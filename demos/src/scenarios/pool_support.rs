@@ -250,19 +250,6 @@ impl Comparison {
         })
     }
 
-    /// For CPU-bound jobs: a note when one job alone, run in this thread, did not keep a
-    /// whole CPU busy, which means other programs were taking the CPUs and every speed-up
-    /// of this run is lower than an idle machine would give.
-    pub(super) fn load_note(&self) -> Option<String> {
-        let alone = self.sequential.cpus_busy();
-        (alone < 0.9).then(|| {
-            format!(
-                "(the jobs run one after another kept only {alone:.2} of a CPU busy: other \
-                 programs are using the CPUs, so the speed-ups are lower than on an idle machine)"
-            )
-        })
-    }
-
     /// The comparison's lines of a table (see [`TABLE_HEADER`]).
     pub(super) fn table(&self, work: &str) -> String {
         [

@@ -14,6 +14,7 @@
 //! | `executor.submit(f, *args)`; `fut.result()`; `fut.done()` | [`submit(f, args)?`](Pool::submit) (the same as `apply_async`); [`result()`](AsyncResult::result), [`result_timeout(d)`](AsyncResult::result_timeout), [`done()`](AsyncResult::done) |
 //! | `executor.shutdown(wait, cancel_futures)` | [`shutdown(wait, cancel_futures)`](Pool::shutdown) (cancelled tasks: [`Error::Cancelled`](crate::Error::Cancelled)) |
 //! | `r.get()`, `r.get(timeout)`, `r.wait()`, `r.ready()`, `r.successful()` | [`get()`](AsyncResult::get), [`get_timeout(d)`](AsyncResult::get_timeout), [`wait()`](AsyncResult::wait), [`ready()`](AsyncResult::ready), [`successful()`](AsyncResult::successful) (`None` while running) |
+//! | `await loop.run_in_executor(executor, f)` | `pool.submit(f, args)?.await` ([`ResultFuture`]) (any executor; the supervisor wakes the task) |
 //! | `p.close()`, `p.join()`, `p.terminate()` | [`close()`](Pool::close), [`join()?`](Pool::join), [`terminate()`](Pool::terminate) |
 //! | an exception in a task | that task's [`Error::Panicked`](crate::Error::Panicked), with the message |
 //! | a worker killed mid-task: `Pool` hangs, `ProcessPoolExecutor` breaks (`BrokenProcessPool`) | that task fails with [`Error::Signaled`](crate::Error::Signaled) naming the signal; a new worker replaces it; the other tasks complete |
@@ -121,7 +122,7 @@ mod state;
 mod supervisor;
 mod worker;
 
-pub use async_result::AsyncResult;
+pub use async_result::{AsyncResult, ResultFuture};
 pub use builder::PoolBuilder;
 pub use process_pool::Pool;
 pub use results::{Imap, ImapUnordered};
