@@ -34,19 +34,35 @@ def produce(queue, go, make, indices):
         queue.put(make(index))
 
 
-def consume(queue, go, received, total):
+def consume(queue, go, received, slot, producers):
     go.wait(WAIT_LIMIT)
     count = 0
     sum_ = 0
-    while True:
+    sentinels = 0
+    first = None
+    while sentinels < producers:
         message = queue.get(timeout=WAIT_LIMIT)
+        if first is None:
+            first = time.perf_counter()
         if message is None:
-            break
+            sentinels += 1
+            continue
         count += 1
         sum_ += index_of(message)
+    finished = time.perf_counter()
     with received.get_lock():
         received[0] += count
         received[1] += sum_
+        received[2 + slot] = finished
+        received[4 + slot] = first
+
+
+def produce_then_stop(queue, go, indices, consumers):
+    produce(queue, go, small, indices)
+    # Each producer ends its items with one sentinel per consumer; a consumer stops after
+    # one sentinel per producer, so both stop only once every item was taken.
+    for _ in range(consumers):
+        queue.put(None)
 
 
 def one_to_one(iterations, make, size):
@@ -67,30 +83,29 @@ def one_to_one(iterations, make, size):
 
 
 def two_by_two(iterations):
+    """Timed from the first item a consumer took to the moment the last consumer has taken
+    its last item (CLOCK_MONOTONIC, the same clock in every process). Process start-up,
+    the wake-up of four processes sleeping on an Event (tens of milliseconds on a loaded
+    machine, which would swamp a short run) and the joins are outside."""
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     go = context.Event()
-    received = context.Array("q", 2)
+    received = context.Array("d", 6)
     producers = [
-        context.Process(target=produce, args=(queue, go, small, range(p, iterations, 2)), daemon=True)
+        context.Process(target=produce_then_stop, args=(queue, go, range(p, iterations, 2), 2), daemon=True)
         for p in range(2)
     ]
     consumers = [
-        context.Process(target=consume, args=(queue, go, received, iterations), daemon=True) for _ in range(2)
+        context.Process(target=consume, args=(queue, go, received, c, 2), daemon=True) for c in range(2)
     ]
     for process in producers + consumers:
         process.start()
-    start = time.perf_counter()
     go.set()
-    for producer in producers:
-        producer.join(WAIT_LIMIT)
-    # One sentinel per consumer, after every item (a queue has no close for consumers).
-    for _ in consumers:
-        queue.put(None)
-    for consumer in consumers:
-        consumer.join(WAIT_LIMIT)
-    elapsed = time.perf_counter() - start
-    count, sum_ = received[0], received[1]
+    for process in producers + consumers:
+        process.join(WAIT_LIMIT)
+        benchlib.expect(process.exitcode == 0, f"a child ended with {process.exitcode}")
+    elapsed = max(received[2], received[3]) - min(received[4], received[5])
+    count, sum_ = int(received[0]), int(received[1])
     benchlib.expect(count == iterations and sum_ == iterations * (iterations - 1) // 2,
                     f"consumers got {count} items adding up to {sum_}")
     return elapsed

@@ -113,17 +113,16 @@
 //!
 //! # What it costs
 //!
-//! mp-bench's `ipc-queue-*` rows measured, on the project's 2-core VM while other builds
-//! kept its load average near 9 (`cargo run --release -p mp-bench -- --filter
-//! ipc-queue-1x1-16b --rounds 21` for the first figures, `--filter ipc-queue` for the
-//! others, each the ratios of one run): 16-byte messages from one process to another at 2.79 M msg/s, 18.6x
-//! ipc-channel's 150 k and 184x `multiprocessing.Queue`'s 15.2 k, and 5.6x below a bare
-//! spinning ring without serialization or locks (15.5 M); 64 KiB messages at 2.76 GB/s
-//! (ipc-channel 1.76 GB/s, the bare ring 4.77 GB/s); 2 producer and 2 consumer processes
-//! at 2.26 M msg/s. The design's aim of 10 M msg/s was not reached under that load.
-//! In one thread, a put and a get of a 16-byte message run about 720 instructions
-//! (callgrind), of which the two side locks take 64 and serde's 16-element array about
-//! 225. Why each part is there:
+//! mp-bench's `ipc-queue-*` rows (`cargo run --release -p mp-bench -- --filter ipc-queue`)
+//! measured, in one run on the project's 2-core VM while other builds kept its load
+//! average near 9: 16-byte messages from one process to another at 5.11 M msg/s, 22x
+//! ipc-channel's 230 k and 156x `multiprocessing.Queue`'s 32.7 k, and 6.9x below a bare
+//! spinning ring without serialization or locks (35.2 M); 64 KiB messages at 6.03 GB/s
+//! (ipc-channel 1.97 GB/s, the bare ring 6.47 GB/s, Python 303 MB/s); 2 producer and 2
+//! consumer processes at 3.53 M msg/s (a run of that row alone, the same load). The
+//! design's aim of 10 M msg/s was not reached under that load. In one thread, a put and
+//! a get of a 16-byte message run about 720 instructions (callgrind), of which the two
+//! side locks take 64 and serde's 16-element array about 225. Why each part is there:
 //!
 //! - the side locks: they are what lets any number of producers and consumers share
 //!   the ring and what tells the next holder that a process died mid-operation, at the
