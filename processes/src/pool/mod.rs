@@ -85,7 +85,7 @@
 //! for ever). The per-task timeout reads the same slot: an item running longer is
 //! failed with [`Error::TaskTimedOut`](crate::Error::TaskTimedOut) and its worker killed
 //! and replaced. After `maxtasksperchild` tasks a worker is sent no more and ends on its
-//! own; its replacement starts.
+//! own; its replacement starts as soon as its last task is sent.
 //!
 //! **Nothing waits for a result that cannot come.** Every task ends in exactly one of:
 //! its values, its panics, its worker's death, its timeout, [`Error::Terminated`](crate::Error::Terminated)

@@ -237,6 +237,11 @@ impl State {
                     worker.task = Some(id);
                     worker.sent += 1;
                     sent_any = true;
+                    if max_tasks.is_some_and(|max| worker.sent >= max) {
+                        // Its last task: it ends after it, so its replacement may start
+                        // now, beside it, rather than after it.
+                        worker.retired = true;
+                    }
                 }
                 Err(err) => {
                     // Dead, or stalled part way through the frame (the stream is out of
