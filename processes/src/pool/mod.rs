@@ -102,6 +102,11 @@
 //! - A crashed item of a chunk fails alone; the other items of its chunk are run again,
 //!   including those that had completed before the crash (a chunk's results travel
 //!   together). Use `chunksize` 1 when a task must not run twice.
+//! - The items of a chunk are decoded together in the worker: arguments that cannot be
+//!   decoded (a handle of the wrong type, a `Deserialize` that fails) fail every item of
+//!   their chunk, with [`Error::Transfer`](crate::Error::Transfer).
+//! - A worker whose socket stalls in the middle of a frame for 30 s (stopped, or writing
+//!   garbage) is killed, and its item fails as if it had crashed.
 //! - `imap` and `imap_unordered` submit every item at once (Python feeds them from a
 //!   thread), so the items must be finite.
 //! - An initializer that panics breaks the pool ([`Error::PoolBroken`](crate::Error::PoolBroken));
