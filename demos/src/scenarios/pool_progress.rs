@@ -83,6 +83,10 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
         .collect::<Result<Vec<u32>, _>>()
         .map_err(pool_error)?;
     bar.finish();
+    if !bar.is_hidden() {
+        // The finished bar stays on screen; the next line goes below it.
+        println!();
+    }
     close_and_join(&pool)?;
     println!(
         "{} results from {} worker processes in {watch}; the longest chain: {} steps",
