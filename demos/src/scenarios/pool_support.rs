@@ -27,18 +27,22 @@ pub(super) fn pool_error(error: mp_processes::Error) -> DemoError {
 
 /// Python's `Pool(processes)`, with every task bounded by [`TASK_LIMIT`].
 pub(super) fn start_pool(processes: usize) -> Result<Pool, DemoError> {
-    Pool::builder()
+    let pool = Pool::builder()
         .processes(processes)
         .task_timeout(TASK_LIMIT)
         .build()
-        .map_err(pool_error)
+        .map_err(pool_error)?;
+    tracing::debug!(processes, pids = ?pool.worker_pids(), "scenario pool started");
+    Ok(pool)
 }
 
 /// Python's `p.close(); p.join()`: the tasks submitted finish, then the workers exit and
 /// are reaped. Bounded, since every task is.
 pub(super) fn close_and_join(pool: &Pool) -> Result<(), DemoError> {
     pool.close();
-    pool.join().map_err(pool_error)
+    pool.join().map_err(pool_error)?;
+    tracing::debug!("scenario pool closed and joined");
+    Ok(())
 }
 
 /// A random number, different at every call, without a crate for it: the standard
@@ -223,6 +227,10 @@ pub(super) fn run_on_threads(seeds: &[u64], job: impl Job, size: u64) -> Result<
 /// workers).
 pub(super) fn run_on_processes(seeds: &[u64], job: impl Job, size: u64) -> Result<Run, DemoError> {
     let pool = start_pool(seeds.len())?;
+    // A round of trivial tasks before the clock starts, one per worker, so that workers
+    // still starting up (a busy machine can take a while) do not count as work time.
+    pool.map_chunked(|n: usize| n, 0..seeds.len(), 1)
+        .map_err(pool_error)?;
     let started = Instant::now();
     let outcomes = pool
         .starmap_chunked(job, seeds.iter().map(|&seed| (size, seed)), 1)
@@ -247,6 +255,19 @@ impl Comparison {
             sequential: run_sequential(&seeds, job, size)?,
             threads: run_on_threads(&seeds, job, size)?,
             processes: run_on_processes(&seeds, job, size)?,
+        })
+    }
+
+    /// For CPU-bound jobs: a note when one job alone, run in this thread, did not keep a
+    /// whole CPU busy, which means other programs were taking the CPUs and every speed-up
+    /// of this run is lower than an idle machine would give.
+    pub(super) fn load_note(&self) -> Option<String> {
+        let alone = self.sequential.cpus_busy();
+        (alone < 0.9).then(|| {
+            format!(
+                "(the jobs run one after another kept only {alone:.2} of a CPU busy: other \
+                 programs are using the CPUs, so the speed-ups are lower than on an idle machine)"
+            )
         })
     }
 
