@@ -48,6 +48,9 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
         "In Python the threads' line would stay near 1x and 1 CPU busy: the GIL lets one \
          thread run at a time. Rust threads run in parallel, as processes do."
     );
+    if let Some(note) = comparison.load_note() {
+        println!("{note}");
+    }
     println!("(the speed-ups are reported, not checked: they depend on what else runs here)");
     comparison.check("the CPU-bound jobs")
 }

@@ -106,6 +106,9 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
         cpu.threads.speedup(&cpu.sequential),
         cpu.processes.speedup(&cpu.sequential)
     );
+    if let Some(note) = cpu.load_note() {
+        println!("{note}");
+    }
     println!("(speed-ups and start-up times are reported, not checked: they depend on the machine's load)");
     io.check("the I/O-bound jobs")?;
     cpu.check("the CPU-bound jobs")
