@@ -26,7 +26,8 @@ use crate::{Context, DemoError, check, check_eq};
 enum Death {
     /// It sends itself `SIGKILL`, as the out-of-memory killer would.
     Kill,
-    /// It calls `abort()` (`SIGABRT`), as a failing native library would.
+    /// It calls `abort()` (`SIGABRT`), as a failing native library would (where core
+    /// dumps are enabled, the system may write one for the worker).
     Abort,
 }
 
