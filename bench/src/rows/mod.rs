@@ -33,6 +33,7 @@ mod events;
 mod ipc_queue;
 mod locks;
 mod pipe;
+mod pool;
 mod processes;
 mod shared_mem;
 mod threads;
@@ -47,6 +48,7 @@ const FAMILIES: &[fn() -> Vec<Row>] = &[
     awaiting::rows,   // Event::wait_async, ThreadPool futures awaited
     pipe::rows,       // Pipe round trip, 1 MiB send_bytes
     processes::rows,  // Process start+join by start method, 100 at once
+    pool::rows,       // process Pool: trivial map, apply_async, CPU-bound scaling
 ];
 
 /// Every row, in table order.

@@ -1,0 +1,84 @@
+//! Ours: `mp_processes::Pool`, built and warmed outside the clock.
+
+use std::time::{Duration, Instant};
+
+use mp_processes::Pool;
+
+use super::{
+    MAP_LEN, WAIT_LIMIT, WORKERS, batches, cpu_bound, cpu_bound_value, double, echo, expect_mapped,
+};
+use crate::error::BenchError;
+
+/// An mp-processes error, as the harness reports a failed pool.
+fn pool_error(what: &'static str) -> impl FnOnce(mp_processes::Error) -> BenchError {
+    move |e| BenchError::Child(format!("mp_processes::Pool {what}: {e}"))
+}
+
+/// A pool of `workers`, every one of them running: each has answered a task.
+///
+/// The per-task timeout bounds every call of a measurement: a call that overruns
+/// fails and its worker is replaced, so no `map` or `get` can wait for ever.
+fn warm_pool(workers: usize) -> Result<Pool, BenchError> {
+    let pool = Pool::builder()
+        .processes(workers)
+        .task_timeout(WAIT_LIMIT)
+        .build()
+        .map_err(pool_error("build"))?;
+    // One item per chunk, so every worker gets one while the first is still busy
+    // starting; a worker that has not started yet gets it when it is ready.
+    let warm_items = 0..(workers as u64 * 4);
+    let warm = pool
+        .map_chunked(double, warm_items.clone(), 1)
+        .map_err(pool_error("warm-up map"))?;
+    expect_mapped(&warm, warm_items, double, "mp_processes::Pool warm-up")?;
+    Ok(pool)
+}
+
+/// `iterations` items doubled by `Pool::map`, in calls of at most [`MAP_LEN`].
+pub(super) fn map_trivial(iterations: u64) -> Result<Duration, BenchError> {
+    let pool = warm_pool(WORKERS)?;
+    let mut elapsed = Duration::ZERO;
+    for items in batches(iterations, MAP_LEN) {
+        let start = Instant::now();
+        let values = pool.map(double, items.clone()).map_err(pool_error("map"))?;
+        elapsed += start.elapsed();
+        expect_mapped(&values, items, double, "mp_processes::Pool::map")?;
+    }
+    Ok(elapsed)
+}
+
+/// `iterations` times: `apply_async(echo, (n,))`, then `get` its value.
+pub(super) fn apply_round_trip(iterations: u64) -> Result<Duration, BenchError> {
+    let pool = warm_pool(WORKERS)?;
+    let start = Instant::now();
+    for n in 0..iterations {
+        let value = pool
+            .apply_async(echo, (n,))
+            .map_err(pool_error("apply_async"))?
+            .get_timeout(WAIT_LIMIT)
+            .map_err(pool_error("get"))?;
+        if value != n {
+            return Err(BenchError::WrongOutcome(format!(
+                "mp_processes::Pool::apply_async returned {value} instead of {n}"
+            )));
+        }
+    }
+    Ok(start.elapsed())
+}
+
+/// `iterations` items of [`cpu_bound`] work, by `Pool::map` on `workers` workers.
+pub(super) fn cpu_map(workers: usize, iterations: u64) -> Result<Duration, BenchError> {
+    let pool = warm_pool(workers)?;
+    let start = Instant::now();
+    let values = pool
+        .map(cpu_bound, 0..iterations)
+        .map_err(pool_error("map"))?;
+    let elapsed = start.elapsed();
+    expect_mapped(
+        &values,
+        0..iterations,
+        cpu_bound_value,
+        "mp_processes::Pool::map",
+    )?;
+    Ok(elapsed)
+}
