@@ -9,10 +9,12 @@
 //!
 //! The contenders:
 //!
-//! - **ours**: `mp_processes::Pool` of the default start method, built with a
-//!   per-task timeout of [`WAIT_LIMIT`] (a stuck call fails, its worker is killed
-//!   and replaced); `apply_async` results are taken with `get_timeout`. Its `map`
-//!   cuts the items into chunks as Python's `Pool.map` does.
+//! - **ours**: `mp_processes::Pool` with its defaults (the default start method, no
+//!   per-task timeout). Its `map` cuts the items into chunks as Python's `Pool.map`
+//!   does. A `map` has no timeout of its own, so a
+//!   [`Deadline`](deadline::Deadline) terminates the pool if one has not returned
+//!   within [`WAIT_LIMIT`] (its results then fail); `apply_async` results are taken
+//!   with `get_timeout`.
 //! - **procspawn's pool**: `procspawn::Pool::spawn` per item (it has no `map`), with
 //!   at most [`WINDOW`] items in flight, each joined with `join_timeout` (which waits
 //!   on a channel, without polling). Building it blocks until every worker has

@@ -1,9 +1,11 @@
 //! Ours: `mp_processes::Pool`, built and warmed outside the clock.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mp_processes::Pool;
 
+use super::deadline::Deadline;
 use super::{
     MAP_LEN, WAIT_LIMIT, WORKERS, batches, cpu_bound, cpu_bound_value, double, echo, expect_mapped,
 };
@@ -16,22 +18,42 @@ fn pool_error(what: &'static str) -> impl FnOnce(mp_processes::Error) -> BenchEr
 
 /// A pool of `workers`, every one of them running: each has answered a task.
 ///
-/// The per-task timeout bounds every call of a measurement: a call that overruns
-/// fails and its worker is replaced, so no `map` or `get` can wait for ever.
-fn warm_pool(workers: usize) -> Result<Pool, BenchError> {
+/// Built with the defaults a user gets: no per-task timeout (with one, each worker
+/// reads the clock around every call, which would count in the figures). The waits
+/// are bounded by [`bounded`] and `get_timeout` instead.
+fn warm_pool(workers: usize) -> Result<Arc<Pool>, BenchError> {
     let pool = Pool::builder()
         .processes(workers)
-        .task_timeout(WAIT_LIMIT)
         .build()
+        .map(Arc::new)
         .map_err(pool_error("build"))?;
     // One item per chunk, so every worker gets one while the first is still busy
     // starting; a worker that has not started yet gets it when it is ready.
     let warm_items = 0..(workers as u64 * 4);
-    let warm = pool
-        .map_chunked(double, warm_items.clone(), 1)
-        .map_err(pool_error("warm-up map"))?;
+    let warm = bounded(&pool, "warm-up map", |pool| {
+        pool.map_chunked(double, warm_items.clone(), 1)
+    })?;
     expect_mapped(&warm, warm_items, double, "mp_processes::Pool warm-up")?;
     Ok(pool)
+}
+
+/// `call(pool)`, bounded: if it has not returned within [`WAIT_LIMIT`], the pool is
+/// terminated, which fails every result still to come, so `call` returns.
+fn bounded<T>(
+    pool: &Arc<Pool>,
+    what: &'static str,
+    call: impl FnOnce(&Pool) -> Result<T, mp_processes::Error>,
+) -> Result<T, BenchError> {
+    let guarded = Arc::clone(pool);
+    let deadline = Deadline::arm(WAIT_LIMIT, move || guarded.terminate())?;
+    let result = call(pool);
+    if deadline.disarm() {
+        return Err(BenchError::TimedOut {
+            what,
+            timeout: WAIT_LIMIT,
+        });
+    }
+    result.map_err(pool_error(what))
 }
 
 /// `iterations` items doubled by `Pool::map`, in calls of at most [`MAP_LEN`].
@@ -70,9 +92,7 @@ pub(super) fn apply_round_trip(iterations: u64) -> Result<Duration, BenchError> 
 pub(super) fn cpu_map(workers: usize, iterations: u64) -> Result<Duration, BenchError> {
     let pool = warm_pool(workers)?;
     let start = Instant::now();
-    let values = pool
-        .map(cpu_bound, 0..iterations)
-        .map_err(pool_error("map"))?;
+    let values = bounded(&pool, "map", |pool| pool.map(cpu_bound, 0..iterations))?;
     let elapsed = start.elapsed();
     expect_mapped(
         &values,

@@ -31,7 +31,7 @@ fn panicked(what: &str) -> BenchError {
 fn warm_pool(workers: usize) -> Result<Pool, BenchError> {
     let pool = {
         // Building waits, without a timeout, for every worker to connect back.
-        let _deadline = Deadline::arm("building a procspawn::Pool", WAIT_LIMIT)?;
+        let _deadline = Deadline::abort_after("building a procspawn::Pool", WAIT_LIMIT)?;
         catch_unwind(|| Pool::new(workers))
             .map_err(|_| panicked("build"))?
             .map_err(spawn_error("build"))?
