@@ -44,13 +44,23 @@ fn bounded<T>(
     what: &'static str,
     call: impl FnOnce(&Pool) -> Result<T, mp_processes::Error>,
 ) -> Result<T, BenchError> {
+    bounded_by(pool, what, WAIT_LIMIT, call)
+}
+
+/// [`bounded`] with a limit of `limit`.
+fn bounded_by<T>(
+    pool: &Arc<Pool>,
+    what: &'static str,
+    limit: Duration,
+    call: impl FnOnce(&Pool) -> Result<T, mp_processes::Error>,
+) -> Result<T, BenchError> {
     let guarded = Arc::clone(pool);
-    let deadline = Deadline::arm(WAIT_LIMIT, move || guarded.terminate())?;
+    let deadline = Deadline::arm(limit, move || guarded.terminate())?;
     let result = call(pool);
     if deadline.disarm() {
         return Err(BenchError::TimedOut {
             what,
-            timeout: WAIT_LIMIT,
+            timeout: limit,
         });
     }
     result.map_err(pool_error(what))
@@ -101,4 +111,39 @@ pub(super) fn cpu_map(workers: usize, iterations: u64) -> Result<Duration, Bench
         "mp_processes::Pool::map",
     )?;
     Ok(elapsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use mp_processes::Pool;
+
+    use super::bounded_by;
+    use crate::error::BenchError;
+
+    #[test]
+    fn a_map_past_its_limit_terminates_the_pool_and_fails() {
+        let pool = Arc::new(Pool::new(1).expect("a pool"));
+        let stuck = bounded_by(&pool, "map", Duration::from_millis(200), |pool| {
+            pool.map(
+                |_: u64| std::thread::sleep(Duration::from_secs(600)),
+                0..2u64,
+            )
+        });
+        assert!(
+            matches!(stuck, Err(BenchError::TimedOut { what: "map", .. })),
+            "{stuck:?}"
+        );
+    }
+
+    #[test]
+    fn a_map_in_time_gives_its_values() {
+        let pool = Arc::new(Pool::new(1).expect("a pool"));
+        let values = bounded_by(&pool, "map", Duration::from_secs(60), |pool| {
+            pool.map(|n: u64| n + 1, 0..3u64)
+        });
+        assert_eq!(values.expect("values"), [1, 2, 3]);
+    }
 }
