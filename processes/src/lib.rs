@@ -11,6 +11,7 @@
 //! | `Process(target=f, args=(a, b), name="n", daemon=True)` | [`Process::new(f, (a, b)).name("n").daemon(true)`](Process::new) |
 //! | `p.start()` | [`start()`](Process::start) → [`ProcessHandle`] |
 //! | `p.join()` | [`join()`](ProcessHandle::join): `f`'s return value, or why there is none |
+//! | `await loop.run_in_executor(None, p.join)` | [`p.join_async().await`](ProcessHandle::join_async) or `(&p).await` (feature `async`; no thread parked per waiter) |
 //! | `p.join(timeout)` | [`join_timeout(d)`](ProcessHandle::join_timeout) (`Err(TimedOut)` keeps it joinable) |
 //! | `p.is_alive()`, `p.pid`, `p.name`, `p.daemon` | [`is_alive()`](ProcessHandle::is_alive), [`pid()`](ProcessHandle::pid), [`name()`](ProcessHandle::name), [`daemon()`](ProcessHandle::daemon) |
 //! | `p.exitcode` | [`exitcode()`](ProcessHandle::exitcode): `None` while running, 0, 1 after a panic, `-N` after signal N |
@@ -149,6 +150,8 @@ mod fork_guard;
 mod forkserver;
 mod handle;
 mod identity;
+#[cfg(feature = "async")]
+mod join_future;
 mod launcher;
 mod method;
 mod panic_message;
@@ -167,6 +170,8 @@ pub use cpu::cpu_count;
 pub use error::Error;
 pub use handle::ProcessHandle;
 pub use identity::{ProcessInfo, current_process, parent_process};
+#[cfg(feature = "async")]
+pub use join_future::JoinFuture;
 pub use method::{StartMethod, UnknownStartMethod, get_start_method, set_start_method};
 pub use pool::{AsyncResult, Imap, ImapUnordered, Pool, PoolBuilder};
 pub use process::Process;
