@@ -108,6 +108,11 @@ pub(crate) struct Wake {
     /// asleep leaves it raised; the cost is an extra wake call per operation until the
     /// next holder, which repairs the side, lowers it.
     pub(crate) waiter: AtomicU32,
+    /// How many async waits (`get_async`, `put_async`) are registered on `seq`. Counted
+    /// apart from `waiter`, which the side-lock holder lowers when it stops waiting: an
+    /// async waiter holds no lock while it waits. A process that dies with one registered
+    /// leaves it raised, which costs an extra wake call per operation, nothing more.
+    pub(crate) async_waiters: AtomicU32,
 }
 
 /// The producers' cursor and the wake-up word consumers sleep on, together: a producer
@@ -176,6 +181,7 @@ impl Control {
         let wake = || Wake {
             seq: AtomicU32::new(0),
             waiter: AtomicU32::new(0),
+            async_waiters: AtomicU32::new(0),
         };
         Self {
             identity: Line(Identity {

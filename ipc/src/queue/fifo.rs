@@ -170,6 +170,71 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         self.raw.get(Patience::from_timeout(timeout))
     }
 
+    /// Takes the oldest message, waiting without blocking the async runtime: Python's
+    /// `await` on an asyncio queue's `get()`, for a queue other threads and processes fill.
+    /// Feature `async`.
+    ///
+    /// Errors as [`get`](Queue::get). No thread is parked per waiter: mp-sync's
+    /// [`FutexReactor`](mp_sync::futex_reactor::FutexReactor) sleeps on the queue's
+    /// wake-up word and wakes the task, on any runtime. Any number of tasks may await at
+    /// once; each message goes to exactly one. For a timeout, wrap it
+    /// (`tokio::time::timeout`): a dropped future takes nothing from the queue. A message
+    /// larger than the ring, once its first chunk is taken, is received to its end with a
+    /// blocking wait for the remaining chunks.
+    ///
+    /// ```
+    /// use mp_ipc::{Error, Queue};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Error> {
+    /// let queue = Queue::<String>::new()?;
+    /// let producer = {
+    ///     let queue = queue.clone();
+    ///     std::thread::spawn(move || {
+    ///         queue.put(&"spam".to_string())?;
+    ///         queue.close();
+    ///         Ok::<(), Error>(())
+    ///     })
+    /// };
+    /// assert_eq!(queue.get_async().await?, "spam");
+    /// assert!(matches!(queue.get_async().await, Err(Error::Closed)));
+    /// producer.join().unwrap()?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "async")]
+    pub fn get_async(&self) -> super::GetAsync<'_, T> {
+        super::GetAsync::new(&self.raw)
+    }
+
+    /// Puts a message, waiting for room without blocking the async runtime (a bounded
+    /// queue at its `maxsize`, or a ring whose bytes are all taken). Feature `async`.
+    ///
+    /// Errors as [`put`](Queue::put), and [`Error::MessageTooLarge`] for a message larger
+    /// than the ring (which [`put`](Queue::put) streams through the ring while holding the
+    /// producer side, a wait an async task cannot do). Woken as
+    /// [`get_async`](Queue::get_async) is; a dropped future puts nothing.
+    ///
+    /// ```
+    /// use mp_ipc::{Error, Queue};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Error> {
+    /// let queue = Queue::<u32>::with_maxsize(1)?;
+    /// queue.put_async(&1).await?;
+    /// let consumer = {
+    ///     let queue = queue.clone();
+    ///     std::thread::spawn(move || queue.get())
+    /// };
+    /// queue.put_async(&2).await?; // waits for the consumer to make room
+    /// assert_eq!(consumer.join().unwrap()?, 1);
+    /// assert_eq!(queue.get()?, 2);
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "async")]
+    pub fn put_async<'a>(&'a self, message: &'a T) -> super::PutAsync<'a, T> {
+        super::PutAsync::new(&self.raw, message)
+    }
+
     /// How many messages are queued (Python's `qsize()`): exact when nobody is putting or
     /// getting, a snapshot otherwise. A message larger than the ring counts once it is
     /// completely written.

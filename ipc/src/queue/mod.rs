@@ -144,6 +144,8 @@
 //!   buffer without limit in the producer's memory instead).
 //! - `put` takes the message by reference: it is serialized, not moved.
 
+#[cfg(feature = "async")]
+mod async_wait;
 mod builder;
 mod consume;
 mod control;
@@ -156,6 +158,8 @@ mod record;
 mod simple;
 mod tasks;
 
+#[cfg(feature = "async")]
+pub use async_wait::{GetAsync, PutAsync};
 pub use builder::QueueBuilder;
 pub use control::{DEFAULT_RING_BYTES, MAX_MAXSIZE, MAX_RING_BYTES, MIN_RING_BYTES};
 pub use fifo::Queue;

@@ -414,7 +414,8 @@ impl RawQueue {
     /// `mov`: no separate fence on the path every message takes.)
     #[inline]
     pub(crate) fn notify_after_commit(&self, wake: &Wake) {
-        if wake.waiter.load(Ordering::SeqCst) != 0 {
+        if wake.waiter.load(Ordering::SeqCst) != 0 || wake.async_waiters.load(Ordering::SeqCst) != 0
+        {
             wake.seq.fetch_add(1, Ordering::Release);
             futex::wake_all(&wake.seq);
         }

@@ -79,6 +79,26 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
         self.raw.get(Patience::NoWait)
     }
 
+    /// Takes the oldest message, waiting without blocking the async runtime. Feature
+    /// `async`; as [`Queue::get_async`](crate::Queue::get_async).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), mp_ipc::Error> {
+    /// let queue = mp_ipc::SimpleQueue::<u8>::new()?;
+    /// let producer = {
+    ///     let queue = queue.clone();
+    ///     std::thread::spawn(move || queue.put(&7))
+    /// };
+    /// assert_eq!(queue.get_async().await?, 7);
+    /// producer.join().unwrap()?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "async")]
+    pub fn get_async(&self) -> super::GetAsync<'_, T> {
+        super::GetAsync::new(&self.raw)
+    }
+
     /// Takes the oldest message, waiting at most `timeout`; [`Error::Empty`] then.
     ///
     /// ```

@@ -1,0 +1,268 @@
+//! `get_async` and `put_async`: waiting on a queue from async code, woken by mp-sync's
+//! futex reactor instead of a thread parked per waiter (feature `async`).
+//!
+//! An async wait follows the ring's waiter protocol from outside the side lock: it tries
+//! the operation without waiting; if it must wait, it counts itself in the wake-up word's
+//! `async_waiters` (so that every commit of the other side bumps the word and issues the
+//! futex wake, as it does for a sleeping lock holder), reads the word, tries again, and
+//! only then awaits the word through the reactor. Reading the word *before* the second try
+//! is what makes a commit between the two impossible to miss. The count is taken back
+//! when the future completes or is dropped, so a cancelled wait leaves the queue as it
+//! found it: an async wait never holds a side lock across an await.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{Ordering, fence};
+use std::task::{Context, Poll};
+
+use mp_sync::futex_reactor::{FutexReactor, FutexWaiter};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::control::Wake;
+use super::raw::{Patience, RawQueue};
+use super::record::{self, HEADER};
+use crate::Error;
+
+/// Which side an async wait is on: what it tries, and on which word it sleeps.
+#[derive(Clone, Copy, Debug)]
+enum Side {
+    /// A get: waits for items on the tail's wake-up word.
+    Get,
+    /// A put: waits for room on the head's wake-up word.
+    Put,
+}
+
+/// The registration part of an async wait: the reactor waiter and the queue's count of
+/// async waiters, taken back on drop.
+struct AsyncWait<'a> {
+    raw: &'a RawQueue,
+    side: Side,
+    counted: bool,
+    waiter: FutexWaiter<'static>,
+}
+
+impl<'a> AsyncWait<'a> {
+    fn new(raw: &'a RawQueue, side: Side) -> Self {
+        Self {
+            raw,
+            side,
+            counted: false,
+            waiter: FutexWaiter::new(FutexReactor::global()),
+        }
+    }
+
+    fn wake(&self) -> &'a Wake {
+        let control = self.raw.control();
+        match self.side {
+            Side::Get => &control.tail.0.items,
+            Side::Put => &control.head.0.space,
+        }
+    }
+
+    /// Polls `attempt` (which must not wait) until it gives something other than
+    /// `would_wait`, sleeping on the side's word between tries.
+    fn poll_with<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        would_wait: impl Fn(&Error) -> bool,
+        mut attempt: impl FnMut() -> Result<R, Error>,
+    ) -> Poll<Result<R, Error>> {
+        loop {
+            let seq = if self.counted {
+                Some(self.wake().seq.load(Ordering::Acquire))
+            } else {
+                None
+            };
+            match attempt() {
+                Err(error) if would_wait(&error) => {}
+                done => {
+                    self.finish();
+                    return Poll::Ready(done);
+                }
+            }
+            let Some(seq) = seq else {
+                // First miss: count ourselves in, then try again after reading the word.
+                self.wake().async_waiters.fetch_add(1, Ordering::SeqCst);
+                self.counted = true;
+                // Pairs with the commit and the load in `notify_after_commit`.
+                fence(Ordering::SeqCst);
+                continue;
+            };
+            if self.side_lock_busy() && self.other_side_ready() {
+                // Another thread holds the side lock while there is something to do: it is
+                // working, not waiting, and its unlock wakes nobody. Let the runtime poll
+                // us again soon instead of sleeping on a word it may never bump.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            if self
+                .waiter
+                .poll_wait(cx, &self.wake().seq, seq)
+                .is_pending()
+            {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    fn side_lock_busy(&self) -> bool {
+        let control = self.raw.control();
+        let lock = match self.side {
+            Side::Get => &control.consumer.0.lock,
+            Side::Put => &control.producer.0.lock,
+        };
+        // A dead holder counts as busy: the next try takes the lock over and repairs it.
+        lock.try_lock().is_err()
+    }
+
+    /// Whether the side we wait for has given us something to act on (or the queue closed).
+    fn other_side_ready(&self) -> bool {
+        match self.side {
+            Side::Get => self.raw.qsize() != 0 || self.raw.is_closed(),
+            // Whether there is room for this message cannot be told without the lock: a
+            // busy producer lock is always worth another look soon.
+            Side::Put => true,
+        }
+    }
+
+    fn finish(&mut self) {
+        self.waiter.unregister();
+        if self.counted {
+            self.wake().async_waiters.fetch_sub(1, Ordering::SeqCst);
+            self.counted = false;
+        }
+    }
+}
+
+impl Drop for AsyncWait<'_> {
+    fn drop(&mut self) {
+        if self.counted {
+            tracing::debug!(side = ?self.side, "async queue wait dropped before it completed");
+        }
+        self.finish();
+    }
+}
+
+/// The future of `get_async` on [`Queue`](crate::Queue) and
+/// [`SimpleQueue`](crate::SimpleQueue): the oldest message, or the error `get` would give
+/// ([`Error::Closed`] once the queue is closed and drained).
+///
+/// Dropping it before it completes takes nothing from the queue.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), mp_ipc::Error> {
+/// let queue = mp_ipc::Queue::<u8>::new()?;
+/// queue.put(&9)?;
+/// let get: mp_ipc::queue::GetAsync<'_, u8> = queue.get_async();
+/// assert_eq!(get.await?, 9);
+/// # Ok(()) }
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct GetAsync<'a, T> {
+    wait: AsyncWait<'a>,
+    _message: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<'a, T> GetAsync<'a, T> {
+    pub(crate) fn new(raw: &'a RawQueue) -> Self {
+        Self {
+            wait: AsyncWait::new(raw, Side::Get),
+            _message: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: DeserializeOwned> Future for GetAsync<'_, T> {
+    type Output = Result<T, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // No field is pinned structurally: `GetAsync` is `Unpin`.
+        let this = self.get_mut();
+        let raw = this.wait.raw;
+        this.wait.poll_with(
+            cx,
+            |error| matches!(error, Error::Empty),
+            || raw.get::<T>(Patience::NoWait),
+        )
+    }
+}
+
+impl<T> fmt::Debug for GetAsync<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GetAsync")
+            .field("waiting", &self.wait.counted)
+            .finish()
+    }
+}
+
+/// The future of [`Queue::put_async`](crate::Queue::put_async): puts the message once
+/// there is room, or gives the error `put` would give ([`Error::Closed`] once the queue
+/// is closed).
+///
+/// Dropping it before it completes puts nothing.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), mp_ipc::Error> {
+/// let queue = mp_ipc::Queue::<u8>::with_maxsize(1)?;
+/// let put: mp_ipc::queue::PutAsync<'_, u8> = queue.put_async(&1);
+/// put.await?;
+/// assert!(queue.full());
+/// # Ok(()) }
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct PutAsync<'a, T> {
+    wait: AsyncWait<'a>,
+    message: &'a T,
+    size_checked: bool,
+}
+
+impl<'a, T> PutAsync<'a, T> {
+    pub(crate) fn new(raw: &'a RawQueue, message: &'a T) -> Self {
+        Self {
+            wait: AsyncWait::new(raw, Side::Put),
+            message,
+            size_checked: false,
+        }
+    }
+}
+
+impl<T: Serialize> Future for PutAsync<'_, T> {
+    type Output = Result<(), Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // No field is pinned structurally: `PutAsync` is `Unpin`.
+        let this = self.get_mut();
+        let raw = this.wait.raw;
+        let message = this.message;
+        if !this.size_checked {
+            this.size_checked = true;
+            // A message larger than the ring is streamed through it while the producer
+            // holds its lock, which an async put cannot do without blocking the runtime.
+            if let Ok(len) = postcard::experimental::serialized_size(message)
+                && record::footprint(len).is_none_or(|size| size > raw.ring_bytes())
+            {
+                return Poll::Ready(Err(Error::MessageTooLarge {
+                    len: len as u64,
+                    max: (raw.ring_bytes() - HEADER) as usize,
+                }));
+            }
+        }
+        this.wait.poll_with(
+            cx,
+            |error| matches!(error, Error::Full),
+            || raw.put(message, Patience::NoWait),
+        )
+    }
+}
+
+impl<T> fmt::Debug for PutAsync<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PutAsync")
+            .field("waiting", &self.wait.counted)
+            .finish()
+    }
+}
