@@ -12,6 +12,8 @@
 //! costs one `recvmsg` (often less: several come in one read), and reads larger ones
 //! straight into their destination.
 
+#[cfg(feature = "async")]
+mod async_recv;
 mod auth;
 #[allow(clippy::module_inception)]
 mod connection;
