@@ -19,7 +19,7 @@
 //! | `Listener(address, authkey=k)`; `listener.accept()` | [`Listener::bind(&address, Some(k))?`](Listener::bind); [`listener.accept::<T>()?`](Listener::accept) |
 //! | `Client(address, authkey=k)` | [`Client::connect::<T>(&address, Some(k))?`](Client::connect) |
 //! | `AuthenticationError` | [`Error::AuthenticationFailed`] |
-//! | `await` on a blocking wait (feature `async`) | `q.get_async().await`, `q.put_async(&obj).await` (queues, woken by mp-sync's futex reactor); `conn.recv_async().await`, `conn.recv_bytes_async().await` (a tokio I/O readiness wait) |
+//! | `await` on a blocking wait (feature `async`) | `q.get_async().await`, `q.put_async(&obj).await`, `q.join_async().await` (queues, woken by mp-sync's futex reactor); `conn.recv_async().await`, `conn.recv_bytes_async().await` (a tokio I/O readiness wait) |
 //!
 //! # Queues
 //!

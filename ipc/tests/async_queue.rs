@@ -10,7 +10,7 @@ mod queue_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mp_ipc::{Error, Queue, QueueBuilder, SimpleQueue};
+use mp_ipc::{Error, JoinableQueue, Queue, QueueBuilder, SimpleQueue};
 use queue_support::{PATIENCE, spawn_child};
 
 /// Collects what `awaiters` tasks get from `queue` until it is closed, each task's items
@@ -349,4 +349,53 @@ async fn a_simple_queue_feeds_awaiters_from_a_thread() {
     producer.join().unwrap().unwrap();
     got.sort_unstable();
     assert_eq!(got, (0..8).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn join_async_waits_for_a_forked_worker_and_many_joiners_see_it() {
+    const COUNT: u32 = 500;
+    let queue = JoinableQueue::<u32>::new().unwrap();
+    for n in 0..COUNT {
+        queue.put(&n).unwrap();
+    }
+    // Joiners that give up early must not disturb the ones that stay.
+    for _ in 0..10 {
+        let outcome = tokio::time::timeout(Duration::from_millis(1), queue.join_async()).await;
+        assert!(
+            outcome.is_err(),
+            "join_async finished with tasks unfinished"
+        );
+    }
+    let joiners: Vec<_> = (0..16)
+        .map(|_| {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                queue.join_async().await;
+                queue.unfinished_tasks()
+            })
+        })
+        .collect();
+    let mut worker = spawn_child({
+        let queue = queue.clone();
+        move || {
+            for _ in 0..COUNT {
+                queue.get_timeout(PATIENCE).map_err(|_| 1u8)?;
+                queue.task_done().map_err(|_| 2u8)?;
+            }
+            Ok(())
+        }
+    });
+    for joiner in joiners {
+        let unfinished = tokio::time::timeout(PATIENCE, joiner)
+            .await
+            .expect("a joiner was not woken")
+            .unwrap();
+        assert_eq!(unfinished, 0);
+    }
+    assert_eq!(worker.join(), 0);
+    // Nothing left behind: a blocking join of a new task works as before.
+    queue.put(&1).unwrap();
+    assert_eq!(queue.get_async().await.unwrap(), 1);
+    queue.task_done().unwrap();
+    queue.join_timeout(PATIENCE).unwrap();
 }

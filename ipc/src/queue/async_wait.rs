@@ -266,3 +266,95 @@ impl<T> fmt::Debug for PutAsync<'_, T> {
             .finish()
     }
 }
+
+/// The future of [`JoinableQueue::join_async`](crate::JoinableQueue::join_async):
+/// completes once every message put has been marked done.
+///
+/// It counts itself among the queue's joiners while it waits (so that the last
+/// `task_done` issues the futex wake) and takes the count back when it completes or is
+/// dropped.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), mp_ipc::Error> {
+/// let queue = mp_ipc::JoinableQueue::<u8>::new()?;
+/// let join: mp_ipc::queue::JoinAsync<'_> = queue.join_async();
+/// join.await; // nothing was put: nothing to wait for
+/// # Ok(()) }
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct JoinAsync<'a> {
+    raw: &'a RawQueue,
+    counted: bool,
+    waiter: FutexWaiter<'static>,
+}
+
+impl<'a> JoinAsync<'a> {
+    pub(crate) fn new(raw: &'a RawQueue) -> Self {
+        Self {
+            raw,
+            counted: false,
+            waiter: FutexWaiter::new(FutexReactor::global()),
+        }
+    }
+
+    fn finish(&mut self) {
+        self.waiter.unregister();
+        if self.counted {
+            self.raw
+                .control()
+                .shared
+                .0
+                .joiners
+                .fetch_sub(1, Ordering::SeqCst);
+            self.counted = false;
+        }
+    }
+}
+
+impl Future for JoinAsync<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // No field is pinned structurally: `JoinAsync` is `Unpin`.
+        let this = self.get_mut();
+        let shared = &this.raw.control().shared.0;
+        loop {
+            if this.raw.unfinished_tasks() == 0 {
+                this.finish();
+                return Poll::Ready(());
+            }
+            if !this.counted {
+                // As a blocking joiner: count ourselves in, then read the word and check
+                // again, so that the last `task_done` either sees us or is seen by us.
+                shared.joiners.fetch_add(1, Ordering::SeqCst);
+                this.counted = true;
+            }
+            let done = shared.tasks_done.load(Ordering::SeqCst);
+            if this.raw.tail().count.wrapping_sub(done) == 0 {
+                continue;
+            }
+            if this
+                .waiter
+                .poll_wait(cx, &shared.tasks_done, done)
+                .is_pending()
+            {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+impl Drop for JoinAsync<'_> {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+impl fmt::Debug for JoinAsync<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinAsync")
+            .field("unfinished_tasks", &self.raw.unfinished_tasks())
+            .finish()
+    }
+}

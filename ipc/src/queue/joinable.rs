@@ -118,6 +118,38 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
         }
     }
 
+    /// Waits until every message put has been marked done, without blocking the async
+    /// runtime: Python's `await asyncio.Queue.join()`, for tasks other threads and
+    /// processes finish. Feature `async`.
+    ///
+    /// Woken through mp-sync's [`FutexReactor`](mp_sync::futex_reactor::FutexReactor) by
+    /// the last `task_done`, in any process; no thread is parked per waiter. A dropped
+    /// future leaves nothing registered. `get_async` and `put_async` come from
+    /// [`Queue`](crate::Queue) (a `JoinableQueue` dereferences to it).
+    ///
+    /// ```
+    /// use mp_ipc::{Error, JoinableQueue};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Error> {
+    /// let queue = JoinableQueue::<u32>::new()?;
+    /// queue.put(&1)?;
+    /// let worker = {
+    ///     let queue = queue.clone();
+    ///     std::thread::spawn(move || {
+    ///         queue.get()?;
+    ///         queue.task_done()
+    ///     })
+    /// };
+    /// queue.join_async().await;
+    /// worker.join().unwrap()?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "async")]
+    pub fn join_async(&self) -> super::JoinAsync<'_> {
+        super::JoinAsync::new(self.queue.raw())
+    }
+
     /// Messages put and not yet marked done (Python keeps this private, as
     /// `_unfinished_tasks`).
     ///

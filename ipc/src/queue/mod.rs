@@ -159,7 +159,7 @@ mod simple;
 mod tasks;
 
 #[cfg(feature = "async")]
-pub use async_wait::{GetAsync, PutAsync};
+pub use async_wait::{GetAsync, JoinAsync, PutAsync};
 pub use builder::QueueBuilder;
 pub use control::{DEFAULT_RING_BYTES, MAX_MAXSIZE, MAX_RING_BYTES, MIN_RING_BYTES};
 pub use fifo::Queue;
