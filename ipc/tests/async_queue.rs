@@ -399,3 +399,38 @@ async fn join_async_waits_for_a_forked_worker_and_many_joiners_see_it() {
     queue.task_done().unwrap();
     queue.join_timeout(PATIENCE).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn put_async_waits_beside_a_blocking_put_on_a_full_queue() {
+    let queue = Queue::<u32>::with_maxsize(1).unwrap();
+    queue.put(&1).unwrap();
+    // A blocking producer that waits for room holding the producer side.
+    let blocking = {
+        let queue = queue.clone();
+        std::thread::spawn(move || queue.put_timeout(&2, PATIENCE))
+    };
+    let waiting = {
+        let queue = queue.clone();
+        tokio::spawn(async move { queue.put_async(&3).await })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        let queue = queue.clone();
+        got.push(
+            tokio::task::spawn_blocking(move || queue.get_timeout(PATIENCE))
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    tokio::time::timeout(PATIENCE, waiting)
+        .await
+        .expect("put_async was not woken")
+        .unwrap()
+        .unwrap();
+    blocking.join().unwrap().unwrap();
+    got.sort_unstable();
+    assert_eq!(got, [1, 2, 3]);
+    assert!(queue.empty());
+}

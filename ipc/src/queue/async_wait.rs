@@ -121,9 +121,14 @@ impl<'a> AsyncWait<'a> {
     fn other_side_ready(&self) -> bool {
         match self.side {
             Side::Get => self.raw.qsize() != 0 || self.raw.is_closed(),
-            // Whether there is room for this message cannot be told without the lock: a
-            // busy producer lock is always worth another look soon.
-            Side::Put => true,
+            // A queue full by count: the holder waits for room as we do, and the consumer
+            // that makes it bumps the word. Otherwise whether this message fits cannot be
+            // told without the lock, and a busy producer lock is worth another look soon
+            // (a blocking `put` waiting for ring bytes then costs this task repeated polls).
+            Side::Put => {
+                let maxsize = self.raw.maxsize();
+                maxsize == 0 || self.raw.qsize() < maxsize || self.raw.is_closed()
+            }
         }
     }
 
