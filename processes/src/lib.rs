@@ -11,7 +11,7 @@
 //! | `Process(target=f, args=(a, b), name="n", daemon=True)` | [`Process::new(f, (a, b)).name("n").daemon(true)`](Process::new) |
 //! | `p.start()` | [`start()`](Process::start) → [`ProcessHandle`] |
 //! | `p.join()` | [`join()`](ProcessHandle::join): `f`'s return value, or why there is none |
-//! | `await loop.run_in_executor(None, p.join)` | [`p.join_async().await`](ProcessHandle::join_async) or `(&p).await` (feature `async`; no thread parked per waiter) |
+//! | `await loop.run_in_executor(None, p.join)` | `p.join_async().await` or `(&p).await` (feature `async`; no thread parked per waiter) |
 //! | `p.join(timeout)` | [`join_timeout(d)`](ProcessHandle::join_timeout) (`Err(TimedOut)` keeps it joinable) |
 //! | `p.is_alive()`, `p.pid`, `p.name`, `p.daemon` | [`is_alive()`](ProcessHandle::is_alive), [`pid()`](ProcessHandle::pid), [`name()`](ProcessHandle::name), [`daemon()`](ProcessHandle::daemon) |
 //! | `p.exitcode` | [`exitcode()`](ProcessHandle::exitcode): `None` while running, 0, 1 after a panic, `-N` after signal N |
