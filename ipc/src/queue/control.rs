@@ -13,8 +13,9 @@ use mp_sync::Lock;
 
 /// "mpqueue1", little-endian: the first word of every queue segment.
 pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"mpqueue1");
-/// Layout version; a segment of another version is refused.
-pub(crate) const VERSION: u32 = 1;
+/// Layout version; a segment of another version is refused. 2: `Wake::async_waiters`,
+/// which producers and consumers of an older layout would not know to wake.
+pub(crate) const VERSION: u32 = 2;
 /// Where the ring starts in the segment: one page, which the control block fits in.
 pub(crate) const DATA_OFFSET: usize = 4096;
 /// Bytes of the type name kept for error messages.
