@@ -99,6 +99,9 @@ scenarios! {
     pool_progress => "pool-progress", "beyond", "imap over 1000 tasks on a process pool, with a progress bar (indicatif)", "every result right, in order; the bar reached the total (drawn on a terminal only)";
     gil_free_cpu => "gil-free-cpu", "004 3.3, 001 ch.1-2", "CPU-bound jobs one after another, on threads, on processes (Rust has no GIL)", "the same results every way; the jobs ran together on threads and on processes; speed-ups reported";
     threads_vs_processes => "threads-vs-processes", "001 ch.2, 000 §3", "I/O-bound and CPU-bound jobs one after another, on threads, on processes; pool start-up", "the same results every way; the jobs ran together; a table and the advice it supports";
+    queue_processes => "queue-processes", "002 Queue", "a producer process, joined, then a consumer process, on an mp-ipc Queue", "0..4 consumed in order, nothing left";
+    queue_sentinel => "queue-sentinel", "003 Queue", "producer and consumer processes; the parent's None ends the consumer", "0..4 then a clean exit";
+    queue_writer_reader => "queue-writer-reader", "004 2.3", "a writer process puts A, B, C; the endless reader is terminated", "the reader got A, B, C; its exit code is -15";
     async_process_pool => "async-process-pool", "beyond", "an async loop serves HTTP on 127.0.0.1 while awaiting 100 CPU-bound tasks on a process Pool", "every result right; the median request latency under load stays within a bound from the idle baseline";
 }
 
