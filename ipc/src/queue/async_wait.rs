@@ -90,10 +90,13 @@ impl<'a> AsyncWait<'a> {
                 fence(Ordering::SeqCst);
                 continue;
             };
-            if self.side_lock_busy() && self.other_side_ready() {
-                // Another thread holds the side lock while there is something to do: it is
-                // working, not waiting, and its unlock wakes nobody. Let the runtime poll
-                // us again soon instead of sleeping on a word it may never bump.
+            if self.other_side_ready() && (self.side_is_get() || self.side_lock_busy()) {
+                // Something is there to do but the attempt missed it: another thread held
+                // the side lock, and its unlock wakes nobody. A getter that saw messages
+                // never sleeps (the lock may have been freed since the attempt, and no
+                // producer may ever bump the word again); a putter does only once the lock
+                // is free, as room by count may still lack ring bytes. Let the runtime poll
+                // us again soon instead of sleeping on a word nobody may bump.
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
@@ -105,6 +108,10 @@ impl<'a> AsyncWait<'a> {
                 return Poll::Pending;
             }
         }
+    }
+
+    fn side_is_get(&self) -> bool {
+        matches!(self.side, Side::Get)
     }
 
     fn side_lock_busy(&self) -> bool {
