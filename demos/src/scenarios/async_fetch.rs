@@ -15,8 +15,8 @@
 use std::time::Duration;
 
 use super::async_support::{asyncio_run, gather, span_of};
-use super::crawler_threads::{SlowServer, page_body};
-use super::support::{MIN_CHECKED_SLEEP, Span, check_overlapped};
+use super::crawler_threads::{SlowServer, check_served_pages};
+use super::support::{MIN_CHECKED_SLEEP, Span};
 use crate::{Context, DemoError, Stopwatch, check_eq, format_duration, scaled};
 
 #[derive(clap::Parser)]
@@ -141,22 +141,11 @@ fn fetch_local(pages: u32, delay: Duration) -> Result<(), DemoError> {
     let stats = server.shutdown()?;
     let fetched = fetched?;
     print_pages(&fetched);
-    println!(
-        "the server answered {} request(s), at most {} at once",
-        stats.answered, stats.peak_in_flight
-    );
-    for (page, fetched) in (0..pages).zip(&fetched) {
-        check_eq(
-            format_args!("the body of {}", fetched.url),
-            fetched.body.as_str(),
-            page_body(page).as_str(),
-        )?;
-    }
-    check_eq("the pages fetched", fetched.len(), pages as usize)?;
-    check_eq("the requests the server answered", stats.answered, pages)?;
-    check_eq("the requests the server could not answer with a page", stats.failed, 0)?;
-    let spans: Vec<Span> = fetched.iter().map(|page| page.took).collect();
-    check_overlapped("the fetches", &spans)
+    check_served_pages(
+        &stats,
+        pages,
+        fetched.iter().map(|page| (page.url.as_str(), page.body.as_str(), page.took)),
+    )
 }
 
 fn fetch_remote(urls: &[String]) -> Result<(), DemoError> {

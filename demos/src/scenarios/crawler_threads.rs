@@ -138,22 +138,11 @@ fn crawl_local(pages: u32, delay: Duration) -> Result<(), DemoError> {
     let stats = server.shutdown()?;
     let fetched = fetched?;
 
-    println!(
-        "the server answered {} request(s), at most {} at once",
-        stats.answered, stats.peak_in_flight
-    );
-    for (page, fetched) in (0..pages).zip(&fetched) {
-        check_eq(
-            format_args!("the body of {}", fetched.url),
-            fetched.body.as_str(),
-            page_body(page).as_str(),
-        )?;
-    }
-    check_eq("the pages fetched", fetched.len(), pages as usize)?;
-    check_eq("the requests the server answered", stats.answered, pages)?;
-    check_eq("the requests the server could not answer with a page", stats.failed, 0)?;
-    let spans: Vec<Span> = fetched.iter().map(|page| page.took).collect();
-    check_overlapped("the fetches", &spans)
+    check_served_pages(
+        &stats,
+        pages,
+        fetched.iter().map(|page| (page.url.as_str(), page.body.as_str(), page.took)),
+    )
 }
 
 fn crawl_remote(urls: &[String]) -> Result<(), DemoError> {
@@ -173,6 +162,28 @@ fn crawl_remote(urls: &[String]) -> Result<(), DemoError> {
     );
     check_eq("the pages fetched", pages.len(), urls.len())
 }
+/// Checks a run against the [`SlowServer`]: what the server saw (printed), every body as
+/// served, one answered request per page, and the fetches (`(url, body, span)`) overlapping.
+pub(super) fn check_served_pages<'a>(
+    stats: &ServerCounts,
+    pages: u32,
+    fetched: impl ExactSizeIterator<Item = (&'a str, &'a str, Span)>,
+) -> Result<(), DemoError> {
+    println!(
+        "the server answered {} request(s), at most {} at once",
+        stats.answered, stats.peak_in_flight
+    );
+    check_eq("the pages fetched", fetched.len(), pages as usize)?;
+    let mut spans = Vec::with_capacity(fetched.len());
+    for (page, (url, body, took)) in (0..pages).zip(fetched) {
+        check_eq(format_args!("the body of {url}"), body, page_body(page).as_str())?;
+        spans.push(took);
+    }
+    check_eq("the requests the server answered", stats.answered, pages)?;
+    check_eq("the requests the server could not answer with a page", stats.failed, 0)?;
+    check_overlapped("the fetches", &spans)
+}
+
 
 /// The body of the local server's page `page`.
 pub(super) fn page_body(page: u32) -> String {
