@@ -1,11 +1,17 @@
-//! The children of this process that were not joined yet: [`active_children()`], and
-//! the wait for non-daemonic children when the process exits.
+//! The table of this process's children that were not joined yet: [`active_children()`],
+//! reaping the ended ones, and the wait for non-daemonic children when the process exits.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Once};
 
-use crate::handle::Record;
-use crate::{ProcessInfo, state};
+use parking_lot::Mutex;
+
+use crate::identity::ProcessInfo;
+use crate::per_process::PerProcess;
+use crate::record::Record;
+
+/// Children started by this process and not yet joined (a forked child starts with none).
+static CHILDREN: PerProcess<Mutex<Vec<Arc<Record>>>> = PerProcess::new(|| Mutex::new(Vec::new()));
 
 static EXIT_HOOK: Once = Once::new();
 static EXIT_HOOK_PID: AtomicI32 = AtomicI32::new(0);
@@ -14,13 +20,13 @@ static EXIT_HOOK_PID: AtomicI32 = AtomicI32::new(0);
 /// exit).
 pub(crate) fn remember(record: Arc<Record>) {
     install_exit_hook();
-    state::current().children.lock().push(record);
+    CHILDREN.get().lock().push(record);
 }
 
 /// Takes a joined child off the list.
 pub(crate) fn forget(record: &Arc<Record>) {
-    state::current()
-        .children
+    CHILDREN
+        .get()
         .lock()
         .retain(|other| !Arc::ptr_eq(other, record));
 }
@@ -44,7 +50,7 @@ pub(crate) fn forget(record: &Arc<Record>) {
 /// # Ok::<(), mp_processes::Error>(())
 /// ```
 pub fn active_children() -> Vec<ProcessInfo> {
-    let records: Vec<Arc<Record>> = state::current().children.lock().clone();
+    let records: Vec<Arc<Record>> = CHILDREN.get().lock().clone();
     let mut alive = Vec::new();
     for record in records {
         if record.sentinel.is_ready() {
@@ -95,7 +101,7 @@ extern "C" fn join_non_daemonic_children() {
 /// Waits for every non-daemonic child of this process to end: at exit, and in a child
 /// after its target returned (Python's `_exit_function`).
 pub(crate) fn join_non_daemonic() {
-    let records: Vec<Arc<Record>> = state::current().children.lock().clone();
+    let records: Vec<Arc<Record>> = CHILDREN.get().lock().clone();
     for record in records.iter().filter(|record| !record.daemon) {
         tracing::debug!(name = %record.name, pid = record.pid, "exit waits for a non-daemonic child");
         let _ = record.settle(None);

@@ -3,7 +3,9 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{Process, StartMethod, Target};
+use crate::process::Process;
+use crate::start_method::StartMethod;
+use crate::target::Target;
 
 /// Makes processes that start with one method, as Python's
 /// `multiprocessing.get_context("spawn")`: a library can pick its method without

@@ -91,7 +91,7 @@ pub enum Error {
     #[error("a capturing closure can only start with the fork start method, not {method}")]
     NeedsFork {
         /// The start method that was asked for.
-        method: crate::StartMethod,
+        method: crate::start_method::StartMethod,
     },
     /// A daemonic process tried to start a child (refused as by Python: a daemonic
     /// process is killed when its parent ends, which would orphan its children).

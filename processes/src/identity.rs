@@ -1,6 +1,48 @@
-//! [`current_process()`], [`parent_process()`] and [`ProcessInfo`].
+//! Who this process is: [`current_process()`], [`parent_process()`], [`ProcessInfo`],
+//! and the record behind them, which a child installs before its target runs.
 
-use crate::state;
+use std::os::fd::RawFd;
+use std::sync::atomic::AtomicU32;
+
+use crate::per_process::PerProcess;
+use crate::wire::Identity;
+
+/// What this process knows about itself.
+pub(crate) struct ThisProcess {
+    pub(crate) pid: i32,
+    /// `None` in the main process.
+    pub(crate) identity: Option<Identity>,
+    /// Numbers for default child names.
+    pub(crate) next_child: AtomicU32,
+    /// This process's own socket to its parent (-1 in the main process), which a child
+    /// it forks must not keep.
+    pub(crate) parent_channel: RawFd,
+}
+
+impl ThisProcess {
+    fn new(identity: Option<Identity>, parent_channel: RawFd) -> Self {
+        ThisProcess {
+            pid: nix::unistd::getpid().as_raw(),
+            identity,
+            next_child: AtomicU32::new(1),
+            parent_channel,
+        }
+    }
+}
+
+static THIS_PROCESS: PerProcess<ThisProcess> = PerProcess::new(|| ThisProcess::new(None, -1));
+
+/// This process, as it knows itself: the main process unless a child installed its
+/// identity.
+pub(crate) fn this_process() -> &'static ThisProcess {
+    THIS_PROCESS.get()
+}
+
+/// Makes `identity` this process's identity: called by a child before it runs its
+/// target.
+pub(crate) fn install_child(identity: Identity, parent_channel: RawFd) {
+    THIS_PROCESS.replace(ThisProcess::new(Some(identity), parent_channel));
+}
 
 /// A process as [`current_process()`], [`parent_process()`] and
 /// [`active_children()`](crate::active_children) describe it: Python's `Process`
@@ -66,7 +108,7 @@ impl ProcessInfo {
 /// # Ok::<(), mp_processes::Error>(())
 /// ```
 pub fn current_process() -> ProcessInfo {
-    let state = state::current();
+    let state = this_process();
     match &state.identity {
         None => ProcessInfo {
             name: "MainProcess".into(),
@@ -98,7 +140,7 @@ pub fn current_process() -> ProcessInfo {
 /// # Ok::<(), mp_processes::Error>(())
 /// ```
 pub fn parent_process() -> Option<ProcessInfo> {
-    state::current()
+    this_process()
         .identity
         .as_ref()
         .map(|identity| ProcessInfo {

@@ -8,14 +8,20 @@
 
 use std::sync::mpsc;
 
-use crate::Error;
-use crate::state;
+use parking_lot::Mutex;
+
+use crate::error::Error;
+use crate::per_process::PerProcess;
 
 type Work = Box<dyn FnOnce() + Send>;
 
-pub(crate) struct Launcher {
+struct Launcher {
     requests: mpsc::Sender<Work>,
 }
+
+/// This process's launcher thread, once started (a forked child has none: it starts
+/// its own).
+static LAUNCHER: PerProcess<Mutex<Option<Launcher>>> = PerProcess::new(|| Mutex::new(None));
 
 /// Runs `work` on this process's launcher thread (started on first use) and returns its
 /// result.
@@ -27,7 +33,7 @@ pub(crate) fn run<T: Send + 'static>(
         let _ = reply_to.send(work());
     });
     {
-        let mut launcher = state::current().launcher.lock();
+        let mut launcher = LAUNCHER.get().lock();
         if launcher.is_none() {
             *launcher = Some(start()?);
         }

@@ -140,7 +140,6 @@
 //! - **Serialized handles only.** What crosses must be serde; a handle that owns a file
 //!   descriptor must serialize it the mp-shared-mem way (`transfer::serialize_fd`).
 
-mod boot;
 mod child;
 mod children;
 mod context;
@@ -150,16 +149,20 @@ mod fork_guard;
 mod forkserver;
 mod handle;
 mod identity;
+mod job;
 #[cfg(feature = "async")]
 mod join_future;
 mod launcher;
 mod method;
 mod panic_message;
+mod per_process;
 pub mod pool;
 mod process;
+mod record;
+mod reexec;
+mod role;
 mod sentinel;
-mod spawn;
-mod state;
+mod start_method;
 mod sys;
 mod target;
 mod wire;
@@ -172,8 +175,8 @@ pub use handle::ProcessHandle;
 pub use identity::{ProcessInfo, current_process, parent_process};
 #[cfg(feature = "async")]
 pub use join_future::JoinFuture;
-pub use method::{StartMethod, UnknownStartMethod, get_start_method, set_start_method};
 pub use pool::{AsyncResult, Imap, ImapUnordered, Pool, PoolBuilder};
 pub use process::Process;
 pub use sentinel::Sentinel;
+pub use start_method::{StartMethod, UnknownStartMethod, get_start_method, set_start_method};
 pub use target::Target;

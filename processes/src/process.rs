@@ -1,74 +1,23 @@
-//! [`Process`]: what to run in a child, and how to start it.
+//! [`Process`]: what to run in a child, with its name, daemon flag and start method;
+//! `start` turns it into a [`ProcessHandle`] through [`method::start`].
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
-use mp_shared_mem::transfer;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::boot::{self, Role};
-use crate::handle::Record;
+use crate::child::boot::keep_hook;
+use crate::children::remember;
+use crate::error::Error;
+use crate::handle::ProcessHandle;
+use crate::identity::this_process;
+use crate::job::{ClosureJob, Job, TargetJob};
+use crate::method;
+use crate::record::Record;
+use crate::start_method::{StartMethod, get_start_method};
 use crate::target::Target;
-use crate::wire::{self, Call, Identity};
-use crate::{
-    Error, ProcessHandle, StartMethod, child, children, forkserver, get_start_method, launcher,
-    spawn, state, sys,
-};
-
-/// What a child runs: a target with its arguments, or a closure for the fork method.
-trait Job<R>: Send {
-    /// The trampoline's offset, for the methods that re-execute; `None` for a closure.
-    fn entry(&self) -> Option<i64>;
-    /// The arguments, serialized with their descriptors.
-    fn encode_args(&self) -> Result<(Vec<u8>, Vec<OwnedFd>), mp_shared_mem::Error>;
-    /// Runs the job in this process (a forked child).
-    fn run(self: Box<Self>) -> R;
-}
-
-struct TargetJob<F, A> {
-    target: F,
-    args: A,
-}
-
-impl<F, A, R> Job<R> for TargetJob<F, A>
-where
-    F: Target<A, Output = R>,
-    A: Serialize + DeserializeOwned + Send + 'static,
-    R: Serialize + DeserializeOwned + 'static,
-{
-    fn entry(&self) -> Option<i64> {
-        Some(child::entry_offset::<F, A, R>())
-    }
-
-    fn encode_args(&self) -> Result<(Vec<u8>, Vec<OwnedFd>), mp_shared_mem::Error> {
-        transfer::encode(&self.args)
-    }
-
-    fn run(self: Box<Self>) -> R {
-        self.target.call(self.args)
-    }
-}
-
-struct ClosureJob<C>(C);
-
-impl<C, R> Job<R> for ClosureJob<C>
-where
-    C: FnOnce() -> R + Send + 'static,
-{
-    fn entry(&self) -> Option<i64> {
-        None
-    }
-
-    fn encode_args(&self) -> Result<(Vec<u8>, Vec<OwnedFd>), mp_shared_mem::Error> {
-        Ok((Vec::new(), Vec::new()))
-    }
-
-    fn run(self: Box<Self>) -> R {
-        (self.0)()
-    }
-}
+use crate::wire::Identity;
 
 /// A function to run in a child process, with its arguments, name, daemon flag and
 /// start method: Python's `multiprocessing.Process` before `start()`.
@@ -263,15 +212,14 @@ impl<R: Serialize + DeserializeOwned + 'static> Process<R> {
     /// assert!(matches!(refused, Err(Error::NeedsFork { .. })));
     /// ```
     pub fn start(self) -> Result<ProcessHandle<R>, Error> {
-        boot::keep_hook();
-        let state = state::current();
+        keep_hook();
+        let state = this_process();
         let parent = state.identity.as_ref();
         if parent.is_some_and(|identity| identity.daemon) {
             return Err(Error::DaemonicParent);
         }
         let method = self.method.unwrap_or_else(get_start_method);
-        let entry = self.job.entry();
-        if entry.is_none() && method != StartMethod::Fork {
+        if self.job.entry().is_none() && method != StartMethod::Fork {
             return Err(Error::NeedsFork { method });
         }
         let mut counters = parent
@@ -296,41 +244,7 @@ impl<R: Serialize + DeserializeOwned + 'static> Process<R> {
         let (parent_end, child_end) = UnixStream::pair().map_err(|err| {
             Error::start(&name, format!("cannot make its socket (socketpair): {err}"))
         })?;
-        let (pid, pidfd) = match (method, entry) {
-            (StartMethod::Fork, _) => start_forked(self.job, identity, child_end)?,
-            (_, Some(entry)) => {
-                // Serialize first: arguments that cannot cross fail before any child exists.
-                let (args, fds) = self.job.encode_args()?;
-                let call = Call {
-                    build_id: wire::build_id(),
-                    entry,
-                    child: identity,
-                };
-                let (pid, pidfd) = if method == StartMethod::Spawn {
-                    spawn::exec_self(Role::Spawn, child_end)?
-                } else {
-                    let started = forkserver::start_child(&call, &child_end)?;
-                    drop(child_end);
-                    started
-                };
-                let fds: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
-                let sent = if method == StartMethod::Spawn {
-                    transfer::send_value(&parent_end, &call)
-                } else {
-                    Ok(())
-                }
-                .and_then(|()| transfer::send(&parent_end, &args, &fds));
-                if let Err(err) = sent {
-                    abandon(method, &pidfd);
-                    return Err(Error::start(
-                        &name,
-                        format!("cannot hand the child its call: {err}"),
-                    ));
-                }
-                (pid, pidfd)
-            }
-            (_, None) => return Err(Error::NeedsFork { method }),
-        };
+        let (pid, pidfd) = method::start(method, self.job, identity, &parent_end, child_end)?;
         tracing::debug!(name = %name, pid, method = %method, daemon = self.daemon, "process started");
         let record = Arc::new(Record::new(
             pid,
@@ -340,78 +254,7 @@ impl<R: Serialize + DeserializeOwned + 'static> Process<R> {
             pidfd,
             parent_end,
         ));
-        children::remember(Arc::clone(&record));
+        remember(Arc::clone(&record));
         Ok(ProcessHandle::new(record))
-    }
-}
-
-/// The fork method: forks the launcher thread, which runs the job in the child.
-fn start_forked<R: Serialize + 'static>(
-    job: Box<dyn Job<R>>,
-    identity: Identity,
-    child_end: UnixStream,
-) -> Result<(i32, OwnedFd), Error> {
-    let name = identity.name.clone();
-    launcher::run(move || {
-        let creator = nix::unistd::getpid().as_raw();
-        let parent_channel = state::current()
-            .parent_channel
-            .load(std::sync::atomic::Ordering::Relaxed);
-        // No panic of another thread may be printing across the fork (see fork_guard);
-        // closed first, as a panic hook may write to standard error. Then standard output
-        // and error are taken across the fork: another thread printing at that instant
-        // would otherwise leave their locks held forever in the child, which prints and
-        // flushes them. Held by this thread, they are re-entrant for the child's only
-        // thread, the copy of this one.
-        crate::fork_guard::install();
-        let gate = crate::fork_guard::close();
-        let out = std::io::stdout().lock();
-        let err = std::io::stderr().lock();
-        // SAFETY: after `fork` in a multi-threaded process the child may only rely on what
-        // no other thread could have held: this is the documented risk of the fork start
-        // method (see StartMethod::Fork). What our child path does first touches no lock
-        // that another thread could hold: per-process state is made afresh (state.rs),
-        // and glibc makes `malloc` usable in the child by taking its locks around `fork`.
-        // The panic gate and standard output and error are held (above) for the same
-        // reason.
-        let forked = unsafe { nix::unistd::fork() };
-        drop(err);
-        drop(out);
-        drop(gate);
-        match forked {
-            Err(errno) => Err(Error::start(&name, format!("fork failed: {errno}"))),
-            Ok(nix::unistd::ForkResult::Child) => {
-                // This process's own socket to its parent belongs to it alone.
-                if parent_channel >= 0 {
-                    // SAFETY: closing a descriptor number; the child never uses the
-                    // parent's socket again (its state was made afresh).
-                    unsafe { libc::close(parent_channel) };
-                }
-                child::run_forked(move || job.run(), identity, child_end, creator)
-            }
-            Ok(nix::unistd::ForkResult::Parent { child }) => {
-                drop(child_end);
-                drop(job);
-                match sys::pidfd_open(child.as_raw()) {
-                    Ok(pidfd) => Ok((child.as_raw(), pidfd)),
-                    Err(errno) => {
-                        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
-                        let _ = nix::sys::wait::waitpid(child, None);
-                        Err(Error::os("pidfd_open", errno))
-                    }
-                }
-            }
-        }
-    })?
-}
-
-/// Kills a child that could not be handed its call, and reaps it if it is ours.
-fn abandon(method: StartMethod, pidfd: &OwnedFd) {
-    let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
-    if method != StartMethod::Forkserver {
-        let _ = nix::sys::wait::waitid(
-            nix::sys::wait::Id::PIDFd(pidfd.as_fd()),
-            nix::sys::wait::WaitPidFlag::WEXITED,
-        );
     }
 }

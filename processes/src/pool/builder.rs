@@ -1,4 +1,6 @@
-//! [`PoolBuilder`]: the options of a [`Pool`], as the arguments of Python's `Pool(...)`.
+//! [`PoolBuilder`]: the options of a [`Pool`](crate::Pool), as the arguments of Python's
+//! `Pool(...)`, and the [`Config`] they come to. The options know nothing of a running
+//! pool: [`PoolBuilder::build`] is written next to `Pool::start`, in the pool's module.
 
 use std::fmt;
 use std::sync::Arc;
@@ -7,11 +9,27 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::process_pool::{Config, Pool, Starter};
 use super::worker::{WorkerSetup, worker_main};
-use crate::{Error, Process, StartMethod, Target, get_start_method};
+use crate::error::Error;
+use crate::handle::ProcessHandle;
+use crate::process::Process;
+use crate::start_method::{StartMethod, get_start_method};
+use crate::target::Target;
 
-/// The options of a [`Pool`]: Python's `Pool(processes, initializer, initargs,
+/// Starts one worker: its setup, its name, the start method.
+pub(crate) type Starter =
+    Arc<dyn Fn(WorkerSetup, String, StartMethod) -> Result<ProcessHandle<()>, Error> + Send + Sync>;
+
+/// What the builder decided.
+pub(crate) struct Config {
+    pub(crate) processes: usize,
+    pub(crate) max_tasks: Option<u64>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) method: StartMethod,
+    pub(crate) starter: Starter,
+}
+
+/// The options of a [`Pool`](crate::Pool): Python's `Pool(processes, initializer, initargs,
 /// maxtasksperchild, context)`, plus a per-task timeout.
 ///
 /// ```
@@ -184,18 +202,10 @@ impl PoolBuilder {
         self
     }
 
-    /// Starts the workers and returns the pool (Python's `Pool(...)`).
-    ///
-    /// Fails with [`Error::InvalidArgument`] for a zero option, or with the error of the
-    /// first worker that cannot start (no worker is left behind then).
-    ///
-    /// ```
-    /// let pool = mp_processes::Pool::builder().processes(3).build()?;
-    /// assert_eq!(pool.worker_pids().len(), 3);
-    /// # Ok::<(), mp_processes::Error>(())
-    /// ```
-    pub fn build(self) -> Result<Pool, Error> {
-        let processes = self.processes.unwrap_or_else(crate::cpu_count);
+    /// The options checked: [`Error::InvalidArgument`] for a zero one. (`build`, which
+    /// starts the pool, lives with the pool.)
+    pub(crate) fn into_config(self) -> Result<Config, Error> {
+        let processes = self.processes.unwrap_or_else(crate::cpu::cpu_count);
         if processes == 0 {
             return Err(Error::InvalidArgument(
                 "a pool needs at least one process".into(),
@@ -211,7 +221,7 @@ impl PoolBuilder {
                 "a task timeout must be longer than zero".into(),
             ));
         }
-        Pool::start(Config {
+        Ok(Config {
             processes,
             max_tasks: self.max_tasks,
             timeout: self.timeout,

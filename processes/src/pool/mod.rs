@@ -123,9 +123,11 @@ mod process_pool;
 #[cfg(feature = "async")]
 mod result_future;
 mod results;
+mod shared;
 mod sink;
 mod slot;
 mod state;
+mod submit;
 mod supervisor;
 mod worker;
 

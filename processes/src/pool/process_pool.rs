@@ -1,145 +1,31 @@
 //! [`Pool`]: worker processes that run tasks, Python's `multiprocessing.Pool` and
 //! `concurrent.futures.ProcessPoolExecutor`.
+//!
+//! This file is the pool's public face: every public method, and starting the pool.
+//! The rules of what happens to tasks and workers live in the state module, what the
+//! handle and the supervisor thread share in the shared module, and the encoding of
+//! calls into tasks in the submit module, so that each can be read on its own.
 
 use std::fmt;
-use std::io::Write;
-use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use mp_shared_mem::transfer;
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::async_result::{AsyncResult, Cell};
-use super::builder::PoolBuilder;
-use super::channel::Channel;
-use super::collected::{Collected, CollectedChunk};
-use super::frame::{MAX_FRAME_LEN, TaskHead};
-use super::results::{ChunkSink, Imap, ImapUnordered, MapResults};
+use super::builder::{Config, PoolBuilder};
+use super::results::{Imap, ImapUnordered};
+use super::shared::{Inner, os_error};
 use super::sink::Sink;
-use super::slot::Slot;
-use super::state::{Link, Phase, State, Task};
-use super::supervisor::{deliver, supervise};
-use super::worker::{WorkerSetup, entry_of};
-use crate::{Error, ProcessHandle, StartMethod, Target};
-
-/// How long a worker's channel may make no progress in the middle of a frame.
-const STALL: Duration = Duration::from_secs(30);
-
-/// Starts one worker: its setup, its name, the start method.
-pub(crate) type Starter =
-    Arc<dyn Fn(WorkerSetup, String, StartMethod) -> Result<ProcessHandle<()>, Error> + Send + Sync>;
-
-/// What the builder decided.
-pub(crate) struct Config {
-    pub(crate) processes: usize,
-    pub(crate) max_tasks: Option<u64>,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) method: StartMethod,
-    pub(crate) starter: Starter,
-}
-
-/// What the pool's handle and its supervisor thread share.
-pub(crate) struct Inner {
-    pub(crate) state: Mutex<State>,
-    pub(crate) config: Config,
-    next_task: AtomicU64,
-    next_worker: AtomicU64,
-    /// A byte on `wake_tx` makes the supervisor look at the state again.
-    wake_tx: UnixStream,
-    pub(crate) wake_rx: UnixStream,
-    /// Set by the supervisor as it returns: every worker is reaped.
-    ended: Mutex<bool>,
-    ended_signal: Condvar,
-}
-
-impl Inner {
-    /// The supervisor is done: wakes the joiners.
-    pub(crate) fn set_ended(&self) {
-        *self.ended.lock() = true;
-        self.ended_signal.notify_all();
-    }
-
-    /// Waits until the supervisor is done, or `deadline`; whether it is.
-    fn wait_ended(&self, deadline: Option<Instant>) -> bool {
-        let mut ended = self.ended.lock();
-        while !*ended {
-            match deadline {
-                Some(deadline) => {
-                    if self
-                        .ended_signal
-                        .wait_until(&mut ended, deadline)
-                        .timed_out()
-                    {
-                        return *ended;
-                    }
-                }
-                None => self.ended_signal.wait(&mut ended),
-            }
-        }
-        true
-    }
-
-    pub(crate) fn wake(&self) {
-        // Full means a wake-up is pending already.
-        let _ = (&self.wake_tx).write(&[1]);
-    }
-
-    /// Starts one worker process with its channel and slot.
-    pub(crate) fn start_worker(&self) -> Result<Arc<Link>, Error> {
-        let (ours, theirs) = UnixStream::pair().map_err(|err| os_error("socketpair", &err))?;
-        // A worker that stops in the middle of a frame (stopped, or hostile) must not hold
-        // the supervisor, or a sender under the pool's lock, for ever: a read or a write
-        // that makes no progress for this long fails, and the worker is killed.
-        for timeout in [
-            ours.set_read_timeout(Some(STALL)),
-            ours.set_write_timeout(Some(STALL)),
-        ] {
-            timeout.map_err(|err| os_error("setsockopt", &err))?;
-        }
-        let slot = Slot::new()?;
-        let number = self.next_worker.fetch_add(1, Ordering::Relaxed) + 1;
-        let name = format!("{}PoolWorker-{number}", method_prefix(self.config.method));
-        let setup = WorkerSetup {
-            channel: Channel(theirs),
-            slot: slot.clone(),
-            max_tasks: self.config.max_tasks.unwrap_or(0),
-            timed: self.config.timeout.is_some(),
-        };
-        let handle = (self.config.starter)(setup, name, self.config.method)?;
-        tracing::debug!(
-            name = handle.name(),
-            pid = handle.pid(),
-            "pool: worker started"
-        );
-        Ok(Arc::new(Link {
-            handle,
-            channel: ours,
-            slot,
-            eof: AtomicBool::new(false),
-        }))
-    }
-}
-
-/// Python's names for pool workers: `ForkPoolWorker-1`, `SpawnPoolWorker-1`...
-fn method_prefix(method: StartMethod) -> &'static str {
-    match method {
-        StartMethod::Fork => "Fork",
-        StartMethod::Spawn => "Spawn",
-        _ => "ForkServer",
-    }
-}
-
-fn os_error(operation: &'static str, err: &std::io::Error) -> Error {
-    Error::Os {
-        operation,
-        errno: nix::errno::Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO)),
-    }
-}
+use super::state::{Phase, deliver};
+use super::submit::{encode, map_all, map_items, one_tuples, submit_items, submit_tasks};
+use super::supervisor::supervise;
+use crate::error::Error;
+use crate::start_method::StartMethod;
+use crate::target::Target;
 
 /// A pool of worker processes: Python's `multiprocessing.Pool` and
 /// `concurrent.futures.ProcessPoolExecutor` in one type.
@@ -206,22 +92,8 @@ impl Pool {
     }
 
     pub(crate) fn start(config: Config) -> Result<Pool, Error> {
-        let (wake_tx, wake_rx) = UnixStream::pair().map_err(|err| os_error("socketpair", &err))?;
-        for end in [&wake_tx, &wake_rx] {
-            end.set_nonblocking(true)
-                .map_err(|err| os_error("fcntl", &err))?;
-        }
         let processes = config.processes;
-        let inner = Arc::new(Inner {
-            state: Mutex::new(State::new()),
-            config,
-            next_task: AtomicU64::new(1),
-            next_worker: AtomicU64::new(0),
-            wake_tx,
-            wake_rx,
-            ended: Mutex::new(false),
-            ended_signal: Condvar::new(),
-        });
+        let inner = Arc::new(Inner::new(config)?);
         let pool = Pool {
             inner: Arc::clone(&inner),
             supervisor: Mutex::new(None),
@@ -306,8 +178,8 @@ impl Pool {
         let _ = function;
         let cell = Cell::<F::Output>::new();
         let sink: Arc<dyn Sink> = Arc::clone(&cell) as Arc<dyn Sink>;
-        let task = self.encode::<F, A, F::Output>(std::slice::from_ref(&args), sink)?;
-        self.submit_tasks(vec![task])?;
+        let task = encode::<F, A, F::Output>(&self.inner, std::slice::from_ref(&args), sink)?;
+        submit_tasks(&self.inner, vec![task])?;
         Ok(AsyncResult::new(cell))
     }
 
@@ -364,7 +236,7 @@ impl Pool {
     {
         let items = one_tuples(items);
         let chunksize = self.default_chunksize(items.len());
-        self.map_all(function, items, chunksize)
+        map_all(&self.inner, function, items, chunksize)
     }
 
     /// [`map`](Pool::map) with Python's `chunksize`: how many items travel to a worker
@@ -390,7 +262,7 @@ impl Pool {
         T: Serialize + DeserializeOwned + Send + 'static,
         F::Output: Serialize + DeserializeOwned + Send + 'static,
     {
-        self.map_all(function, one_tuples(items), chunksize)
+        map_all(&self.inner, function, one_tuples(items), chunksize)
     }
 
     /// `function(a, b, ...)` for every argument tuple, the values in order (Python's
@@ -410,7 +282,7 @@ impl Pool {
     {
         let items: Vec<A> = items.into_iter().collect();
         let chunksize = self.default_chunksize(items.len());
-        self.map_all(function, items, chunksize)
+        map_all(&self.inner, function, items, chunksize)
     }
 
     /// [`starmap`](Pool::starmap) with Python's `chunksize`.
@@ -433,7 +305,12 @@ impl Pool {
         A: Serialize + DeserializeOwned + Send + 'static,
         F::Output: Serialize + DeserializeOwned + Send + 'static,
     {
-        self.map_all(function, items.into_iter().collect(), chunksize)
+        map_all(
+            &self.inner,
+            function,
+            items.into_iter().collect(),
+            chunksize,
+        )
     }
 
     /// Every item's result, in the items' order, as they come (Python's `imap`, one item
@@ -462,7 +339,7 @@ impl Pool {
         T: Serialize + DeserializeOwned + Send + 'static,
         F::Output: Serialize + DeserializeOwned + Send + 'static,
     {
-        self.map_items(function, one_tuples(items), 1)
+        map_items(&self.inner, function, one_tuples(items), 1)
     }
 
     /// [`imap`](Pool::imap) with Python's `chunksize`.
@@ -486,7 +363,7 @@ impl Pool {
         T: Serialize + DeserializeOwned + Send + 'static,
         F::Output: Serialize + DeserializeOwned + Send + 'static,
     {
-        self.map_items(function, one_tuples(items), chunksize)
+        map_items(&self.inner, function, one_tuples(items), chunksize)
     }
 
     /// Every item's result in the order they finish (Python's `imap_unordered`), as an
@@ -538,7 +415,7 @@ impl Pool {
         let _ = function;
         let items = one_tuples(items);
         let len = items.len();
-        let results = self.submit_items::<F, (T,), F::Output>(items, chunksize, true)?;
+        let results = submit_items::<F, (T,), F::Output>(&self.inner, items, chunksize, true)?;
         Ok(ImapUnordered::new(results, len))
     }
 
@@ -693,154 +570,22 @@ impl Pool {
         // Python's: a quarter of an even share per worker, rounded up.
         len.div_ceil(self.inner.config.processes * 4).max(1)
     }
-
-    fn map_items<F, A, R>(
-        &self,
-        _function: F,
-        items: Vec<A>,
-        chunksize: usize,
-    ) -> Result<Imap<R>, Error>
-    where
-        F: Target<A, Output = R>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-        R: Serialize + DeserializeOwned + Send + 'static,
-    {
-        let len = items.len();
-        let results = self.submit_items::<F, A, R>(items, chunksize, false)?;
-        Ok(Imap::new(results, len))
-    }
-
-    /// Submits every item and waits for all the values (the `map` family).
-    fn map_all<F, A, R>(
-        &self,
-        _function: F,
-        items: Vec<A>,
-        chunksize: usize,
-    ) -> Result<Vec<R>, Error>
-    where
-        F: Target<A, Output = R>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-        R: Serialize + DeserializeOwned + Send + 'static,
-    {
-        check_chunksize(chunksize)?;
-        let results = Collected::new(items.len(), items.len().div_ceil(chunksize));
-        for (number, chunk) in items.chunks(chunksize).enumerate() {
-            let sink = Arc::new(CollectedChunk {
-                results: Arc::clone(&results),
-                chunk: number,
-                first: number * chunksize,
-                len: chunk.len(),
-            });
-            let task = self.encode::<F, A, R>(chunk, sink)?;
-            self.submit_tasks(vec![task])?;
-        }
-        results.take_all()
-    }
-
-    /// Encodes `items` in chunks, one task each, and submits them.
-    fn submit_items<F, A, R>(
-        &self,
-        items: Vec<A>,
-        chunksize: usize,
-        unordered: bool,
-    ) -> Result<Arc<MapResults<R>>, Error>
-    where
-        F: Target<A, Output = R>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-        R: Serialize + DeserializeOwned + Send + 'static,
-    {
-        check_chunksize(chunksize)?;
-        let results = MapResults::new(items.len(), unordered);
-        // Each chunk is submitted as soon as it is encoded, so the workers start on the
-        // first chunks while the later ones are being encoded.
-        for (number, chunk) in items.chunks(chunksize).enumerate() {
-            let sink = Arc::new(ChunkSink {
-                results: Arc::clone(&results),
-                first: number * chunksize,
-                len: chunk.len(),
-            });
-            let task = self.encode::<F, A, R>(chunk, sink)?;
-            self.submit_tasks(vec![task])?;
-        }
-        Ok(results)
-    }
-
-    /// One task: a fresh id, the frame of its items, their descriptors.
-    fn encode<F, A, R>(&self, items: &[A], sink: Arc<dyn Sink>) -> Result<(u64, Task), Error>
-    where
-        F: Target<A, Output = R>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-        R: Serialize + DeserializeOwned + Send + 'static,
-    {
-        const {
-            assert!(
-                size_of::<F>() == 0,
-                "a pool task is a function or a closure that captures nothing"
-            )
-        };
-        let id = self.inner.next_task.fetch_add(1, Ordering::Relaxed);
-        let head = TaskHead {
-            id,
-            entry: entry_of::<F, A, R>(),
-            skip: Vec::new(),
-        };
-        let (frame, fds) = transfer::encode(&(&head, items))?;
-        if frame.len() > MAX_FRAME_LEN {
-            return Err(Error::Transfer(mp_shared_mem::Error::MessageTooLarge {
-                len: frame.len() as u64,
-                max: MAX_FRAME_LEN,
-            }));
-        }
-        if fds.len() > transfer::MAX_FDS_PER_MESSAGE {
-            return Err(Error::Transfer(mp_shared_mem::Error::TooManyFds {
-                count: fds.len(),
-                max: transfer::MAX_FDS_PER_MESSAGE,
-            }));
-        }
-        Ok((
-            id,
-            Task {
-                frame,
-                fds,
-                len: items.len(),
-                skip: Vec::new(),
-                requeued: 0,
-                sink,
-            },
-        ))
-    }
-
-    fn submit_tasks(&self, tasks: Vec<(u64, Task)>) -> Result<(), Error> {
-        let mut state = self.inner.state.lock();
-        match &state.phase {
-            Phase::Running => {}
-            Phase::Broken(reason) => return Err(Error::PoolBroken(reason.clone())),
-            Phase::Closed | Phase::Terminated => return Err(Error::PoolClosed),
-        }
-        for (id, task) in tasks {
-            state.add_task(id, task);
-        }
-        let sent = state.dispatch(self.inner.config.max_tasks);
-        drop(state);
-        if sent && self.inner.config.timeout.is_some() {
-            // The supervisor's next deadline may now be sooner.
-            self.inner.wake();
-        }
-        Ok(())
-    }
 }
 
-fn check_chunksize(chunksize: usize) -> Result<(), Error> {
-    if chunksize == 0 {
-        return Err(Error::InvalidArgument(
-            "chunksize must be at least 1".into(),
-        ));
+impl PoolBuilder {
+    /// Starts the workers and returns the pool (Python's `Pool(...)`).
+    ///
+    /// Fails with [`Error::InvalidArgument`] for a zero option, or with the error of the
+    /// first worker that cannot start (no worker is left behind then).
+    ///
+    /// ```
+    /// let pool = mp_processes::Pool::builder().processes(3).build()?;
+    /// assert_eq!(pool.worker_pids().len(), 3);
+    /// # Ok::<(), mp_processes::Error>(())
+    /// ```
+    pub fn build(self) -> Result<Pool, Error> {
+        Pool::start(self.into_config()?)
     }
-    Ok(())
-}
-
-fn one_tuples<T>(items: impl IntoIterator<Item = T>) -> Vec<(T,)> {
-    items.into_iter().map(|item| (item,)).collect()
 }
 
 /// Terminates the pool (Python's `with Pool() as p:` exit): the workers are killed and

@@ -15,8 +15,9 @@ use mp_shared_mem::transfer;
 use super::frame::{Reply, TaskHead};
 use super::sink::Sink;
 use super::slot::{Slot, now_ns};
+use crate::error::Error;
+use crate::handle::ProcessHandle;
 use crate::panic_message::panic_message;
-use crate::{Error, ProcessHandle};
 
 /// How many times a task goes back to the backlog because the worker it was sent to
 /// died before starting it; past that it fails with that worker's death. A task whose
@@ -141,6 +142,13 @@ impl Delivery {
             Delivery::ItemFailed { sink, index, error } => sink.fail_item(index, error),
             Delivery::RestFailed { sink, error, skip } => sink.fail_rest(error, &skip),
         }
+    }
+}
+
+/// Runs what is to be told to the sinks, after the lock is released.
+pub(crate) fn deliver(deliveries: Vec<Delivery>) {
+    for delivery in deliveries {
+        delivery.run();
     }
 }
 
@@ -580,7 +588,8 @@ mod tests {
 
     use super::*;
     use crate::pool::async_result::{AsyncResult, Cell};
-    use crate::{Process, StartMethod};
+    use crate::process::Process;
+    use crate::start_method::StartMethod;
 
     fn fake_worker() -> (Arc<Link>, UnixStream) {
         let handle = Process::new(|| std::thread::sleep(Duration::from_secs(60)), ())

@@ -13,10 +13,11 @@ use nix::errno::Errno;
 use nix::poll::PollFlags;
 
 use super::frame::MAX_FRAME_LEN;
-use super::process_pool::Inner;
-use super::state::{Delivery, Link, Phase};
+use super::shared::Inner;
+use super::state::{Link, Phase, deliver};
+use crate::error::Error;
 use crate::panic_message::panic_message;
-use crate::{Error, sys};
+use crate::sys;
 
 /// How long the supervisor waits for a dead worker's exit status.
 const REAP_PATIENCE: Duration = Duration::from_secs(5);
@@ -152,12 +153,6 @@ fn replace_one(inner: &Arc<Inner>) -> bool {
     };
     deliver(deliveries);
     ok
-}
-
-pub(crate) fn deliver(deliveries: Vec<Delivery>) {
-    for delivery in deliveries {
-        delivery.run();
-    }
 }
 
 /// Reads one frame from a worker's channel. The end of the stream (or a reset, when the

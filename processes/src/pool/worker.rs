@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::channel::Channel;
 use super::frame::{ItemOutcome, MAX_FRAME_LEN, Outcomes, Reply, TaskHead};
 use super::slot::Slot;
-use crate::child::conjure;
+use crate::child::run::conjure;
 use crate::panic_message::panic_message;
 use crate::target::Target;
 use crate::wire;

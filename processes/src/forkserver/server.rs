@@ -1,159 +1,17 @@
-//! The forkserver: a fresh, single-threaded run of this binary that forks every child
-//! of the [`Forkserver`](crate::StartMethod::Forkserver) method.
-//!
-//! Started lazily, once per parent process, from the launcher thread. It dies with its
-//! parent (`PR_SET_PDEATHSIG`, checked against a parent already gone) and leaves when
-//! the parent closes its end of the control socket.
-//!
-//! Per child, the parent sends a [`Request`] on the control socket: the [`Call`] and the
-//! child's end of its private socket. The server forks; the child runs the call; the
-//! server answers with the child's pid and a pidfd for it. The parent then sends the
-//! arguments to the child directly. The child is the server's child, so only the server
-//! can reap it and read its exit status: it watches each child's pidfd and, when the
-//! child has ended, reaps it and writes `(Tag::Status, status)` on the child's socket,
-//! after whatever the child wrote there itself. That is how `exitcode` reaches the
-//! parent.
-//!
-//! Daemonic children set `PR_SET_PDEATHSIG` against the server, which lives exactly as
-//! long as the parent: killing the parent, even by `SIGKILL`, kills the server and so
-//! the daemonic children. Non-daemonic children are left running, as in Python.
+//! The forkserver process: its loop, forking each child, reaping it and reporting its
+//! exit status on the child's socket.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::time::Instant;
 
-use mp_shared_mem::transfer::{self, Fd, ReceivedFd};
+use mp_shared_mem::transfer::{self, Fd};
 use nix::poll::PollFlags;
-use serde::{Deserialize, Serialize};
 
-use crate::Error;
-use crate::boot::Role;
+use super::protocol::{ReplyOut, Request};
+use crate::child::run::run_call;
+use crate::child::setup::die_with_parent;
 use crate::sys::{self, exit_now};
-use crate::wire::{Call, ExitStatus, MAX_CONTROL_LEN, Tag};
-
-/// A start request, as the parent sends it.
-#[derive(Serialize)]
-struct RequestOut<'a> {
-    call: &'a Call,
-    channel: Fd<'a>,
-}
-
-/// A start request, as the server receives it.
-#[derive(Deserialize)]
-struct Request {
-    call: Call,
-    channel: ReceivedFd,
-}
-
-/// The server's answer.
-#[derive(Serialize)]
-enum ReplyOut<'a> {
-    Started { pid: i32, pidfd: Fd<'a> },
-    Failed(String),
-}
-
-#[derive(Deserialize)]
-enum Reply {
-    Started { pid: i32, pidfd: ReceivedFd },
-    Failed(String),
-}
-
-/// The parent's connection to its forkserver.
-pub(crate) struct ForkServer {
-    control: UnixStream,
-    pid: i32,
-    pidfd: OwnedFd,
-}
-
-impl ForkServer {
-    fn start() -> Result<Self, Error> {
-        let (control, server_end) = UnixStream::pair().map_err(io_error("socketpair"))?;
-        let (pid, pidfd) = crate::spawn::exec_self(Role::Forkserver, server_end)?;
-        tracing::debug!(pid, "forkserver started");
-        Ok(ForkServer {
-            control,
-            pid,
-            pidfd,
-        })
-    }
-
-    fn is_alive(&self) -> bool {
-        !sys::is_readable(self.pidfd.as_fd()).unwrap_or(true)
-    }
-}
-
-/// Asks this process's forkserver (started if there is none, or if it died) to fork a
-/// child running `call` on `channel`: its pid and a pidfd.
-pub(crate) fn start_child(call: &Call, channel: &UnixStream) -> Result<(i32, OwnedFd), Error> {
-    let name = &call.child.name;
-    let mut server = crate::state::current().forkserver.lock();
-    let request = RequestOut {
-        call,
-        channel: Fd(channel.as_fd()),
-    };
-    // A server that was killed a moment ago may still look alive; if the request cannot
-    // even be sent, the server never saw it, and a fresh server gets it (once).
-    let mut attempts_left = 2;
-    loop {
-        attempts_left -= 1;
-        if !server.as_ref().is_some_and(ForkServer::is_alive) {
-            if let Some(dead) = server.take() {
-                reap(&dead);
-            }
-            *server = Some(ForkServer::start()?);
-        }
-        let Some(connection) = server.as_ref() else {
-            return Err(Error::start(name, "no forkserver"));
-        };
-        let failure = match transfer::send_value(&connection.control, &request) {
-            Err(err) if attempts_left > 0 => {
-                discard(&mut server);
-                tracing::debug!(%err, "the forkserver is gone; starting another");
-                continue;
-            }
-            Err(err) => err,
-            Ok(()) => match transfer::recv_value::<Reply>(&connection.control, MAX_CONTROL_LEN) {
-                Ok(Reply::Started { pid, pidfd }) => return Ok((pid, pidfd.into_inner())),
-                Ok(Reply::Failed(reason)) => return Err(Error::start(name, reason)),
-                Err(err) => err,
-            },
-        };
-        // The conversation is out of step or the server is gone: never reuse it.
-        discard(&mut server);
-        return Err(Error::start(
-            name,
-            format!("the forkserver failed: {failure}"),
-        ));
-    }
-}
-
-/// Kills and reaps the server, which will not be used again.
-fn discard(server: &mut Option<ForkServer>) {
-    if let Some(broken) = server.take() {
-        let _ = sys::pidfd_send_signal(broken.pidfd.as_fd(), libc::SIGKILL);
-        reap(&broken);
-    }
-}
-
-/// Reaps a forkserver that has ended or was killed (bounded: it dies with SIGKILL).
-fn reap(server: &ForkServer) {
-    let deadline = Some(Instant::now() + std::time::Duration::from_secs(5));
-    let _ = sys::wait_readable(&[server.pidfd.as_fd()], deadline);
-    let _ = nix::sys::wait::waitid(
-        nix::sys::wait::Id::PIDFd(server.pidfd.as_fd()),
-        nix::sys::wait::WaitPidFlag::WEXITED | nix::sys::wait::WaitPidFlag::WNOHANG,
-    );
-    tracing::debug!(pid = server.pid, "forkserver reaped");
-}
-
-fn io_error(operation: &'static str) -> impl Fn(std::io::Error) -> Error {
-    move |err| {
-        Error::os(
-            operation,
-            nix::errno::Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO)),
-        )
-    }
-}
+use crate::wire::{ExitStatus, MAX_CONTROL_LEN, Tag};
 
 /// A child the server forked and has not reaped yet.
 struct Child {
@@ -163,7 +21,7 @@ struct Child {
 
 /// The server's loop. Never returns.
 pub(crate) fn serve(control: UnixStream, parent_pid: i32) -> ! {
-    crate::child::die_with_parent(parent_pid);
+    die_with_parent(parent_pid);
     // Each child costs the server two descriptors until it is reaped.
     if let Ok((_, hard)) =
         nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
@@ -262,7 +120,7 @@ fn fork_child(
                 let _ = nix::unistd::close(sibling.pidfd.as_raw_fd());
                 let _ = nix::unistd::close(sibling.channel.as_raw_fd());
             }
-            crate::child::run_call(request.call, channel, server_pid)
+            run_call(request.call, channel, server_pid)
         }
         Ok(nix::unistd::ForkResult::Parent { child }) => {
             let pid = child.as_raw();

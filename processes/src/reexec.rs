@@ -1,12 +1,13 @@
-//! Running this binary afresh as a child (the spawn method, and the forkserver itself).
+//! Running this binary afresh in a [`Role`]: each spawned child, and the forkserver
+//! itself. Both need it, so it sits below both.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use crate::Error;
-use crate::boot::{BOOT_ENV, Role, boot_value};
+use crate::error::Error;
+use crate::role::{BOOT_ENV, Role, boot_value};
 use crate::{launcher, sys};
 
 /// Starts `/proc/self/exe` in `role`, with `child_end` as its socket, from the launcher
@@ -41,7 +42,7 @@ fn exec_self_here(role: Role, child_end: UnixStream) -> Result<(i32, OwnedFd), E
         });
     }
     let child = command.spawn().map_err(|err| Error::Start {
-        name: role_name(role),
+        name: role.description().into(),
         reason: format!("cannot run /proc/self/exe: {err}"),
     })?;
     let pid =
@@ -55,12 +56,5 @@ fn exec_self_here(role: Role, child_end: UnixStream) -> Result<(i32, OwnedFd), E
             let _ = child.wait();
             Err(Error::os("pidfd_open", errno))
         }
-    }
-}
-
-fn role_name(role: Role) -> String {
-    match role {
-        Role::Spawn => "a spawned child".into(),
-        Role::Forkserver => "the forkserver".into(),
     }
 }

@@ -1,7 +1,7 @@
-//! The child's side: becoming the child, running the target, reporting how it went, and
-//! ending without ever returning into the parent's `main` or test harness.
+//! Running the target in the child: the jump from a [`Call`]'s offset to the
+//! trampoline of the target's type, the trampoline itself (arguments in, target called,
+//! outcome out), and the fork method's closure.
 
-use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -9,32 +9,11 @@ use mp_shared_mem::transfer;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::report::finish;
+use super::setup::become_child;
 use crate::panic_message::panic_message;
-use crate::state;
-use crate::sys::exit_now;
 use crate::target::Target;
-use crate::wire::{self, Call, Identity, MAX_MESSAGE_LEN, Outcome, Tag};
-
-/// Marks this process as the child `identity` whose parent is `parent_pid`; for a
-/// daemonic child, arranges to be killed when the parent dies.
-pub(crate) fn become_child(identity: Identity, channel: &UnixStream, creator_pid: i32) {
-    if identity.daemon {
-        die_with_parent(creator_pid);
-    }
-    state::install_child(identity, channel.as_raw_fd());
-}
-
-/// `PR_SET_PDEATHSIG(SIGKILL)`, then a check that the creator is still our parent: if it
-/// died before the `prctl`, no signal will ever come, so the child ends itself now.
-pub(crate) fn die_with_parent(creator_pid: i32) {
-    use nix::sys::signal::Signal;
-    if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err()
-        || nix::unistd::getppid().as_raw() != creator_pid
-    {
-        let _ = nix::sys::signal::raise(Signal::SIGKILL);
-        exit_now(1);
-    }
-}
+use crate::wire::{self, Call, Identity, MAX_MESSAGE_LEN, Outcome};
 
 /// The child side of the spawn and forkserver methods, once the [`Call`] is known: checks
 /// that this is the parent's binary and jumps to the target's trampoline.
@@ -129,47 +108,15 @@ pub(crate) fn run_forked<R: Serialize>(
     finish(&channel, outcome)
 }
 
-/// Sends the outcome to the parent, waits for this child's own non-daemonic children (as
-/// Python's child processes do on their way out) and exits: 0 when the target returned,
-/// 1 otherwise (Python's exit code for an uncaught exception). Daemonic children die
-/// with this process.
-pub(crate) fn finish<R: Serialize>(channel: &UnixStream, outcome: Outcome<R>) -> ! {
-    let code = match outcome {
-        Outcome::Returned(_) => 0,
-        _ => 1,
-    };
-    // A `Serialize` impl may panic: report it, and never unwind out of the child's path
-    // (into the launcher thread's loop, for a forked child).
-    let sent = catch_unwind(AssertUnwindSafe(|| {
-        transfer::send_value(channel, &(Tag::Outcome, &outcome))
-    }));
-    let unsent = match sent {
-        Ok(Ok(())) => None,
-        Ok(Err(err)) => Some(err.to_string()),
-        Err(payload) => Some(format!(
-            "serializing it panicked: {}",
-            panic_message(&*payload)
-        )),
-    };
-    let code = match unsent {
-        None => code,
-        Some(reason) => {
-            let _ =
-                transfer::send_value(channel, &(Tag::Outcome, Outcome::<()>::Unsendable(reason)));
-            1
-        }
-    };
-    let _ = catch_unwind(crate::children::join_non_daemonic);
-    exit_now(code)
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::handle::Record;
-    use crate::{Error, StartMethod, sys};
+    use crate::error::Error;
+    use crate::record::Record;
+    use crate::start_method::StartMethod;
+    use crate::sys;
 
     #[test]
     fn a_child_of_another_build_refuses_to_jump() {

@@ -1,0 +1,117 @@
+//! The parent's side of the forkserver: starting it (once per process, again if it
+//! died) and asking it for a child.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::time::Instant;
+
+use mp_shared_mem::transfer::{self, Fd};
+use parking_lot::Mutex;
+
+use super::protocol::{Reply, RequestOut};
+use crate::error::Error;
+use crate::per_process::PerProcess;
+use crate::reexec::exec_self;
+use crate::role::Role;
+use crate::sys;
+use crate::wire::{Call, MAX_CONTROL_LEN};
+
+/// This process's forkserver, once started (a forked child has none: it starts its own).
+static SERVER: PerProcess<Mutex<Option<ForkServer>>> = PerProcess::new(|| Mutex::new(None));
+
+/// The parent's connection to its forkserver.
+struct ForkServer {
+    control: UnixStream,
+    pid: i32,
+    pidfd: OwnedFd,
+}
+
+impl ForkServer {
+    fn start() -> Result<Self, Error> {
+        let (control, server_end) = UnixStream::pair().map_err(io_error("socketpair"))?;
+        let (pid, pidfd) = exec_self(Role::Forkserver, server_end)?;
+        tracing::debug!(pid, "forkserver started");
+        Ok(ForkServer {
+            control,
+            pid,
+            pidfd,
+        })
+    }
+
+    fn is_alive(&self) -> bool {
+        !sys::is_readable(self.pidfd.as_fd()).unwrap_or(true)
+    }
+}
+
+/// Asks this process's forkserver (started if there is none, or if it died) to fork a
+/// child running `call` on `channel`: its pid and a pidfd.
+pub(crate) fn start_child(call: &Call, channel: &UnixStream) -> Result<(i32, OwnedFd), Error> {
+    let name = &call.child.name;
+    let mut server = SERVER.get().lock();
+    let request = RequestOut {
+        call,
+        channel: Fd(channel.as_fd()),
+    };
+    // A server that was killed a moment ago may still look alive; if the request cannot
+    // even be sent, the server never saw it, and a fresh server gets it (once).
+    let mut attempts_left = 2;
+    loop {
+        attempts_left -= 1;
+        if !server.as_ref().is_some_and(ForkServer::is_alive) {
+            if let Some(dead) = server.take() {
+                reap(&dead);
+            }
+            *server = Some(ForkServer::start()?);
+        }
+        let Some(connection) = server.as_ref() else {
+            return Err(Error::start(name, "no forkserver"));
+        };
+        let failure = match transfer::send_value(&connection.control, &request) {
+            Err(err) if attempts_left > 0 => {
+                discard(&mut server);
+                tracing::debug!(%err, "the forkserver is gone; starting another");
+                continue;
+            }
+            Err(err) => err,
+            Ok(()) => match transfer::recv_value::<Reply>(&connection.control, MAX_CONTROL_LEN) {
+                Ok(Reply::Started { pid, pidfd }) => return Ok((pid, pidfd.into_inner())),
+                Ok(Reply::Failed(reason)) => return Err(Error::start(name, reason)),
+                Err(err) => err,
+            },
+        };
+        // The conversation is out of step or the server is gone: never reuse it.
+        discard(&mut server);
+        return Err(Error::start(
+            name,
+            format!("the forkserver failed: {failure}"),
+        ));
+    }
+}
+
+/// Kills and reaps the server, which will not be used again.
+fn discard(server: &mut Option<ForkServer>) {
+    if let Some(broken) = server.take() {
+        let _ = sys::pidfd_send_signal(broken.pidfd.as_fd(), libc::SIGKILL);
+        reap(&broken);
+    }
+}
+
+/// Reaps a forkserver that has ended or was killed (bounded: it dies with SIGKILL).
+fn reap(server: &ForkServer) {
+    let deadline = Some(Instant::now() + std::time::Duration::from_secs(5));
+    let _ = sys::wait_readable(&[server.pidfd.as_fd()], deadline);
+    let _ = nix::sys::wait::waitid(
+        nix::sys::wait::Id::PIDFd(server.pidfd.as_fd()),
+        nix::sys::wait::WaitPidFlag::WEXITED | nix::sys::wait::WaitPidFlag::WNOHANG,
+    );
+    tracing::debug!(pid = server.pid, "forkserver reaped");
+}
+
+fn io_error(operation: &'static str) -> impl Fn(std::io::Error) -> Error {
+    move |err| {
+        Error::os(
+            operation,
+            nix::errno::Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO)),
+        )
+    }
+}

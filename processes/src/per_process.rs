@@ -1,0 +1,117 @@
+//! State that belongs to one process, not to a forked copy of it.
+//!
+//! A child made by `fork` inherits a copy of every static, including locks that another
+//! thread of the parent may have held at that instant and will never release in the
+//! child. So each piece of per-process state (this process's identity, its children, its
+//! launcher thread, its forkserver) lives behind one pointer stamped with the pid that
+//! made it: the first use in a new process finds a foreign stamp, leaves the old value
+//! untouched (leaked, never locked) and installs a fresh one. Each module keeps its own
+//! [`PerProcess`], so this one knows none of them.
+
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+struct Stamped<T> {
+    pid: i32,
+    value: T,
+}
+
+/// A value of type `T` per process: made by `fresh` on first use in each process.
+pub(crate) struct PerProcess<T: 'static> {
+    current: AtomicPtr<Stamped<T>>,
+    fresh: fn() -> T,
+}
+
+fn getpid() -> i32 {
+    nix::unistd::getpid().as_raw()
+}
+
+impl<T: Send + Sync + 'static> PerProcess<T> {
+    pub(crate) const fn new(fresh: fn() -> T) -> Self {
+        PerProcess {
+            current: AtomicPtr::new(std::ptr::null_mut()),
+            fresh,
+        }
+    }
+
+    /// This process's value, made on first use in this process.
+    pub(crate) fn get(&'static self) -> &'static T {
+        let existing = self.current.load(Ordering::Acquire);
+        // SAFETY: `current` only ever holds null or a pointer from `Box::into_raw` in
+        // `install`, never freed once published, so a non-null pointer is valid for
+        // 'static.
+        if let Some(stamped) = unsafe { existing.as_ref() }
+            && stamped.pid == getpid()
+        {
+            return &stamped.value;
+        }
+        self.install(existing, (self.fresh)(), false)
+    }
+
+    /// Makes `value` this process's value, whatever was there (a child's identity,
+    /// set before its target runs).
+    pub(crate) fn replace(&'static self, value: T) -> &'static T {
+        self.install(self.current.load(Ordering::Acquire), value, true)
+    }
+
+    fn install(
+        &'static self,
+        mut expected: *mut Stamped<T>,
+        value: T,
+        replace: bool,
+    ) -> &'static T {
+        let pid = getpid();
+        let fresh = Box::into_raw(Box::new(Stamped { pid, value }));
+        loop {
+            match self.current.compare_exchange(
+                expected,
+                fresh,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                // SAFETY: `fresh` came from `Box::into_raw` and, now published, is never
+                // freed.
+                Ok(_) => return unsafe { &(*fresh).value },
+                Err(winner) => {
+                    // SAFETY: as in `get`, `current` holds only published, never-freed
+                    // pointers.
+                    if let Some(stamped) = unsafe { winner.as_ref() }
+                        && stamped.pid == pid
+                        && !replace
+                    {
+                        // Another thread of this process installed a value first. Ours
+                        // was never shared: free it.
+                        // SAFETY: `fresh` came from `Box::into_raw` just above and was
+                        // not published, so no one else has it.
+                        drop(unsafe { Box::from_raw(fresh) });
+                        return &stamped.value;
+                    }
+                    expected = winner;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU32;
+
+    use super::*;
+
+    static COUNTER: PerProcess<AtomicU32> = PerProcess::new(|| AtomicU32::new(7));
+
+    #[test]
+    fn one_value_per_process_until_replaced() {
+        let first = COUNTER.get();
+        first.fetch_add(1, Ordering::Relaxed);
+        assert!(std::ptr::eq(first, COUNTER.get()));
+        let replaced = COUNTER.replace(AtomicU32::new(1));
+        assert_eq!(replaced.load(Ordering::Relaxed), 1);
+        assert!(std::ptr::eq(replaced, COUNTER.get()));
+        assert_eq!(
+            first.load(Ordering::Relaxed),
+            8,
+            "the old value is left alone"
+        );
+    }
+}

@@ -1,0 +1,425 @@
+//! [`Record`]: what the parent knows about one child, shared by its
+//! [`ProcessHandle`](crate::ProcessHandle) and the table of children, so that a child
+//! whose handle was dropped is still reaped. Reading the child's report and reaping it
+//! live here, apart from the public handle.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Instant;
+
+use mp_shared_mem::transfer;
+use parking_lot::Mutex;
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+use crate::error::signal_name;
+use crate::sentinel::Sentinel;
+use crate::start_method::StartMethod;
+use crate::sys;
+use crate::wire::{ExitStatus, MAX_MESSAGE_LEN, Outcome, Tag};
+
+/// `exitcode` not known yet.
+const UNKNOWN: i64 = i64::MIN;
+
+/// What the parent knows about one child. Shared by its handle and the list of
+/// children, so a child whose handle was dropped is still reaped.
+pub(crate) struct Record {
+    /// The process that started the child: the only one that may read its socket and
+    /// reap it.
+    owner: i32,
+    pub(crate) pid: i32,
+    pub(crate) name: String,
+    pub(crate) daemon: bool,
+    pub(crate) method: StartMethod,
+    pub(crate) sentinel: Sentinel,
+    /// The exit code once known, else [`UNKNOWN`]; readable without the lock.
+    exitcode: AtomicI64,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    /// The parent's end of the child's socket, until everything was read from it.
+    channel: Option<UnixStream>,
+    outcome: Slot,
+    /// `Some(None)`: the status is lost (the forkserver died, or someone else reaped).
+    status: Option<Option<ExitStatus>>,
+}
+
+/// The child's report, kept as received until `join` decodes it as the right type.
+enum Slot {
+    Pending,
+    Received(Vec<u8>, Vec<OwnedFd>),
+    /// The child ended without a report.
+    Missing,
+    /// The report could not be read.
+    Broken(mp_shared_mem::Error),
+    /// An earlier `join` took it.
+    Taken,
+}
+
+impl Record {
+    pub(crate) fn new(
+        pid: i32,
+        name: String,
+        daemon: bool,
+        method: StartMethod,
+        pidfd: OwnedFd,
+        channel: UnixStream,
+    ) -> Self {
+        Record {
+            owner: nix::unistd::getpid().as_raw(),
+            pid,
+            name,
+            daemon,
+            method,
+            sentinel: Sentinel::new(pidfd),
+            exitcode: AtomicI64::new(UNKNOWN),
+            inner: Mutex::new(Inner {
+                channel: Some(channel),
+                outcome: Slot::Pending,
+                status: None,
+            }),
+        }
+    }
+
+    pub(crate) fn exitcode(&self) -> Option<i32> {
+        match self.exitcode.load(Ordering::Acquire) {
+            UNKNOWN => None,
+            code => i32::try_from(code).ok(),
+        }
+    }
+
+    /// Whether the child has ended and everything about it is known (or lost).
+    pub(crate) fn finished(&self) -> bool {
+        self.exitcode().is_some()
+            || self
+                .inner
+                .try_lock()
+                .is_some_and(|inner| inner.status.is_some())
+    }
+
+    /// Reads what the child and, for the forkserver, the server send, and reaps a child
+    /// of ours, until the outcome and the exit status are known or `deadline` passes.
+    pub(crate) fn settle(&self, deadline: Option<Instant>) -> Result<(), Error> {
+        if !self.owned_here() {
+            return Err(Error::NotParent {
+                name: self.name.clone(),
+            });
+        }
+        let mut inner = match deadline {
+            None => self.inner.lock(),
+            Some(deadline) => self.inner.try_lock_until(deadline).ok_or(Error::TimedOut)?,
+        };
+        self.settle_locked(&mut inner, deadline)
+    }
+
+    /// Whether this process started the child (not a forked copy of the handle).
+    fn owned_here(&self) -> bool {
+        nix::unistd::getpid().as_raw() == self.owner
+    }
+
+    /// [`settle`](Record::settle) unless another thread holds the record (joining).
+    pub(crate) fn settle_if_free(&self, deadline: Instant) {
+        if !self.owned_here() {
+            return;
+        }
+        if let Some(mut inner) = self.inner.try_lock() {
+            let _ = self.settle_locked(&mut inner, Some(deadline));
+        }
+    }
+
+    fn settle_locked(&self, inner: &mut Inner, deadline: Option<Instant>) -> Result<(), Error> {
+        while matches!(inner.outcome, Slot::Pending) {
+            let Some(channel) = inner.channel.as_ref() else {
+                inner.outcome = Slot::Missing;
+                break;
+            };
+            if self.method == StartMethod::Forkserver {
+                // The server keeps a copy of the child's end until it has reported the
+                // exit status, so a frame always comes, or end-of-file if it died.
+                let ready = sys::wait_readable(&[channel.as_fd()], deadline)
+                    .map_err(|errno| Error::os("poll", errno))?;
+                if !ready.first().copied().unwrap_or(false) {
+                    return Err(Error::TimedOut);
+                }
+                read_frame(inner);
+                continue;
+            }
+            let ready = sys::wait_readable(&[channel.as_fd(), self.sentinel.as_fd()], deadline)
+                .map_err(|errno| Error::os("poll", errno))?;
+            match (ready.first().copied(), ready.get(1).copied()) {
+                (Some(true), _) => read_frame(inner),
+                (_, Some(true)) => {
+                    // The child has ended: what it wrote is in the socket already. A
+                    // grandchild may still hold the child's end, so end-of-file is not
+                    // to be waited for.
+                    let written = sys::is_readable(channel.as_fd())
+                        .map_err(|errno| Error::os("poll", errno))?;
+                    if written {
+                        read_frame(inner);
+                    } else {
+                        inner.outcome = Slot::Missing;
+                    }
+                }
+                _ => return Err(Error::TimedOut),
+            }
+        }
+        while inner.status.is_none() {
+            if self.method == StartMethod::Forkserver {
+                let Some(channel) = inner.channel.as_ref() else {
+                    inner.status = Some(None);
+                    break;
+                };
+                let ready = sys::wait_readable(&[channel.as_fd()], deadline)
+                    .map_err(|errno| Error::os("poll", errno))?;
+                if !ready.first().copied().unwrap_or(false) {
+                    return Err(Error::TimedOut);
+                }
+                read_frame(inner);
+                continue;
+            }
+            let ready = sys::wait_readable(&[self.sentinel.as_fd()], deadline)
+                .map_err(|errno| Error::os("poll", errno))?;
+            if !ready.first().copied().unwrap_or(false) {
+                return Err(Error::TimedOut);
+            }
+            use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+            match waitid(
+                Id::PIDFd(self.sentinel.as_fd()),
+                WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG,
+            ) {
+                Ok(WaitStatus::StillAlive) => {}
+                Ok(status) => inner.status = Some(ExitStatus::from_wait(status)),
+                Err(nix::errno::Errno::EINTR) => {}
+                // ECHILD: reaped by someone else (a `waitpid(-1)` of the program).
+                Err(_) => inner.status = Some(None),
+            }
+        }
+        inner.channel = None;
+        if let Some(Some(status)) = inner.status {
+            self.exitcode
+                .store(i64::from(status.exitcode()), Ordering::Release);
+            tracing::debug!(name = %self.name, pid = self.pid, exitcode = status.exitcode(), "process ended");
+        }
+        Ok(())
+    }
+
+    /// The child's return value, once settled.
+    pub(crate) fn take_value<R: DeserializeOwned>(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<R, Error> {
+        if !self.owned_here() {
+            return Err(Error::NotParent {
+                name: self.name.clone(),
+            });
+        }
+        let mut inner = match deadline {
+            None => self.inner.lock(),
+            Some(deadline) => self.inner.try_lock_until(deadline).ok_or(Error::TimedOut)?,
+        };
+        self.settle_locked(&mut inner, deadline)?;
+        let name = self.name.clone();
+        match std::mem::replace(&mut inner.outcome, Slot::Taken) {
+            Slot::Taken => Err(Error::AlreadyJoined { name }),
+            Slot::Broken(err) => Err(Error::Transfer(err)),
+            Slot::Received(bytes, fds) => {
+                match transfer::decode::<(Tag, Outcome<R>)>(&bytes, fds)? {
+                    (_, Outcome::Returned(value)) => Ok(value),
+                    (_, Outcome::Panicked(message)) => Err(Error::Panicked { name, message }),
+                    (_, Outcome::StartFailed(reason)) => Err(Error::Start { name, reason }),
+                    (_, Outcome::Unsendable(reason)) => Err(Error::ResultNotSent { name, reason }),
+                }
+            }
+            Slot::Pending | Slot::Missing => match inner.status {
+                Some(Some(ExitStatus::Signal(signal))) => Err(Error::Signaled {
+                    name,
+                    signal,
+                    signal_name: signal_name(signal),
+                }),
+                Some(Some(ExitStatus::Code(code))) => Err(Error::Exited { name, code }),
+                _ => Err(Error::StatusLost { name }),
+            },
+        }
+    }
+}
+
+/// Reads one frame from the child's socket into `inner`.
+fn read_frame(inner: &mut Inner) {
+    let Some(channel) = inner.channel.as_ref() else {
+        return;
+    };
+    match transfer::recv(channel, MAX_MESSAGE_LEN) {
+        Ok((bytes, fds)) => match postcard::take_from_bytes::<Tag>(&bytes) {
+            Ok((Tag::Outcome, _)) if matches!(inner.outcome, Slot::Pending) => {
+                inner.outcome = Slot::Received(bytes, fds);
+            }
+            Ok((Tag::Status, _)) => {
+                let status = postcard::from_bytes::<(Tag, ExitStatus)>(&bytes)
+                    .ok()
+                    .map(|(_, status)| status);
+                inner.status = Some(status);
+                if matches!(inner.outcome, Slot::Pending) {
+                    inner.outcome = Slot::Missing;
+                }
+            }
+            _ => broken(
+                inner,
+                mp_shared_mem::Error::Decode("an unexpected message from the child".into()),
+            ),
+        },
+        // ECONNRESET: the child died without reading all we sent it (killed early).
+        Err(
+            mp_shared_mem::Error::PeerClosed
+            | mp_shared_mem::Error::Os {
+                errno: nix::errno::Errno::ECONNRESET,
+                ..
+            },
+        ) => {
+            if matches!(inner.outcome, Slot::Pending) {
+                inner.outcome = Slot::Missing;
+            }
+            // For the forkserver: the server died before it reported the status.
+            inner.channel = None;
+        }
+        Err(err) => broken(inner, err),
+    }
+}
+
+/// The socket is out of step: nothing more can be read from it.
+fn broken(inner: &mut Inner, err: mp_shared_mem::Error) {
+    if matches!(inner.outcome, Slot::Pending) {
+        inner.outcome = Slot::Broken(err);
+    }
+    inner.channel = None;
+}
+
+#[cfg(test)]
+mod tests {
+    //! What the parent does with a child's socket that carries garbage: an error, never
+    //! a panic or a hang.
+
+    use std::io::Write;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// A record for a real, short-lived child (`true`), whose socket the test writes.
+    #[expect(
+        clippy::zombie_processes,
+        reason = "the record reaps the child, through waitid(P_PIDFD)"
+    )]
+    fn record_with_socket() -> (Arc<Record>, UnixStream) {
+        let child = std::process::Command::new("true")
+            .spawn()
+            .expect("run true");
+        let pid = child.id() as i32;
+        let pidfd = sys::pidfd_open(pid).expect("pidfd_open");
+        let (parent_end, child_end) = UnixStream::pair().expect("socketpair");
+        let record = Record::new(
+            pid,
+            "fake".into(),
+            false,
+            StartMethod::Spawn,
+            pidfd,
+            parent_end,
+        );
+        (Arc::new(record), child_end)
+    }
+
+    fn deadline() -> Option<Instant> {
+        Some(Instant::now() + Duration::from_secs(30))
+    }
+
+    fn frame_header(len: u64, fds: u32) -> Vec<u8> {
+        let mut header = b"mpT1".to_vec();
+        header.extend_from_slice(&len.to_le_bytes());
+        header.extend_from_slice(&fds.to_le_bytes());
+        header
+    }
+
+    #[test]
+    fn garbage_is_a_decode_error() {
+        let (record, mut child_end) = record_with_socket();
+        child_end.write_all(b"this is not a frame at all").unwrap();
+        drop(child_end);
+        let error = record.take_value::<u32>(deadline()).unwrap_err();
+        assert!(
+            matches!(error, Error::Transfer(mp_shared_mem::Error::Decode(_))),
+            "{error:?}"
+        );
+        assert_eq!(
+            record.exitcode(),
+            Some(0),
+            "the child is reaped all the same"
+        );
+    }
+
+    #[test]
+    fn a_truncated_frame_is_a_short_message() {
+        let (record, mut child_end) = record_with_socket();
+        child_end.write_all(&frame_header(100, 0)).unwrap();
+        child_end.write_all(&[0; 10]).unwrap();
+        drop(child_end);
+        let error = record.take_value::<u32>(deadline()).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Transfer(mp_shared_mem::Error::ShortMessage { .. })
+            ),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn an_oversized_frame_is_refused_unread() {
+        let (record, mut child_end) = record_with_socket();
+        child_end.write_all(&frame_header(1 << 40, 0)).unwrap();
+        drop(child_end);
+        let error = record.take_value::<u32>(deadline()).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Transfer(mp_shared_mem::Error::MessageTooLarge { .. })
+            ),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_a_decode_error() {
+        let (record, child_end) = record_with_socket();
+        let outcome = Outcome::Returned("a string, not a number".to_owned());
+        transfer::send_value(&child_end, &(Tag::Outcome, outcome)).unwrap();
+        drop(child_end);
+        let error = record.take_value::<u64>(deadline()).unwrap_err();
+        assert!(
+            matches!(error, Error::Transfer(mp_shared_mem::Error::Decode(_))),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_tag_is_a_decode_error() {
+        let (record, child_end) = record_with_socket();
+        transfer::send(&child_end, &[9, 9, 9], &[]).unwrap();
+        drop(child_end);
+        let error = record.take_value::<u64>(deadline()).unwrap_err();
+        assert!(
+            matches!(error, Error::Transfer(mp_shared_mem::Error::Decode(_))),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn silence_then_exit_is_an_exit_without_a_value() {
+        let (record, child_end) = record_with_socket();
+        drop(child_end);
+        let error = record.take_value::<u64>(deadline()).unwrap_err();
+        assert!(matches!(error, Error::Exited { code: 0, .. }), "{error:?}");
+        let again = record.take_value::<u64>(deadline()).unwrap_err();
+        assert!(matches!(again, Error::AlreadyJoined { .. }), "{again:?}");
+    }
+}
