@@ -2,7 +2,7 @@
 //! original) and returns its text; `main` starts one task per URL and gathers the pages,
 //! then prints them. The three requests wait for their servers together, on one thread.
 //!
-//! The original fetches http://example.com, .org and .net. Here, by default, the scenario
+//! The original fetches `http://example.com`, `.org` and `.net`. Here, by default, the scenario
 //! fetches three pages from the local HTTP server of `crawler-threads` (127.0.0.1, a port
 //! the OS picks), which waits a second (scaled) before each reply, as a slow site does. The
 //! client is `reqwest` on the one-thread tokio runtime that stands in for asyncio's loop.

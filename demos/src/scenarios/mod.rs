@@ -12,6 +12,9 @@
 //!    `module => "name", "source", "what it shows", "what it checks";`, with
 //!    `, limit SECONDS` before the `;` if `demos all` must allow it more than
 //!    [`Scenario::DEFAULT_TIME_LIMIT`]. The `mod` declaration comes from that line.
+//! 3. Add its row, at the same place, to the scenario table of the crate docs
+//!    (`src/lib.rs`): there a reader finds what it shows and what it checks in full
+//!    (`tests/scenario_table.rs` fails until the row is there).
 //!
 //! That is all: `demos list`, `demos <name>`, `demos all` and the tests pick it up.
 //!
