@@ -2,21 +2,85 @@
 //! crates a user would otherwise pick, measured in one run.
 //!
 //! ```text
-//! cargo run --release -p mp-bench                  # every row, as a table
-//! cargo run --release -p mp-bench -- --filter lock # rows whose name or family contains "lock"
-//! cargo run --release -p mp-bench -- --json        # the same, as JSON on stdout
-//! cargo run --release -p mp-bench -- --list        # rows and contenders, nothing measured
-//! cargo run --release -p mp-bench -- --quick       # 3 short rounds, for a first look
+//! cargo run --release -p mp-bench                    # every row, as a table (under half a minute)
+//! cargo run --release -p mp-bench -- --filter lock   # rows whose name or family contains "lock" (repeatable, or a,b)
+//! cargo run --release -p mp-bench -- --json          # the same results as JSON on stdout
+//! cargo run --release -p mp-bench -- --list          # the rows and their contenders, nothing measured
+//! cargo run --release -p mp-bench -- --quick         # 3 rounds of ~10 ms, for a first look
 //! ```
 //!
-//! Each row is one piece of work (a lock acquire+release, an event round trip
-//! between processes...) done by several contenders: ours (this project's crates),
-//! peers (other Rust crates, or the bare system calls), and Python (a script of
-//! `bench/python/`, run by `python3` in the same run). The figure of each is the
-//! median over interleaved rounds (see [`measure`]); the ratio of each to ours is
-//! `their time / our time`, so above 1 ours is faster (see [`report`]).
+//! Other options: `--rounds N` (default 11), `--target-ms MS` (default 30), `--python PATH`,
+//! `--no-python`, `--quiet`. Progress goes to stderr, results to stdout.
 //!
-//! How to add a row: see the [`rows`] module.
+//! # What a row compares
+//!
+//! Each row is one operation (a lock acquire+release, an event round trip between two
+//! processes...) done by several contenders, listed in this order:
+//!
+//! - `ours`: this project's crates. The first `ours` line is the row's reference.
+//! - `peer`: the Rust crate a user would otherwise pick (`parking_lot`, `std`), or the
+//!   bare system calls the primitive is built on (a shared-futex ping-pong).
+//! - `python`: CPython 3 with its standard library, run as
+//!   `python3 bench/python/<family>.py <case> <iterations>` in the same run (see
+//!   [`python`]). The script times its own loop, so interpreter start-up is not counted
+//!   (the interpreter's loop overhead is, as a Python program pays it). Without `python3`
+//!   the column says so and the rest of the table is unaffected.
+//!
+//! # How it measures
+//!
+//! Each contender is calibrated until one measurement lasts about `--target-ms`; then
+//! round 1 measures every contender once, in the order above, then round 2, and so on, so
+//! that drift of the machine hits every side alike (see [`measure`]). A figure is the
+//! median over the rounds, shown per operation (or as a rate, for rows counted in
+//! messages or bytes per second); `±` is the median absolute deviation. Every measurement
+//! also checks its outcome (the counter reached N, every ping got its pong); a wrong
+//! outcome is reported as an error, never as a figure.
+//!
+//! The `ratio` column is **their time / our time**, against the reference line (for rates,
+//! our rate / theirs: the same number; see [`report`]). **Above 1, ours is faster**; below
+//! 1, theirs is, and the next column says it in words ("ours 1.25x faster"). A `goal` line
+//! checks the row against the figure the design sets (for example, `Lock` within 1.5x of
+//! `parking_lot::Mutex`) and says met or MISSED. Only ratios from one run mean anything:
+//! absolute figures drift between machines and between runs, which is why the crates'
+//! docs name the row to run instead of quoting figures.
+//!
+//! # The rows
+//!
+//! `--list` prints the rows of the build at hand; today they are:
+//!
+//! | row | what one operation is | contenders |
+//! |---|---|---|
+//! | `lock-uncontended` | acquire+release of a free lock | `mp_sync::Lock` (guard), `mp_sync::Mutex<u64>`; `parking_lot::Mutex`, `std::sync::Mutex`; `threading.Lock`, `multiprocessing.Lock` |
+//! | `lock-contended` | one increment of a counter shared by two threads, under the lock | `mp_sync::Mutex<u64>`, `mp_sync::Lock`; `parking_lot::Mutex`, `std::sync::Mutex`; `threading.Lock` |
+//! | `event-pingpong` | a round trip between two processes through two events in shared memory | `mp_sync::Event`; a bare shared-futex ping-pong (no spinning); `multiprocessing.Event` |
+//! | `array-bulk-child` | a forked child writes 16 MiB into a shared `Array<u8>` under its lock and reads them back (GB/s) | `mp_shared_mem::Array<u8>`; `memcpy` in one process and in a forked child; `multiprocessing.Array` |
+//! | `value-locked-increment` | one increment of a shared counter by two processes, under its lock | `mp_shared_mem::Value<u64>`; a robust process-shared `pthread_mutex`; `multiprocessing.Value` + `get_lock()` |
+//! | `segment-create` | make a 4 KiB shared block, map it, unmap and free it | `Segment`, `Shared<AtomicU64>`, `SharedMemory`; bare `memfd_create`+`ftruncate`+`mmap`; `shared_memory.SharedMemory` |
+//! | `codec-small`, `codec-64k` | encode+decode a small record / a 64 KiB byte vector | `transfer::encode`+`decode`; `postcard`, `bitcode` (serde); `pickle` |
+//! | `thread-start-join` | start a thread with a trivial target, join it for its value | `mp_threads::Thread`; `std::thread::Builder::spawn`; `threading.Thread` |
+//! | `thread-pool-submit-result` | submit one trivial task to a 4-worker pool and wait for its result | `mp_threads::ThreadPool`; a hand-written crossbeam-channel pool; `ThreadPoolExecutor` |
+//! | `thread-pool-submit-batch` | one task of a batch of 100 submitted, then waited for | the same three |
+//! | `thread-pool-map` | one item of a map over up to 100000 items, results in order | `ThreadPool::map`; the crossbeam-channel pool, rayon `par_iter`; `ThreadPoolExecutor.map` |
+//! | `thread-queue-1x1-unbounded`, `-bounded` | one `u64` from 1 producer thread to 1 consumer (bounded: 1024) | `mp_threads::Queue` (and `SimpleQueue`, unbounded); `crossbeam_channel`, `std::sync::mpsc`; `queue.Queue` (and `queue.SimpleQueue`) |
+//! | `thread-queue-4x4-unbounded`, `-bounded` | one `u64` from 4 producer threads to 4 consumers | the same (std's one receiver shared behind a `Mutex`) |
+//! | `ipc-queue-1x1-16b` | one 16-byte message from a producer process to a consumer process | `mp_ipc::Queue`, `SimpleQueue`; `ipc-channel`, a bare SPSC shared-memory ring (spinning, no serialization: the limit); `multiprocessing.Queue` |
+//! | `ipc-queue-1x1-64k` | one 64 KiB message (bytes) between two processes (GB/s) | `mp_ipc::Queue`; `ipc-channel`, the bare ring; `multiprocessing.Queue` |
+//! | `ipc-queue-2x2-16b` | one 16-byte message from 2 producer processes to 2 consumer processes | `mp_ipc::Queue`; `multiprocessing.Queue` (ipc-channel and the bare ring have one receiver) |
+//! | `pipe-roundtrip` | a 16-byte message to a forked child over a duplex pipe and back | `Connection` `send`/`recv` and `send_bytes`/`recv_bytes`; a bare `socketpair` (`write`/`read`); `multiprocessing.Pipe` `send`/`recv` |
+//! | `pipe-send-bytes-1mib` | one 1 MiB `send_bytes` to a forked child that `recv_bytes_into`s it (GB/s) | `Connection::send_bytes`; a bare `socketpair`; `multiprocessing.Pipe.send_bytes` |
+//! | `event-async-wake` | a thread sets an `Event`; an async task awaiting it wakes and answers through an `Event` the thread waits on | `Event::wait_async` (futex reactor); `tokio::sync::Notify` (in-process only), a blocking wait in `spawn_blocking` (a thread per waiter); an `asyncio.Event` set with `call_soon_threadsafe` |
+//! | `thread-pool-submit-await` | an async task submits a trivial function to a 4-worker pool and awaits its result | `ThreadPool::submit(..).await`; tokio's `spawn_blocking` (4 threads); `loop.run_in_executor(ThreadPoolExecutor(4), f)` |
+//! | `process-start-join-fork`, `-forkserver`, `-spawn` | start a child process running a trivial target with one argument, join it for its value | `mp_processes::Process` with that start method; bare `fork`+`_exit`+`waitpid` (fork, forkserver) or a bare re-exec of the bench binary that exits before `main` (spawn), `procspawn::spawn`; `multiprocessing.Process` with the same start method |
+//! | `process-start-join-100` | one child of a wave of 100 started before any is joined | `mp_processes::Process` (forkserver, fork, spawn); bare `fork`+`waitpid`; `multiprocessing.Process` (forkserver, fork) |
+//! | `pool-map-trivial` | one item of a map of a trivial function over up to 100000 items, on a warm pool of 2 workers | `mp_processes::Pool::map`; `procspawn::Pool` (one task per item, 64 in flight), rayon `par_iter` on 2 threads (the floor, no process boundary); `multiprocessing.Pool.map`, `ProcessPoolExecutor.map` |
+//! | `pool-apply-async` | one `apply_async` + `get` round trip on a warm pool of 2 workers | `Pool::apply_async`; `procspawn::Pool::spawn` + `join`; `multiprocessing.Pool.apply_async` |
+//! | `pool-cpu-scaling` | one item of a map of about 1 ms of arithmetic; the 1-worker line's ratio is the speedup | `mp_processes::Pool` with every core, 2 (when that differs) and 1 worker; rayon `par_iter` on every core |
+//!
+//! # Adding a row
+//!
+//! One contender function per side in `bench/src/rows/<family>.rs`, a [`Row`]
+//! listing them, a case in `bench/python/<family>.py`: the checklist is the [`rows`]
+//! module's docs. `cargo test -p mp-bench` then runs every contender briefly.
 
 mod error;
 mod fork;

@@ -2,7 +2,7 @@
 //! nothing to do.
 //!
 //! Each child exits with a code the parent expects (see
-//! [`exit_code_for`](super::exit_code_for)). The parent waits for it through a pidfd
+//! [`exit_code_for`]). The parent waits for it through a pidfd
 //! with a deadline, so a child that never ends is killed and reaped instead of
 //! hanging the run.
 
