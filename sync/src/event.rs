@@ -165,11 +165,12 @@ impl Event {
 
     /// Polls for a `set` for about the cost of one wake-up across CPUs
     /// (waiting longer in user space would cost more than sleeping), short
-    /// bursts of spinning between yields. Pure spinning measured well on an
-    /// idle machine but 7x slower than a bare futex on a loaded one: the
-    /// setter, woken on a busy CPU, waited for the one we were spinning on.
-    /// Yielding gives it that CPU; the round trip then beat the bare futex
-    /// loaded and idle alike (mp-bench's `event-pingpong`).
+    /// bursts of spinning between yields. Pure spinning does well on an idle
+    /// machine but falls far behind a bare futex on a loaded one: the setter,
+    /// woken on a busy CPU, waits for the one we are spinning on. Yielding
+    /// gives it that CPU. To compare, run mp-bench's `event-pingpong` row
+    /// (`cargo run --release -p mp-bench -- --filter event-pingpong`) on an
+    /// idle and on a loaded machine.
     #[cfg(not(loom))]
     fn spin_until_set(&self) -> bool {
         const WAIT_FOR: Duration = Duration::from_micros(10);
