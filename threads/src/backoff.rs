@@ -1,8 +1,8 @@
 //! Brief spinning before sleeping.
 //!
 //! Putting a thread to sleep on a futex and waking it costs a system call on
-//! each side and 10-15 us across CPUs, while the thing waited for (an item, a
-//! result) often arrives within a microsecond or two. A waiter first polls
+//! each side and a wake-up across CPUs of several microseconds, while the thing
+//! waited for (an item, a result) often arrives sooner. A waiter first polls
 //! with exponentially longer pauses, then yields its CPU a few times, and only
 //! then sleeps; crossbeam's channels do the same.
 

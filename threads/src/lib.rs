@@ -16,14 +16,14 @@
 //! | Python | mp-threads |
 //! |---|---|
 //! | `threading.Thread(target=f, args=(a, b), name="n", daemon=True)` | [`Thread::new(f, (a, b)).name("n").daemon(true)`](Thread) |
-//! | `t.start()` / `t.join()` / `t.join(timeout)` | [`start()`](Thread::start) → [`JoinHandle`]; [`join()`](JoinHandle::join) (returns the target's value); [`join_timeout(d)`](JoinHandle::join_timeout) |
+//! | `t.start()` / `t.join()` / `t.join(timeout)` | [`start()`](Thread::start) → [`JoinHandle`]; [`join()`](JoinHandle::join) (returns the target's value); [`join_timeout(d)`](JoinHandle::join_timeout) (`Err(TimedOut)` keeps it joinable) |
 //! | `t.is_alive()`, `t.name`, `t.ident`, `t.native_id`, `t.daemon` | [`is_alive()`](JoinHandle::is_alive), [`thread()`](JoinHandle::thread)`.name()`, [`ident()`](JoinHandle::ident), [`native_id()`](JoinHandle::native_id), [`ThreadInfo::is_daemon`] |
 //! | `class T(threading.Thread): def run(self): ...` | `impl` [`Run`] `for T { fn run(&mut self) { ... } }`, then `t.start()?` |
 //! | `threading.current_thread()`, `main_thread()` | [`current_thread()`], [`main_thread()`] → [`ThreadInfo`] |
 //! | `threading.active_count()`, `enumerate()` | [`active_count()`], [`enumerate()`] |
 //! | `threading.get_ident()`, `get_native_id()` | [`get_ident()`], [`get_native_id()`] |
 //! | `threading.local()`; `local.x = v`; `local.x` | [`Local::new()`](Local::new); [`local.set(v)`](Local::set); [`local.get()`](Local::get) / [`local.with(\|x\| ..)`](Local::with) |
-//! | `threading.Timer(secs, f, args)`; `.start()`; `.cancel()` | [`Timer::new(d, f, args)`](Timer::new)`.start()` → [`TimerHandle`]; [`cancel()`](TimerHandle::cancel) |
+//! | `threading.Timer(secs, f, args)`; `.start()`; `.cancel()` | [`Timer::new(d, f, args)`](Timer::new)`.start()` → [`TimerHandle`]; [`cancel()`](TimerHandle::cancel) (`true`: `f` will never run) |
 //! | `ThreadPoolExecutor(max_workers=4)` | [`ThreadPool::new(4)`](ThreadPool::new) (dropped: shut down, waiting) |
 //! | `ex.submit(f, a, b)` | [`pool.submit(f, (a, b))`](ThreadPool::submit) → [`Future`] |
 //! | `fut.result()`, `fut.result(timeout=t)` | [`result()`](Future::result), [`result_timeout(t)`](Future::result_timeout) |
@@ -35,7 +35,7 @@
 //! | `concurrent.futures.wait(fs, timeout, return_when=FIRST_COMPLETED)` | [`wait(fs, ReturnWhen::FirstCompleted, timeout)`](wait()) → [`Waited`] |
 //! | `concurrent.futures.as_completed(fs)` | [`as_completed(fs)`](as_completed) → [`AsCompleted`] |
 //! | `queue.Queue(maxsize=n)` | [`Queue::with_maxsize(n)`](Queue::with_maxsize) ([`Queue::new()`](Queue::new) for 0) |
-//! | `queue.LifoQueue()`, `PriorityQueue()`, `SimpleQueue()` | [`LifoQueue`], [`PriorityQueue`], [`SimpleQueue`] |
+//! | `queue.LifoQueue()`, `PriorityQueue()`, `SimpleQueue()` | [`LifoQueue`], [`PriorityQueue`] (smallest first), [`SimpleQueue`] |
 //! | `q.put(x)`, `q.get()` | [`put(x)`](Queue::put), [`get()`](Queue::get) |
 //! | `q.put_nowait(x)`, `q.get_nowait()` | [`try_put(x)`](Queue::try_put), [`try_get()`](Queue::try_get) |
 //! | `q.put(x, timeout=t)`, `q.get(timeout=t)` | [`put_timeout(x, t)`](Queue::put_timeout), [`get_timeout(t)`](Queue::get_timeout) |
@@ -55,12 +55,19 @@
 //!   this crate are). `abort`, `_exit` and signals do not wait.
 //! * **Idents** are process-unique numbers that are never reused;
 //!   `native_id` is the Linux TID.
-//! * **Foreign threads.** `current_thread()` on a thread started with
-//!   `std::thread` gives its std name, or `Dummy-N` when it has none.
+//! * **Names.** `Thread-N` by default, as Python's; the main thread is
+//!   `MainThread`, recognised by its TID being the PID. `current_thread()` on a
+//!   thread started with `std::thread` gives its std name, or `Dummy-N` when it
+//!   has none.
 //! * **Pool workers start lazily**, as in Python: only when a task arrives and
 //!   no worker is idle.
 //! * **Queues are shared with `Arc`**; a rejected `put` hands the item back in
-//!   a [`PutError`].
+//!   a [`PutError`]. [`Queue`] takes no lock on its common paths (a lock-free
+//!   ring or list, the task count and shutdown flags in one atomic word); the
+//!   `queue` module says why, and mp-bench's `thread-queue-*` rows compare it
+//!   with crossbeam-channel, std's mpsc and Python's `queue`
+//!   (`cargo run --release -p mp-bench -- --filter thread`, which also runs the
+//!   `thread-start-join` and `thread-pool-*` rows).
 //!
 //! ```
 //! use std::sync::Arc;

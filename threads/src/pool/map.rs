@@ -9,11 +9,10 @@
 //! turn wait in a small buffer). One flag, shared by the map's jobs, cancels
 //! the items not started yet. That is the shape of the pool a user writes by
 //! hand on a crossbeam channel, which mp-bench measures this one against
-//! (`thread-pool-map`, 4 workers, a trivial function): a future per item cost
-//! 2.59x that pool's time per item in one run; this design 1.01x to 1.53x in
-//! eight runs (median 1.44x) on the same shared, heavily loaded 2-core
-//! machine. The rest is the pool's own bookkeeping per task (its shutdown
-//! lock, the one reference count each job holds on the map).
+//! (`cargo run --release -p mp-bench -- --filter thread-pool-map`: 4 workers, a
+//! trivial function). A future per item left this pool far behind that one;
+//! this design narrows the gap to the pool's own bookkeeping per task
+//! (its shutdown lock, the one reference count each job holds on the map).
 
 use std::collections::VecDeque;
 use std::fmt;

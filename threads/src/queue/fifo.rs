@@ -84,15 +84,12 @@ fn ring_fits<T>(maxsize: usize) -> bool {
 ///   condition variable; the others see from a counter whether anyone sleeps,
 ///   so nobody pays for a wake-up that nobody needs.
 ///
-/// Measured by mp-bench (`--filter thread-queue`, one `u64` per message,
-/// crossbeam-channel's rate divided by this queue's in the same run; eight
-/// runs on a shared 2-core machine under heavy load, so single runs spread
-/// widely): 1 producer and 1 consumer, unbounded 1.08x (runs from 0.96x to
-/// 1.36x), bounded to 1024 1.12x (0.81x to 1.71x); 4 producers and 4
-/// consumers, unbounded 1.07x (0.45x to 1.43x), bounded 1.22x (0.92x to
-/// 1.34x). The lock-and-condition-variables design measured 1.94x, 1.16x,
-/// 1.14x and 1.22x there. What remains is mostly the one read-modify-write
-/// a `put` makes to count its task: Python's `join` needs that count.
+/// mp-bench compares it with crossbeam-channel, std's mpsc and Python's
+/// `queue.Queue`, one `u64` per message, 1 and 4 producers and consumers,
+/// unbounded and bounded to 1024:
+/// `cargo run --release -p mp-bench -- --filter thread-queue`. What separates
+/// it from crossbeam-channel is mostly the one read-modify-write a `put` makes
+/// to count its task: Python's `join` needs that count.
 pub struct Queue<T> {
     core: FifoCore<T>,
 }

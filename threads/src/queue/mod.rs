@@ -13,16 +13,16 @@
 //! * `Queue` (FIFO), the one programs move most items through:
 //!   [`lock_free`], items in a crossbeam-queue [`ring`], waiting threads in
 //!   [`sleepers`]. Python's own design (one lock, three condition variables)
-//!   on parking_lot was measured at 1.94x, 1.16x, 1.14x and 1.22x slower than
-//!   crossbeam-channel in mp-bench's four `thread-queue` rows (1x1 and 4x4
-//!   threads, unbounded and bounded to 1024, one run on a loaded 2-core
-//!   machine): the lock's cache line crosses between cores on every operation.
-//!   The lock-free engine measured, in eight runs on the same (heavily
-//!   loaded) machine, medians of 1.08x, 1.12x, 1.07x and 1.22x, with single
-//!   runs from 0.45x to 1.71x; what remains is mostly the one
-//!   read-modify-write a `put` needs to count its task and check for a
-//!   shutdown. A bound whose ring would take over 1 MiB keeps the locked
-//!   engine, since the ring is allocated up front.
+//!   on parking_lot falls behind crossbeam-channel in mp-bench's four
+//!   `thread-queue` rows (1x1 and 4x4 threads, unbounded and bounded to 1024):
+//!   the lock's cache line crosses between cores on every operation. The
+//!   lock-free engine stays close to crossbeam-channel there; what remains is
+//!   mostly the one read-modify-write a `put` needs to count its task and
+//!   check for a shutdown. To see both, run
+//!   `cargo run --release -p mp-bench -- --filter thread-queue` (several runs:
+//!   on a loaded machine single runs spread widely). A bound whose ring would
+//!   take over 1 MiB keeps the locked engine, since the ring is allocated up
+//!   front.
 //! * `LifoQueue` and `PriorityQueue`: [`locked`], Python's design. A binary
 //!   heap has no lock-free form worth its complexity, crossbeam-queue has no
 //!   stack, and these kinds carry far less traffic.
