@@ -64,14 +64,11 @@
 //! # Choices
 //!
 //! **Codec: postcard.** [`transfer`] serializes with postcard, not bitcode (and never
-//! bincode). Measured on the project's 2-core machine, encode plus decode: a small struct
-//! (an id, a short string, eight `u32`s, a flag, a float) takes 0.34 us with postcard and
-//! 1.75 us with bitcode's serde mode; a `(u32, u64)` 0.07 us against 1.0 us; a 64 KiB
-//! `Vec<u8>` 0.33 ms against 0.49-0.59 ms (and 6-8 us against 0.5 ms as serde bytes). Both
-//! produce 27 bytes for the small struct. bitcode is fast through its own derive, which
-//! would not see our handles' serde impls; postcard is faster through serde, has a
-//! documented stable format, and no build-time cost. mp-bench has the comparison as a
-//! row.
+//! bincode). bitcode is fast through its own derive, which would not see our handles'
+//! serde impls; through serde, postcard is the faster of the two on small records and on
+//! a 64 KiB `Vec<u8>`, produces as few bytes, has a documented stable format, and no
+//! build-time cost. mp-bench's `codec-small` and `codec-64k` rows compare them, and
+//! Python's `pickle` (`cargo run --release -p mp-bench -- --filter codec`).
 //!
 //! **Type checks on receipt.** Every typed segment starts with a 256-byte header: a magic
 //! number, the kind (`Shared`, `Value`, `Array`), the size, alignment and name of the
@@ -94,6 +91,42 @@
 //! `O_CLOEXEC` duplicates that the caller owns and may send or keep for a child; the handle
 //! keeps its own. [`transfer::recv`] asks the kernel for `O_CLOEXEC` descriptors
 //! (`MSG_CMSG_CLOEXEC`), so they do not leak into programs this process runs.
+//!
+//! # With Python
+//!
+//! A [`SharedMemory`] block made here is attached by name in Python, and the reverse:
+//!
+//! ```
+//! use mp_shared_mem::SharedMemory;
+//!
+//! let block = SharedMemory::create(4096)?; // a random name like "mp_5f0c..."
+//! block.write_at(0, b"from rust")?;
+//! println!("{}", block.name()); // for the Python side
+//! // ... Python writes b"from python" at offset 1000, then:
+//! let mut reply = [0u8; 11];
+//! block.read_at(1000, &mut reply)?;
+//! // Dropping `block` unlinks the name (`set_unlink_on_drop(false)` keeps it).
+//! # Ok::<(), mp_shared_mem::Error>(())
+//! ```
+//!
+//! ```python
+//! from multiprocessing import resource_tracker, shared_memory
+//!
+//! shm = shared_memory.SharedMemory(name=name)              # the name printed by Rust
+//! # CPython 3.8-3.12 would unlink a block it merely attached to when it exits:
+//! resource_tracker.unregister(shm._name, "shared_memory")  # (3.13: track=False)
+//! assert bytes(shm.buf[:9]) == b"from rust"
+//! shm.buf[1000:1011] = b"from python"
+//! shm.close()
+//! ```
+//!
+//! `tests/python_interop.rs` runs both directions with `python3`.
+//!
+//! mp-bench's `array-bulk-child` (a forked child copying 16 MiB in and out of an
+//! [`Array`], against `memcpy` and `multiprocessing.Array`), `value-locked-increment` (two
+//! processes, against a robust process-shared `pthread_mutex` and `multiprocessing.Value`)
+//! and `segment-create` rows measure this crate
+//! (`cargo run --release -p mp-bench -- --filter shared_mem`).
 //!
 //! # With `fork`
 //!
