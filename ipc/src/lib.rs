@@ -66,6 +66,31 @@
 //! assert!(matches!(parent.recv(), Err(Error::PeerClosed)));
 //! # Ok::<(), Error>(())
 //! ```
+//!
+//! # Async
+//!
+//! With the `async` feature, async code waits on queues and connections without blocking
+//! its runtime's threads. A queue's `get_async`, `put_async` and `join_async` follow the
+//! ring's own waiter protocol and are woken by mp-sync's futex reactor (any runtime; a
+//! dropped future has taken or put nothing). A connection is a
+//! socket, so `recv_async` and `recv_bytes_async` are readiness waits through tokio's
+//! `AsyncFd`, the one bridge of the crate that needs a tokio runtime with I/O enabled.
+//! `put_async` refuses a message larger than the ring ([`Error::MessageTooLarge`]), which
+//! only the blocking `put` streams.
+//!
+//! # What the tests hold it to
+//!
+//! `tests/queue_crash.rs` kills producer and consumer processes with `SIGKILL` at random
+//! instants of their `put`s and `get`s, round after round, and checks that nothing is
+//! delivered twice and nothing whose `put` completed is lost (beyond the one item a
+//! consumer killed between taking it and returning it took with it).
+//! `tests/connection_python.rs` runs a Python `Client` against a [`Listener`] and the
+//! reverse, authenticating both ways with the installed `python3`, and checks that a wrong
+//! key is refused.
+//!
+//! mp-bench's `ipc-queue-*`, `pipe-roundtrip` and `pipe-send-bytes-1mib` rows compare
+//! queues and pipes with ipc-channel, a bare shared-memory ring, a bare `socketpair` and
+//! Python's (`cargo run --release -p mp-bench -- --filter ipc-queue,pipe`).
 
 mod connection;
 mod error;

@@ -113,16 +113,13 @@
 //!
 //! # What it costs
 //!
-//! mp-bench's `ipc-queue-*` rows (`cargo run --release -p mp-bench -- --filter ipc-queue`)
-//! measured, in one run on the project's 2-core VM while other builds kept its load
-//! average near 9: 16-byte messages from one process to another at 5.11 M msg/s, 22x
-//! ipc-channel's 230 k and 156x `multiprocessing.Queue`'s 32.7 k, and 6.9x below a bare
-//! spinning ring without serialization or locks (35.2 M); 64 KiB messages at 6.03 GB/s
-//! (ipc-channel 1.97 GB/s, the bare ring 6.47 GB/s, Python 303 MB/s); 2 producer and 2
-//! consumer processes at 3.53 M msg/s (a run of that row alone, the same load). The
-//! design's aim of 10 M msg/s was not reached under that load. In one thread, a put and
-//! a get of a 16-byte message run about 720 instructions (callgrind), of which the two
-//! side locks take 64 and serde's 16-element array about 225. Why each part is there:
+//! mp-bench's `ipc-queue-*` rows compare a queue with ipc-channel, with a bare spinning
+//! ring that has neither serialization nor locks (the limit), and with
+//! `multiprocessing.Queue`: 16-byte messages from one process to another, 64 KiB
+//! messages, and 2 producer and 2 consumer processes
+//! (`cargo run --release -p mp-bench -- --filter ipc-queue`). Spinning ends that share a
+//! CPU of a loaded machine starve each other, which the bare ring shows there; a queue
+//! sleeps on a futex after a short spin. Why each part of a put and a get is there:
 //!
 //! - the side locks: they are what lets any number of producers and consumers share
 //!   the ring and what tells the next holder that a process died mid-operation, at the
@@ -132,7 +129,7 @@
 //! - the `SeqCst` commit and waiter-flag load: the price of making no system call when
 //!   nobody sleeps (a `FUTEX_WAKE` on every message would cost more than the message);
 //! - spinning about 256 rounds, then 8 yields, before sleeping: a wake-up across CPUs
-//!   costs 10-15 us, a message tens of nanoseconds.
+//!   costs microseconds, a message far less.
 //!
 //! # Against Python
 //!

@@ -55,9 +55,9 @@ impl Patience {
     }
 }
 
-/// Spins of the first waiting phase: a wake-up between processes costs 10-15 us, a
-/// message a few tens of nanoseconds, so a partner that is running fills or drains the
-/// ring again long before this runs out.
+/// Spins of the first waiting phase: a wake-up between processes costs microseconds, a
+/// message far less, so a partner that is running fills or drains the ring again long
+/// before this runs out.
 const SPINS: u32 = 256;
 /// `sched_yield`s after spinning, before sleeping.
 const YIELDS: u32 = 8;
