@@ -96,7 +96,15 @@
 //! `terminate`/`kill`, so a recycled pid is never signalled. A child of the spawn or
 //! fork method is ours to reap (`waitid(P_PIDFD)`). A forkserver child is the server's:
 //! the server reaps it and writes its exit status on the child's socket after whatever
-//! the child wrote there itself, which is how `exitcode` reaches the parent.
+//! the child wrote there itself, which is how `exitcode` reaches the parent. If the
+//! server dies (killed from outside), `join` says the status was lost, and the next start
+//! starts a new server.
+//!
+//! `join` gives the target's value, or says why there is none: [`Error::Panicked`] (with
+//! the message), [`Error::Signaled`] (with the signal), [`Error::Exited`] for a child that
+//! called `exit`, [`Error::Start`] for one that never ran its target. Default names are
+//! `Process-N`, and `Process-N:M` for a child's children; [`active_children()`] reaps the
+//! children that ended, as Python's does.
 //!
 //! # Daemons and exit
 //!
@@ -112,6 +120,37 @@
 //! A child's standard output and error are the parent's. Every child path ends in
 //! `_exit` after flushing standard output: no child ever returns into its parent's
 //! `main` or test harness.
+//!
+//! # Async
+//!
+//! With the `async` feature, `handle.join_async().await` (or `(&handle).await`) and
+//! `pool.submit(f, args)?.await` wait without blocking the runtime's threads. A child's
+//! end makes its pidfd readable; a pending join registers a duplicate of that pidfd with
+//! one epoll instance watched by one background thread per process, which wakes the task,
+//! and the future then does the ordinary `join`, which no longer waits. No runtime is
+//! needed, and many children awaited at once cost that one thread. A dropped future takes
+//! nothing: the handle stays joinable. A pool's results are woken by its supervisor thread.
+//!
+//! # What the tests hold it to
+//!
+//! `tests/process.rs` puts each start method through the same suite: return values,
+//! shared `Value`/`Array`/`Lock`, panics, exit codes, `terminate` and `kill`, join
+//! time-outs, names, nested and daemonic children, 200 children at once, starts from 8
+//! threads, descriptor exhaustion, daemons dying with a `SIGKILL`ed parent. `tests/api.rs`
+//! covers the fork closures, [`Context`], arguments and values that cannot cross and a
+//! killed forkserver; `tests/exit.rs` the exit of the main process. `tests/pool.rs` runs
+//! every map form and chunk size, `AsyncResult` and callbacks, panics per item, workers
+//! killed and aborting mid-task (alone and mid-chunk), `exit` inside a task, timeouts,
+//! `maxtasksperchild`, the initializer, close/join/terminate/shutdown, dropping a busy
+//! pool, handles both ways, values whose serde fails or panics and descriptor exhaustion,
+//! under each start method; unit tests feed the pool corrupt, truncated and stray
+//! replies. Every wait is bounded, every child reaped, and each pool test checks that its
+//! workers are gone afterwards.
+//!
+//! mp-bench's `process-start-join-*` rows compare starting and joining a child under each
+//! start method with a bare `fork`/re-exec, procspawn and Python's; the `pool-*` rows
+//! compare the [`Pool`] with procspawn's pool, rayon and Python's pools
+//! (`cargo run --release -p mp-bench -- --filter processes,pool`).
 
 //!
 //! # Limits
