@@ -8,7 +8,7 @@
 //! | `q.put_nowait(obj)`; `q.get_nowait()` | [`q.try_put(&obj)`](Queue::try_put) ([`Error::Full`]); [`q.try_get()`](Queue::try_get) ([`Error::Empty`]) |
 //! | `q.put(obj, timeout=t)`; `q.get(timeout=t)` | [`q.put_timeout(&obj, t)`](Queue::put_timeout); [`q.get_timeout(t)`](Queue::get_timeout) |
 //! | `q.qsize()`, `q.empty()`, `q.full()`, `q.close()` | [`qsize`](Queue::qsize), [`empty`](Queue::empty), [`full`](Queue::full), [`close`](Queue::close) (then [`Error::Closed`] once drained) |
-//! | `JoinableQueue()`; `q.task_done()`; `q.join()` | [`JoinableQueue::new()`]; [`q.task_done()?`](JoinableQueue::task_done); [`q.join()`](JoinableQueue::join) |
+//! | `JoinableQueue()`; `q.task_done()`; `q.join()` | [`JoinableQueue::new()`]; [`q.task_done()?`](JoinableQueue::task_done); [`q.join()`](JoinableQueue::join), [`q.join_timeout(t)?`](JoinableQueue::join_timeout) |
 //! | `SimpleQueue()` | [`SimpleQueue::new()`] |
 //! | `a, b = Pipe()` / `reader, writer = Pipe(duplex=False)` | [`pipe::<T>(true)`](pipe) / [`pipe::<T>(false)`](pipe) |
 //! | `conn.send(obj)`; `conn.recv()` | [`conn.send(&value)?`](Connection::send); [`conn.recv()?`](Connection::recv) |
@@ -16,7 +16,7 @@
 //! | `conn.poll(timeout)`; `conn.close()` | [`conn.poll(Some(timeout))?`](Connection::poll); [`conn.close()`](Connection::close) |
 //! | `EOFError` from `recv`; `BufferTooShort` | [`Error::PeerClosed`]; [`Error::BufferTooShort`] (carries the message) |
 //! | `multiprocessing.connection.wait(objects, timeout)` | [`wait(&[&a, &b], timeout)?`](wait) (indices of the ready ones) |
-//! | `Listener(address, authkey=k)`; `listener.accept()` | [`Listener::bind(&address, Some(k))?`](Listener::bind); [`listener.accept::<T>()?`](Listener::accept) |
+//! | `Listener(address, authkey=k)`; `listener.accept()`; `listener.address` | [`Listener::bind(&address, Some(k))?`](Listener::bind); [`listener.accept::<T>()?`](Listener::accept); [`listener.address()`](Listener::address) |
 //! | `Client(address, authkey=k)` | [`Client::connect::<T>(&address, Some(k))?`](Client::connect) |
 //! | `AuthenticationError` | [`Error::AuthenticationFailed`] |
 //! | `await` on a blocking wait (feature `async`) | `q.get_async().await`, `q.put_async(&obj).await`, `q.join_async().await` (queues, woken by mp-sync's futex reactor); `conn.recv_async().await`, `conn.recv_bytes_async().await` (a tokio I/O readiness wait) |

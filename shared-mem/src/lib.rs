@@ -16,7 +16,8 @@
 //! | `shared_memory.SharedMemory(create=True, size=n)` | [`SharedMemory::create(n)?`](SharedMemory::create) |
 //! | `shared_memory.SharedMemory(name)` | [`SharedMemory::attach(name)?`](SharedMemory::attach) |
 //! | `shm.buf[a:b]` / `shm.buf[a:b] = data` | [`shm.read_at(a, buf)?`](SharedMemory::read_at) / [`shm.write_at(a, data)?`](SharedMemory::write_at) |
-//! | `shm.close()`, `shm.unlink()` | drop, [`shm.unlink()?`](SharedMemory::unlink) |
+//! | `bytes(shm.buf)` | [`shm.to_vec()`](SharedMemory::to_vec) |
+//! | `shm.close()`, `shm.unlink()` | drop, [`shm.unlink()?`](SharedMemory::unlink) (the creator also unlinks on drop) |
 //! | pickling a handle for another process | [`transfer::encode`] / [`transfer::decode`], [`transfer::send_value`] / [`transfer::recv_value`] |
 //!
 //! # The pieces

@@ -17,7 +17,7 @@
 //! | `threading.RLock()` | [`RLock::new()`] |
 //! | `multiprocessing.Value('i', 0, lock=True)` | [`Mutex::new(0i32)`](Mutex::new) (in shared memory) |
 //! | `threading.Condition()` | [`Condition::new(state)`](Condition::new) |
-//! | `cond.wait()`, `cond.wait(t)`, `cond.wait_for(p, t)` | [`ConditionGuard::wait`], [`ConditionGuard::wait_timeout`], [`ConditionGuard::wait_for_timeout`] |
+//! | `cond.wait()`, `cond.wait(t)`, `cond.wait_for(p)`, `cond.wait_for(p, t)` | [`ConditionGuard::wait`], [`ConditionGuard::wait_timeout`], [`ConditionGuard::wait_for`], [`ConditionGuard::wait_for_timeout`] |
 //! | `cond.notify(n)`, `cond.notify_all()` | [`ConditionGuard::notify`], [`ConditionGuard::notify_all`] |
 //! | `threading.Semaphore(n)` | [`Semaphore::new(n)`](Semaphore::new) |
 //! | `threading.BoundedSemaphore(n)` | [`BoundedSemaphore::new(n)`](BoundedSemaphore::new) |
