@@ -1,0 +1,47 @@
+//! The one OS layer under every mp crate.
+//!
+//! Each crate above needs the same few things from Linux: sleeping on a futex word shared
+//! between processes, turning a timeout into a deadline, waiting for descriptors, passing
+//! descriptors over a Unix socket, handles on processes that a recycled pid cannot fool,
+//! spinning briefly before sleeping, and ids that stay right in a forked child. Written
+//! once here, each is checked once and fixed once, and nothing above this crate talks to
+//! the kernel for something this crate already does.
+//!
+//! | Module | What it does |
+//! |---|---|
+//! | [`futex`] | wait, wake, requeue and `futex_waitv` on shared (not private) words, with a loom stand-in |
+//! | [`deadline`] | [`Deadline`]: a timeout as a point in time; overflow means "forever", zero "poll once" |
+//! | [`poll`] | wait until descriptors are ready or a deadline passes |
+//! | [`waitable`] | [`Waitable`] and [`wait`]: Python's `multiprocessing.connection.wait` over anything |
+//! | [`fd_passing`] | `sendmsg`/`recvmsg` with `SCM_RIGHTS`, truncation detected |
+//! | [`pidfd`] | open a pidfd, signal through it, wait for its process to end |
+//! | [`backoff`] | [`Backoff`]: spin, then yield, then tell the caller to sleep |
+//! | [`process`] | cached process and thread ids, a fork generation counter |
+//! | [`panic`](mod@panic) | the message of a panic payload |
+//! | [`call`] | [`Call`]: a function called with a tuple of arguments |
+//!
+//! ```
+//! use std::time::Duration;
+//! use mp_sys::Deadline;
+//!
+//! let deadline = Deadline::after(Duration::MAX);
+//! assert!(deadline.is_never());
+//! ```
+
+pub mod backoff;
+pub mod call;
+pub mod deadline;
+mod error;
+pub mod fd_passing;
+pub mod futex;
+pub mod panic;
+pub mod pidfd;
+pub mod poll;
+pub mod process;
+pub mod waitable;
+
+pub use backoff::{Backoff, BackoffPolicy};
+pub use call::Call;
+pub use deadline::Deadline;
+pub use error::Error;
+pub use waitable::{Waitable, wait};

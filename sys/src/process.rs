@@ -1,0 +1,164 @@
+//! State that belongs to one process and must be forgotten in a forked child.
+//!
+//! A forked child starts as a copy of its parent: caches of the parent's process id and
+//! of the forking thread's id, and any per-process record (a reactor thread that does not
+//! exist in the child, a table of the parent's children), come along and are wrong there.
+//! One `pthread_atfork` child handler, installed at the first use of this module, resets
+//! the id caches and bumps a fork generation; state elsewhere remembers the generation it
+//! was made in and starts afresh when [`fork_generation`] has moved on.
+//!
+//! The ids are cached because `getpid()` and `gettid()` are system calls, and the
+//! uncontended paths of locks must not pay for one.
+
+use std::cell::Cell;
+use std::sync::Once;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+
+thread_local! {
+    static THREAD_ID: Cell<i32> = const { Cell::new(0) };
+}
+static PROCESS_ID: AtomicI32 = AtomicI32::new(0);
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+static FORK_HANDLER: Once = Once::new();
+
+extern "C" fn reset_in_child() {
+    // The child's only thread is the copy of the forking thread: its cached id is the
+    // parent's, and so is the cached process id.
+    let _ = THREAD_ID.try_with(|id| id.set(0));
+    PROCESS_ID.store(0, Ordering::Relaxed);
+    GENERATION.fetch_add(1, Ordering::Relaxed);
+}
+
+fn install_fork_handler() {
+    FORK_HANDLER.call_once(|| {
+        // SAFETY: registers a child-side handler that only stores to a thread-local `Cell`
+        // (no allocation, no lock: the `const` initialiser needs no lazy set-up) and to
+        // atomics, all async-signal-safe, which is what a handler running in a freshly
+        // forked child needs.
+        let rc = unsafe { libc::pthread_atfork(None, None, Some(reset_in_child)) };
+        if rc != 0 {
+            tracing::warn!(
+                rc,
+                "pthread_atfork failed: cached ids may be stale after fork"
+            );
+        }
+    });
+}
+
+/// The calling process's id (`getpid()`), cached; right in a forked child too.
+///
+/// ```
+/// assert_eq!(mp_sys::process::current_pid(), std::process::id() as i32);
+/// ```
+#[inline]
+pub fn current_pid() -> i32 {
+    let id = PROCESS_ID.load(Ordering::Relaxed);
+    if id != 0 {
+        return id;
+    }
+    install_fork_handler();
+    // SAFETY: getpid takes no arguments and cannot fail.
+    let id = unsafe { libc::getpid() };
+    PROCESS_ID.store(id, Ordering::Relaxed);
+    id
+}
+
+/// The calling thread's kernel thread id (`gettid()`), cached per thread; right in a
+/// forked child too. The main thread's equals [`current_pid`].
+///
+/// ```
+/// assert_eq!(mp_sys::process::current_tid(), mp_sys::process::current_pid());
+/// let other = std::thread::spawn(mp_sys::process::current_tid).join().unwrap();
+/// assert_ne!(other, mp_sys::process::current_pid());
+/// ```
+#[inline]
+pub fn current_tid() -> i32 {
+    THREAD_ID.with(|cached| {
+        let id = cached.get();
+        if id != 0 {
+            return id;
+        }
+        install_fork_handler();
+        // SAFETY: gettid takes no arguments and cannot fail.
+        let raw = unsafe { libc::syscall(libc::SYS_gettid) };
+        // Thread ids are positive `pid_t`s.
+        let id = i32::try_from(raw).unwrap_or(i32::MAX);
+        cached.set(id);
+        id
+    })
+}
+
+/// How many forks separate this process from the first process that used this module:
+/// 0 there, bumped in each forked child (by the `pthread_atfork` child handler, so only
+/// for forks through libc's `fork`, which is what `nix::unistd::fork` and
+/// `std::process::Command` use).
+///
+/// State that must not cross into a child stores the generation it was made in and
+/// starts afresh when it differs:
+///
+/// ```
+/// use mp_sys::process::fork_generation;
+///
+/// struct PerProcess {
+///     made_in: u64,
+///     children: Vec<i32>,
+/// }
+///
+/// impl PerProcess {
+///     fn get(&mut self) -> &mut Vec<i32> {
+///         if self.made_in != fork_generation() {
+///             // Forked since: the parent's children are not ours.
+///             self.children.clear();
+///             self.made_in = fork_generation();
+///         }
+///         &mut self.children
+///     }
+/// }
+///
+/// let mut state = PerProcess { made_in: fork_generation(), children: vec![42] };
+/// assert_eq!(state.get(), &[42]);
+/// ```
+#[inline]
+pub fn fork_generation() -> u64 {
+    install_fork_handler();
+    GENERATION.load(Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_forked_child_sees_new_ids_and_a_new_generation() {
+        let parent_pid = current_pid();
+        let parent_tid = current_tid();
+        let generation = fork_generation();
+        let (mut reader, writer) = std::io::pipe().unwrap();
+        // SAFETY: the child only computes, writes to a pipe and `_exit`s: nothing that
+        // could need a lock another thread of the test harness held at fork time beyond
+        // what the atfork handler resets (the ids are read from caches and syscalls).
+        match unsafe { libc::fork() } {
+            0 => {
+                let fresh = current_pid() != parent_pid
+                    && current_tid() == current_pid()
+                    && current_tid() != parent_tid
+                    && fork_generation() == generation + 1;
+                let _ = std::io::Write::write_all(&mut &writer, &[u8::from(fresh)]);
+                // SAFETY: ends the child at once, without running the parent's destructors.
+                unsafe { libc::_exit(0) }
+            }
+            -1 => panic!("fork failed"),
+            child => {
+                drop(writer);
+                let mut answer = [0u8; 1];
+                std::io::Read::read_exact(&mut reader, &mut answer).unwrap();
+                let mut status = 0;
+                // SAFETY: reaps the child we just forked; `status` is a valid out pointer.
+                assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+                assert_eq!(answer, [1], "the child saw its own ids and generation");
+                assert_eq!(current_pid(), parent_pid);
+                assert_eq!(fork_generation(), generation);
+            }
+        }
+    }
+}
