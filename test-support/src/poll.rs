@@ -1,0 +1,56 @@
+//! Waiting for something another thread or process will do, without guessing how long it
+//! takes: a test that sleeps for a guessed time is slow when the guess is long and flaky
+//! when the machine is loaded; polling under a generous bound is neither.
+
+use std::time::{Duration, Instant};
+
+/// Polls `condition` until it holds (true) or `bound` passes (false).
+///
+/// ```
+/// use std::time::Duration;
+/// use test_support::holds_within;
+///
+/// let mut calls = 0;
+/// assert!(holds_within(|| { calls += 1; calls == 3 }, Duration::from_secs(5)));
+/// assert!(!holds_within(|| false, Duration::ZERO));
+/// ```
+pub fn holds_within(mut condition: impl FnMut() -> bool, bound: Duration) -> bool {
+    let deadline = Instant::now().checked_add(bound);
+    let mut pause = Duration::from_micros(50);
+    loop {
+        if condition() {
+            return true;
+        }
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return false;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(2));
+    }
+}
+
+/// Polls `condition` until it holds; fails the test (panics, naming the caller's line)
+/// if it still does not hold when `bound` has passed.
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use test_support::{PATIENCE, eventually};
+///
+/// let done = AtomicBool::new(false);
+/// std::thread::scope(|scope| {
+///     scope.spawn(|| done.store(true, Ordering::SeqCst));
+///     eventually(|| done.load(Ordering::SeqCst), PATIENCE);
+/// });
+/// ```
+///
+/// ```should_panic
+/// test_support::eventually(|| false, std::time::Duration::from_millis(1));
+/// ```
+#[track_caller]
+pub fn eventually(condition: impl FnMut() -> bool, bound: Duration) {
+    let caller = std::panic::Location::caller();
+    assert!(
+        holds_within(condition, bound),
+        "the condition at {caller} did not hold within {bound:?}"
+    );
+}
