@@ -8,10 +8,8 @@
 //! checks are not disturbed by the tests running beside it.
 
 use std::future::Future;
-use std::num::NonZeroUsize;
 use std::ops::Deref;
 use std::pin::pin;
-use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
@@ -19,13 +17,8 @@ use std::time::Duration;
 
 use mp_sync::Event;
 use mp_sync::futex_reactor::FutexReactor;
-use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous, munmap};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, fork};
+use test_support::{PATIENCE, SharedMapping, ensure, spawn_child};
 use tokio::task::JoinSet;
-
-/// The bound on any wait expected to succeed: only a bug gets there.
-const PATIENCE: Duration = Duration::from_secs(10);
 
 /// Waits (asynchronously) until `condition` holds; panics after [`PATIENCE`].
 async fn until(what: &str, mut condition: impl FnMut() -> bool) {
@@ -122,93 +115,18 @@ async fn five_hundred_tasks_wake_on_one_set_from_a_thread() {
     drop_within_patience(reactor);
 }
 
-/// An `Event` in an anonymous `MAP_SHARED` mapping, shared with forked children.
-struct SharedEvent {
-    event: NonNull<Event>,
-    len: NonZeroUsize,
-}
-
-// SAFETY: only ever reached through `&Event` (`Deref`), and `Event` is `Sync`.
-unsafe impl Sync for SharedEvent {}
-// SAFETY: the mapping is not tied to a thread; moving the handle moves only the pointer.
-unsafe impl Send for SharedEvent {}
-
-impl SharedEvent {
-    fn new() -> Self {
-        let len = NonZeroUsize::new(std::mem::size_of::<Event>()).expect("an Event has a size");
-        // SAFETY: a fresh anonymous mapping at an address the kernel picks aliases nothing.
-        let pages = unsafe {
-            mmap_anonymous(
-                None,
-                len,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED,
-            )
-        }
-        .expect("mmap a shared anonymous mapping");
-        let event = pages.cast::<Event>();
-        // SAFETY: the mapping is writable, page-aligned and large enough for an `Event`.
-        unsafe { event.as_ptr().write(Event::new()) };
-        Self { event, len }
-    }
-}
-
-impl Deref for SharedEvent {
-    type Target = Event;
-    fn deref(&self) -> &Event {
-        // SAFETY: initialised in `new`, mapped until `drop`, only shared references given out.
-        unsafe { self.event.as_ref() }
-    }
-}
-
-impl Drop for SharedEvent {
-    fn drop(&mut self) {
-        // SAFETY: `&mut self`: no reference from `deref` is alive; `Event` has no drop glue
-        // to run, and the address and length are those of the mapping made in `new`.
-        if let Err(err) = unsafe { munmap(self.event.cast(), self.len.get()) } {
-            eprintln!("munmap failed: {err}");
-        }
-    }
-}
-
-/// Reaps `pid`, waiting at most [`PATIENCE`]; returns its exit code.
-fn reap(pid: nix::unistd::Pid) -> i32 {
-    let deadline = std::time::Instant::now() + PATIENCE;
-    loop {
-        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => return code,
-            Ok(WaitStatus::Signaled(_, signal, _)) => panic!("child killed by {signal}"),
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(err) => panic!("waitpid: {err}"),
-        }
-        if std::time::Instant::now() >= deadline {
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-            let _ = waitpid(pid, None);
-            panic!("child still running after {PATIENCE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_tasks_wake_when_a_forked_process_sets_the_event() {
     let reactor = Arc::new(FutexReactor::new());
-    let event = Arc::new(SharedEvent::new());
+    let event = Arc::new(SharedMapping::new(Event::new()));
     let tasks = awaiters(500, &event, &reactor);
     until("500 waits registered", || reactor.registered() == 500).await;
 
-    // SAFETY: the child runs only an atomic update and a futex system call on the shared
-    // mapping, then leaves with `_exit`: nothing that a lock held by another thread of this
-    // multi-threaded parent at the fork could block, no destructor, no return into the runtime.
-    let child = match unsafe { fork() }.expect("fork") {
-        ForkResult::Child => {
-            event.set();
-            // SAFETY: ends the forked child at once, as it must.
-            unsafe { libc::_exit(0) }
-        }
-        ForkResult::Parent { child } => child,
-    };
-    assert_eq!(reap(child), 0);
+    let mut child = spawn_child(|| {
+        event.set();
+        Ok(())
+    });
+    assert_eq!(child.join(), 0);
     assert_eq!(join_all(tasks).await, 500);
     assert!(event.is_set());
     assert_eq!(reactor.registered(), 0);
@@ -264,26 +182,19 @@ fn a_forked_child_awaits_through_a_reactor_thread_of_its_own() {
         "the dropped wait took its registration out"
     );
 
-    let go = SharedEvent::new();
-    let child_waiting = SharedEvent::new();
-    // SAFETY: no other thread uses `reactor` (its table's lock is free at the fork); the
-    // child runs only this test's code (the reactor starts a thread in it, which a forked
-    // child may do once glibc's fork handlers made malloc usable) and leaves with `_exit`,
-    // never returning into the harness.
-    let child = match unsafe { fork() }.expect("fork") {
-        ForkResult::Child => {
-            let woken =
-                block_on_within(go.wait_async_on(&reactor), PATIENCE, || child_waiting.set());
-            let code = if woken && go.is_set() { 0 } else { 1 };
-            // SAFETY: ends the forked child at once, as it must.
-            unsafe { libc::_exit(code) }
-        }
-        ForkResult::Parent { child } => child,
-    };
+    let go = SharedMapping::new(Event::new());
+    let child_waiting = SharedMapping::new(Event::new());
+    // No other thread uses `reactor` (its table's lock is free at the fork); the reactor
+    // starts a thread in the child, which a forked child may do once glibc's fork handlers
+    // made malloc usable.
+    let mut child = spawn_child(|| {
+        let woken = block_on_within(go.wait_async_on(&reactor), PATIENCE, || child_waiting.set());
+        ensure(woken && go.is_set(), 1)
+    });
     let child_registered = child_waiting.wait_timeout(PATIENCE);
     go.set();
     assert!(child_registered, "the child reached its await");
-    assert_eq!(reap(child), 0, "the child was woken by the parent's set");
+    assert_eq!(child.join(), 0, "the child was woken by the parent's set");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

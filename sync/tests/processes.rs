@@ -6,219 +6,32 @@
 //! every child is reaped by [`Child`], whose `Drop` kills and reaps a child still running
 //! (so a failing assertion in the parent cannot leak a process). Every wait is bounded.
 
-mod common;
-
-use std::mem::{align_of, size_of};
-use std::num::NonZeroUsize;
-use std::ops::Deref;
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{PATIENCE, blocked_in_futex, current_pid, current_tid, eventually};
 use mp_sync::{Barrier, Condition, Event, Lock, Mutex, RLock, Semaphore, TryLockError};
-use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous, munmap};
-use nix::sys::signal::{Signal, kill};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, fork};
+use test_support::procfs::{blocked_in_futex, current_pid, current_tid, process_state};
+use test_support::{Child, ChildResult, PATIENCE, SharedMapping, ensure, holds_within};
 
 /// How long an acquirer may wait for a dead holder's lock before the test fails. The design
 /// promises well under a second; this bound only keeps a bug from hanging the test.
 const TAKEOVER_BOUND: Duration = Duration::from_secs(5);
 
 // ---------------------------------------------------------------------------------------
-// Test machinery: a shared mapping, and children that cannot outlive the test
+// Test machinery: children that cannot outlive the test
 // ---------------------------------------------------------------------------------------
 
-/// A `T` placed in an anonymous `MAP_SHARED` mapping: a forked child shares it with the
-/// parent. Unmapped on drop.
-struct SharedMapping<T> {
-    value: NonNull<T>,
-    len: NonZeroUsize,
-}
-
-// SAFETY: the mapping is only ever reached through `&T` (`Deref`), so sharing a
-// `SharedMapping<T>` between threads shares `&T`, which `T: Sync` allows.
-unsafe impl<T: Sync> Sync for SharedMapping<T> {}
-
-impl<T> SharedMapping<T> {
-    fn new(value: T) -> Self {
-        assert!(align_of::<T>() <= 4096, "a mapping is only page-aligned");
-        let len = NonZeroUsize::new(size_of::<T>().max(1)).expect("non-zero");
-        // SAFETY: a new anonymous mapping with no address hint: the kernel picks fresh pages
-        // that alias no existing Rust object, so creating it cannot invalidate any reference.
-        let pages = unsafe {
-            mmap_anonymous(
-                None,
-                len,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED,
-            )
-        }
-        .expect("mmap a shared anonymous mapping");
-        let value_ptr = pages.cast::<T>();
-        // SAFETY: the mapping is readable and writable, page-aligned (enough for `T`, checked
-        // above), at least `size_of::<T>()` bytes long, and nothing else refers to it yet.
-        unsafe { value_ptr.as_ptr().write(value) };
-        Self {
-            value: value_ptr,
-            len,
-        }
-    }
-}
-
-impl<T> Deref for SharedMapping<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        // SAFETY: `new` initialised the value, and it stays mapped until `drop`; only shared
-        // references are ever handed out.
-        unsafe { self.value.as_ref() }
-    }
-}
-
-impl<T> Drop for SharedMapping<T> {
-    fn drop(&mut self) {
-        // SAFETY: `&mut self` proves no reference from `deref` is still alive in this process;
-        // the value was initialised by `new` and is dropped exactly once, here.
-        unsafe { self.value.as_ptr().drop_in_place() };
-        // SAFETY: the address and length are exactly those of the mapping made in `new`, and
-        // nothing in this process refers to it any more.
-        let unmapped = unsafe { munmap(self.value.cast(), self.len.get()) };
-        if let Err(err) = unmapped {
-            // Panicking in drop would abort an unwinding test; report and go on.
-            eprintln!("munmap failed: {err}");
-        }
-    }
-}
-
-/// What a child's body returns: `Err(code)` makes it exit with that code, so each check in a
-/// child can name its own failure.
-type ChildResult = Result<(), u8>;
-
-/// `Ok` if `condition` holds, otherwise the exit code `code`.
-fn ensure(condition: bool, code: u8) -> ChildResult {
-    if condition { Ok(()) } else { Err(code) }
-}
-
-/// The exit code of a child whose body panicked.
-const CHILD_PANICKED: i32 = 101;
-
-/// A forked child. Dropping it kills and reaps it if it was not reaped already.
-struct Child {
-    pid: Pid,
-    reaped: bool,
-}
-
-/// How a child ended.
-#[derive(Debug, PartialEq, Eq)]
-enum Ended {
-    Exited(i32),
-    Killed(Signal),
-}
-
-/// Forks a child that runs `body` and leaves with `_exit`: 0 when `body` returns `Ok`, its
-/// code when it returns `Err`, [`CHILD_PANICKED`] if it panics.
+/// Forks a child that runs `body` ([`test_support::spawn_child`]), once mp-sync's fork
+/// handler is in place.
+///
+/// The lock-owner ids are cached per thread and per process, and a fork handler resets the
+/// caches in the child. The handler is installed on the first use of an id; using one here
+/// makes sure that installation is finished before this thread forks, so the child cannot
+/// inherit it half-done.
 fn spawn_child(body: impl FnOnce() -> ChildResult) -> Child {
-    // The lock-owner ids are cached per thread and per process, and a fork handler resets
-    // the caches in the child. The handler is installed on the first use of an id; using one
-    // here makes sure that installation is finished before this thread forks, so the child
-    // cannot inherit it half-done.
     drop(Lock::new().try_lock());
     drop(Mutex::new(()).try_lock());
-    // SAFETY: the parent is the multi-threaded test harness, so the child starts with a copy
-    // of this thread only, and any lock another thread held at the fork stays held forever
-    // in the child. The child therefore does nothing but run `body`, whose code only touches
-    // the mp-sync primitives in the shared mapping (atomics, futex system calls, and a
-    // `/proc` read by a waiter checking a holder's liveness; glibc's fork makes malloc usable
-    // in the child) and raw libc calls, and then leaves with `_exit`: it never returns into
-    // the harness, runs no destructor of the parent's state, and a panic is caught before it
-    // could unwind out of this function.
-    match unsafe { fork() }.expect("fork") {
-        ForkResult::Child => {
-            let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
-                Ok(Ok(())) => 0,
-                Ok(Err(code)) => i32::from(code),
-                Err(_) => CHILD_PANICKED,
-            };
-            // SAFETY: `_exit` ends the process at once, without atexit handlers or stdio
-            // flushing, which is all a forked child of a multi-threaded process may do.
-            unsafe { libc::_exit(code) }
-        }
-        ForkResult::Parent { child } => Child {
-            pid: child,
-            reaped: false,
-        },
-    }
-}
-
-impl Child {
-    fn pid(&self) -> i32 {
-        self.pid.as_raw()
-    }
-
-    /// Waits at most `timeout` for the child to end, and reaps it.
-    fn wait_timeout(&mut self, timeout: Duration) -> Option<Ended> {
-        assert!(!self.reaped, "child {} already reaped", self.pid);
-        let deadline = Instant::now() + timeout;
-        loop {
-            match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(_, code)) => {
-                    self.reaped = true;
-                    return Some(Ended::Exited(code));
-                }
-                Ok(WaitStatus::Signaled(_, signal, _)) => {
-                    self.reaped = true;
-                    return Some(Ended::Killed(signal));
-                }
-                Ok(_) => {}
-                Err(nix::errno::Errno::EINTR) => {}
-                Err(err) => panic!("waitpid({}) failed: {err}", self.pid),
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-
-    /// Waits for the child to end on its own and returns its exit code.
-    fn join(&mut self) -> i32 {
-        match self.wait_timeout(PATIENCE) {
-            Some(Ended::Exited(code)) => code,
-            Some(Ended::Killed(signal)) => panic!("child {} killed by {signal}", self.pid),
-            None => panic!("child {} still running after {PATIENCE:?}", self.pid),
-        }
-    }
-
-    /// Sends SIGKILL without reaping: the child becomes a zombie.
-    fn kill(&self) {
-        kill(self.pid, Signal::SIGKILL).expect("kill the child");
-    }
-
-    /// Reaps a child that was sent SIGKILL, checking that the signal is what ended it.
-    fn reap_killed(&mut self) {
-        assert_eq!(
-            self.wait_timeout(PATIENCE),
-            Some(Ended::Killed(Signal::SIGKILL))
-        );
-    }
-
-    fn kill_and_reap(&mut self) {
-        self.kill();
-        self.reap_killed();
-    }
-}
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        if !self.reaped {
-            let _ = kill(self.pid, Signal::SIGKILL);
-            if self.wait_timeout(PATIENCE).is_none() {
-                eprintln!("child {} did not die after SIGKILL", self.pid);
-            }
-        }
-    }
+    test_support::spawn_child(body)
 }
 
 /// Joins every child and checks that each exited with 0.
@@ -230,7 +43,7 @@ fn join_all(children: &mut [Child]) {
 /// Waits until the child `pid` sleeps in a futex wait.
 fn wait_until_child_asleep(pid: i32) {
     assert!(
-        eventually(|| blocked_in_futex(pid, pid)),
+        holds_within(|| blocked_in_futex(pid, pid), PATIENCE),
         "child {pid} never went to sleep"
     );
 }
@@ -704,7 +517,7 @@ fn barrier_abort_in_one_process_breaks_it_in_others() {
             })
         })
         .collect();
-    assert!(eventually(|| shared.n_waiting() == 2));
+    assert!(holds_within(|| shared.n_waiting() == 2, PATIENCE));
     let mut aborter = spawn_child(|| {
         shared.abort();
         Ok(())
@@ -746,7 +559,10 @@ fn kill_holder_then<L, R>(
         "the child never took the lock"
     );
     match reap {
-        Reap::Before => child.kill_and_reap(),
+        Reap::Before => {
+            child.kill();
+            child.reap_killed();
+        }
         Reap::After => child.kill(),
     }
     let acquired = acquire(&shared.lock);
@@ -931,10 +747,13 @@ fn lock_waiter_already_blocked_gets_the_lock_when_the_holder_is_killed() {
             }
         });
         // The waiter is asleep on the lock word before the holder dies.
-        let asleep = eventually(|| {
-            let tid = waiter_tid.load(Ordering::SeqCst);
-            tid != 0 && blocked_in_futex(current_pid(), tid)
-        });
+        let asleep = holds_within(
+            || {
+                let tid = waiter_tid.load(Ordering::SeqCst);
+                tid != 0 && blocked_in_futex(current_pid(), tid)
+            },
+            PATIENCE,
+        );
         holder.kill();
         assert!(asleep, "the waiter never blocked");
         waiter.join().expect("waiter")
@@ -984,7 +803,7 @@ fn lock_of_a_child_that_exited_holding_it_is_taken_over() {
     let mut child = spawn_child(|| shared.acquire().map_err(|_| 2));
     // The child is left a zombie until after the takeover.
     assert!(
-        eventually(|| process_state(child.pid()) == Some('Z')),
+        holds_within(|| process_state(child.pid()) == Some('Z'), PATIENCE),
         "the child never exited"
     );
     assert!(shared.locked());
@@ -1101,13 +920,6 @@ fn end_main_thread_after_starting<L>(
     Err(11)
 }
 
-/// The state letter of process `pid` in `/proc/PID/stat`.
-fn process_state(pid: i32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(')')?;
-    rest.trim_start().chars().next()
-}
-
 #[test]
 fn lock_of_a_process_whose_main_thread_exited_is_not_taken_over() {
     // `Lock` belongs to a process, and any thread of that process may release it. When a
@@ -1124,7 +936,7 @@ fn lock_of_a_process_whose_main_thread_exited_is_not_taken_over() {
         "the child never took the lock"
     );
     assert!(
-        eventually(|| process_state(child.pid()) == Some('Z')),
+        holds_within(|| process_state(child.pid()) == Some('Z'), PATIENCE),
         "the child's main thread never exited"
     );
     // Several liveness checks happen within this wait.

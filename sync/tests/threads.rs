@@ -1,13 +1,11 @@
 //! Every operation and every error path of the mp-sync primitives between the threads of one
 //! process, and many threads hammering each primitive with an invariant checked at the end.
 //!
-//! No test can hang. Every wait that should succeed is bounded by [`common::PATIENCE`]. A
+//! No test can hang. Every wait that should succeed is bounded by [`test_support::PATIENCE`]. A
 //! thread that makes an untimed call (`lock`, `wait`, `acquire`) whose return depends on
 //! another thread is a detached thread joined with a bound ([`join_all_within`]): if a bug
 //! leaves it blocked, the test fails and the thread is left behind to end with the process.
 //! Scoped threads only make timed or non-blocking calls, or untimed ones on a free lock.
-
-mod common;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -15,11 +13,12 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use common::{PATIENCE, blocked_in_futex, current_pid, current_tid, eventually};
 use mp_sync::{
     Barrier, BoundedSemaphore, Condition, Error, Event, Lock, Mutex, OwnerDied, RLock, Semaphore,
     TryLockError,
 };
+use test_support::procfs::{blocked_in_futex, current_pid, current_tid};
+use test_support::{PATIENCE, holds_within};
 
 /// A timeout that is meant to elapse.
 const SHORT: Duration = Duration::from_millis(30);
@@ -129,18 +128,21 @@ fn on_a_thread_that_exits<R: Send>(body: impl FnOnce() -> R + Send) -> R {
 fn join_all_within<T>(handles: Vec<JoinHandle<T>>) -> Vec<T> {
     let mut pending: Vec<Option<JoinHandle<T>>> = handles.into_iter().map(Some).collect();
     let mut results: Vec<Option<T>> = pending.iter().map(|_| None).collect();
-    let all_finished = eventually(|| {
-        for (slot, result) in pending.iter_mut().zip(results.iter_mut()) {
-            if slot.as_ref().is_some_and(JoinHandle::is_finished) {
-                let handle = slot.take().expect("a pending handle");
-                match handle.join() {
-                    Ok(value) => *result = Some(value),
-                    Err(panic) => std::panic::resume_unwind(panic),
+    let all_finished = holds_within(
+        || {
+            for (slot, result) in pending.iter_mut().zip(results.iter_mut()) {
+                if slot.as_ref().is_some_and(JoinHandle::is_finished) {
+                    let handle = slot.take().expect("a pending handle");
+                    match handle.join() {
+                        Ok(value) => *result = Some(value),
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    }
                 }
             }
-        }
-        pending.iter().all(Option::is_none)
-    });
+            pending.iter().all(Option::is_none)
+        },
+        PATIENCE,
+    );
     let blocked = pending.iter().flatten().count();
     assert!(
         all_finished,
@@ -197,10 +199,13 @@ fn bounded<R: Send + 'static>(body: impl FnOnce() -> R + Send + 'static) -> R {
 /// Waits until the thread that stored its id in `tid` is asleep in a futex wait.
 fn wait_until_asleep(tid: &AtomicI32) {
     assert!(
-        eventually(|| {
-            let tid = tid.load(Ordering::SeqCst);
-            tid != 0 && blocked_in_futex(current_pid(), tid)
-        }),
+        holds_within(
+            || {
+                let tid = tid.load(Ordering::SeqCst);
+                tid != 0 && blocked_in_futex(current_pid(), tid)
+            },
+            PATIENCE
+        ),
         "the waiting thread never went to sleep"
     );
 }
@@ -878,18 +883,21 @@ fn once_waiting<T>(
     // A waiter counts itself under the lock and releases it only inside `wait`, so once the
     // count is seen under the lock, every counted waiter is committed to seeing a notify.
     let mut act = Some(act);
-    eventually(|| {
-        let Ok(mut guard) = cond.lock_timeout(PATIENCE) else {
-            return false;
-        };
-        if waiting(&guard) < waiters {
-            return false;
-        }
-        if let Some(act) = act.take() {
-            act(&mut guard);
-        }
-        true
-    })
+    holds_within(
+        || {
+            let Ok(mut guard) = cond.lock_timeout(PATIENCE) else {
+                return false;
+            };
+            if waiting(&guard) < waiters {
+                return false;
+            }
+            if let Some(act) = act.take() {
+                act(&mut guard);
+            }
+            true
+        },
+        PATIENCE,
+    )
 }
 
 #[test]
@@ -1036,17 +1044,20 @@ fn condition_notify_one_at_a_time_lets_every_waiter_through() {
         assert!(once_waiting(&cond, WAITERS, |t| t.waiting, |_| {}));
         // One ticket and one notify at a time: each notify(1) wakes at least one waiter,
         // which takes the ticket; spurious wake-ups only make waiters re-check.
-        let all_through = eventually(|| {
-            let mut guard = cond.lock_timeout(PATIENCE).expect("in time");
-            if guard.through == WAITERS {
-                return true;
-            }
-            if guard.tickets == 0 {
-                guard.tickets = 1;
-            }
-            guard.notify(1);
-            false
-        });
+        let all_through = holds_within(
+            || {
+                let mut guard = cond.lock_timeout(PATIENCE).expect("in time");
+                if guard.through == WAITERS {
+                    return true;
+                }
+                if guard.tickets == 0 {
+                    guard.tickets = 1;
+                }
+                guard.notify(1);
+                false
+            },
+            PATIENCE,
+        );
         assert!(all_through, "notify(1) stopped letting waiters through");
         for waiter in waiters {
             assert!(waiter.join().expect("waiter"));
@@ -1087,11 +1098,10 @@ fn condition_notify_n_wakes_at_least_n_waiters() {
             },
         ));
         // Exactly three tickets: three waiters get through on that one notify(3).
-        assert!(eventually(|| cond
-            .lock_timeout(PATIENCE)
-            .expect("in time")
-            .through
-            == 3));
+        assert!(holds_within(
+            || cond.lock_timeout(PATIENCE).expect("in time").through == 3,
+            PATIENCE
+        ));
         // notify(usize::MAX) counts as "everyone".
         {
             let mut guard = cond.lock_timeout(PATIENCE).expect("in time");
@@ -1373,7 +1383,7 @@ fn semaphore_release_n_wakes_n_waiters() {
     }
     sem.release(WAITERS as u32 - 1).expect("no overflow");
     assert!(
-        eventually(|| through.load(Ordering::SeqCst) == WAITERS - 1),
+        holds_within(|| through.load(Ordering::SeqCst) == WAITERS - 1, PATIENCE),
         "release(n) did not let n waiters through"
     );
     assert_eq!(sem.value(), 0);
@@ -1710,7 +1720,7 @@ fn barrier_gives_each_party_an_index_and_counts_waiters() {
         })
         .collect();
     assert!(
-        eventually(|| barrier.n_waiting() == PARTIES - 1),
+        holds_within(|| barrier.n_waiting() == PARTIES - 1, PATIENCE),
         "n_waiting never reached {}",
         PARTIES - 1
     );
@@ -1758,7 +1768,7 @@ fn barrier_timeout_breaks_it_for_everyone() {
             })
         })
         .collect();
-    assert!(eventually(|| barrier.n_waiting() == 2));
+    assert!(holds_within(|| barrier.n_waiting() == 2, PATIENCE));
     // The fourth party never comes: this wait times out and breaks the barrier.
     assert_eq!(barrier.wait_timeout(SHORT), Err(Error::TimedOut));
     assert_eq!(
@@ -1782,7 +1792,10 @@ fn barrier_abort_breaks_it_until_reset() {
         let waiters: Vec<_> = (0..PARTIES - 1)
             .map(|_| s.spawn(|| barrier.wait_timeout(PATIENCE)))
             .collect();
-        assert!(eventually(|| barrier.n_waiting() == PARTIES - 1));
+        assert!(holds_within(
+            || barrier.n_waiting() == PARTIES - 1,
+            PATIENCE
+        ));
         barrier.abort();
         for waiter in waiters {
             assert_eq!(waiter.join().expect("party"), Err(Error::BrokenBarrier));
@@ -1812,7 +1825,10 @@ fn barrier_reset_while_parties_wait_releases_them_with_broken_barrier() {
             })
         })
         .collect();
-    assert!(eventually(|| barrier.n_waiting() == PARTIES - 1));
+    assert!(holds_within(
+        || barrier.n_waiting() == PARTIES - 1,
+        PATIENCE
+    ));
     barrier.reset();
     assert_eq!(
         join_all_within(waiters),
