@@ -15,12 +15,13 @@
 //! zombie behind.
 
 use std::os::fd::RawFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, getpid};
 
+use crate::poll::poll_for;
 use crate::{Error, PATIENCE};
 
 /// What a child's body returns: `Err(code)` makes the child exit with that code, so each
@@ -163,6 +164,10 @@ fn fork_running(
     keep: Option<&[RawFd]>,
     body: impl FnOnce() -> ChildResult,
 ) -> Result<Child, Error> {
+    // mp-sys caches ids per process and installs a fork handler on first use that resets
+    // them in a child; asking for the fork generation makes sure that installation is over
+    // before this thread forks, so the child cannot inherit it half-done.
+    mp_sys::process::fork_generation();
     let parent = getpid();
     // SAFETY: the parent is the multi-threaded test harness, so the child starts with a
     // copy of this thread only. The child therefore only asks to die with its parent,
@@ -262,33 +267,20 @@ impl Child {
     /// ```
     pub fn try_wait_timeout(&mut self, bound: Duration) -> Result<Option<Ended>, Error> {
         assert!(!self.reaped, "child {} already reaped", self.pid);
-        let deadline = Instant::now().checked_add(bound);
-        let mut pause = Duration::from_micros(50);
-        loop {
+        let ended = poll_for(bound, || {
             match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(_, code)) => {
-                    self.reaped = true;
-                    return Ok(Some(Ended::Exited(code)));
-                }
-                Ok(WaitStatus::Signaled(_, signal, _)) => {
-                    self.reaped = true;
-                    return Ok(Some(Ended::Killed(signal)));
-                }
+                Ok(WaitStatus::Exited(_, code)) => Ok(Some(Ended::Exited(code))),
+                Ok(WaitStatus::Signaled(_, signal, _)) => Ok(Some(Ended::Killed(signal))),
                 // Still running, or stopped/continued: not an end.
-                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                Err(source) => {
-                    return Err(Error::Wait {
-                        pid: self.pid(),
-                        source,
-                    });
-                }
+                Ok(_) | Err(nix::errno::Errno::EINTR) => Ok(None),
+                Err(source) => Err(Error::Wait {
+                    pid: self.pid.as_raw(),
+                    source,
+                }),
             }
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                return Ok(None);
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(1));
-        }
+        })?;
+        self.reaped = ended.is_some();
+        Ok(ended)
     }
 
     /// Waits at most `bound` for the child to end on its own and reaps it; a child that

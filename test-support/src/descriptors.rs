@@ -4,10 +4,11 @@
 //! what happens when none is left).
 
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use mp_sys::Deadline;
+use nix::errno::Errno;
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
 /// A pidfd for process `pid`: it polls readable once the process has ended. Panics if
@@ -18,18 +19,7 @@ use nix::sys::resource::{Resource, getrlimit, setrlimit};
 /// assert!(!test_support::descriptors::ended_now(&me));
 /// ```
 pub fn pidfd_open(pid: i32) -> OwnedFd {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1; it
-    // touches no memory of this process.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    assert!(
-        fd >= 0,
-        "pidfd_open({pid}): {}",
-        std::io::Error::last_os_error()
-    );
-    let fd = RawFd::try_from(fd).expect("a descriptor fits an int");
-    // SAFETY: the kernel just created this descriptor for this call, so nothing else owns
-    // it.
-    unsafe { OwnedFd::from_raw_fd(fd) }
+    mp_sys::pidfd::open(pid).unwrap_or_else(|errno| panic!("pidfd_open({pid}): {errno}"))
 }
 
 /// Waits up to `bound` for the process behind `pidfd` to end; whether it did.
@@ -44,9 +34,8 @@ pub fn pidfd_open(pid: i32) -> OwnedFd {
 /// assert_eq!(child.join(), 0);
 /// ```
 pub fn ended_within(pidfd: &OwnedFd, bound: Duration) -> bool {
-    let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
-    let timeout = PollTimeout::try_from(bound).unwrap_or(PollTimeout::MAX);
-    matches!(poll(&mut fds, timeout), Ok(1))
+    mp_sys::pidfd::wait_exited(pidfd.as_fd(), Deadline::after(bound))
+        .unwrap_or_else(|errno| panic!("poll a pidfd: {errno}"))
 }
 
 /// Whether the process behind `pidfd` has ended, without waiting.
@@ -75,23 +64,11 @@ pub fn ended_now(pidfd: &OwnedFd) -> bool {
 /// child.reap_killed();
 /// ```
 pub fn kill_pidfd(pidfd: &OwnedFd) {
-    // SAFETY: pidfd_send_signal with a valid descriptor, a signal and a null siginfo
-    // reads no memory of this process.
-    let sent = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
-            libc::SIGKILL,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    // A process that has ended already cannot be signalled; that is not a failure.
-    let error = std::io::Error::last_os_error();
-    assert!(
-        sent == 0 || error.raw_os_error() == Some(libc::ESRCH),
-        "pidfd_send_signal: {error}"
-    );
+    match mp_sys::pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL) {
+        // A process that has ended already cannot be signalled; that is not a failure.
+        Ok(()) | Err(Errno::ESRCH) => {}
+        Err(errno) => panic!("pidfd_send_signal: {errno}"),
+    }
 }
 
 /// Raises this process's soft descriptor limit to the hard one: each live child costs

@@ -2,7 +2,10 @@
 //! takes: a test that sleeps for a guessed time is slow when the guess is long and flaky
 //! when the machine is loaded; polling under a generous bound is neither.
 
-use std::time::{Duration, Instant};
+use std::convert::Infallible;
+use std::time::Duration;
+
+use mp_sys::Deadline;
 
 /// Polls `condition` until it holds (true) or `bound` passes (false).
 ///
@@ -15,17 +18,27 @@ use std::time::{Duration, Instant};
 /// assert!(!holds_within(|| false, Duration::ZERO));
 /// ```
 pub fn holds_within(mut condition: impl FnMut() -> bool, bound: Duration) -> bool {
-    let deadline = Instant::now().checked_add(bound);
+    let outcome: Result<Option<()>, Infallible> = poll_for(bound, || Ok(condition().then_some(())));
+    matches!(outcome, Ok(Some(())))
+}
+
+/// Calls `attempt` until it gives a value or an error, or `bound` passes (`Ok(None)`),
+/// sleeping a little longer between attempts each time (up to a millisecond).
+pub(crate) fn poll_for<T, E>(
+    bound: Duration,
+    mut attempt: impl FnMut() -> Result<Option<T>, E>,
+) -> Result<Option<T>, E> {
+    let deadline = Deadline::after(bound);
     let mut pause = Duration::from_micros(50);
     loop {
-        if condition() {
-            return true;
+        if let Some(value) = attempt()? {
+            return Ok(Some(value));
         }
-        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-            return false;
+        if deadline.has_passed() {
+            return Ok(None);
         }
         std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(2));
+        pause = (pause * 2).min(Duration::from_millis(1));
     }
 }
 

@@ -2,23 +2,7 @@
 //! gone to sleep in a futex wait (so a test can order events without sleeping for a
 //! guessed time), and what state a process is in.
 
-/// The calling thread's kernel id.
-///
-/// ```
-/// assert!(test_support::procfs::current_tid() > 0);
-/// ```
-pub fn current_tid() -> i32 {
-    nix::unistd::gettid().as_raw()
-}
-
-/// The calling process's id.
-///
-/// ```
-/// assert_eq!(test_support::procfs::current_pid(), std::process::id() as i32);
-/// ```
-pub fn current_pid() -> i32 {
-    nix::unistd::getpid().as_raw()
-}
+pub use mp_sys::process::{current_pid, current_tid};
 
 /// Whether task `tid` of process `pid` is blocked in a `futex` system call right now.
 ///
@@ -28,7 +12,8 @@ pub fn current_pid() -> i32 {
 /// nothing but futex waits.
 ///
 /// ```
-/// use test_support::procfs::{blocked_in_futex, current_pid, current_tid};
+/// use mp_sys::process::{current_pid, current_tid};
+/// use test_support::procfs::blocked_in_futex;
 ///
 /// assert!(!blocked_in_futex(current_pid(), current_tid()));
 /// ```
@@ -47,7 +32,7 @@ pub fn blocked_in_futex(pid: i32, tid: i32) -> bool {
 /// once the process is gone.
 ///
 /// ```
-/// let me = test_support::procfs::current_pid();
+/// let me = std::process::id() as i32;
 /// assert!(test_support::procfs::process_state(me).is_some());
 /// assert_eq!(test_support::procfs::process_state(i32::MAX), None);
 /// ```
@@ -58,7 +43,7 @@ pub fn process_state(pid: i32) -> Option<char> {
 /// Whether process `pid` still exists (a zombie counts).
 ///
 /// ```
-/// assert!(test_support::procfs::process_exists(test_support::procfs::current_pid()));
+/// assert!(test_support::procfs::process_exists(std::process::id() as i32));
 /// ```
 pub fn process_exists(pid: i32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
