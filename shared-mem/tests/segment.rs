@@ -2,19 +2,18 @@
 //! descriptors, and the memory being released by every holder, one killed with SIGKILL
 //! included.
 
-mod common;
-
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use common::{
-    Child, ChildResult, FileId, ensure, eventually, file_id, in_dev_shm, mapped_in_this_process,
-    open_in_this_process, process_exists, spawn_child,
-};
 use mp_shared_mem::{Error, Segment, Shared, SharedMemory, transfer};
 use nix::errno::Errno;
 use nix::sys::memfd::{MFdFlags, memfd_create};
 use nix::unistd::ftruncate;
+use test_support::files::{
+    FileId, file_id, in_dev_shm, mapped_in_this_process, open_in_this_process,
+};
+use test_support::procfs::process_exists;
+use test_support::{Child, ChildResult, PATIENCE, ensure, holds_within, spawn_child};
 
 #[test]
 fn sizes_are_exact_and_memory_starts_zeroed() {
@@ -106,7 +105,7 @@ fn descriptors_that_are_not_segments_are_refused() {
 fn running_out_of_descriptors_is_an_error() {
     let segment = Segment::new(4096).unwrap();
     let mut child = spawn_child(|| -> ChildResult {
-        let _hoard = common::use_up_descriptors()?;
+        let _hoard = test_support::descriptors::use_up_descriptors()?;
         let emfile = |result: Result<(), Error>, operation: &str| match result {
             Err(Error::Os {
                 errno,
@@ -160,9 +159,13 @@ fn memory_is_released_once_every_holder_has_gone_even_by_sigkill() {
         }
     });
     assert_eq!(exits.join(), 0);
-    assert!(eventually(|| counter.load(Ordering::SeqCst) == 101));
+    assert!(holds_within(
+        || counter.load(Ordering::SeqCst) == 101,
+        PATIENCE
+    ));
     let killed_pid = killed.pid();
-    killed.kill_and_reap();
+    killed.kill();
+    killed.reap_killed();
     assert!(!process_exists(killed_pid));
 
     // The checks below can see the segment while this process holds it...

@@ -1,14 +1,12 @@
 //! `Shared<T>` and `ShmSafe`: mp-sync primitives and user types shared with forked
 //! children, type checks, and serialization outside of `transfer`.
 
-mod common;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytemuck::{Pod, Zeroable};
-use common::{ChildResult, PATIENCE, ensure, spawn_child};
 use mp_shared_mem::{Error, Segment, Shared, ShmSafe};
 use mp_sync::{Barrier, BoundedSemaphore, Condition, Event, Lock, Mutex, RLock, Semaphore};
+use test_support::{ChildResult, PATIENCE, ensure, holds_within, spawn_child};
 
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
 #[repr(C)]
@@ -122,7 +120,10 @@ fn a_lock_and_a_barrier_work_across_processes() {
         .collect();
     let arrival = barrier.wait_timeout(PATIENCE).unwrap();
     assert!(arrival < 3);
-    assert!(common::eventually(|| inside.load(Ordering::SeqCst) == 2));
+    assert!(holds_within(
+        || inside.load(Ordering::SeqCst) == 2,
+        PATIENCE
+    ));
     done.set();
     for child in &mut children {
         assert_eq!(child.join(), 0);

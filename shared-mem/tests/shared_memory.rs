@@ -1,15 +1,14 @@
 //! Named `SharedMemory`: creation, attachment, unlinking, every error path, and nothing
 //! left in `/dev/shm`.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 
-use common::{ChildResult, dev_shm_has, ensure, spawn_child};
 use mp_shared_mem::{Error, SharedMemory};
 use nix::fcntl::OFlag;
 use nix::sys::mman::{shm_open, shm_unlink};
 use nix::sys::stat::Mode;
+use test_support::files::dev_shm_has;
+use test_support::{ChildResult, DevShmCheck, ensure, spawn_child};
 
 fn unique(label: &str) -> String {
     format!("mp_test_{label}_{}", std::process::id())
@@ -17,6 +16,7 @@ fn unique(label: &str) -> String {
 
 #[test]
 fn create_attach_and_the_creator_unlinks_on_drop() {
+    let _leftovers = DevShmCheck::start("mp_");
     let block = SharedMemory::create(1000).unwrap();
     let name = block.name().to_string();
     assert!(name.starts_with("mp_") && !name.starts_with('/'));
@@ -50,6 +50,7 @@ fn create_attach_and_the_creator_unlinks_on_drop() {
 
 #[test]
 fn a_forked_child_attaches_by_name_and_writes() {
+    let _leftovers = DevShmCheck::start("mp_");
     let block = SharedMemory::create(64).unwrap();
     let name = block.name().to_string();
     let mut child = spawn_child(move || -> ChildResult {
@@ -63,6 +64,7 @@ fn a_forked_child_attaches_by_name_and_writes() {
 
 #[test]
 fn explicit_unlink_and_keeping_the_block() {
+    let _leftovers = DevShmCheck::start("mp_");
     let block = SharedMemory::create(8).unwrap();
     let name = block.name().to_string();
     block.unlink().unwrap();
@@ -84,6 +86,7 @@ fn explicit_unlink_and_keeping_the_block() {
 
 #[test]
 fn named_creation_and_its_errors() {
+    let _leftovers = DevShmCheck::start("mp_");
     let name = unique("named");
     let block = SharedMemory::create_named(&name, 32).unwrap();
     assert_eq!(block.name(), name);

@@ -3,20 +3,17 @@
 //! every error path: missing, extra and truncated descriptors, short and oversized
 //! messages, wrong sockets.
 
-mod common;
-
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use common::{
-    ChildResult, ensure, file_id, mapped_in_this_process, open_in_this_process, spawn_child,
-};
 use mp_shared_mem::{Array, Error, Segment, Shared, Value, transfer};
 use mp_sync::Mutex;
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+use test_support::files::{file_id, mapped_in_this_process, open_in_this_process};
+use test_support::{ChildResult, ensure, spawn_child};
 
 fn frame(len: u64, fds: u32) -> Vec<u8> {
     let mut header = b"mpT1".to_vec();
@@ -321,7 +318,7 @@ fn a_forked_child_decodes_inherited_descriptors() {
 fn a_receiver_out_of_descriptors_is_told_they_were_cut_off() {
     let (parent_end, child_end) = UnixStream::pair().unwrap();
     let mut child = spawn_child(move || -> ChildResult {
-        let mut hoard = common::use_up_descriptors()?;
+        let mut hoard = test_support::descriptors::use_up_descriptors()?;
         // Room for one of the two descriptors: the kernel installs it, then cuts off the
         // other.
         drop(hoard.pop());

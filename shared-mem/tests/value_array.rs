@@ -2,13 +2,11 @@
 //! the totals are exact; a child killed while holding the lock is reported to the next
 //! locker; type checks on receipt.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{ChildResult, PATIENCE, ensure, spawn_child};
 use mp_shared_mem::{Array, Error, Shared, Value, transfer};
 use mp_sync::{Event, TryLockError};
+use test_support::{ChildResult, PATIENCE, ensure, spawn_child};
 
 /// How long the parent may wait for a dead holder's lock (the design promises well under a
 /// second; this only keeps a bug from hanging the test).
@@ -183,7 +181,8 @@ fn a_child_killed_holding_the_value_lock_is_reported() {
         locked.wait_timeout(PATIENCE),
         "the child never took the lock"
     );
-    child.kill_and_reap();
+    child.kill();
+    child.reap_killed();
 
     match value.lock_timeout(TAKEOVER_BOUND) {
         Err(TryLockError::OwnerDied(died)) => {
@@ -220,7 +219,8 @@ fn a_child_killed_holding_the_array_lock_is_reported() {
         locked.wait_timeout(PATIENCE),
         "the child never took the lock"
     );
-    child.kill_and_reap();
+    child.kill();
+    child.reap_killed();
 
     match array.lock_timeout(TAKEOVER_BOUND) {
         Err(TryLockError::OwnerDied(died)) => assert_eq!(&**died.get_ref(), &[100, 2, 3]),

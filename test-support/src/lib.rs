@@ -27,6 +27,7 @@
 mod child;
 pub mod descriptors;
 mod error;
+pub mod files;
 mod mapping;
 mod poll;
 pub mod procfs;
