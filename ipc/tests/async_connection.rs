@@ -4,12 +4,10 @@
 //!
 //! Every wait is bounded by `tokio::time::timeout` or the child helpers' patience.
 
-mod queue_support;
-
 use std::time::Duration;
 
 use mp_ipc::{Error, pipe};
-use queue_support::{PATIENCE, spawn_child};
+use test_support::{PATIENCE, spawn_child};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn messages_from_a_forked_child_then_peer_closed_when_it_ends() {

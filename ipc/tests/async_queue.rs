@@ -5,13 +5,11 @@
 //!
 //! Every wait is bounded by `tokio::time::timeout` or the child helpers' patience.
 
-mod queue_support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use mp_ipc::{Error, JoinableQueue, Queue, QueueBuilder, SimpleQueue};
-use queue_support::{PATIENCE, spawn_child};
+use test_support::{PATIENCE, spawn_child};
 
 /// Collects what `awaiters` tasks get from `queue` until it is closed, each task's items
 /// in a list.

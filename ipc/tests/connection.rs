@@ -2,17 +2,18 @@
 //! and every error path (closed peer, truncated, corrupt and oversized frames, wrong
 //! types, wrong directions).
 
-mod connection_support;
+mod support;
 
 use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use connection_support::{PATIENCE, recv_bytes_within, recv_within, write_raw};
 use mp_ipc::{Connection, DEFAULT_MAX_MESSAGE_SIZE, Error, pipe};
 use mp_shared_mem::Shared;
 use serde::{Deserialize, Serialize};
+use support::{recv_bytes_within, recv_within, write_raw};
+use test_support::PATIENCE;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum Message {

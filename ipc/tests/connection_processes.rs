@@ -1,24 +1,23 @@
 //! Pipe and Connection between processes: forked children that echo, receive handles and
 //! connections, run out of descriptors, and die (SIGKILL) in the middle of a message.
 
-mod connection_support;
+mod support;
 
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use connection_support::{
-    Ended, PATIENCE, ensure, raw, recv_bytes_within, recv_within, spawn_child, write_raw,
-};
 use mp_ipc::{Connection, Error, pipe};
 use mp_shared_mem::Shared;
 use nix::sys::signal::Signal;
+use support::{raw, recv_bytes_within, recv_within, write_raw};
+use test_support::{Ended, PATIENCE, ensure, spawn_child_keeping};
 
 #[test]
 fn a_child_echoes_messages_until_the_parent_closes() {
     let (parent, child_end) = pipe::<(u32, String)>(true).unwrap();
-    let mut child = spawn_child(&[raw(&child_end)], || {
+    let mut child = spawn_child_keeping(&[raw(&child_end)], || {
         loop {
             match child_end.recv() {
                 Ok((n, text)) => child_end
@@ -44,7 +43,7 @@ fn a_child_echoes_messages_until_the_parent_closes() {
 #[test]
 fn bytes_and_large_messages_cross_processes_whole() {
     let (parent, child_end) = pipe::<()>(true).unwrap();
-    let mut child = spawn_child(&[raw(&child_end)], || {
+    let mut child = spawn_child_keeping(&[raw(&child_end)], || {
         let message = child_end.recv_bytes().map_err(|_| 2u8)?;
         ensure(message.len() == 5 << 20, 3)?;
         ensure(
@@ -66,7 +65,7 @@ fn bytes_and_large_messages_cross_processes_whole() {
 #[test]
 fn a_shared_value_sent_to_a_running_child_is_the_same_memory() {
     let (parent, child_end) = pipe::<Shared<AtomicU64>>(true).unwrap();
-    let mut child = spawn_child(&[raw(&child_end)], || {
+    let mut child = spawn_child_keeping(&[raw(&child_end)], || {
         let counter = child_end.recv().map_err(|_| 2u8)?;
         counter.fetch_add(41, Ordering::SeqCst);
         child_end.send(&counter).map_err(|_| 3u8)
@@ -84,7 +83,7 @@ fn a_shared_value_sent_to_a_running_child_is_the_same_memory() {
 #[test]
 fn a_connection_sent_to_a_running_child_carries_messages() {
     let (parent, child_end) = pipe::<Connection<String>>(true).unwrap();
-    let mut child = spawn_child(&[raw(&child_end)], || {
+    let mut child = spawn_child_keeping(&[raw(&child_end)], || {
         let received = child_end.recv().map_err(|_| 2u8)?;
         let question = received.recv().map_err(|_| 3u8)?;
         received
@@ -104,7 +103,7 @@ fn a_connection_sent_to_a_running_child_carries_messages() {
 #[test]
 fn a_child_killed_mid_message_gives_a_truncated_message() {
     let (parent, child_end) = pipe::<Vec<u8>>(true).unwrap();
-    let mut child = spawn_child(&[raw(&child_end)], || {
+    let mut child = spawn_child_keeping(&[raw(&child_end)], || {
         // A frame announcing 1000 bytes, of which 10 come; then wait to be killed.
         let mut partial = 1000u32.to_be_bytes().to_vec();
         partial.extend_from_slice(&[7; 10]);
@@ -114,7 +113,8 @@ fn a_child_killed_mid_message_gives_a_truncated_message() {
     });
     drop(child_end);
     assert!(parent.poll(Some(PATIENCE)).unwrap());
-    child.kill_and_reap();
+    child.kill();
+    child.reap_killed();
     match parent.recv() {
         Err(Error::Truncated { expected, received }) => {
             assert_eq!((expected, received), (1004, 14));
@@ -127,7 +127,7 @@ fn a_child_killed_mid_message_gives_a_truncated_message() {
 #[test]
 fn a_child_killed_while_the_parent_waits_is_the_end_of_the_stream() {
     let (parent, child_end) = pipe::<u8>(true).unwrap();
-    let mut child = spawn_child(&[raw(&child_end)], || {
+    let mut child = spawn_child_keeping(&[raw(&child_end)], || {
         std::thread::sleep(PATIENCE);
         Err(2)
     });
@@ -152,10 +152,10 @@ fn a_child_killed_while_the_parent_waits_is_the_end_of_the_stream() {
 #[test]
 fn a_child_killed_while_the_parent_sends_ends_the_send() {
     let (parent, child_end) = pipe::<()>(true).unwrap();
-    let mut child = spawn_child(&[raw(&child_end)], || {
+    let mut child = spawn_child_keeping(&[raw(&child_end)], || {
         // Read a little of the big message, then stall until killed.
         let mut some = [0u8; 4096];
-        connection_support::read_raw(child_end.as_fd(), &mut some);
+        support::read_raw(child_end.as_fd(), &mut some);
         child_end.send_bytes(b"started").map_err(|_| 2u8)?;
         std::thread::sleep(PATIENCE);
         Err(3)
@@ -172,9 +172,10 @@ fn a_child_killed_while_the_parent_sends_ends_the_send() {
     // The child's "started" proves the send is under way (and blocked: 64 MiB does not
     // fit in a socket buffer).
     let mut started = [0u8; 11];
-    connection_support::read_raw(parent.as_fd(), &mut started);
+    support::read_raw(parent.as_fd(), &mut started);
     assert_eq!(&started[4..], b"started");
-    child.kill_and_reap();
+    child.kill();
+    child.reap_killed();
     let result = outcome.recv_timeout(PATIENCE).expect("the send ended");
     assert!(matches!(result, Err(Error::PeerClosed)), "{result:?}");
     sender.join().unwrap();
@@ -187,8 +188,8 @@ fn a_receiver_out_of_descriptors_gets_an_error_and_stays_in_step() {
 
     let (parent, child_end) = pipe::<Option<Handles>>(true).unwrap();
     let (report, child_report) = pipe::<u8>(true).unwrap();
-    let mut child = spawn_child(&[raw(&child_end), raw(&child_report)], || {
-        let hoard = connection_support::use_up_descriptors()?;
+    let mut child = spawn_child_keeping(&[raw(&child_end), raw(&child_report)], || {
+        let hoard = test_support::descriptors::use_up_descriptors()?;
         child_report.send(&1).map_err(|_| 10u8)?;
         // Eight descriptors come, none can be installed.
         match child_end.recv() {

@@ -4,15 +4,16 @@
 //! an authentication key (the key's handshake is whatever the installed Python speaks:
 //! HMAC-MD5 up to 3.11, HMAC-SHA256 from 3.12). Runs `python3` (needed in CI).
 
-mod connection_support;
+mod support;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use connection_support::{PATIENCE, recv_bytes_within};
 use mp_ipc::{Address, Client, Connection, Error, Listener, wait};
+use support::recv_bytes_within;
+use test_support::PATIENCE;
 
 /// Echoes every message reversed until the end of the stream.
 const PYTHON_CLIENT: &str = r#"

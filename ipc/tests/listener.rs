@@ -2,7 +2,7 @@
 //! a key: the handshake both ways, wrong keys, peers that do not speak the protocol,
 //! cleanup of socket files, and a client in another process.
 
-mod connection_support;
+mod support;
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -12,8 +12,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use connection_support::{PATIENCE, recv_bytes_within, recv_within, spawn_child};
 use mp_ipc::{Address, Client, Connection, Error, Listener};
+use support::{recv_bytes_within, recv_within};
+use test_support::{PATIENCE, spawn_child_keeping};
 
 /// A socket path unique to this test process and call, in the temporary directory.
 fn socket_path(tag: &str) -> PathBuf {
@@ -352,14 +353,14 @@ fn a_listener_is_ready_when_a_client_waits() {
 fn a_client_in_another_process_authenticates_and_talks() {
     let listener = Listener::bind(&"127.0.0.1:0".parse().unwrap(), Some(b"shared key")).unwrap();
     let address = listener.address().clone();
-    let mut child = spawn_child(&[], || {
+    let mut child = spawn_child_keeping(&[], || {
         let connection =
             Client::connect::<(u32, String)>(&address, Some(b"shared key")).map_err(|_| 2u8)?;
         connection
             .send(&(7, "from the child".to_string()))
             .map_err(|_| 3u8)?;
         let reply = connection.recv().map_err(|_| 4u8)?;
-        connection_support::ensure(reply == (8, "from the parent".to_string()), 5)
+        test_support::ensure(reply == (8, "from the parent".to_string()), 5)
     });
     let connection = listener.accept::<(u32, String)>().unwrap();
     assert_eq!(

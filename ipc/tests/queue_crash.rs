@@ -12,14 +12,15 @@
 //!   killed inside `get`;
 //! - the queue still works.
 
-mod queue_support;
+mod support;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use mp_ipc::{Error, Queue, QueueBuilder};
 use mp_shared_mem::Segment;
-use queue_support::{Ended, Rng, spawn_child};
+use support::Rng;
+use test_support::{Ended, spawn_child};
 
 const ROUNDS: u64 = 60;
 const PRODUCERS_PER_ROUND: u64 = 2;

@@ -5,7 +5,7 @@
 //! behind), every wait is bounded, and the queues' memory is an anonymous memfd that goes
 //! with the last process holding it.
 
-mod queue_support;
+mod support;
 
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::Ordering;
@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use mp_ipc::{Error, JoinableQueue, Queue, QueueBuilder, SimpleQueue};
 use mp_shared_mem::{Segment, transfer};
-use queue_support::{Ended, PATIENCE, ensure, find, segment_of, spawn_child};
+use support::{find, segment_of};
+use test_support::{Ended, PATIENCE, ensure, holds_within, spawn_child};
 
 #[test]
 fn a_child_produces_and_the_parent_consumes_in_order() {
@@ -176,7 +177,7 @@ fn a_producer_killed_while_waiting_for_room_does_not_block_the_next_one() {
 
 /// Forks a child that streams `size` bytes into `queue` (which nobody reads, so it stops
 /// once the ring is full) and returns it once the stream has begun.
-fn child_stuck_mid_stream(queue: &Queue<Vec<u8>>, size: usize) -> queue_support::Child {
+fn child_stuck_mid_stream(queue: &Queue<Vec<u8>>, size: usize) -> test_support::Child {
     let child = spawn_child({
         let queue = queue.clone();
         move || queue.put(&vec![0xc3; size]).map_err(|_| 1)
@@ -184,8 +185,9 @@ fn child_stuck_mid_stream(queue: &Queue<Vec<u8>>, size: usize) -> queue_support:
     // The first chunk announces the total: the message and its length prefix.
     let announced = (size as u64 + 3).to_le_bytes();
     let segment = segment_of(queue);
-    assert!(queue_support::eventually(
-        || find(&segment, &announced).is_some()
+    assert!(holds_within(
+        || find(&segment, &announced).is_some(),
+        PATIENCE
     ));
     std::thread::sleep(Duration::from_millis(20));
     child
@@ -280,7 +282,7 @@ fn a_process_out_of_descriptors_gets_an_error_not_a_panic() {
     let mut child = spawn_child({
         let queue = queue.clone();
         move || {
-            let _hoard = queue_support::use_up_descriptors()?;
+            let _hoard = test_support::descriptors::use_up_descriptors()?;
             // A new queue needs a descriptor for its memfd.
             let refused = matches!(
                 Queue::<u32>::new(),

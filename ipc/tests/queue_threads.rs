@@ -2,7 +2,7 @@
 //! messages that wrap around the ring's end or are larger than the ring, and with shared
 //! memory damaged on purpose.
 
-mod queue_support;
+mod support;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use mp_ipc::{Error, JoinableQueue, Queue, QueueBuilder, SimpleQueue, Waitable, wait};
 use mp_shared_mem::{Segment, Shared, transfer};
-use queue_support::{PATIENCE, find, segment_of};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use support::{find, segment_of};
+use test_support::{PATIENCE, holds_within};
 
 const SHORT: Duration = Duration::from_millis(20);
 
@@ -500,9 +501,7 @@ fn a_stream_announcing_a_huge_total_allocates_only_what_arrives() {
     // Wait until the first chunk is in the ring, then make it announce 2^60 bytes.
     let segment = segment_of(&queue);
     let total = 20_003u64.to_le_bytes(); // the vector's bytes and its length prefix
-    assert!(queue_support::eventually(
-        || find(&segment, &total).is_some()
-    ));
+    assert!(holds_within(|| find(&segment, &total).is_some(), PATIENCE));
     let total_at = find(&segment, &total).expect("the announced total");
     segment
         .write_at(total_at, &(1u64 << 60).to_le_bytes())

@@ -1,15 +1,17 @@
 //! `wait()` over connections, raw descriptors, process sentinels (pidfds) and objects
 //! without a descriptor, within a process and across processes.
 
-mod connection_support;
+mod support;
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use connection_support::{PATIENCE, pidfd_open, raw, spawn_child};
 use mp_ipc::{Waitable, pipe, wait};
+use support::raw;
+use test_support::descriptors::pidfd_open;
+use test_support::{PATIENCE, spawn_child_keeping};
 
 #[test]
 fn only_the_ready_connections_are_returned_in_order() {
@@ -149,7 +151,7 @@ fn a_descriptor_that_lies_does_not_end_the_wait_early() {
 #[test]
 fn a_process_sentinel_is_ready_when_the_process_ends() {
     let (release, child_end) = pipe::<u8>(true).unwrap();
-    let mut child = spawn_child(&[raw(&child_end)], || {
+    let mut child = spawn_child_keeping(&[raw(&child_end)], || {
         child_end.recv().map(drop).map_err(|_| 2u8)
     });
     drop(child_end);
@@ -171,7 +173,7 @@ fn messages_from_several_children_are_all_collected() {
     let mut readers = Vec::new();
     for n in 0..3u32 {
         let (reader, writer) = pipe::<u32>(false).unwrap();
-        children.push(spawn_child(&[raw(&writer)], || {
+        children.push(spawn_child_keeping(&[raw(&writer)], || {
             std::thread::sleep(Duration::from_millis(u64::from(n) * 10));
             writer.send(&(n * 100)).map_err(|_| 2u8)
         }));
@@ -208,7 +210,7 @@ fn connections_queues_and_sentinels_are_waited_on_together() {
     let (conn_in, _conn_out) = pipe::<u8>(true).unwrap();
     let queue = mp_ipc::Queue::<u32>::new().unwrap();
     let (release, child_end) = pipe::<u8>(true).unwrap();
-    let mut child = spawn_child(&[raw(&child_end)], || {
+    let mut child = spawn_child_keeping(&[raw(&child_end)], || {
         // The queue's memory was mapped before the fork: the child shares it.
         child_end.recv().map_err(|_| 2u8)?;
         queue.put(&7).map_err(|_| 3u8)
