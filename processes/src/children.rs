@@ -3,6 +3,10 @@
 
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use mp_sys::Deadline;
+use mp_sys::process::current_pid;
 
 use parking_lot::Mutex;
 
@@ -55,7 +59,7 @@ pub fn active_children() -> Vec<ProcessInfo> {
     for record in records {
         if record.sentinel.is_ready() {
             // Reap it (a forkserver child's status follows its end within microseconds).
-            let deadline = std::time::Instant::now() + std::time::Duration::from_millis(100);
+            let deadline = Deadline::after(Duration::from_millis(100));
             record.settle_if_free(deadline);
             if record.finished() {
                 forget(&record);
@@ -73,7 +77,7 @@ pub fn active_children() -> Vec<ProcessInfo> {
 
 fn install_exit_hook() {
     EXIT_HOOK.call_once(|| {
-        EXIT_HOOK_PID.store(nix::unistd::getpid().as_raw(), Ordering::Relaxed);
+        EXIT_HOOK_PID.store(current_pid(), Ordering::Relaxed);
         // SAFETY: `atexit` only stores the function pointer; `exit()` calls it once on
         // the exiting thread. `join_non_daemonic_children` is an `extern "C"` function
         // without arguments that never unwinds (its body runs under `catch_unwind`).
@@ -91,7 +95,7 @@ fn install_exit_hook() {
 extern "C" fn join_non_daemonic_children() {
     let _ = std::panic::catch_unwind(|| {
         // A child made by `fork` inherits the hook, but not the children.
-        if nix::unistd::getpid().as_raw() != EXIT_HOOK_PID.load(Ordering::Relaxed) {
+        if current_pid() != EXIT_HOOK_PID.load(Ordering::Relaxed) {
             return;
         }
         join_non_daemonic();
@@ -104,6 +108,6 @@ pub(crate) fn join_non_daemonic() {
     let records: Vec<Arc<Record>> = CHILDREN.get().lock().clone();
     for record in records.iter().filter(|record| !record.daemon) {
         tracing::debug!(name = %record.name, pid = record.pid, "exit waits for a non-daemonic child");
-        let _ = record.settle(None);
+        let _ = record.settle(Deadline::NEVER);
     }
 }

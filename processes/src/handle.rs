@@ -4,8 +4,9 @@
 use std::marker::PhantomData;
 use std::os::fd::AsFd;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use mp_sys::{Deadline, pidfd};
 use serde::de::DeserializeOwned;
 
 use crate::children::forget;
@@ -13,7 +14,6 @@ use crate::error::Error;
 use crate::record::Record;
 use crate::sentinel::Sentinel;
 use crate::start_method::StartMethod;
-use crate::sys;
 
 /// A started child process: Python's `Process` after `start()`.
 ///
@@ -83,7 +83,7 @@ impl<R: DeserializeOwned> ProcessHandle<R> {
     /// # Ok::<(), mp_processes::Error>(())
     /// ```
     pub fn join(&self) -> Result<R, Error> {
-        let result = self.record.take_value(None);
+        let result = self.record.take_value(Deadline::NEVER);
         forget(&self.record);
         result
     }
@@ -104,8 +104,7 @@ impl<R: DeserializeOwned> ProcessHandle<R> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn join_timeout(&self, timeout: Duration) -> Result<R, Error> {
-        let deadline = Instant::now().checked_add(timeout);
-        let result = self.record.take_value(deadline);
+        let result = self.record.take_value(Deadline::after(timeout));
         if !matches!(result, Err(Error::TimedOut)) {
             forget(&self.record);
         }
@@ -216,7 +215,7 @@ impl<R> ProcessHandle<R> {
         // Read what is left, unless another thread is joining (it will know soon). The
         // forkserver reports within microseconds of the end; bound it anyway.
         self.record
-            .settle_if_free(Instant::now() + Duration::from_secs(2));
+            .settle_if_free(Deadline::after(Duration::from_secs(2)));
         self.record.exitcode()
     }
 
@@ -259,7 +258,7 @@ impl<R> ProcessHandle<R> {
 
     fn signal(&self, signal: i32) -> Result<(), Error> {
         tracing::debug!(name = %self.record.name, pid = self.record.pid, signal, "signalling process");
-        match sys::pidfd_send_signal(self.record.sentinel.as_fd(), signal) {
+        match pidfd::send_signal(self.record.sentinel.as_fd(), signal) {
             // ESRCH: already ended and reaped.
             Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
             Err(errno) => Err(Error::os("pidfd_send_signal", errno)),

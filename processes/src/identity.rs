@@ -22,7 +22,7 @@ pub(crate) struct ThisProcess {
 impl ThisProcess {
     fn new(identity: Option<Identity>, parent_channel: RawFd) -> Self {
         ThisProcess {
-            pid: nix::unistd::getpid().as_raw(),
+            pid: mp_sys::process::current_pid(),
             identity,
             next_child: AtomicU32::new(1),
             parent_channel,

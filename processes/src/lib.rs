@@ -193,7 +193,6 @@ mod job;
 mod join_future;
 mod launcher;
 mod method;
-mod panic_message;
 mod per_process;
 pub mod pool;
 mod process;
@@ -202,7 +201,6 @@ mod reexec;
 mod role;
 mod sentinel;
 mod start_method;
-mod sys;
 mod target;
 mod wire;
 

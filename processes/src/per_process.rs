@@ -3,15 +3,17 @@
 //! A child made by `fork` inherits a copy of every static, including locks that another
 //! thread of the parent may have held at that instant and will never release in the
 //! child. So each piece of per-process state (this process's identity, its children, its
-//! launcher thread, its forkserver) lives behind one pointer stamped with the pid that
-//! made it: the first use in a new process finds a foreign stamp, leaves the old value
-//! untouched (leaked, never locked) and installs a fresh one. Each module keeps its own
-//! [`PerProcess`], so this one knows none of them.
+//! launcher thread, its forkserver) lives behind one pointer stamped with mp-sys's fork
+//! generation when it was made: the first use after a fork finds a foreign stamp, leaves
+//! the old value untouched (leaked, never locked) and installs a fresh one. Each module
+//! keeps its own [`PerProcess`], so this one knows none of them.
 
 use std::sync::atomic::{AtomicPtr, Ordering};
 
+use mp_sys::process::fork_generation;
+
 struct Stamped<T> {
-    pid: i32,
+    generation: u64,
     value: T,
 }
 
@@ -19,10 +21,6 @@ struct Stamped<T> {
 pub(crate) struct PerProcess<T: 'static> {
     current: AtomicPtr<Stamped<T>>,
     fresh: fn() -> T,
-}
-
-fn getpid() -> i32 {
-    nix::unistd::getpid().as_raw()
 }
 
 impl<T: Send + Sync + 'static> PerProcess<T> {
@@ -40,7 +38,7 @@ impl<T: Send + Sync + 'static> PerProcess<T> {
         // `install`, never freed once published, so a non-null pointer is valid for
         // 'static.
         if let Some(stamped) = unsafe { existing.as_ref() }
-            && stamped.pid == getpid()
+            && stamped.generation == fork_generation()
         {
             return &stamped.value;
         }
@@ -59,8 +57,8 @@ impl<T: Send + Sync + 'static> PerProcess<T> {
         value: T,
         replace: bool,
     ) -> &'static T {
-        let pid = getpid();
-        let fresh = Box::into_raw(Box::new(Stamped { pid, value }));
+        let generation = fork_generation();
+        let fresh = Box::into_raw(Box::new(Stamped { generation, value }));
         loop {
             match self.current.compare_exchange(
                 expected,
@@ -75,7 +73,7 @@ impl<T: Send + Sync + 'static> PerProcess<T> {
                     // SAFETY: as in `get`, `current` holds only published, never-freed
                     // pointers.
                     if let Some(stamped) = unsafe { winner.as_ref() }
-                        && stamped.pid == pid
+                        && stamped.generation == generation
                         && !replace
                     {
                         // Another thread of this process installed a value first. Ours

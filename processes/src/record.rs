@@ -6,9 +6,11 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Instant;
+use std::time::Duration;
 
 use mp_shared_mem::transfer;
+use mp_sys::process::current_pid;
+use mp_sys::{Deadline, poll};
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 
@@ -16,7 +18,6 @@ use crate::error::Error;
 use crate::error::signal_name;
 use crate::sentinel::Sentinel;
 use crate::start_method::StartMethod;
-use crate::sys;
 use crate::wire::{ExitStatus, MAX_MESSAGE_LEN, Outcome, Tag};
 
 /// `exitcode` not known yet.
@@ -68,7 +69,7 @@ impl Record {
         channel: UnixStream,
     ) -> Self {
         Record {
-            owner: nix::unistd::getpid().as_raw(),
+            owner: current_pid(),
             pid,
             name,
             daemon,
@@ -101,35 +102,35 @@ impl Record {
 
     /// Reads what the child and, for the forkserver, the server send, and reaps a child
     /// of ours, until the outcome and the exit status are known or `deadline` passes.
-    pub(crate) fn settle(&self, deadline: Option<Instant>) -> Result<(), Error> {
+    pub(crate) fn settle(&self, deadline: Deadline) -> Result<(), Error> {
         if !self.owned_here() {
             return Err(Error::NotParent {
                 name: self.name.clone(),
             });
         }
-        let mut inner = match deadline {
+        let mut inner = match deadline.instant() {
             None => self.inner.lock(),
-            Some(deadline) => self.inner.try_lock_until(deadline).ok_or(Error::TimedOut)?,
+            Some(at) => self.inner.try_lock_until(at).ok_or(Error::TimedOut)?,
         };
         self.settle_locked(&mut inner, deadline)
     }
 
     /// Whether this process started the child (not a forked copy of the handle).
     fn owned_here(&self) -> bool {
-        nix::unistd::getpid().as_raw() == self.owner
+        current_pid() == self.owner
     }
 
     /// [`settle`](Record::settle) unless another thread holds the record (joining).
-    pub(crate) fn settle_if_free(&self, deadline: Instant) {
+    pub(crate) fn settle_if_free(&self, deadline: Deadline) {
         if !self.owned_here() {
             return;
         }
         if let Some(mut inner) = self.inner.try_lock() {
-            let _ = self.settle_locked(&mut inner, Some(deadline));
+            let _ = self.settle_locked(&mut inner, deadline);
         }
     }
 
-    fn settle_locked(&self, inner: &mut Inner, deadline: Option<Instant>) -> Result<(), Error> {
+    fn settle_locked(&self, inner: &mut Inner, deadline: Deadline) -> Result<(), Error> {
         while matches!(inner.outcome, Slot::Pending) {
             let Some(channel) = inner.channel.as_ref() else {
                 inner.outcome = Slot::Missing;
@@ -138,7 +139,7 @@ impl Record {
             if self.method == StartMethod::Forkserver {
                 // The server keeps a copy of the child's end until it has reported the
                 // exit status, so a frame always comes, or end-of-file if it died.
-                let ready = sys::wait_readable(&[channel.as_fd()], deadline)
+                let ready = poll::wait_readable(&[channel.as_fd()], deadline)
                     .map_err(|errno| Error::os("poll", errno))?;
                 if !ready.first().copied().unwrap_or(false) {
                     return Err(Error::TimedOut);
@@ -146,7 +147,7 @@ impl Record {
                 read_frame(inner);
                 continue;
             }
-            let ready = sys::wait_readable(&[channel.as_fd(), self.sentinel.as_fd()], deadline)
+            let ready = poll::wait_readable(&[channel.as_fd(), self.sentinel.as_fd()], deadline)
                 .map_err(|errno| Error::os("poll", errno))?;
             match (ready.first().copied(), ready.get(1).copied()) {
                 (Some(true), _) => read_frame(inner),
@@ -154,8 +155,9 @@ impl Record {
                     // The child has ended: what it wrote is in the socket already. A
                     // grandchild may still hold the child's end, so end-of-file is not
                     // to be waited for.
-                    let written = sys::is_readable(channel.as_fd())
-                        .map_err(|errno| Error::os("poll", errno))?;
+                    let written =
+                        poll::is_readable(channel.as_fd(), Deadline::after(Duration::ZERO))
+                            .map_err(|errno| Error::os("poll", errno))?;
                     if written {
                         read_frame(inner);
                     } else {
@@ -171,7 +173,7 @@ impl Record {
                     inner.status = Some(None);
                     break;
                 };
-                let ready = sys::wait_readable(&[channel.as_fd()], deadline)
+                let ready = poll::wait_readable(&[channel.as_fd()], deadline)
                     .map_err(|errno| Error::os("poll", errno))?;
                 if !ready.first().copied().unwrap_or(false) {
                     return Err(Error::TimedOut);
@@ -179,7 +181,7 @@ impl Record {
                 read_frame(inner);
                 continue;
             }
-            let ready = sys::wait_readable(&[self.sentinel.as_fd()], deadline)
+            let ready = poll::wait_readable(&[self.sentinel.as_fd()], deadline)
                 .map_err(|errno| Error::os("poll", errno))?;
             if !ready.first().copied().unwrap_or(false) {
                 return Err(Error::TimedOut);
@@ -206,18 +208,15 @@ impl Record {
     }
 
     /// The child's return value, once settled.
-    pub(crate) fn take_value<R: DeserializeOwned>(
-        &self,
-        deadline: Option<Instant>,
-    ) -> Result<R, Error> {
+    pub(crate) fn take_value<R: DeserializeOwned>(&self, deadline: Deadline) -> Result<R, Error> {
         if !self.owned_here() {
             return Err(Error::NotParent {
                 name: self.name.clone(),
             });
         }
-        let mut inner = match deadline {
+        let mut inner = match deadline.instant() {
             None => self.inner.lock(),
-            Some(deadline) => self.inner.try_lock_until(deadline).ok_or(Error::TimedOut)?,
+            Some(at) => self.inner.try_lock_until(at).ok_or(Error::TimedOut)?,
         };
         self.settle_locked(&mut inner, deadline)?;
         let name = self.name.clone();
@@ -302,7 +301,8 @@ mod tests {
 
     use std::io::Write;
     use std::sync::Arc;
-    use std::time::{Duration, Instant};
+
+    use mp_sys::pidfd;
 
     use super::*;
 
@@ -316,7 +316,7 @@ mod tests {
             .spawn()
             .expect("run true");
         let pid = child.id() as i32;
-        let pidfd = sys::pidfd_open(pid).expect("pidfd_open");
+        let pidfd = pidfd::open(pid).expect("pidfd_open");
         let (parent_end, child_end) = UnixStream::pair().expect("socketpair");
         let record = Record::new(
             pid,
@@ -329,8 +329,8 @@ mod tests {
         (Arc::new(record), child_end)
     }
 
-    fn deadline() -> Option<Instant> {
-        Some(Instant::now() + Duration::from_secs(30))
+    fn deadline() -> Deadline {
+        Deadline::after(Duration::from_secs(30))
     }
 
     fn frame_header(len: u64, fds: u32) -> Vec<u8> {

@@ -6,9 +6,12 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
+use mp_sys::pidfd;
+use mp_sys::process::current_pid;
+
 use crate::error::Error;
+use crate::launcher;
 use crate::role::{BOOT_ENV, Role, boot_value};
-use crate::{launcher, sys};
 
 /// Starts `/proc/self/exe` in `role`, with `child_end` as its socket, from the launcher
 /// thread: its pid and a pidfd for it.
@@ -22,7 +25,7 @@ pub(crate) fn exec_self(role: Role, child_end: UnixStream) -> Result<(i32, Owned
 
 fn exec_self_here(role: Role, child_end: UnixStream) -> Result<(i32, OwnedFd), Error> {
     let fd = child_end.as_raw_fd();
-    let parent_pid = nix::unistd::getpid().as_raw();
+    let parent_pid = current_pid();
     let mut command = Command::new("/proc/self/exe");
     command.env(BOOT_ENV, boot_value(role, fd, parent_pid));
     if let Some(arg0) = std::env::args_os().next() {
@@ -48,7 +51,7 @@ fn exec_self_here(role: Role, child_end: UnixStream) -> Result<(i32, OwnedFd), E
     let pid =
         i32::try_from(child.id()).map_err(|_| Error::os("spawn", nix::errno::Errno::ERANGE))?;
     // The child is ours and not reaped, so its pid cannot be reused under us.
-    match sys::pidfd_open(pid) {
+    match pidfd::open(pid) {
         Ok(pidfd) => Ok((pid, pidfd)),
         Err(errno) => {
             let mut child = child;

@@ -1,15 +1,16 @@
 //! [`Sentinel`]: a descriptor that becomes readable when a child process ends.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::sys;
+use mp_sys::{Deadline, Waitable, pidfd};
 
 /// Python's `Process.sentinel`: a pidfd, readable once the process has ended.
 ///
 /// It names the process itself, not its pid, so it cannot be fooled by a pid that was
-/// reused. Wait on it with `poll`/`epoll` (it is [`AsFd`]) together with other
-/// descriptors, or with [`wait_timeout`](Sentinel::wait_timeout).
+/// reused. Wait on it together with connections and queues with `wait` (it is
+/// [`Waitable`]), with `poll`/`epoll` (it is [`AsFd`]), or alone with
+/// [`wait_timeout`](Sentinel::wait_timeout).
 ///
 /// ```
 /// use std::time::Duration;
@@ -45,7 +46,7 @@ impl Sentinel {
     /// # Ok::<(), mp_processes::Error>(())
     /// ```
     pub fn is_ready(&self) -> bool {
-        sys::is_readable(self.pidfd.as_fd()).unwrap_or(false)
+        pidfd::has_exited(self.pidfd.as_fd()).unwrap_or(false)
     }
 
     /// Waits up to `timeout` for the process to end; whether it has.
@@ -60,10 +61,37 @@ impl Sentinel {
     /// # Ok::<(), mp_processes::Error>(())
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now().checked_add(timeout);
-        sys::wait_readable(&[self.pidfd.as_fd()], deadline)
-            .map(|ready| ready.first().copied().unwrap_or(false))
-            .unwrap_or(false)
+        pidfd::wait_exited(self.pidfd.as_fd(), Deadline::after(timeout)).unwrap_or(false)
+    }
+}
+
+/// A sentinel is ready once its process has ended, so Python's
+/// `wait([conn, p.sentinel], timeout)` is `wait(&[&conn, p.sentinel()], timeout)`: one
+/// `poll` over the connection and the pidfd.
+///
+/// ```
+/// use std::io::Write;
+/// use std::os::fd::AsFd;
+/// use std::os::unix::net::UnixStream;
+/// use std::time::Duration;
+/// use mp_processes::{Process, StartMethod};
+/// use mp_sys::{Waitable, wait};
+///
+/// let (quiet, _other_end) = UnixStream::pair()?;
+/// let child = Process::new(|| (), ()).start_method(StartMethod::Fork).start()?;
+/// let objects: [&dyn Waitable; 2] = [&quiet.as_fd(), child.sentinel()];
+/// // Only the sentinel becomes ready: the child ends, nothing is written.
+/// assert_eq!(wait(&objects, Some(Duration::from_secs(30)))?, [1]);
+/// child.join()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl Waitable for Sentinel {
+    fn is_ready(&self) -> bool {
+        Sentinel::is_ready(self)
+    }
+
+    fn readiness_fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.pidfd.as_fd())
     }
 }
 

@@ -1,10 +1,16 @@
 //! [`Target`]: a function with no captured state, called with a tuple of arguments.
+//!
+//! Unpacking the tuple is mp-sys's [`Call`], written once for the workspace; what is this
+//! crate's own is the stricter bound a child process needs (a function it can find by
+//! address, so `Copy`, `Sync` and `'static`).
+
+use mp_sys::Call;
 
 /// A function that a child process calls with an argument tuple, as Python's
 /// `Process(target=f, args=(a, b))`.
 ///
-/// It is implemented for every `Fn` of 0 to 8 arguments that is `Copy + Send + Sync +
-/// 'static`, with `Args` the tuple of its argument types. [`Process::new`](crate::Process::new)
+/// It is implemented for every function of 0 to 8 arguments (mp-sys's [`Call`]) that is
+/// `Copy + Send + Sync + 'static`, with `Args` the tuple of its argument types. [`Process::new`](crate::Process::new)
 /// also requires the function to have no size: a function item (`fn add(..)`) or a
 /// closure that captures nothing. Such a function has exactly one value, so the child
 /// needs only to know *which* function it is, and learns that from its address: the
@@ -41,32 +47,20 @@ pub trait Target<Args>: Copy + Send + Sync + 'static {
     fn call(self, args: Args) -> Self::Output;
 }
 
-macro_rules! impl_target {
-    ($($arg:ident),*) => {
-        impl<Func, Out, $($arg,)*> Target<($($arg,)*)> for Func
-        where
-            Func: Fn($($arg,)*) -> Out + Copy + Send + Sync + 'static,
-        {
-            type Output = Out;
+/// Every `Copy + Send + Sync + 'static` function of mp-sys's [`Call`] (which unpacks the
+/// tuple, for 0 to 8 arguments) is a target; this trait adds only the bounds a function
+/// needs to be named to another process.
+impl<Func, Args> Target<Args> for Func
+where
+    Func: Call<Args> + Copy + Send + Sync + 'static,
+{
+    type Output = <Func as Call<Args>>::Output;
 
-            #[allow(non_snake_case)]
-            fn call(self, args: ($($arg,)*)) -> Out {
-                let ($($arg,)*) = args;
-                self($($arg,)*)
-            }
-        }
-    };
+    #[inline]
+    fn call(self, args: Args) -> Self::Output {
+        Call::call(self, args)
+    }
 }
-
-impl_target!();
-impl_target!(A1);
-impl_target!(A1, A2);
-impl_target!(A1, A2, A3);
-impl_target!(A1, A2, A3, A4);
-impl_target!(A1, A2, A3, A4, A5);
-impl_target!(A1, A2, A3, A4, A5, A6);
-impl_target!(A1, A2, A3, A4, A5, A6, A7);
-impl_target!(A1, A2, A3, A4, A5, A6, A7, A8);
 
 #[cfg(test)]
 mod tests {

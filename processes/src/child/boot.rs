@@ -12,10 +12,10 @@ use std::os::unix::net::UnixStream;
 
 use mp_shared_mem::transfer;
 
+use super::exit::exit_now;
 use super::run::run_call;
 use crate::forkserver::server::serve;
 use crate::role::{BOOT_ENV, Role, parse_boot_value};
-use crate::sys::exit_now;
 use crate::wire::{Call, MAX_CONTROL_LEN};
 
 #[used]

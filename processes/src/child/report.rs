@@ -8,9 +8,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use mp_shared_mem::transfer;
 use serde::Serialize;
 
+use mp_sys::panic::panic_message;
+
+use super::exit::exit_now;
 use crate::children::join_non_daemonic;
-use crate::panic_message::panic_message;
-use crate::sys::exit_now;
 use crate::wire::{Outcome, Tag};
 
 /// Sends the outcome to the parent, waits for this child's own non-daemonic children (as

@@ -6,12 +6,12 @@ use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use mp_shared_mem::transfer;
+use mp_sys::panic::panic_message;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::report::finish;
 use super::setup::become_child;
-use crate::panic_message::panic_message;
 use crate::target::Target;
 use crate::wire::{self, Call, Identity, MAX_MESSAGE_LEN, Outcome};
 
@@ -110,18 +110,20 @@ pub(crate) fn run_forked<R: Serialize>(
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
+
+    use mp_sys::process::current_pid;
+    use mp_sys::{Deadline, pidfd};
 
     use super::*;
     use crate::error::Error;
     use crate::record::Record;
     use crate::start_method::StartMethod;
-    use crate::sys;
 
     #[test]
     fn a_child_of_another_build_refuses_to_jump() {
         let (parent_end, child_end) = UnixStream::pair().unwrap();
-        let parent_pid = nix::unistd::getpid().as_raw();
+        let parent_pid = current_pid();
         let call = Call {
             build_id: wire::build_id() ^ 1,
             // Would be a wild jump, were it taken.
@@ -148,7 +150,7 @@ mod tests {
             nix::unistd::ForkResult::Parent { child } => child,
         };
         drop(child_end);
-        let pidfd = sys::pidfd_open(child.as_raw()).unwrap();
+        let pidfd = pidfd::open(child.as_raw()).unwrap();
         let record = Record::new(
             child.as_raw(),
             "other-build".into(),
@@ -157,7 +159,7 @@ mod tests {
             pidfd,
             parent_end,
         );
-        let deadline = Some(Instant::now() + Duration::from_secs(30));
+        let deadline = Deadline::after(Duration::from_secs(30));
         match record.take_value::<()>(deadline) {
             Err(Error::Start { reason, .. }) => {
                 assert!(reason.contains("different build"), "{reason}")

@@ -4,8 +4,8 @@
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 
+use super::exit::exit_now;
 use crate::identity::install_child;
-use crate::sys::exit_now;
 use crate::wire::Identity;
 
 /// Marks this process as the child `identity` whose parent is `parent_pid`; for a

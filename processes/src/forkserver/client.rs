@@ -3,9 +3,10 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::time::Instant;
+use std::time::Duration;
 
 use mp_shared_mem::transfer::{self, Fd};
+use mp_sys::{Deadline, pidfd};
 use parking_lot::Mutex;
 
 use super::protocol::{Reply, RequestOut};
@@ -13,7 +14,6 @@ use crate::error::Error;
 use crate::per_process::PerProcess;
 use crate::reexec::exec_self;
 use crate::role::Role;
-use crate::sys;
 use crate::wire::{Call, MAX_CONTROL_LEN};
 
 /// This process's forkserver, once started (a forked child has none: it starts its own).
@@ -39,7 +39,7 @@ impl ForkServer {
     }
 
     fn is_alive(&self) -> bool {
-        !sys::is_readable(self.pidfd.as_fd()).unwrap_or(true)
+        !pidfd::has_exited(self.pidfd.as_fd()).unwrap_or(true)
     }
 }
 
@@ -91,15 +91,15 @@ pub(crate) fn start_child(call: &Call, channel: &UnixStream) -> Result<(i32, Own
 /// Kills and reaps the server, which will not be used again.
 fn discard(server: &mut Option<ForkServer>) {
     if let Some(broken) = server.take() {
-        let _ = sys::pidfd_send_signal(broken.pidfd.as_fd(), libc::SIGKILL);
+        let _ = pidfd::send_signal(broken.pidfd.as_fd(), libc::SIGKILL);
         reap(&broken);
     }
 }
 
 /// Reaps a forkserver that has ended or was killed (bounded: it dies with SIGKILL).
 fn reap(server: &ForkServer) {
-    let deadline = Some(Instant::now() + std::time::Duration::from_secs(5));
-    let _ = sys::wait_readable(&[server.pidfd.as_fd()], deadline);
+    let deadline = Deadline::after(Duration::from_secs(5));
+    let _ = pidfd::wait_exited(server.pidfd.as_fd(), deadline);
     let _ = nix::sys::wait::waitid(
         nix::sys::wait::Id::PIDFd(server.pidfd.as_fd()),
         nix::sys::wait::WaitPidFlag::WEXITED | nix::sys::wait::WaitPidFlag::WNOHANG,

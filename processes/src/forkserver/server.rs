@@ -5,12 +5,13 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 use mp_shared_mem::transfer::{self, Fd};
+use mp_sys::{Deadline, pidfd, poll};
 use nix::poll::PollFlags;
 
 use super::protocol::{ReplyOut, Request};
+use crate::child::exit::exit_now;
 use crate::child::run::run_call;
 use crate::child::setup::die_with_parent;
-use crate::sys::{self, exit_now};
 use crate::wire::{ExitStatus, MAX_CONTROL_LEN, Tag};
 
 /// A child the server forked and has not reaped yet.
@@ -46,7 +47,7 @@ pub(crate) fn serve(control: UnixStream, parent_pid: i32) -> ! {
                     .iter()
                     .map(|(channel, _)| (channel.as_fd(), PollFlags::POLLOUT)),
             );
-            match sys::wait_ready(&watched, None) {
+            match poll::wait_ready(&watched, Deadline::NEVER) {
                 Ok(ready) => ready,
                 Err(_) => exit_now(1),
             }
@@ -107,7 +108,7 @@ fn fork_child(
     children: &[Child],
 ) -> Result<(i32, Child), String> {
     let channel = UnixStream::from(request.channel.into_inner());
-    let server_pid = nix::unistd::getpid().as_raw();
+    let server_pid = mp_sys::process::current_pid();
     // SAFETY: the server is single-threaded (it runs before `main`, in a process that
     // started no thread), so the child is a complete copy and may do anything.
     match unsafe { nix::unistd::fork() } {
@@ -124,7 +125,7 @@ fn fork_child(
         }
         Ok(nix::unistd::ForkResult::Parent { child }) => {
             let pid = child.as_raw();
-            match sys::pidfd_open(pid) {
+            match pidfd::open(pid) {
                 Ok(pidfd) => Ok((
                     pid,
                     Child {

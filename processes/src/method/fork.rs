@@ -4,6 +4,8 @@
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 
+use mp_sys::pidfd;
+use mp_sys::process::current_pid;
 use serde::Serialize;
 
 use crate::child::run::run_forked;
@@ -11,7 +13,7 @@ use crate::error::Error;
 use crate::identity::this_process;
 use crate::job::Job;
 use crate::wire::Identity;
-use crate::{fork_guard, launcher, sys};
+use crate::{fork_guard, launcher};
 
 /// The fork method: forks the launcher thread, which runs the job in the child.
 pub(crate) fn start<R: Serialize + 'static>(
@@ -21,7 +23,7 @@ pub(crate) fn start<R: Serialize + 'static>(
 ) -> Result<(i32, OwnedFd), Error> {
     let name = identity.name.clone();
     launcher::run(move || {
-        let creator = nix::unistd::getpid().as_raw();
+        let creator = current_pid();
         let parent_channel = this_process().parent_channel;
         // No panic of another thread may be printing across the fork (see fork_guard);
         // closed first, as a panic hook may write to standard error. Then standard output
@@ -58,7 +60,7 @@ pub(crate) fn start<R: Serialize + 'static>(
             Ok(nix::unistd::ForkResult::Parent { child }) => {
                 drop(child_end);
                 drop(job);
-                match sys::pidfd_open(child.as_raw()) {
+                match pidfd::open(child.as_raw()) {
                     Ok(pidfd) => Ok((child.as_raw(), pidfd)),
                     Err(errno) => {
                         let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);

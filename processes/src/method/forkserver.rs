@@ -5,11 +5,11 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 use mp_shared_mem::transfer;
+use mp_sys::pidfd;
 
 use super::Handover;
 use crate::error::Error;
 use crate::forkserver::client::start_child;
-use crate::sys;
 
 /// Has the forkserver fork the child, then hands it its arguments.
 pub(super) fn start(
@@ -22,7 +22,7 @@ pub(super) fn start(
     let fds: Vec<BorrowedFd<'_>> = handover.fds.iter().map(AsFd::as_fd).collect();
     if let Err(err) = transfer::send(parent_end, &handover.args, &fds) {
         // The child is the server's, which reaps it: kill it only.
-        let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+        let _ = pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);
         return Err(Error::start(
             &handover.call.child.name,
             format!("cannot hand the child its call: {err}"),

@@ -5,12 +5,12 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 use mp_shared_mem::transfer;
+use mp_sys::pidfd;
 
 use super::Handover;
 use crate::error::Error;
 use crate::reexec::exec_self;
 use crate::role::Role;
-use crate::sys;
 
 /// Runs the binary afresh as the child and hands it `handover`.
 pub(super) fn start(
@@ -24,7 +24,7 @@ pub(super) fn start(
         .and_then(|()| transfer::send(parent_end, &handover.args, &fds));
     if let Err(err) = sent {
         // The child is ours: kill it and reap it.
-        let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+        let _ = pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);
         let _ = nix::sys::wait::waitid(
             nix::sys::wait::Id::PIDFd(pidfd.as_fd()),
             nix::sys::wait::WaitPidFlag::WEXITED,

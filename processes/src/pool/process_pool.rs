@@ -9,8 +9,9 @@
 use std::fmt;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use mp_sys::Deadline;
 use parking_lot::Mutex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -490,7 +491,7 @@ impl Pool {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn join(&self) -> Result<(), Error> {
-        self.join_until(None)
+        self.join_until(Deadline::NEVER)
     }
 
     /// [`join`](Pool::join), waiting at most `timeout`: [`Error::TimedOut`] if the workers
@@ -508,10 +509,10 @@ impl Pool {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn join_timeout(&self, timeout: Duration) -> Result<(), Error> {
-        self.join_until(Instant::now().checked_add(timeout))
+        self.join_until(Deadline::after(timeout))
     }
 
-    fn join_until(&self, deadline: Option<Instant>) -> Result<(), Error> {
+    fn join_until(&self, deadline: Deadline) -> Result<(), Error> {
         if matches!(self.inner.state.lock().phase, Phase::Running) {
             return Err(Error::PoolRunning);
         }

@@ -6,8 +6,9 @@ use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use mp_sys::Deadline;
 use parking_lot::{Condvar, Mutex};
 
 use super::builder::Config;
@@ -62,10 +63,10 @@ impl Inner {
     }
 
     /// Waits until the supervisor is done, or `deadline`; whether it is.
-    pub(crate) fn wait_ended(&self, deadline: Option<Instant>) -> bool {
+    pub(crate) fn wait_ended(&self, deadline: Deadline) -> bool {
         let mut ended = self.ended.lock();
         while !*ended {
-            match deadline {
+            match deadline.instant() {
                 Some(deadline) => {
                     if self
                         .ended_signal

@@ -11,13 +11,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use mp_shared_mem::transfer;
+use mp_sys::panic::panic_message;
 
 use super::frame::{Reply, TaskHead};
 use super::sink::Sink;
 use super::slot::{Slot, now_ns};
 use crate::error::Error;
 use crate::handle::ProcessHandle;
-use crate::panic_message::panic_message;
 
 /// How many times a task goes back to the backlog because the worker it was sent to
 /// died before starting it; past that it fails with that worker's death. A task whose

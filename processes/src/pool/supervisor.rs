@@ -9,6 +9,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use mp_shared_mem::transfer;
+use mp_sys::panic::panic_message;
+use mp_sys::{Deadline, poll};
 use nix::errno::Errno;
 use nix::poll::PollFlags;
 
@@ -16,8 +18,6 @@ use super::frame::MAX_FRAME_LEN;
 use super::shared::Inner;
 use super::state::{Link, Phase, deliver};
 use crate::error::Error;
-use crate::panic_message::panic_message;
-use crate::sys;
 
 /// How long the supervisor waits for a dead worker's exit status.
 const REAP_PATIENCE: Duration = Duration::from_secs(5);
@@ -75,7 +75,8 @@ fn run(inner: &Arc<Inner>) {
             sentinel_at.push(watched.len());
             watched.push((link.handle.sentinel().as_fd(), PollFlags::POLLIN));
         }
-        let ready = match sys::wait_ready(&watched, deadline) {
+        let ready = match poll::wait_ready(&watched, deadline.map_or(Deadline::NEVER, Deadline::at))
+        {
             Ok(ready) => ready,
             Err(errno) => {
                 tracing::debug!(%errno, "pool supervisor: poll failed");
@@ -94,7 +95,8 @@ fn run(inner: &Arc<Inner>) {
             if is_ready(sentinel_at[index]) {
                 // Dead: whatever it wrote is in the socket already.
                 while !link.eof.load(Ordering::Relaxed)
-                    && sys::is_readable(link.channel.as_fd()).unwrap_or(false)
+                    && poll::is_readable(link.channel.as_fd(), Deadline::after(Duration::ZERO))
+                        .unwrap_or(false)
                 {
                     read_frame(link, &mut frames);
                 }

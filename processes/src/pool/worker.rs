@@ -6,6 +6,7 @@ use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use mp_shared_mem::transfer;
+use mp_sys::panic::panic_message;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +14,6 @@ use super::channel::Channel;
 use super::frame::{ItemOutcome, MAX_FRAME_LEN, Outcomes, Reply, TaskHead};
 use super::slot::Slot;
 use crate::child::run::conjure;
-use crate::panic_message::panic_message;
 use crate::target::Target;
 use crate::wire;
 
