@@ -169,6 +169,7 @@ mod tests {
     use std::net::{Ipv4Addr, TcpListener};
 
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn every_page_arrives_and_the_fetches_overlap() {
@@ -200,17 +201,6 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_usage_errors() {
-        for args in [
-            vec!["--pages=0".to_owned()],
-            vec!["--delay=-1".to_owned()],
-            vec!["https://example.com".to_owned()],
-            vec!["example.com".to_owned()],
-        ] {
-            let ctx = Context::new("async-fetch", args.clone());
-            assert!(
-                matches!(run(&ctx), Err(DemoError::Usage(_))),
-                "{args:?} should be a usage error"
-            );
-        }
+        assert_usage_errors("async-fetch", run, &[&["--pages=0"], &["--delay=-1"], &["https://example.com"], &["example.com"]]);
     }
 }

@@ -85,6 +85,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn five_workers_sleep_together_on_one_thread() {
@@ -94,12 +95,6 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_usage_errors() {
-        for args in [vec!["--workers=0".to_owned()], vec!["x".to_owned()]] {
-            let ctx = Context::new("async-gather", args.clone());
-            assert!(
-                matches!(run(&ctx), Err(DemoError::Usage(_))),
-                "{args:?} should be a usage error"
-            );
-        }
+        assert_usage_errors("async-gather", run, &[&["--workers=0"], &["x"]]);
     }
 }

@@ -42,6 +42,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn hello_comes_after_the_sleep() {
@@ -51,7 +52,6 @@ mod tests {
 
     #[test]
     fn arguments_are_usage_errors() {
-        let ctx = Context::new("async-hello", vec!["--loud".into()]);
-        assert!(matches!(run(&ctx), Err(DemoError::Usage(_))));
+        assert_usage_errors("async-hello", run, &[&["--loud"]]);
     }
 }

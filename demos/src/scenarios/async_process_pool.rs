@@ -218,6 +218,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn the_endpoint_keeps_answering_while_the_pool_works() {
@@ -227,12 +228,6 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_usage_errors() {
-        for args in [vec!["--tasks=0".to_owned()], vec!["x".to_owned()]] {
-            let ctx = Context::new("async-process-pool", args.clone());
-            assert!(
-                matches!(run(&ctx), Err(DemoError::Usage(_))),
-                "{args:?} should be a usage error"
-            );
-        }
+        assert_usage_errors("async-process-pool", run, &[&["--tasks=0"], &["x"]]);
     }
 }

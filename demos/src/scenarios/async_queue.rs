@@ -139,6 +139,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn every_item_is_consumed_then_the_consumer_is_cancelled() {
@@ -167,7 +168,6 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_usage_errors() {
-        let ctx = Context::new("async-queue", vec!["--items=0".to_owned()]);
-        assert!(matches!(run(&ctx), Err(DemoError::Usage(_))));
+        assert_usage_errors("async-queue", run, &[&["--items=0"]]);
     }
 }

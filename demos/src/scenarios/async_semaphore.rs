@@ -105,6 +105,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn at_most_two_workers_at_once_and_two_indeed() {
@@ -123,12 +124,6 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_usage_errors() {
-        for args in [vec!["--permits=0".to_owned()], vec!["--workers=0".to_owned()]] {
-            let ctx = Context::new("async-semaphore", args.clone());
-            assert!(
-                matches!(run(&ctx), Err(DemoError::Usage(_))),
-                "{args:?} should be a usage error"
-            );
-        }
+        assert_usage_errors("async-semaphore", run, &[&["--permits=0"], &["--workers=0"]]);
     }
 }

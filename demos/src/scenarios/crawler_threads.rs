@@ -387,6 +387,7 @@ fn read_request_head(stream: &mut impl Read) -> io::Result<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn every_page_arrives_and_the_fetches_overlap() {
@@ -433,17 +434,7 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_usage_errors() {
-        for args in [
-            vec!["--pages=0".to_owned()],
-            vec!["--delay=-1".to_owned()],
-            vec!["--delay=nan".to_owned()],
-        ] {
-            let ctx = Context::new("crawler-threads", args.clone());
-            assert!(
-                matches!(run(&ctx), Err(DemoError::Usage(_))),
-                "{args:?} should be a usage error"
-            );
-        }
+        assert_usage_errors("crawler-threads", run, &[&["--pages=0"], &["--delay=-1"], &["--delay=nan"]]);
     }
 
     #[test]

@@ -58,6 +58,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn the_three_ways_agree_and_the_jobs_run_together() {
@@ -67,12 +68,6 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_usage_errors() {
-        for args in [vec!["--jobs=0".to_owned()], vec!["--jobs=65".to_owned()]] {
-            let ctx = Context::new("gil-free-cpu", args.clone());
-            assert!(
-                matches!(run(&ctx), Err(DemoError::Usage(_))),
-                "{args:?} should be a usage error"
-            );
-        }
+        assert_usage_errors("gil-free-cpu", run, &[&["--jobs=0"], &["--jobs=65"]]);
     }
 }

@@ -69,6 +69,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn every_thread_counts() {
@@ -77,7 +78,6 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_usage_errors() {
-        let ctx = Context::new("lock-counter-1000-threads", vec!["--threads=0".into()]);
-        assert!(matches!(run(&ctx), Err(DemoError::Usage(_))));
+        assert_usage_errors("lock-counter-1000-threads", run, &[&["--threads=0"]]);
     }
 }

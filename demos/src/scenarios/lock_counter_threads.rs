@@ -78,6 +78,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn counts_every_increment() {
@@ -90,17 +91,16 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_usage_errors() {
-        for args in [
-            vec!["--threads=0".to_owned()],
-            vec!["--increments=-1".to_owned()],
-            vec!["--threads=256".to_owned(), format!("--increments={}", u64::MAX)],
-            vec!["extra".to_owned()],
-        ] {
-            let ctx = Context::new("lock-counter-threads", args.clone());
-            assert!(
-                matches!(run(&ctx), Err(DemoError::Usage(_))),
-                "{args:?} should be a usage error"
-            );
-        }
+        let too_many = format!("--increments={}", u64::MAX);
+        assert_usage_errors(
+            "lock-counter-threads",
+            run,
+            &[
+                &["--threads=0"],
+                &["--increments=-1"],
+                &["--threads=256", &too_many],
+                &["extra"],
+            ],
+        );
     }
 }

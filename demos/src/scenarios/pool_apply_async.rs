@@ -116,6 +116,7 @@ fn check_reports(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn five_tasks_run_on_four_workers() {
@@ -130,13 +131,7 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_usage_errors() {
-        for args in [vec!["--processes=0".to_owned()], vec!["--tasks=x".to_owned()]] {
-            let ctx = Context::new("pool-apply-async", args.clone());
-            assert!(
-                matches!(run(&ctx), Err(DemoError::Usage(_))),
-                "{args:?} should be a usage error"
-            );
-        }
+        assert_usage_errors("pool-apply-async", run, &[&["--processes=0"], &["--tasks=x"]]);
     }
 
     #[test]

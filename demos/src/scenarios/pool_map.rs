@@ -80,6 +80,7 @@ fn sorted(pids: &HashSet<u32>) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn the_squares_come_back_in_order() {
@@ -93,13 +94,7 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_usage_errors() {
-        for args in [vec!["--processes=0".to_owned()], vec!["--items=0".to_owned()]] {
-            let ctx = Context::new("pool-map", args.clone());
-            assert!(
-                matches!(run(&ctx), Err(DemoError::Usage(_))),
-                "{args:?} should be a usage error"
-            );
-        }
+        assert_usage_errors("pool-map", run, &[&["--processes=0"], &["--items=0"]]);
     }
 
     #[test]

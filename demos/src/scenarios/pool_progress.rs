@@ -114,6 +114,7 @@ fn check_steps(steps: &[u32], tasks: u64) -> Result<(), DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn every_result_comes_back_past_the_bar() {
@@ -128,18 +129,7 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_usage_errors() {
-        for args in [
-            vec!["--processes=0".to_owned()],
-            vec!["--tasks=0".to_owned()],
-            vec!["--pause=-1".to_owned()],
-            vec!["--pause=NaN".to_owned()],
-        ] {
-            let ctx = Context::new("pool-progress", args.clone());
-            assert!(
-                matches!(run(&ctx), Err(DemoError::Usage(_))),
-                "{args:?} should be a usage error"
-            );
-        }
+        assert_usage_errors("pool-progress", run, &[&["--processes=0"], &["--tasks=0"], &["--pause=-1"], &["--pause=NaN"]]);
     }
 
     #[test]

@@ -152,6 +152,7 @@ fn check_outcomes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn the_killed_task_fails_alone_and_the_pool_goes_on() {
@@ -169,17 +170,7 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_usage_errors() {
-        for args in [
-            vec!["--processes=0".to_owned()],
-            vec!["--tasks=4".to_owned(), "--crash=4".to_owned()],
-            vec!["--signal=term".to_owned()],
-        ] {
-            let ctx = Context::new("pool-worker-crash", args.clone());
-            assert!(
-                matches!(run(&ctx), Err(DemoError::Usage(_))),
-                "{args:?} should be a usage error"
-            );
-        }
+        assert_usage_errors("pool-worker-crash", run, &[&["--processes=0"], &["--tasks=4", "--crash=4"], &["--signal=term"]]);
     }
 
     #[test]

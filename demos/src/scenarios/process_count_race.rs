@@ -214,6 +214,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn the_plain_count_stays_zero_and_the_locked_one_is_exact() {
@@ -233,7 +234,6 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_usage_errors() {
-        let ctx = Context::new("process-count-race", vec!["--iterations=0".into()]);
-        assert!(matches!(run(&ctx), Err(DemoError::Usage(_))));
+        assert_usage_errors("process-count-race", run, &[&["--iterations=0"]]);
     }
 }

@@ -103,6 +103,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn the_childs_parent_is_the_parent_under_every_start_method() {
@@ -117,7 +118,6 @@ mod tests {
 
     #[test]
     fn an_unknown_start_method_is_a_usage_error() {
-        let ctx = Context::new("process-parent-child-pid", vec!["--start-method=clone".into()]);
-        assert!(matches!(run(&ctx), Err(DemoError::Usage(_))));
+        assert_usage_errors("process-parent-child-pid", run, &[&["--start-method=clone"]]);
     }
 }

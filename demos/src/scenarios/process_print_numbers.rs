@@ -37,6 +37,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn the_child_prints_zero_to_four() {
@@ -45,7 +46,6 @@ mod tests {
 
     #[test]
     fn arguments_are_refused() {
-        let ctx = Context::new("process-print-numbers", vec!["5".into()]);
-        assert!(matches!(run(&ctx), Err(DemoError::Usage(_))));
+        assert_usage_errors("process-print-numbers", run, &[&["5"]]);
     }
 }

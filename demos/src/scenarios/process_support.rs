@@ -20,7 +20,8 @@ use mp_processes::{Process, ProcessHandle};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::{DemoError, check, format_duration};
+use super::support::check_waits_overlapped;
+use crate::{DemoError, format_duration};
 
 /// Far above what any child of these scenarios takes; only a hang gets there.
 pub(super) const CHILD_LIMIT: Duration = Duration::from_secs(120);
@@ -178,11 +179,6 @@ impl ProcessSpan {
         let ended = Moment::now()?;
         Ok((value, Self { began, ended }))
     }
-
-    /// How long the wait took.
-    pub(super) fn duration(&self) -> Duration {
-        self.ended.since(self.began)
-    }
 }
 
 /// Checks that the waits of `spans`, timed in several processes, overlapped, and prints
@@ -197,35 +193,14 @@ pub(super) fn check_processes_overlapped(
     what: impl Display,
     spans: &[ProcessSpan],
 ) -> Result<(), DemoError> {
-    let (Some(first), Some(last), Some(longest)) = (
-        spans.iter().map(|span| span.began).min(),
-        spans.iter().map(|span| span.ended).max(),
-        spans.iter().map(ProcessSpan::duration).max(),
-    ) else {
+    let Some(origin) = spans.iter().map(|span| span.began).min() else {
         return Ok(());
     };
-    let together = last.since(first);
-    let one_by_one: Duration = spans.iter().map(ProcessSpan::duration).sum();
-    let limit = (longest + one_by_one) / 2;
-    println!(
-        "{what}: {} waits (the longest {}) took {} together; one after another: at least {}",
-        spans.len(),
-        format_duration(longest),
-        format_duration(together),
-        format_duration(one_by_one)
-    );
-    if spans.len() < 2 {
-        return Ok(());
-    }
-    check(
-        together < limit,
-        format_args!(
-            "{what}: the {} waits overlap, all done within {} (took {})",
-            spans.len(),
-            format_duration(limit),
-            format_duration(together)
-        ),
-    )
+    let waits: Vec<_> = spans
+        .iter()
+        .map(|span| (span.began.since(origin), span.ended.since(origin)))
+        .collect();
+    check_waits_overlapped(what, &waits)
 }
 
 /// The image scenarios' input number `index`: a colour gradient crossed by stripes, so
@@ -483,7 +458,7 @@ mod tests {
     fn the_monotonic_clock_moves_forward() {
         let (_, span) =
             ProcessSpan::around(|| std::thread::sleep(Duration::from_millis(2))).unwrap();
-        assert!(span.duration() >= Duration::from_millis(2));
+        assert!(span.ended.since(span.began) >= Duration::from_millis(2));
         assert_eq!(span.began.since(span.ended), Duration::ZERO);
     }
 

@@ -55,6 +55,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn five_workers_print_five_distinct_pids() {
@@ -63,7 +64,6 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_usage_errors() {
-        let ctx = Context::new("process-worker-pid", vec!["--processes=0".into()]);
-        assert!(matches!(run(&ctx), Err(DemoError::Usage(_))));
+        assert_usage_errors("process-worker-pid", run, &[&["--processes=0"]]);
     }
 }

@@ -96,6 +96,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn five_processes_sleep_together_with_their_own_pids() {
@@ -105,12 +106,6 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_usage_errors() {
-        for args in [vec!["--processes=0".to_owned()], vec!["x".to_owned()]] {
-            let ctx = Context::new("processes-basic", args.clone());
-            assert!(
-                matches!(run(&ctx), Err(DemoError::Usage(_))),
-                "{args:?} should be a usage error"
-            );
-        }
+        assert_usage_errors("processes-basic", run, &[&["--processes=0"], &["x"]]);
     }
 }

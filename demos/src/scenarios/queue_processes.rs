@@ -69,6 +69,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn every_item_is_consumed_in_order() {
@@ -78,7 +79,6 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_refused() {
-        let ctx = Context::new("queue-processes", vec!["--items".into(), "-1".into()]);
-        assert!(matches!(run(&ctx), Err(DemoError::Usage(_))));
+        assert_usage_errors("queue-processes", run, &[&["--items", "-1"]]);
     }
 }

@@ -78,6 +78,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn the_sentinel_ends_the_consumer_after_every_item() {
@@ -87,7 +88,6 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_refused() {
-        let ctx = Context::new("queue-sentinel", vec!["--items".into(), "x".into()]);
-        assert!(matches!(run(&ctx), Err(DemoError::Usage(_))));
+        assert_usage_errors("queue-sentinel", run, &[&["--items", "x"]]);
     }
 }

@@ -81,6 +81,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn the_reader_gets_a_b_c_and_is_terminated() {
@@ -89,7 +90,6 @@ mod tests {
 
     #[test]
     fn arguments_are_refused() {
-        let ctx = Context::new("queue-writer-reader", vec!["now".into()]);
-        assert!(matches!(run(&ctx), Err(DemoError::Usage(_))));
+        assert_usage_errors("queue-writer-reader", run, &[&["now"]]);
     }
 }

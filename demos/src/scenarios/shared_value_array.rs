@@ -85,6 +85,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn five_processes_add_into_a_value_and_an_array() {
@@ -93,9 +94,6 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_usage_errors() {
-        for args in [vec!["--processes=0".to_owned()], vec!["--rounds=0".to_owned()]] {
-            let ctx = Context::new("shared-value-array", args.clone());
-            assert!(matches!(run(&ctx), Err(DemoError::Usage(_))), "{args:?}");
-        }
+        assert_usage_errors("shared-value-array", run, &[&["--processes=0"], &["--rounds=0"]]);
     }
 }

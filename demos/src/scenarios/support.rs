@@ -177,35 +177,75 @@ impl Span {
 /// sum of the others, reach the limit. With fewer than two waits there is nothing to
 /// overlap.
 pub(super) fn check_overlapped(what: impl Display, spans: &[Span]) -> Result<(), DemoError> {
+    let Some(origin) = spans.iter().map(|span| span.began).min() else {
+        return Ok(());
+    };
+    let waits: Vec<_> = spans
+        .iter()
+        .map(|span| {
+            (
+                span.began.saturating_duration_since(origin),
+                span.ended.saturating_duration_since(origin),
+            )
+        })
+        .collect();
+    check_waits_overlapped(what, &waits)
+}
+
+/// The rule of [`check_overlapped`] for waits given as (began, ended) offsets from one
+/// origin, however they were timed (threads read `Instant`s, processes the monotonic
+/// clock they share).
+pub(super) fn check_waits_overlapped(
+    what: impl Display,
+    waits: &[(Duration, Duration)],
+) -> Result<(), DemoError> {
+    let duration = |&(began, ended): &(Duration, Duration)| ended.saturating_sub(began);
     let (Some(first), Some(last), Some(longest)) = (
-        spans.iter().map(|span| span.began).min(),
-        spans.iter().map(|span| span.ended).max(),
-        spans.iter().map(Span::duration).max(),
+        waits.iter().map(|wait| wait.0).min(),
+        waits.iter().map(|wait| wait.1).max(),
+        waits.iter().map(duration).max(),
     ) else {
         return Ok(());
     };
-    let together = last.saturating_duration_since(first);
-    let one_by_one: Duration = spans.iter().map(Span::duration).sum();
+    let together = last.saturating_sub(first);
+    let one_by_one: Duration = waits.iter().map(duration).sum();
     let limit = (longest + one_by_one) / 2;
     println!(
         "{what}: {} waits (the longest {}) took {} together; one after another: at least {}",
-        spans.len(),
+        waits.len(),
         format_duration(longest),
         format_duration(together),
         format_duration(one_by_one)
     );
-    if spans.len() < 2 {
+    if waits.len() < 2 {
         return Ok(());
     }
     check(
         together < limit,
         format_args!(
             "{what}: the {} waits overlap, all done within {} (took {})",
-            spans.len(),
+            waits.len(),
             format_duration(limit),
             format_duration(together)
         ),
     )
+}
+
+/// Checks that scenario `name` refuses each argument list of `cases` with a usage error
+/// (the test every scenario has for its options).
+#[cfg(test)]
+pub(super) fn assert_usage_errors(
+    name: &str,
+    run: fn(&crate::Context) -> Result<(), DemoError>,
+    cases: &[&[&str]],
+) {
+    for args in cases {
+        let ctx = crate::Context::new(name, args.iter().map(|arg| (*arg).to_owned()).collect());
+        assert!(
+            matches!(run(&ctx), Err(DemoError::Usage(_))),
+            "{name} {args:?} should be a usage error"
+        );
+    }
 }
 
 #[cfg(test)]

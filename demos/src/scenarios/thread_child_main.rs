@@ -96,6 +96,7 @@ fn interleaved(lines: &[String]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn both_sequences_complete_interleaved() {
@@ -114,7 +115,6 @@ mod tests {
 
     #[test]
     fn it_takes_no_arguments() {
-        let ctx = Context::new("thread-child-main", vec!["--fast".into()]);
-        assert!(matches!(run(&ctx), Err(DemoError::Usage(_))));
+        assert_usage_errors("thread-child-main", run, &[&["--fast"]]);
     }
 }

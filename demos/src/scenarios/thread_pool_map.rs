@@ -54,6 +54,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn the_squares_come_back_in_order() {
@@ -67,12 +68,6 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_usage_errors() {
-        for args in [vec!["--workers=0".to_owned()], vec!["--items=0".to_owned()]] {
-            let ctx = Context::new("thread-pool-map", args.clone());
-            assert!(
-                matches!(run(&ctx), Err(DemoError::Usage(_))),
-                "{args:?} should be a usage error"
-            );
-        }
+        assert_usage_errors("thread-pool-map", run, &[&["--workers=0"], &["--items=0"]]);
     }
 }

@@ -95,6 +95,7 @@ fn thread_of<'a>(line: &'a str, marker: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn five_threads_sleep_together() {
@@ -113,12 +114,6 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_usage_errors() {
-        for args in [vec!["--threads=0".to_owned()], vec!["x".to_owned()]] {
-            let ctx = Context::new("threads-basic", args.clone());
-            assert!(
-                matches!(run(&ctx), Err(DemoError::Usage(_))),
-                "{args:?} should be a usage error"
-            );
-        }
+        assert_usage_errors("threads-basic", run, &[&["--threads=0"], &["x"]]);
     }
 }

@@ -117,6 +117,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn both_kinds_of_work_run_on_both_kinds_of_pool() {
@@ -126,12 +127,6 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_usage_errors() {
-        for args in [vec!["--jobs=0".to_owned()], vec!["--workers=2".to_owned()]] {
-            let ctx = Context::new("threads-vs-processes", args.clone());
-            assert!(
-                matches!(run(&ctx), Err(DemoError::Usage(_))),
-                "{args:?} should be a usage error"
-            );
-        }
+        assert_usage_errors("threads-vs-processes", run, &[&["--jobs=0"], &["--workers=2"]]);
     }
 }

@@ -53,6 +53,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::support::assert_usage_errors;
 
     #[test]
     fn every_number_is_printed_once() {
@@ -61,7 +62,6 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_usage_errors() {
-        let ctx = Context::new("threads-worker", vec!["--threads=-1".into()]);
-        assert!(matches!(run(&ctx), Err(DemoError::Usage(_))));
+        assert_usage_errors("threads-worker", run, &[&["--threads=-1"]]);
     }
 }
