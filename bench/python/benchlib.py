@@ -11,6 +11,7 @@ A wrong outcome (a lost increment, a missing reply) raises, so the script exits
 non-zero and mp-bench reports the error instead of a figure.
 """
 
+import contextlib
 import json
 import sys
 
@@ -40,3 +41,22 @@ def expect(condition, message):
     """Raises if a measured run produced a wrong outcome."""
     if not condition:
         raise RuntimeError(message)
+
+
+@contextlib.contextmanager
+def reaped(child, wait_limit):
+    """Runs the body with ``child`` (a started ``multiprocessing.Process``) alive, then
+    joins it within ``wait_limit`` seconds, killing it if the body failed or it has not
+    ended, and checks that it exited with 0: a failed run never leaves a process behind."""
+    finished = False
+    try:
+        yield
+        finished = True
+    finally:
+        if not finished:
+            child.kill()
+        child.join(wait_limit)
+        if child.is_alive():
+            child.kill()
+            child.join()
+    expect(child.exitcode == 0, f"child exited with {child.exitcode}")

@@ -31,22 +31,12 @@ def multiprocessing_event_pingpong(iterations):
     ping, pong_event = context.Event(), context.Event()
     child = context.Process(target=pong, args=(ping, pong_event, iterations + 1), daemon=True)
     child.start()
-    finished = False
-    try:
+    with benchlib.reaped(child, WAIT_LIMIT):
         round_trip(ping, pong_event)
         start = time.perf_counter()
         for _ in range(iterations):
             round_trip(ping, pong_event)
         elapsed = time.perf_counter() - start
-        finished = True
-    finally:
-        if not finished:
-            child.kill()
-        child.join(WAIT_LIMIT)
-        if child.is_alive():
-            child.kill()
-            child.join()
-    benchlib.expect(child.exitcode == 0, f"child exited with {child.exitcode}")
     return elapsed
 
 

@@ -50,18 +50,8 @@ def run_child(target, args, measure):
     child = context.Process(target=target, args=(child_end, *args), daemon=True)
     child.start()
     child_end.close()
-    finished = False
-    try:
+    with benchlib.reaped(child, WAIT_LIMIT):
         elapsed = measure(parent_end)
-        finished = True
-    finally:
-        if not finished:
-            child.kill()
-        child.join(WAIT_LIMIT)
-        if child.is_alive():
-            child.kill()
-            child.join()
-    benchlib.expect(child.exitcode == 0, f"child exited with {child.exitcode}")
     return elapsed
 
 
