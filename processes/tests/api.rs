@@ -6,10 +6,12 @@ mod common;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{PATIENCE, eventually, start};
+use common::start;
 use mp_processes::{Context, Error, Process, StartMethod, active_children};
 use mp_shared_mem::{Shared, Value};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use test_support::descriptors::{ended_now, ended_within, pidfd_open};
+use test_support::{PATIENCE, holds_within};
 
 #[test]
 fn fork_runs_a_capturing_closure() {
@@ -170,18 +172,15 @@ fn a_dropped_handle_leaves_the_child_running_and_active_children_reaps_it() {
         .start_method(method)
         .start()
         .unwrap();
-        let pidfd = common::pidfd_of(child.pid());
+        let pidfd = pidfd_open(child.pid() as i32);
         drop(child);
         let listed = |name: &str| active_children().iter().any(|info| info.name() == name);
         assert!(listed(&format!("dropped-{method}")));
-        assert!(
-            !common::ended_now(&pidfd),
-            "dropping the handle killed the child"
-        );
+        assert!(!ended_now(&pidfd), "dropping the handle killed the child");
         release.set();
-        assert!(common::ended_within_patience(&pidfd));
+        assert!(ended_within(&pidfd, PATIENCE));
         assert!(
-            eventually(|| !listed(&format!("dropped-{method}"))),
+            holds_within(|| !listed(&format!("dropped-{method}")), PATIENCE),
             "an ended child stays in active_children"
         );
     }
@@ -213,9 +212,9 @@ fn kill_my_forkserver_mid_child() -> (String, u8) {
         .expect("starts");
     let server = nix::unistd::Pid::from_raw(parent_of(child.pid()));
     assert_ne!(server.as_raw(), std::process::id() as i32);
-    let server_pidfd = common::pidfd_of(server.as_raw() as u32);
+    let server_pidfd = pidfd_open(server.as_raw());
     nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGKILL).expect("kill the server");
-    assert!(common::ended_within_patience(&server_pidfd));
+    assert!(ended_within(&server_pidfd, PATIENCE));
     // The child is not daemonic: it outlives the server. End it.
     child.kill().expect("kill the child");
     let lost = child.join().expect_err("no status without the server");
@@ -261,7 +260,10 @@ fn a_handle_is_shared_between_threads() {
         assert!(child.is_alive());
         release.set();
         assert_eq!(joiner.join().unwrap().unwrap(), "child");
-        assert!(eventually(|| child.exitcode() == Some(0)), "{method}");
+        assert!(
+            holds_within(|| child.exitcode() == Some(0), PATIENCE),
+            "{method}"
+        );
     }
 }
 

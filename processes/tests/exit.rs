@@ -11,8 +11,8 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::PATIENCE;
 use mp_processes::{Process, StartMethod};
+use test_support::PATIENCE;
 
 const CHILD_MODE: &str = "MP_PROCESSES_EXIT_TEST_CHILD";
 

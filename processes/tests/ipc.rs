@@ -9,9 +9,10 @@ use std::collections::HashSet;
 use std::os::fd::AsFd;
 use std::time::Duration;
 
-use common::{PATIENCE, start};
+use common::start;
 use mp_ipc::{Connection, Error as IpcError, JoinableQueue, Queue, SimpleQueue, Waitable};
 use mp_processes::{Process, StartMethod};
+use test_support::PATIENCE;
 
 const ITEMS_PER_PRODUCER: u64 = 500;
 

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use mp_processes::{Error, Pool, StartMethod, active_children};
 use mp_shared_mem::{Shared, Value};
+use test_support::holds_within;
 
 /// The bound on any wait that is expected to succeed.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -28,12 +29,8 @@ fn bounded<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
 }
 
 /// Polls `condition` until it holds, or fails the test after [`PATIENCE`].
-fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !condition() {
-        assert!(Instant::now() < deadline, "never happened: {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+fn eventually(what: &str, condition: impl FnMut() -> bool) {
+    assert!(holds_within(condition, PATIENCE), "never happened: {what}");
 }
 
 fn pool(method: StartMethod, processes: usize) -> Arc<Pool> {

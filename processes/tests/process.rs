@@ -7,10 +7,12 @@ mod common;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{Guarded, PATIENCE, eventually, raise_fd_limit, start};
+use common::{Guarded, start};
 use mp_processes::{Error, Process, StartMethod, active_children, current_process, parent_process};
 use mp_shared_mem::{Array, Shared, Value};
 use mp_sync::{Event, Lock};
+use test_support::descriptors::{ended_now, ended_within, kill_pidfd, pidfd_open, raise_fd_limit};
+use test_support::{PATIENCE, holds_within};
 
 fn add(a: i32, b: i32) -> i32 {
     a + b
@@ -182,7 +184,7 @@ fn join_timeout_keeps_the_child_joinable(method: StartMethod) {
     assert!(!child.is_alive());
     // The exit code is known before `join` took the value (from the forkserver a moment
     // after the end, which a loaded machine may stretch).
-    assert!(eventually(|| child.exitcode() == Some(0)));
+    assert!(holds_within(|| child.exitcode() == Some(0), PATIENCE));
     assert_eq!(child.join_timeout(PATIENCE).unwrap(), "released");
     assert!(matches!(child.join(), Err(Error::AlreadyJoined { .. })));
     assert!(
@@ -350,8 +352,11 @@ fn grandchild_of_killed_parent(method: StartMethod, daemon: bool) -> std::os::fd
         Process::new(daemon_reporting_pid, (slot.clone(), daemon, method))
             .start_method(StartMethod::Spawn),
     );
-    assert!(eventually(|| slot.get().unwrap() != 0), "no grandchild pid");
-    let grandchild = common::pidfd_of(slot.get().unwrap() as u32);
+    assert!(
+        holds_within(|| slot.get().unwrap() != 0, PATIENCE),
+        "no grandchild pid"
+    );
+    let grandchild = pidfd_open(slot.get().unwrap());
     middle.kill().unwrap();
     assert!(matches!(
         middle.join(),
@@ -363,7 +368,7 @@ fn grandchild_of_killed_parent(method: StartMethod, daemon: bool) -> std::os::fd
 fn a_daemon_dies_when_its_parent_is_killed(method: StartMethod) {
     let grandchild = grandchild_of_killed_parent(method, true);
     assert!(
-        common::ended_within_patience(&grandchild),
+        ended_within(&grandchild, PATIENCE),
         "the daemonic grandchild outlived its SIGKILLed parent"
     );
 }
@@ -371,9 +376,9 @@ fn a_daemon_dies_when_its_parent_is_killed(method: StartMethod) {
 fn a_non_daemon_outlives_its_killed_parent(method: StartMethod) {
     let grandchild = grandchild_of_killed_parent(method, false);
     // As in Python, a non-daemonic child keeps running when its parent is killed.
-    assert!(!common::ended_now(&grandchild));
-    common::kill_pidfd(&grandchild);
-    assert!(common::ended_within_patience(&grandchild));
+    assert!(!ended_now(&grandchild));
+    kill_pidfd(&grandchild);
+    assert!(ended_within(&grandchild, PATIENCE));
 }
 
 fn leave_children_behind(
@@ -414,8 +419,8 @@ fn a_child_waits_for_its_non_daemonic_children(method: StartMethod) {
         )
         .start_method(method),
     );
-    assert!(eventually(|| daemon_pid.get().unwrap() != 0));
-    let daemon = common::pidfd_of(daemon_pid.get().unwrap() as u32);
+    assert!(holds_within(|| daemon_pid.get().unwrap() != 0, PATIENCE));
+    let daemon = pidfd_open(daemon_pid.get().unwrap());
     // The target has returned, but the child does not end before its non-daemonic
     // child, which waits for `release`. (A child that did not wait would end at once.)
     assert!(!child.sentinel().wait_timeout(Duration::from_millis(200)));
@@ -428,7 +433,7 @@ fn a_child_waits_for_its_non_daemonic_children(method: StartMethod) {
     );
     assert_eq!(child.exitcode(), Some(0));
     // Its daemonic child died with it.
-    assert!(common::ended_within_patience(&daemon));
+    assert!(ended_within(&daemon, PATIENCE));
 }
 
 fn reverse_bytes(mut bytes: Vec<u8>) -> Vec<u8> {
