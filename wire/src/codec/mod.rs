@@ -1,0 +1,132 @@
+//! The encoder: postcard bytes, with the descriptors of the handles in a value moved to a
+//! side table beside them.
+//!
+//! Serde can carry a handle's state but not its descriptor: a descriptor number means
+//! nothing in another process. So [`encode`] serializes with postcard while each handle's
+//! `Serialize` calls [`serialize_fd`], which duplicates its descriptor into the side table
+//! and writes only the table index into the bytes; [`decode`] deserializes with the
+//! received descriptors as the side table, and each handle's `Deserialize` takes its
+//! descriptor back with [`deserialize_fd`]. Serializing a handle with any other serializer
+//! fails with a serde error that says so, never a panic.
+//!
+//! # Writing a handle type
+//!
+//! Serialize the descriptor with [`serialize_fd`] (or the [`Fd`] wrapper) and take it
+//! back with [`deserialize_fd`] (or [`ReceivedFd`]); report a descriptor that does not
+//! fit with [`reject`] or [`reject_error`], so that [`decode`] returns your reason
+//! (postcard alone would lose it):
+//!
+//! ```
+//! use std::os::fd::{AsFd, OwnedFd};
+//! use serde::{Deserialize, Deserializer, Serialize, Serializer};
+//!
+//! struct Pipe {
+//!     fd: OwnedFd,
+//!     capacity: u32,
+//! }
+//!
+//! impl Serialize for Pipe {
+//!     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+//!         (mp_wire::Fd(self.fd.as_fd()), self.capacity).serialize(serializer)
+//!     }
+//! }
+//!
+//! impl<'de> Deserialize<'de> for Pipe {
+//!     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+//!         let (fd, capacity): (mp_wire::ReceivedFd, u32) = Deserialize::deserialize(deserializer)?;
+//!         if capacity == 0 {
+//!             return Err(mp_wire::reject("a pipe of capacity 0"));
+//!         }
+//!         Ok(Pipe { fd: fd.into_inner(), capacity })
+//!     }
+//! }
+//!
+//! let (reader, _writer) = std::io::pipe().unwrap();
+//! let (bytes, fds) = mp_wire::encode(&Pipe { fd: reader.into(), capacity: 4096 })?;
+//! assert_eq!(fds.len(), 1);
+//! let back: Pipe = mp_wire::decode(&bytes, fds)?;
+//! assert_eq!(back.capacity, 4096);
+//! # Ok::<(), mp_wire::Error>(())
+//! ```
+
+mod context;
+mod fd;
+
+pub use fd::{Fd, ReceivedFd, deserialize_fd, reject, reject_error, serialize_fd};
+
+use std::os::fd::OwnedFd;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::Error;
+use context::{Scope, Table};
+
+/// Serializes `value` to postcard bytes, moving (duplicates of) the descriptors of the
+/// handles in it into the returned list, in the order the bytes refer to them.
+///
+/// The descriptors are `O_CLOEXEC` duplicates owned by the caller; the value keeps its own.
+/// Fails with [`Error::Encode`], or with the error a handle reported (such as
+/// [`Error::Os`] with `EMFILE` when the process is out of descriptors).
+///
+/// ```
+/// let (bytes, fds) = mp_wire::encode(&(1u8, "two"))?;
+/// assert!(fds.is_empty());
+/// let back: (u8, String) = mp_wire::decode(&bytes, fds)?;
+/// assert_eq!(back, (1, "two".to_string()));
+/// # Ok::<(), mp_wire::Error>(())
+/// ```
+pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<(Vec<u8>, Vec<OwnedFd>), Error> {
+    let scope = Scope::enter(Table::Encoding(Vec::new()));
+    let result = postcard::to_allocvec(value);
+    let (table, failure) = scope.leave();
+    match (result, table) {
+        (Ok(bytes), Table::Encoding(fds)) => {
+            tracing::trace!(bytes = bytes.len(), fds = fds.len(), "encoded");
+            Ok((bytes, fds))
+        }
+        (Ok(_), Table::Decoding(_)) => Err(Error::Encode("the side table changed kind".into())),
+        (Err(err), _) => Err(failure.unwrap_or_else(|| Error::Encode(err.to_string()))),
+    }
+}
+
+/// Deserializes a `T` from bytes made by [`encode`], giving the handles in it the
+/// descriptors in `fds` (as received, or inherited).
+///
+/// Every descriptor must be claimed exactly once by a handle; leftovers (a message that
+/// does not match its type) are closed and reported as [`Error::Decode`]. So are trailing
+/// bytes. A handle that cannot use its descriptor reports its own error
+/// ([`Error::Rejected`], or [`Error::Decode`] with its reason).
+///
+/// ```
+/// use mp_wire::Error;
+///
+/// let (bytes, fds) = mp_wire::encode(&7u32)?;
+/// assert!(matches!(mp_wire::decode::<String>(&bytes, fds), Err(Error::Decode(_))));
+/// # Ok::<(), Error>(())
+/// ```
+pub fn decode<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T, Error> {
+    let scope = Scope::enter(Table::Decoding(fds.into_iter().map(Some).collect()));
+    let result = postcard::take_from_bytes::<T>(bytes);
+    let (table, failure) = scope.leave();
+    let (value, rest) = match result {
+        Ok(decoded) => decoded,
+        Err(err) => return Err(failure.unwrap_or_else(|| Error::Decode(err.to_string()))),
+    };
+    if !rest.is_empty() {
+        return Err(Error::Decode(format!(
+            "{} bytes left over after the value",
+            rest.len()
+        )));
+    }
+    let unclaimed = match &table {
+        Table::Decoding(fds) => fds.iter().filter(|fd| fd.is_some()).count(),
+        Table::Encoding(_) => 0,
+    };
+    if unclaimed > 0 {
+        return Err(Error::Decode(format!(
+            "{unclaimed} file descriptors came with the message but no handle claimed them"
+        )));
+    }
+    Ok(value)
+}
