@@ -214,11 +214,8 @@ impl Reader {
     /// assert!(matches!(err, Error::MessageTooLarge { len: 100, max: 10 }));
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn read_header(
-        &mut self,
-        socket: BorrowedFd<'_>,
-        max: usize,
-    ) -> Result<Header, Error> {
+    pub fn read_header(&mut self, socket: BorrowedFd<'_>, max: usize) -> Result<Header, Error> {
+        self.check_in_sync()?;
         let result = self.read_header_unchecked(socket, max);
         if let Err(error) = &result
             && !matches!(error, Error::PeerClosed)

@@ -314,12 +314,9 @@ pub fn send_frame(socket: BorrowedFd<'_>, payload: &[u8], fds: &[RawFd]) -> Resu
         whole[header.len()..total].copy_from_slice(payload);
         return send_all(socket, &whole[..total]);
     }
-    let sent = fd_passing::send_with_fds(
-        socket,
-        &[IoSlice::new(header), IoSlice::new(payload)],
-        fds,
-    )
-    .map_err(send_error)?;
+    let sent =
+        fd_passing::send_with_fds(socket, &[IoSlice::new(header), IoSlice::new(payload)], fds)
+            .map_err(send_error)?;
     // A stream socket may take part of a large frame; the rest goes without descriptors.
     if sent < header.len() {
         send_all(socket, &header[sent..])?;
@@ -353,8 +350,12 @@ pub fn recv_frame(
     let mut filled = 0;
     let mut prefix_read = false;
     while filled < header_len {
-        let received =
-            fd_passing::recv_with_fds(socket, &mut header[filled..header_len], &mut control, &mut fds);
+        let received = fd_passing::recv_with_fds(
+            socket,
+            &mut header[filled..header_len],
+            &mut control,
+            &mut fds,
+        );
         let received = match received {
             Ok(received) => received,
             Err(Errno::ECONNRESET) if filled == 0 => return Err(Error::PeerClosed),
@@ -410,8 +411,9 @@ pub fn recv_frame(
 /// peer made up never allocates more than twice what it really sent.
 pub(crate) const FIRST_CHUNK: usize = 64 << 10;
 
-/// Reads `len` bytes into `payload` (cleared first) in chunks that double as bytes
-/// arrive; the bytes read, fewer only at the end of the stream.
+/// Fills `payload` up to `len` bytes (after the bytes already in it) in chunks that
+/// double as bytes arrive; the bytes it then holds, fewer than `len` only at the end of
+/// the stream.
 pub(crate) fn read_growing(
     socket: BorrowedFd<'_>,
     len: usize,
