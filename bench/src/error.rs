@@ -38,6 +38,9 @@ pub enum BenchError {
         #[source]
         source: nix::Error,
     },
+    /// A forked child or the shared mapping it works on could not be made or reaped.
+    #[error("forked child: {0}")]
+    Forked(#[from] test_support::Error),
     /// A forked child process did not finish cleanly.
     #[error("child process: {0}")]
     Child(String),

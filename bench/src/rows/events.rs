@@ -53,7 +53,7 @@ struct EventPair {
 }
 
 fn pingpong_mp_event(iterations: u64) -> Result<Duration, BenchError> {
-    let shared = SharedMapping::new(EventPair {
+    let shared = SharedMapping::try_new(EventPair {
         ping: Event::new(),
         pong: Event::new(),
     })?;
@@ -68,7 +68,7 @@ fn pingpong_mp_event(iterations: u64) -> Result<Duration, BenchError> {
         }
         0
     })?;
-    let pair = shared.get();
+    let pair = &*shared;
     let round_trip = || {
         pair.ping.set();
         if !pair.pong.wait_timeout(WAIT_LIMIT) {
@@ -120,7 +120,7 @@ fn take(word: &AtomicU32) -> bool {
 }
 
 fn pingpong_bare_futex(iterations: u64) -> Result<Duration, BenchError> {
-    let shared = SharedMapping::new(FutexPair {
+    let shared = SharedMapping::try_new(FutexPair {
         ping: AtomicU32::new(0),
         pong: AtomicU32::new(0),
     })?;
@@ -133,7 +133,7 @@ fn pingpong_bare_futex(iterations: u64) -> Result<Duration, BenchError> {
         }
         0
     })?;
-    let pair = shared.get();
+    let pair = &*shared;
     let round_trip = || {
         post(&pair.ping);
         if take(&pair.pong) {

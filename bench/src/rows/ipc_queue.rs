@@ -132,11 +132,11 @@ struct Control {
 
 impl Control {
     fn new() -> Result<SharedMapping<Self>, BenchError> {
-        SharedMapping::new(Self {
+        Ok(SharedMapping::try_new(Self {
             go: AtomicU32::new(0),
             received: AtomicU64::new(0),
             sum: AtomicU64::new(0),
-        })
+        })?)
     }
 
     /// Spins (yielding) until the parent says go; false after [`WAIT_LIMIT`].
@@ -320,7 +320,7 @@ fn one_to_one<M: Message>(iterations: u64, through: Through) -> Result<Duration,
     })?;
     drop(sender);
     let start = Instant::now();
-    control.get().go.store(1, Ordering::Release);
+    control.go.store(1, Ordering::Release);
     for expected in 0..iterations {
         let message = receiver.recv()?;
         if message.index() != Some(expected) {
@@ -355,7 +355,7 @@ fn bare_ring(iterations: u64, message_bytes: usize) -> Result<Duration, BenchErr
     let mut out = vec![0u8; message_bytes];
     let mut cached_tail = 0;
     let start = Instant::now();
-    control.get().go.store(1, Ordering::Release);
+    control.go.store(1, Ordering::Release);
     for expected in 0..iterations {
         if !ring.pop(&mut out, &mut cached_tail, WAIT_LIMIT) {
             return Err(BenchError::TimedOut {
@@ -416,7 +416,7 @@ fn two_by_two_queue(iterations: u64) -> Result<Duration, BenchError> {
             }
         })?);
     }
-    let control = control.get();
+    let control = &*control;
     let start = Instant::now();
     control.go.store(1, Ordering::Release);
     let all_in = spin_until(|| control.received.load(Ordering::Acquire) >= iterations);

@@ -114,7 +114,7 @@ fn fork_with<E>(
     child_end: E,
     body: impl FnOnce(&E) -> i32,
 ) -> Result<(E, ForkedChild), BenchError> {
-    let nothing = SharedMapping::new(())?;
+    let nothing = SharedMapping::try_new(())?;
     let child = ForkedChild::spawn(&nothing, |()| body(&child_end))?;
     drop(child_end);
     Ok((parent_end, child))

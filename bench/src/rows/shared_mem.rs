@@ -158,7 +158,7 @@ fn array_bulk_mp(iterations: u64) -> Result<Duration, BenchError> {
     let array = Array::<u8>::zeroed(ARRAY_BYTES)?;
     let source = pattern(ARRAY_BYTES);
     let mut target = vec![0u8; ARRAY_BYTES];
-    let elapsed_ns = SharedMapping::new(AtomicU64::new(0))?;
+    let elapsed_ns = SharedMapping::try_new(AtomicU64::new(0))?;
     let child = ForkedChild::spawn(&elapsed_ns, move |elapsed_ns| {
         let mut once = || -> bool {
             let Ok(mut shared) = array.lock() else {
@@ -189,9 +189,7 @@ fn array_bulk_mp(iterations: u64) -> Result<Duration, BenchError> {
         0
     })?;
     child.reap(bulk_limit(iterations))?;
-    Ok(Duration::from_nanos(
-        elapsed_ns.get().load(Ordering::Acquire),
-    ))
+    Ok(Duration::from_nanos(elapsed_ns.load(Ordering::Acquire)))
 }
 
 fn array_bulk_memcpy(iterations: u64) -> Result<Duration, BenchError> {
@@ -222,7 +220,7 @@ fn array_bulk_memcpy_child(iterations: u64) -> Result<Duration, BenchError> {
     let source = pattern(ARRAY_BYTES);
     let mut middle = vec![0u8; ARRAY_BYTES];
     let mut target = vec![0u8; ARRAY_BYTES];
-    let elapsed_ns = SharedMapping::new(AtomicU64::new(0))?;
+    let elapsed_ns = SharedMapping::try_new(AtomicU64::new(0))?;
     let child = ForkedChild::spawn(&elapsed_ns, move |elapsed_ns| {
         let mut once = || {
             middle.copy_from_slice(black_box(&source));
@@ -242,9 +240,7 @@ fn array_bulk_memcpy_child(iterations: u64) -> Result<Duration, BenchError> {
         0
     })?;
     child.reap(bulk_limit(iterations))?;
-    Ok(Duration::from_nanos(
-        elapsed_ns.get().load(Ordering::Acquire),
-    ))
+    Ok(Duration::from_nanos(elapsed_ns.load(Ordering::Acquire)))
 }
 
 /// The child's start line and finish flag, in a shared mapping.
@@ -303,7 +299,7 @@ fn expect_count(count: u64, iterations: u64) -> Result<(), BenchError> {
 
 fn value_increment_mp(iterations: u64) -> Result<Duration, BenchError> {
     let value = Value::new(0u64)?;
-    let line = SharedMapping::new(StartLine::new()?)?;
+    let line = SharedMapping::try_new(StartLine::new()?)?;
     let theirs = iterations / 2;
     let child = ForkedChild::spawn(&line, {
         let value = value.clone();
@@ -319,7 +315,7 @@ fn value_increment_mp(iterations: u64) -> Result<Duration, BenchError> {
             })
         }
     })?;
-    let elapsed = line.get().race(|| {
+    let elapsed = line.race(|| {
         for _ in theirs..iterations {
             *value.lock().map_err(mp_shared_mem::Error::from)? += 1;
         }
@@ -399,21 +395,21 @@ impl PthreadCounter {
 }
 
 fn value_increment_pthread(iterations: u64) -> Result<Duration, BenchError> {
-    let counter = SharedMapping::new(PthreadCounter {
+    let counter = SharedMapping::try_new(PthreadCounter {
         // SAFETY: all-zero bytes are a valid (if unusable until initialised) pthread mutex
         // object; `init_in_place` initialises it before any use.
         mutex: UnsafeCell::new(unsafe { std::mem::zeroed() }),
         count: UnsafeCell::new(0),
         line: StartLine::new()?,
     })?;
-    counter.get().init_in_place()?;
+    counter.init_in_place()?;
     let theirs = iterations / 2;
     let child = ForkedChild::spawn(&counter, move |counter| {
         counter
             .line
             .run_child(|| (0..theirs).all(|_| counter.increment()))
     })?;
-    let shared = counter.get();
+    let shared = &*counter;
     let elapsed = shared.line.race(|| {
         if (theirs..iterations).all(|_| shared.increment()) {
             Ok(())
