@@ -1020,27 +1020,37 @@ struct Tickets {
     through: u32,
 }
 
+/// `count` threads that each wait (counted in `waiting`) for a ticket, take it and pass
+/// `through`; each returns whether it got one within [`PATIENCE`].
+fn ticket_waiters<'scope>(
+    s: &'scope std::thread::Scope<'scope, '_>,
+    cond: &'scope Condition<Tickets>,
+    count: u32,
+) -> Vec<std::thread::ScopedJoinHandle<'scope, bool>> {
+    (0..count)
+        .map(|_| {
+            s.spawn(|| {
+                let mut guard = cond.lock_timeout(PATIENCE).expect("in time");
+                guard.waiting += 1;
+                let got = guard
+                    .wait_for_timeout(|t| t.tickets > 0, PATIENCE)
+                    .expect("clean");
+                if got {
+                    guard.tickets -= 1;
+                    guard.through += 1;
+                }
+                got
+            })
+        })
+        .collect()
+}
+
 #[test]
 fn condition_notify_one_at_a_time_lets_every_waiter_through() {
     const WAITERS: u32 = 4;
     let cond = Condition::new(Tickets::default());
     std::thread::scope(|s| {
-        let waiters: Vec<_> = (0..WAITERS)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut guard = cond.lock_timeout(PATIENCE).expect("in time");
-                    guard.waiting += 1;
-                    let got = guard
-                        .wait_for_timeout(|t| t.tickets > 0, PATIENCE)
-                        .expect("clean");
-                    if got {
-                        guard.tickets -= 1;
-                        guard.through += 1;
-                    }
-                    got
-                })
-            })
-            .collect();
+        let waiters = ticket_waiters(s, &cond, WAITERS);
         assert!(once_waiting(&cond, WAITERS, |t| t.waiting, |_| {}));
         // One ticket and one notify at a time: each notify(1) wakes at least one waiter,
         // which takes the ticket; spurious wake-ups only make waiters re-check.
@@ -1072,22 +1082,7 @@ fn condition_notify_n_wakes_at_least_n_waiters() {
     const WAITERS: u32 = 5;
     let cond = Condition::new(Tickets::default());
     std::thread::scope(|s| {
-        let waiters: Vec<_> = (0..WAITERS)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut guard = cond.lock_timeout(PATIENCE).expect("in time");
-                    guard.waiting += 1;
-                    let got = guard
-                        .wait_for_timeout(|t| t.tickets > 0, PATIENCE)
-                        .expect("clean");
-                    if got {
-                        guard.tickets -= 1;
-                        guard.through += 1;
-                    }
-                    got
-                })
-            })
-            .collect();
+        let waiters = ticket_waiters(s, &cond, WAITERS);
         assert!(once_waiting(
             &cond,
             WAITERS,

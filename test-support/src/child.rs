@@ -15,6 +15,8 @@
 //! zombie behind.
 
 use std::os::fd::RawFd;
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
@@ -168,6 +170,7 @@ fn fork_running(
     // them in a child; asking for the fork generation makes sure that installation is over
     // before this thread forks, so the child cannot inherit it half-done.
     mp_sys::process::fork_generation();
+    install_child_panic_hook();
     let parent = getpid();
     // SAFETY: the parent is the multi-threaded test harness, so the child starts with a
     // copy of this thread only. The child therefore only asks to die with its parent,
@@ -178,6 +181,7 @@ fn fork_running(
     // unwind out of this function.
     match unsafe { fork() }.map_err(Error::Fork)? {
         ForkResult::Child => {
+            IN_FORKED_CHILD.store(true, Ordering::Relaxed);
             let code = if die_with(parent) {
                 CHILD_ORPHANED
             } else if keep.is_some_and(|keep| close_all_but(keep).is_err()) {
@@ -198,6 +202,37 @@ fn fork_running(
             reaped: false,
         }),
     }
+}
+
+/// Set in a forked child, at once after the fork: its panics bypass the hook the parent
+/// had.
+static IN_FORKED_CHILD: AtomicBool = AtomicBool::new(false);
+
+/// Wraps the panic hook once, in the parent, so that a panic in a forked child does not
+/// go through the default hook: that hook takes the locks of stderr and of backtrace
+/// printing, which another thread of the parent (a test panicking at the same moment)
+/// may have held at the fork, and which then stay locked forever in the child. A child
+/// writes its panic straight to descriptor 2 instead, taking no lock.
+fn install_child_panic_hook() {
+    static INSTALLED: Once = Once::new();
+    if std::thread::panicking() {
+        // `set_hook` may not be called while panicking (a child forked from a drop
+        // during unwinding); such a child keeps the hook it inherits.
+        return;
+    }
+    INSTALLED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_FORKED_CHILD.load(Ordering::Relaxed) {
+                let report = format!("forked child {}: {info}\n", std::process::id());
+                // SAFETY: writes the bytes of a live `String` to descriptor 2; write takes
+                // a pointer and a length that stay valid for the call and keeps neither.
+                unsafe { libc::write(2, report.as_ptr().cast(), report.len()) };
+            } else {
+                previous(info);
+            }
+        }));
+    });
 }
 
 /// Asks for SIGKILL when the parent dies; whether the parent had died already (then the

@@ -9,7 +9,8 @@
 //! lacked. This crate keeps all of them.
 //!
 //! Beside the children: [`eventually`] and [`holds_within`] poll a condition under a
-//! bound instead of sleeping for a guessed time, [`DevShmCheck`] fails a test that
+//! bound instead of sleeping for a guessed time, [`for_each_case`] runs a table-driven
+//! test and names every case that failed, [`DevShmCheck`] fails a test that
 //! leaves a file behind in `/dev/shm`, [`SharedMapping`] places a value in memory a
 //! forked child shares, and [`descriptors`] and [`procfs`] answer what a test asks the
 //! kernel about descriptors and tasks.
@@ -24,6 +25,7 @@
 //! # let _ = PATIENCE;
 //! ```
 
+mod cases;
 mod child;
 pub mod descriptors;
 mod error;
@@ -35,6 +37,7 @@ mod shm;
 
 use std::time::Duration;
 
+pub use cases::for_each_case;
 pub use child::{
     CHILD_ORPHANED, CHILD_PANICKED, Child, ChildResult, Ended, ensure, spawn_child,
     spawn_child_keeping, try_spawn_child,
