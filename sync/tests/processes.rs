@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use mp_sync::{Barrier, Condition, Event, Lock, Mutex, RLock, Semaphore, TryLockError};
 use test_support::procfs::{blocked_in_futex, current_pid, current_tid, process_state};
-use test_support::{Child, ChildResult, PATIENCE, SharedMapping, ensure, holds_within};
+use test_support::{
+    Child, ChildResult, PATIENCE, SharedMapping, ensure, for_each_case, holds_within,
+};
 
 /// How long an acquirer may wait for a dead holder's lock before the test fails. The design
 /// promises well under a second; this bound only keeps a bug from hanging the test.
@@ -32,6 +34,13 @@ fn spawn_child(body: impl FnOnce() -> ChildResult) -> Child {
     drop(Lock::new().try_lock());
     drop(Mutex::new(()).try_lock());
     test_support::spawn_child(body)
+}
+
+/// Forks `count` children, each running `body` with its index.
+fn spawn_children(count: usize, body: impl Fn(usize) -> ChildResult) -> Vec<Child> {
+    (0..count)
+        .map(|index| spawn_child(|| body(index)))
+        .collect()
 }
 
 /// Joins every child and checks that each exited with 0.
@@ -93,24 +102,19 @@ fn lock_counter_across_processes_is_exact() {
         lock: Lock::new(),
         counter: AtomicU64::new(0),
     });
-    let mut children: Vec<Child> = (0..COUNTING_CHILDREN)
-        .map(|child| {
-            let shared = &shared;
-            spawn_child(move || {
-                for i in 0..INCREMENTS {
-                    if (child as u64 + i).is_multiple_of(2) {
-                        let _guard = shared.lock.lock().map_err(|_| 2)?;
-                        shared.increment();
-                    } else {
-                        shared.lock.acquire_timeout(PATIENCE).map_err(|_| 3)?;
-                        shared.increment();
-                        shared.lock.release().map_err(|_| 4)?;
-                    }
-                }
-                Ok(())
-            })
-        })
-        .collect();
+    let mut children = spawn_children(COUNTING_CHILDREN, |child| {
+        for i in 0..INCREMENTS {
+            if (child as u64 + i).is_multiple_of(2) {
+                let _guard = shared.lock.lock().map_err(|_| 2)?;
+                shared.increment();
+            } else {
+                shared.lock.acquire_timeout(PATIENCE).map_err(|_| 3)?;
+                shared.increment();
+                shared.lock.release().map_err(|_| 4)?;
+            }
+        }
+        Ok(())
+    });
     join_all(&mut children);
     assert_eq!(
         shared.counter.load(Ordering::Relaxed),
@@ -123,20 +127,15 @@ fn lock_counter_across_processes_is_exact() {
 #[test]
 fn mutex_counter_across_processes_is_exact() {
     let shared = SharedMapping::new(Mutex::new(0u64));
-    let mut children: Vec<Child> = (0..COUNTING_CHILDREN)
-        .map(|_| {
-            let shared = &shared;
-            spawn_child(move || {
-                for _ in 0..INCREMENTS {
-                    let mut guard = shared.lock_timeout(PATIENCE).map_err(|_| 2)?;
-                    let value = *guard;
-                    now_and_then_yield(value);
-                    *guard = value + 1;
-                }
-                Ok(())
-            })
-        })
-        .collect();
+    let mut children = spawn_children(COUNTING_CHILDREN, |_| {
+        for _ in 0..INCREMENTS {
+            let mut guard = shared.lock_timeout(PATIENCE).map_err(|_| 2)?;
+            let value = *guard;
+            now_and_then_yield(value);
+            *guard = value + 1;
+        }
+        Ok(())
+    });
     // The parent takes part too, from one of its threads.
     for _ in 0..INCREMENTS {
         *shared.lock().expect("clean") += 1;
@@ -154,20 +153,15 @@ fn rlock_counter_across_processes_is_exact() {
         lock: RLock::new(),
         counter: AtomicU64::new(0),
     });
-    let mut children: Vec<Child> = (0..COUNTING_CHILDREN)
-        .map(|_| {
-            let shared = &shared;
-            spawn_child(move || {
-                for _ in 0..INCREMENTS {
-                    let _outer = shared.lock.lock_timeout(PATIENCE).map_err(|_| 2)?;
-                    let _inner = shared.lock.lock().map_err(|_| 3)?;
-                    ensure(shared.lock.count() == 2, 4)?;
-                    shared.increment();
-                }
-                ensure(!shared.lock.is_owned(), 5)
-            })
-        })
-        .collect();
+    let mut children = spawn_children(COUNTING_CHILDREN, |_| {
+        for _ in 0..INCREMENTS {
+            let _outer = shared.lock.lock_timeout(PATIENCE).map_err(|_| 2)?;
+            let _inner = shared.lock.lock().map_err(|_| 3)?;
+            ensure(shared.lock.count() == 2, 4)?;
+            shared.increment();
+        }
+        ensure(!shared.lock.is_owned(), 5)
+    });
     join_all(&mut children);
     assert_eq!(
         shared.counter.load(Ordering::Relaxed),
@@ -366,28 +360,23 @@ fn semaphore_limits_concurrency_across_processes() {
         inside: AtomicU32::new(0),
         most: AtomicU32::new(0),
     });
-    let mut children: Vec<Child> = (0..CHILDREN)
-        .map(|child| {
-            let shared = &shared;
-            spawn_child(move || {
-                for round in 0..ROUNDS {
-                    if (child + round).is_multiple_of(2) {
-                        ensure(shared.slots.acquire_timeout(PATIENCE), 2)?;
-                    } else {
-                        while !shared.slots.try_acquire() {
-                            std::thread::yield_now();
-                        }
-                    }
-                    let now = shared.inside.fetch_add(1, Ordering::SeqCst) + 1;
-                    shared.most.fetch_max(now, Ordering::SeqCst);
+    let mut children = spawn_children(CHILDREN, |child| {
+        for round in 0..ROUNDS {
+            if (child + round).is_multiple_of(2) {
+                ensure(shared.slots.acquire_timeout(PATIENCE), 2)?;
+            } else {
+                while !shared.slots.try_acquire() {
                     std::thread::yield_now();
-                    shared.inside.fetch_sub(1, Ordering::SeqCst);
-                    shared.slots.release(1).map_err(|_| 3)?;
                 }
-                Ok(())
-            })
-        })
-        .collect();
+            }
+            let now = shared.inside.fetch_add(1, Ordering::SeqCst) + 1;
+            shared.most.fetch_max(now, Ordering::SeqCst);
+            std::thread::yield_now();
+            shared.inside.fetch_sub(1, Ordering::SeqCst);
+            shared.slots.release(1).map_err(|_| 3)?;
+        }
+        Ok(())
+    });
     join_all(&mut children);
     let most = shared.most.load(Ordering::SeqCst);
     assert!(
@@ -412,20 +401,15 @@ fn semaphore_release_in_one_process_wakes_a_waiter_in_another() {
 fn event_set_in_one_process_wakes_waiters_in_several() {
     const WAITERS: usize = 3;
     let shared = SharedMapping::new(Event::new());
-    let mut waiters: Vec<Child> = (0..WAITERS)
-        .map(|i| {
-            let shared = &shared;
-            spawn_child(move || {
-                if i == 0 {
-                    // The untimed form; the child is killed on drop if it never returns.
-                    shared.wait();
-                    ensure(shared.is_set(), 2)
-                } else {
-                    ensure(shared.wait_timeout(PATIENCE), 3)
-                }
-            })
-        })
-        .collect();
+    let mut waiters = spawn_children(WAITERS, |i| {
+        if i == 0 {
+            // The untimed form; the child is killed on drop if it never returns.
+            shared.wait();
+            ensure(shared.is_set(), 2)
+        } else {
+            ensure(shared.wait_timeout(PATIENCE), 3)
+        }
+    });
     for waiter in &waiters {
         wait_until_child_asleep(waiter.pid());
     }
@@ -473,30 +457,25 @@ fn barrier_across_processes_gives_consistent_rounds() {
         arrivals: [const { AtomicU32::new(0) }; BARRIER_ROUNDS],
         indices: [const { [const { AtomicU32::new(0) }; BARRIER_PARTIES] }; BARRIER_ROUNDS],
     });
-    let mut children: Vec<Child> = (0..BARRIER_PARTIES)
-        .map(|_| {
-            let shared = &shared;
-            spawn_child(move || {
-                for round in 0..BARRIER_ROUNDS {
-                    shared.arrivals[round].fetch_add(1, Ordering::SeqCst);
-                    let index = match shared.barrier.wait_timeout(PATIENCE) {
-                        Ok(index) => index as usize,
-                        Err(_) => {
-                            shared.barrier.abort();
-                            return Err(2);
-                        }
-                    };
-                    let everyone = shared.arrivals[round].load(Ordering::SeqCst);
-                    ensure(everyone == BARRIER_PARTIES as u32, 3)?;
-                    shared.indices[round]
-                        .get(index)
-                        .ok_or(4)?
-                        .fetch_add(1, Ordering::SeqCst);
+    let mut children = spawn_children(BARRIER_PARTIES, |_| {
+        for round in 0..BARRIER_ROUNDS {
+            shared.arrivals[round].fetch_add(1, Ordering::SeqCst);
+            let index = match shared.barrier.wait_timeout(PATIENCE) {
+                Ok(index) => index as usize,
+                Err(_) => {
+                    shared.barrier.abort();
+                    return Err(2);
                 }
-                Ok(())
-            })
-        })
-        .collect();
+            };
+            let everyone = shared.arrivals[round].load(Ordering::SeqCst);
+            ensure(everyone == BARRIER_PARTIES as u32, 3)?;
+            shared.indices[round]
+                .get(index)
+                .ok_or(4)?
+                .fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    });
     join_all(&mut children);
     for (round, indices) in shared.indices.iter().enumerate() {
         let counts: Vec<u32> = indices.iter().map(|n| n.load(Ordering::SeqCst)).collect();
@@ -538,6 +517,15 @@ fn barrier_abort_in_one_process_breaks_it_in_others() {
 enum Reap {
     Before,
     After,
+}
+
+/// Runs an owner-death check for a holder reaped after the takeover (a zombie while the
+/// lock is taken over) and for one reaped before it.
+fn for_each_reap(check: fn(Reap)) {
+    for_each_case(
+        [Reap::After, Reap::Before].map(|reap| (format!("{reap:?}"), reap)),
+        check,
+    );
 }
 
 /// Forks a child that takes a lock with `take`, says so, and holds it until killed; then
@@ -604,13 +592,8 @@ fn lock_owner_death(reap: Reap) {
 }
 
 #[test]
-fn lock_of_a_killed_zombie_holder_is_taken_over() {
-    lock_owner_death(Reap::After);
-}
-
-#[test]
-fn lock_of_a_killed_and_reaped_holder_is_taken_over() {
-    lock_owner_death(Reap::Before);
+fn lock_of_a_killed_holder_is_taken_over() {
+    for_each_reap(lock_owner_death);
 }
 
 fn rlock_owner_death(reap: Reap) {
@@ -642,13 +625,8 @@ fn rlock_owner_death(reap: Reap) {
 }
 
 #[test]
-fn rlock_of_a_killed_zombie_holder_is_taken_over() {
-    rlock_owner_death(Reap::After);
-}
-
-#[test]
-fn rlock_of_a_killed_and_reaped_holder_is_taken_over() {
-    rlock_owner_death(Reap::Before);
+fn rlock_of_a_killed_holder_is_taken_over() {
+    for_each_reap(rlock_owner_death);
 }
 
 fn mutex_owner_death(reap: Reap) {
@@ -684,13 +662,8 @@ fn mutex_owner_death(reap: Reap) {
 }
 
 #[test]
-fn mutex_of_a_killed_zombie_holder_is_taken_over() {
-    mutex_owner_death(Reap::After);
-}
-
-#[test]
-fn mutex_of_a_killed_and_reaped_holder_is_taken_over() {
-    mutex_owner_death(Reap::Before);
+fn mutex_of_a_killed_holder_is_taken_over() {
+    for_each_reap(mutex_owner_death);
 }
 
 fn condition_owner_death(reap: Reap) {
@@ -718,13 +691,8 @@ fn condition_owner_death(reap: Reap) {
 }
 
 #[test]
-fn condition_lock_of_a_killed_zombie_holder_is_taken_over() {
-    condition_owner_death(Reap::After);
-}
-
-#[test]
-fn condition_lock_of_a_killed_and_reaped_holder_is_taken_over() {
-    condition_owner_death(Reap::Before);
+fn condition_lock_of_a_killed_holder_is_taken_over() {
+    for_each_reap(condition_owner_death);
 }
 
 #[test]

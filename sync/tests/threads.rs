@@ -1514,30 +1514,40 @@ fn event_set_clear_and_is_set() {
     assert!(!event.wait_timeout(Duration::ZERO));
 }
 
-#[test]
-fn event_set_wakes_every_waiter() {
-    const WAITERS: usize = 5;
+/// An event and the threads waiting on it (the first untimed, returning at all is its
+/// check; the others bounded by [`PATIENCE`], returning whether they saw a set).
+type EventWaiters = (Arc<(Event, Vec<AtomicI32>)>, Vec<JoinHandle<bool>>);
+
+/// `count` threads waiting on one event; returns once each is seen asleep in its futex
+/// wait.
+fn sleeping_event_waiters(count: usize) -> EventWaiters {
     let shared = Arc::new((
         Event::new(),
-        (0..WAITERS).map(|_| AtomicI32::new(0)).collect::<Vec<_>>(),
+        (0..count).map(|_| AtomicI32::new(0)).collect::<Vec<_>>(),
     ));
-    let waiters: Vec<_> = (0..WAITERS)
+    let waiters: Vec<_> = (0..count)
         .map(|i| {
             spawn_with(&shared, move |(event, tids)| {
                 tids[i].store(current_tid(), Ordering::SeqCst);
                 if i == 0 {
                     event.wait(); // the untimed form
-                    event.is_set()
+                    true
                 } else {
                     event.wait_timeout(PATIENCE)
                 }
             })
         })
         .collect();
-    let (event, tids) = &*shared;
-    for tid in tids {
+    for tid in &shared.1 {
         wait_until_asleep(tid);
     }
+    (shared, waiters)
+}
+
+#[test]
+fn event_set_wakes_every_waiter() {
+    let (shared, waiters) = sleeping_event_waiters(5);
+    let event = &shared.0;
     event.set();
     assert!(join_all_within(waiters).into_iter().all(|flag| flag));
     assert!(event.is_set());
@@ -1549,27 +1559,8 @@ fn event_waiters_woken_by_set_return_true_even_if_cleared_at_once() {
     // `clear` ran before it woke up. Every waiter is seen asleep in its futex wait before
     // the set, so each of them is committed to this `set`.
     const WAITERS: usize = 3;
-    let shared = Arc::new((
-        Event::new(),
-        (0..WAITERS).map(|_| AtomicI32::new(0)).collect::<Vec<_>>(),
-    ));
-    let waiters: Vec<_> = (0..WAITERS)
-        .map(|i| {
-            spawn_with(&shared, move |(event, tids)| {
-                tids[i].store(current_tid(), Ordering::SeqCst);
-                if i == 0 {
-                    event.wait(); // returning at all is the check
-                    true
-                } else {
-                    event.wait_timeout(PATIENCE)
-                }
-            })
-        })
-        .collect();
-    let (event, tids) = &*shared;
-    for tid in tids {
-        wait_until_asleep(tid);
-    }
+    let (shared, waiters) = sleeping_event_waiters(WAITERS);
+    let event = &shared.0;
     event.set();
     event.clear();
     let flags = join_all_within(waiters);
