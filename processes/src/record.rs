@@ -333,17 +333,22 @@ mod tests {
         Deadline::after(Duration::from_secs(30))
     }
 
-    fn frame_header(len: u64, fds: u32) -> Vec<u8> {
-        let mut header = b"mpT1".to_vec();
-        header.extend_from_slice(&len.to_le_bytes());
-        header.extend_from_slice(&fds.to_le_bytes());
-        header
+    /// The header of a frame of `len` bytes (mp-wire's, Python's framing).
+    fn frame_header(len: u64) -> Vec<u8> {
+        match i32::try_from(len) {
+            Ok(short) => short.to_be_bytes().to_vec(),
+            Err(_) => [&(-1i32).to_be_bytes()[..], &len.to_be_bytes()].concat(),
+        }
     }
 
     #[test]
     fn garbage_is_a_decode_error() {
         let (record, mut child_end) = record_with_socket();
-        child_end.write_all(b"this is not a frame at all").unwrap();
+        let garbage = b"\xffthis is not a message at all";
+        child_end
+            .write_all(&frame_header(garbage.len() as u64))
+            .unwrap();
+        child_end.write_all(garbage).unwrap();
         drop(child_end);
         let error = record.take_value::<u32>(deadline()).unwrap_err();
         assert!(
@@ -360,7 +365,7 @@ mod tests {
     #[test]
     fn a_truncated_frame_is_a_short_message() {
         let (record, mut child_end) = record_with_socket();
-        child_end.write_all(&frame_header(100, 0)).unwrap();
+        child_end.write_all(&frame_header(100)).unwrap();
         child_end.write_all(&[0; 10]).unwrap();
         drop(child_end);
         let error = record.take_value::<u32>(deadline()).unwrap_err();
@@ -376,7 +381,7 @@ mod tests {
     #[test]
     fn an_oversized_frame_is_refused_unread() {
         let (record, mut child_end) = record_with_socket();
-        child_end.write_all(&frame_header(1 << 40, 0)).unwrap();
+        child_end.write_all(&frame_header(1 << 40)).unwrap();
         drop(child_end);
         let error = record.take_value::<u32>(deadline()).unwrap_err();
         assert!(

@@ -127,14 +127,6 @@ pub enum Error {
     /// receiving process is out of descriptors (`RLIMIT_NOFILE`), or sent too many.
     #[error("the file descriptors of the message were cut off (out of descriptors?)")]
     FdsTruncated,
-    /// A message arrived with fewer or more file descriptors than its header announced.
-    #[error("the message announced {expected} file descriptors, {received} arrived")]
-    MissingFds {
-        /// How many the sender announced.
-        expected: usize,
-        /// How many came.
-        received: usize,
-    },
     /// The peer closed the connection between messages.
     #[error("the peer closed the connection")]
     PeerClosed,
@@ -154,6 +146,39 @@ pub enum Error {
 impl Error {
     pub(crate) fn os(operation: &'static str, errno: Errno) -> Self {
         Error::Os { operation, errno }
+    }
+}
+
+/// The wire layer's errors in this crate's terms; a handle's own error (recorded with
+/// `mp_wire::reject_error`) comes back as it was.
+///
+/// ```
+/// use mp_shared_mem::Error;
+///
+/// assert_eq!(Error::from(mp_wire::Error::PeerClosed), Error::PeerClosed);
+/// ```
+impl From<mp_wire::Error> for Error {
+    fn from(error: mp_wire::Error) -> Self {
+        use mp_wire::Error as Wire;
+        match error {
+            Wire::Encode(reason) => Error::Encode(reason),
+            Wire::Decode(reason) => Error::Decode(reason),
+            Wire::Rejected(_) => match error.rejection::<Error>() {
+                Some(own) => own.clone(),
+                None => Error::Decode(error.to_string()),
+            },
+            Wire::TooManyFds { count, max } => Error::TooManyFds { count, max },
+            Wire::FdsNeedUnixSocket { .. } => {
+                Error::UnsupportedSocket("file descriptors travel only over Unix sockets (AF_UNIX)")
+            }
+            Wire::FdsTruncated => Error::FdsTruncated,
+            Wire::MessageTooLarge { len, max } => Error::MessageTooLarge { len, max },
+            Wire::Truncated { expected, received } => Error::ShortMessage { expected, received },
+            Wire::PeerClosed => Error::PeerClosed,
+            Wire::UnsupportedSocket(why) => Error::UnsupportedSocket(why),
+            Wire::Os { operation, errno } => Error::Os { operation, errno },
+            other => Error::Decode(other.to_string()),
+        }
     }
 }
 

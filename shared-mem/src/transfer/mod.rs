@@ -8,7 +8,7 @@
 //!    handle's `Serialize` calls [`serialize_fd`], which duplicates its descriptor into a
 //!    side table and writes only the table index into the bytes.
 //! 2. The bytes and the descriptors travel together: [`send`] / [`recv`] put both in one
-//!    message on a Unix socket (`SCM_RIGHTS`); a forked child simply inherits both (the
+//!    frame on a Unix socket (`SCM_RIGHTS`); a forked child simply inherits both (the
 //!    descriptors keep their numbers); an exec'd child inherits descriptors left open
 //!    across `exec`.
 //! 3. [`decode`] deserializes with the received descriptors as the side table. Each
@@ -18,6 +18,13 @@
 //! Serializing a handle with any other serializer (`serde_json`, postcard called
 //! directly...) fails with a serde error that says so, never a panic: outside `encode`
 //! there is no side table to put the descriptor in.
+//!
+//! The mechanism is the one wire layer of the workspace, `mp_wire` (which documents the
+//! frame, its limits and its errors); this module gives it this crate's [`Error`], so
+//! that a handle's own error (such as [`Error::TypeMismatch`]) comes back as it was. The
+//! socket functions here take any descriptor and check it on every call; for a socket
+//! that carries many messages, call `mp_wire` with a `UnixStream` (or an
+//! `mp_wire::Checked`), which checks it once.
 //!
 //! ```
 //! use std::os::unix::net::UnixStream;
@@ -80,24 +87,35 @@
 //! # Ok::<(), mp_shared_mem::Error>(())
 //! ```
 
-mod context;
-mod fd;
-mod socket;
+pub use mp_wire::{Fd, ReceivedFd, deserialize_fd, reject, serialize_fd};
 
-pub(crate) use fd::reject_with;
-pub use fd::{Fd, ReceivedFd, deserialize_fd, reject, serialize_fd};
-pub use socket::{MAX_FDS_PER_MESSAGE, recv, recv_value, send, send_value};
-
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
-use context::{Scope, Table};
+
+/// The most descriptors one message may carry (Linux's `SCM_MAX_FD`).
+///
+/// ```
+/// use std::os::fd::AsFd;
+/// use std::os::unix::net::UnixStream;
+/// use mp_shared_mem::{Error, transfer};
+///
+/// let (a, _b) = UnixStream::pair().unwrap();
+/// let too_many = vec![a.as_fd(); transfer::MAX_FDS_PER_MESSAGE + 1];
+/// assert!(matches!(transfer::send(&a, b"", &too_many), Err(Error::TooManyFds { .. })));
+/// ```
+pub const MAX_FDS_PER_MESSAGE: usize = mp_wire::MAX_FDS_PER_FRAME;
+
+/// As [`reject`], keeping this crate's precise error for [`decode`].
+pub(crate) fn reject_with<E: serde::de::Error>(error: Error) -> E {
+    mp_wire::reject_error(error)
+}
 
 /// Serializes `value` to bytes, moving (duplicates of) the descriptors of the handles in it
-/// into the returned list, in the order the bytes refer to them.
+/// into the returned list, in the order the bytes refer to them (`mp_wire::encode`).
 ///
 /// The descriptors are `O_CLOEXEC` duplicates owned by the caller; the value keeps its own.
 /// Fails with [`Error::Encode`], or with the error a handle reported (such as
@@ -111,21 +129,11 @@ use context::{Scope, Table};
 /// # Ok::<(), mp_shared_mem::Error>(())
 /// ```
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<(Vec<u8>, Vec<OwnedFd>), Error> {
-    let scope = Scope::enter(Table::Encoding(Vec::new()));
-    let result = postcard::to_allocvec(value);
-    let (table, failure) = scope.leave();
-    match (result, table) {
-        (Ok(bytes), Table::Encoding(fds)) => {
-            tracing::trace!(bytes = bytes.len(), fds = fds.len(), "encoded");
-            Ok((bytes, fds))
-        }
-        (Ok(_), Table::Decoding(_)) => Err(Error::Encode("the side table changed kind".into())),
-        (Err(err), _) => Err(failure.unwrap_or_else(|| Error::Encode(err.to_string()))),
-    }
+    Ok(mp_wire::encode(value)?)
 }
 
 /// Deserializes a `T` from bytes made by [`encode`], giving the handles in it the
-/// descriptors in `fds` (as received, or inherited).
+/// descriptors in `fds` (as received, or inherited) (`mp_wire::decode`).
 ///
 /// Every descriptor must be claimed exactly once by a handle; leftovers (a message that
 /// does not match its type) are closed and reported as [`Error::Decode`]. So are trailing
@@ -142,27 +150,104 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<(Vec<u8>, Vec<OwnedFd>
 /// # Ok::<(), Error>(())
 /// ```
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T, Error> {
-    let scope = Scope::enter(Table::Decoding(fds.into_iter().map(Some).collect()));
-    let result = postcard::take_from_bytes::<T>(bytes);
-    let (table, failure) = scope.leave();
-    let (value, rest) = match result {
-        Ok(decoded) => decoded,
-        Err(err) => return Err(failure.unwrap_or_else(|| Error::Decode(err.to_string()))),
-    };
-    if !rest.is_empty() {
-        return Err(Error::Decode(format!(
-            "{} bytes left over after the value",
-            rest.len()
-        )));
+    Ok(mp_wire::decode(bytes, fds)?)
+}
+
+/// Sends `bytes` and `fds` as one frame on a connected Unix stream socket
+/// (`mp_wire::send`, after checking the socket).
+///
+/// The descriptors are duplicated into the receiver by the kernel; the caller keeps its
+/// own. Blocks until the whole message is written. Fails with [`Error::PeerClosed`] if the
+/// peer is gone (no `SIGPIPE`), [`Error::TooManyFds`] past [`MAX_FDS_PER_MESSAGE`], and
+/// [`Error::UnsupportedSocket`] for anything but a Unix stream socket. Messages from
+/// several threads on one socket must not interleave: send from one thread at a time.
+///
+/// ```
+/// use std::os::fd::AsFd;
+/// use std::os::unix::net::UnixStream;
+/// use mp_shared_mem::transfer;
+///
+/// let (a, b) = UnixStream::pair().unwrap();
+/// let file = std::fs::File::open("/dev/null").unwrap();
+/// transfer::send(&a, b"hello", &[file.as_fd()])?;
+/// let (bytes, fds) = transfer::recv(&b, 1024)?;
+/// assert_eq!(bytes, b"hello");
+/// assert_eq!(fds.len(), 1);
+/// # Ok::<(), mp_shared_mem::Error>(())
+/// ```
+pub fn send(socket: impl AsFd, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> Result<(), Error> {
+    Ok(mp_wire::send(unix_stream(socket.as_fd())?, bytes, fds)?)
+}
+
+/// Receives one frame sent by [`send`]: its bytes and its descriptors (`O_CLOEXEC`)
+/// (`mp_wire::recv`, after checking the socket).
+///
+/// Blocks until a whole message has arrived (set `SO_RCVTIMEO` on the socket to bound the
+/// wait: the timeout then comes back as [`Error::Os`] with `EAGAIN`). A message longer
+/// than `max_len` is refused with [`Error::MessageTooLarge`] before anything is allocated;
+/// the socket is then out of step and should be closed. Descriptors cut off by the kernel
+/// (the process is out of descriptors) give [`Error::FdsTruncated`]; the ones that did
+/// arrive are closed. A peer gone between messages gives [`Error::PeerClosed`], in the
+/// middle of one [`Error::ShortMessage`].
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+/// use mp_shared_mem::{Error, transfer};
+///
+/// let (a, b) = UnixStream::pair().unwrap();
+/// transfer::send(&a, &[7; 100], &[])?;
+/// assert!(matches!(transfer::recv(&b, 10), Err(Error::MessageTooLarge { len: 100, max: 10 })));
+/// drop(a);
+/// let (c, d) = UnixStream::pair().unwrap();
+/// drop(c);
+/// assert_eq!(transfer::recv(&d, 10).unwrap_err(), Error::PeerClosed);
+/// # Ok::<(), Error>(())
+/// ```
+pub fn recv(socket: impl AsFd, max_len: usize) -> Result<(Vec<u8>, Vec<OwnedFd>), Error> {
+    Ok(mp_wire::recv(unix_stream(socket.as_fd())?, max_len)?)
+}
+
+/// [`encode`]s `value` and [`send`]s it with its descriptors.
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+/// use mp_shared_mem::{Segment, transfer};
+///
+/// let (a, b) = UnixStream::pair().unwrap();
+/// let segment = Segment::new(4096)?;
+/// transfer::send_value(&a, &("greeting", segment.clone()))?;
+/// let (label, received): (String, Segment) = transfer::recv_value(&b, 1024)?;
+/// received.write_at(0, b"hi")?;
+/// assert_eq!(&segment.to_vec()[..2], b"hi");
+/// # assert_eq!(label, "greeting");
+/// # Ok::<(), mp_shared_mem::Error>(())
+/// ```
+pub fn send_value<T: Serialize + ?Sized>(socket: impl AsFd, value: &T) -> Result<(), Error> {
+    Ok(mp_wire::send_value(unix_stream(socket.as_fd())?, value)?)
+}
+
+/// [`recv`]s one message of at most `max_len` bytes and [`decode`]s it.
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+/// use mp_shared_mem::transfer;
+///
+/// let (a, b) = UnixStream::pair().unwrap();
+/// transfer::send_value(&a, &vec![1u16, 2, 3])?;
+/// assert_eq!(transfer::recv_value::<Vec<u16>>(&b, 64)?, vec![1, 2, 3]);
+/// # Ok::<(), mp_shared_mem::Error>(())
+/// ```
+pub fn recv_value<T: DeserializeOwned>(socket: impl AsFd, max_len: usize) -> Result<T, Error> {
+    Ok(mp_wire::recv_value(unix_stream(socket.as_fd())?, max_len)?)
+}
+
+/// `socket`, checked to be a Unix stream socket (the only kind descriptors travel over).
+fn unix_stream(socket: BorrowedFd<'_>) -> Result<mp_wire::Checked<'_>, Error> {
+    let checked = mp_wire::Checked::new(socket)?;
+    if checked.kind() != mp_wire::SocketKind::Unix {
+        return Err(Error::UnsupportedSocket(
+            "file descriptors travel only over Unix sockets (AF_UNIX)",
+        ));
     }
-    let unclaimed = match &table {
-        Table::Decoding(fds) => fds.iter().filter(|fd| fd.is_some()).count(),
-        Table::Encoding(_) => 0,
-    };
-    if unclaimed > 0 {
-        return Err(Error::Decode(format!(
-            "{unclaimed} file descriptors came with the message but no handle claimed them"
-        )));
-    }
-    Ok(value)
+    Ok(checked)
 }
