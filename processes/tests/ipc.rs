@@ -184,21 +184,7 @@ fn wait_sees_a_connection_and_a_sentinel(method: StartMethod) {
     );
 }
 
-macro_rules! for_each_method {
-    ($($test:ident),* $(,)?) => {
-        mod fork {
-            $( #[test] fn $test() { super::$test(mp_processes::StartMethod::Fork) } )*
-        }
-        mod spawn {
-            $( #[test] fn $test() { super::$test(mp_processes::StartMethod::Spawn) } )*
-        }
-        mod forkserver {
-            $( #[test] fn $test() { super::$test(mp_processes::StartMethod::Forkserver) } )*
-        }
-    };
-}
-
-for_each_method!(
+common::for_each_method!(
     queues_carry_items_both_ways,
     a_joinable_queue_is_joined_after_children_mark_tasks_done,
     a_connection_reaches_a_child_and_its_closing_ends_it,

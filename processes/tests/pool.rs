@@ -4,6 +4,8 @@
 //! the initializer, close/join/terminate and drop. Every wait is bounded, and every test
 //! checks that its workers are gone at the end.
 
+mod common;
+
 use std::collections::HashSet;
 use std::future::IntoFuture;
 use std::sync::Arc;
@@ -879,21 +881,7 @@ fn results_can_be_awaited(method: StartMethod) {
     drop_and_check_gone(pool, pids);
 }
 
-macro_rules! for_each_method {
-    ($($test:ident),* $(,)?) => {
-        mod fork {
-            $( #[test] fn $test() { super::$test(mp_processes::StartMethod::Fork) } )*
-        }
-        mod spawn {
-            $( #[test] fn $test() { super::$test(mp_processes::StartMethod::Spawn) } )*
-        }
-        mod forkserver {
-            $( #[test] fn $test() { super::$test(mp_processes::StartMethod::Forkserver) } )*
-        }
-    };
-}
-
-for_each_method!(
+common::for_each_method!(
     results_come_back_in_order,
     apply_and_async_results,
     a_panic_fails_only_its_item,

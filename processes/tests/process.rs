@@ -450,21 +450,7 @@ fn large_arguments_and_values_cross(method: StartMethod) {
     assert!(back == bytes, "the bytes came back changed");
 }
 
-macro_rules! for_each_method {
-    ($($test:ident),* $(,)?) => {
-        mod fork {
-            $( #[test] fn $test() { super::$test(mp_processes::StartMethod::Fork) } )*
-        }
-        mod spawn {
-            $( #[test] fn $test() { super::$test(mp_processes::StartMethod::Spawn) } )*
-        }
-        mod forkserver {
-            $( #[test] fn $test() { super::$test(mp_processes::StartMethod::Forkserver) } )*
-        }
-    };
-}
-
-for_each_method!(
+common::for_each_method!(
     returns_values_of_every_shape,
     shared_memory_and_locks_reach_children,
     a_panic_comes_back_with_its_message,

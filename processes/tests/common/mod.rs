@@ -1,5 +1,6 @@
 //! Processes that cannot outlive a failing test: a `ProcessHandle` that is killed and
-//! reaped when dropped, and joins bounded by [`PATIENCE`]. (Forked children without
+//! reaped when dropped, and joins bounded by [`PATIENCE`]; and [`for_each_method!`],
+//! which runs one test function under every start method. (Forked children without
 //! mp-processes, polling and descriptors come from test-support.)
 //!
 //! Each test file uses part of this module.
@@ -52,3 +53,23 @@ pub fn start<R: serde::Serialize + DeserializeOwned + 'static>(
 ) -> Guarded<R> {
     Guarded(process.start().expect("the child starts"))
 }
+
+/// One `#[test]` per start method for each test function named, in modules `fork`,
+/// `spawn` and `forkserver`: `for_each_method!(a, b)` makes `fork::a`, `spawn::a`, ...,
+/// each calling `a(StartMethod::...)`.
+#[allow(unused_macros)] // as `dead_code` above: not every test file uses it
+macro_rules! for_each_method {
+    ($($test:ident),* $(,)?) => {
+        mod fork {
+            $( #[test] fn $test() { super::$test(mp_processes::StartMethod::Fork) } )*
+        }
+        mod spawn {
+            $( #[test] fn $test() { super::$test(mp_processes::StartMethod::Spawn) } )*
+        }
+        mod forkserver {
+            $( #[test] fn $test() { super::$test(mp_processes::StartMethod::Forkserver) } )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use for_each_method;
