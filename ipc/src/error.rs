@@ -121,3 +121,28 @@ pub enum Error {
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
 }
+
+/// The wire layer's errors in this crate's terms: framing errors as they were, encoding
+/// errors (and a handle's own) through mp-shared-mem's.
+///
+/// ```
+/// use mp_ipc::Error;
+///
+/// assert!(matches!(Error::from(mp_wire::Error::PeerClosed), Error::PeerClosed));
+/// ```
+impl From<mp_wire::Error> for Error {
+    fn from(error: mp_wire::Error) -> Self {
+        use mp_wire::Error as Wire;
+        match error {
+            Wire::PeerClosed => Error::PeerClosed,
+            Wire::Truncated { expected, received } => Error::Truncated { expected, received },
+            Wire::MessageTooLarge { len, max } => Error::MessageTooLarge { len, max },
+            Wire::CorruptFrame(reason) => Error::CorruptFrame(reason),
+            Wire::OutOfSync => Error::OutOfSync,
+            Wire::FdsTruncated => Error::FdsTruncated,
+            Wire::FdsNeedUnixSocket { count } => Error::FdsNeedUnixSocket { count },
+            Wire::Os { operation, errno } => Error::Os { operation, errno },
+            other => Error::SharedMem(other.into()),
+        }
+    }
+}

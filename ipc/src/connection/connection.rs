@@ -6,13 +6,11 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use nix::sys::socket::{AddressFamily, SockaddrLike, SockaddrStorage, getsockname};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::framing;
-use super::reader::{FrameFds, Reader};
-use super::socket::{self, MAX_FDS};
+use mp_wire::{FrameFds, MAX_FDS_PER_FRAME, Reader, SocketKind};
+
 use crate::Error;
 use crate::wait::{Waitable, poll_readable};
 use mp_shared_mem::transfer;
@@ -78,8 +76,8 @@ pub struct Connection<T> {
 impl<T> Connection<T> {
     /// Wraps a connected stream socket (Unix or TCP, blocking).
     pub(crate) fn from_socket(socket: OwnedFd, readable: bool, writable: bool) -> Self {
-        let passes_fds = getsockname::<SockaddrStorage>(socket.as_raw_fd())
-            .is_ok_and(|address| address.family() == Some(AddressFamily::Unix));
+        // The socket's kind is asked once, here, never per message.
+        let passes_fds = SocketKind::of(socket.as_fd()).is_ok_and(|kind| kind == SocketKind::Unix);
         Self {
             socket,
             readable,
@@ -292,9 +290,8 @@ impl<T> Connection<T> {
         if !self.writable {
             return Err(Error::NotWritable);
         }
-        let (header, header_len) = framing::encode_header(payload.len());
         let _writing = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        socket::send_frame(self.socket.as_fd(), &header[..header_len], payload, fds)
+        Ok(mp_wire::send_frame(self.socket.as_fd(), payload, fds)?)
     }
 
     fn lock_reader(&self) -> Result<MutexGuard<'_, Reader>, Error> {
@@ -337,10 +334,10 @@ impl<T: Serialize + DeserializeOwned> Connection<T> {
         if !fds.is_empty() && !self.passes_fds {
             return Err(Error::FdsNeedUnixSocket { count: fds.len() });
         }
-        if fds.len() > MAX_FDS {
+        if fds.len() > MAX_FDS_PER_FRAME {
             return Err(Error::SharedMem(mp_shared_mem::Error::TooManyFds {
                 count: fds.len(),
-                max: MAX_FDS,
+                max: MAX_FDS_PER_FRAME,
             }));
         }
         let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
@@ -388,13 +385,13 @@ impl<T: Serialize + DeserializeOwned> Connection<T> {
 /// (its header is consumed, its payload may be in part).
 fn out_of_step_on_error<R>(
     reader: &mut Reader,
-    read: impl FnOnce(&mut Reader) -> Result<R, Error>,
+    read: impl FnOnce(&mut Reader) -> Result<R, mp_wire::Error>,
 ) -> Result<R, Error> {
     let result = read(reader);
     if result.is_err() {
         reader.mark_out_of_sync();
     }
-    result
+    Ok(result?)
 }
 
 /// A connection is ready when a message, or the end of the stream, can be read at once;
@@ -519,9 +516,10 @@ impl<'de, T> Deserialize<'de> for Connection<T> {
         let (fd, readable, writable, max): (transfer::ReceivedFd, bool, bool, u64) =
             Deserialize::deserialize(deserializer)?;
         let socket = fd.into_inner();
-        match nix::sys::socket::getsockopt(&socket, nix::sys::socket::sockopt::SockType) {
-            Ok(nix::sys::socket::SockType::Stream) => {}
-            _ => return Err(transfer::reject("a connection needs a stream socket")),
+        if SocketKind::of(socket.as_fd()).is_err() {
+            return Err(transfer::reject(
+                "a connection needs a Unix or TCP stream socket",
+            ));
         }
         let mut connection = Connection::from_socket(socket, readable, writable);
         connection.max_message_size = usize::try_from(max).unwrap_or(usize::MAX);

@@ -5,7 +5,8 @@
 //! two connected ends; a [`Listener`](crate::Listener) and a [`Client`](crate::Client)
 //! make them over named Unix sockets or TCP.
 //!
-//! Each message is one frame, Python's: a big-endian 32-bit length then the payload, so
+//! Each message is one frame of mp-wire, the workspace's one wire layer, which is
+//! Python's framing: a big-endian 32-bit length then the payload, so
 //! `send_bytes`/`recv_bytes` interoperate with a Python peer. The descriptors of handles
 //! in a value ride on the frame's first byte (`SCM_RIGHTS`). A frame goes out in one
 //! system call; the receiver reads ahead into a 64 KiB buffer, so a small message usually
@@ -17,10 +18,7 @@ mod async_recv;
 mod auth;
 #[allow(clippy::module_inception)]
 mod connection;
-mod framing;
 mod pipe;
-mod reader;
-mod socket;
 
 pub(crate) use auth::{HANDSHAKE_TIMEOUT, answer_challenge, deliver_challenge};
 pub use connection::{Connection, DEFAULT_MAX_MESSAGE_SIZE};
