@@ -7,12 +7,11 @@
 
 mod common;
 
-use std::io::Read;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use mp_processes::{Process, StartMethod};
 use test_support::PATIENCE;
+use test_support::rerun::run_test_in_child;
 
 const CHILD_MODE: &str = "MP_PROCESSES_EXIT_TEST_CHILD";
 
@@ -47,47 +46,21 @@ fn child_starts_a_process_and_returns() {
 /// Runs the child (the test binary) and collects its output, bounded: if the output
 /// does not end within the patience, whatever still holds it is killed.
 fn run_child(mode: &str) -> String {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let mut child = Command::new(exe)
-        .args([
-            "--exact",
-            "child_starts_a_process_and_returns",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_MODE, mode)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn the child");
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let (done, output) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        let _ = done.send(text);
-    });
-    let text = match output.recv_timeout(PATIENCE) {
-        Ok(text) => text,
-        Err(_) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the output never ended: a grandchild outlived the test binary");
-        }
-    };
-    let status = child.wait().expect("reap the child");
-    assert!(status.success(), "child failed: {status:?}\n{text}");
-    text
+    run_test_in_child(
+        "child_starts_a_process_and_returns",
+        (CHILD_MODE, mode),
+        PATIENCE,
+    )
 }
 
-fn exit_waits_for_a_non_daemonic_child(method: &str) {
+fn exit_waits_for_a_non_daemonic_child(method: StartMethod) {
     let text = run_child(&format!("non-daemon:{method}"));
     let returned = text.find("test function returned").expect(&text);
     let finished = text.find("late grandchild finished").expect(&text);
     assert!(returned < finished, "{text}");
 }
 
-fn exit_kills_a_daemonic_child(method: &str) {
+fn exit_kills_a_daemonic_child(method: StartMethod) {
     // The daemonic grandchild holds the output pipe: the output ends only if it died
     // with the test binary (run_child fails the test otherwise).
     let text = run_child(&format!("daemon:{method}"));
@@ -96,32 +69,7 @@ fn exit_kills_a_daemonic_child(method: &str) {
     assert!(!text.contains("late grandchild finished"), "{text}");
 }
 
-#[test]
-fn fork_exit_waits_for_a_non_daemonic_child() {
-    exit_waits_for_a_non_daemonic_child("fork");
-}
-
-#[test]
-fn spawn_exit_waits_for_a_non_daemonic_child() {
-    exit_waits_for_a_non_daemonic_child("spawn");
-}
-
-#[test]
-fn forkserver_exit_waits_for_a_non_daemonic_child() {
-    exit_waits_for_a_non_daemonic_child("forkserver");
-}
-
-#[test]
-fn fork_exit_kills_a_daemonic_child() {
-    exit_kills_a_daemonic_child("fork");
-}
-
-#[test]
-fn spawn_exit_kills_a_daemonic_child() {
-    exit_kills_a_daemonic_child("spawn");
-}
-
-#[test]
-fn forkserver_exit_kills_a_daemonic_child() {
-    exit_kills_a_daemonic_child("forkserver");
-}
+common::for_each_method!(
+    exit_waits_for_a_non_daemonic_child,
+    exit_kills_a_daemonic_child,
+);

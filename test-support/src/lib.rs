@@ -10,10 +10,11 @@
 //!
 //! Beside the children: [`eventually`] and [`holds_within`] poll a condition under a
 //! bound instead of sleeping for a guessed time, [`for_each_case`] runs a table-driven
-//! test and names every case that failed, [`DevShmCheck`] fails a test that
-//! leaves a file behind in `/dev/shm`, [`SharedMapping`] places a value in memory a
-//! forked child shares, and [`descriptors`] and [`procfs`] answer what a test asks the
-//! kernel about descriptors and tasks.
+//! test and names every case that failed, [`DevShmCheck`] fails a test that leaves a
+//! file behind in `/dev/shm`, [`SharedMapping`] places a value in memory a forked child
+//! shares, [`rerun`] runs one test again in a child process to watch that process exit,
+//! and [`descriptors`], [`files`] and [`procfs`] answer what a test asks the kernel
+//! about descriptors, files and tasks.
 //!
 //! The crate is not published: only the workspace's tests and benchmarks use it.
 //!
@@ -33,6 +34,7 @@ pub mod files;
 mod mapping;
 mod poll;
 pub mod procfs;
+pub mod rerun;
 mod shm;
 
 use std::time::Duration;

@@ -5,14 +5,13 @@
 //! test starts a thread and returns at once; the parent reads what the child
 //! printed after its test function had already returned.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mp_threads::Thread;
+use test_support::PATIENCE;
+use test_support::rerun::run_test_in_child;
 
 const CHILD_MODE: &str = "MP_THREADS_EXIT_TEST_CHILD";
-const LIMIT: Duration = Duration::from_secs(20);
 
 /// Only does something when run as the child; a no-op in the normal test run.
 #[test]
@@ -23,7 +22,7 @@ fn child_starts_a_thread_and_returns() {
         _ => return,
     };
     // A daemon thread that the exit waited for would keep the child alive for
-    // an hour, past the parent's limit; a non-daemon one finishes soon after
+    // an hour, past the parent's patience; a non-daemon one finishes soon after
     // the test function returned, which only a waiting exit lets it do.
     let nap = if daemon {
         Duration::from_secs(3600)
@@ -43,44 +42,14 @@ fn child_starts_a_thread_and_returns() {
     println!("test function returned");
 }
 
-/// Runs the child with a time limit, killing and reaping it if it overstays.
+/// Runs the child, bounded: if its output does not end within the patience, it is
+/// killed and reaped.
 fn run_child(mode: &str) -> String {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let mut child = Command::new(exe)
-        .args([
-            "--exact",
-            "child_starts_a_thread_and_returns",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_MODE, mode)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn the child");
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        match child.try_wait().expect("poll the child") {
-            Some(status) => {
-                assert!(status.success(), "child failed: {status}");
-                break;
-            }
-            None if Instant::now() >= deadline => {
-                child.kill().ok();
-                child.wait().ok();
-                panic!("the child did not exit within {LIMIT:?}");
-            }
-            None => std::thread::sleep(Duration::from_millis(10)),
-        }
-    }
-    let mut output = String::new();
-    child
-        .stdout
-        .take()
-        .expect("piped stdout")
-        .read_to_string(&mut output)
-        .expect("read the child's output");
-    output
+    run_test_in_child(
+        "child_starts_a_thread_and_returns",
+        (CHILD_MODE, mode),
+        PATIENCE,
+    )
 }
 
 #[test]
