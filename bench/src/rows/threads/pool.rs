@@ -26,7 +26,23 @@ use crate::row::{Contender, Goal, Row, Unit};
 
 /// The thread pool rows.
 pub fn rows() -> Vec<Row> {
-    vec![submit_result(), submit_batch(), map()]
+    vec![
+        submit_row(
+            "thread-pool-submit-result",
+            "submit one trivial task to a pool of 4 workers, then wait for its result, one task at a time",
+            submit_result_mp_threads,
+            submit_result_crossbeam,
+            "pool-submit-result",
+        ),
+        submit_row(
+            "thread-pool-submit-batch",
+            "one trivial task submitted to a pool of 4 workers in batches of 100, each batch then waited for",
+            submit_batch_mp_threads,
+            submit_batch_crossbeam,
+            "pool-submit-batch",
+        ),
+        map(),
+    ]
 }
 
 /// Tasks submitted before the first is waited for, in the batch row.
@@ -47,40 +63,25 @@ const MAP_LIMIT: Duration = Duration::from_secs(60);
 /// The label the design's goal for the pool is set against.
 const CROSSBEAM_POOL: &str = "crossbeam-channel pool";
 
-fn submit_result() -> Row {
+/// A row of submitted tasks: our pool against the hand-written crossbeam pool (the
+/// design's goal: within 2x of it) and Python's `ThreadPoolExecutor` running `case`.
+fn submit_row(
+    name: &'static str,
+    what: &'static str,
+    ours: fn(u64) -> Result<Duration, BenchError>,
+    crossbeam_pool: fn(u64) -> Result<Duration, BenchError>,
+    case: &'static str,
+) -> Row {
     Row {
-        name: "thread-pool-submit-result",
+        name,
         family: "threads",
-        what: "submit one trivial task to a pool of 4 workers, then wait for its result, one task at a time",
+        what,
         unit: Unit::TimePer("task"),
         goal: Some(Goal::within(2.0, CROSSBEAM_POOL)),
         contenders: vec![
-            Contender::ours("mp_threads::ThreadPool", submit_result_mp_threads),
-            Contender::peer(CROSSBEAM_POOL, submit_result_crossbeam),
-            Contender::python(
-                "concurrent.futures.ThreadPoolExecutor",
-                "threads.py",
-                "pool-submit-result",
-            ),
-        ],
-    }
-}
-
-fn submit_batch() -> Row {
-    Row {
-        name: "thread-pool-submit-batch",
-        family: "threads",
-        what: "one trivial task submitted to a pool of 4 workers in batches of 100, each batch then waited for",
-        unit: Unit::TimePer("task"),
-        goal: Some(Goal::within(2.0, CROSSBEAM_POOL)),
-        contenders: vec![
-            Contender::ours("mp_threads::ThreadPool", submit_batch_mp_threads),
-            Contender::peer(CROSSBEAM_POOL, submit_batch_crossbeam),
-            Contender::python(
-                "concurrent.futures.ThreadPoolExecutor",
-                "threads.py",
-                "pool-submit-batch",
-            ),
+            Contender::ours("mp_threads::ThreadPool", ours),
+            Contender::peer(CROSSBEAM_POOL, crossbeam_pool),
+            Contender::python("concurrent.futures.ThreadPoolExecutor", "threads.py", case),
         ],
     }
 }

@@ -24,12 +24,7 @@ use crate::row::{Contender, Row, Unit};
 
 /// The queue rows.
 pub fn rows() -> Vec<Row> {
-    vec![
-        one_to_one_unbounded(),
-        one_to_one_bounded(),
-        four_by_four_unbounded(),
-        four_by_four_bounded(),
-    ]
+    QUEUE_ROWS.iter().map(QueueRow::row).collect()
 }
 
 /// Room of the bounded queues, on every side.
@@ -41,95 +36,116 @@ const PEERS: u64 = 4;
 /// Ends one consumer's loop in the 4 x 4 rows; never a counted item.
 const SENTINEL: u64 = u64::MAX;
 
-fn one_to_one_unbounded() -> Row {
-    Row {
+/// Who sends to whom in a queue row.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// One producer thread, one consumer thread: [`one_to_one`].
+    OneToOne,
+    /// [`PEERS`] producers, [`PEERS`] consumers: [`four_by_four`].
+    FourByFour,
+}
+
+impl Shape {
+    fn run(self, iterations: u64, ends: impl Ends) -> Result<Duration, BenchError> {
+        match self {
+            Shape::OneToOne => one_to_one(iterations, ends),
+            Shape::FourByFour => four_by_four(iterations, ends),
+        }
+    }
+}
+
+/// One queue row: every contender's queue in one shape, unbounded or bounded.
+struct QueueRow {
+    name: &'static str,
+    what: &'static str,
+    shape: Shape,
+    /// `None`: unbounded (then `SimpleQueue`, which has no bound, takes part too).
+    capacity: Option<usize>,
+    /// What std's channel is called in this row.
+    std_label: &'static str,
+    /// Python's contenders: label and case of `threads.py`.
+    python: &'static [(&'static str, &'static str)],
+}
+
+const QUEUE_ROWS: [QueueRow; 4] = [
+    QueueRow {
         name: "thread-queue-1x1-unbounded",
-        family: "threads",
         what: "one u64 message from 1 producer thread to 1 consumer thread, unbounded queue",
-        unit: Unit::Rate("msg"),
-        goal: None,
-        contenders: vec![
-            Contender::ours("mp_threads::Queue", |n| one_to_one(n, mp_queue(0))),
-            Contender::ours("mp_threads::SimpleQueue", |n| {
-                one_to_one(n, mp_simple_queue())
-            }),
-            Contender::peer("crossbeam_channel::unbounded", |n| {
-                one_to_one(n, crossbeam(None))
-            }),
-            Contender::peer("std::sync::mpsc::channel", |n| {
-                one_to_one(n, std_mpsc(None))
-            }),
-            Contender::python("queue.Queue", "threads.py", "queue-1x1-unbounded"),
-            Contender::python("queue.SimpleQueue", "threads.py", "simplequeue-1x1"),
+        shape: Shape::OneToOne,
+        capacity: None,
+        std_label: "std::sync::mpsc::channel",
+        python: &[
+            ("queue.Queue", "queue-1x1-unbounded"),
+            ("queue.SimpleQueue", "simplequeue-1x1"),
         ],
-    }
-}
-
-fn one_to_one_bounded() -> Row {
-    Row {
+    },
+    QueueRow {
         name: "thread-queue-1x1-bounded",
-        family: "threads",
         what: "one u64 message from 1 producer thread to 1 consumer thread, queue bounded to 1024",
-        unit: Unit::Rate("msg"),
-        goal: None,
-        contenders: vec![
-            Contender::ours("mp_threads::Queue::with_maxsize", |n| {
-                one_to_one(n, mp_queue(CAPACITY))
-            }),
-            Contender::peer("crossbeam_channel::bounded", |n| {
-                one_to_one(n, crossbeam(Some(CAPACITY)))
-            }),
-            Contender::peer("std::sync::mpsc::sync_channel", |n| {
-                one_to_one(n, std_mpsc(Some(CAPACITY)))
-            }),
-            Contender::python("queue.Queue(maxsize)", "threads.py", "queue-1x1-bounded"),
-        ],
-    }
-}
-
-fn four_by_four_unbounded() -> Row {
-    Row {
+        shape: Shape::OneToOne,
+        capacity: Some(CAPACITY),
+        std_label: "std::sync::mpsc::sync_channel",
+        python: &[("queue.Queue(maxsize)", "queue-1x1-bounded")],
+    },
+    QueueRow {
         name: "thread-queue-4x4-unbounded",
-        family: "threads",
         what: "one u64 message from 4 producer threads to 4 consumer threads, one unbounded queue",
-        unit: Unit::Rate("msg"),
-        goal: None,
-        contenders: vec![
-            Contender::ours("mp_threads::Queue", |n| four_by_four(n, mp_queue(0))),
-            Contender::ours("mp_threads::SimpleQueue", |n| {
-                four_by_four(n, mp_simple_queue())
-            }),
-            Contender::peer("crossbeam_channel::unbounded", |n| {
-                four_by_four(n, crossbeam(None))
-            }),
-            Contender::peer("std::sync::mpsc::channel (receiver in a Mutex)", |n| {
-                four_by_four(n, std_mpsc(None))
-            }),
-            Contender::python("queue.Queue", "threads.py", "queue-4x4-unbounded"),
-            Contender::python("queue.SimpleQueue", "threads.py", "simplequeue-4x4"),
+        shape: Shape::FourByFour,
+        capacity: None,
+        std_label: "std::sync::mpsc::channel (receiver in a Mutex)",
+        python: &[
+            ("queue.Queue", "queue-4x4-unbounded"),
+            ("queue.SimpleQueue", "simplequeue-4x4"),
         ],
-    }
-}
-
-fn four_by_four_bounded() -> Row {
-    Row {
+    },
+    QueueRow {
         name: "thread-queue-4x4-bounded",
-        family: "threads",
         what: "one u64 message from 4 producer threads to 4 consumer threads, one queue bounded to 1024",
-        unit: Unit::Rate("msg"),
-        goal: None,
-        contenders: vec![
-            Contender::ours("mp_threads::Queue::with_maxsize", |n| {
-                four_by_four(n, mp_queue(CAPACITY))
-            }),
-            Contender::peer("crossbeam_channel::bounded", |n| {
-                four_by_four(n, crossbeam(Some(CAPACITY)))
-            }),
-            Contender::peer("std::sync::mpsc::sync_channel (receiver in a Mutex)", |n| {
-                four_by_four(n, std_mpsc(Some(CAPACITY)))
-            }),
-            Contender::python("queue.Queue(maxsize)", "threads.py", "queue-4x4-bounded"),
-        ],
+        shape: Shape::FourByFour,
+        capacity: Some(CAPACITY),
+        std_label: "std::sync::mpsc::sync_channel (receiver in a Mutex)",
+        python: &[("queue.Queue(maxsize)", "queue-4x4-bounded")],
+    },
+];
+
+impl QueueRow {
+    fn row(&self) -> Row {
+        let (shape, capacity) = (self.shape, self.capacity);
+        let mut contenders = match capacity {
+            None => vec![
+                Contender::ours("mp_threads::Queue", move |n| shape.run(n, mp_queue(0))),
+                Contender::ours("mp_threads::SimpleQueue", move |n| {
+                    shape.run(n, mp_simple_queue())
+                }),
+                Contender::peer("crossbeam_channel::unbounded", move |n| {
+                    shape.run(n, crossbeam(None))
+                }),
+            ],
+            Some(capacity) => vec![
+                Contender::ours("mp_threads::Queue::with_maxsize", move |n| {
+                    shape.run(n, mp_queue(capacity))
+                }),
+                Contender::peer("crossbeam_channel::bounded", move |n| {
+                    shape.run(n, crossbeam(Some(capacity)))
+                }),
+            ],
+        };
+        contenders.push(Contender::peer(self.std_label, move |n| {
+            shape.run(n, std_mpsc(capacity))
+        }));
+        contenders.extend(
+            self.python
+                .iter()
+                .map(|&(label, case)| Contender::python(label, "threads.py", case)),
+        );
+        Row {
+            name: self.name,
+            family: "threads",
+            what: self.what,
+            unit: Unit::Rate("msg"),
+            goal: None,
+            contenders,
+        }
     }
 }
 
