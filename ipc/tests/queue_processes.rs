@@ -175,6 +175,21 @@ fn a_producer_killed_while_waiting_for_room_does_not_block_the_next_one() {
     assert!(queue.empty());
 }
 
+/// A queue with a small ring whose producer process was killed in the middle of a
+/// message far larger than the ring.
+fn a_queue_whose_producer_died_mid_stream() -> Queue<Vec<u8>> {
+    let queue = QueueBuilder::new()
+        .ring_bytes(4096)
+        .queue::<Vec<u8>>()
+        .unwrap();
+    let mut child = child_stuck_mid_stream(&queue, 100_000);
+    assert_eq!(
+        child.kill_and_reap(),
+        Ended::Killed(nix::sys::signal::SIGKILL)
+    );
+    queue
+}
+
 /// Forks a child that streams `size` bytes into `queue` (which nobody reads, so it stops
 /// once the ring is full) and returns it once the stream has begun.
 fn child_stuck_mid_stream(queue: &Queue<Vec<u8>>, size: usize) -> test_support::Child {
@@ -195,40 +210,23 @@ fn child_stuck_mid_stream(queue: &Queue<Vec<u8>>, size: usize) -> test_support::
 
 #[test]
 fn a_producer_killed_mid_stream_is_cleaned_up_by_the_next_producer() {
-    let queue = QueueBuilder::new()
-        .ring_bytes(4096)
-        .queue::<Vec<u8>>()
-        .unwrap();
-    let mut child = child_stuck_mid_stream(&queue, 100_000);
-    assert_eq!(
-        child.kill_and_reap(),
-        Ended::Killed(nix::sys::signal::SIGKILL)
-    );
+    let queue = a_queue_whose_producer_died_mid_stream();
     assert!(queue.empty(), "the half-written message counts as nothing");
     let consumer = {
         let queue = queue.clone();
         std::thread::spawn(move || queue.get_timeout(PATIENCE))
     };
     queue.put_timeout(&vec![1, 2, 3], PATIENCE).unwrap();
-    let deadline = Instant::now() + PATIENCE;
-    while !consumer.is_finished() {
-        assert!(Instant::now() < deadline, "the consumer is stuck");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    assert!(
+        holds_within(|| consumer.is_finished(), PATIENCE),
+        "the consumer is stuck"
+    );
     assert_eq!(consumer.join().unwrap().unwrap(), [1, 2, 3]);
 }
 
 #[test]
 fn a_consumer_stalled_on_a_dead_producers_stream_gets_free_on_its_own() {
-    let queue = QueueBuilder::new()
-        .ring_bytes(4096)
-        .queue::<Vec<u8>>()
-        .unwrap();
-    let mut child = child_stuck_mid_stream(&queue, 100_000);
-    assert_eq!(
-        child.kill_and_reap(),
-        Ended::Killed(nix::sys::signal::SIGKILL)
-    );
+    let queue = a_queue_whose_producer_died_mid_stream();
     // No other producer: the consumer itself finds the producer dead and drops the stream.
     let start = Instant::now();
     assert!(matches!(
