@@ -145,6 +145,21 @@ pub enum Error {
     Transfer(#[from] mp_shared_mem::Error),
 }
 
+/// A wire error is a [`Error::Transfer`], in mp-shared-mem's terms (a handle's own error,
+/// such as a type mismatch, as it was).
+///
+/// ```
+/// use mp_processes::Error;
+///
+/// let error = Error::from(mp_wire::Error::PeerClosed);
+/// assert!(matches!(error, Error::Transfer(mp_shared_mem::Error::PeerClosed)));
+/// ```
+impl From<mp_wire::Error> for Error {
+    fn from(error: mp_wire::Error) -> Self {
+        Error::Transfer(error.into())
+    }
+}
+
 impl Error {
     pub(crate) fn os(operation: &'static str, errno: Errno) -> Self {
         Error::Os { operation, errno }

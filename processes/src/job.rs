@@ -2,11 +2,9 @@
 //! the start methods see it: they need its trampoline's offset and its encoded
 //! arguments, or to run it in a forked child, but never its types.
 
-use std::os::fd::OwnedFd;
-
-use mp_shared_mem::transfer;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::os::fd::OwnedFd;
 
 use crate::child::run::entry_offset;
 use crate::target::Target;
@@ -37,7 +35,7 @@ where
     }
 
     fn encode_args(&self) -> Result<(Vec<u8>, Vec<OwnedFd>), mp_shared_mem::Error> {
-        transfer::encode(&self.args)
+        Ok(mp_wire::encode(&self.args)?)
     }
 
     fn run(self: Box<Self>) -> R {

@@ -85,9 +85,10 @@
 //! and time of `/proc/self/exe`) comes with it, so a child running another build refuses
 //! with [`Error::Start`] instead of jumping blindly. Nothing is looked up by name.
 //!
-//! **Arguments, return value and handles cross through mp-shared-mem's
-//! [`transfer`](mp_shared_mem::transfer)**: postcard bytes and file descriptors
-//! (`SCM_RIGHTS`) over a private `socketpair`. No name on the file system, so nothing
+//! **Arguments, return value and handles cross as frames of mp-wire**, the workspace's one
+//! wire layer (mp-shared-mem's [`transfer`](mp_shared_mem::transfer) is the same
+//! mechanism): postcard bytes and file descriptors (`SCM_RIGHTS`) over a private
+//! `socketpair`. No name on the file system, so nothing
 //! another process could reach and nothing left behind.
 //!
 //! # Exit codes, signals, the forkserver
@@ -177,7 +178,8 @@
 //!   of every binary that links this crate and calls `start`. A binary linked without
 //!   the C runtime's constructors (`-nostartfiles`) could not use spawn or forkserver.
 //! - **Serialized handles only.** What crosses must be serde; a handle that owns a file
-//!   descriptor must serialize it the mp-shared-mem way (`transfer::serialize_fd`).
+//!   descriptor must serialize it the mp-wire way (`mp_wire::serialize_fd`, also
+//!   `mp_shared_mem::transfer::serialize_fd`).
 
 mod child;
 mod children;

@@ -3,16 +3,14 @@
 //! whose handle was dropped is still reaped. Reading the child's report and reaping it
 //! live here, apart from the public handle.
 
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
-
-use mp_shared_mem::transfer;
 use mp_sys::process::current_pid;
 use mp_sys::{Deadline, poll};
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 use crate::error::Error;
 use crate::error::signal_name;
@@ -224,7 +222,7 @@ impl Record {
             Slot::Taken => Err(Error::AlreadyJoined { name }),
             Slot::Broken(err) => Err(Error::Transfer(err)),
             Slot::Received(bytes, fds) => {
-                match transfer::decode::<(Tag, Outcome<R>)>(&bytes, fds)? {
+                match mp_wire::decode::<(Tag, Outcome<R>)>(&bytes, fds)? {
                     (_, Outcome::Returned(value)) => Ok(value),
                     (_, Outcome::Panicked(message)) => Err(Error::Panicked { name, message }),
                     (_, Outcome::StartFailed(reason)) => Err(Error::Start { name, reason }),
@@ -249,7 +247,7 @@ fn read_frame(inner: &mut Inner) {
     let Some(channel) = inner.channel.as_ref() else {
         return;
     };
-    match transfer::recv(channel, MAX_MESSAGE_LEN) {
+    match mp_wire::recv(channel, MAX_MESSAGE_LEN).map_err(mp_shared_mem::Error::from) {
         Ok((bytes, fds)) => match postcard::take_from_bytes::<Tag>(&bytes) {
             Ok((Tag::Outcome, _)) if matches!(inner.outcome, Slot::Pending) => {
                 inner.outcome = Slot::Received(bytes, fds);
@@ -397,7 +395,7 @@ mod tests {
     fn a_value_of_the_wrong_type_is_a_decode_error() {
         let (record, child_end) = record_with_socket();
         let outcome = Outcome::Returned("a string, not a number".to_owned());
-        transfer::send_value(&child_end, &(Tag::Outcome, outcome)).unwrap();
+        mp_wire::send_value(&child_end, &(Tag::Outcome, outcome)).unwrap();
         drop(child_end);
         let error = record.take_value::<u64>(deadline()).unwrap_err();
         assert!(
@@ -409,7 +407,7 @@ mod tests {
     #[test]
     fn an_unknown_tag_is_a_decode_error() {
         let (record, child_end) = record_with_socket();
-        transfer::send(&child_end, &[9, 9, 9], &[]).unwrap();
+        mp_wire::send(&child_end, &[9, 9, 9], &[]).unwrap();
         drop(child_end);
         let error = record.take_value::<u64>(deadline()).unwrap_err();
         assert!(

@@ -1,4 +1,7 @@
-//! What travels on a child's private socket, and how a target's address crosses.
+//! What travels on a child's private socket, and how a target's address crosses (the
+//! message types only: each message is one frame of mp-wire, sent and received with
+//! `mp_wire::send_value`/`recv_value` on the socket, a `UnixStream`, so no message asks
+//! the kernel what the socket is).
 //!
 //! Parent to child (spawn): one [`Call`], then the argument tuple. Forkserver: the
 //! `Call` goes to the server with the child's socket, the arguments straight to the

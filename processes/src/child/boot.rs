@@ -10,8 +10,6 @@
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
-use mp_shared_mem::transfer;
-
 use super::exit::exit_now;
 use super::run::run_call;
 use crate::forkserver::server::serve;
@@ -54,7 +52,7 @@ extern "C" fn boot() {
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
     );
     match role {
-        Role::Spawn => match transfer::recv_value::<Call>(&channel, MAX_CONTROL_LEN) {
+        Role::Spawn => match mp_wire::recv_value::<Call>(&channel, MAX_CONTROL_LEN) {
             Ok(call) => run_call(call, channel, parent_pid),
             // The parent went away or sent garbage: there is no one to report to.
             Err(_) => exit_now(1),

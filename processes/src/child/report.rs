@@ -2,11 +2,9 @@
 //! non-daemonic children waited for (as Python's `_exit_function`), and `_exit`, so that
 //! a child never returns into its parent's `main` or test harness.
 
+use serde::Serialize;
 use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-
-use mp_shared_mem::transfer;
-use serde::Serialize;
 
 use mp_sys::panic::panic_message;
 
@@ -26,7 +24,7 @@ pub(crate) fn finish<R: Serialize>(channel: &UnixStream, outcome: Outcome<R>) ->
     // A `Serialize` impl may panic: report it, and never unwind out of the child's path
     // (into the launcher thread's loop, for a forked child).
     let sent = catch_unwind(AssertUnwindSafe(|| {
-        transfer::send_value(channel, &(Tag::Outcome, &outcome))
+        mp_wire::send_value(channel, &(Tag::Outcome, &outcome))
     }));
     let unsent = match sent {
         Ok(Ok(())) => None,
@@ -40,7 +38,7 @@ pub(crate) fn finish<R: Serialize>(channel: &UnixStream, outcome: Outcome<R>) ->
         None => code,
         Some(reason) => {
             let _ =
-                transfer::send_value(channel, &(Tag::Outcome, Outcome::<()>::Unsendable(reason)));
+                mp_wire::send_value(channel, &(Tag::Outcome, Outcome::<()>::Unsendable(reason)));
             1
         }
     };

@@ -2,13 +2,11 @@
 //! trampoline of the target's type, the trampoline itself (arguments in, target called,
 //! outcome out), and the fork method's closure.
 
-use std::os::unix::net::UnixStream;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
-use mp_shared_mem::transfer;
 use mp_sys::panic::panic_message;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::os::unix::net::UnixStream;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::report::finish;
 use super::setup::become_child;
@@ -48,7 +46,7 @@ where
 {
     // A `Deserialize` impl may panic: that must not unwind out of the child's path.
     let received = catch_unwind(AssertUnwindSafe(|| {
-        transfer::recv_value::<A>(&channel, MAX_MESSAGE_LEN)
+        mp_wire::recv_value::<A>(&channel, MAX_MESSAGE_LEN)
     }));
     let outcome = match received {
         Err(payload) => Outcome::StartFailed(format!(

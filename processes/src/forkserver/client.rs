@@ -5,8 +5,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use mp_shared_mem::transfer::{self, Fd};
 use mp_sys::{Deadline, pidfd};
+use mp_wire::Fd;
 use parking_lot::Mutex;
 
 use super::protocol::{Reply, RequestOut};
@@ -66,14 +66,14 @@ pub(crate) fn start_child(call: &Call, channel: &UnixStream) -> Result<(i32, Own
         let Some(connection) = server.as_ref() else {
             return Err(Error::start(name, "no forkserver"));
         };
-        let failure = match transfer::send_value(&connection.control, &request) {
+        let failure = match mp_wire::send_value(&connection.control, &request) {
             Err(err) if attempts_left > 0 => {
                 discard(&mut server);
                 tracing::debug!(%err, "the forkserver is gone; starting another");
                 continue;
             }
             Err(err) => err,
-            Ok(()) => match transfer::recv_value::<Reply>(&connection.control, MAX_CONTROL_LEN) {
+            Ok(()) => match mp_wire::recv_value::<Reply>(&connection.control, MAX_CONTROL_LEN) {
                 Ok(Reply::Started { pid, pidfd }) => return Ok((pid, pidfd.into_inner())),
                 Ok(Reply::Failed(reason)) => return Err(Error::start(name, reason)),
                 Err(err) => err,

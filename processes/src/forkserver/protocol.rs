@@ -1,6 +1,6 @@
 //! The messages on the control socket between a parent and its forkserver.
 
-use mp_shared_mem::transfer::{Fd, ReceivedFd};
+use mp_wire::{Fd, ReceivedFd};
 use serde::{Deserialize, Serialize};
 
 use crate::wire::Call;

@@ -4,8 +4,8 @@
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
-use mp_shared_mem::transfer::{self, Fd};
 use mp_sys::{Deadline, pidfd, poll};
+use mp_wire::Fd;
 use nix::poll::PollFlags;
 
 use super::protocol::{ReplyOut, Request};
@@ -73,7 +73,7 @@ pub(crate) fn serve(control: UnixStream, parent_pid: i32) -> ! {
         }
         let control_ready = *control_ready;
         if control_ready {
-            match transfer::recv_value::<Request>(&control, MAX_CONTROL_LEN) {
+            match mp_wire::recv_value::<Request>(&control, MAX_CONTROL_LEN) {
                 Ok(request) => {
                     let reply = fork_child(request, &control, &children);
                     let (message, keep) = match &reply {
@@ -86,7 +86,7 @@ pub(crate) fn serve(control: UnixStream, parent_pid: i32) -> ! {
                         ),
                         Err(reason) => (ReplyOut::Failed(reason.clone()), false),
                     };
-                    if transfer::send_value(&control, &message).is_err() {
+                    if mp_wire::send_value(&control, &message).is_err() {
                         exit_now(1);
                     }
                     drop(message);
@@ -162,14 +162,15 @@ fn report_exit(child: Child) -> Option<(OwnedFd, ExitStatus)> {
     send_status(child.channel, status)
 }
 
-/// Sends `(Tag::Status, status)`; the socket and status back if it would block. A
-/// 20-byte frame goes whole or not at all on a Unix stream socket reported writable.
+/// Sends `(Tag::Status, status)`; the socket and status back if it would block. A frame
+/// this small goes whole or not at all on a Unix stream socket reported writable.
 fn send_status(channel: OwnedFd, status: ExitStatus) -> Option<(OwnedFd, ExitStatus)> {
-    match transfer::send_value(&channel, &(Tag::Status, status)) {
-        Err(mp_shared_mem::Error::Os {
+    let channel = UnixStream::from(channel);
+    match mp_wire::send_value(&channel, &(Tag::Status, status)) {
+        Err(mp_wire::Error::Os {
             errno: nix::errno::Errno::EAGAIN,
             ..
-        }) => Some((channel, status)),
+        }) => Some((OwnedFd::from(channel), status)),
         // Sent; or the parent is gone or dropped the handle: nothing more to do.
         _ => None,
     }

@@ -1,11 +1,9 @@
 //! The forkserver method: the forkserver forks the child and hands it its call; the
 //! parent then sends the arguments straight to the child.
 
+use mp_sys::pidfd;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-
-use mp_shared_mem::transfer;
-use mp_sys::pidfd;
 
 use super::Handover;
 use crate::error::Error;
@@ -20,7 +18,7 @@ pub(super) fn start(
     let (pid, pidfd) = start_child(&handover.call, &child_end)?;
     drop(child_end);
     let fds: Vec<BorrowedFd<'_>> = handover.fds.iter().map(AsFd::as_fd).collect();
-    if let Err(err) = transfer::send(parent_end, &handover.args, &fds) {
+    if let Err(err) = mp_wire::send(parent_end, &handover.args, &fds) {
         // The child is the server's, which reaps it: kill it only.
         let _ = pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);
         return Err(Error::start(

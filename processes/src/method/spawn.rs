@@ -1,11 +1,9 @@
 //! The spawn method: this binary runs afresh as the child, which reads its call and then
 //! its arguments from its socket.
 
+use mp_sys::pidfd;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-
-use mp_shared_mem::transfer;
-use mp_sys::pidfd;
 
 use super::Handover;
 use crate::error::Error;
@@ -20,8 +18,8 @@ pub(super) fn start(
 ) -> Result<(i32, OwnedFd), Error> {
     let (pid, pidfd) = exec_self(Role::Spawn, child_end)?;
     let fds: Vec<BorrowedFd<'_>> = handover.fds.iter().map(AsFd::as_fd).collect();
-    let sent = transfer::send_value(parent_end, &handover.call)
-        .and_then(|()| transfer::send(parent_end, &handover.args, &fds));
+    let sent = mp_wire::send_value(parent_end, &handover.call)
+        .and_then(|()| mp_wire::send(parent_end, &handover.args, &fds));
     if let Err(err) = sent {
         // The child is ours: kill it and reap it.
         let _ = pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);

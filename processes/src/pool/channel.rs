@@ -4,7 +4,7 @@
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 
-use mp_shared_mem::transfer::{self, Fd, ReceivedFd};
+use mp_wire::{Fd, ReceivedFd};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// One end of a Unix stream socket pair. It serializes as a descriptor (handle transfer),
@@ -21,10 +21,11 @@ impl Serialize for Channel {
 impl<'de> Deserialize<'de> for Channel {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let fd = ReceivedFd::deserialize(deserializer)?.into_inner();
-        match nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::SockType) {
-            Ok(nix::sys::socket::SockType::Stream) => Ok(Channel(UnixStream::from(fd))),
-            _ => Err(transfer::reject(
-                "a pool worker's channel must be a stream socket",
+        // Asked once, when the worker receives its channel; never per message.
+        match mp_wire::SocketKind::of(std::os::fd::AsFd::as_fd(&fd)) {
+            Ok(mp_wire::SocketKind::Unix) => Ok(Channel(UnixStream::from(fd))),
+            _ => Err(mp_wire::reject(
+                "a pool worker's channel must be a Unix stream socket",
             )),
         }
     }
@@ -33,20 +34,19 @@ impl<'de> Deserialize<'de> for Channel {
 #[cfg(test)]
 mod tests {
     use super::Channel;
-    use mp_shared_mem::transfer;
 
     #[test]
     fn crosses_as_a_descriptor_and_refuses_other_files() {
         let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-        let (bytes, fds) = transfer::encode(&Channel(b)).unwrap();
+        let (bytes, fds) = mp_wire::encode(&Channel(b)).unwrap();
         assert_eq!(fds.len(), 1);
-        let back: Channel = transfer::decode(&bytes, fds).unwrap();
-        transfer::send(&a, b"ping", &[]).unwrap();
-        assert_eq!(transfer::recv(&back.0, 16).unwrap().0, b"ping");
+        let back: Channel = mp_wire::decode(&bytes, fds).unwrap();
+        mp_wire::send(&a, b"ping", &[]).unwrap();
+        assert_eq!(mp_wire::recv(&back.0, 16).unwrap().0, b"ping");
 
         let (reader, _writer) = std::io::pipe().unwrap();
         let (bytes, fds) =
-            transfer::encode(&transfer::Fd(std::os::fd::AsFd::as_fd(&reader))).unwrap();
-        assert!(transfer::decode::<Channel>(&bytes, fds).is_err());
+            mp_wire::encode(&mp_wire::Fd(std::os::fd::AsFd::as_fd(&reader))).unwrap();
+        assert!(mp_wire::decode::<Channel>(&bytes, fds).is_err());
     }
 }

@@ -6,13 +6,11 @@
 //! are moved into the final vector once, at the end. (`imap` needs a slot per item, as
 //! it hands them out one by one: that is [`MapResults`](super::results::MapResults).)
 
+use parking_lot::{Condvar, Mutex};
+use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
-
-use mp_shared_mem::transfer;
-use parking_lot::{Condvar, Mutex};
-use serde::de::DeserializeOwned;
 
 use super::frame::{ItemOutcome, Outcomes};
 use super::sink::Sink;
@@ -116,7 +114,7 @@ pub(crate) struct CollectedChunk<R> {
 
 impl<R: DeserializeOwned + Send + 'static> Sink for CollectedChunk<R> {
     fn deliver(&self, outcomes: &[u8], fds: Vec<OwnedFd>, worker: &str) {
-        let decoded = transfer::decode::<Outcomes<R>>(outcomes, fds).map_err(Error::Transfer);
+        let decoded = mp_wire::decode::<Outcomes<R>>(outcomes, fds).map_err(Error::from);
         let checked = decoded.and_then(|outcomes| {
             outcomes
                 .check(self.len)
@@ -172,7 +170,7 @@ mod tests {
         for (index, item) in items.into_iter().enumerate() {
             outcomes.push(index, item);
         }
-        transfer::encode(&outcomes).unwrap()
+        mp_wire::encode(&outcomes).unwrap()
     }
 
     #[test]

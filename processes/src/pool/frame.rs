@@ -1,5 +1,5 @@
-//! What travels on a worker's channel, one frame of mp-shared-mem's
-//! [`transfer`](mp_shared_mem::transfer) (postcard bytes and descriptors) at a time.
+//! What travels on a worker's channel, one frame of mp-wire (postcard bytes and
+//! descriptors) at a time: the message types only; the frame is mp-wire's.
 //!
 //! Pool to worker: a [`TaskHead`] then, in the same bytes, the task's items: a `[A]` of
 //! argument tuples (one for `apply_async`, a chunk for `map`). Worker to pool: a

@@ -56,8 +56,8 @@
 //! **Workers.** Each worker is a daemonic [`Process`](crate::Process) (any start method)
 //! running the crate's worker loop. It gets a Unix socket to the pool and a small
 //! segment of shared memory, its *slot*. A task crosses the socket as one frame of
-//! mp-shared-mem's `transfer` (postcard bytes, and the descriptors of any handles in the
-//! arguments by `SCM_RIGHTS`): the task's id, the offset of a trampoline for its
+//! mp-wire (postcard bytes, and the descriptors of any handles in the arguments by
+//! `SCM_RIGHTS`): the task's id, the offset of a trampoline for its
 //! function type (the mechanism of `Process` targets, so any function item or
 //! non-capturing closure works), and its items: one argument tuple for `apply_async`, a
 //! chunk of them for `map`. Results come back the same way, one frame per task.

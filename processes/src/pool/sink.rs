@@ -1,10 +1,8 @@
 //! [`Sink`]: where the outcomes of a task's items go (an `AsyncResult`, or the slots of a
 //! map), behind one object-safe interface the untyped pool state can hold.
 
-use std::os::fd::OwnedFd;
-
-use mp_shared_mem::transfer;
 use serde::de::DeserializeOwned;
+use std::os::fd::OwnedFd;
 
 use super::frame::{ItemOutcome, Outcomes};
 use crate::Error;
@@ -35,7 +33,7 @@ pub(crate) fn decode_outcomes<R: DeserializeOwned>(
     worker: &str,
     len: usize,
 ) -> Result<Vec<Option<Result<R, Error>>>, Error> {
-    let decoded: Outcomes<R> = transfer::decode(outcomes, fds)?;
+    let decoded: Outcomes<R> = mp_wire::decode(outcomes, fds)?;
     decoded
         .check(len)
         .map_err(|reason| Error::Transfer(mp_shared_mem::Error::Decode(reason)))?;

@@ -2,6 +2,7 @@
 //! and the backlog of tasks waiting for a free worker. Every rule of what happens when a
 //! worker answers, dies or overstays lives here; the supervisor only feeds it events.
 
+use mp_sys::panic::panic_message;
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -9,9 +10,6 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-use mp_shared_mem::transfer;
-use mp_sys::panic::panic_message;
 
 use super::frame::{Reply, TaskHead};
 use super::sink::Sink;
@@ -240,7 +238,7 @@ impl State {
                 continue;
             };
             let fds: Vec<BorrowedFd<'_>> = task.fds.iter().map(AsFd::as_fd).collect();
-            match transfer::send(&worker.link.channel, &task.frame, &fds) {
+            match mp_wire::send(&worker.link.channel, &task.frame, &fds) {
                 Ok(()) => {
                     worker.task = Some(id);
                     worker.sent += 1;
@@ -621,7 +619,7 @@ mod tests {
             entry: 0,
             skip: Vec::new(),
         };
-        let (frame, fds) = transfer::encode(&(&head, &[(5u32,)][..])).unwrap();
+        let (frame, fds) = mp_wire::encode(&(&head, &[(5u32,)][..])).unwrap();
         let sink: Arc<dyn Sink> = Arc::clone(&cell) as Arc<dyn Sink>;
         state.add_task(
             1,
@@ -635,7 +633,7 @@ mod tests {
             },
         );
         assert!(state.dispatch(None), "an idle ready worker takes the task");
-        let (bytes, _) = transfer::recv(&theirs, 1024).unwrap();
+        let (bytes, _) = mp_wire::recv(&theirs, 1024).unwrap();
         assert_eq!(
             postcard::take_from_bytes::<TaskHead>(&bytes).unwrap().0.id,
             1
@@ -718,7 +716,7 @@ mod tests {
             entry: -12,
             skip: Vec::new(),
         };
-        let (frame, _) = transfer::encode(&(&head, &[10u32, 20, 30][..])).unwrap();
+        let (frame, _) = mp_wire::encode(&(&head, &[10u32, 20, 30][..])).unwrap();
         let rebuilt = reframe(&frame, &[1, 2]).unwrap();
         let (head, items) = postcard::take_from_bytes::<TaskHead>(&rebuilt).unwrap();
         assert_eq!((head.id, head.entry, head.skip), (4, -12, vec![1, 2]));

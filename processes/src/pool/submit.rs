@@ -2,12 +2,10 @@
 //! its descriptors, checked against the frame limits, and handed to the pool's state,
 //! which sends it to an idle worker or keeps it in the backlog.
 
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-
-use mp_shared_mem::transfer;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use super::collected::{Collected, CollectedChunk};
 use super::frame::{MAX_FRAME_LEN, TaskHead};
@@ -115,17 +113,17 @@ where
         entry: entry_of::<F, A, R>(),
         skip: Vec::new(),
     };
-    let (frame, fds) = transfer::encode(&(&head, items))?;
+    let (frame, fds) = mp_wire::encode(&(&head, items))?;
     if frame.len() > MAX_FRAME_LEN {
         return Err(Error::Transfer(mp_shared_mem::Error::MessageTooLarge {
             len: frame.len() as u64,
             max: MAX_FRAME_LEN,
         }));
     }
-    if fds.len() > transfer::MAX_FDS_PER_MESSAGE {
+    if fds.len() > mp_wire::MAX_FDS_PER_FRAME {
         return Err(Error::Transfer(mp_shared_mem::Error::TooManyFds {
             count: fds.len(),
-            max: transfer::MAX_FDS_PER_MESSAGE,
+            max: mp_wire::MAX_FDS_PER_FRAME,
         }));
     }
     Ok((

@@ -1,18 +1,16 @@
 //! The supervisor thread: waits on every worker's channel and sentinel at once, feeds
 //! what happens to the [`State`](super::state::State), and starts replacement workers.
 
+use mp_sys::panic::panic_message;
+use mp_sys::{Deadline, poll};
+use nix::errno::Errno;
+use nix::poll::PollFlags;
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-
-use mp_shared_mem::transfer;
-use mp_sys::panic::panic_message;
-use mp_sys::{Deadline, poll};
-use nix::errno::Errno;
-use nix::poll::PollFlags;
 
 use super::frame::MAX_FRAME_LEN;
 use super::shared::Inner;
@@ -160,7 +158,7 @@ fn replace_one(inner: &Arc<Inner>) -> bool {
 /// Reads one frame from a worker's channel. The end of the stream (or a reset, when the
 /// worker died with a task unread) only marks the channel finished.
 fn read_frame(link: &Arc<Link>, frames: &mut Vec<(Arc<Link>, Frame)>) {
-    match transfer::recv(&link.channel, MAX_FRAME_LEN) {
+    match mp_wire::recv(&link.channel, MAX_FRAME_LEN).map_err(mp_shared_mem::Error::from) {
         Ok(frame) => frames.push((Arc::clone(link), Ok(frame))),
         Err(
             mp_shared_mem::Error::PeerClosed

@@ -1,14 +1,12 @@
 //! The worker's side: the loop a pool worker process runs, and the trampolines that run
 //! one task's items.
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::net::UnixStream;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
-use mp_shared_mem::transfer;
 use mp_sys::panic::panic_message;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::channel::Channel;
 use super::frame::{ItemOutcome, MAX_FRAME_LEN, Outcomes, Reply, TaskHead};
@@ -64,7 +62,7 @@ where
     let mut done = 0u64;
     loop {
         // End of stream: the pool is closing (or gone); either way, stop.
-        let Ok((bytes, fds)) = transfer::recv(&channel, MAX_FRAME_LEN) else {
+        let Ok((bytes, fds)) = mp_wire::recv(&channel, MAX_FRAME_LEN) else {
             return;
         };
         let Ok((head, items)) = postcard::take_from_bytes::<TaskHead>(&bytes) else {
@@ -80,7 +78,7 @@ where
         let trampoline = unsafe { std::mem::transmute::<usize, Trampoline>(address) };
         let (reply, reply_fds) = trampoline(&head, items, fds, &setup.slot, setup.timed);
         let borrowed: Vec<BorrowedFd<'_>> = reply_fds.iter().map(AsFd::as_fd).collect();
-        if transfer::send(&channel, &reply, &borrowed).is_err() {
+        if mp_wire::send(&channel, &reply, &borrowed).is_err() {
             return;
         }
         done += 1;
@@ -91,8 +89,8 @@ where
     }
 }
 
-fn send_reply(channel: &UnixStream, reply: &Reply) -> Result<(), mp_shared_mem::Error> {
-    transfer::send_value(channel, reply)
+fn send_reply(channel: &UnixStream, reply: &Reply) -> Result<(), mp_wire::Error> {
+    mp_wire::send_value(channel, reply)
 }
 
 /// The trampoline, one per task function type.
@@ -110,7 +108,7 @@ where
 {
     // A `Deserialize` or `Serialize` of the user's types may panic: that fails the task,
     // never the worker.
-    let items: Vec<A> = match catch_unwind(AssertUnwindSafe(|| transfer::decode(items, fds))) {
+    let items: Vec<A> = match catch_unwind(AssertUnwindSafe(|| mp_wire::decode(items, fds))) {
         Ok(Ok(items)) => items,
         Ok(Err(err)) => {
             return failure(Reply::BadArgs {
@@ -144,7 +142,7 @@ where
         outcomes.push(index, outcome);
     }
     let encoded = catch_unwind(AssertUnwindSafe(|| {
-        transfer::encode(&(Reply::Results { id: head.id }, &outcomes))
+        mp_wire::encode(&(Reply::Results { id: head.id }, &outcomes))
     }));
     match encoded {
         Ok(Ok((bytes, _))) if bytes.len() > MAX_FRAME_LEN => failure(Reply::Unsendable {
