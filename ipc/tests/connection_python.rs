@@ -9,11 +9,11 @@ mod support;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use mp_ipc::{Address, Client, Connection, Error, Listener, wait};
 use support::recv_bytes_within;
 use test_support::PATIENCE;
+use test_support::commands::wait_or_kill;
 
 /// Echoes every message reversed until the end of the stream.
 const PYTHON_CLIENT: &str = r#"
@@ -65,14 +65,7 @@ impl Python {
 
     /// Waits for a clean exit, with its stderr in the failure message.
     fn finish(mut self) {
-        let deadline = Instant::now() + PATIENCE;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "python3 still running");
-            std::thread::sleep(Duration::from_millis(5));
-        };
+        let status = wait_or_kill(&mut self.child, PATIENCE).expect("python3 still running");
         let mut stderr = String::new();
         if let Some(mut pipe) = self.child.stderr.take() {
             let _ = pipe.read_to_string(&mut stderr);

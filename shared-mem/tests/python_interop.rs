@@ -8,11 +8,11 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mp_shared_mem::SharedMemory;
-
-const PATIENCE: Duration = Duration::from_secs(30);
+use test_support::commands::wait_or_kill;
+use test_support::{DevShmCheck, PATIENCE};
 
 const ATTACH: &str = r#"
 from multiprocessing import resource_tracker, shared_memory
@@ -116,19 +116,10 @@ impl Python {
     /// Waits (bounded) for a clean exit.
     fn wait_success(&mut self) {
         self.stdin.take();
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            match self.child.try_wait().expect("try_wait") {
-                Some(status) => {
-                    assert!(status.success(), "python3 failed: {}", self.finish_stderr());
-                    return;
-                }
-                None if Instant::now() >= deadline => {
-                    panic!("python3 did not exit within {PATIENCE:?}")
-                }
-                None => std::thread::sleep(Duration::from_millis(5)),
-            }
-        }
+        let Some(status) = wait_or_kill(&mut self.child, PATIENCE) else {
+            panic!("python3 did not exit within {PATIENCE:?}")
+        };
+        assert!(status.success(), "python3 failed: {}", self.finish_stderr());
     }
 
     fn finish_stderr(&mut self) -> String {
@@ -151,6 +142,7 @@ impl Drop for Python {
 
 #[test]
 fn python_attaches_to_a_block_made_in_rust_and_writes_into_it() {
+    let _leftovers = DevShmCheck::start("");
     let block = SharedMemory::create(4096).unwrap();
     block.write_at(0, b"from rust").unwrap();
     let pattern: Vec<u8> = (0..=255).collect();
@@ -172,6 +164,7 @@ fn python_attaches_to_a_block_made_in_rust_and_writes_into_it() {
 
 #[test]
 fn rust_attaches_to_a_block_made_in_python_and_writes_into_it() {
+    let _leftovers = DevShmCheck::start("");
     let mut python = Python::run(PYTHON_CREATES, &[]);
     let name = python.next_line();
     // Should anything below fail, the block must still go.

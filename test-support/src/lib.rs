@@ -13,6 +13,7 @@
 //! test and names every case that failed, [`DevShmCheck`] fails a test that leaves a
 //! file behind in `/dev/shm`, [`SharedMapping`] places a value in memory a forked child
 //! shares, [`rerun`] runs one test again in a child process to watch that process exit,
+//! [`commands`] waits for a program a test started, under a bound,
 //! and [`descriptors`], [`files`] and [`procfs`] answer what a test asks the kernel
 //! about descriptors, files and tasks.
 //!
@@ -28,6 +29,7 @@
 
 mod cases;
 mod child;
+pub mod commands;
 pub mod descriptors;
 mod error;
 pub mod files;

@@ -62,15 +62,8 @@ pub fn run_test_in_child(test: &str, (variable, value): (&str, &str), bound: Dur
     };
     // The output ended, so the child is exiting; a child that still does not end is
     // killed rather than waited for.
-    let ended = crate::holds_within(|| matches!(child.try_wait(), Ok(Some(_))), bound);
-    if !ended {
-        let _ = child.kill();
-    }
-    let status = child.wait().expect("reap the child");
-    assert!(
-        ended,
-        "{test} did not exit within {bound:?} of closing its output"
-    );
+    let status = crate::commands::wait_or_kill(&mut child, bound)
+        .unwrap_or_else(|| panic!("{test} did not exit within {bound:?} of closing its output"));
     assert!(status.success(), "{test} failed: {status}\n{text}");
     text
 }
