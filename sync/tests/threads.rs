@@ -196,6 +196,22 @@ fn bounded<R: Send + 'static>(body: impl FnOnce() -> R + Send + 'static) -> R {
     join_within(std::thread::spawn(body))
 }
 
+/// Runs `wait` on another thread and `release` on this one once that thread is seen
+/// asleep in its futex wait, so that the release really wakes a sleeper; what `wait`
+/// returned.
+fn released_while_asleep<R: Send>(wait: impl FnOnce() -> R + Send, release: impl FnOnce()) -> R {
+    let waiter_tid = AtomicI32::new(0);
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            waiter_tid.store(current_tid(), Ordering::SeqCst);
+            wait()
+        });
+        wait_until_asleep(&waiter_tid);
+        release();
+        waiter.join().expect("waiter")
+    })
+}
+
 /// Waits until the thread that stored its id in `tid` is asleep in a futex wait.
 fn wait_until_asleep(tid: &AtomicI32) {
     assert!(
@@ -273,20 +289,12 @@ fn lock_timeout_elapses_while_held_elsewhere() {
 #[test]
 fn lock_timeout_succeeds_when_released_during_the_wait() {
     let lock = Lock::new();
-    let waiter_tid = AtomicI32::new(0);
     lock.acquire().expect("clean");
-    std::thread::scope(|s| {
-        let waiter = s.spawn(|| {
-            waiter_tid.store(current_tid(), Ordering::SeqCst);
-            let guard = lock.lock_timeout(PATIENCE);
-            let got = guard.is_ok();
-            drop(guard);
-            got
-        });
-        wait_until_asleep(&waiter_tid);
-        lock.release().expect("held");
-        assert!(waiter.join().expect("waiter"), "the waiter got the lock");
-    });
+    let got = released_while_asleep(
+        || lock.lock_timeout(PATIENCE).is_ok(),
+        || lock.release().expect("held"),
+    );
+    assert!(got, "the waiter got the lock");
     assert!(!lock.locked());
 
     lock.acquire().expect("clean");
@@ -594,23 +602,20 @@ fn rlock_release_errors() {
 #[test]
 fn rlock_passes_between_threads_after_full_release() {
     let lock = RLock::new();
-    let waiter_tid = AtomicI32::new(0);
     lock.acquire().expect("clean");
     lock.acquire().expect("re-entered");
-    std::thread::scope(|s| {
-        let waiter = s.spawn(|| {
-            waiter_tid.store(current_tid(), Ordering::SeqCst);
+    let waited = released_while_asleep(
+        || {
             let guard = lock.lock_timeout(PATIENCE);
-            let (got, count) = (guard.is_ok(), lock.count());
-            drop(guard);
-            (got, count)
-        });
-        wait_until_asleep(&waiter_tid);
-        lock.release().expect("owned");
-        assert!(lock.is_owned(), "one level still held");
-        lock.release().expect("owned");
-        assert_eq!(waiter.join().expect("waiter"), (true, 1));
-    });
+            (guard.is_ok(), lock.count())
+        },
+        || {
+            lock.release().expect("owned");
+            assert!(lock.is_owned(), "one level still held");
+            lock.release().expect("owned");
+        },
+    );
+    assert_eq!(waited, (true, 1));
     assert!(!lock.locked());
 }
 
@@ -774,18 +779,15 @@ fn mutex_static_and_default() {
 #[test]
 fn mutex_lock_timeout_succeeds_when_released_during_the_wait() {
     let mutex = Mutex::new(0u32);
-    let waiter_tid = AtomicI32::new(0);
-    std::thread::scope(|s| {
-        let mut guard = mutex.lock().expect("clean");
-        let waiter = s.spawn(|| {
-            waiter_tid.store(current_tid(), Ordering::SeqCst);
-            mutex.lock_timeout(PATIENCE).map(|g| *g).ok()
-        });
-        wait_until_asleep(&waiter_tid);
-        *guard = 7;
-        drop(guard);
-        assert_eq!(waiter.join().expect("waiter"), Some(7));
-    });
+    let mut guard = mutex.lock().expect("clean");
+    let seen = released_while_asleep(
+        || mutex.lock_timeout(PATIENCE).map(|g| *g).ok(),
+        move || {
+            *guard = 7;
+            drop(guard);
+        },
+    );
+    assert_eq!(seen, Some(7));
 }
 
 #[test]
@@ -1336,16 +1338,10 @@ fn semaphore_release_reports_overflow_and_changes_nothing() {
 #[test]
 fn semaphore_acquire_timeout_succeeds_when_released_during_the_wait() {
     let sem = Semaphore::new(0);
-    let waiter_tid = AtomicI32::new(0);
-    std::thread::scope(|s| {
-        let waiter = s.spawn(|| {
-            waiter_tid.store(current_tid(), Ordering::SeqCst);
-            sem.acquire_timeout(PATIENCE)
-        });
-        wait_until_asleep(&waiter_tid);
-        sem.release(1).expect("no overflow");
-        assert!(waiter.join().expect("waiter"));
-    });
+    assert!(released_while_asleep(
+        || sem.acquire_timeout(PATIENCE),
+        || sem.release(1).expect("no overflow"),
+    ));
     assert_eq!(sem.value(), 0);
 }
 
@@ -1451,16 +1447,10 @@ fn bounded_semaphore_refuses_releases_past_its_bound() {
 fn bounded_semaphore_acquire_timeout_succeeds_when_released_during_the_wait() {
     let sem = BoundedSemaphore::new(1);
     sem.acquire();
-    let waiter_tid = AtomicI32::new(0);
-    std::thread::scope(|s| {
-        let waiter = s.spawn(|| {
-            waiter_tid.store(current_tid(), Ordering::SeqCst);
-            sem.acquire_timeout(PATIENCE)
-        });
-        wait_until_asleep(&waiter_tid);
-        sem.release(1).expect("within the bound");
-        assert!(waiter.join().expect("waiter"));
-    });
+    assert!(released_while_asleep(
+        || sem.acquire_timeout(PATIENCE),
+        || sem.release(1).expect("within the bound"),
+    ));
     assert_eq!(sem.release(1), Ok(()));
 }
 
@@ -1580,16 +1570,10 @@ fn event_wait_after_set_and_clear_waits_for_the_next_set() {
         !event.wait_timeout(SHORT),
         "a set already cleared does not count later"
     );
-    let waiter_tid = AtomicI32::new(0);
-    std::thread::scope(|s| {
-        let waiter = s.spawn(|| {
-            waiter_tid.store(current_tid(), Ordering::SeqCst);
-            event.wait_timeout(PATIENCE)
-        });
-        wait_until_asleep(&waiter_tid);
-        event.set();
-        assert!(waiter.join().expect("waiter"));
-    });
+    assert!(released_while_asleep(
+        || event.wait_timeout(PATIENCE),
+        || event.set()
+    ));
 }
 
 #[test]
