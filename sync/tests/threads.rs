@@ -1723,13 +1723,12 @@ fn barrier_wait_timeout_that_does_not_elapse() {
     assert!(!barrier.broken());
 }
 
-#[test]
-fn barrier_timeout_breaks_it_for_everyone() {
-    const PARTIES: u32 = 4;
-    let barrier = Arc::new(Barrier::new(PARTIES).expect("parties"));
-    let others: Vec<_> = (0..2)
+/// Two threads waiting at `barrier`, the first untimed, the second bounded by
+/// [`PATIENCE`]; returns once both wait.
+fn two_barrier_waiters(barrier: &Arc<Barrier>) -> Vec<JoinHandle<Result<u32, Error>>> {
+    let waiters: Vec<_> = (0..2)
         .map(|i| {
-            spawn_with(&barrier, move |barrier| {
+            spawn_with(barrier, move |barrier| {
                 if i == 0 {
                     barrier.wait()
                 } else {
@@ -1739,6 +1738,14 @@ fn barrier_timeout_breaks_it_for_everyone() {
         })
         .collect();
     assert!(holds_within(|| barrier.n_waiting() == 2, PATIENCE));
+    waiters
+}
+
+#[test]
+fn barrier_timeout_breaks_it_for_everyone() {
+    const PARTIES: u32 = 4;
+    let barrier = Arc::new(Barrier::new(PARTIES).expect("parties"));
+    let others = two_barrier_waiters(&barrier);
     // The fourth party never comes: this wait times out and breaks the barrier.
     assert_eq!(barrier.wait_timeout(SHORT), Err(Error::TimedOut));
     assert_eq!(
@@ -1784,21 +1791,7 @@ fn barrier_abort_breaks_it_until_reset() {
 fn barrier_reset_while_parties_wait_releases_them_with_broken_barrier() {
     const PARTIES: u32 = 3;
     let barrier = Arc::new(Barrier::new(PARTIES).expect("parties"));
-    let waiters: Vec<_> = (0..PARTIES - 1)
-        .map(|i| {
-            spawn_with(&barrier, move |barrier| {
-                if i == 0 {
-                    barrier.wait()
-                } else {
-                    barrier.wait_timeout(PATIENCE)
-                }
-            })
-        })
-        .collect();
-    assert!(holds_within(
-        || barrier.n_waiting() == PARTIES - 1,
-        PATIENCE
-    ));
+    let waiters = two_barrier_waiters(&barrier);
     barrier.reset();
     assert_eq!(
         join_all_within(waiters),
