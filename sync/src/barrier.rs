@@ -1,13 +1,14 @@
 //! `Barrier`: Python's `threading.Barrier`, with abort, reset, timeouts and a broken state.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::Error;
-use crate::futex::{AtomicU32, Ordering, deadline_after, expired};
 use crate::owner::current_thread_id;
 use crate::raw_condvar::RawCondvar;
 use crate::raw_lock::{Acquired, RawLock};
+use mp_sys::Deadline;
+use mp_sys::futex::{AtomicU32, Ordering};
 
 /// Waiters are arriving.
 const FILLING: u32 = 0;
@@ -86,7 +87,7 @@ impl Inner<'_> {
     }
 
     /// Sleeps until notified or `deadline`; false if the deadline passed.
-    fn wait(&self, deadline: Option<Instant>) -> bool {
+    fn wait(&self, deadline: Deadline) -> bool {
         let barrier = self.barrier;
         let (woken, acquired) = barrier.changed.wait(
             &barrier.lock,
@@ -141,7 +142,7 @@ impl Barrier {
     /// assert_eq!(barrier.wait(), Ok(0));
     /// ```
     pub fn wait(&self) -> Result<u32, Error> {
-        self.wait_until(None)
+        self.wait_until(Deadline::NEVER)
     }
 
     /// As [`wait`](Barrier::wait), but gives up after `timeout`, which breaks the barrier for
@@ -155,7 +156,7 @@ impl Barrier {
     /// assert!(barrier.broken());
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<u32, Error> {
-        self.wait_until(deadline_after(timeout))
+        self.wait_until(Deadline::after(timeout))
     }
 
     /// Breaks the barrier: current and future waiters get [`Error::BrokenBarrier`] until
@@ -232,7 +233,7 @@ impl Barrier {
         inner
     }
 
-    fn wait_until(&self, deadline: Option<Instant>) -> Result<u32, Error> {
+    fn wait_until(&self, deadline: Deadline) -> Result<u32, Error> {
         let inner = self.enter();
         // Wait for the previous round to drain or finish resetting.
         while matches!(inner.state(), DRAINING | RESETTING) {
@@ -265,10 +266,10 @@ impl Barrier {
         &self,
         inner: &Inner<'_>,
         index: u32,
-        deadline: Option<Instant>,
+        deadline: Deadline,
     ) -> Result<u32, Error> {
         while inner.state() == FILLING {
-            if !inner.wait(deadline) && inner.state() == FILLING && expired(deadline) {
+            if !inner.wait(deadline) && inner.state() == FILLING && deadline.has_passed() {
                 inner.break_barrier();
                 return Err(Error::TimedOut);
             }

@@ -2,13 +2,13 @@
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::{LockResult, OwnerDied, TryLockResult};
-use crate::futex::{deadline_after, expired};
 use crate::mutex::{Mutex, MutexGuard};
 use crate::raw_condvar::RawCondvar;
 use crate::raw_lock::Acquired;
+use mp_sys::Deadline;
 
 /// A lock and a condition variable in one, as Python's `Condition`, which also owns the
 /// state the condition is about (use `()` for none).
@@ -182,7 +182,7 @@ impl<T> ConditionGuard<'_, T> {
     /// t.join().unwrap();
     /// ```
     pub fn wait(&mut self) -> LockResult<()> {
-        let (_, acquired) = self.wait_until(None);
+        let (_, acquired) = self.wait_until(Deadline::NEVER);
         owner_died_result(acquired, ())
     }
 
@@ -196,7 +196,7 @@ impl<T> ConditionGuard<'_, T> {
     /// assert_eq!(g.wait_timeout(Duration::from_millis(5)).unwrap(), false);
     /// ```
     pub fn wait_timeout(&mut self, timeout: Duration) -> LockResult<bool> {
-        let (woken, acquired) = self.wait_until(deadline_after(timeout));
+        let (woken, acquired) = self.wait_until(Deadline::after(timeout));
         owner_died_result(acquired, woken)
     }
 
@@ -210,7 +210,7 @@ impl<T> ConditionGuard<'_, T> {
     pub fn wait_for(&mut self, mut predicate: impl FnMut(&mut T) -> bool) -> LockResult<()> {
         let mut owner_died = false;
         while !predicate(&mut self.guard) {
-            owner_died |= self.wait_until(None).1 == Acquired::Poisoned;
+            owner_died |= self.wait_until(Deadline::NEVER).1 == Acquired::Poisoned;
         }
         owner_died_result(
             if owner_died {
@@ -236,13 +236,13 @@ impl<T> ConditionGuard<'_, T> {
         mut predicate: impl FnMut(&mut T) -> bool,
         timeout: Duration,
     ) -> LockResult<bool> {
-        let deadline = deadline_after(timeout);
+        let deadline = Deadline::after(timeout);
         let mut owner_died = false;
         let satisfied = loop {
             if predicate(&mut self.guard) {
                 break true;
             }
-            if expired(deadline) {
+            if deadline.has_passed() {
                 break false;
             }
             owner_died |= self.wait_until(deadline).1 == Acquired::Poisoned;
@@ -278,7 +278,7 @@ impl<T> ConditionGuard<'_, T> {
         self.condvar.notify(u32::MAX);
     }
 
-    fn wait_until(&mut self, deadline: Option<Instant>) -> (bool, Acquired) {
+    fn wait_until(&mut self, deadline: Deadline) -> (bool, Acquired) {
         let guard = &self.guard;
         self.condvar.wait(guard.raw(), || guard.relock(), deadline)
     }

@@ -3,7 +3,8 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::futex::{self, AtomicU32, Ordering, deadline_after};
+use mp_sys::Deadline;
+use mp_sys::futex::{self, AtomicU32, Ordering};
 
 pub(crate) const SET: u32 = 1;
 pub(crate) const SLEEPERS: u32 = 2;
@@ -115,7 +116,7 @@ impl Event {
     /// e.wait();
     /// ```
     pub fn wait(&self) {
-        while !self.wait_until(None) {}
+        while !self.wait_until(Deadline::NEVER) {}
     }
 
     /// Waits until the flag is set or `timeout` elapses; returns the flag (Python's
@@ -129,10 +130,10 @@ impl Event {
     /// assert!(e.wait_timeout(Duration::from_millis(5)));
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        self.wait_until(deadline_after(timeout))
+        self.wait_until(Deadline::after(timeout))
     }
 
-    fn wait_until(&self, deadline: Option<Instant>) -> bool {
+    fn wait_until(&self, deadline: Deadline) -> bool {
         let generation = self.state.load(Ordering::Acquire) & !(SET | SLEEPERS);
         if self.is_set() || self.spin_until_set() {
             return true;

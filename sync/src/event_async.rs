@@ -7,8 +7,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::event::{Event, GENERATION_MASK, SET, SLEEPERS};
-use crate::futex::Ordering;
 use crate::futex_reactor::{FutexReactor, FutexWaiter};
+use mp_sys::futex::Ordering;
 
 impl Event {
     /// Waits until the flag is set, without blocking the async runtime: Python's

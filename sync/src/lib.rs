@@ -139,7 +139,6 @@ mod error;
 mod event;
 #[cfg(all(feature = "async", not(loom)))]
 mod event_async;
-mod futex;
 #[cfg(all(feature = "async", not(loom)))]
 pub mod futex_reactor;
 mod lock;
@@ -149,7 +148,6 @@ mod raw_condvar;
 mod raw_lock;
 mod rlock;
 mod semaphore;
-mod spin;
 
 pub use barrier::Barrier;
 pub use condition::{Condition, ConditionGuard};

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use crate::Error;
 use crate::error::{LockResult, TryLockResult, lock_result, try_lock_result};
-use crate::futex::deadline_after;
 use crate::owner::current_process_id;
 use crate::raw_lock::{RawLock, ReleaseError};
+use mp_sys::Deadline;
 
 /// A mutual-exclusion lock that any thread of any process may release, as Python's `Lock`
 /// (a binary semaphore, not an owned mutex).
@@ -103,7 +103,9 @@ impl Lock {
     /// assert!(lock.lock_timeout(Duration::from_millis(10)).is_err());
     /// ```
     pub fn lock_timeout(&self, timeout: Duration) -> TryLockResult<LockGuard<'_>> {
-        let outcome = self.raw.lock(current_process_id(), deadline_after(timeout));
+        let outcome = self
+            .raw
+            .lock(current_process_id(), Deadline::after(timeout));
         try_lock_result(outcome, || self.guard())
     }
 
@@ -146,7 +148,8 @@ impl Lock {
     /// ```
     pub fn acquire_timeout(&self, timeout: Duration) -> TryLockResult<()> {
         try_lock_result(
-            self.raw.lock(current_process_id(), deadline_after(timeout)),
+            self.raw
+                .lock(current_process_id(), Deadline::after(timeout)),
             || (),
         )
     }

@@ -7,9 +7,9 @@ use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use crate::error::{LockResult, TryLockResult, lock_result, try_lock_result};
-use crate::futex::deadline_after;
 use crate::owner::current_thread_id;
 use crate::raw_lock::{Acquired, RawLock};
+use mp_sys::Deadline;
 
 /// A value under a lock owned by the thread that took it.
 ///
@@ -131,7 +131,7 @@ impl<T: ?Sized> Mutex<T> {
     /// # drop(held);
     /// ```
     pub fn lock_timeout(&self, timeout: Duration) -> TryLockResult<MutexGuard<'_, T>> {
-        let outcome = self.raw.lock(current_thread_id(), deadline_after(timeout));
+        let outcome = self.raw.lock(current_thread_id(), Deadline::after(timeout));
         try_lock_result(outcome, || self.guard())
     }
 

@@ -3,9 +3,8 @@
 //! A lock word stores its holder's kernel id: the thread id for owned locks (`RLock`,
 //! `Mutex`, the lock of a `Condition`) and the process id for `Lock`, which any thread of
 //! any process may release. Both come from the same id space, so one liveness check
-//! serves both. Ids are cached per thread and per process because `gettid()` and
-//! `getpid()` are system calls and the uncontended lock path must not pay for one; a
-//! `pthread_atfork` child handler clears the caches, since a forked child has new ids.
+//! serves both. The ids come from mp-sys's per-process caches (`mp_sys::process`), which a
+//! forked child resets, so the uncontended lock path pays for no system call.
 
 /// Kernel thread ids and process ids fit in 22 bits (`PID_MAX_LIMIT` is 2^22), so 30 bits
 /// leave the top two bits of a lock word free for flags.
@@ -19,39 +18,9 @@ const PROCESS_MARK: u32 = 1 << 29;
 
 #[cfg(not(loom))]
 mod imp {
-    use std::cell::Cell;
-    use std::sync::Once;
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use mp_sys::process::{current_pid, current_tid};
 
-    thread_local! {
-        static THREAD_ID: Cell<u32> = const { Cell::new(0) };
-    }
-    static PROCESS_ID: AtomicU32 = AtomicU32::new(0);
-    static FORK_HANDLER: Once = Once::new();
-
-    extern "C" fn forget_ids_in_child() {
-        // The child's only thread is the copy of the forking thread: its cached id is the
-        // parent's, and so is the cached process id.
-        let _ = THREAD_ID.try_with(|id| id.set(0));
-        PROCESS_ID.store(0, Ordering::Relaxed);
-    }
-
-    fn install_fork_handler() {
-        FORK_HANDLER.call_once(|| {
-            // SAFETY: registers a child-side handler that only stores to a thread-local
-            // `Cell` (no allocation, no lock) and to an atomic, both async-signal-safe
-            // operations, which is what a handler running in a freshly forked child needs.
-            let rc = unsafe { libc::pthread_atfork(None, None, Some(forget_ids_in_child)) };
-            if rc != 0 {
-                tracing::warn!(
-                    rc,
-                    "pthread_atfork failed: lock owner ids may be stale after fork"
-                );
-            }
-        });
-    }
-
-    fn id_from_kernel(raw: libc::c_long) -> u32 {
+    fn id_from_kernel(raw: i32) -> u32 {
         // Kernel ids are positive and below 2^22; anything else would be a kernel bug.
         u32::try_from(raw).unwrap_or(u32::MAX) & ((1 << super::ID_BITS) - 1)
     }
@@ -59,32 +28,13 @@ mod imp {
     /// The calling thread's kernel thread id.
     #[inline]
     pub(crate) fn current_thread_id() -> u32 {
-        THREAD_ID.with(|cached| {
-            let id = cached.get();
-            if id != 0 {
-                return id;
-            }
-            install_fork_handler();
-            // SAFETY: gettid takes no arguments and cannot fail.
-            let id = id_from_kernel(unsafe { libc::syscall(libc::SYS_gettid) });
-            cached.set(id);
-            id
-        })
+        id_from_kernel(current_tid())
     }
 
-    /// The calling process's id.
+    /// The calling process's id, marked as one.
     #[inline]
     pub(crate) fn current_process_id() -> u32 {
-        let id = PROCESS_ID.load(Ordering::Relaxed);
-        if id != 0 {
-            return id;
-        }
-        install_fork_handler();
-        // SAFETY: getpid takes no arguments and cannot fail.
-        let id =
-            id_from_kernel(libc::c_long::from(unsafe { libc::getpid() })) | super::PROCESS_MARK;
-        PROCESS_ID.store(id, Ordering::Relaxed);
-        id
+        id_from_kernel(current_pid()) | super::PROCESS_MARK
     }
 
     /// Whether the thread or process `id` (as made by `current_thread_id` or

@@ -2,10 +2,10 @@
 //! every notify bumps, so a waiter that read it before releasing its lock cannot miss a
 //! notify that comes after.
 
-use std::time::Instant;
+use mp_sys::Deadline;
 
-use crate::futex::{self, AtomicU32, Ordering};
 use crate::raw_lock::{Acquired, RawLock};
+use mp_sys::futex::{self, AtomicU32, Ordering};
 
 #[repr(C)]
 pub(crate) struct RawCondvar {
@@ -39,7 +39,7 @@ impl RawCondvar {
         &self,
         lock: &RawLock,
         relock: impl FnOnce() -> Acquired,
-        deadline: Option<Instant>,
+        deadline: Deadline,
     ) -> (bool, Acquired) {
         let seen = self.sequence.load(Ordering::Relaxed);
         self.waiters.fetch_add(1, Ordering::Relaxed);
@@ -50,7 +50,7 @@ impl RawCondvar {
                 woken = false;
                 break;
             }
-            if deadline.is_none() {
+            if deadline.is_never() {
                 // Woken, changed or interrupted: a spurious return is allowed, and re-waiting
                 // on a signal would only delay a notify that raced with it.
                 break;

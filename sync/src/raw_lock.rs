@@ -14,10 +14,11 @@
 //! pointers into the owner's mapping, and it cannot describe a `Lock` released by a thread
 //! other than the one that took it. Glibc's robust mutexes have the same owner-only limit.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::futex::{self, AtomicU32, Ordering};
 use crate::owner;
+use mp_sys::futex::{self, AtomicU32, Ordering};
+use mp_sys::{Backoff, BackoffPolicy, Deadline};
 
 const ID_MASK: u32 = (1 << owner::ID_BITS) - 1;
 const POISONED: u32 = 1 << 30;
@@ -25,6 +26,15 @@ const WAITERS: u32 = 1 << 31;
 
 /// How long a waiter sleeps before it checks whether the holder still lives.
 const LIVENESS_SLICE: Duration = Duration::from_millis(100);
+
+/// The spin before a contended lock sleeps: rounds of 2, 4 and 8 pauses, then 7 yields.
+/// Most critical sections end within it; a longer one is slept through.
+const LOCK_SPIN: BackoffPolicy = BackoffPolicy {
+    spin_rounds: 3,
+    first_spin: 2,
+    doubling: true,
+    yield_rounds: 7,
+};
 
 /// How an acquisition went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,7 +106,7 @@ impl RawLock {
 
     /// Blocks until the lock is taken by `id`, or until `deadline`.
     #[inline]
-    pub(crate) fn lock(&self, id: u32, deadline: Option<Instant>) -> Result<Acquired, NotAcquired> {
+    pub(crate) fn lock(&self, id: u32, deadline: Deadline) -> Result<Acquired, NotAcquired> {
         if self
             .word
             .compare_exchange(0, id, Ordering::Acquire, Ordering::Relaxed)
@@ -112,21 +122,21 @@ impl RawLock {
     pub(crate) fn lock_blocking(&self, id: u32) -> Acquired {
         loop {
             // Without a deadline `lock` only returns once it holds the lock.
-            if let Ok(acquired) = self.lock(id, None) {
+            if let Ok(acquired) = self.lock(id, Deadline::NEVER) {
                 return acquired;
             }
         }
     }
 
     #[cold]
-    fn lock_contended(&self, id: u32, deadline: Option<Instant>) -> Result<Acquired, NotAcquired> {
+    fn lock_contended(&self, id: u32, deadline: Deadline) -> Result<Acquired, NotAcquired> {
         // A short spin first: most critical sections are shorter than a sleep and a wake-up.
-        let mut spin = crate::spin::SpinWait::new();
+        let mut spin = Backoff::new(LOCK_SPIN);
         loop {
             if let Ok(acquired) = self.try_lock(id) {
                 return Ok(acquired);
             }
-            if !spin.spin() {
+            if !spin.snooze() {
                 break;
             }
         }
@@ -153,7 +163,7 @@ impl RawLock {
             {
                 continue;
             }
-            if futex::expired(deadline) {
+            if deadline.has_passed() {
                 return Err(NotAcquired::WouldBlock);
             }
             let woken = futex::wait(&self.word, expected, Self::slice_deadline(deadline));
@@ -164,12 +174,12 @@ impl RawLock {
     }
 
     #[cfg(not(loom))]
-    fn slice_deadline(deadline: Option<Instant>) -> Option<Instant> {
-        Some(futex::earlier(deadline, Instant::now() + LIVENESS_SLICE))
+    fn slice_deadline(deadline: Deadline) -> Deadline {
+        deadline.earlier(Deadline::after(LIVENESS_SLICE))
     }
 
     #[cfg(loom)]
-    fn slice_deadline(deadline: Option<Instant>) -> Option<Instant> {
+    fn slice_deadline(deadline: Deadline) -> Deadline {
         // Liveness slices are a real-time concern; loom models only the deadline paths.
         let _ = LIVENESS_SLICE;
         deadline

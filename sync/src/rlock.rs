@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use crate::Error;
 use crate::error::{LockResult, TryLockResult, lock_result, try_lock_result};
-use crate::futex::{AtomicU32, Ordering, deadline_after};
 use crate::owner::current_thread_id;
 use crate::raw_lock::{Acquired, NotAcquired, RawLock};
+use mp_sys::Deadline;
+use mp_sys::futex::{AtomicU32, Ordering};
 
 /// A re-entrant lock, owned by the thread that took it, as Python's `RLock`.
 ///
@@ -105,7 +106,7 @@ impl RLock {
     /// });
     /// ```
     pub fn lock_timeout(&self, timeout: Duration) -> TryLockResult<RLockGuard<'_>> {
-        let deadline = deadline_after(timeout);
+        let deadline = Deadline::after(timeout);
         let outcome = self.enter(|raw, id| raw.lock(id, deadline));
         try_lock_result(outcome, || self.guard())
     }
@@ -148,7 +149,7 @@ impl RLock {
     /// lock.release().unwrap();
     /// ```
     pub fn acquire_timeout(&self, timeout: Duration) -> TryLockResult<()> {
-        let deadline = deadline_after(timeout);
+        let deadline = Deadline::after(timeout);
         try_lock_result(self.enter(|raw, id| raw.lock(id, deadline)), || ())
     }
 

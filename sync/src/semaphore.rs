@@ -1,10 +1,11 @@
 //! `Semaphore` and `BoundedSemaphore`: Python's counting semaphores.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::Error;
-use crate::futex::{self, AtomicU32, Ordering, deadline_after};
+use mp_sys::Deadline;
+use mp_sys::futex::{self, AtomicU32, Ordering};
 
 /// A counter of permits: `acquire` takes one (waiting while there are none), `release` gives
 /// permits back. As Python's `Semaphore`, nothing ties a release to an earlier acquire.
@@ -49,7 +50,7 @@ impl Semaphore {
     /// assert_eq!(s.value(), 0);
     /// ```
     pub fn acquire(&self) {
-        while !self.acquire_until(None) {}
+        while !self.acquire_until(Deadline::NEVER) {}
     }
 
     /// Takes a permit if one is free, without waiting (Python's `acquire(blocking=False)`).
@@ -82,7 +83,7 @@ impl Semaphore {
     /// assert!(!s.acquire_timeout(Duration::from_millis(5)));
     /// ```
     pub fn acquire_timeout(&self, timeout: Duration) -> bool {
-        self.acquire_until(deadline_after(timeout))
+        self.acquire_until(Deadline::after(timeout))
     }
 
     /// Gives back `count` permits and wakes as many waiters.
@@ -107,7 +108,7 @@ impl Semaphore {
         self.permits.load(Ordering::Relaxed)
     }
 
-    fn acquire_until(&self, deadline: Option<Instant>) -> bool {
+    fn acquire_until(&self, deadline: Deadline) -> bool {
         loop {
             if self.try_acquire() {
                 return true;

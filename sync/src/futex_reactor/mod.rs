@@ -63,7 +63,6 @@
 
 mod registry;
 mod waiter;
-mod waitv;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -73,8 +72,8 @@ use std::task::Waker;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use mp_sys::futex::waitv::{MAX_WORDS, Waited, WaitvWord, futex_waitv};
 use registry::Registry;
-use waitv::{MAX_WORDS, Waited, WaitvWord, futex_waitv};
 
 pub use waiter::{FutexWaiter, WordWait};
 
@@ -100,7 +99,7 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(2);
 /// assert_eq!(mp_sync::futex_reactor::wake_all(&word), 0); // nobody sleeps on it
 /// ```
 pub fn wake_all(word: &AtomicU32) -> usize {
-    crate::futex::wake(word, u32::MAX)
+    mp_sys::futex::wake(word, u32::MAX)
 }
 
 /// Waits on futex words for async code: one background thread sleeps on every awaited
@@ -328,7 +327,7 @@ impl Core {
 
     fn ring(&self) {
         self.doorbell.fetch_add(1, Ordering::Release);
-        crate::futex::wake(&self.doorbell, 1);
+        mp_sys::futex::wake(&self.doorbell, 1);
     }
 
     /// Fires the waiters `which` picks, and wakes them once the registry lock is released.
@@ -345,7 +344,7 @@ impl Core {
             let bell = self.doorbell.load(Ordering::Acquire);
             if self.polling.load(Ordering::Relaxed) {
                 let due = *next_poll.get_or_insert_with(|| Instant::now() + POLL_INTERVAL);
-                if !crate::futex::wait(&self.doorbell, bell, Some(due)) {
+                if !mp_sys::futex::wait(&self.doorbell, bell, Some(due)) {
                     next_poll = None;
                     self.fire(Registry::fire_all);
                 }
