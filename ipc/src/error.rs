@@ -69,6 +69,9 @@ pub enum Error {
     /// process is out of descriptors. The message was read and thrown away.
     #[error("the file descriptors of a message were cut off (out of descriptors?)")]
     FdsTruncated,
+    /// Another failure of the OS layer (mp-sys) than those above.
+    #[error(transparent)]
+    System(mp_sys::Error),
     /// A message holds handles (file descriptors), which only travel over Unix sockets.
     #[error("a message with {count} file descriptors cannot go over a TCP connection")]
     FdsNeedUnixSocket {
@@ -143,6 +146,26 @@ impl From<mp_wire::Error> for Error {
             Wire::FdsNeedUnixSocket { count } => Error::FdsNeedUnixSocket { count },
             Wire::Os { operation, errno } => Error::Os { operation, errno },
             other => Error::SharedMem(other.into()),
+        }
+    }
+}
+
+/// A system call's failure keeps its meaning: `Os` stays `Os`, a cut-off of descriptors
+/// stays [`Error::FdsTruncated`], so that `?` on [`wait`](crate::wait) gives the errors
+/// this crate always gave.
+///
+/// ```
+/// use nix::errno::Errno;
+///
+/// let error = mp_ipc::Error::from(mp_sys::Error::Os { operation: "poll", errno: Errno::EBADF });
+/// assert!(matches!(error, mp_ipc::Error::Os { operation: "poll", errno: Errno::EBADF }));
+/// ```
+impl From<mp_sys::Error> for Error {
+    fn from(error: mp_sys::Error) -> Self {
+        match error {
+            mp_sys::Error::Os { operation, errno } => Error::Os { operation, errno },
+            mp_sys::Error::FdsTruncated => Error::FdsTruncated,
+            other => Error::System(other),
         }
     }
 }

@@ -12,8 +12,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use mp_wire::{FrameFds, MAX_FDS_PER_FRAME, Reader, SocketKind};
 
 use crate::Error;
-use crate::wait::{Waitable, poll_readable};
+use crate::Waitable;
 use mp_shared_mem::transfer;
+use mp_sys::Deadline;
 
 /// The default limit on the size of a message a connection accepts: 64 MiB.
 ///
@@ -187,7 +188,12 @@ impl<T> Connection<T> {
         if self.has_buffered() {
             return Ok(true);
         }
-        poll_readable(self.socket.as_fd(), timeout)
+        mp_sys::poll::is_readable(self.socket.as_fd(), Deadline::from_timeout(timeout)).map_err(
+            |errno| Error::Os {
+                operation: "poll",
+                errno,
+            },
+        )
     }
 
     /// Closes this end (Python's `close`); the peer then sees the end of the stream. The

@@ -15,9 +15,10 @@
 use std::any::type_name;
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mp_sync::TryLockError;
+use mp_sys::Deadline;
 use serde::de::DeserializeOwned;
 
 use super::control::Cursor;
@@ -174,7 +175,7 @@ impl RawQueue {
                 };
             }
             let deadline = if mid_stream {
-                Some(Instant::now() + STREAM_STALL)
+                Deadline::after(STREAM_STALL)
             } else {
                 match patience.deadline() {
                     None => return Err(Error::Empty),

@@ -147,7 +147,6 @@ mod builder;
 mod consume;
 mod control;
 mod fifo;
-mod futex;
 mod joinable;
 mod produce;
 mod raw;

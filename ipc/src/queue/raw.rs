@@ -10,8 +10,9 @@ use mp_shared_mem::Segment;
 use mp_sync::{Lock, LockGuard, TryLockError};
 
 use super::control::{Control, Cursor, DATA_OFFSET, Kind, MAGIC, VERSION, Wake, type_hash};
-use super::futex;
 use crate::Error;
+use mp_sys::futex;
+use mp_sys::{Backoff, BackoffPolicy, Deadline};
 
 /// How long a blocked call may wait.
 #[derive(Clone, Copy, Debug)]
@@ -38,29 +39,32 @@ impl Patience {
     pub(crate) fn fixed(self) -> Self {
         match self {
             // A timeout too large to represent waits for ever.
-            Patience::Within(timeout) => Instant::now()
-                .checked_add(timeout)
+            Patience::Within(timeout) => Deadline::after(timeout)
+                .instant()
                 .map_or(Patience::Forever, Patience::Until),
             other => other,
         }
     }
 
-    /// `None` for no waiting at all, else the deadline (`None` inside: for ever).
-    pub(crate) fn deadline(self) -> Option<Option<Instant>> {
+    /// `None` for no waiting at all, else the deadline.
+    pub(crate) fn deadline(self) -> Option<Deadline> {
         match self.fixed() {
             Patience::NoWait => None,
-            Patience::Until(deadline) => Some(Some(deadline)),
-            Patience::Within(_) | Patience::Forever => Some(None),
+            Patience::Until(deadline) => Some(Deadline::at(deadline)),
+            Patience::Within(_) | Patience::Forever => Some(Deadline::NEVER),
         }
     }
 }
 
-/// Spins of the first waiting phase: a wake-up between processes costs microseconds, a
-/// message far less, so a partner that is running fills or drains the ring again long
-/// before this runs out.
-const SPINS: u32 = 256;
-/// `sched_yield`s after spinning, before sleeping.
-const YIELDS: u32 = 8;
+/// The first waiting phases: 256 single pauses, then 8 `sched_yield`s, then sleep. A
+/// wake-up between processes costs microseconds, a message far less, so a partner that is
+/// running fills or drains the ring again long before the spinning runs out.
+const RING_WAIT: BackoffPolicy = BackoffPolicy {
+    spin_rounds: 256,
+    first_spin: 1,
+    doubling: false,
+    yield_rounds: 8,
+};
 /// The longest sleep before a waiter checks again on its own. It bounds the delay when
 /// the process that should have woken us died between its commit and its wake-up call.
 const SLEEP_SLICE: Duration = Duration::from_millis(100);
@@ -368,18 +372,15 @@ impl RawQueue {
     pub(crate) fn wait_until(
         &self,
         wake: &Wake,
-        deadline: Option<Instant>,
+        deadline: Deadline,
         mut ready: impl FnMut() -> Result<bool, Error>,
     ) -> Result<bool, Error> {
-        for round in 0..SPINS + YIELDS {
+        let mut backoff = Backoff::new(RING_WAIT);
+        while !backoff.is_spent() {
             if ready()? {
                 return Ok(true);
             }
-            if round < SPINS {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
+            backoff.snooze();
         }
         loop {
             wake.waiter.store(1, Ordering::Relaxed);
@@ -392,13 +393,11 @@ impl RawQueue {
                 wake.waiter.store(0, Ordering::Relaxed);
                 return outcome;
             }
-            let now = Instant::now();
-            if deadline.is_some_and(|d| now >= d) {
+            if deadline.has_passed() {
                 wake.waiter.store(0, Ordering::Relaxed);
                 return Ok(false);
             }
-            let slice_end = now + SLEEP_SLICE;
-            let until = deadline.map_or(slice_end, |d| d.min(slice_end));
+            let until = deadline.earlier(Deadline::after(SLEEP_SLICE));
             futex::wait(&wake.seq, seq, until);
         }
     }
@@ -463,10 +462,10 @@ impl RawQueue {
     ) -> mp_sync::TryLockResult<LockGuard<'a>> {
         match patience.deadline() {
             None => Err(TryLockError::WouldBlock),
-            Some(Some(deadline)) => {
-                lock.lock_timeout(deadline.saturating_duration_since(Instant::now()))
-            }
-            Some(None) => lock.lock().map_err(TryLockError::OwnerDied),
+            Some(deadline) => match deadline.remaining() {
+                Some(left) => lock.lock_timeout(left),
+                None => lock.lock().map_err(TryLockError::OwnerDied),
+            },
         }
     }
 }

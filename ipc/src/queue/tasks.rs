@@ -5,11 +5,12 @@
 //! put cannot leave the count one off, and nothing needs repair.
 
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::futex;
 use super::raw::{Patience, RawQueue};
 use crate::Error;
+use mp_sys::Deadline;
+use mp_sys::futex;
 
 /// The longest sleep before a joiner looks again on its own (a `task_done` whose process
 /// died before its wake-up call is then noticed).
@@ -64,12 +65,12 @@ impl RawQueue {
             if self.unfinished_tasks() == 0 {
                 return true;
             }
-            let now = Instant::now();
+            let slice = Deadline::after(JOIN_SLICE);
             let deadline = match patience {
                 Patience::NoWait => return false,
-                Patience::Until(deadline) if now >= deadline => return false,
-                Patience::Until(deadline) => deadline.min(now + JOIN_SLICE),
-                Patience::Within(_) | Patience::Forever => now + JOIN_SLICE,
+                Patience::Until(deadline) if Deadline::at(deadline).has_passed() => return false,
+                Patience::Until(deadline) => Deadline::at(deadline).earlier(slice),
+                Patience::Within(_) | Patience::Forever => slice,
             };
             shared.joiners.fetch_add(1, Ordering::SeqCst);
             let done = shared.tasks_done.load(Ordering::SeqCst);
