@@ -41,6 +41,19 @@ pub struct BackoffPolicy {
 }
 
 impl BackoffPolicy {
+    /// For a hand-off between threads of one process (a queue slot, a result): rounds of
+    /// 1, 2, 4, 8, 16 and 32 pauses, then 4 yields, as crossbeam's channels wait.
+    ///
+    /// ```
+    /// assert_eq!(mp_sys::BackoffPolicy::THREAD_HANDOFF.rounds(), 10);
+    /// ```
+    pub const THREAD_HANDOFF: BackoffPolicy = BackoffPolicy {
+        spin_rounds: 6,
+        first_spin: 1,
+        doubling: true,
+        yield_rounds: 4,
+    };
+
     /// Every round, spinning and yielding: how many times
     /// [`snooze`](Backoff::snooze) returns `true`.
     ///

@@ -94,17 +94,39 @@ mod tests {
     use std::os::fd::AsFd;
 
     #[test]
-    fn a_killed_child_is_seen_to_exit() {
+    fn an_ended_child_is_seen_to_exit_and_cannot_be_signalled() {
         let mut child = std::process::Command::new("sleep")
             .arg("30")
             .spawn()
             .unwrap();
-        let pidfd = open(child.id() as i32).unwrap();
-        assert!(!has_exited(pidfd.as_fd()).unwrap());
-        send_signal(pidfd.as_fd(), libc::SIGKILL).unwrap();
+        let pidfd = open(child.id() as i32);
+        let _ = child.kill(); // whatever happens below, the child does not outlive the test
+        let pidfd = pidfd.unwrap();
         assert!(wait_exited(pidfd.as_fd(), Deadline::NEVER).unwrap());
+        assert!(has_exited(pidfd.as_fd()).unwrap());
         child.wait().unwrap();
         assert_eq!(send_signal(pidfd.as_fd(), 0), Err(Errno::ESRCH));
+    }
+
+    #[test]
+    fn a_signal_through_the_pidfd_ends_the_child() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let sent = open(child.id() as i32).and_then(|pidfd| {
+            send_signal(pidfd.as_fd(), libc::SIGKILL)?;
+            wait_exited(pidfd.as_fd(), Deadline::NEVER)
+        });
+        if sent.is_err() {
+            let _ = child.kill();
+        }
+        let status = child.wait().unwrap();
+        assert_eq!(sent, Ok(true));
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(libc::SIGKILL)
+        );
     }
 
     #[test]

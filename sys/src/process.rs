@@ -64,7 +64,9 @@ pub fn current_pid() -> i32 {
 }
 
 /// The calling thread's kernel thread id (`gettid()`), cached per thread; right in a
-/// forked child too. The main thread's equals [`current_pid`].
+/// forked child too. The main thread's equals [`current_pid`]. While the thread's locals
+/// are being torn down (a destructor, an exit hook), the id is asked of the kernel each
+/// time.
 ///
 /// ```
 /// assert_eq!(mp_sys::process::current_tid(), mp_sys::process::current_pid());
@@ -73,19 +75,25 @@ pub fn current_pid() -> i32 {
 /// ```
 #[inline]
 pub fn current_tid() -> i32 {
-    THREAD_ID.with(|cached| {
-        let id = cached.get();
-        if id != 0 {
-            return id;
-        }
-        install_fork_handler();
-        // SAFETY: gettid takes no arguments and cannot fail.
-        let raw = unsafe { libc::syscall(libc::SYS_gettid) };
-        // Thread ids are positive `pid_t`s.
-        let id = i32::try_from(raw).unwrap_or(i32::MAX);
-        cached.set(id);
-        id
-    })
+    THREAD_ID
+        .try_with(|cached| {
+            let id = cached.get();
+            if id != 0 {
+                return id;
+            }
+            install_fork_handler();
+            let id = tid_from_kernel();
+            cached.set(id);
+            id
+        })
+        .unwrap_or_else(|_| tid_from_kernel())
+}
+
+fn tid_from_kernel() -> i32 {
+    // SAFETY: gettid takes no arguments and cannot fail.
+    let raw = unsafe { libc::syscall(libc::SYS_gettid) };
+    // Thread ids are positive `pid_t`s.
+    i32::try_from(raw).unwrap_or(i32::MAX)
 }
 
 /// How many forks separate this process from the first process that used this module:
@@ -151,10 +159,13 @@ mod tests {
             child => {
                 drop(writer);
                 let mut answer = [0u8; 1];
-                std::io::Read::read_exact(&mut reader, &mut answer).unwrap();
+                // The child writes once and exits (closing the pipe): the read is bounded
+                // by the child's life, and the child is reaped before anything is checked.
+                let read = std::io::Read::read_exact(&mut reader, &mut answer);
                 let mut status = 0;
                 // SAFETY: reaps the child we just forked; `status` is a valid out pointer.
                 assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+                read.unwrap();
                 assert_eq!(answer, [1], "the child saw its own ids and generation");
                 assert_eq!(current_pid(), parent_pid);
                 assert_eq!(fork_generation(), generation);

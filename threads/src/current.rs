@@ -102,5 +102,5 @@ pub fn get_ident() -> u64 {
 /// assert!(mp_threads::get_native_id() > 0);
 /// ```
 pub fn get_native_id() -> i32 {
-    nix::unistd::gettid().as_raw()
+    mp_sys::process::current_tid()
 }

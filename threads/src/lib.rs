@@ -94,16 +94,13 @@
 //! # Ok::<(), mp_threads::Error>(())
 //! ```
 
-mod backoff;
 mod current;
 mod error;
 mod local;
-mod panic_message;
 mod pool;
 mod queue;
 mod registry;
 mod run;
-mod target;
 mod thread;
 mod thread_info;
 mod timer;
@@ -111,6 +108,7 @@ mod timer;
 pub use current::{active_count, current_thread, enumerate, get_ident, get_native_id, main_thread};
 pub use error::{Error, PutError};
 pub use local::Local;
+pub use mp_sys::Call as Target;
 pub use pool::future::Future;
 #[cfg(feature = "async")]
 pub use pool::into_future::ResultFuture;
@@ -122,7 +120,6 @@ pub use queue::lifo::LifoQueue;
 pub use queue::priority::PriorityQueue;
 pub use queue::simple::SimpleQueue;
 pub use run::Run;
-pub use target::Target;
 pub use thread::{JoinHandle, Thread};
 pub use thread_info::ThreadInfo;
 pub use timer::{Timer, TimerHandle};

@@ -55,13 +55,13 @@ pub(crate) fn next_thread_name() -> String {
 }
 
 fn is_main_os_thread() -> bool {
-    nix::unistd::gettid() == nix::unistd::getpid()
+    mp_sys::process::current_tid() == mp_sys::process::current_pid()
 }
 
 fn main_record() -> &'static Arc<ThreadRecord> {
     MAIN.get_or_init(|| {
         // The main thread's TID is the PID, whichever thread asks first.
-        let pid = nix::unistd::getpid().as_raw();
+        let pid = mp_sys::process::current_pid();
         Arc::new(ThreadRecord::new(
             next_ident(),
             "MainThread".to_owned(),
@@ -110,7 +110,7 @@ pub(crate) fn current() -> ThreadInfo {
         Err(_) => ThreadInfo::from_record(Arc::new(ThreadRecord::new(
             next_ident(),
             foreign_name(),
-            nix::unistd::gettid().as_raw(),
+            mp_sys::process::current_tid(),
             true,
             ThreadKind::Foreign,
         ))),
@@ -131,7 +131,7 @@ fn register_foreign(ident: u64) -> Arc<ThreadRecord> {
     let record = Arc::new(ThreadRecord::new(
         ident,
         foreign_name(),
-        nix::unistd::gettid().as_raw(),
+        mp_sys::process::current_tid(),
         true,
         ThreadKind::Foreign,
     ));
@@ -156,7 +156,7 @@ pub(crate) fn register_started(record: &Arc<ThreadRecord>) {
 pub(crate) fn enter_started(record: &Arc<ThreadRecord>) {
     record
         .native_id
-        .store(nix::unistd::gettid().as_raw(), Ordering::Release);
+        .store(mp_sys::process::current_tid(), Ordering::Release);
     let _ = IDENT.try_with(|ident| ident.set(record.ident));
     let _ = CURRENT.try_with(|slot| slot.record.set(Arc::clone(record)));
 }
@@ -187,7 +187,7 @@ pub(crate) fn active_count() -> usize {
 
 fn install_exit_hook() {
     EXIT_HOOK.call_once(|| {
-        EXIT_HOOK_PID.store(nix::unistd::getpid().as_raw(), Ordering::Relaxed);
+        EXIT_HOOK_PID.store(mp_sys::process::current_pid(), Ordering::Relaxed);
         // SAFETY: `atexit` only stores the function pointer; it is called once by
         // `exit()` on the exiting thread. `wait_for_non_daemon_threads` is an
         // `extern "C"` function taking no arguments that never unwinds (it runs
@@ -204,7 +204,7 @@ fn install_exit_hook() {
 /// thread has finished.
 extern "C" fn wait_for_non_daemon_threads() {
     let _ = std::panic::catch_unwind(|| {
-        let pid = nix::unistd::getpid().as_raw();
+        let pid = mp_sys::process::current_pid();
         // A forked child inherits the hook and the parent's records, but none of
         // the parent's threads (and perhaps a lock held by one of them).
         if pid != EXIT_HOOK_PID.load(Ordering::Relaxed) {
@@ -212,7 +212,7 @@ extern "C" fn wait_for_non_daemon_threads() {
         }
         // Thread-local storage of the exiting thread may already be gone here,
         // so it is recognised by its TID.
-        let exiting_tid = nix::unistd::gettid().as_raw();
+        let exiting_tid = mp_sys::process::current_tid();
         let mut live = LIVE.lock();
         loop {
             let waiting_for = live.values().find(|record| {

@@ -1,7 +1,7 @@
 //! [`Run`]: Python's "subclass `Thread` and override `run()`" pattern.
 
+use crate::Target;
 use crate::error::Error;
-use crate::target::Target;
 use crate::thread::{JoinHandle, Thread};
 
 /// A type whose [`run`](Run::run) method is a thread's body, as a Python class
@@ -73,7 +73,7 @@ impl Thread<(), ()> {
     /// assert_eq!(handle.join()?.0, "custom");
     /// # Ok::<(), mp_threads::Error>(())
     /// ```
-    pub fn from_run<R: Run>(runner: R) -> Thread<impl Target<(), Output = R>, ()> {
+    pub fn from_run<R: Run>(runner: R) -> Thread<impl Target<(), Output = R> + Send + 'static, ()> {
         Thread::new(
             move || {
                 let mut runner = runner;

@@ -5,13 +5,15 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mp_sys::Deadline;
+
 use parking_lot::{Condvar, Mutex};
 
+use crate::Target;
 use crate::error::Error;
-use crate::panic_message::panic_message;
 use crate::registry;
-use crate::target::Target;
 use crate::thread_info::{ThreadInfo, ThreadKind, ThreadRecord};
+use mp_sys::panic::panic_message;
 
 /// A thread to be started: a target function, its argument tuple, and options.
 ///
@@ -51,7 +53,8 @@ pub struct Thread<F, A> {
 
 impl<F, A> Thread<F, A>
 where
-    F: Target<A>,
+    F: Target<A> + Send + 'static,
+    F::Output: Send + 'static,
     A: Send + 'static,
 {
     /// A thread that will call `target` with the arguments in the `args` tuple.
@@ -184,7 +187,8 @@ fn os_thread_name(name: &str) -> String {
 /// The body of every thread this crate starts.
 fn run_started<F, A>(record: &Arc<ThreadRecord>, packet: &Packet<F::Output>, target: F, args: A)
 where
-    F: Target<A>,
+    F: Target<A> + Send + 'static,
+    F::Output: Send + 'static,
 {
     registry::enter_started(record);
     let outcome =
@@ -309,7 +313,7 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn join_timeout(&mut self, timeout: Duration) -> Result<T, Error> {
         self.check_not_current()?;
-        let outcome = self.packet.take(Some(Instant::now() + timeout));
+        let outcome = self.packet.take(Deadline::after(timeout).instant());
         if !matches!(outcome, Err(Error::TimedOut)) {
             self.reap();
         }

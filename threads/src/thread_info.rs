@@ -45,7 +45,7 @@ impl ThreadRecord {
             daemon,
             alive: AtomicBool::new(true),
             kind,
-            pid: nix::unistd::getpid().as_raw(),
+            pid: mp_sys::process::current_pid(),
         }
     }
 }

@@ -4,10 +4,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mp_sys::Deadline;
+
 use parking_lot::{Condvar, Mutex};
 
+use crate::Target;
 use crate::error::Error;
-use crate::target::Target;
 use crate::thread::{JoinHandle, Thread};
 use crate::thread_info::ThreadInfo;
 
@@ -51,7 +53,8 @@ pub struct Timer<F, A> {
 
 impl<F, A> Timer<F, A>
 where
-    F: Target<A>,
+    F: Target<A> + Send + 'static,
+    F::Output: Send + 'static,
     A: Send + 'static,
 {
     /// A timer that calls `function` with `args` after `interval`.
@@ -132,7 +135,7 @@ where
         });
         // Computed before the thread starts, so a slow thread start does not
         // lengthen the interval.
-        let fire_at = Instant::now().checked_add(interval);
+        let fire_at = Deadline::after(interval).instant();
         let body = {
             let shared = Arc::clone(&shared);
             move || {

@@ -10,11 +10,13 @@ use std::task::Waker;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use mp_sys::Deadline;
+
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
-use crate::backoff::Backoff;
 use crate::error::Error;
-use crate::panic_message::panic_message;
+use mp_sys::panic::panic_message;
+use mp_sys::{Backoff, BackoffPolicy};
 
 pub(crate) type Callback<T> = Box<dyn FnOnce(Result<&T, &Error>) + Send>;
 
@@ -204,7 +206,7 @@ impl<T> FutureShared<T> {
 
     /// A short task is often done within microseconds: spin before sleeping.
     fn spin_until_settled(&self, deadline: Option<Instant>) {
-        let mut backoff = Backoff::new();
+        let mut backoff = Backoff::new(BackoffPolicy::THREAD_HANDOFF);
         while !self.settled.load(Ordering::Acquire)
             && deadline.is_none_or(|deadline| Instant::now() < deadline)
         {
@@ -344,7 +346,7 @@ impl<T> Future<T> {
     /// # Ok::<(), mp_threads::Error>(())
     /// ```
     pub fn result_timeout(&mut self, timeout: Duration) -> Result<T, Error> {
-        self.shared.take_result(Some(Instant::now() + timeout))
+        self.shared.take_result(Deadline::after(timeout).instant())
     }
 
     /// Waits for the task and returns how it failed: `Some(Error::Panicked)` or
@@ -378,7 +380,7 @@ impl<T> Future<T> {
     /// # Ok::<(), mp_threads::Error>(())
     /// ```
     pub fn exception_timeout(&self, timeout: Duration) -> Result<Option<Error>, Error> {
-        self.shared.exception(Some(Instant::now() + timeout))
+        self.shared.exception(Deadline::after(timeout).instant())
     }
 
     /// Cancels the task if no worker has started it. Returns `true` if the

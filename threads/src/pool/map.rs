@@ -25,10 +25,9 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::error::Error;
-use crate::panic_message::panic_message;
 use crate::pool::task::Job;
-use crate::pool::thread_pool::ThreadPool;
 use crate::registry;
+use mp_sys::panic::panic_message;
 
 /// One item's place and outcome, as a worker reports it.
 type Report<R> = (usize, Result<R, Error>);
@@ -126,10 +125,10 @@ pub struct Map<R> {
 }
 
 impl<R: Send + 'static> Map<R> {
-    /// Submits `function(item)` for every item to `pool`; on a refusal, cancels
-    /// what was submitted and returns the error.
+    /// Submits `function(item)` for every item with `submit` (a pool's queue); on a
+    /// refusal, cancels what was submitted and returns the error.
     pub(crate) fn start<I, F>(
-        pool: &ThreadPool,
+        submit: impl Fn(Box<dyn Job>) -> Result<(), Error>,
         function: F,
         items: I,
         deadline: Option<Instant>,
@@ -162,7 +161,7 @@ impl<R: Send + 'static> Map<R> {
                 index: map.len,
                 item: Some(item),
             };
-            pool.send(Box::new(job))?;
+            submit(Box::new(job))?;
             map.len += 1;
         }
         Ok(map)

@@ -3,11 +3,11 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
+use crate::Target;
 use crate::error::Error;
-use crate::panic_message::panic_message;
 use crate::pool::future::FutureShared;
 use crate::registry;
-use crate::target::Target;
+use mp_sys::panic::panic_message;
 
 /// A queued task, type-erased for the pool's channel.
 pub(crate) trait Job: Send {
@@ -27,7 +27,8 @@ pub(crate) struct Task<F, A, T> {
 
 impl<F, A> Task<F, A, F::Output>
 where
-    F: Target<A>,
+    F: Target<A> + Send + 'static,
+    F::Output: Send + 'static,
 {
     pub(crate) fn new(function: F, args: A, future: Arc<FutureShared<F::Output>>) -> Self {
         Task {
@@ -39,7 +40,8 @@ where
 
 impl<F, A> Job for Task<F, A, F::Output>
 where
-    F: Target<A>,
+    F: Target<A> + Send + 'static,
+    F::Output: Send + 'static,
     A: Send + 'static,
 {
     fn run(mut self: Box<Self>) {

@@ -5,15 +5,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use mp_sys::Deadline;
+
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Mutex, RwLock};
 
+use crate::Target;
 use crate::error::Error;
 use crate::pool::future::{Future, FutureShared};
 use crate::pool::map::Map;
 use crate::pool::task::{Job, Task};
 use crate::registry;
-use crate::target::Target;
 use crate::thread::{JoinHandle, Thread};
 
 static NEXT_POOL_NUMBER: AtomicU64 = AtomicU64::new(0);
@@ -235,7 +237,8 @@ impl ThreadPool {
     /// ```
     pub fn submit<F, A>(&self, function: F, args: A) -> Result<Future<F::Output>, Error>
     where
-        F: Target<A>,
+        F: Target<A> + Send + 'static,
+        F::Output: Send + 'static,
         A: Send + 'static,
     {
         let shared = Arc::new(FutureShared::new());
@@ -254,7 +257,8 @@ impl ThreadPool {
     /// ```
     pub fn apply<F, A>(&self, function: F, args: A) -> Result<F::Output, Error>
     where
-        F: Target<A>,
+        F: Target<A> + Send + 'static,
+        F::Output: Send + 'static,
         A: Send + 'static,
     {
         self.submit(function, args)?.result()
@@ -316,7 +320,7 @@ impl ThreadPool {
         R: Send + 'static,
     {
         // An unrepresentable deadline is as good as none.
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = Deadline::after(timeout).instant();
         self.map_with_deadline(function, items, deadline)
     }
 
@@ -332,7 +336,7 @@ impl ThreadPool {
         F: Fn(I::Item) -> R + Send + Sync + 'static,
         R: Send + 'static,
     {
-        Map::start(self, function, items, deadline)
+        Map::start(|job| self.send(job), function, items, deadline)
     }
 
     /// Stops accepting tasks (later submits fail with [`Error::PoolShutDown`]);

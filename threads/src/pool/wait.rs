@@ -2,7 +2,9 @@
 //! `as_completed`.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use mp_sys::Deadline;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
@@ -70,7 +72,7 @@ pub fn wait<T, I>(futures: I, return_when: ReturnWhen, timeout: Option<Duration>
 where
     I: IntoIterator<Item = Future<T>>,
 {
-    let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
+    let deadline = Deadline::from_timeout(timeout).instant();
     let futures: Vec<Future<T>> = futures.into_iter().collect();
     let (completions, watchers) = watch(&futures);
 
@@ -193,7 +195,7 @@ impl<T> AsCompleted<T> {
         if self.remaining == 0 {
             return Ok(None);
         }
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = Deadline::after(timeout).instant();
         loop {
             let report = match deadline {
                 Some(deadline) => self.completions.recv_deadline(deadline),

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use mp_sys::Deadline;
+
 use crate::error::{Error, PutError};
 
 /// How long a `put` or `get` may block.
@@ -16,7 +18,7 @@ pub(crate) enum Wait {
 impl Wait {
     /// A timeout too large to represent is no timeout.
     pub(crate) fn timeout(timeout: Duration) -> Wait {
-        match Instant::now().checked_add(timeout) {
+        match Deadline::after(timeout).instant() {
             Some(deadline) => Wait::Until(deadline),
             None => Wait::Forever,
         }

@@ -32,11 +32,11 @@ use std::time::Instant;
 use crossbeam_utils::CachePadded;
 use thread_local::ThreadLocal;
 
-use crate::backoff::Backoff;
 use crate::error::{Error, PutError};
 use crate::queue::api::{QueueCore, Wait};
 use crate::queue::ring::Ring;
 use crate::queue::sleepers::Sleepers;
+use mp_sys::{Backoff, BackoffPolicy};
 
 /// In the task word: `shutdown` was called; puts fail, gets drain the ring
 /// then fail.
@@ -120,7 +120,7 @@ impl<T> LockFreeCore<T> {
     /// and read from `tasks`, so no put can be accepted any more and every
     /// accepted one's mark is visible; those left are landing or failing.
     fn wait_for_puts_in_flight(&self) {
-        let mut backoff = Backoff::new();
+        let mut backoff = Backoff::new(BackoffPolicy::THREAD_HANDOFF);
         for mark in self.putting.iter() {
             while mark.load(Ordering::Acquire) {
                 if !backoff.snooze() {
@@ -132,7 +132,7 @@ impl<T> LockFreeCore<T> {
 
     /// Pushes `item`, waiting for room as `wait` allows.
     fn push(&self, mut item: T, wait: Wait) -> Result<(), PutError<T>> {
-        let mut backoff = Backoff::new();
+        let mut backoff = Backoff::new(BackoffPolicy::THREAD_HANDOFF);
         loop {
             match self.ring.push(item) {
                 Ok(()) => return Ok(()),
@@ -158,7 +158,7 @@ impl<T> LockFreeCore<T> {
                 .sleep_unless(|| !self.ring.is_full() || self.mirrored() != 0, deadline);
             // Woken: others may take the room first, so spin again before
             // sleeping again.
-            backoff = Backoff::new();
+            backoff = Backoff::new(BackoffPolicy::THREAD_HANDOFF);
         }
     }
 
@@ -225,7 +225,7 @@ impl<T> QueueCore<T> for LockFreeCore<T> {
     }
 
     fn get(&self, wait: Wait) -> Result<T, Error> {
-        let mut backoff = Backoff::new();
+        let mut backoff = Backoff::new(BackoffPolicy::THREAD_HANDOFF);
         loop {
             if let Some(item) = self.ring.pop() {
                 return self.taken(item);
@@ -249,7 +249,7 @@ impl<T> QueueCore<T> for LockFreeCore<T> {
                 .sleep_unless(|| !self.ring.is_empty() || self.mirrored() != 0, deadline);
             // Woken: others may take the item first, so spin again before
             // sleeping again.
-            backoff = Backoff::new();
+            backoff = Backoff::new(BackoffPolicy::THREAD_HANDOFF);
         }
     }
 
