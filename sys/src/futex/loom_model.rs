@@ -38,8 +38,14 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, deadline: Deadline) -> bool 
 }
 
 pub(super) fn wake(word: &AtomicU32, count: u32) -> usize {
-    let address = address_of(word);
     let mut sleepers = SLEEPERS.lock().expect("loom futex table");
+    let woken = dequeue(&mut sleepers, address_of(word), count);
+    WOKEN.notify_all();
+    woken
+}
+
+/// Takes at most `count` sleepers of `address` off the queue, oldest first; how many.
+fn dequeue(sleepers: &mut Sleepers, address: usize, count: u32) -> usize {
     let mut woken = 0usize;
     sleepers.queue.retain(|&(a, _)| {
         if a == address && woken < count as usize {
@@ -49,7 +55,6 @@ pub(super) fn wake(word: &AtomicU32, count: u32) -> usize {
             true
         }
     });
-    WOKEN.notify_all();
     woken
 }
 
@@ -65,15 +70,7 @@ pub(super) fn requeue(
     if from.load(Ordering::SeqCst) != expected {
         return None;
     }
-    let mut woken = 0usize;
-    sleepers.queue.retain(|&(a, _)| {
-        if a == from_address && woken < wake as usize {
-            woken += 1;
-            false
-        } else {
-            true
-        }
-    });
+    let woken = dequeue(&mut sleepers, from_address, wake);
     let mut moved = 0usize;
     for entry in sleepers.queue.iter_mut() {
         if entry.0 == from_address && moved < requeue as usize {
