@@ -234,6 +234,27 @@ impl Deadline {
     }
 }
 
+/// `timeout` as a `timeval`, as `SO_RCVTIMEO` and `SO_SNDTIMEO` take it: seconds clamped
+/// to `time_t::MAX`, so a timeout too long for the clock (`Duration::MAX`) stays the
+/// longest wait there is, never a wrapped-around negative value. Zero stays zero, which
+/// the kernel reads as "no limit".
+///
+/// ```
+/// use std::time::Duration;
+/// use mp_sys::deadline::to_timeval;
+///
+/// let half = to_timeval(Duration::from_millis(1500));
+/// assert_eq!((half.tv_sec, half.tv_usec), (1, 500_000));
+/// assert_eq!(to_timeval(Duration::MAX).tv_sec, libc::time_t::MAX);
+/// ```
+pub fn to_timeval(timeout: Duration) -> libc::timeval {
+    libc::timeval {
+        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
+        // Below one million: fits every `suseconds_t`.
+        tv_usec: libc::suseconds_t::from(timeout.subsec_micros() as i32),
+    }
+}
+
 /// A `Duration` as a `timespec`, seconds clamped to `time_t::MAX`.
 fn timespec_of(duration: Duration) -> libc::timespec {
     libc::timespec {

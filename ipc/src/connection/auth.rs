@@ -203,7 +203,7 @@ fn with_timeout<T>(
     handshake: impl FnOnce() -> Result<(), Error>,
 ) -> Result<(), Error> {
     let set = |limit: Duration| -> Result<(), Error> {
-        let limit = TimeVal::new(limit.as_secs() as _, limit.subsec_micros() as _);
+        let limit = TimeVal::from(mp_sys::deadline::to_timeval(limit));
         let socket = connection.as_fd();
         setsockopt(&socket, sockopt::ReceiveTimeout, &limit)
             .and_then(|()| setsockopt(&socket, sockopt::SendTimeout, &limit))
