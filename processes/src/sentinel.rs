@@ -66,23 +66,22 @@ impl Sentinel {
 }
 
 /// A sentinel is ready once its process has ended, so Python's
-/// `wait([conn, p.sentinel], timeout)` is `wait(&[&conn, p.sentinel()], timeout)`: one
-/// `poll` over the connection and the pidfd.
+/// `wait([conn, p.sentinel], timeout)` is mp-ipc's `wait(&[&conn, p.sentinel()], timeout)`:
+/// one `poll` over the connection and the pidfd, and a child that dies before it answers
+/// cannot leave the parent blocked on the connection.
 ///
 /// ```
-/// use std::io::Write;
-/// use std::os::fd::AsFd;
-/// use std::os::unix::net::UnixStream;
 /// use std::time::Duration;
+/// use mp_ipc::{pipe, wait};
 /// use mp_processes::{Process, StartMethod};
-/// use mp_sys::{Waitable, wait};
 ///
-/// let (quiet, _other_end) = UnixStream::pair()?;
-/// let child = Process::new(|| (), ()).start_method(StartMethod::Fork).start()?;
-/// let objects: [&dyn Waitable; 2] = [&quiet.as_fd(), child.sentinel()];
-/// // Only the sentinel becomes ready: the child ends, nothing is written.
-/// assert_eq!(wait(&objects, Some(Duration::from_secs(30)))?, [1]);
-/// child.join()?;
+/// // The child was to answer on `conn` (its end is kept open here) but dies first.
+/// let (conn, _child_end) = pipe::<u32>(true)?;
+/// let child = Process::new(|| -> () { std::process::exit(2) }, ())
+///     .start_method(StartMethod::Spawn)
+///     .start()?;
+/// assert_eq!(wait(&[&conn, child.sentinel()], Some(Duration::from_secs(30)))?, [1]);
+/// assert_eq!(child.exitcode(), Some(2));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 impl Waitable for Sentinel {

@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::HashSet;
-use std::os::fd::AsFd;
 use std::time::Duration;
 
 use common::start;
@@ -161,8 +160,8 @@ fn wait_sees_a_connection_and_a_sentinel(method: StartMethod) {
     let (here, there) = mp_ipc::pipe::<u8>(true).unwrap();
     let sleeper = start(Process::new(answer_after, (there, 50)).start_method(method));
     let quiet_queue = Queue::<u8>::new().unwrap();
-    let sentinel = sleeper.sentinel().as_fd();
-    let objects: [&dyn Waitable; 3] = [&quiet_queue, &here, &sentinel];
+    // The sentinel itself is waitable, as Python's `wait([queue, conn, p.sentinel])`.
+    let objects: [&dyn Waitable; 3] = [&quiet_queue, &here, sleeper.sentinel()];
 
     let ready = mp_ipc::wait(&objects, Some(PATIENCE)).unwrap();
     assert!(
@@ -184,9 +183,39 @@ fn wait_sees_a_connection_and_a_sentinel(method: StartMethod) {
     );
 }
 
+fn exit_without_answering() {
+    std::process::exit(3)
+}
+
+fn wait_sees_a_child_that_dies_without_answering(method: StartMethod) {
+    // The reason to wait on a connection and a sentinel together: a child that dies
+    // before it answers must not leave the parent blocked on the connection. The other
+    // end stays open here, so the connection never reads end-of-stream: only the
+    // sentinel can end the wait.
+    let (here, _unanswered) = mp_ipc::pipe::<u8>(true).unwrap();
+    let child = start(Process::new(exit_without_answering, ()).start_method(method));
+    assert_eq!(
+        mp_ipc::wait(&[&here, child.sentinel()], Some(PATIENCE)).unwrap(),
+        [1],
+        "only the ended child's sentinel is ready"
+    );
+    assert!(
+        matches!(
+            child.join(),
+            Err(mp_processes::Error::Exited { code: 3, .. })
+        ),
+        "the child did not exit with its code"
+    );
+    assert!(
+        !here.poll(Some(Duration::ZERO)).unwrap(),
+        "nothing was sent on the connection"
+    );
+}
+
 common::for_each_method!(
     queues_carry_items_both_ways,
     a_joinable_queue_is_joined_after_children_mark_tasks_done,
     a_connection_reaches_a_child_and_its_closing_ends_it,
     wait_sees_a_connection_and_a_sentinel,
+    wait_sees_a_child_that_dies_without_answering,
 );
