@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use mp_ipc::{Error, JoinableQueue, Queue, QueueBuilder, SimpleQueue};
 use mp_shared_mem::{Segment, transfer};
 use support::{find, segment_of};
+use test_support::threads::join_within;
 use test_support::{Ended, PATIENCE, ensure, holds_within, spawn_child};
 
 #[test]
@@ -102,11 +103,13 @@ fn a_queue_sent_over_a_socket_reaches_a_child_that_did_not_inherit_it() {
     transfer::send_value(&here, &queue).unwrap();
     queue.put(&"job".to_string()).unwrap();
     // Give the child time to take the job first.
-    let deadline = Instant::now() + PATIENCE;
-    while queue.unfinished_tasks() != 1 || queue.qsize() != 1 {
-        assert!(Instant::now() < deadline, "the child did not answer");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    assert!(
+        holds_within(
+            || queue.unfinished_tasks() == 1 && queue.qsize() == 1,
+            PATIENCE
+        ),
+        "the child did not answer"
+    );
     assert_eq!(child.join(), 0);
     assert_eq!(queue.get().unwrap(), "job done");
     queue.task_done().unwrap();
@@ -217,11 +220,7 @@ fn a_producer_killed_mid_stream_is_cleaned_up_by_the_next_producer() {
         std::thread::spawn(move || queue.get_timeout(PATIENCE))
     };
     queue.put_timeout(&vec![1, 2, 3], PATIENCE).unwrap();
-    assert!(
-        holds_within(|| consumer.is_finished(), PATIENCE),
-        "the consumer is stuck"
-    );
-    assert_eq!(consumer.join().unwrap().unwrap(), [1, 2, 3]);
+    assert_eq!(join_within(consumer).unwrap(), [1, 2, 3]);
 }
 
 #[test]
@@ -266,12 +265,7 @@ fn a_consumer_killed_mid_stream_costs_at_most_that_message() {
         assert_eq!(first, big);
         assert_eq!(queue.get_timeout(PATIENCE).unwrap(), b"after");
     }
-    let deadline = Instant::now() + PATIENCE;
-    while !producer.is_finished() {
-        assert!(Instant::now() < deadline, "the producer is stuck");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    producer.join().unwrap().unwrap();
+    join_within(producer).unwrap();
 }
 
 #[test]

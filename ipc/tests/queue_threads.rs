@@ -13,18 +13,10 @@ use mp_ipc::{Error, JoinableQueue, Queue, QueueBuilder, SimpleQueue, Waitable, w
 use mp_shared_mem::{Segment, Shared, transfer};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use support::{find, segment_of};
+use test_support::threads::join_within as join;
 use test_support::{PATIENCE, holds_within};
 
 const SHORT: Duration = Duration::from_millis(20);
-
-fn join<T>(handle: std::thread::JoinHandle<T>) -> T {
-    let deadline = Instant::now() + PATIENCE;
-    while !handle.is_finished() {
-        assert!(Instant::now() < deadline, "a thread did not finish in time");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    handle.join().expect("the thread panicked")
-}
 
 // -- basic operations ---------------------------------------------------------------------
 

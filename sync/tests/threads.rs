@@ -18,6 +18,7 @@ use mp_sync::{
     TryLockError,
 };
 use test_support::procfs::{blocked_in_futex, current_pid, current_tid};
+use test_support::threads::{join_all_within, join_within};
 use test_support::{PATIENCE, holds_within};
 
 /// A timeout that is meant to elapse.
@@ -118,46 +119,6 @@ fn on_a_thread_that_exits<R: Send>(body: impl FnOnce() -> R + Send) -> R {
             .join()
             .expect("the short-lived thread panicked")
     })
-}
-
-/// Joins `handles`, failing the test unless they all finish within [`PATIENCE`].
-///
-/// A thread stuck in an untimed wait cannot be interrupted: it is left behind, blocked, and
-/// ends with the test process, so that the test fails instead of hanging. A thread that
-/// panicked fails the test at once with its own panic.
-fn join_all_within<T>(handles: Vec<JoinHandle<T>>) -> Vec<T> {
-    let mut pending: Vec<Option<JoinHandle<T>>> = handles.into_iter().map(Some).collect();
-    let mut results: Vec<Option<T>> = pending.iter().map(|_| None).collect();
-    let all_finished = holds_within(
-        || {
-            for (slot, result) in pending.iter_mut().zip(results.iter_mut()) {
-                if slot.as_ref().is_some_and(JoinHandle::is_finished) {
-                    let handle = slot.take().expect("a pending handle");
-                    match handle.join() {
-                        Ok(value) => *result = Some(value),
-                        Err(panic) => std::panic::resume_unwind(panic),
-                    }
-                }
-            }
-            pending.iter().all(Option::is_none)
-        },
-        PATIENCE,
-    );
-    let blocked = pending.iter().flatten().count();
-    assert!(
-        all_finished,
-        "{blocked} thread(s) still blocked after {PATIENCE:?}"
-    );
-    results
-        .into_iter()
-        .map(|result| result.expect("every thread joined"))
-        .collect()
-}
-
-/// As [`join_all_within`], for one thread.
-fn join_within<T>(handle: JoinHandle<T>) -> T {
-    let mut results = join_all_within(vec![handle]);
-    results.pop().expect("one thread")
 }
 
 /// Spawns a detached thread that runs `body` over a clone of `shared`.

@@ -13,9 +13,9 @@
 //! test and names every case that failed, [`DevShmCheck`] fails a test that leaves a
 //! file behind in `/dev/shm`, [`SharedMapping`] places a value in memory a forked child
 //! shares, [`rerun`] runs one test again in a child process to watch that process exit,
-//! [`commands`] waits for a program a test started, under a bound,
-//! and [`descriptors`], [`files`] and [`procfs`] answer what a test asks the kernel
-//! about descriptors, files and tasks.
+//! [`commands`] waits for a program a test started and [`threads`] joins threads, both
+//! under a bound, and [`descriptors`], [`files`] and [`procfs`] answer what a test asks
+//! the kernel about descriptors, files and tasks.
 //!
 //! The crate is not published: only the workspace's tests and benchmarks use it.
 //!
@@ -38,6 +38,7 @@ mod poll;
 pub mod procfs;
 pub mod rerun;
 mod shm;
+pub mod threads;
 
 use std::time::Duration;
 
