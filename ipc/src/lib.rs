@@ -15,7 +15,7 @@
 //! | `conn.send_bytes(b)`; `conn.recv_bytes()`; `conn.recv_bytes_into(buf)` | [`send_bytes`](Connection::send_bytes), [`recv_bytes`](Connection::recv_bytes), [`recv_bytes_into`](Connection::recv_bytes_into) |
 //! | `conn.poll(timeout)`; `conn.close()` | [`conn.poll(Some(timeout))?`](Connection::poll); [`conn.close()`](Connection::close) |
 //! | `EOFError` from `recv`; `BufferTooShort` | [`Error::PeerClosed`]; [`Error::BufferTooShort`] (carries the message) |
-//! | `multiprocessing.connection.wait(objects, timeout)` | [`wait(&[&a, &b], timeout)?`](wait) (indices of the ready ones) |
+//! | `multiprocessing.connection.wait([a, b, p.sentinel], timeout)` | [`wait(&[&a, &b, &p.sentinel()], timeout)?`](wait) (indices of the ready ones; a sentinel is mp-processes') |
 //! | `Listener(address, authkey=k)`; `listener.accept()`; `listener.address` | [`Listener::bind(&address, Some(k))?`](Listener::bind); [`listener.accept::<T>()?`](Listener::accept); [`listener.address()`](Listener::address) |
 //! | `Client(address, authkey=k)` | [`Client::connect::<T>(&address, Some(k))?`](Client::connect) |
 //! | `AuthenticationError` | [`Error::AuthenticationFailed`] |
