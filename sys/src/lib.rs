@@ -19,6 +19,7 @@
 //! | [`process`] | cached process and thread ids, a fork generation counter |
 //! | [`panic`](mod@panic) | the message of a panic payload |
 //! | [`call`] | [`Call`]: a function called with a tuple of arguments |
+//! | [`reactor`] | the one async wake-up layer: futures woken when a futex word changes or a descriptor turns readable |
 //!
 //! ```
 //! use std::time::Duration;
@@ -38,6 +39,8 @@ pub mod panic;
 pub mod pidfd;
 pub mod poll;
 pub mod process;
+#[cfg(not(loom))]
+pub mod reactor;
 pub mod waitable;
 
 pub use backoff::{Backoff, BackoffPolicy};

@@ -1,0 +1,222 @@
+//! The async wake-up layer: cancellation leaves nothing behind, many waiters of one word
+//! wake together, a word woken from another process, descriptor readiness, the polling
+//! fallback, and a forked child that waits through the reactor its parent already used.
+
+use std::future::Future;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+use mp_sys::futex;
+use mp_sys::reactor::{Reactor, Waiter};
+use test_support::{SharedMapping, ensure, eventually, spawn_child};
+
+const BOUND: Duration = Duration::from_secs(10);
+
+/// Wakes the thread that blocks on the future.
+struct Unpark(Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Drives `future` on this thread, sleeping between polls until woken; `None` if it is
+/// not done within `bound`.
+fn block_on_within<F: Future>(future: F, bound: Duration) -> Option<F::Output> {
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    let end = Instant::now() + bound;
+    loop {
+        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return Some(value);
+        }
+        let left = end.checked_duration_since(Instant::now())?;
+        std::thread::park_timeout(left);
+    }
+}
+
+/// Awaits `word` until it no longer holds `from`.
+async fn changed(reactor: &Reactor, word: &AtomicU32, from: u32) {
+    while word.load(Ordering::Acquire) == from {
+        reactor.wait(word, from).await;
+    }
+}
+
+/// Counts its wakes.
+struct Count(AtomicUsize);
+
+impl Wake for Count {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn dropped_waits_leave_nothing_registered() {
+    let reactor = Reactor::new();
+    let word = AtomicU32::new(0);
+    let (socket, _peer) = UnixStream::pair().unwrap();
+    let waker = Waker::noop();
+    let mut cx = Context::from_waker(waker);
+    {
+        let mut on_word = pin!(reactor.wait(&word, 0));
+        let mut on_socket = pin!(reactor.readable(socket.as_fd()));
+        assert!(on_word.as_mut().poll(&mut cx).is_pending());
+        assert!(on_socket.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(reactor.registered(), 2);
+    }
+    assert_eq!(reactor.registered(), 0);
+    // A waiter moved from a word to a descriptor keeps one registration.
+    let mut waiter = Waiter::new(&reactor);
+    assert!(waiter.poll_word(&mut cx, &word, 0).is_pending());
+    assert!(waiter.poll_readable(&mut cx, socket.as_fd()).is_pending());
+    assert_eq!(reactor.registered(), 1);
+    drop(waiter);
+    assert_eq!(reactor.registered(), 0);
+}
+
+#[test]
+fn many_waiters_of_one_word_all_wake() {
+    let reactor = Reactor::new();
+    let word = AtomicU32::new(0);
+    let count = Arc::new(Count(AtomicUsize::new(0)));
+    let waker = Waker::from(Arc::clone(&count));
+    let mut cx = Context::from_waker(&waker);
+    let mut waiters: Vec<Waiter<'_>> = (0..200).map(|_| Waiter::new(&reactor)).collect();
+    for waiter in &mut waiters {
+        assert!(waiter.poll_word(&mut cx, &word, 0).is_pending());
+    }
+    assert_eq!(reactor.registered(), 200);
+    word.store(1, Ordering::Release);
+    futex::wake_all(&word);
+    eventually(|| count.0.load(Ordering::SeqCst) == 200, BOUND);
+    for waiter in &mut waiters {
+        assert!(waiter.poll_word(&mut cx, &word, 0).is_ready());
+    }
+    assert_eq!(reactor.registered(), 0);
+}
+
+#[test]
+fn a_word_woken_by_another_process_wakes_the_task() {
+    let word = SharedMapping::new(AtomicU32::new(0));
+    let reactor = Reactor::new();
+    let mut child = spawn_child(|| {
+        std::thread::sleep(Duration::from_millis(50));
+        word.store(1, Ordering::Release);
+        futex::wake_all(&word);
+        Ok(())
+    });
+    let waited = block_on_within(changed(&reactor, &word, 0), BOUND);
+    assert_eq!(child.join(), 0);
+    assert!(waited.is_some(), "not woken by the child");
+    assert_eq!(reactor.registered(), 0);
+}
+
+#[test]
+fn the_polling_fallback_still_wakes() {
+    let reactor = Reactor::polling();
+    let word = Arc::new(AtomicU32::new(0));
+    let setter = {
+        let word = Arc::clone(&word);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            // No futex wake at all: the polling reactor finds the change by itself.
+            word.store(1, Ordering::Release);
+        })
+    };
+    assert!(block_on_within(changed(&reactor, &word, 0), BOUND).is_some());
+    setter.join().unwrap();
+}
+
+#[test]
+fn a_descriptor_turning_readable_wakes_the_task() {
+    let reactor = Reactor::new();
+    let (socket, mut peer) = UnixStream::pair().unwrap();
+    for round in 0..3u8 {
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(10));
+            peer.write_all(&[round]).map(|()| peer)
+        });
+        let ready = block_on_within(reactor.readable(socket.as_fd()), BOUND);
+        assert!(matches!(ready, Some(Ok(()))), "round {round}: {ready:?}");
+        peer = writer.join().unwrap().unwrap();
+        let mut byte = [0u8];
+        std::io::Read::read_exact(&mut &socket, &mut byte).unwrap();
+        assert_eq!(byte, [round]);
+    }
+    assert_eq!(reactor.registered(), 0);
+}
+
+#[test]
+fn a_waiter_rearms_its_descriptor_between_wakes() {
+    let reactor = Reactor::new();
+    let (socket, mut peer) = UnixStream::pair().unwrap();
+    let count = Arc::new(Count(AtomicUsize::new(0)));
+    let waker = Waker::from(Arc::clone(&count));
+    let mut cx = Context::from_waker(&waker);
+    let mut waiter = Waiter::new(&reactor);
+    assert!(waiter.poll_readable(&mut cx, socket.as_fd()).is_pending());
+    peer.write_all(b"a").unwrap();
+    eventually(|| count.0.load(Ordering::SeqCst) == 1, BOUND);
+    assert!(matches!(
+        waiter.poll_readable(&mut cx, socket.as_fd()),
+        Poll::Ready(Ok(()))
+    ));
+    // Still readable (nobody read): armed again, it reports again.
+    assert!(waiter.poll_readable(&mut cx, socket.as_fd()).is_pending());
+    eventually(|| count.0.load(Ordering::SeqCst) == 2, BOUND);
+}
+
+#[test]
+fn a_forked_child_waits_through_a_reactor_its_parent_used() {
+    let reactor = Reactor::global();
+    // Start both of the parent's threads before the fork.
+    let word = AtomicU32::new(0);
+    let waker = Waker::noop();
+    let mut cx = Context::from_waker(waker);
+    let mut on_word = pin!(reactor.wait(&word, 0));
+    assert!(on_word.as_mut().poll(&mut cx).is_pending());
+    let (socket, _peer) = UnixStream::pair().unwrap();
+    let mut on_socket = pin!(reactor.readable(socket.as_fd()));
+    assert!(on_socket.as_mut().poll(&mut cx).is_pending());
+
+    let mut child = spawn_child(|| {
+        let word = Arc::new(AtomicU32::new(0));
+        let setter = {
+            let word = Arc::clone(&word);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                word.store(1, Ordering::Release);
+                futex::wake_all(&word);
+            })
+        };
+        ensure(
+            block_on_within(changed(reactor, &word, 0), BOUND).is_some(),
+            10,
+        )?;
+        ensure(setter.join().is_ok(), 11)?;
+        let (socket, mut peer) = UnixStream::pair().map_err(|_| 12u8)?;
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            peer.write_all(b"x")
+        });
+        let ready = block_on_within(reactor.readable(socket.as_fd()), BOUND);
+        ensure(matches!(ready, Some(Ok(()))), 13)?;
+        ensure(matches!(writer.join(), Ok(Ok(()))), 14)
+    });
+    assert_eq!(child.join(), 0);
+    // The parent's registrations survived the child's own waits, and still work.
+    assert!(on_socket.as_mut().poll(&mut cx).is_pending());
+    word.store(1, Ordering::Release);
+    futex::wake_all(&word);
+    assert!(block_on_within(on_word, BOUND).is_some());
+}
