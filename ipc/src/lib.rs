@@ -19,7 +19,7 @@
 //! | `Listener(address, authkey=k)`; `listener.accept()`; `listener.address` | [`Listener::bind(&address, Some(k))?`](Listener::bind); [`listener.accept::<T>()?`](Listener::accept); [`listener.address()`](Listener::address) |
 //! | `Client(address, authkey=k)` | [`Client::connect::<T>(&address, Some(k))?`](Client::connect) |
 //! | `AuthenticationError` | [`Error::AuthenticationFailed`] |
-//! | `await` on a blocking wait (feature `async`) | `q.get_async().await`, `q.put_async(&obj).await`, `q.join_async().await` (queues, woken by mp-sync's futex reactor); `conn.recv_async().await`, `conn.recv_bytes_async().await` (a tokio I/O readiness wait) |
+//! | `await` on a blocking wait (feature `async`) | `q.get_async().await`, `q.put_async(&obj).await`, `q.join_async().await` (queues); `conn.recv_async().await`, `conn.recv_bytes_async().await` (any runtime, all woken by mp-sys's reactor) |
 //!
 //! # Queues
 //!
@@ -71,10 +71,10 @@
 //!
 //! With the `async` feature, async code waits on queues and connections without blocking
 //! its runtime's threads. A queue's `get_async`, `put_async` and `join_async` follow the
-//! ring's own waiter protocol and are woken by mp-sync's futex reactor (any runtime; a
-//! dropped future has taken or put nothing). A connection is a
-//! socket, so `recv_async` and `recv_bytes_async` are readiness waits through tokio's
-//! `AsyncFd`, the one bridge of the crate that needs a tokio runtime with I/O enabled.
+//! ring's own waiter protocol (a dropped future has taken or put nothing). A connection is
+//! a socket, so `recv_async` and `recv_bytes_async` are readiness waits on it. Both kinds
+//! are woken by mp-sys's [`reactor`](mp_sys::reactor), the one async wake-up layer of the
+//! mp crates: any runtime, no thread parked per waiter.
 //! `put_async` refuses a message larger than the ring ([`Error::MessageTooLarge`]), which
 //! only the blocking `put` streams.
 //!

@@ -1,5 +1,5 @@
-//! `get_async` and `put_async`: waiting on a queue from async code, woken by mp-sync's
-//! futex reactor instead of a thread parked per waiter (feature `async`).
+//! `get_async` and `put_async`: waiting on a queue from async code, woken by mp-sys's
+//! [`reactor`](mp_sys::reactor) instead of a thread parked per waiter (feature `async`).
 //!
 //! An async wait follows the ring's waiter protocol from outside the side lock: it tries
 //! the operation without waiting; if it must wait, it counts itself in the wake-up word's
@@ -16,7 +16,7 @@ use std::pin::Pin;
 use std::sync::atomic::{Ordering, fence};
 use std::task::{Context, Poll};
 
-use mp_sync::futex_reactor::{FutexReactor, FutexWaiter};
+use mp_sys::reactor::{Reactor, Waiter};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -40,7 +40,7 @@ struct AsyncWait<'a> {
     raw: &'a RawQueue,
     side: Side,
     counted: bool,
-    waiter: FutexWaiter<'static>,
+    waiter: Waiter<'static>,
 }
 
 impl<'a> AsyncWait<'a> {
@@ -49,7 +49,7 @@ impl<'a> AsyncWait<'a> {
             raw,
             side,
             counted: false,
-            waiter: FutexWaiter::new(FutexReactor::global()),
+            waiter: Waiter::new(Reactor::global()),
         }
     }
 
@@ -102,7 +102,7 @@ impl<'a> AsyncWait<'a> {
             }
             if self
                 .waiter
-                .poll_wait(cx, &self.wake().seq, seq)
+                .poll_word(cx, &self.wake().seq, seq)
                 .is_pending()
             {
                 return Poll::Pending;
@@ -298,7 +298,7 @@ impl<T> fmt::Debug for PutAsync<'_, T> {
 pub struct JoinAsync<'a> {
     raw: &'a RawQueue,
     counted: bool,
-    waiter: FutexWaiter<'static>,
+    waiter: Waiter<'static>,
 }
 
 impl<'a> JoinAsync<'a> {
@@ -306,7 +306,7 @@ impl<'a> JoinAsync<'a> {
         Self {
             raw,
             counted: false,
-            waiter: FutexWaiter::new(FutexReactor::global()),
+            waiter: Waiter::new(Reactor::global()),
         }
     }
 
@@ -348,7 +348,7 @@ impl Future for JoinAsync<'_> {
             }
             if this
                 .waiter
-                .poll_wait(cx, &shared.tasks_done, done)
+                .poll_word(cx, &shared.tasks_done, done)
                 .is_pending()
             {
                 return Poll::Pending;

@@ -174,8 +174,8 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// `await` on an asyncio queue's `get()`, for a queue other threads and processes fill.
     /// Feature `async`.
     ///
-    /// Errors as [`get`](Queue::get). No thread is parked per waiter: mp-sync's
-    /// [`FutexReactor`](mp_sync::futex_reactor::FutexReactor) sleeps on the queue's
+    /// Errors as [`get`](Queue::get). No thread is parked per waiter: mp-sys's
+    /// [`Reactor`](mp_sys::reactor::Reactor) sleeps on the queue's
     /// wake-up word and wakes the task, on any runtime. Any number of tasks may await at
     /// once; each message goes to exactly one. For a timeout, wrap it
     /// (`tokio::time::timeout`): a dropped future takes nothing from the queue. A message

@@ -122,7 +122,7 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     /// runtime: Python's `await asyncio.Queue.join()`, for tasks other threads and
     /// processes finish. Feature `async`.
     ///
-    /// Woken through mp-sync's [`FutexReactor`](mp_sync::futex_reactor::FutexReactor) by
+    /// Woken through mp-sys's [`Reactor`](mp_sys::reactor::Reactor) by
     /// the last `task_done`, in any process; no thread is parked per waiter. A dropped
     /// future leaves nothing registered. `get_async` and `put_async` come from
     /// [`Queue`](crate::Queue) (a `JoinableQueue` dereferences to it).
