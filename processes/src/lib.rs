@@ -126,11 +126,13 @@
 //!
 //! With the `async` feature, `handle.join_async().await` (or `(&handle).await`) and
 //! `pool.submit(f, args)?.await` wait without blocking the runtime's threads. A child's
-//! end makes its pidfd readable; a pending join registers a duplicate of that pidfd with
-//! one epoll instance watched by one background thread per process, which wakes the task,
-//! and the future then does the ordinary `join`, which no longer waits. No runtime is
-//! needed, and many children awaited at once cost that one thread. A dropped future takes
-//! nothing: the handle stays joinable. A pool's results are woken by its supervisor thread.
+//! end makes its pidfd readable; a pending join registers that pidfd with mp-sys's
+//! [`reactor`](mp_sys::reactor) (the one async wake-up layer of the mp crates: one epoll
+//! thread per process for every awaited descriptor), which wakes the task, and the future
+//! then does the ordinary `join`, which no longer waits. No runtime is needed, and many
+//! children awaited at once cost that one thread. A dropped future takes nothing: the
+//! handle stays joinable. A pool's results are woken by its supervisor thread, through
+//! the reactor's [`WakerList`](mp_sys::reactor::WakerList).
 //!
 //! # What the tests hold it to
 //!

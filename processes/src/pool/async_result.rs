@@ -5,6 +5,8 @@ use std::os::fd::OwnedFd;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::task::Waker;
+
+use mp_sys::reactor::WakerList;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
@@ -59,7 +61,7 @@ pub(super) struct State<R> {
     pub(super) outcome: Outcome<R>,
     callbacks: Vec<Callback<R>>,
     /// The task of an `.await` on the result, woken when it is done.
-    pub(super) waker: Option<Waker>,
+    pub(super) wakers: WakerList,
 }
 
 pub(super) enum Outcome<R> {
@@ -74,7 +76,7 @@ impl<R> Cell<R> {
             state: Mutex::new(State {
                 outcome: Outcome::Pending,
                 callbacks: Vec::new(),
-                waker: None,
+                wakers: WakerList::new(),
             }),
             done: Condvar::new(),
         })
@@ -96,12 +98,10 @@ impl<R> Cell<R> {
             }
         }
         state.outcome = Outcome::Ready(result);
-        let waker = state.waker.take();
+        let wakers = state.wakers.take();
         drop(state);
         self.done.notify_all();
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        wakers.into_iter().for_each(Waker::wake);
     }
 }
 

@@ -1,12 +1,16 @@
 //! Awaiting an [`AsyncResult`] (feature `async`): the pool's supervisor thread wakes the
 //! awaiting task when the result is in, so no runtime thread blocks and no thread is
-//! parked per waiter.
+//! parked per waiter. The waker is kept in the result's
+//! [`WakerList`](mp_sys::reactor::WakerList), with the discipline of mp-sys's reactor: a
+//! dropped future takes its waker out.
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+
+use mp_sys::reactor::WakerSlot;
 
 use super::async_result::{AsyncResult, Cell, Outcome, take};
 use crate::Error;
@@ -39,7 +43,10 @@ impl<R> IntoFuture for AsyncResult<R> {
     type IntoFuture = ResultFuture<R>;
 
     fn into_future(self) -> ResultFuture<R> {
-        ResultFuture { cell: self.cell }
+        ResultFuture {
+            cell: self.cell,
+            slot: WakerSlot::new(),
+        }
     }
 }
 
@@ -56,22 +63,32 @@ impl<R> IntoFuture for AsyncResult<R> {
 /// ```
 pub struct ResultFuture<R> {
     cell: Arc<Cell<R>>,
+    /// Its place among the result's wakers, taken out when it is dropped.
+    slot: WakerSlot,
 }
 
 impl<R> Future for ResultFuture<R> {
     type Output = Result<R, Error>;
 
     fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.cell.state.lock();
+        // `ResultFuture` is `Unpin`: an `Arc` and a slot.
+        let this = self.get_mut();
+        let mut state = this.cell.state.lock();
         if matches!(state.outcome, Outcome::Pending) {
             // Registered under the lock that `complete` takes: no wake-up is lost.
-            match &mut state.waker {
-                Some(waker) if waker.will_wake(context.waker()) => {}
-                slot => *slot = Some(context.waker().clone()),
-            }
+            state.wakers.register(&mut this.slot, context.waker());
             return Poll::Pending;
         }
+        state.wakers.remove(&mut this.slot);
         Poll::Ready(take(&mut state.outcome))
+    }
+}
+
+impl<R> Drop for ResultFuture<R> {
+    fn drop(&mut self) {
+        if self.slot.is_registered() {
+            self.cell.state.lock().wakers.remove(&mut self.slot);
+        }
     }
 }
 
