@@ -11,7 +11,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use mp_sys::Deadline;
-
+use mp_sys::reactor::WakerList;
+#[cfg(feature = "async")]
+use mp_sys::reactor::WakerSlot;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::error::Error;
@@ -43,7 +45,7 @@ struct Inner<T> {
     outcome: Outcome<T>,
     callbacks: Vec<(u64, Callback<T>)>,
     /// Async tasks awaiting the outcome (see `into_future.rs`), woken with the waiters.
-    wakers: Vec<(u64, Waker)>,
+    wakers: WakerList,
     next_callback_id: u64,
 }
 
@@ -63,7 +65,7 @@ impl<T> FutureShared<T> {
                 status: Status::Pending,
                 outcome: Outcome::None,
                 callbacks: Vec::new(),
-                wakers: Vec::new(),
+                wakers: WakerList::new(),
                 next_callback_id: 0,
             }),
             finished: Condvar::new(),
@@ -97,10 +99,10 @@ impl<T> FutureShared<T> {
         };
         Self::run_callbacks(&mut inner);
         self.settled.store(true, Ordering::Release);
-        let wakers = std::mem::take(&mut inner.wakers);
+        let wakers = inner.wakers.take();
         drop(inner);
         self.finished.notify_all();
-        wakers.into_iter().for_each(|(_, waker)| waker.wake());
+        wakers.into_iter().for_each(Waker::wake);
     }
 
     /// Cancels a task that has not started; false once it is running or done.
@@ -112,10 +114,10 @@ impl<T> FutureShared<T> {
                 inner.outcome = Outcome::Failed(Error::Cancelled);
                 Self::run_callbacks(&mut inner);
                 self.settled.store(true, Ordering::Release);
-                let wakers = std::mem::take(&mut inner.wakers);
+                let wakers = inner.wakers.take();
                 drop(inner);
                 self.finished.notify_all();
-                wakers.into_iter().for_each(|(_, waker)| waker.wake());
+                wakers.into_iter().for_each(Waker::wake);
                 true
             }
             Status::Cancelled => true,
@@ -229,17 +231,17 @@ impl<T> FutureShared<T> {
     }
 
     /// The async form of `take_result`: the outcome if the task is done, else `Pending`
-    /// with `cx`'s waker registered under `*waker_id` (replacing the one of a previous poll).
+    /// with `cx`'s waker registered in `slot` (replacing the one of a previous poll).
     #[cfg(feature = "async")]
     pub(crate) fn poll_take_result(
         &self,
         cx: &mut Context<'_>,
-        waker_id: &mut Option<u64>,
+        slot: &mut WakerSlot,
     ) -> Poll<Result<T, Error>> {
         let mut inner = self.inner.lock();
         if matches!(inner.status, Status::Finished | Status::Cancelled) {
-            // `finish`/`cancel` took every registered waker already.
-            *waker_id = None;
+            // `finish`/`cancel` took every registered waker already; this clears the slot.
+            inner.wakers.remove(slot);
             return Poll::Ready(
                 match std::mem::replace(&mut inner.outcome, Outcome::Taken) {
                     Outcome::Value(value) => Ok(value),
@@ -251,28 +253,17 @@ impl<T> FutureShared<T> {
                 },
             );
         }
-        let registered =
-            waker_id.and_then(|id| inner.wakers.iter_mut().find(|(other, _)| *other == id));
-        match registered {
-            Some((_, waker)) => {
-                if !waker.will_wake(cx.waker()) {
-                    *waker = cx.waker().clone();
-                }
-            }
-            None => {
-                let id = inner.next_callback_id;
-                inner.next_callback_id += 1;
-                inner.wakers.push((id, cx.waker().clone()));
-                *waker_id = Some(id);
-            }
-        }
+        // Registered under the lock that `finish` and `cancel` take: no wake-up is lost.
+        inner.wakers.register(slot, cx.waker());
         Poll::Pending
     }
 
-    /// Drops the waker registered under `id`, if it is still there.
+    /// Takes the waker of `slot` out, if it is still there (a dropped await).
     #[cfg(feature = "async")]
-    pub(crate) fn remove_waker(&self, id: u64) {
-        self.inner.lock().wakers.retain(|(other, _)| *other != id);
+    pub(crate) fn remove_waker(&self, slot: &mut WakerSlot) {
+        if slot.is_registered() {
+            self.inner.lock().wakers.remove(slot);
+        }
     }
 
     /// How many async tasks are registered to be woken by this task's end.

@@ -2,7 +2,8 @@
 //!
 //! The pool's workers live in this process, so no thread has to wait for an async
 //! awaiter: the task's `Future` keeps the awaiting tasks' `Waker`s beside its blocking
-//! waiters, and the worker that finishes the task (or the call that cancels it) wakes them
+//! waiters (in mp-sys's [`WakerList`](mp_sys::reactor::WakerList), with the reactor's
+//! waker discipline), and the worker that finishes the task (or the call that cancels it) wakes them
 //! all, after the done-callbacks ran. Any async runtime works; nothing here is tokio's.
 
 use std::fmt;
@@ -10,6 +11,8 @@ use std::future::IntoFuture;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+
+use mp_sys::reactor::WakerSlot;
 
 use crate::error::Error;
 use crate::pool::future::{Future, FutureShared};
@@ -44,8 +47,8 @@ use crate::pool::future::{Future, FutureShared};
 #[must_use = "futures do nothing unless awaited"]
 pub struct ResultFuture<T> {
     shared: Arc<FutureShared<T>>,
-    /// The waker this future registered with the task, while registered.
-    waker_id: Option<u64>,
+    /// Its place among the task's wakers (mp-sys's `WakerList`), taken out on drop.
+    slot: WakerSlot,
 }
 
 impl<T> IntoFuture for Future<T> {
@@ -68,7 +71,7 @@ impl<T> IntoFuture for Future<T> {
     fn into_future(self) -> ResultFuture<T> {
         ResultFuture {
             shared: self.shared,
-            waker_id: None,
+            slot: WakerSlot::new(),
         }
     }
 }
@@ -127,15 +130,13 @@ impl<T> std::future::Future for ResultFuture<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // `ResultFuture` is `Unpin`: an `Arc` and an id.
         let this = self.get_mut();
-        this.shared.poll_take_result(cx, &mut this.waker_id)
+        this.shared.poll_take_result(cx, &mut this.slot)
     }
 }
 
 impl<T> Drop for ResultFuture<T> {
     fn drop(&mut self) {
-        if let Some(id) = self.waker_id.take() {
-            self.shared.remove_waker(id);
-        }
+        self.shared.remove_waker(&mut self.slot);
     }
 }
 
