@@ -1,5 +1,5 @@
-//! `Event::wait_async`: waiting for an [`Event`] from async code, woken by the futex
-//! reactor instead of a parked thread.
+//! `Event::wait_async`: waiting for an [`Event`] from async code, woken by mp-sys's
+//! [`reactor`](mp_sys::reactor) instead of a parked thread.
 
 use std::fmt;
 use std::future::Future;
@@ -7,15 +7,15 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::event::{Event, GENERATION_MASK, SET, SLEEPERS};
-use crate::futex_reactor::{FutexReactor, FutexWaiter};
 use mp_sys::futex::Ordering;
+use mp_sys::reactor::{Reactor, Waiter};
 
 impl Event {
     /// Waits until the flag is set, without blocking the async runtime: Python's
     /// `await asyncio.Event().wait()`, for an event that threads and other processes set.
     ///
     /// The event may be set by any thread or process (it may live in shared memory): the
-    /// process-wide [`FutexReactor`] sleeps on its word, one thread for every awaited
+    /// process-wide [`Reactor`] sleeps on its word, one thread for every awaited
     /// word, and wakes the task. As [`wait`](Event::wait), it completes even if the flag was
     /// cleared again after a `set` that happened after this call. For a timeout, wrap it
     /// (`tokio::time::timeout`). Dropping the future leaves nothing registered.
@@ -37,31 +37,31 @@ impl Event {
     /// # }
     /// ```
     pub fn wait_async(&self) -> EventWait<'_> {
-        self.wait_async_on(FutexReactor::global())
+        self.wait_async_on(Reactor::global())
     }
 
     /// [`wait_async`](Event::wait_async) through a reactor of the caller's own.
     ///
     /// ```
     /// use mp_sync::Event;
-    /// use mp_sync::futex_reactor::FutexReactor;
+    /// use mp_sys::reactor::Reactor;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let reactor = FutexReactor::new();
+    /// let reactor = Reactor::new();
     /// let event = Event::new();
     /// event.set();
     /// event.wait_async_on(&reactor).await;
     /// assert_eq!(reactor.registered(), 0);
     /// # }
     /// ```
-    pub fn wait_async_on<'a>(&'a self, reactor: &'a FutexReactor) -> EventWait<'a> {
+    pub fn wait_async_on<'a>(&'a self, reactor: &'a Reactor) -> EventWait<'a> {
         EventWait {
             event: self,
             // Taken now, as `wait` takes it when called: a set-then-clear between this call
             // and the first poll still completes the wait.
             generation: self.state_word().load(Ordering::Acquire) & GENERATION_MASK,
-            waiter: FutexWaiter::new(reactor),
+            waiter: Waiter::new(reactor),
         }
     }
 }
@@ -85,7 +85,7 @@ impl Event {
 pub struct EventWait<'a> {
     event: &'a Event,
     generation: u32,
-    waiter: FutexWaiter<'a>,
+    waiter: Waiter<'a>,
 }
 
 impl Future for EventWait<'_> {
@@ -117,7 +117,7 @@ impl Future for EventWait<'_> {
             }
             if this
                 .waiter
-                .poll_wait(cx, word, current | SLEEPERS)
+                .poll_word(cx, word, current | SLEEPERS)
                 .is_pending()
             {
                 return Poll::Pending;

@@ -109,12 +109,11 @@
 //!
 //! With the `async` feature, async code waits for an [`Event`] without blocking its
 //! runtime: `event.wait_async().await`. The event may be set by any thread or process; one
-//! background thread per process (the futex reactor, started at the first async wait)
-//! sleeps on every awaited word at once with `futex_waitv` and wakes the right tasks, so
-//! 500 tasks awaiting events cost one thread, not 500. The `futex_reactor` module is public
-//! so that async waits on other futex words (queues of the crates above) reuse it; its docs
-//! give the protocol, the limits (127 words per sleep, then polling) and the fallback for
-//! kernels without `futex_waitv`. Any runtime works; tokio is the one the tests use.
+//! background thread per process (mp-sys's [`reactor`](mp_sys::reactor), the one async
+//! wake-up layer of the mp crates, started at the first async wait) sleeps on every awaited
+//! word at once with `futex_waitv` and wakes the right tasks, so 500 tasks awaiting events
+//! cost one thread, not 500. Its docs give the protocol, the limits (127 words per sleep,
+//! then polling) and the fallback for kernels without `futex_waitv`. Any runtime works; tokio is the one the tests use.
 //!
 //! # How it is built
 //!
@@ -139,8 +138,6 @@ mod error;
 mod event;
 #[cfg(all(feature = "async", not(loom)))]
 mod event_async;
-#[cfg(all(feature = "async", not(loom)))]
-pub mod futex_reactor;
 mod lock;
 mod mutex;
 mod owner;

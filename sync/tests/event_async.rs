@@ -1,4 +1,4 @@
-//! `Event::wait_async` and the futex reactor under a multi-threaded tokio runtime: many
+//! `Event::wait_async` and mp-sys's reactor under a multi-threaded tokio runtime: many
 //! tasks awaiting one event set from a thread and from a forked process, more distinct
 //! words than one `futex_waitv` call takes, the polling fallback, and cancellation (a
 //! dropped wait leaves nothing registered and releases its waker).
@@ -16,7 +16,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use mp_sync::Event;
-use mp_sync::futex_reactor::FutexReactor;
+use mp_sys::reactor::Reactor;
 use test_support::{PATIENCE, SharedMapping, ensure, spawn_child};
 use tokio::task::JoinSet;
 
@@ -49,7 +49,7 @@ async fn join_all(mut tasks: JoinSet<()>) -> usize {
 }
 
 /// `count` tasks, each awaiting `event` through `reactor`.
-fn awaiters<E>(count: usize, event: &Arc<E>, reactor: &Arc<FutexReactor>) -> JoinSet<()>
+fn awaiters<E>(count: usize, event: &Arc<E>, reactor: &Arc<Reactor>) -> JoinSet<()>
 where
     E: Deref<Target = Event> + Send + Sync + 'static,
 {
@@ -63,7 +63,7 @@ where
 }
 
 /// Drops `reactor` (joining its thread) on another thread, failing if that takes too long.
-fn drop_within_patience(reactor: Arc<FutexReactor>) {
+fn drop_within_patience(reactor: Arc<Reactor>) {
     let reactor = Arc::into_inner(reactor).expect("no task holds the reactor any more");
     let (done, dropped) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -92,7 +92,7 @@ impl Deref for Plain {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_tasks_wake_on_one_set_from_a_thread() {
-    let reactor = Arc::new(FutexReactor::new());
+    let reactor = Arc::new(Reactor::new());
     let event = Arc::new(Plain(Event::new()));
     let threads_before = threads_of_this_process();
     let tasks = awaiters(500, &event, &reactor);
@@ -117,7 +117,7 @@ async fn five_hundred_tasks_wake_on_one_set_from_a_thread() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_tasks_wake_when_a_forked_process_sets_the_event() {
-    let reactor = Arc::new(FutexReactor::new());
+    let reactor = Arc::new(Reactor::new());
     let event = Arc::new(SharedMapping::new(Event::new()));
     let tasks = awaiters(500, &event, &reactor);
     until("500 waits registered", || reactor.registered() == 500).await;
@@ -168,7 +168,7 @@ fn block_on_within<F: Future>(future: F, limit: Duration, pending: impl FnOnce()
 #[test]
 fn a_forked_child_awaits_through_a_reactor_thread_of_its_own() {
     // The reactor's thread runs in the parent; the child has none until its first wait.
-    let reactor = FutexReactor::new();
+    let reactor = Reactor::new();
     let warm_up = Event::new();
     let waker = Waker::noop();
     assert!(
@@ -199,7 +199,7 @@ fn a_forked_child_awaits_through_a_reactor_thread_of_its_own() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aborted_and_timed_out_waits_leave_nothing_registered() {
-    let reactor = Arc::new(FutexReactor::new());
+    let reactor = Arc::new(Reactor::new());
     let event = Arc::new(Plain(Event::new()));
     let mut tasks = awaiters(200, &event, &reactor);
     until("200 waits registered", || reactor.registered() == 200).await;
@@ -235,7 +235,7 @@ impl Wake for Counted {
 
 #[test]
 fn a_dropped_wait_releases_its_waker() {
-    let reactor = FutexReactor::new();
+    let reactor = Reactor::new();
     let event = Event::new();
     let token = Arc::new(Counted);
     let waker = Waker::from(Arc::clone(&token));
@@ -259,7 +259,7 @@ fn a_dropped_wait_releases_its_waker() {
 
 #[test]
 fn an_event_already_set_completes_without_registering() {
-    let reactor = FutexReactor::new();
+    let reactor = Reactor::new();
     let event = Event::new();
     event.set();
     let waker = Waker::noop();
@@ -273,7 +273,7 @@ fn an_event_already_set_completes_without_registering() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_set_then_clear_after_the_call_still_completes() {
-    let reactor = Arc::new(FutexReactor::new());
+    let reactor = Arc::new(Reactor::new());
     let event = Arc::new(Plain(Event::new()));
     let mut tasks = awaiters(10, &event, &reactor);
     until("10 waits registered", || reactor.registered() == 10).await;
@@ -296,7 +296,7 @@ async fn a_set_then_clear_after_the_call_still_completes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn more_distinct_words_than_one_futex_waitv_call_takes() {
     // 127 words fit in one call beside the doorbell; the rest are polled.
-    let reactor = Arc::new(FutexReactor::new());
+    let reactor = Arc::new(Reactor::new());
     let events: Vec<Arc<Plain>> = (0..300).map(|_| Arc::new(Plain(Event::new()))).collect();
     let mut tasks = JoinSet::new();
     for event in &events {
@@ -317,7 +317,7 @@ async fn more_distinct_words_than_one_futex_waitv_call_takes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_polling_fallback_wakes_every_waiter() {
-    let reactor = Arc::new(FutexReactor::polling());
+    let reactor = Arc::new(Reactor::polling());
     assert!(reactor.is_polling());
     let event = Arc::new(Plain(Event::new()));
     let tasks = awaiters(50, &event, &reactor);
