@@ -1,4 +1,5 @@
-"""Async rows of mp-bench: asyncio awaiting a thread's event, and awaiting a pool task.
+"""Async rows of mp-bench: asyncio awaiting a thread's event, a pool task, and a child
+process's join.
 
 An asyncio loop runs in a thread of its own for the event round trip, as the Rust
 side's runtime does; every wait is bounded, and the threads are daemons, so a wrong
@@ -6,6 +7,7 @@ outcome ends the script instead of hanging it.
 """
 
 import asyncio
+import multiprocessing
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -76,9 +78,40 @@ def thread_pool_submit_await(iterations):
     return asyncio.run(main())
 
 
+def echo_exit():
+    """The child's target: returns at once (exit code 0)."""
+
+
+def process_join_async(iterations):
+    """An asyncio task starts a forked child and awaits its join in the default
+    executor, as asyncio code without a process-aware loop does."""
+    context = multiprocessing.get_context("fork")
+
+    async def start_and_await():
+        child = context.Process(target=echo_exit)
+        child.start()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, child.join, WAIT_LIMIT)
+        if child.is_alive():
+            child.kill()
+            child.join()
+            raise RuntimeError(f"child {child.pid} still running after {WAIT_LIMIT} s")
+        benchlib.expect(child.exitcode == 0, f"child exited with {child.exitcode}")
+
+    async def main():
+        await start_and_await()
+        start = time.perf_counter()
+        for _ in range(iterations):
+            await start_and_await()
+        return time.perf_counter() - start
+
+    return asyncio.run(main())
+
+
 benchlib.main(
     {
         "event-async-wake": event_async_wake,
         "thread-pool-submit-await": thread_pool_submit_await,
+        "process-join-async": process_join_async,
     }
 )

@@ -1,9 +1,9 @@
-//! Async rows: the `async` features of mp-sync and mp-threads, awaited from a task of a
-//! one-thread tokio runtime.
+//! Async rows: the `async` features of mp-sync, mp-threads and mp-processes, awaited
+//! from a task of a one-thread tokio runtime.
 //!
 //! - `event-async-wake`: a thread sets an `Event`; a task awaiting it wakes, clears it and
 //!   answers on a second `Event` the thread waits for (blocking). One operation is one
-//!   round trip. Ours awaits through the futex reactor; the peers are what a tokio user
+//!   round trip. Ours awaits through mp-sys's reactor; the peers are what a tokio user
 //!   would otherwise write: `tokio::sync::Notify` (in-process only, no futex word: the
 //!   floor of an in-process async wake-up), or a blocking wait handed to
 //!   `spawn_blocking` (a thread parked per waiter, which the reactor avoids).
@@ -11,6 +11,11 @@
 //!   awaits its result. Ours: `ThreadPool::submit(..).await`; the peer: tokio's own
 //!   blocking pool (`spawn_blocking`, capped at 4 threads); Python:
 //!   `await loop.run_in_executor(ThreadPoolExecutor(4), f)`.
+//! - `process-join-async`: a task starts a forked child that returns at once and awaits
+//!   its join. Ours: `ProcessHandle::join_async` (woken by mp-sys's reactor when the
+//!   child's pidfd turns readable); the peers: the blocking `join` on a plain thread (no
+//!   runtime: the floor), and the blocking `join` handed to `spawn_blocking`; Python:
+//!   `await loop.run_in_executor(None, p.join)` on a fork-context `Process`.
 //!
 //! The runtime runs on a thread of its own, started and joined around each measurement;
 //! every await is bounded by [`WAIT_LIMIT`], and so is every blocking wait.
@@ -19,6 +24,7 @@ use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mp_processes::{Process, ProcessHandle, StartMethod};
 use mp_sync::Event;
 use mp_threads::ThreadPool;
 use tokio::sync::Notify;
@@ -28,7 +34,11 @@ use crate::row::{Contender, Row, Unit};
 
 /// The async rows.
 pub fn rows() -> Vec<Row> {
-    vec![event_async_wake(), pool_submit_await()]
+    vec![
+        event_async_wake(),
+        pool_submit_await(),
+        process_join_async(),
+    ]
 }
 
 /// Longest any single wait of a measurement may take.
@@ -45,7 +55,7 @@ fn event_async_wake() -> Row {
         unit: Unit::TimePer("round trip"),
         goal: None,
         contenders: vec![
-            Contender::ours("Event::wait_async (futex reactor)", wake_event_async),
+            Contender::ours("Event::wait_async (reactor)", wake_event_async),
             Contender::peer("tokio::sync::Notify", wake_notify),
             Contender::peer("spawn_blocking(Event::wait)", wake_spawn_blocking),
             Contender::python(
@@ -77,6 +87,123 @@ fn pool_submit_await() -> Row {
             ),
         ],
     }
+}
+
+fn process_join_async() -> Row {
+    Row {
+        name: "process-join-async",
+        family: "async",
+        what: "an async task starts a forked child that returns at once and awaits its join",
+        unit: Unit::TimePer("start+join"),
+        goal: None,
+        contenders: vec![
+            Contender::ours("ProcessHandle::join_async (reactor)", join_async),
+            Contender::peer("blocking join, no runtime", join_blocking),
+            Contender::peer("spawn_blocking(join)", join_spawn_blocking),
+            Contender::python(
+                "run_in_executor(None, p.join)",
+                "awaiting.py",
+                "process-join-async",
+            ),
+        ],
+    }
+}
+
+/// The target of every child: trivial, and its value checks the round trip.
+fn echo(n: u64) -> u64 {
+    n
+}
+
+/// Starts `echo(n)` in a forked child.
+fn start_echo(n: u64) -> Result<ProcessHandle<u64>, BenchError> {
+    Process::new(echo, (n,))
+        .start_method(StartMethod::Fork)
+        .start()
+        .map_err(|e| BenchError::WrongOutcome(format!("a child to start: {e}")))
+}
+
+/// Checks a child's value; on a failed join, kills and reaps the child first.
+fn joined(
+    child: &ProcessHandle<u64>,
+    value: Result<u64, mp_processes::Error>,
+    n: u64,
+) -> Result<(), BenchError> {
+    match value {
+        Ok(value) if value == n => Ok(()),
+        Ok(value) => Err(BenchError::WrongOutcome(format!(
+            "child {} returned {value} instead of {n}",
+            child.pid()
+        ))),
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.join_timeout(WAIT_LIMIT);
+            Err(BenchError::WrongOutcome(format!("a child to return: {e}")))
+        }
+    }
+}
+
+/// Kills and reaps `child` after an await that timed out.
+fn stop(child: &ProcessHandle<u64>) {
+    let _ = child.kill();
+    let _ = child.join_timeout(WAIT_LIMIT);
+}
+
+/// Starts `echo(n)` and awaits its join.
+async fn start_and_await(n: u64) -> Result<(), BenchError> {
+    let child = start_echo(n)?;
+    match bounded("a child to return", child.join_async()).await {
+        Ok(value) => joined(&child, value, n),
+        Err(e) => {
+            stop(&child);
+            Err(e)
+        }
+    }
+}
+
+fn join_async(iterations: u64) -> Result<Duration, BenchError> {
+    runtime()?.block_on(async {
+        // Outside the clock: the first fork and the reactor's thread start.
+        start_and_await(u64::MAX).await?;
+        let start = Instant::now();
+        for n in 0..iterations {
+            start_and_await(n).await?;
+        }
+        Ok(start.elapsed())
+    })
+}
+
+fn join_blocking(iterations: u64) -> Result<Duration, BenchError> {
+    let warm_up = start_echo(u64::MAX)?;
+    joined(&warm_up, warm_up.join_timeout(WAIT_LIMIT), u64::MAX)?;
+    let start = Instant::now();
+    for n in 0..iterations {
+        let child = start_echo(n)?;
+        joined(&child, child.join_timeout(WAIT_LIMIT), n)?;
+    }
+    Ok(start.elapsed())
+}
+
+fn join_spawn_blocking(iterations: u64) -> Result<Duration, BenchError> {
+    let join_error = |e: tokio::task::JoinError| BenchError::WrongOutcome(format!("a task: {e}"));
+    runtime()?.block_on(async {
+        let mut start = Instant::now();
+        for n in std::iter::once(u64::MAX).chain(0..iterations) {
+            if n == 0 {
+                // The warm-up child is done: the clock runs from here.
+                start = Instant::now();
+            }
+            let child = Arc::new(start_echo(n)?);
+            let waiter = Arc::clone(&child);
+            let value = bounded(
+                "a child to return",
+                tokio::task::spawn_blocking(move || waiter.join_timeout(WAIT_LIMIT)),
+            )
+            .await?
+            .map_err(join_error)?;
+            joined(&child, value, n)?;
+        }
+        Ok(start.elapsed())
+    })
 }
 
 /// A one-thread tokio runtime whose blocking pool has at most [`WORKERS`] threads.

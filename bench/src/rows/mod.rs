@@ -45,7 +45,7 @@ const FAMILIES: &[fn() -> Vec<Row>] = &[
     shared_mem::rows, // Array, Value, segments, codec
     threads::rows,    // Thread, ThreadPool, thread queues
     ipc_queue::rows,  // mp-ipc Queue between processes, 1x1 and 2x2
-    awaiting::rows,   // Event::wait_async, ThreadPool futures awaited
+    awaiting::rows,   // Event::wait_async, ThreadPool futures, process joins awaited
     pipe::rows,       // Pipe round trip, 1 MiB send_bytes
     processes::rows,  // Process start+join by start method, 100 at once
     pool::rows,       // process Pool: trivial map, apply_async, CPU-bound scaling
