@@ -64,7 +64,13 @@ fn frames_with_descriptors_arrive_whole_and_in_order_both_ways_of_reading() {
             assert_eq!(received[4].0, b"last");
             let order = [(1, 0, 0), (2, 0, 1), (2, 1, 2), (3, 0, 3)];
             for (message, index, file) in order {
-                assert_eq!(file_id(&received[message].1[index]), file_id(&files[file]));
+                let fd = &received[message].1[index];
+                assert_eq!(file_id(fd), file_id(&files[file]));
+                let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).unwrap();
+                assert!(
+                    nix::fcntl::FdFlag::from_bits_truncate(flags)
+                        .contains(nix::fcntl::FdFlag::FD_CLOEXEC)
+                );
             }
         });
     }
