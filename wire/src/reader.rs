@@ -273,6 +273,42 @@ impl Reader {
         })
     }
 
+    /// Receives one whole frame, as [`recv`](crate::recv) does, but reading ahead: a
+    /// small frame usually costs one system call (often none, when it came with the read
+    /// of the one before). Descriptors cut off by the kernel give [`Error::FdsTruncated`]
+    /// once the frame is read (the reader stays in step); any other failure but the end
+    /// of the stream between frames leaves it out of step.
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// let (a, b) = UnixStream::pair().unwrap();
+    /// let file = std::fs::File::open("/dev/null").unwrap();
+    /// mp_wire::send(&a, b"one", &[file.as_fd()])?;
+    /// mp_wire::send(&a, b"two", &[])?;
+    /// let mut reader = mp_wire::Reader::new();
+    /// let (first, fds) = reader.recv(b.as_fd(), 16)?;
+    /// assert_eq!((first.as_slice(), fds.len()), (&b"one"[..], 1));
+    /// let (second, fds) = reader.recv(b.as_fd(), 16)?;
+    /// assert_eq!((second.as_slice(), fds.len()), (&b"two"[..], 0));
+    /// # Ok::<(), mp_wire::Error>(())
+    /// ```
+    pub fn recv(
+        &mut self,
+        socket: BorrowedFd<'_>,
+        max_len: usize,
+    ) -> Result<(Vec<u8>, Vec<OwnedFd>), Error> {
+        let header = self.read_header(socket, max_len)?;
+        let (payload, frame_fds) = self.payload_to_vec(socket, &header).inspect_err(|_| {
+            self.in_sync = false;
+        })?;
+        if frame_fds.cut_off {
+            return Err(Error::FdsTruncated);
+        }
+        Ok((payload, frame_fds.fds))
+    }
+
     /// Reads the payload into `dst`, which must be exactly `header.len` bytes (a shorter
     /// or longer `dst` is [`Error::Decode`], and the reader is out of step).
     ///

@@ -60,9 +60,11 @@ where
         return;
     }
     let mut done = 0u64;
+    // The worker reads its channel for good: reading ahead makes a task one system call.
+    let mut reader = mp_wire::Reader::new();
     loop {
         // End of stream: the pool is closing (or gone); either way, stop.
-        let Ok((bytes, fds)) = mp_wire::recv(&channel, MAX_FRAME_LEN) else {
+        let Ok((bytes, fds)) = reader.recv(channel.as_fd(), MAX_FRAME_LEN) else {
             return;
         };
         let Ok((head, items)) = postcard::take_from_bytes::<TaskHead>(&bytes) else {
