@@ -185,11 +185,18 @@ fn a_forked_child_waits_through_a_reactor_its_parent_used() {
     let mut cx = Context::from_waker(waker);
     let mut on_word = pin!(reactor.wait(&word, 0));
     assert!(on_word.as_mut().poll(&mut cx).is_pending());
-    let (socket, _peer) = UnixStream::pair().unwrap();
+    let (socket, peer) = UnixStream::pair().unwrap();
     let mut on_socket = pin!(reactor.readable(socket.as_fd()));
     assert!(on_socket.as_mut().poll(&mut cx).is_pending());
 
     let mut child = spawn_child(|| {
+        // The wait the parent registered, polled here: registered anew in the child's own
+        // epoll set, and woken there.
+        (&peer).write_all(b"y").map_err(|_| 15u8)?;
+        let woken = block_on_within(on_socket.as_mut(), BOUND);
+        ensure(matches!(woken, Some(Ok(()))), 16)?;
+        let mut byte = [0u8];
+        std::io::Read::read_exact(&mut &socket, &mut byte).map_err(|_| 17u8)?;
         let word = Arc::new(AtomicU32::new(0));
         let setter = {
             let word = Arc::clone(&word);
@@ -214,7 +221,8 @@ fn a_forked_child_waits_through_a_reactor_its_parent_used() {
         ensure(matches!(writer.join(), Ok(Ok(()))), 14)
     });
     assert_eq!(child.join(), 0);
-    // The parent's registrations survived the child's own waits, and still work.
+    // The parent's registrations survived the child's waits (its own and the one it
+    // inherited), and still work.
     assert!(on_socket.as_mut().poll(&mut cx).is_pending());
     word.store(1, Ordering::Release);
     futex::wake_all(&word);

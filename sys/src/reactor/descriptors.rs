@@ -245,8 +245,10 @@ impl Registration {
         })
     }
 
-    pub(super) fn source(&self) -> RawFd {
-        self.source
+    /// Whether this registration can be polled again for `fd`: same descriptor, and made
+    /// in this process (a forked child registers anew, in an epoll set of its own).
+    pub(super) fn serves(&self, fd: RawFd) -> bool {
+        self.source == fd && self.core.pid == crate::process::current_pid()
     }
 
     /// `true` (and disarmed) if the descriptor reported readable since the last poll;
@@ -255,8 +257,12 @@ impl Registration {
         {
             let mut entries = self.core.entries();
             let Some(entry) = entries.get_mut(&self.token) else {
-                // The thread stopped (only with its reactor): nothing will wake us.
-                return Ok(true);
+                // Only this registration's drop removes its entry: unreachable, but if it
+                // were, registering again is the caller's way out, not a busy loop.
+                return Err(Error::Os {
+                    operation: "epoll registration lost",
+                    errno: Errno::ENOENT,
+                });
             };
             if entry.fired {
                 entry.fired = false;

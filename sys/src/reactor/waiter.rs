@@ -182,7 +182,7 @@ impl<'r> Waiter<'r> {
         fd: BorrowedFd<'_>,
     ) -> Poll<Result<(), Error>> {
         if let Registered::Descriptor(registration) = &mut self.registered
-            && registration.source() == fd.as_raw_fd()
+            && registration.serves(fd.as_raw_fd())
         {
             return match registration.poll(cx.waker()) {
                 Ok(true) => Poll::Ready(Ok(())),
