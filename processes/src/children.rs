@@ -11,8 +11,8 @@ use mp_sys::process::current_pid;
 use parking_lot::Mutex;
 
 use crate::identity::ProcessInfo;
-use crate::per_process::PerProcess;
 use crate::record::Record;
+use mp_sys::PerProcess;
 
 /// Children started by this process and not yet joined (a forked child starts with none).
 static CHILDREN: PerProcess<Mutex<Vec<Arc<Record>>>> = PerProcess::new(|| Mutex::new(Vec::new()));

@@ -4,8 +4,8 @@
 use std::os::fd::RawFd;
 use std::sync::atomic::AtomicU32;
 
-use crate::per_process::PerProcess;
 use crate::wire::Identity;
+use mp_sys::PerProcess;
 
 /// What this process knows about itself.
 pub(crate) struct ThisProcess {

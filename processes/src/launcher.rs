@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use parking_lot::Mutex;
 
 use crate::error::Error;
-use crate::per_process::PerProcess;
+use mp_sys::PerProcess;
 
 type Work = Box<dyn FnOnce() + Send>;
 

@@ -197,7 +197,6 @@ mod job;
 mod join_future;
 mod launcher;
 mod method;
-mod per_process;
 pub mod pool;
 mod process;
 mod record;

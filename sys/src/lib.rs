@@ -17,6 +17,7 @@
 //! | [`pidfd`] | open a pidfd, signal through it, wait for its process to end |
 //! | [`backoff`] | [`Backoff`]: spin, then yield, then tell the caller to sleep |
 //! | [`process`] | cached process and thread ids, a fork generation counter |
+//! | [`per_process`] | [`PerProcess`]: a static made afresh in a forked child |
 //! | [`panic`](mod@panic) | the message of a panic payload |
 //! | [`call`] | [`Call`]: a function called with a tuple of arguments |
 //! | [`reactor`] | the one async wake-up layer: futures woken when a futex word changes or a descriptor turns readable |
@@ -36,6 +37,7 @@ mod error;
 pub mod fd_passing;
 pub mod futex;
 pub mod panic;
+pub mod per_process;
 pub mod pidfd;
 pub mod poll;
 pub mod process;
@@ -47,4 +49,5 @@ pub use backoff::{Backoff, BackoffPolicy};
 pub use call::Call;
 pub use deadline::Deadline;
 pub use error::Error;
+pub use per_process::PerProcess;
 pub use waitable::{Waitable, wait};

@@ -11,10 +11,10 @@ use parking_lot::Mutex;
 
 use super::protocol::{Reply, RequestOut};
 use crate::error::Error;
-use crate::per_process::PerProcess;
 use crate::reexec::exec_self;
 use crate::role::Role;
 use crate::wire::{Call, MAX_CONTROL_LEN};
+use mp_sys::PerProcess;
 
 /// This process's forkserver, once started (a forked child has none: it starts its own).
 static SERVER: PerProcess<Mutex<Option<ForkServer>>> = PerProcess::new(|| Mutex::new(None));

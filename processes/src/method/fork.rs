@@ -38,7 +38,7 @@ pub(crate) fn start<R: Serialize + 'static>(
         // SAFETY: after `fork` in a multi-threaded process the child may only rely on what
         // no other thread could have held: this is the documented risk of the fork start
         // method (see StartMethod::Fork). What our child path does first touches no lock
-        // that another thread could hold: per-process state is made afresh (per_process.rs),
+        // that another thread could hold: per-process state is made afresh (mp_sys::PerProcess),
         // and glibc makes `malloc` usable in the child by taking its locks around `fork`.
         // The panic gate and standard output and error are held (above) for the same
         // reason.

@@ -1,30 +1,52 @@
-//! State that belongs to one process, not to a forked copy of it.
+//! [`PerProcess`]: a static that belongs to one process, not to a forked copy of it.
 //!
 //! A child made by `fork` inherits a copy of every static, including locks that another
 //! thread of the parent may have held at that instant and will never release in the
-//! child. So each piece of per-process state (this process's identity, its children, its
-//! launcher thread, its forkserver) lives behind one pointer stamped with mp-sys's fork
-//! generation when it was made: the first use after a fork finds a foreign stamp, leaves
-//! the old value untouched (leaked, never locked) and installs a fresh one. Each module
-//! keeps its own [`PerProcess`], so this one knows none of them.
+//! child. So each piece of per-process state (mp-processes keeps this process's identity,
+//! its children, its launcher thread and its forkserver this way) lives behind one
+//! pointer stamped with the [fork generation](crate::process::fork_generation) it was
+//! made in: the first use after a fork finds a foreign stamp, leaves the old value
+//! untouched (leaked, never locked: one value per fork, which a process pays once) and
+//! installs a fresh one.
 
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use mp_sys::process::fork_generation;
+use crate::process::fork_generation;
 
 struct Stamped<T> {
     generation: u64,
     value: T,
 }
 
-/// A value of type `T` per process: made by `fresh` on first use in each process.
-pub(crate) struct PerProcess<T: 'static> {
+/// A value of type `T` per process: made by `fresh` on first use in each process, and
+/// made again on first use in a forked child.
+///
+/// ```
+/// use std::sync::Mutex;
+/// use mp_sys::PerProcess;
+///
+/// /// The children this process started: a forked child has none of them.
+/// static CHILDREN: PerProcess<Mutex<Vec<i32>>> = PerProcess::new(|| Mutex::new(Vec::new()));
+///
+/// CHILDREN.get().lock().unwrap().push(42);
+/// assert_eq!(*CHILDREN.get().lock().unwrap(), [42]);
+/// ```
+pub struct PerProcess<T: 'static> {
     current: AtomicPtr<Stamped<T>>,
     fresh: fn() -> T,
 }
 
 impl<T: Send + Sync + 'static> PerProcess<T> {
-    pub(crate) const fn new(fresh: fn() -> T) -> Self {
+    /// A value that `fresh` makes in each process, at its first [`get`](Self::get).
+    ///
+    /// ```
+    /// use std::sync::atomic::AtomicU32;
+    /// use mp_sys::PerProcess;
+    ///
+    /// static STARTS: PerProcess<AtomicU32> = PerProcess::new(|| AtomicU32::new(0));
+    /// # let _ = STARTS.get();
+    /// ```
+    pub const fn new(fresh: fn() -> T) -> Self {
         PerProcess {
             current: AtomicPtr::new(std::ptr::null_mut()),
             fresh,
@@ -32,7 +54,16 @@ impl<T: Send + Sync + 'static> PerProcess<T> {
     }
 
     /// This process's value, made on first use in this process.
-    pub(crate) fn get(&'static self) -> &'static T {
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use mp_sys::PerProcess;
+    ///
+    /// static HITS: PerProcess<AtomicU32> = PerProcess::new(|| AtomicU32::new(0));
+    /// HITS.get().fetch_add(1, Ordering::Relaxed);
+    /// assert_eq!(HITS.get().load(Ordering::Relaxed), 1);
+    /// ```
+    pub fn get(&'static self) -> &'static T {
         let existing = self.current.load(Ordering::Acquire);
         // SAFETY: `current` only ever holds null or a pointer from `Box::into_raw` in
         // `install`, never freed once published, so a non-null pointer is valid for
@@ -45,9 +76,20 @@ impl<T: Send + Sync + 'static> PerProcess<T> {
         self.install(existing, (self.fresh)(), false)
     }
 
-    /// Makes `value` this process's value, whatever was there (a child's identity,
-    /// set before its target runs).
-    pub(crate) fn replace(&'static self, value: T) -> &'static T {
+    /// Makes `value` this process's value, whatever was there (a child's identity, set
+    /// before its target runs). The previous value is left alone (references to it stay
+    /// valid).
+    ///
+    /// ```
+    /// use mp_sys::PerProcess;
+    ///
+    /// static NAME: PerProcess<String> = PerProcess::new(|| "MainProcess".to_owned());
+    /// let before = NAME.get();
+    /// assert_eq!(NAME.replace("Process-1".to_owned()), "Process-1");
+    /// assert_eq!(NAME.get(), "Process-1");
+    /// assert_eq!(before, "MainProcess");
+    /// ```
+    pub fn replace(&'static self, value: T) -> &'static T {
         self.install(self.current.load(Ordering::Acquire), value, true)
     }
 
