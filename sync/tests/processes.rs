@@ -12,7 +12,7 @@ use std::time::Duration;
 use mp_sync::{Barrier, Condition, Event, Lock, Mutex, RLock, Semaphore, TryLockError};
 use test_support::procfs::{blocked_in_futex, current_pid, current_tid, process_state};
 use test_support::{
-    Child, ChildResult, PATIENCE, SharedMapping, ensure, for_each_case, holds_within,
+    Child, ChildResult, PATIENCE, SharedMapping, ensure, for_each_case, holds_within, spawn_child,
 };
 
 /// How long an acquirer may wait for a dead holder's lock before the test fails. The design
@@ -22,19 +22,6 @@ const TAKEOVER_BOUND: Duration = Duration::from_secs(5);
 // ---------------------------------------------------------------------------------------
 // Test machinery: children that cannot outlive the test
 // ---------------------------------------------------------------------------------------
-
-/// Forks a child that runs `body` ([`test_support::spawn_child`]), once mp-sync's fork
-/// handler is in place.
-///
-/// The lock-owner ids are cached per thread and per process, and a fork handler resets the
-/// caches in the child. The handler is installed on the first use of an id; using one here
-/// makes sure that installation is finished before this thread forks, so the child cannot
-/// inherit it half-done.
-fn spawn_child(body: impl FnOnce() -> ChildResult) -> Child {
-    drop(Lock::new().try_lock());
-    drop(Mutex::new(()).try_lock());
-    test_support::spawn_child(body)
-}
 
 /// Forks `count` children, each running `body` with its index.
 fn spawn_children(count: usize, body: impl Fn(usize) -> ChildResult) -> Vec<Child> {

@@ -5,9 +5,10 @@ use std::os::fd::OwnedFd;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::task::Waker;
+use std::time::Duration;
 
+use mp_sys::Deadline;
 use mp_sys::reactor::WakerList;
-use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 use serde::de::DeserializeOwned;
@@ -173,7 +174,7 @@ impl<R> AsyncResult<R> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn get_timeout(&self, timeout: Duration) -> Result<R, Error> {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = Deadline::after(timeout).instant();
         let mut state = self.cell.state.lock();
         while matches!(state.outcome, Outcome::Pending) {
             match deadline {
@@ -222,7 +223,7 @@ impl<R> AsyncResult<R> {
     /// # Ok::<(), mp_processes::Error>(())
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        let Some(deadline) = Instant::now().checked_add(timeout) else {
+        let Some(deadline) = Deadline::after(timeout).instant() else {
             self.wait();
             return true;
         };
