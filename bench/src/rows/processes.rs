@@ -10,7 +10,7 @@
 //!
 //! Every contender starts and joins one child before its clock runs, so one-time
 //! costs (our forkserver and launcher thread, procspawn's look-up of the binary's
-//! image) stay out of the figures. Every wait is bounded by [`WAIT_LIMIT`]; a child
+//! image) stay out of the figures. Every wait is bounded by [`WAIT_LIMIT`](workload::WAIT_LIMIT); a child
 //! that overstays is killed and reaped, and so is every child already started when
 //! a later start fails.
 //!
@@ -33,15 +33,13 @@
 //! - **Python**: `multiprocessing` with the same start method, from
 //!   `bench/python/processes.py`.
 
-use std::time::Duration;
-
-use crate::error::BenchError;
 use crate::row::{Contender, Goal, Row, Unit};
 
 mod bare;
 mod ours;
 mod procspawn_peer;
 mod watchdog;
+mod workload;
 
 use mp_processes::StartMethod;
 
@@ -55,12 +53,6 @@ pub fn rows() -> Vec<Row> {
     ]
 }
 
-/// Longest any child of a measurement may take to start, run and end.
-const WAIT_LIMIT: Duration = Duration::from_secs(20);
-
-/// How many children the `-100` row starts before joining any.
-const WAVE: u64 = 100;
-
 /// The label of the bare fork peer, which the fork and forkserver goals name.
 const BARE_FORK: &str = "bare fork+_exit+waitpid";
 
@@ -69,13 +61,6 @@ const BARE_REEXEC: &str = "bare re-exec of this binary";
 
 /// The label of procspawn, in every single-child row.
 const PROCSPAWN: &str = "procspawn::spawn";
-
-/// The exit code a peer's child `n` ends with: from 1 to 100, so never the 0 of a
-/// child that exited without doing what it was asked.
-fn exit_code_for(n: u64) -> i32 {
-    // n % 100 < 100, so the cast cannot truncate.
-    (n % 100) as i32 + 1
-}
 
 fn start_join_fork() -> Row {
     Row {
@@ -172,42 +157,5 @@ fn start_join_100() -> Row {
                 "start-join-100-fork",
             ),
         ],
-    }
-}
-
-/// The sizes of the waves that make up `iterations` children: full waves of
-/// [`WAVE`], then the remainder.
-fn waves(iterations: u64) -> impl Iterator<Item = u64> {
-    let full = iterations / WAVE;
-    let rest = iterations % WAVE;
-    std::iter::repeat_n(WAVE, full as usize).chain((rest > 0).then_some(rest))
-}
-
-/// An mp-processes or procspawn error, as the harness reports a failed child.
-fn child_error(what: &'static str) -> impl FnOnce(String) -> BenchError {
-    move |reason| BenchError::Child(format!("{what}: {reason}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{WAVE, exit_code_for, waves};
-
-    #[test]
-    fn waves_add_up_to_the_iterations() {
-        for iterations in [1, 99, 100, 101, 250, 1000] {
-            let sizes: Vec<u64> = waves(iterations).collect();
-            assert_eq!(sizes.iter().sum::<u64>(), iterations);
-            assert!(sizes.iter().all(|&size| (1..=WAVE).contains(&size)));
-            assert!(sizes.iter().rev().skip(1).all(|&size| size == WAVE));
-        }
-        assert_eq!(waves(0).count(), 0);
-    }
-
-    #[test]
-    fn exit_codes_are_never_zero_and_fit_a_byte() {
-        for n in 0..1000 {
-            assert!((1..=100).contains(&exit_code_for(n)));
-        }
-        assert_ne!(exit_code_for(0), exit_code_for(1));
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use mp_processes::Pool;
 
 use super::deadline::Deadline;
-use super::{
+use super::workload::{
     MAP_LEN, WAIT_LIMIT, WORKERS, batches, cpu_bound, cpu_bound_value, double, echo, expect_mapped,
 };
 use crate::error::BenchError;

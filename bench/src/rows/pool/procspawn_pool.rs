@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use procspawn::{JoinHandle, Pool};
 
 use super::deadline::Deadline;
-use super::{WAIT_LIMIT, WINDOW, WORKERS, batches, double, echo, expect_mapped};
+use super::workload::{WAIT_LIMIT, WINDOW, WORKERS, batches, double, echo, expect_mapped};
 use crate::error::BenchError;
 
 /// A procspawn error, as the harness reports a failed pool.

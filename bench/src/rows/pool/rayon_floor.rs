@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use super::{MAP_LEN, WORKERS, batches, cpu_bound, cpu_bound_value, double, expect_mapped};
+use super::workload::{
+    MAP_LEN, WORKERS, batches, cpu_bound, cpu_bound_value, double, expect_mapped,
+};
 use crate::error::BenchError;
 
 /// Runs `measure` on a scoped rayon pool of `threads`, joined before this returns.

@@ -16,7 +16,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
 
-use super::{WAIT_LIMIT, WAVE, exit_code_for, waves};
+use super::workload::{WAIT_LIMIT, WAVE, exit_code_for, waves};
 use crate::error::BenchError;
 
 /// The environment variable that makes a run of this binary exit before `main`,

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use mp_processes::{Error, Process, ProcessHandle, StartMethod};
 
-use super::{WAIT_LIMIT, WAVE, child_error, waves};
+use super::workload::{WAIT_LIMIT, WAVE, child_error, waves};
 use crate::error::BenchError;
 
 /// The target of every child: trivial, and its value checks the round trip.

@@ -12,7 +12,7 @@ use nix::unistd::Pid;
 
 use super::bare::pidfd_open;
 use super::watchdog::Watchdog;
-use super::{WAIT_LIMIT, child_error};
+use super::workload::{WAIT_LIMIT, child_error};
 use crate::error::BenchError;
 
 /// The target of every child: trivial, and its value checks the round trip.
