@@ -120,6 +120,23 @@ fn fork_with<E>(
     Ok((parent_end, child))
 }
 
+/// Times `iterations` calls of `round_trip` after one untimed warm-up call, then reaps
+/// the child that answered them.
+fn timed_round_trips(
+    iterations: u64,
+    child: ForkedChild,
+    mut round_trip: impl FnMut() -> Result<(), BenchError>,
+) -> Result<Duration, BenchError> {
+    round_trip()?;
+    let start = Instant::now();
+    for _ in 0..iterations {
+        round_trip()?;
+    }
+    let elapsed = start.elapsed();
+    child.reap(WAIT_LIMIT)?;
+    Ok(elapsed)
+}
+
 fn round_trip_typed(iterations: u64) -> Result<Duration, BenchError> {
     let (parent, child_end) = bounded_pipe::<[u8; 16]>()?;
     let (parent, child) = fork_with(parent, child_end, |end| {
@@ -142,14 +159,7 @@ fn round_trip_typed(iterations: u64) -> Result<Duration, BenchError> {
         }
         Ok(())
     };
-    round_trip()?;
-    let start = Instant::now();
-    for _ in 0..iterations {
-        round_trip()?;
-    }
-    let elapsed = start.elapsed();
-    child.reap(WAIT_LIMIT)?;
-    Ok(elapsed)
+    timed_round_trips(iterations, child, round_trip)
 }
 
 fn round_trip_bytes(iterations: u64) -> Result<Duration, BenchError> {
@@ -169,7 +179,7 @@ fn round_trip_bytes(iterations: u64) -> Result<Duration, BenchError> {
         0
     })?;
     let mut buf = [0u8; 64];
-    let mut round_trip = || -> Result<(), BenchError> {
+    let round_trip = || -> Result<(), BenchError> {
         parent.send_bytes(&SMALL).map_err(ipc_error)?;
         let len = parent.recv_bytes_into(&mut buf).map_err(ipc_error)?;
         if buf[..len] != SMALL {
@@ -177,14 +187,7 @@ fn round_trip_bytes(iterations: u64) -> Result<Duration, BenchError> {
         }
         Ok(())
     };
-    round_trip()?;
-    let start = Instant::now();
-    for _ in 0..iterations {
-        round_trip()?;
-    }
-    let elapsed = start.elapsed();
-    child.reap(WAIT_LIMIT)?;
-    Ok(elapsed)
+    timed_round_trips(iterations, child, round_trip)
 }
 
 fn round_trip_socketpair(iterations: u64) -> Result<Duration, BenchError> {
@@ -208,7 +211,7 @@ fn round_trip_socketpair(iterations: u64) -> Result<Duration, BenchError> {
         0
     })?;
     let mut buf = [0u8; 16];
-    let mut round_trip = || -> Result<(), BenchError> {
+    let round_trip = || -> Result<(), BenchError> {
         parent.write_all(&SMALL).map_err(io_error)?;
         parent.read_exact(&mut buf).map_err(io_error)?;
         if buf != SMALL {
@@ -216,14 +219,7 @@ fn round_trip_socketpair(iterations: u64) -> Result<Duration, BenchError> {
         }
         Ok(())
     };
-    round_trip()?;
-    let start = Instant::now();
-    for _ in 0..iterations {
-        round_trip()?;
-    }
-    let elapsed = start.elapsed();
-    child.reap(WAIT_LIMIT)?;
-    Ok(elapsed)
+    timed_round_trips(iterations, child, round_trip)
 }
 
 /// The byte at `index` of every big message: a pattern the receiver checks in part.

@@ -33,6 +33,9 @@
 //! - **Python**: `multiprocessing` with the same start method, from
 //!   `bench/python/processes.py`.
 
+use std::time::Duration;
+
+use crate::error::BenchError;
 use crate::row::{Contender, Goal, Row, Unit};
 
 mod bare;
@@ -62,70 +65,85 @@ const BARE_REEXEC: &str = "bare re-exec of this binary";
 /// The label of procspawn, in every single-child row.
 const PROCSPAWN: &str = "procspawn::spawn";
 
-fn start_join_fork() -> Row {
-    Row {
-        name: "process-start-join-fork",
-        family: "processes",
-        what: "start a child by fork running a trivial target with one argument, then join it",
-        unit: Unit::TimePer("start+join"),
-        goal: Some(Goal::within(1.5, BARE_FORK)),
-        contenders: vec![
-            Contender::ours("mp_processes::Process (fork)", |iterations| {
-                ours::start_join(StartMethod::Fork, iterations)
-            }),
-            Contender::peer(BARE_FORK, bare::fork_join),
-            Contender::peer(PROCSPAWN, procspawn_peer::spawn_join),
-            Contender::python(
-                "multiprocessing.Process (fork)",
-                "processes.py",
-                "start-join-fork",
-            ),
-        ],
+/// What sets one single-child row apart: the start method, the words of the table,
+/// and the bare peer its goal is held against. The rest (procspawn, the Python case of
+/// the same method) every single-child row has alike.
+struct SingleChildRow {
+    method: StartMethod,
+    name: &'static str,
+    what: &'static str,
+    ours: &'static str,
+    python: &'static str,
+    python_case: &'static str,
+    goal_ratio: f64,
+    bare: &'static str,
+    bare_join: fn(u64) -> Result<Duration, BenchError>,
+}
+
+impl SingleChildRow {
+    fn into_row(self) -> Row {
+        let method = self.method;
+        Row {
+            name: self.name,
+            family: "processes",
+            what: self.what,
+            unit: Unit::TimePer("start+join"),
+            goal: Some(Goal::within(self.goal_ratio, self.bare)),
+            contenders: vec![
+                Contender::ours(self.ours, move |iterations| {
+                    ours::start_join(method, iterations)
+                }),
+                Contender::peer(self.bare, self.bare_join),
+                Contender::peer(PROCSPAWN, procspawn_peer::spawn_join),
+                Contender::python(self.python, "processes.py", self.python_case),
+            ],
+        }
     }
+}
+
+fn start_join_fork() -> Row {
+    SingleChildRow {
+        method: StartMethod::Fork,
+        name: "process-start-join-fork",
+        what: "start a child by fork running a trivial target with one argument, then join it",
+        ours: "mp_processes::Process (fork)",
+        python: "multiprocessing.Process (fork)",
+        python_case: "start-join-fork",
+        goal_ratio: 1.5,
+        bare: BARE_FORK,
+        bare_join: bare::fork_join,
+    }
+    .into_row()
 }
 
 fn start_join_forkserver() -> Row {
-    Row {
+    SingleChildRow {
+        method: StartMethod::Forkserver,
         name: "process-start-join-forkserver",
-        family: "processes",
         what: "start a child through the forkserver running a trivial target with one argument, then join it",
-        unit: Unit::TimePer("start+join"),
-        goal: Some(Goal::within(3.0, BARE_FORK)),
-        contenders: vec![
-            Contender::ours("mp_processes::Process (forkserver)", |iterations| {
-                ours::start_join(StartMethod::Forkserver, iterations)
-            }),
-            Contender::peer(BARE_FORK, bare::fork_join),
-            Contender::peer(PROCSPAWN, procspawn_peer::spawn_join),
-            Contender::python(
-                "multiprocessing.Process (forkserver)",
-                "processes.py",
-                "start-join-forkserver",
-            ),
-        ],
+        ours: "mp_processes::Process (forkserver)",
+        python: "multiprocessing.Process (forkserver)",
+        python_case: "start-join-forkserver",
+        goal_ratio: 3.0,
+        bare: BARE_FORK,
+        bare_join: bare::fork_join,
     }
+    .into_row()
 }
 
 fn start_join_spawn() -> Row {
-    Row {
+    SingleChildRow {
+        method: StartMethod::Spawn,
         name: "process-start-join-spawn",
-        family: "processes",
         what: "start a child by re-executing the binary, running a trivial target with one argument, then join it",
-        unit: Unit::TimePer("start+join"),
-        goal: Some(Goal::within(1.3, BARE_REEXEC)),
-        contenders: vec![
-            Contender::ours("mp_processes::Process (spawn)", |iterations| {
-                ours::start_join(StartMethod::Spawn, iterations)
-            }),
-            Contender::peer(BARE_REEXEC, bare::reexec_join),
-            Contender::peer(PROCSPAWN, procspawn_peer::spawn_join),
-            Contender::python(
-                "multiprocessing.Process (spawn)",
-                "processes.py",
-                "start-join-spawn",
-            ),
-        ],
+        ours: "mp_processes::Process (spawn)",
+        python: "multiprocessing.Process (spawn)",
+        python_case: "start-join-spawn",
+        goal_ratio: 1.3,
+        bare: BARE_REEXEC,
+        bare_join: bare::reexec_join,
     }
+    .into_row()
 }
 
 fn start_join_100() -> Row {

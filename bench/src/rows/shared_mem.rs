@@ -108,37 +108,47 @@ fn segment_create() -> Row {
 }
 
 fn codec_small() -> Row {
-    Row {
-        name: "codec-small",
-        family: "shared_mem",
-        what: "encode then decode a small record (id, short string, 8 numbers, flag, float)",
-        unit: Unit::TimePer("encode+decode"),
-        goal: None,
-        contenders: vec![
-            Contender::ours("transfer::encode+decode (postcard)", |n| {
-                codec_transfer(n, &small_record())
-            }),
-            Contender::peer("postcard", |n| codec_postcard(n, &small_record())),
-            Contender::peer("bitcode (serde)", |n| codec_bitcode(n, &small_record())),
-            Contender::python("pickle", SCRIPT, "pickle-small"),
-        ],
-    }
+    codec_row(
+        "codec-small",
+        "encode then decode a small record (id, short string, 8 numbers, flag, float)",
+        "pickle-small",
+        small_record,
+    )
 }
 
 fn codec_64k() -> Row {
+    codec_row(
+        "codec-64k",
+        "encode then decode a 64 KiB Vec<u8> (Python: bytes)",
+        "pickle-64k",
+        bytes_64k,
+    )
+}
+
+/// A codec row: the same codecs, one message (made afresh by `message` for each
+/// measurement), and Python's `pickle` of it as the `python_case` of the script.
+fn codec_row<T>(
+    name: &'static str,
+    what: &'static str,
+    python_case: &'static str,
+    message: fn() -> T,
+) -> Row
+where
+    T: PartialEq + Serialize + serde::de::DeserializeOwned + 'static,
+{
     Row {
-        name: "codec-64k",
+        name,
         family: "shared_mem",
-        what: "encode then decode a 64 KiB Vec<u8> (Python: bytes)",
+        what,
         unit: Unit::TimePer("encode+decode"),
         goal: None,
         contenders: vec![
-            Contender::ours("transfer::encode+decode (postcard)", |n| {
-                codec_transfer(n, &bytes_64k())
+            Contender::ours("transfer::encode+decode (postcard)", move |n| {
+                codec_transfer(n, &message())
             }),
-            Contender::peer("postcard", |n| codec_postcard(n, &bytes_64k())),
-            Contender::peer("bitcode (serde)", |n| codec_bitcode(n, &bytes_64k())),
-            Contender::python("pickle", SCRIPT, "pickle-64k"),
+            Contender::peer("postcard", move |n| codec_postcard(n, &message())),
+            Contender::peer("bitcode (serde)", move |n| codec_bitcode(n, &message())),
+            Contender::python("pickle", SCRIPT, python_case),
         ],
     }
 }
