@@ -17,48 +17,41 @@ use super::worker::entry_of;
 use crate::error::Error;
 use crate::target::Target;
 
+/// What a task's arguments and results are: values that cross to a worker and back.
+pub(super) trait Message: Serialize + DeserializeOwned + Send + 'static {}
+
+impl<T: Serialize + DeserializeOwned + Send + 'static> Message for T {}
+
 /// Submits every item; their results in the items' order, as they come (the `imap`
 /// family).
-pub(super) fn map_items<F, A, R>(
+pub(super) fn map_items<F: Target<A, Output = R>, A: Message, R: Message>(
     inner: &Inner,
     _function: F,
     items: Vec<A>,
     chunksize: usize,
-) -> Result<Imap<R>, Error>
-where
-    F: Target<A, Output = R>,
-    A: Serialize + DeserializeOwned + Send + 'static,
-    R: Serialize + DeserializeOwned + Send + 'static,
-{
+) -> Result<Imap<R>, Error> {
     let len = items.len();
     let results = submit_items::<F, A, R>(inner, items, chunksize, false)?;
     Ok(Imap::new(results, len))
 }
 
 /// Submits every item and waits for all the values (the `map` family).
-pub(super) fn map_all<F, A, R>(
+pub(super) fn map_all<F: Target<A, Output = R>, A: Message, R: Message>(
     inner: &Inner,
     _function: F,
     items: Vec<A>,
     chunksize: usize,
-) -> Result<Vec<R>, Error>
-where
-    F: Target<A, Output = R>,
-    A: Serialize + DeserializeOwned + Send + 'static,
-    R: Serialize + DeserializeOwned + Send + 'static,
-{
+) -> Result<Vec<R>, Error> {
     check_chunksize(chunksize)?;
     let results = Collected::new(items.len(), items.len().div_ceil(chunksize));
-    for (number, chunk) in items.chunks(chunksize).enumerate() {
-        let sink = Arc::new(CollectedChunk {
+    submit_chunks::<F, A, R>(inner, &items, chunksize, |chunk, first, len| {
+        Arc::new(CollectedChunk {
             results: Arc::clone(&results),
-            chunk: number,
-            first: number * chunksize,
-            len: chunk.len(),
-        });
-        let task = encode::<F, A, R>(inner, chunk, sink)?;
-        submit_tasks(inner, vec![task])?;
-    }
+            chunk,
+            first,
+            len,
+        })
+    })?;
     results.take_all()
 }
 
@@ -71,23 +64,43 @@ pub(super) fn submit_items<F, A, R>(
 ) -> Result<Arc<MapResults<R>>, Error>
 where
     F: Target<A, Output = R>,
-    A: Serialize + DeserializeOwned + Send + 'static,
-    R: Serialize + DeserializeOwned + Send + 'static,
+    A: Message,
+    R: Message,
 {
     check_chunksize(chunksize)?;
     let results = MapResults::new(items.len(), unordered);
-    // Each chunk is submitted as soon as it is encoded, so the workers start on the
-    // first chunks while the later ones are being encoded.
-    for (number, chunk) in items.chunks(chunksize).enumerate() {
-        let sink = Arc::new(ChunkSink {
+    submit_chunks::<F, A, R>(inner, &items, chunksize, |_, first, len| {
+        Arc::new(ChunkSink {
             results: Arc::clone(&results),
-            first: number * chunksize,
-            len: chunk.len(),
-        });
+            first,
+            len,
+        })
+    })?;
+    Ok(results)
+}
+
+/// Encodes `items` in chunks of `chunksize`, one task each with the sink `sink_for(chunk
+/// number, index of its first item, its length)` makes, and submits each.
+///
+/// Each chunk is submitted as soon as it is encoded, so the workers start on the first
+/// chunks while the later ones are being encoded.
+fn submit_chunks<F, A, R>(
+    inner: &Inner,
+    items: &[A],
+    chunksize: usize,
+    mut sink_for: impl FnMut(usize, usize, usize) -> Arc<dyn Sink>,
+) -> Result<(), Error>
+where
+    F: Target<A, Output = R>,
+    A: Message,
+    R: Message,
+{
+    for (number, chunk) in items.chunks(chunksize).enumerate() {
+        let sink = sink_for(number, number * chunksize, chunk.len());
         let task = encode::<F, A, R>(inner, chunk, sink)?;
         submit_tasks(inner, vec![task])?;
     }
-    Ok(results)
+    Ok(())
 }
 
 /// One task: a fresh id, the frame of its items, their descriptors.
@@ -98,8 +111,8 @@ pub(super) fn encode<F, A, R>(
 ) -> Result<(u64, Task), Error>
 where
     F: Target<A, Output = R>,
-    A: Serialize + DeserializeOwned + Send + 'static,
-    R: Serialize + DeserializeOwned + Send + 'static,
+    A: Message,
+    R: Message,
 {
     const {
         assert!(
