@@ -15,9 +15,9 @@
 use std::time::Duration;
 
 use super::async_support::{asyncio_run, gather, span_of};
-use super::crawler_threads::{SlowServer, check_served_pages};
+use super::http_support::{SlowServer, check_served_pages, report_remote_fetches};
 use super::support::{MIN_CHECKED_SLEEP, Span};
-use crate::{Context, DemoError, Stopwatch, check_eq, format_duration, scaled};
+use crate::{Context, DemoError, Stopwatch, format_duration, scaled};
 
 #[derive(clap::Parser)]
 struct Args {
@@ -129,13 +129,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
 }
 
 fn fetch_local(pages: u32, delay: Duration) -> Result<(), DemoError> {
-    let server = SlowServer::start(pages, delay)?;
-    println!(
-        "a local server on http://{} answers each request after {}",
-        server.addr,
-        format_duration(delay)
-    );
-    let urls: Vec<String> = (0..pages).map(|page| server.url(page)).collect();
+    let (server, urls) = SlowServer::start_announced(pages, delay)?;
     let fetched = client(delay + FETCH_LIMIT, false).and_then(|client| fetch_all(&client, &urls));
     // Stopped and joined before anything is checked, so it never outlives the scenario.
     let stats = server.shutdown()?;
@@ -154,14 +148,7 @@ fn fetch_remote(urls: &[String]) -> Result<(), DemoError> {
     let pages = fetch_all(&client, urls)?;
     print_pages(&pages);
     let one_by_one: Duration = pages.iter().map(|page| page.took.duration()).sum();
-    println!(
-        "fetched {} page(s) in {}; one after another they would have taken about {} (not \
-         checked: real sites take what they take)",
-        pages.len(),
-        watch,
-        format_duration(one_by_one)
-    );
-    check_eq("the pages fetched", pages.len(), urls.len())
+    report_remote_fetches(pages.len(), urls.len(), &watch, one_by_one)
 }
 
 #[cfg(test)]

@@ -64,6 +64,7 @@ macro_rules! scenarios {
 }
 
 mod async_support;
+mod http_support;
 mod pool_support;
 mod process_support;
 mod support;

@@ -8,7 +8,7 @@
 //! [`DemoError`] again ([`from_child`]).
 
 use std::fmt::Display;
-use std::io::{self, Cursor, Read, Write};
+use std::io::{self, Cursor, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -20,6 +20,7 @@ use mp_processes::{Process, ProcessHandle};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::http_support::{SOCKET_LIMIT, read_request_head};
 use super::support::check_waits_overlapped;
 use crate::{DemoError, format_duration};
 
@@ -248,12 +249,6 @@ pub(super) fn decode(bytes: &[u8]) -> Result<DynamicImage, String> {
     image::load_from_memory(bytes).map_err(|e| format!("decoding an image: {e}"))
 }
 
-/// How long the server waits for a request's bytes, or for the client to take the reply.
-const SOCKET_LIMIT: Duration = Duration::from_secs(30);
-
-/// The most a request head may be: the clients here send about a hundred bytes.
-const MAX_REQUEST_HEAD: usize = 16 * 1024;
-
 /// A file the server serves: its path (such as `/image_0.jpg`), type and bytes.
 pub(super) struct ServedFile {
     pub(super) path: String,
@@ -405,34 +400,6 @@ fn answer(stream: &mut TcpStream, files: &[ServedFile]) -> io::Result<()> {
     }
 }
 
-/// Reads up to the blank line that ends a request's head; `None` if the peer closed the
-/// connection before sending anything.
-fn read_request_head(stream: &mut impl Read) -> io::Result<Option<String>> {
-    let mut head = Vec::new();
-    let mut chunk = [0u8; 1024];
-    while !head.windows(4).any(|window| window == b"\r\n\r\n") {
-        let read = stream.read(&mut chunk)?;
-        if read == 0 {
-            return if head.is_empty() {
-                Ok(None)
-            } else {
-                Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the request ended mid-head",
-                ))
-            };
-        }
-        head.extend_from_slice(&chunk[..read]);
-        if head.len() > MAX_REQUEST_HEAD {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "the request head is too long",
-            ));
-        }
-    }
-    Ok(Some(String::from_utf8_lossy(&head).into_owned()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -520,23 +487,6 @@ mod tests {
         let addr = server.addr;
         drop(server);
         assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(5)).is_err());
-    }
-
-    #[test]
-    fn request_heads_are_read_to_the_blank_line() {
-        let mut request: &[u8] = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
-        assert!(
-            read_request_head(&mut request)
-                .unwrap()
-                .unwrap()
-                .starts_with("GET /a ")
-        );
-        let mut nothing: &[u8] = b"";
-        assert!(read_request_head(&mut nothing).unwrap().is_none());
-        let mut cut: &[u8] = b"GET /a HTTP/1.1\r\n";
-        assert!(read_request_head(&mut cut).is_err());
-        let long = vec![b'a'; MAX_REQUEST_HEAD + 2048];
-        assert!(read_request_head(&mut long.as_slice()).is_err());
     }
 
     #[test]
