@@ -20,7 +20,7 @@ use crossbeam_channel::{Receiver, Sender};
 use mp_threads::ThreadPool;
 use rayon::prelude::*;
 
-use super::{WAIT_LIMIT, WORKERS, expect_sum, plus_one, threads_error};
+use super::workload::{WAIT_LIMIT, WORKERS, expect_sum, plus_one, threads_error};
 use crate::error::BenchError;
 use crate::row::{Contender, Goal, Row, Unit};
 

@@ -18,7 +18,7 @@ use std::time::Duration;
 use crossbeam_channel::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use mp_threads::{PutError, Queue, SimpleQueue};
 
-use super::{WAIT_LIMIT, Work, released_together, threads_error};
+use super::workload::{WAIT_LIMIT, Work, released_together, threads_error};
 use crate::error::BenchError;
 use crate::row::{Contender, Row, Unit};
 
