@@ -6,7 +6,7 @@ use std::future::Future;
 use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use mp_sys::futex;
 use mp_sys::reactor::{Reactor, Waiter};
-use test_support::{SharedMapping, ensure, eventually, spawn_child};
+use test_support::{SharedMapping, ensure, eventually, holds_within, spawn_child};
 
 const BOUND: Duration = Duration::from_secs(10);
 
@@ -32,11 +32,36 @@ impl Wake for Unpark {
 /// not done within `bound`.
 fn block_on_within<F: Future>(future: F, bound: Duration) -> Option<F::Output> {
     let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    drive(pin!(future), &mut Context::from_waker(&waker), bound)
+}
+
+/// Drives `future` as [`block_on_within`] does, but runs `release` (what makes it ready)
+/// only once its first poll has registered it: the reactor's wake-up, not a race won by
+/// chance, is what completes it.
+fn block_on_released<F: Future>(
+    future: F,
+    release: impl FnOnce(),
+    bound: Duration,
+) -> Option<F::Output> {
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
+    assert!(
+        future.as_mut().poll(&mut cx).is_pending(),
+        "ready before it was released"
+    );
+    release();
+    drive(future, &mut cx, bound)
+}
+
+fn drive<F: Future>(
+    mut future: Pin<&mut F>,
+    cx: &mut Context<'_>,
+    bound: Duration,
+) -> Option<F::Output> {
     let end = Instant::now() + bound;
     loop {
-        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+        if let Poll::Ready(value) = future.as_mut().poll(cx) {
             return Some(value);
         }
         let left = end.checked_duration_since(Instant::now())?;
@@ -108,14 +133,20 @@ fn many_waiters_of_one_word_all_wake() {
 #[test]
 fn a_word_woken_by_another_process_wakes_the_task() {
     let word = SharedMapping::new(AtomicU32::new(0));
+    let go = SharedMapping::new(AtomicU32::new(0));
     let reactor = Reactor::new();
     let mut child = spawn_child(|| {
-        std::thread::sleep(Duration::from_millis(50));
+        // Only once the parent's wait is registered.
+        ensure(holds_within(|| go.load(Ordering::Acquire) == 1, BOUND), 1)?;
         word.store(1, Ordering::Release);
         futex::wake_all(&word);
         Ok(())
     });
-    let waited = block_on_within(changed(&reactor, &word, 0), BOUND);
+    let waited = block_on_released(
+        changed(&reactor, &word, 0),
+        || go.store(1, Ordering::Release),
+        BOUND,
+    );
     assert_eq!(child.join(), 0);
     assert!(waited.is_some(), "not woken by the child");
     assert_eq!(reactor.registered(), 0);
@@ -124,17 +155,10 @@ fn a_word_woken_by_another_process_wakes_the_task() {
 #[test]
 fn the_polling_fallback_still_wakes() {
     let reactor = Reactor::polling();
-    let word = Arc::new(AtomicU32::new(0));
-    let setter = {
-        let word = Arc::clone(&word);
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(20));
-            // No futex wake at all: the polling reactor finds the change by itself.
-            word.store(1, Ordering::Release);
-        })
-    };
-    assert!(block_on_within(changed(&reactor, &word, 0), BOUND).is_some());
-    setter.join().unwrap();
+    let word = AtomicU32::new(0);
+    // No futex wake at all: the polling reactor finds the change by itself.
+    let release = || word.store(1, Ordering::Release);
+    assert!(block_on_released(changed(&reactor, &word, 0), release, BOUND).is_some());
 }
 
 #[test]
@@ -142,13 +166,9 @@ fn a_descriptor_turning_readable_wakes_the_task() {
     let reactor = Reactor::new();
     let (socket, mut peer) = UnixStream::pair().unwrap();
     for round in 0..3u8 {
-        let writer = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(10));
-            peer.write_all(&[round]).map(|()| peer)
-        });
-        let ready = block_on_within(reactor.readable(socket.as_fd()), BOUND);
+        let release = || peer.write_all(&[round]).unwrap();
+        let ready = block_on_released(reactor.readable(socket.as_fd()), release, BOUND);
         assert!(matches!(ready, Some(Ok(()))), "round {round}: {ready:?}");
-        peer = writer.join().unwrap().unwrap();
         let mut byte = [0u8];
         std::io::Read::read_exact(&mut &socket, &mut byte).unwrap();
         assert_eq!(byte, [round]);
@@ -197,28 +217,21 @@ fn a_forked_child_waits_through_a_reactor_its_parent_used() {
         ensure(matches!(woken, Some(Ok(()))), 16)?;
         let mut byte = [0u8];
         std::io::Read::read_exact(&mut &socket, &mut byte).map_err(|_| 17u8)?;
-        let word = Arc::new(AtomicU32::new(0));
-        let setter = {
-            let word = Arc::clone(&word);
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(20));
-                word.store(1, Ordering::Release);
-                futex::wake_all(&word);
-            })
+        let word = AtomicU32::new(0);
+        let wake_word = || {
+            word.store(1, Ordering::Release);
+            futex::wake_all(&word);
         };
         ensure(
-            block_on_within(changed(reactor, &word, 0), BOUND).is_some(),
+            block_on_released(changed(reactor, &word, 0), wake_word, BOUND).is_some(),
             10,
         )?;
-        ensure(setter.join().is_ok(), 11)?;
         let (socket, mut peer) = UnixStream::pair().map_err(|_| 12u8)?;
-        let writer = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(20));
-            peer.write_all(b"x")
-        });
-        let ready = block_on_within(reactor.readable(socket.as_fd()), BOUND);
-        ensure(matches!(ready, Some(Ok(()))), 13)?;
-        ensure(matches!(writer.join(), Ok(Ok(()))), 14)
+        let mut written = Ok(());
+        let write = || written = peer.write_all(b"x");
+        let ready = block_on_released(reactor.readable(socket.as_fd()), write, BOUND);
+        ensure(written.is_ok(), 14)?;
+        ensure(matches!(ready, Some(Ok(()))), 13)
     });
     assert_eq!(child.join(), 0);
     // The parent's registrations survived the child's waits (its own and the one it
