@@ -4,7 +4,8 @@
 
 pub use mp_sys::process::{current_pid, current_tid};
 
-/// Whether task `tid` of process `pid` is blocked in a `futex` system call right now.
+/// Whether task `tid` of process `pid` is blocked in a futex wait right now: a `futex`
+/// or a `futex_waitv` system call.
 ///
 /// `/proc/PID/task/TID/syscall` names the system call a blocked task sits in ("running"
 /// when it is not blocked). Where that file cannot be read, a task in state `S`
@@ -22,7 +23,7 @@ pub fn blocked_in_futex(pid: i32, tid: i32) -> bool {
     match std::fs::read_to_string(format!("{task}/syscall")) {
         Ok(text) => {
             let number = text.split_whitespace().next().and_then(|n| n.parse().ok());
-            number == Some(libc::SYS_futex)
+            matches!(number, Some(libc::SYS_futex | libc::SYS_futex_waitv))
         }
         Err(_) => task_state(&task) == Some('S'),
     }
