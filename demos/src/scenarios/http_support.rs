@@ -107,13 +107,20 @@ pub(super) struct SlowServer {
     acceptor: Option<JoinHandle<Result<(), DemoError>>>,
 }
 
+/// A listener on a port of 127.0.0.1 the OS picks, and its address: where the demos'
+/// local servers answer.
+pub(super) fn listen_on_loopback() -> Result<(TcpListener, SocketAddr), DemoError> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .map_err(|e| DemoError::io("listening on 127.0.0.1", e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| DemoError::io("reading the server's address", e))?;
+    Ok((listener, addr))
+}
+
 impl SlowServer {
     pub(super) fn start(pages: u32, delay: Duration) -> Result<Self, DemoError> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .map_err(|e| DemoError::io("listening on 127.0.0.1", e))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| DemoError::io("reading the server's address", e))?;
+        let (listener, addr) = listen_on_loopback()?;
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(ServerStats::default());
         let acceptor = Thread::new(

@@ -9,7 +9,7 @@
 
 use std::fmt::Display;
 use std::io::{self, Cursor, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::thread::JoinHandle;
@@ -20,7 +20,7 @@ use mp_processes::{Process, ProcessHandle};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::http_support::{SOCKET_LIMIT, read_request_head};
+use super::http_support::{SOCKET_LIMIT, listen_on_loopback, read_request_head};
 use super::support::check_waits_overlapped;
 use crate::{DemoError, format_duration};
 
@@ -273,11 +273,7 @@ pub(super) struct FileServer {
 impl FileServer {
     /// Starts serving `files` on a port the OS picks.
     pub(super) fn start(files: Vec<ServedFile>) -> Result<Self, DemoError> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .map_err(|e| DemoError::io("listening on 127.0.0.1", e))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| DemoError::io("reading the server's address", e))?;
+        let (listener, addr) = listen_on_loopback()?;
         let stop = Arc::new(AtomicBool::new(false));
         let answered = Arc::new(AtomicU32::new(0));
         let acceptor = std::thread::Builder::new()
