@@ -34,6 +34,24 @@ impl ForkedChild {
         })?))
     }
 
+    /// Times `iterations` calls of `round_trip` (each a message to this child and its
+    /// answer) after one untimed warm-up call, then reaps the child within `reap_limit`.
+    pub fn time_round_trips(
+        self,
+        iterations: u64,
+        reap_limit: Duration,
+        mut round_trip: impl FnMut() -> Result<(), BenchError>,
+    ) -> Result<Duration, BenchError> {
+        round_trip()?;
+        let start = std::time::Instant::now();
+        for _ in 0..iterations {
+            round_trip()?;
+        }
+        let elapsed = start.elapsed();
+        self.reap(reap_limit)?;
+        Ok(elapsed)
+    }
+
     /// Waits for the child to exit (at most `timeout`, then kills and reaps it) and
     /// checks that it exited with code 0.
     pub fn reap(mut self, timeout: Duration) -> Result<(), BenchError> {

@@ -80,14 +80,7 @@ fn pingpong_mp_event(iterations: u64) -> Result<Duration, BenchError> {
         pair.pong.clear();
         Ok(())
     };
-    round_trip()?;
-    let start = Instant::now();
-    for _ in 0..iterations {
-        round_trip()?;
-    }
-    let elapsed = start.elapsed();
-    child.reap(WAIT_LIMIT)?;
-    Ok(elapsed)
+    child.time_round_trips(iterations, WAIT_LIMIT, round_trip)
 }
 
 /// Two futex words, each 0 (empty) or 1 (posted).
@@ -145,12 +138,5 @@ fn pingpong_bare_futex(iterations: u64) -> Result<Duration, BenchError> {
             })
         }
     };
-    round_trip()?;
-    let start = Instant::now();
-    for _ in 0..iterations {
-        round_trip()?;
-    }
-    let elapsed = start.elapsed();
-    child.reap(WAIT_LIMIT)?;
-    Ok(elapsed)
+    child.time_round_trips(iterations, WAIT_LIMIT, round_trip)
 }

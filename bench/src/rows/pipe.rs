@@ -120,23 +120,6 @@ fn fork_with<E>(
     Ok((parent_end, child))
 }
 
-/// Times `iterations` calls of `round_trip` after one untimed warm-up call, then reaps
-/// the child that answered them.
-fn timed_round_trips(
-    iterations: u64,
-    child: ForkedChild,
-    mut round_trip: impl FnMut() -> Result<(), BenchError>,
-) -> Result<Duration, BenchError> {
-    round_trip()?;
-    let start = Instant::now();
-    for _ in 0..iterations {
-        round_trip()?;
-    }
-    let elapsed = start.elapsed();
-    child.reap(WAIT_LIMIT)?;
-    Ok(elapsed)
-}
-
 fn round_trip_typed(iterations: u64) -> Result<Duration, BenchError> {
     let (parent, child_end) = bounded_pipe::<[u8; 16]>()?;
     let (parent, child) = fork_with(parent, child_end, |end| {
@@ -159,7 +142,7 @@ fn round_trip_typed(iterations: u64) -> Result<Duration, BenchError> {
         }
         Ok(())
     };
-    timed_round_trips(iterations, child, round_trip)
+    child.time_round_trips(iterations, WAIT_LIMIT, round_trip)
 }
 
 fn round_trip_bytes(iterations: u64) -> Result<Duration, BenchError> {
@@ -187,7 +170,7 @@ fn round_trip_bytes(iterations: u64) -> Result<Duration, BenchError> {
         }
         Ok(())
     };
-    timed_round_trips(iterations, child, round_trip)
+    child.time_round_trips(iterations, WAIT_LIMIT, round_trip)
 }
 
 fn round_trip_socketpair(iterations: u64) -> Result<Duration, BenchError> {
@@ -219,7 +202,7 @@ fn round_trip_socketpair(iterations: u64) -> Result<Duration, BenchError> {
         }
         Ok(())
     };
-    timed_round_trips(iterations, child, round_trip)
+    child.time_round_trips(iterations, WAIT_LIMIT, round_trip)
 }
 
 /// The byte at `index` of every big message: a pattern the receiver checks in part.
