@@ -9,12 +9,7 @@ use std::process::{Command, Stdio};
 
 use mp_wire::{Error, Reader, Stream};
 use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
-use nix::sys::stat::fstat;
-
-fn file_id(fd: impl AsFd) -> (u64, u64) {
-    let stat = fstat(fd.as_fd()).unwrap();
-    (stat.st_dev, stat.st_ino)
-}
+use test_support::files::file_id;
 
 fn files(count: usize) -> Vec<std::fs::File> {
     (0..count).map(|_| tempfile()).collect()
@@ -33,6 +28,8 @@ fn frames_with_descriptors_arrive_whole_and_in_order_both_ways_of_reading() {
     let files = files(4);
     for read_ahead in [false, true] {
         let (tx, rx) = UnixStream::pair().unwrap();
+        // A sender that fails leaves the receiver with an error, not a hang.
+        rx.set_read_timeout(Some(test_support::PATIENCE)).unwrap();
         std::thread::scope(|scope| {
             let receiver = scope.spawn(|| {
                 let mut reader = Reader::new();
