@@ -8,7 +8,6 @@
 //! readiness is lost between a caller's own check and the registration; one-shot means a
 //! readable descriptor reports once per arming instead of spinning the thread.
 
-use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -18,6 +17,7 @@ use std::thread::JoinHandle;
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::sys::eventfd::{EfdFlags, EventFd};
+use rustc_hash::FxHashMap;
 
 use crate::Error;
 
@@ -37,7 +37,7 @@ pub(super) struct Core {
     /// Written to make the thread look at `closing`.
     doorbell: EventFd,
     closing: AtomicBool,
-    entries: Mutex<HashMap<u64, Entry>>,
+    entries: Mutex<FxHashMap<u64, Entry>>,
     next_token: AtomicU64,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -89,7 +89,7 @@ impl Descriptors {
             )
             .map_err(os("eventfd"))?,
             closing: AtomicBool::new(false),
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(FxHashMap::default()),
             next_token: AtomicU64::new(0),
             thread: Mutex::new(None),
         });
@@ -153,7 +153,7 @@ impl Descriptors {
 }
 
 impl Core {
-    fn entries(&self) -> MutexGuard<'_, HashMap<u64, Entry>> {
+    fn entries(&self) -> MutexGuard<'_, FxHashMap<u64, Entry>> {
         // Nothing under this lock panics halfway through an update (a waker's clone at
         // worst), so a poisoned table is whole.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)

@@ -232,7 +232,16 @@ impl<'r> Waiter<'r> {
     /// waiter.unregister();
     /// assert_eq!(reactor.registered(), 0);
     /// ```
+    #[inline]
     pub fn unregister(&mut self) {
+        // Most waits complete at their first poll, with nothing registered: keep that
+        // path to one comparison, inlined into every future's `poll` and drop.
+        if !matches!(self.registered, Registered::Nothing) {
+            self.release_registration();
+        }
+    }
+
+    fn release_registration(&mut self) {
         match std::mem::replace(&mut self.registered, Registered::Nothing) {
             Registered::Nothing => {}
             Registered::Word(id) => self.reactor.words.registry().remove(id),

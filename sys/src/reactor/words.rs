@@ -1,7 +1,6 @@
 //! The futex side of the reactor: one thread sleeps on every awaited word with
 //! `futex_waitv` and fires the waiters of the word that was woken.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
@@ -186,7 +185,7 @@ impl Core {
                 }
                 Waited::TimedOut => {
                     next_poll = None;
-                    let listed: HashSet<_> = words.into_iter().collect();
+                    let listed: rustc_hash::FxHashSet<_> = words.into_iter().collect();
                     self.fire(|registry| registry.fire_unlisted(&listed));
                 }
                 Waited::Unsupported => {
