@@ -1,0 +1,67 @@
+//! Python's `threading`, `multiprocessing` and `concurrent.futures`, in one crate.
+//!
+//! `mp` gathers the workspace's crates as modules, adds one error type that every
+//! crate's errors convert into with `?`, and a prelude of the names a program reaches
+//! for first. Each module is a crate of its own (`mp-sync`, `mp-processes`, ...): a
+//! program that needs only locks can depend on `mp-sync` alone, and the types are the
+//! same either way (`mp::sync::Lock` *is* `mp_sync::Lock`).
+//!
+//! | Python | `mp` | what it holds |
+//! |---|---|---|
+//! | `threading.Thread`, `threading.local`, `threading.Timer`, `threading.current_thread()` | [`threads`] | threads that return values, their pool and queues |
+//! | `concurrent.futures.ThreadPoolExecutor`, `as_completed`, `wait` | [`threads::ThreadPool`], [`threads::as_completed`], [`threads::wait`] | |
+//! | `queue.Queue`, `LifoQueue`, `PriorityQueue`, `SimpleQueue` | [`threads::Queue`] and friends | in-process queues |
+//! | `threading.Lock`, `RLock`, `Condition`, `Semaphore`, `BoundedSemaphore`, `Event`, `Barrier` (and their `multiprocessing` twins) | [`sync`] | one type for threads *and* processes; a holder's death is reported |
+//! | `multiprocessing.Process`, `current_process()`, `active_children()`, `cpu_count()`, start methods | [`processes`] | a function run in another process, its value returned by `join` |
+//! | `multiprocessing.Pool`, `concurrent.futures.ProcessPoolExecutor` | [`processes::Pool`] | a pool that survives crashing workers |
+//! | `multiprocessing.Queue`, `JoinableQueue`, `SimpleQueue`, `Pipe`, `connection.wait`, `Listener`/`Client` | [`ipc`] | messages between processes |
+//! | `multiprocessing.Value`, `Array`, `shared_memory.SharedMemory` | [`shared_mem`] | memory several processes map |
+//! | (none: the machinery under the rest) | [`sys`], [`wire`] | futex words, deadlines, descriptor passing, the async reactor; the one wire format |
+//!
+//! Every fallible call of every module returns its own crate's error, which says
+//! exactly what went wrong; [`Error`] wraps them all, so a function that uses several
+//! modules returns [`mp::Result`](Result) and uses `?` throughout:
+//!
+//! ```
+//! use mp::prelude::*;
+//!
+//! fn square(x: u64) -> u64 {
+//!     x * x
+//! }
+//!
+//! fn main() -> mp::Result<()> {
+//!     let pool = Pool::new(2)?; // mp::processes::Error
+//!     let squares = pool.map(square, 1..=4u64)?;
+//!     assert_eq!(squares, [1, 4, 9, 16]);
+//!
+//!     let queue = Queue::<u64>::new()?; // mp::ipc::Error
+//!     queue.put(&squares.iter().sum())?;
+//!     assert_eq!(queue.get()?, 30);
+//!
+//!     let total = Value::new(0u64)?; // mp::shared_mem::Error
+//!     *total.lock()? += 30; // a holder's death (OwnerDied) converts too
+//!     assert_eq!(total.get()?, 30);
+//!
+//!     let worker = Thread::new(|x: u64| x + 1, (41,)).start()?; // mp::threads::Error
+//!     assert_eq!(worker.join()?, 42);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The crate's feature `async` turns on the `_async` methods of every module
+//! (`Event::wait_async`, `Queue::get_async`, `ProcessHandle::join_async`, awaiting a
+//! pool result or a thread-pool future), all woken by [`sys::reactor`], whatever the
+//! runtime.
+
+mod error;
+pub mod prelude;
+
+pub use error::{Error, Result};
+
+pub use mp_ipc as ipc;
+pub use mp_processes as processes;
+pub use mp_shared_mem as shared_mem;
+pub use mp_sync as sync;
+pub use mp_sys as sys;
+pub use mp_threads as threads;
+pub use mp_wire as wire;
