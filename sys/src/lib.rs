@@ -18,7 +18,7 @@
 //! | [`backoff`] | [`Backoff`]: spin, then yield, then tell the caller to sleep |
 //! | [`process`] | cached process and thread ids, a fork generation counter |
 //! | [`per_process`] | [`PerProcess`]: a static made afresh in a forked child |
-//! | [`panic`](mod@panic) | the message of a panic payload |
+//! | [`panic`](mod@panic) | the message of a panic payload; catching a panic without printing it |
 //! | [`call`] | [`Call`]: a function called with a tuple of arguments |
 //! | [`reactor`] | the one async wake-up layer: futures woken when a futex word changes or a descriptor turns readable |
 //!

@@ -35,12 +35,20 @@ pub enum Error {
         source: Arc<io::Error>,
     },
     /// A thread's target, a pool task or a timer's function panicked.
+    ///
+    /// A thread's or a timer's panic is also printed to stderr when it happens, as
+    /// Python's `threading.excepthook` prints; a pool task's is not: it is kept here for
+    /// whoever asks for the result, as `concurrent.futures` keeps a task's exception.
     #[error("thread {thread:?} panicked: {message}")]
     Panicked {
         /// The name of the thread the panic happened on.
         thread: String,
         /// The panic message (`&str` and `String` payloads; other payloads are described).
         message: String,
+        /// Where the panic happened (`file:line:column`), when known.
+        location: Option<String>,
+        /// The backtrace, when `RUST_BACKTRACE` (or `RUST_LIB_BACKTRACE`) asked for one.
+        backtrace: Option<String>,
     },
     /// A timed wait ended before the thing waited for happened.
     #[error("timed out")]
@@ -142,6 +150,18 @@ impl<T> fmt::Display for PutError<T> {
 }
 
 impl<T> std::error::Error for PutError<T> {}
+
+impl Error {
+    /// The error for a panic caught on the thread named `thread`.
+    pub(crate) fn panicked(thread: String, caught: mp_sys::panic::CaughtPanic) -> Self {
+        Error::Panicked {
+            thread,
+            message: caught.message,
+            location: caught.location,
+            backtrace: caught.backtrace,
+        }
+    }
+}
 
 impl<T> From<PutError<T>> for Error {
     /// Drops the item and keeps the reason.

@@ -1,7 +1,6 @@
 //! [`Thread`]: Python's `threading.Thread(target=f, args=(..), name=..)`, and the
 //! [`JoinHandle`] that `start()` returns.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,7 +12,7 @@ use crate::Target;
 use crate::error::Error;
 use crate::registry;
 use crate::thread_info::{ThreadInfo, ThreadKind, ThreadRecord};
-use mp_sys::panic::panic_message;
+use mp_sys::panic::catch_reporting;
 
 /// A thread to be started: a target function, its argument tuple, and options.
 ///
@@ -191,11 +190,9 @@ where
     F::Output: Send + 'static,
 {
     registry::enter_started(record);
-    let outcome =
-        catch_unwind(AssertUnwindSafe(|| target.call(args))).map_err(|payload| Error::Panicked {
-            thread: record.name.clone(),
-            message: panic_message(&*payload),
-        });
+    // Printed as Python's `threading.excepthook` prints, and kept for `join`.
+    let outcome = catch_reporting(|| target.call(args))
+        .map_err(|caught| Error::panicked(record.name.clone(), caught));
     tracing::debug!(name = %record.name, panicked = outcome.is_err(), "thread finished");
     // Dead before the result is published, so a joiner sees is_alive() == false.
     registry::mark_exited(record);

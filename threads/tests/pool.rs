@@ -73,8 +73,14 @@ fn a_panicking_task_fails_only_its_own_future() -> Result<(), Error> {
         let outcome = future.result_timeout(LIMIT);
         if n % 5 == 0 {
             match outcome {
-                Err(Error::Panicked { message, thread }) => {
+                Err(Error::Panicked {
+                    message,
+                    thread,
+                    location,
+                    ..
+                }) => {
                     assert_eq!(message, format!("task {n} failed"));
+                    assert!(location.is_some_and(|at| at.starts_with("threads/tests/pool.rs:")));
                     assert!(thread.starts_with("ThreadPool-"), "{thread}");
                 }
                 other => panic!("expected Panicked, got {other:?}"),

@@ -51,9 +51,19 @@ fn a_panic_comes_back_with_its_message_and_thread_name() -> Result<(), Error> {
         .start()?
         .join();
     match static_str {
-        Err(Error::Panicked { thread, message }) => {
+        Err(Error::Panicked {
+            thread,
+            message,
+            location,
+            ..
+        }) => {
             assert_eq!(thread, "panicker");
             assert_eq!(message, "static message");
+            let location = location.expect("a thread's panic keeps where it happened");
+            assert!(
+                location.starts_with("threads/tests/thread.rs:"),
+                "{location}"
+            );
         }
         other => panic!("expected Panicked, got {other:?}"),
     }
@@ -369,6 +379,8 @@ fn errors_display_clearly() {
     let panicked = Error::Panicked {
         thread: "Thread-1".into(),
         message: "boom".into(),
+        location: Some("src/main.rs:3:5".into()),
+        backtrace: None,
     };
     assert_eq!(panicked.to_string(), "thread \"Thread-1\" panicked: boom");
     assert_eq!(Error::TimedOut.to_string(), "timed out");

@@ -62,7 +62,9 @@ fn a_panicking_function_is_reported() -> Result<(), Error> {
         .name("doomed")
         .start()?;
     match timer.join_timeout(LIMIT) {
-        Err(Error::Panicked { thread, message }) => {
+        Err(Error::Panicked {
+            thread, message, ..
+        }) => {
             assert_eq!(thread, "doomed");
             assert_eq!(message, "timer failed");
         }

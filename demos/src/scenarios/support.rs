@@ -29,7 +29,9 @@ pub(super) fn scaled_at_least(seconds: f64, floor: Duration) -> Duration {
 /// message, the rest keep their own text.
 pub(super) fn thread_error(error: mp_threads::Error) -> DemoError {
     match error {
-        mp_threads::Error::Panicked { thread, message } => DemoError::ThreadPanicked {
+        mp_threads::Error::Panicked {
+            thread, message, ..
+        } => DemoError::ThreadPanicked {
             name: thread,
             message,
         },

@@ -1,7 +1,7 @@
 //! The worker's side: the loop a pool worker process runs, and the trampolines that run
 //! one task's items.
 
-use mp_sys::panic::panic_message;
+use mp_sys::panic::{catch_silently, panic_message};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -136,9 +136,11 @@ where
             continue;
         }
         slot.begin(head.id, index, timed);
-        let outcome = match catch_unwind(AssertUnwindSafe(|| function.call(args))) {
+        // Not printed by the worker: the caller gets it from the task's result, as
+        // Python's pool keeps a task's exception for `get()`.
+        let outcome = match catch_silently(|| function.call(args)) {
             Ok(value) => ItemOutcome::Returned(value),
-            Err(payload) => ItemOutcome::Panicked(panic_message(&*payload)),
+            Err(caught) => ItemOutcome::Panicked(caught.message),
         };
         slot.end();
         outcomes.push(index, outcome);

@@ -17,7 +17,6 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::iter::FusedIterator;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -27,7 +26,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use crate::error::Error;
 use crate::pool::task::Job;
 use crate::registry;
-use mp_sys::panic::panic_message;
+use mp_sys::panic::catch_silently;
 
 /// One item's place and outcome, as a worker reports it.
 type Report<R> = (usize, Result<R, Error>);
@@ -72,11 +71,9 @@ where
             return;
         }
         let function = &self.shared.function;
-        let outcome =
-            catch_unwind(AssertUnwindSafe(|| function(item))).map_err(|payload| Error::Panicked {
-                thread: registry::current().name().to_owned(),
-                message: panic_message(&*payload),
-            });
+        // Kept for the caller, not printed, as a pool task's panic is.
+        let outcome = catch_silently(|| function(item))
+            .map_err(|caught| Error::panicked(registry::current().name().to_owned(), caught));
         self.report(outcome);
     }
 

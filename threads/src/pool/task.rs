@@ -1,13 +1,12 @@
 //! The unit of work a pool worker receives.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use crate::Target;
 use crate::error::Error;
 use crate::pool::future::FutureShared;
 use crate::registry;
-use mp_sys::panic::panic_message;
+use mp_sys::panic::catch_silently;
 
 /// A queued task, type-erased for the pool's channel.
 pub(crate) trait Job: Send {
@@ -51,12 +50,9 @@ where
         if !future.set_running() {
             return;
         }
-        let outcome = catch_unwind(AssertUnwindSafe(|| function.call(args))).map_err(|payload| {
-            Error::Panicked {
-                thread: registry::current().name().to_owned(),
-                message: panic_message(&*payload),
-            }
-        });
+        // Kept for `result()`, not printed: `concurrent.futures` keeps a task's exception.
+        let outcome = catch_silently(|| function.call(args))
+            .map_err(|caught| Error::panicked(registry::current().name().to_owned(), caught));
         future.finish(outcome);
     }
 
