@@ -21,7 +21,7 @@ use mp_sync::TryLockError;
 use mp_sys::Deadline;
 use serde::de::DeserializeOwned;
 
-use super::control::Cursor;
+use super::control::{Cursor, STREAM_ABANDONED};
 use super::raw::{Patience, RawQueue};
 use super::record::{self, ABORT, FIRST, HEADER, LAST, MORE, WHOLE};
 use crate::Error;
@@ -36,6 +36,11 @@ const STREAM_RESCUE: Duration = Duration::from_millis(150);
 thread_local! {
     /// Where a message that wraps around the ring's end is gathered to be decoded.
     static GATHER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The later of two deadlines.
+fn later(a: Deadline, b: Deadline) -> Deadline {
+    if a.earlier(b) == a { b } else { a }
 }
 
 /// A streamed message being received.
@@ -67,7 +72,18 @@ impl RawQueue {
         loop {
             // Only the holder of the consumer lock moves the head.
             let head = Cursor::unpack(self.control().head.0.head.load(Ordering::Relaxed));
-            let tail_pos = self.wait_for_record(head.pos, stream.is_some(), patience)?;
+            let tail_pos = if stream.is_some() {
+                match self.wait_mid_stream(head.pos, patience)? {
+                    Some(tail_pos) => tail_pos,
+                    None => {
+                        tracing::debug!("dropped a streamed message that was given up");
+                        stream = None;
+                        continue;
+                    }
+                }
+            } else {
+                self.wait_for_record(head.pos, patience)?
+            };
             let available = self.used(head.pos, tail_pos)?;
             // At least one header lies between the head and the tail we loaded
             // (`available` is a non-zero multiple of 8).
@@ -138,16 +154,9 @@ impl RawQueue {
         }
     }
 
-    /// Waits until a record follows `head_pos`; the tail position then. In the middle of a
-    /// streamed message the patience is ignored (the message is finished, or dropped if
-    /// its producer gave up or died) and closing does not interrupt.
+    /// Waits until a record follows `head_pos`; the tail position then.
     #[inline]
-    fn wait_for_record(
-        &self,
-        head_pos: u32,
-        mid_stream: bool,
-        patience: Patience,
-    ) -> Result<u32, Error> {
+    fn wait_for_record(&self, head_pos: u32, patience: Patience) -> Result<u32, Error> {
         let cached = Cursor::unpack(
             self.control()
                 .consumer
@@ -165,7 +174,7 @@ impl RawQueue {
         let items = &self.control().tail.0.items;
         let patience = patience.fixed();
         loop {
-            if !mid_stream && self.is_closed() {
+            if self.is_closed() {
                 // Puts finish before `close` returns; look once more for the last of them.
                 let tail_pos = self.consumer_view_of_tail();
                 return if tail_pos != head_pos {
@@ -174,28 +183,82 @@ impl RawQueue {
                     Err(Error::Closed)
                 };
             }
-            let deadline = if mid_stream {
-                Deadline::after(STREAM_STALL)
-            } else {
-                match patience.deadline() {
-                    None => return Err(Error::Empty),
-                    Some(deadline) => deadline,
-                }
+            let Some(deadline) = patience.deadline() else {
+                return Err(Error::Empty);
             };
             let ready = self.wait_until(items, deadline, || {
-                Ok(self.consumer_view_of_tail() != head_pos || (!mid_stream && self.is_closed()))
+                Ok(self.consumer_view_of_tail() != head_pos || self.is_closed())
             })?;
             let tail_pos = self.consumer_view_of_tail();
             if tail_pos != head_pos {
                 return Ok(tail_pos);
             }
             if !ready {
-                if mid_stream {
-                    self.rescue_stream_from_dead_producer();
-                } else {
-                    return Err(Error::Empty);
-                }
+                return Err(Error::Empty);
             }
+        }
+    }
+
+    /// Waits, in the middle of a streamed message, until its next record follows
+    /// `head_pos`: `Ok(Some(tail position))`, or `Ok(None)` if the stream was abandoned
+    /// (by `close`, or by a consumer before this one) and what was gathered of it must be
+    /// dropped.
+    ///
+    /// A stream that stands still for [`STREAM_STALL`] may have lost its producer: we then
+    /// try its lock, which mp-sync hands over with the news if the holder died, and write
+    /// the abort record it owed. A get whose `patience` has run out gives the stream up
+    /// (`Err(Empty)`) once it has also stood still for [`STREAM_STALL`]: a producer that
+    /// is running sends its next chunk far sooner, so a stream that moves is never given
+    /// up half-way because of a short timeout.
+    fn wait_mid_stream(&self, head_pos: u32, patience: Patience) -> Result<Option<u32>, Error> {
+        let tail_pos = self.consumer_view_of_tail();
+        if tail_pos != head_pos {
+            return Ok(Some(tail_pos));
+        }
+        let items = &self.control().tail.0.items;
+        let stream = &self.control().producer.0.stream;
+        let stalled_at = Deadline::after(STREAM_STALL);
+        // When this get may give the stream up: not before it stalled, nor before the
+        // patience runs out (never, for the blocking form).
+        let give_up_at = match patience.fixed().deadline() {
+            None => Some(stalled_at),
+            Some(deadline) if deadline.is_never() => None,
+            Some(deadline) => Some(later(deadline, stalled_at)),
+        };
+        let mut rescue_at = stalled_at;
+        loop {
+            let tail_pos = self.consumer_view_of_tail();
+            if tail_pos != head_pos {
+                return Ok(Some(tail_pos));
+            }
+            if stream.load(Ordering::SeqCst) == STREAM_ABANDONED
+                || (self.is_closed() && self.abandon_stream())
+            {
+                return Ok(None);
+            }
+            if give_up_at.is_some_and(Deadline::has_passed) && self.abandon_stream() {
+                tracing::debug!("a streamed message stood still past the get's deadline");
+                return Err(Error::Empty);
+            }
+            if rescue_at.has_passed() {
+                let bound = give_up_at
+                    .and_then(Deadline::remaining)
+                    .map_or(STREAM_RESCUE, |left| left.min(STREAM_RESCUE));
+                self.rescue_stream_from_dead_producer(bound);
+                rescue_at = Deadline::after(STREAM_STALL);
+                continue;
+            }
+            // A stream whose last chunk is being committed (or that a dead producer left
+            // open) is looked at again every slice.
+            let wake_at = match give_up_at {
+                Some(give_up) if !give_up.has_passed() => rescue_at.earlier(give_up),
+                _ => rescue_at,
+            };
+            self.wait_until(items, wake_at, || {
+                Ok(self.consumer_view_of_tail() != head_pos
+                    || self.is_closed()
+                    || stream.load(Ordering::Relaxed) == STREAM_ABANDONED)
+            })?;
         }
     }
 
@@ -213,9 +276,9 @@ impl RawQueue {
 
     /// A stream has stalled: if its producer died holding the producer lock, take the lock
     /// over and write the abort record it owed, so this get can go on to the next message.
-    fn rescue_stream_from_dead_producer(&self) {
+    fn rescue_stream_from_dead_producer(&self, bound: Duration) {
         let producer = &self.control().producer.0;
-        match producer.lock.lock_timeout(STREAM_RESCUE) {
+        match producer.lock.lock_timeout(bound) {
             Ok(guard) => drop(guard),
             Err(TryLockError::OwnerDied(died)) => {
                 let guard = died.into_inner();

@@ -14,8 +14,9 @@ use mp_sync::Lock;
 /// "mpqueue1", little-endian: the first word of every queue segment.
 pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"mpqueue1");
 /// Layout version; a segment of another version is refused. 2: `Wake::async_waiters`,
-/// which producers and consumers of an older layout would not know to wake.
-pub(crate) const VERSION: u32 = 2;
+/// which producers and consumers of an older layout would not know to wake. 3: the
+/// stream states below, with which a consumer or `close` gives a stream back.
+pub(crate) const VERSION: u32 = 3;
 /// Where the ring starts in the segment: one page, which the control block fits in.
 pub(crate) const DATA_OFFSET: usize = 4096;
 /// Bytes of the type name kept for error messages.
@@ -51,6 +52,20 @@ pub const DEFAULT_RING_BYTES: usize = 1 << 20;
 /// assert!(mp_ipc::Queue::<u8>::with_maxsize(mp_ipc::MAX_MAXSIZE + 1).is_err());
 /// ```
 pub const MAX_MAXSIZE: usize = 1 << 30;
+
+/// No message larger than the ring is being streamed.
+pub(crate) const STREAM_NONE: u32 = 0;
+/// A stream is being written; a consumer that gives up on it (its get ran out of time
+/// while the stream stood still) or `close` may move it to [`STREAM_ABANDONED`].
+pub(crate) const STREAM_OPEN: u32 = 1;
+/// The stream was given up by its consumer or by `close`: its producer writes an abort
+/// record and sends the message again from the start (or, once the queue is closed,
+/// fails with `Closed`). Consumers drop what they gathered of it.
+pub(crate) const STREAM_ABANDONED: u32 = 2;
+/// The producer is committing the last chunk: nobody may abandon the stream any more,
+/// and its consumer waits for that chunk whatever its deadline (the producer is between
+/// two stores; if it dies there, the next holder of its lock writes an abort record).
+pub(crate) const STREAM_FINISHING: u32 = 3;
 
 /// Which handle type made the queue; a segment is only opened as the kind it was made as
 /// (a [`JoinableQueue`](crate::JoinableQueue) may also be opened as a plain
@@ -136,9 +151,10 @@ pub(crate) struct HeadLine {
 #[repr(C)]
 pub(crate) struct ProducerSide {
     pub(crate) lock: Lock,
-    /// 1 while a message larger than the ring is being streamed: a producer that takes the
-    /// lock over from a dead holder and finds it raised writes an abort record.
-    pub(crate) stream_open: AtomicU32,
+    /// Where the message larger than the ring being streamed stands: one of the
+    /// `STREAM_*` states. A producer that takes the lock over from a dead holder and
+    /// finds a stream not `STREAM_NONE` writes an abort record.
+    pub(crate) stream: AtomicU32,
     /// The last head seen: a lower bound of the real one, so free space computed from it
     /// is never too large. Saves reading the consumers' line on every put.
     pub(crate) cached_head: AtomicU64,
@@ -197,7 +213,7 @@ impl Control {
             }),
             producer: Line(ProducerSide {
                 lock: Lock::new(),
-                stream_open: AtomicU32::new(0),
+                stream: AtomicU32::new(STREAM_NONE),
                 cached_head: AtomicU64::new(0),
             }),
             tail: Line(TailLine {

@@ -158,7 +158,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     /// Takes the oldest message, waiting at most `timeout` (Python's `get(timeout=t)`);
-    /// [`Error::Empty`] when the time is up.
+    /// [`Error::Empty`] when the time is up. In the middle of a message larger than the
+    /// ring, a get gives up only once the stream has also stood still for 200 ms, and the
+    /// message is then sent again, not lost (see the [module docs](crate::queue)).
     ///
     /// ```
     /// use std::time::Duration;
@@ -179,8 +181,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// wake-up word and wakes the task, on any runtime. Any number of tasks may await at
     /// once; each message goes to exactly one. For a timeout, wrap it
     /// (`tokio::time::timeout`): a dropped future takes nothing from the queue. A message
-    /// larger than the ring, once its first chunk is taken, is received to its end with a
-    /// blocking wait for the remaining chunks.
+    /// larger than the ring, once its first chunk is taken, is received with a blocking
+    /// wait for the remaining chunks, as long as they keep coming (see the
+    /// [module docs](crate::queue) on streamed messages).
     ///
     /// ```
     /// use mp_ipc::{Error, Queue};
@@ -300,8 +303,11 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 
     /// Closes the queue for every process: puts fail with [`Error::Closed`] from now on,
     /// waiting ones included; consumers take what is left, then get [`Error::Closed`].
-    /// Returns once no put is in progress, so nothing arrives after it. Closing twice does
-    /// nothing more.
+    /// Returns once no put can complete any more, so nothing arrives after it: it waits
+    /// for a put of a message that fits in the ring to finish (such a put does not wait
+    /// for room once the queue is closed), and gives up a message larger than the ring
+    /// that is being streamed (its put fails with [`Error::Closed`]; see the
+    /// [module docs](crate::queue)). Closing twice does nothing more.
     ///
     /// Python's `close()` only says that *this* process will put no more; a closed queue
     /// here also tells consumers when to stop, with no sentinel message.

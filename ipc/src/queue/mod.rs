@@ -83,15 +83,37 @@
 //! holds the producer lock and the consumer the consumer lock. The consumer gathers the
 //! chunks (allocating only for bytes that have arrived) and decodes the whole.
 //!
-//! What a crash means for them: a producer killed mid-stream has put nothing (the next
-//! producer, or the stalled consumer itself after 200 ms, writes an abort record and the
-//! consumer drops the partial message). A consumer killed mid-stream loses that one
-//! message (its first chunks are gone from the ring); the next consumer skips the rest.
-//! So the exactly-once guarantee above holds for messages that fit in the ring; size the
-//! ring with [`QueueBuilder::ring_bytes`] to keep the messages that matter below it. A
-//! `put_timeout` that runs out mid-stream aborts the stream and returns [`Error::Full`](crate::Error::Full);
-//! a `get` that has started receiving a stream finishes it, past its timeout if need be.
+//! What a stall or a crash means for them:
 //!
+//! - **A producer that stops** (stopped by a signal, or not scheduled) mid-stream holds
+//!   the producer lock, so nothing else can be put until it runs again, and nothing whole
+//!   is queued behind its message: other consumers' `try_get` and `get_timeout` answer
+//!   [`Error::Empty`](crate::Error::Empty) when their own patience says so. The consumer
+//!   receiving the stream waits for it within its timeout; once that ran out *and* the
+//!   stream has stood still for 200 ms, it gives the message back and returns
+//!   [`Error::Empty`](crate::Error::Empty). Given back means: the producer, which still
+//!   holds the whole message, aborts the stream and sends it again from the start when it
+//!   runs, so its put returns `Ok` only once one consumer has received it whole. A stream
+//!   that moves is never given up half-way because of a short timeout, so a get with a
+//!   timeout may return up to 200 ms after it, and a `try_get` that begins a stream waits
+//!   for its chunks as long as they keep coming. The blocking `get` waits for a stopped
+//!   producer as long as it takes.
+//! - **A producer killed mid-stream** has put nothing: the next producer, or the consumer
+//!   receiving the stream once it has stood still for 200 ms, takes the lock over (mp-sync
+//!   tells it the holder died) and writes an abort record; consumers drop the partial
+//!   message and go on with the next.
+//! - **A consumer killed mid-stream** loses that one message (its first chunks are gone
+//!   from the ring); the next consumer skips the rest. So the exactly-once guarantee above
+//!   holds for messages that fit in the ring; size the ring with
+//!   [`QueueBuilder::ring_bytes`] to keep the messages that matter below it.
+//! - **`close`** gives up a stream in progress: its consumer drops it and gets
+//!   [`Error::Closed`](crate::Error::Closed) once the queue is drained, and its producer's
+//!   put fails with [`Error::Closed`](crate::Error::Closed) (at once, or when a stopped
+//!   producer runs again), so `close` returns without waiting for a stopped streaming
+//!   producer and nothing arrives after it.
+//! - A `put_timeout` that runs out mid-stream aborts the stream and returns
+//!   [`Error::Full`](crate::Error::Full).
+
 //! # What may not cross
 //!
 //! The ring carries bytes, not file descriptors: a message holding a handle (a

@@ -9,17 +9,23 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use serde::Serialize;
 
-use super::control::Cursor;
+use super::control::{Cursor, STREAM_ABANDONED, STREAM_FINISHING, STREAM_NONE, STREAM_OPEN};
 use super::raw::{Patience, RawQueue};
 use super::record::{self, ABORT, FIRST, HEADER, LAST, MORE, WHOLE};
 use crate::Error;
+use mp_sys::futex;
 
 /// Room a streaming producer always leaves free, so that it (or whoever takes its lock
 /// over) can write an abort record without waiting for consumers.
 const ABORT_RESERVE: u32 = HEADER;
+
+/// How long `close` waits for the producer lock before it looks again at the stream in
+/// progress.
+const CLOSE_SLICE: Duration = Duration::from_millis(50);
 
 /// Scratch buffers kept past this size are given back to the allocator.
 const SCRATCH_KEPT: usize = 1 << 20;
@@ -140,12 +146,17 @@ impl RawQueue {
     /// Streams a message larger than the ring: a `FIRST` record with the total length,
     /// then `MORE` records, then `LAST`, each committed as soon as it is written so that
     /// consumers make room for the next. Always leaves [`ABORT_RESERVE`] bytes free.
+    ///
+    /// A consumer that gives the stream up (its get ran out of time while we stood still)
+    /// moves it to `STREAM_ABANDONED`: we then abort it and send the message again from
+    /// the start, so a put that returns `Ok` was received whole by one consumer. Once the
+    /// queue is closed, an abandoned stream fails with `Closed` instead.
     fn put_stream(&self, bytes: &[u8], mut tail: Cursor, patience: Patience) -> Result<(), Error> {
-        let producer = &self.control().producer.0;
+        let stream = &self.control().producer.0.stream;
         let ring = self.ring_bytes();
         // Chunks of at most half the ring let the consumer copy one while we write the next.
         let largest_chunk = ring / 2;
-        producer.stream_open.store(1, Ordering::SeqCst);
+        stream.store(STREAM_OPEN, Ordering::SeqCst);
         tracing::debug!(
             bytes = bytes.len(),
             ring,
@@ -154,16 +165,24 @@ impl RawQueue {
         let mut sent = 0usize;
         let mut first = true;
         loop {
+            if stream.load(Ordering::SeqCst) == STREAM_ABANDONED {
+                tail = self.restart_stream(tail, first)?;
+                sent = 0;
+                first = true;
+            }
             let remaining = bytes.len() - sent;
             let prefix: u32 = if first { 8 } else { 0 };
             let smallest = u32::try_from(remaining).unwrap_or(u32::MAX).min(ring / 8);
             let needed = (HEADER + ABORT_RESERVE + prefix + smallest + 7) & !7;
-            if let Err(error) = self.wait_for_room(tail, needed, patience) {
-                if !first {
-                    self.write_abort()?;
-                }
-                producer.stream_open.store(0, Ordering::SeqCst);
+            let waited = self.wait_for_room_or(tail, needed, patience, || {
+                stream.load(Ordering::SeqCst) == STREAM_ABANDONED
+            });
+            if let Err(error) = waited {
+                self.end_stream(first)?;
                 return Err(error);
+            }
+            if stream.load(Ordering::SeqCst) == STREAM_ABANDONED {
+                continue;
             }
             let free = self.free_space(tail.pos, false)?;
             let room = (free - HEADER - ABORT_RESERVE - prefix) & !7;
@@ -174,6 +193,25 @@ impl RawQueue {
                 (false, true) => LAST,
                 (false, false) => MORE,
             };
+            if tag == LAST {
+                // From here on nobody may give the stream up; a consumer or `close` that
+                // got there first makes us start again (or stop, once closed).
+                if stream
+                    .compare_exchange(
+                        STREAM_OPEN,
+                        STREAM_FINISHING,
+                        Ordering::SeqCst,
+                        Ordering::SeqCst,
+                    )
+                    .is_err()
+                {
+                    continue;
+                }
+                if self.is_closed() {
+                    self.end_stream(false)?;
+                    return Err(Error::Closed);
+                }
+            }
             let len = prefix + chunk as u32;
             self.write_header(tail.pos, len, tag);
             // SAFETY: we hold the producer lock and `free` bytes from the tail are free;
@@ -194,8 +232,47 @@ impl RawQueue {
                 break;
             }
         }
-        producer.stream_open.store(0, Ordering::SeqCst);
+        stream.store(STREAM_NONE, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// Ends the stream in progress without finishing it: an abort record if any of it was
+    /// committed (`!first`), then no stream.
+    fn end_stream(&self, first: bool) -> Result<(), Error> {
+        let ended = if first { Ok(()) } else { self.write_abort() };
+        self.control()
+            .producer
+            .0
+            .stream
+            .store(STREAM_NONE, Ordering::SeqCst);
+        ended
+    }
+
+    /// The stream was abandoned: aborts what was sent of it and opens it again, to be sent
+    /// from the start; the tail then. `Closed` (and no stream) once the queue is closed.
+    fn restart_stream(&self, tail: Cursor, first: bool) -> Result<Cursor, Error> {
+        if !first {
+            self.write_abort()?;
+        }
+        tracing::debug!("a streamed message was given up by its consumer: sending it again");
+        self.control()
+            .producer
+            .0
+            .stream
+            .store(STREAM_OPEN, Ordering::SeqCst);
+        // After reopening: a `close` that saw the stream abandoned before we reopened it
+        // returned without waiting for us, so we must see its flag now (both `SeqCst`).
+        if self.is_closed() {
+            self.end_stream(true)?;
+            return Err(Error::Closed);
+        }
+        if first {
+            Ok(tail)
+        } else {
+            Ok(Cursor::unpack(
+                self.control().tail.0.tail.load(Ordering::Relaxed),
+            ))
+        }
     }
 
     /// Waits until a message may be added under `maxsize`.
@@ -214,10 +291,23 @@ impl RawQueue {
 
     /// Waits until `size` bytes from the tail are free.
     fn wait_for_room(&self, tail: Cursor, size: u32, patience: Patience) -> Result<(), Error> {
+        self.wait_for_room_or(tail, size, patience, || false)
+    }
+
+    /// Waits until `size` bytes from the tail are free or `stop` says so.
+    fn wait_for_room_or(
+        &self,
+        tail: Cursor,
+        size: u32,
+        patience: Patience,
+        stop: impl Fn() -> bool,
+    ) -> Result<(), Error> {
         if self.free_space(tail.pos, true)? >= size {
             return Ok(());
         }
-        self.wait_on_space(patience, || Ok(self.free_space(tail.pos, true)? >= size))
+        self.wait_on_space(patience, || {
+            Ok(stop() || self.free_space(tail.pos, true)? >= size)
+        })
     }
 
     /// Waits on the consumers' wake-up word until `ready`, the queue closes (`Closed`) or
@@ -301,31 +391,64 @@ impl RawQueue {
             .waiter
             .store(0, Ordering::Relaxed);
         self.producer_view_of_head(true);
-        if producer.stream_open.load(Ordering::SeqCst) != 0 {
+        if producer.stream.load(Ordering::SeqCst) != STREAM_NONE {
             self.write_abort()?;
-            producer.stream_open.store(0, Ordering::SeqCst);
+            producer.stream.store(STREAM_NONE, Ordering::SeqCst);
         }
         tracing::debug!("producer side repaired after its lock holder died");
         Ok(())
     }
 
     /// Python's `close()`, for the whole queue: no put succeeds afterwards, and consumers
-    /// get `Closed` once the queue is drained. Returns once no put is in progress.
+    /// get `Closed` once the queue is drained. Returns once no put can complete any more.
+    ///
+    /// That is once the producer lock is free, with one exception that keeps a stopped
+    /// producer from holding `close` for ever: a stream still open is abandoned, which its
+    /// producer can only answer with an abort record and `Closed`.
     pub(crate) fn close(&self) {
-        let shared = &self.control().shared.0;
-        if shared.closed.swap(1, Ordering::AcqRel) == 0 {
+        let control = self.control();
+        if control.shared.0.closed.swap(1, Ordering::SeqCst) == 0 {
             tracing::debug!("queue closed");
         }
         self.wake_everyone();
         // A put that checked the flag before we set it finishes (or gives up, as its waits
         // see the flag) before we get the lock: after this, nothing more arrives.
-        let producer = &self.control().producer.0;
-        if let Some((guard, owner_died)) = self.lock_side(&producer.lock, &mut Patience::Forever) {
-            if owner_died && self.repair_producer().is_ok() {
-                producer.lock.clear_poison();
+        let producer = &control.producer.0;
+        loop {
+            let mut patience = Patience::Within(CLOSE_SLICE);
+            if let Some((guard, owner_died)) = self.lock_side(&producer.lock, &mut patience) {
+                if owner_died && self.repair_producer().is_ok() {
+                    producer.lock.clear_poison();
+                }
+                drop(guard);
+                return;
             }
-            drop(guard);
+            if self.abandon_stream() {
+                return;
+            }
         }
+    }
+
+    /// Gives up the stream in progress, if one is open (or was abandoned already): its
+    /// producer will abort it. False if there is none, or its last chunk is being
+    /// committed. Wakes the producer, which may be waiting for room that will not come.
+    pub(crate) fn abandon_stream(&self) -> bool {
+        let stream = &self.control().producer.0.stream;
+        let abandoned = match stream.compare_exchange(
+            STREAM_OPEN,
+            STREAM_ABANDONED,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        ) {
+            Ok(_) | Err(STREAM_ABANDONED) => true,
+            Err(STREAM_NONE | STREAM_FINISHING) | Err(_) => false,
+        };
+        if abandoned {
+            let space = &self.control().head.0.space;
+            space.seq.fetch_add(1, Ordering::Release);
+            futex::wake_all(&space.seq);
+        }
+        abandoned
     }
 }
 
