@@ -90,13 +90,57 @@ pub enum Error {
         /// Size of the block.
         size: usize,
     },
-    /// An element index past the end of an [`Array`](crate::Array).
-    #[error("index {index} is out of range for an array of {len}")]
+    /// An element index past the end of an [`Array`](crate::Array), a
+    /// [`RawArray`](crate::RawArray), a [`RawSlice`](crate::RawSlice) or a
+    /// [`ShareableList`](crate::ShareableList) (Python's `IndexError`).
+    #[error("index {index} is out of range for a sequence of {len}")]
     IndexOutOfRange {
         /// The index asked for.
         index: usize,
         /// The array's length.
         len: usize,
+    },
+    /// An array was to be cut into zero pieces, or into pieces of zero elements.
+    #[error("an array cannot be cut into zero pieces or pieces of zero elements")]
+    ZeroPieces,
+    /// A range of elements reaches past the end of an array or slice.
+    #[error("elements {start}..{start}+{count} are outside a sequence of {len}")]
+    RangeOutOfBounds {
+        /// The first element of the range.
+        start: usize,
+        /// The number of elements in the range.
+        count: usize,
+        /// The length of the array or slice.
+        len: usize,
+    },
+    /// A `str` or `bytes` item does not fit the room its slot of a
+    /// [`ShareableList`](crate::ShareableList) was given when the list was made (Python's
+    /// `ValueError: bytes/str item exceeds available storage`), or is too long for any slot.
+    #[error("item {index} needs {len} bytes, its slot holds {allotted}")]
+    ItemTooLarge {
+        /// The item's position.
+        index: usize,
+        /// Its length, encoded (UTF-8 for a `str`).
+        len: usize,
+        /// The bytes its slot holds.
+        allotted: usize,
+    },
+    /// The named block does not hold a [`ShareableList`](crate::ShareableList): its header
+    /// (item count, offsets, formats) is missing, out of bounds or inconsistent.
+    #[error("not a ShareableList: {reason}")]
+    NotAShareableList {
+        /// What gave it away.
+        reason: &'static str,
+    },
+    /// An item of a [`ShareableList`](crate::ShareableList) holds what no item can: an
+    /// unknown format or type code, or a `str` that is not UTF-8 (another process wrote it
+    /// so).
+    #[error("item {index} of the ShareableList is damaged: {reason}")]
+    CorruptItem {
+        /// The item's position.
+        index: usize,
+        /// What is wrong with it.
+        reason: &'static str,
     },
     /// A lock failed; [`mp_sync::Error::OwnerDied`] when a previous holder died holding it.
     #[error(transparent)]

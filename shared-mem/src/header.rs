@@ -2,7 +2,7 @@
 //! segment can tell whether it holds what it expects.
 //!
 //! Layout of a typed segment: this header (256 bytes), then for `Array` its lock, then the
-//! data at an offset aligned for its type. The creator writes the header once before the
+//! data at an offset aligned for its type (and for arrays, to a cache line). The creator writes the header once before the
 //! segment is shared; every receiver recomputes the layout from the type it expects and
 //! compares.
 
@@ -27,6 +27,8 @@ pub(crate) enum Kind {
     Shared = 1,
     Value = 2,
     Array = 3,
+    RawValue = 4,
+    RawArray = 5,
 }
 
 impl Kind {
@@ -35,6 +37,8 @@ impl Kind {
             1 => Some(Kind::Shared),
             2 => Some(Kind::Value),
             3 => Some(Kind::Array),
+            4 => Some(Kind::RawValue),
+            5 => Some(Kind::RawArray),
             _ => None,
         }
     }
@@ -44,6 +48,8 @@ impl Kind {
             Kind::Shared => "Shared",
             Kind::Value => "Value",
             Kind::Array => "Array",
+            Kind::RawValue => "RawValue",
+            Kind::RawArray => "RawArray",
         }
     }
 }
@@ -99,7 +105,11 @@ impl Layout {
                 ARRAY_LOCK_OFFSET,
                 (ARRAY_LOCK_OFFSET + ARRAY_LOCK_SPACE).next_multiple_of(type_align.max(CACHE_LINE)),
             ),
-            Kind::Shared | Kind::Value => (0, HEADER_SPACE.next_multiple_of(type_align)),
+            // No lock: the data starts on a cache line of its own after the header.
+            Kind::RawArray => (0, HEADER_SPACE.next_multiple_of(type_align.max(CACHE_LINE))),
+            Kind::Shared | Kind::Value | Kind::RawValue => {
+                (0, HEADER_SPACE.next_multiple_of(type_align))
+            }
         };
         let too_large = Error::TooLarge {
             size: data_offset as u128 + type_size as u128 * len as u128,

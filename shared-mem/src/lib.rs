@@ -137,10 +137,14 @@
 //! keep their numbers.
 
 mod array;
+mod atomic_elements;
 mod error;
 mod header;
 mod mapping;
+mod raw_array;
+mod raw_value;
 mod segment;
+mod shareable_list;
 mod shared;
 mod shared_memory;
 mod shm_safe;
@@ -149,7 +153,10 @@ mod value;
 
 pub use array::{Array, ArrayGuard};
 pub use error::Error;
+pub use raw_array::{RawArray, RawSlice};
+pub use raw_value::RawValue;
 pub use segment::Segment;
+pub use shareable_list::{Item, ShareableList};
 pub use shared::Shared;
 pub use shared_memory::SharedMemory;
 pub use shm_safe::ShmSafe;
