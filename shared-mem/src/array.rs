@@ -23,6 +23,10 @@ use crate::{Error, Segment, transfer};
 /// is reported to the next locker (`Err(OwnerDied)`, or [`Error::Lock`] from the one-shot
 /// methods), never a deadlock.
 ///
+/// For Python's `Array(typecode, values, lock=False)` use [`RawArray`](crate::RawArray)
+/// (what Python returns for it too): no lock, and disjoint slices that several processes
+/// write at once.
+///
 /// ```
 /// use mp_shared_mem::{Array, Error};
 ///

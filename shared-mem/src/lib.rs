@@ -1,7 +1,7 @@
 //! Memory shared between processes: anonymous segments, `Shared<T>` (the process-level
-//! `Arc<T>`), Python's synchronized `Value` and `Array`, named blocks that Python can
-//! attach to, and the handle transfer by which anything owning a file descriptor crosses
-//! into another process.
+//! `Arc<T>`), Python's synchronized `Value` and `Array` and their lock-free `RawValue` and
+//! `RawArray`, named blocks and `ShareableList`s that Python can attach to, and the handle
+//! transfer by which anything owning a file descriptor crosses into another process.
 //!
 //! | Python | mp-shared-mem |
 //! |---|---|
@@ -12,12 +12,21 @@
 //! | `multiprocessing.Array('d', 10)` | [`Array::<f64>::zeroed(10)?`](Array::zeroed) |
 //! | `a[i]`, `a[i] = x`, `a[:]`, `len(a)` | [`a.get(i)?`](Array::get), [`a.set(i, x)?`](Array::set), [`a.to_vec()?`](Array::to_vec), [`a.len()`](Array::len) |
 //! | `with a.get_lock(): a[0] += a[1]` | `let mut g = a.lock()?; g[0] += g[1];` ([`Array::lock`]) |
+//! | `multiprocessing.RawValue('d', 0.0)`, `Value('d', 0.0, lock=False)` | [`RawValue::new(0.0f64)?`](RawValue::new) |
+//! | `r.value`, `r.value = x` (no lock) | [`r.get()`](RawValue::get), [`r.set(x)`](RawValue::set) |
+//! | `multiprocessing.RawArray('d', 10)`, `Array('d', 10, lock=False)` | [`RawArray::<f64>::zeroed(10)?`](RawArray::zeroed) |
+//! | `RawArray('i', [1, 2])`, `Array('i', [1, 2], lock=False)` | [`RawArray::from_slice(&[1, 2])?`](RawArray::from_slice) |
+//! | `r[i]`, `r[i] = x`, `r[a:b]`, `r[a:b] = data` (no lock) | [`r.get(i)?`](RawArray::get), [`r.set(i, x)?`](RawArray::set), [`r.read_at(a, buf)?`](RawArray::read_at), [`r.write_at(a, data)?`](RawArray::write_at) |
+//! | process `k` of `n` writing its own part of `r` | [`r.split(n)?`](RawArray::split) (or [`r.chunks(m)?`](RawArray::chunks)), slice `k` moved to process `k`, [`with_mut`](RawSlice::with_mut) there |
 //! | `multiprocessing.Lock()` passed to a child | [`Shared::new(Lock::new())?`](Shared::new), `.clone()` to the child |
 //! | `shared_memory.SharedMemory(create=True, size=n)` | [`SharedMemory::create(n)?`](SharedMemory::create) |
 //! | `shared_memory.SharedMemory(name)` | [`SharedMemory::attach(name)?`](SharedMemory::attach) |
 //! | `shm.buf[a:b]` / `shm.buf[a:b] = data` | [`shm.read_at(a, buf)?`](SharedMemory::read_at) / [`shm.write_at(a, data)?`](SharedMemory::write_at) |
 //! | `bytes(shm.buf)` | [`shm.to_vec()`](SharedMemory::to_vec) |
 //! | `shm.close()`, `shm.unlink()` | drop, [`shm.unlink()?`](SharedMemory::unlink) (the creator also unlinks on drop) |
+//! | `shared_memory.ShareableList([1, 2.5, "a", None])` | [`ShareableList::create(&[1.into(), 2.5.into(), "a".into(), Item::None])?`](ShareableList::create) |
+//! | `shared_memory.ShareableList(name=name)` | [`ShareableList::attach(name)?`](ShareableList::attach) |
+//! | `sl[i]`, `sl[i] = v`, `sl.shm.name` | [`sl.get(i)?`](ShareableList::get), [`sl.set(i, v)?`](ShareableList::set), [`sl.name()`](ShareableList::name) |
 //! | pickling a handle for another process | [`transfer::encode`] / [`transfer::decode`], [`transfer::send_value`] / [`transfer::recv_value`] |
 //!
 //! # The pieces
@@ -31,8 +40,16 @@
 //! - [`Value<T>`] and [`Array<T>`]: plain data (`bytemuck::Pod`) under an mp-sync lock, with
 //!   Python's `get`/`set` and a `lock()` for compound updates. A process that dies holding
 //!   the lock is reported to the next one (`OwnerDied`), never a deadlock.
+//! - [`RawValue<T>`] and [`RawArray<T>`]: the same plain data with no lock, as Python's
+//!   `RawValue`/`RawArray` (and `Value`/`Array` with `lock=False`): the user synchronises.
+//!   Every access is atomic per element, so a race with another process is never undefined
+//!   behaviour. [`RawArray::split`] and [`RawArray::chunks`] cut an array into disjoint
+//!   [`RawSlice`]s, one per process, that fill their parts in parallel without any lock.
 //! - [`SharedMemory`]: a named POSIX block, byte for byte what Python's
 //!   `SharedMemory` sees under the same name.
+//! - [`ShareableList`]: a fixed-length list of [`Item`]s (int, float, bool, str, bytes,
+//!   None) in a named block, laid out as Python's `ShareableList`, so a Python process
+//!   attaches to it by name, and the reverse.
 //! - [`transfer`]: how handles cross processes. Serialization puts their descriptors in a
 //!   side table; bytes and descriptors go together over a Unix socket (`SCM_RIGHTS`) or
 //!   are inherited; deserialization maps them again and checks the type.
@@ -86,7 +103,19 @@
 //! **Bytes anyone may write are atomics.** [`Segment::bytes`] and [`SharedMemory::bytes`]
 //! give `&[AtomicU8]`, and `read_at`/`write_at` copy through them, so reading a block that
 //! Python writes at the same time is never undefined behaviour. `Value` and `Array` hand
-//! out plain `&mut T` only under their lock.
+//! out plain `&mut T` only under their lock. `RawValue`, `RawArray` and `RawSlice` copy
+//! elements through atomics of the element's alignment (at most 8 bytes, so a `u64` or
+//! `f64` is never torn), and give plain slices only through `unsafe` methods or over a
+//! private copy ([`RawSlice::with_mut`]).
+//!
+//! **No `&mut [T]` into a `RawSlice`.** The slices of one `split` are disjoint, but a fork
+//! copies the parent's handles into the child and a transfer maps the segment again, so no
+//! type can prove that its holder is the only process that reaches some bytes. The
+//! slices' soundness therefore does not rest on their being disjoint but on the atomics;
+//! being disjoint is what makes their parallel writes lose nothing without a lock.
+//!
+//! **`Array(..., lock=False)` is `RawArray`.** Python returns a `RawArray` for it too; an
+//! [`Array`] always has its lock, so its guard can hand out a plain `&mut [T]`.
 //!
 //! **Descriptors are duplicated, not moved, on encode.** [`transfer::encode`] returns
 //! `O_CLOEXEC` duplicates that the caller owns and may send or keep for a child; the handle
@@ -121,7 +150,10 @@
 //! shm.close()
 //! ```
 //!
-//! `tests/python_interop.rs` runs both directions with `python3`.
+//! A [`ShareableList`] is shared the same way: Python's `ShareableList(name=name)` attaches
+//! to one made here, and [`ShareableList::attach`] to one made by Python.
+//!
+//! `tests/python_interop.rs` runs both directions of both with `python3`.
 //!
 //! mp-bench's `array-bulk-child` (a forked child copying 16 MiB in and out of an
 //! [`Array`], against `memcpy` and `multiprocessing.Array`), `value-locked-increment` (two

@@ -1,5 +1,6 @@
 //! `SharedMemory` and Python's `multiprocessing.shared_memory.SharedMemory` see the same
-//! bytes under the same name, both ways. Runs `python3` (needed in CI).
+//! bytes under the same name, both ways, and so do `ShareableList` and Python's
+//! `ShareableList`. Runs `python3` (needed in CI).
 //!
 //! CPython 3.8-3.12 registers every block it *attaches* to with its resource tracker,
 //! which unlinks it when the interpreter exits; the snippets unregister it (3.13 has
@@ -10,7 +11,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
-use mp_shared_mem::SharedMemory;
+use mp_shared_mem::{Error, Item, ShareableList, SharedMemory};
 use test_support::commands::wait_or_kill;
 use test_support::{DevShmCheck, PATIENCE};
 
@@ -53,6 +54,51 @@ try:
 finally:
     shm.close()
     shm.unlink()
+"#;
+
+/// Reads and replaces the items of the list Rust made; Python's own `ValueError` for a
+/// str too long for its slot.
+const PYTHON_ATTACHES_TO_A_LIST: &str = r#"
+import sys
+from multiprocessing import resource_tracker, shared_memory
+sl = shared_memory.ShareableList(name=sys.argv[1])
+# Python registers a list it attaches to with its resource tracker too (3.8-3.13).
+resource_tracker.unregister(sl.shm._name, "shared_memory")
+expected = [42, -3.5, True, "hello", b"\x01\x02", None, "h\u00e9llo w\u00f6rld"]
+assert list(sl) == expected, list(sl)
+assert sl.format == "qdxxxxxxx?8s8sxxxxxx?x16s", sl.format
+assert sl.count(True) == 1 and sl.index(None) == 5
+sl[0] = "eight ch"
+sl[1] = None
+sl[2] = 2 ** 62
+sl[3] = b"bytes!"
+sl[5] = False
+sl[6] = "\u00fcn\u00efcode"
+try:
+    sl[4] = "nine byte"
+except ValueError:
+    pass
+else:
+    raise AssertionError("an oversized str was accepted")
+sl.shm.close()
+print("ok", flush=True)
+"#;
+
+/// Makes a list, lets Rust check and replace its items, checks, and unlinks it.
+const PYTHON_CREATES_A_LIST: &str = r#"
+import sys
+from multiprocessing import shared_memory
+sl = shared_memory.ShareableList([7, 0.25, False, "from python", b"\x00\xff", None, 2 ** 63 - 1])
+try:
+    print(sl.shm.name, flush=True)
+    assert sys.stdin.readline().strip() == "written"
+    expected = [8, "str", True, "from rust!", b"\x07", 1.5, None]
+    assert list(sl) == expected, list(sl)
+    assert sl.format == "q8sxxxxxxx?16s8sdxxxxxx?x", sl.format
+    print("ok", flush=True)
+finally:
+    sl.shm.close()
+    sl.shm.unlink()
 "#;
 
 /// A running `python3`, killed and reaped if the test ends early. Its stdout comes line by
@@ -194,4 +240,90 @@ fn rust_attaches_to_a_block_made_in_python_and_writes_into_it() {
     assert!(!std::path::Path::new("/dev/shm").join(&name).exists());
     block.read_at(0, &mut greeting).unwrap();
     assert_eq!(&greeting, b"from python");
+}
+
+#[test]
+fn python_reads_and_replaces_the_items_of_a_list_made_in_rust() {
+    let _leftovers = DevShmCheck::start("");
+    let list = ShareableList::create(&[
+        Item::Int(42),
+        Item::Float(-3.5),
+        Item::Bool(true),
+        Item::from("hello"),
+        Item::from(b"\x01\x02".as_slice()),
+        Item::None,
+        Item::from("héllo wörld"),
+    ])
+    .unwrap();
+
+    let mut python = Python::run(PYTHON_ATTACHES_TO_A_LIST, &[list.name()]);
+    assert_eq!(python.next_line(), "ok");
+    python.wait_success();
+
+    assert_eq!(
+        list.to_vec().unwrap(),
+        [
+            Item::from("eight ch"),
+            Item::None,
+            Item::Int(1 << 62),
+            Item::from(b"bytes!".as_slice()),
+            Item::from(b"\x01\x02".as_slice()),
+            Item::Bool(false),
+            Item::from("ünïcode"),
+        ]
+    );
+    // Python's exit did not unlink the block it attached to; dropping the list does.
+    let name = list.name().to_string();
+    assert!(std::path::Path::new("/dev/shm").join(&name).exists());
+    drop(list);
+    assert!(!std::path::Path::new("/dev/shm").join(&name).exists());
+}
+
+#[test]
+fn rust_reads_and_replaces_the_items_of_a_list_made_in_python() {
+    let _leftovers = DevShmCheck::start("");
+    let mut python = Python::run(PYTHON_CREATES_A_LIST, &[]);
+    let name = python.next_line();
+    struct Unlink(String);
+    impl Drop for Unlink {
+        fn drop(&mut self) {
+            let _ = nix::sys::mman::shm_unlink(format!("/{}", self.0).as_str());
+        }
+    }
+    let _cleanup = Unlink(name.clone());
+
+    let items = [
+        Item::Int(7),
+        Item::Float(0.25),
+        Item::Bool(false),
+        Item::from("from python"),
+        Item::from(b"\x00\xff".as_slice()),
+        Item::None,
+        Item::Int(i64::MAX),
+    ];
+    let list = ShareableList::attach(&name).unwrap();
+    assert_eq!(list.to_vec().unwrap(), items);
+    // Byte for byte what this crate lays out for the same items.
+    let ours = ShareableList::create(&items).unwrap();
+    assert_eq!(list.shm().to_vec(), ours.shm().to_vec());
+
+    list.set(0, Item::Int(8)).unwrap();
+    list.set(1, Item::from("str")).unwrap();
+    list.set(2, Item::Bool(true)).unwrap();
+    list.set(3, Item::from("from rust!")).unwrap();
+    assert_eq!(
+        list.set(3, Item::from("x".repeat(17))),
+        Err(Error::ItemTooLarge {
+            index: 3,
+            len: 17,
+            allotted: 16
+        })
+    );
+    list.set(4, Item::from(vec![7u8])).unwrap();
+    list.set(5, Item::Float(1.5)).unwrap();
+    list.set(6, Item::None).unwrap();
+    python.send_line("written");
+    assert_eq!(python.next_line(), "ok");
+    python.wait_success();
+    assert!(!std::path::Path::new("/dev/shm").join(&name).exists());
 }

@@ -373,10 +373,8 @@ impl ShareableList {
 
     /// The offset in the block of item `index`'s slot, and its size.
     fn slot(&self, index: usize) -> Result<(usize, usize), Error> {
-        match (self.offsets.get(index), self.offsets.get(index + 1)) {
-            (Some(&start), Some(&end)) if index < self.len() => {
-                Ok((self.data_offset() + start, end - start))
-            }
+        match self.offsets.get(index..=index.saturating_add(1)) {
+            Some(&[start, end]) => Ok((self.data_offset() + start, end - start)),
             _ => Err(Error::IndexOutOfRange {
                 index,
                 len: self.len(),
