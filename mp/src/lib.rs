@@ -15,7 +15,7 @@
 //! | `multiprocessing.Process`, `current_process()`, `active_children()`, `cpu_count()`, start methods | [`processes`] | a function run in another process, its value returned by `join` |
 //! | `multiprocessing.Pool`, `concurrent.futures.ProcessPoolExecutor` | [`processes::Pool`] | a pool that survives crashing workers |
 //! | `multiprocessing.Queue`, `JoinableQueue`, `SimpleQueue`, `Pipe`, `connection.wait`, `Listener`/`Client` | [`ipc`] | messages between processes |
-//! | `multiprocessing.Value`, `Array`, `shared_memory.SharedMemory` | [`shared_mem`] | memory several processes map |
+//! | `multiprocessing.Value`, `Array`, `RawValue`, `RawArray`, `shared_memory.SharedMemory`, `ShareableList` | [`shared_mem`] | memory several processes map |
 //! | (none: the machinery under the rest) | [`sys`], [`wire`] | futex words, deadlines, descriptor passing, the async reactor; the one wire format |
 //!
 //! Every fallible call of every module returns its own crate's error, which says

@@ -18,6 +18,6 @@ pub use mp_ipc::{Connection, JoinableQueue, Queue, SimpleQueue, pipe};
 pub use mp_processes::{
     Pool, Process, ProcessHandle, StartMethod, active_children, cpu_count, current_process,
 };
-pub use mp_shared_mem::{Array, Shared, SharedMemory, Value};
+pub use mp_shared_mem::{Array, RawArray, RawValue, ShareableList, Shared, SharedMemory, Value};
 pub use mp_sync::{Barrier, BoundedSemaphore, Condition, Event, Lock, Mutex, RLock, Semaphore};
 pub use mp_threads::{Local, Thread, ThreadPool, Timer, as_completed, current_thread};
