@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{Guarded, start};
 use mp_processes::{Error, Process, StartMethod, active_children, current_process, parent_process};
-use mp_shared_mem::{Array, Shared, Value};
+use mp_shared_mem::{Array, RawArray, RawSlice, Shared, Value};
 use mp_sync::{Event, Lock};
 use test_support::descriptors::{ended_now, ended_within, kill_pidfd, pidfd_open, raise_fd_limit};
 use test_support::{PATIENCE, holds_within};
@@ -91,6 +91,32 @@ fn shared_memory_and_locks_reach_children(method: StartMethod) {
     }
     assert_eq!(total.get().unwrap(), 50);
     assert_eq!(samples.to_vec().unwrap(), [11, 13, 15, 17, 19]);
+}
+
+/// Fills its own part of a `RawArray` (element `i` of the array gets `i + 1`) and returns
+/// the part's sum.
+fn fill_part(mut part: RawSlice<u64>) -> u64 {
+    let first = part.start() as u64;
+    part.with_mut(|elements| {
+        for (i, x) in elements.iter_mut().enumerate() {
+            *x = first + i as u64 + 1;
+        }
+        elements.iter().sum()
+    })
+}
+
+fn raw_array_slices_are_filled_by_their_children(method: StartMethod) {
+    const LEN: u64 = 10_001;
+    let array = RawArray::<u64>::zeroed(LEN as usize).unwrap();
+    let fillers: Vec<_> = array
+        .split(3)
+        .unwrap()
+        .into_iter()
+        .map(|part| start(Process::new(fill_part, (part,)).start_method(method)))
+        .collect();
+    let sums: u64 = fillers.iter().map(|filler| filler.join().unwrap()).sum();
+    assert_eq!(sums, LEN * (LEN + 1) / 2);
+    assert_eq!(array.to_vec().iter().sum::<u64>(), sums);
 }
 
 fn a_panic_comes_back_with_its_message(method: StartMethod) {
@@ -453,6 +479,7 @@ fn large_arguments_and_values_cross(method: StartMethod) {
 common::for_each_method!(
     returns_values_of_every_shape,
     shared_memory_and_locks_reach_children,
+    raw_array_slices_are_filled_by_their_children,
     a_panic_comes_back_with_its_message,
     an_exit_without_a_value_gives_its_code,
     terminate_and_kill_give_the_signal,
