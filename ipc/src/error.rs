@@ -116,6 +116,14 @@ pub enum Error {
     /// `task_done` was called more times than messages were put (Python's `ValueError`).
     #[error("task_done() called more times than messages were put")]
     TaskDoneTooManyTimes,
+    /// A [`JoinableQueue::join`](crate::JoinableQueue::join) found every task put marked
+    /// done or lost: `count` tasks (since the queue was made) were taken by processes that
+    /// died before marking them done.
+    #[error("{count} tasks were lost with consumer processes that died before task_done()")]
+    TasksLost {
+        /// The tasks lost since the queue was made.
+        count: usize,
+    },
     /// A `_timeout` wait (such as [`JoinableQueue::join_timeout`](crate::JoinableQueue::join_timeout))
     /// ran out.
     #[error("the timeout elapsed")]

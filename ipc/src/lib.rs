@@ -8,7 +8,7 @@
 //! | `q.put_nowait(obj)`; `q.get_nowait()` | [`q.try_put(&obj)`](Queue::try_put) ([`Error::Full`]); [`q.try_get()`](Queue::try_get) ([`Error::Empty`]) |
 //! | `q.put(obj, timeout=t)`; `q.get(timeout=t)` | [`q.put_timeout(&obj, t)`](Queue::put_timeout); [`q.get_timeout(t)`](Queue::get_timeout) |
 //! | `q.qsize()`, `q.empty()`, `q.full()`, `q.close()` | [`qsize`](Queue::qsize), [`empty`](Queue::empty), [`full`](Queue::full), [`close`](Queue::close) (then [`Error::Closed`] once drained) |
-//! | `JoinableQueue()`; `q.task_done()`; `q.join()` | [`JoinableQueue::new()`]; [`q.task_done()?`](JoinableQueue::task_done); [`q.join()`](JoinableQueue::join), [`q.join_timeout(t)?`](JoinableQueue::join_timeout) |
+//! | `JoinableQueue()`; `q.task_done()`; `q.join()` | [`JoinableQueue::new()`]; [`q.task_done()?`](JoinableQueue::task_done); [`q.join()?`](JoinableQueue::join), [`q.join_timeout(t)?`](JoinableQueue::join_timeout) |
 //! | `SimpleQueue()` | [`SimpleQueue::new()`] |
 //! | `a, b = Pipe()` / `reader, writer = Pipe(duplex=False)` | [`pipe::<T>(true)`](pipe) / [`pipe::<T>(false)`](pipe) |
 //! | `conn.send(obj)`; `conn.recv()` | [`conn.send(&value)?`](Connection::send); [`conn.recv()?`](Connection::recv) |

@@ -368,7 +368,7 @@ async fn join_async_waits_for_a_forked_worker_and_many_joiners_see_it() {
         .map(|_| {
             let queue = queue.clone();
             tokio::spawn(async move {
-                queue.join_async().await;
+                queue.join_async().await.unwrap();
                 queue.unfinished_tasks()
             })
         })
@@ -431,4 +431,29 @@ async fn put_async_waits_beside_a_blocking_put_on_a_full_queue() {
     got.sort_unstable();
     assert_eq!(got, [1, 2, 3]);
     assert!(queue.empty());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn join_async_is_woken_by_the_death_of_a_consumer_holding_a_task() {
+    let queue = JoinableQueue::<u32>::new().unwrap();
+    queue.put(&1).unwrap();
+    let mut consumer = spawn_child({
+        let queue = queue.clone();
+        move || {
+            queue.get_timeout(PATIENCE).map_err(|_| 1u8)?;
+            std::thread::sleep(PATIENCE);
+            Ok(())
+        }
+    });
+    assert!(test_support::holds_within(|| queue.empty(), PATIENCE));
+    let killer = std::thread::spawn(move || {
+        // The joiner below is asleep by now, or sees the death when it first looks.
+        std::thread::sleep(Duration::from_millis(50));
+        consumer.kill_and_reap();
+    });
+    let outcome = tokio::time::timeout(PATIENCE, queue.join_async())
+        .await
+        .expect("join_async returned");
+    assert!(matches!(outcome, Err(Error::TasksLost { count: 1 })));
+    killer.join().unwrap();
 }

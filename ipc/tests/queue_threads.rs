@@ -604,7 +604,7 @@ fn join_timeout_times_out_with_unfinished_tasks() {
     assert!(matches!(queue.join_timeout(SHORT), Err(Error::TimedOut)));
     queue.task_done().unwrap();
     queue.join_timeout(SHORT).unwrap();
-    queue.join();
+    queue.join().unwrap();
 }
 
 #[test]

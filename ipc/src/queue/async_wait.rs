@@ -12,14 +12,17 @@
 
 use std::fmt;
 use std::future::Future;
+use std::os::fd::{AsFd, OwnedFd};
 use std::pin::Pin;
 use std::sync::atomic::{Ordering, fence};
 use std::task::{Context, Poll};
 
+use mp_sys::pidfd;
 use mp_sys::reactor::{Reactor, Waiter};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::accounts::Identity;
 use super::control::Wake;
 use super::raw::{Patience, RawQueue};
 use super::record::{self, HEADER};
@@ -280,18 +283,20 @@ impl<T> fmt::Debug for PutAsync<'_, T> {
 }
 
 /// The future of [`JoinableQueue::join_async`](crate::JoinableQueue::join_async):
-/// completes once every message put has been marked done.
+/// completes once every message put has been marked done or counted lost, with what
+/// [`JoinableQueue::join`](crate::JoinableQueue::join) returns.
 ///
 /// It counts itself among the queue's joiners while it waits (so that the last
 /// `task_done` issues the futex wake) and takes the count back when it completes or is
-/// dropped.
+/// dropped. It also watches the pidfds of the processes that hold unfinished tasks, so
+/// that one's death wakes it to count that process's tasks lost.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), mp_ipc::Error> {
 /// let queue = mp_ipc::JoinableQueue::<u8>::new()?;
 /// let join: mp_ipc::queue::JoinAsync<'_> = queue.join_async();
-/// join.await; // nothing was put: nothing to wait for
+/// join.await?; // nothing was put: nothing to wait for
 /// # Ok(()) }
 /// ```
 #[must_use = "futures do nothing unless awaited"]
@@ -299,6 +304,17 @@ pub struct JoinAsync<'a> {
     raw: &'a RawQueue,
     counted: bool,
     waiter: Waiter<'static>,
+    /// The processes holding unfinished tasks, watched through their pidfds: no task
+    /// changes the queue when one of them dies, so its death must wake us itself.
+    watched: Vec<Watched>,
+}
+
+/// A process holding unfinished tasks, as an async joiner watches it.
+struct Watched {
+    owner: u64,
+    /// Declared (so dropped) before the descriptor it is registered with.
+    waiter: Waiter<'static>,
+    pidfd: OwnedFd,
 }
 
 impl<'a> JoinAsync<'a> {
@@ -307,11 +323,13 @@ impl<'a> JoinAsync<'a> {
             raw,
             counted: false,
             waiter: Waiter::new(Reactor::global()),
+            watched: Vec::new(),
         }
     }
 
     fn finish(&mut self) {
         self.waiter.unregister();
+        self.watched.clear();
         if self.counted {
             self.raw
                 .control()
@@ -322,19 +340,57 @@ impl<'a> JoinAsync<'a> {
             self.counted = false;
         }
     }
+
+    /// Watches exactly the processes that hold unfinished tasks now; `Ready` if one of
+    /// them has ended since (or cannot be watched), so that the caller settles again.
+    fn watch_task_holders(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let holders = self.raw.task_holders();
+        self.watched
+            .retain(|watched| holders.iter().any(|(owner, _)| *owner == watched.owner));
+        for (owner, pid) in holders {
+            if self.watched.iter().any(|watched| watched.owner == owner) {
+                continue;
+            }
+            let Ok(pidfd) = pidfd::open(pid as i32) else {
+                return Poll::Ready(()); // gone already
+            };
+            // The id may have been given to another process since we read it: the pidfd
+            // is the holder's only if the holder still runs now that it is open.
+            if !Identity::from_word(owner).is_alive() {
+                return Poll::Ready(());
+            }
+            self.watched.push(Watched {
+                owner,
+                waiter: Waiter::new(Reactor::global()),
+                pidfd,
+            });
+        }
+        let mut ended = false;
+        for watched in &mut self.watched {
+            ended |= watched
+                .waiter
+                .poll_readable(cx, watched.pidfd.as_fd())
+                .is_ready();
+        }
+        if ended {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
 }
 
 impl Future for JoinAsync<'_> {
-    type Output = ();
+    type Output = Result<(), Error>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // No field is pinned structurally: `JoinAsync` is `Unpin`.
         let this = self.get_mut();
         let shared = &this.raw.control().shared.0;
         loop {
             if this.raw.unfinished_tasks() == 0 {
                 this.finish();
-                return Poll::Ready(());
+                return Poll::Ready(this.raw.join_outcome());
             }
             if !this.counted {
                 // As a blocking joiner: count ourselves in, then read the word and check
@@ -342,13 +398,17 @@ impl Future for JoinAsync<'_> {
                 shared.joiners.fetch_add(1, Ordering::SeqCst);
                 this.counted = true;
             }
-            let done = shared.tasks_done.load(Ordering::SeqCst);
-            if this.raw.tail().count.wrapping_sub(done) == 0 {
+            let seq = shared.tasks_seq.load(Ordering::SeqCst);
+            this.raw.settle_dead_consumers();
+            if this.raw.unfinished_tasks() == 0 {
+                continue;
+            }
+            if this.watch_task_holders(cx).is_ready() {
                 continue;
             }
             if this
                 .waiter
-                .poll_word(cx, &shared.tasks_done, done)
+                .poll_word(cx, &shared.tasks_seq, seq)
                 .is_pending()
             {
                 return Poll::Pending;

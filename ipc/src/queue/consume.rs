@@ -21,6 +21,7 @@ use mp_sync::TryLockError;
 use mp_sys::Deadline;
 use serde::de::DeserializeOwned;
 
+use super::accounts::Take;
 use super::control::{Cursor, STREAM_ABANDONED};
 use super::raw::{Patience, RawQueue};
 use super::record::{self, ABORT, FIRST, HEADER, LAST, MORE, WHOLE};
@@ -54,6 +55,10 @@ impl RawQueue {
     /// message. `Err(Empty)` when the patience ran out, `Err(Closed)` once the queue is
     /// closed and drained.
     pub(crate) fn get<T: DeserializeOwned>(&self, mut patience: Patience) -> Result<T, Error> {
+        if self.is_joinable() {
+            // Looked up (once) before the lock is taken, not while holding it.
+            self.my_account();
+        }
         let consumer = &self.control().consumer.0;
         let Some((guard, owner_died)) = self.lock_side(&consumer.lock, &mut patience) else {
             return Err(Error::Empty);
@@ -101,7 +106,7 @@ impl RawQueue {
                     let message = self.decode_at::<T>(payload, len);
                     // The message is taken even if it does not decode: left in place, it
                     // would fail every get after this one.
-                    self.commit_head(head, size, true);
+                    self.commit_taking(head, size, Take::of(&message));
                     return message;
                 }
                 (FIRST, None) => {
@@ -125,7 +130,7 @@ impl RawQueue {
                             )));
                         }
                         let message = decode_bytes::<T>(&received.bytes);
-                        self.commit_head(head, size, true);
+                        self.commit_taking(head, size, Take::of(&message));
                         return message;
                     }
                     self.commit_head(head, size, false);
@@ -140,7 +145,7 @@ impl RawQueue {
                 (MORE | ABORT, None) => self.commit_head(head, size, false),
                 (LAST, None) => {
                     tracing::debug!("skipped the rest of a streamed message whose consumer died");
-                    self.commit_head(head, size, true);
+                    self.commit_taking(head, size, Take::Lost);
                 }
                 (WHOLE | FIRST, Some(_)) => {
                     return Err(Error::CorruptQueue(
@@ -349,9 +354,17 @@ impl RawQueue {
         message
     }
 
+    /// Takes the last record of a message, accounted for in a joinable queue.
+    #[inline]
+    fn commit_taking(&self, head: Cursor, size: u32, take: Take) {
+        let account = self.begin_take(head.count, take);
+        self.commit_head(head, size, true);
+        self.end_take(account, take);
+    }
+
     /// Takes a record: the commit point of a get.
     #[inline]
-    fn commit_head(&self, head: Cursor, size: u32, completes: bool) {
+    pub(crate) fn commit_head(&self, head: Cursor, size: u32, completes: bool) {
         let next = head.advanced(size, completes);
         self.control()
             .head
@@ -372,6 +385,7 @@ impl RawQueue {
             .waiter
             .store(0, Ordering::Relaxed);
         self.consumer_view_of_tail();
+        self.finish_dead_take();
         tracing::debug!("consumer side repaired after its lock holder died");
     }
 }

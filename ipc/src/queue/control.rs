@@ -15,8 +15,9 @@ use mp_sync::Lock;
 pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"mpqueue1");
 /// Layout version; a segment of another version is refused. 2: `Wake::async_waiters`,
 /// which producers and consumers of an older layout would not know to wake. 3: the
-/// stream states below, with which a consumer or `close` gives a stream back.
-pub(crate) const VERSION: u32 = 3;
+/// stream states below, with which a consumer or `close` gives a stream back. 4: the
+/// consumer accounts of a joinable queue.
+pub(crate) const VERSION: u32 = 4;
 /// Where the ring starts in the segment: one page, which the control block fits in.
 pub(crate) const DATA_OFFSET: usize = 4096;
 /// Bytes of the type name kept for error messages.
@@ -166,6 +167,13 @@ pub(crate) struct ConsumerSide {
     pub(crate) lock: Lock,
     /// The last tail seen (an upper bound of what may be read without looking again).
     pub(crate) cached_tail: AtomicU64,
+    /// In a joinable queue, the take in progress (see `accounts.rs`): 0 for none, else
+    /// the account's index plus one, and the kind of take shifted left by 16.
+    pub(crate) taking: AtomicU32,
+    /// The head's message count before the take in progress.
+    pub(crate) taking_count: AtomicU32,
+    /// The account's count of tasks taken before the take in progress.
+    pub(crate) taking_taken: AtomicU32,
 }
 
 /// State both sides and joiners touch rarely.
@@ -173,10 +181,33 @@ pub(crate) struct ConsumerSide {
 pub(crate) struct Shared {
     /// 1 once `close` was called.
     pub(crate) closed: AtomicU32,
-    /// `task_done` calls so far (modulo 2^32), compared with the tail's message count.
-    pub(crate) tasks_done: AtomicU32,
+    /// Bumped whenever the unfinished tasks may have reached none: what joiners sleep on.
+    pub(crate) tasks_seq: AtomicU32,
     /// Processes or threads sleeping in `join`.
     pub(crate) joiners: AtomicU32,
+    /// How many consumer accounts have been handed out (the anonymous one aside): the
+    /// ones past it are all unused.
+    pub(crate) accounts_in_use: AtomicU32,
+    /// Held while a dead process's account is settled or handed to another process.
+    pub(crate) accounts_lock: Lock,
+}
+
+/// Consumer accounts in a joinable queue's control block; the last is the anonymous one,
+/// shared by processes that find no other free.
+pub(crate) const ACCOUNTS: usize = 120;
+
+/// One process's account in a joinable queue: the tasks it took and marked done, so
+/// that those it took and did not mark done can be counted lost once it dies.
+#[repr(C)]
+pub(crate) struct Account {
+    /// Who: the owner's identity (`accounts::Identity`), 0 while unused.
+    pub(crate) owner: AtomicU64,
+    /// Tasks taken (high half) and marked done (low half) by the owners so far, each
+    /// modulo 2^32. Settling a dead owner's account raises "done" to "taken".
+    pub(crate) tasks: AtomicU64,
+    /// The "taken" count at the last settling (high half) and the tasks counted lost in
+    /// this account (low half): settling twice counts nothing twice.
+    pub(crate) losses: AtomicU64,
 }
 
 /// The control block.
@@ -188,6 +219,7 @@ pub(crate) struct Control {
     pub(crate) consumer: Line<ConsumerSide>,
     pub(crate) head: Line<HeadLine>,
     pub(crate) shared: Line<Shared>,
+    pub(crate) accounts: [Account; ACCOUNTS],
 }
 
 const _: () = assert!(size_of::<Control>() <= DATA_OFFSET);
@@ -223,6 +255,9 @@ impl Control {
             consumer: Line(ConsumerSide {
                 lock: Lock::new(),
                 cached_tail: AtomicU64::new(0),
+                taking: AtomicU32::new(0),
+                taking_count: AtomicU32::new(0),
+                taking_taken: AtomicU32::new(0),
             }),
             head: Line(HeadLine {
                 head: AtomicU64::new(0),
@@ -230,8 +265,15 @@ impl Control {
             }),
             shared: Line(Shared {
                 closed: AtomicU32::new(0),
-                tasks_done: AtomicU32::new(0),
+                tasks_seq: AtomicU32::new(0),
                 joiners: AtomicU32::new(0),
+                accounts_in_use: AtomicU32::new(0),
+                accounts_lock: Lock::new(),
+            }),
+            accounts: std::array::from_fn(|_| Account {
+                owner: AtomicU64::new(0),
+                tasks: AtomicU64::new(0),
+                losses: AtomicU64::new(0),
             }),
         }
     }

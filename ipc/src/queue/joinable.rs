@@ -20,10 +20,34 @@ use crate::{Error, Waitable};
 ///
 /// Every method of [`Queue`] is available through `Deref`. The count lives in the shared
 /// memory with the messages, so `task_done` may be called in any process. It is not a
-/// counter of its own but the messages put minus the `task_done` calls, so a producer
-/// killed in the middle of a put cannot leave it wrong. A consumer killed between its
-/// `get` and its `task_done` does leave a task unfinished for good, as in Python: use
-/// [`join_timeout`](JoinableQueue::join_timeout) where that can happen.
+/// counter of its own but the messages put minus the tasks marked done, so a producer
+/// killed in the middle of a put cannot leave it wrong.
+///
+/// # When a consumer process dies
+///
+/// Python's `join` waits for ever for a task whose consumer was killed before its
+/// `task_done`. Here such a task is counted *lost*, and `join` returns
+/// [`Error::TasksLost`] once every task is done or lost: never a hang. Precisely:
+///
+/// - A task is *delivered* when `get` (or `try_get`, `get_timeout`, `get_async`) took it
+///   from the queue in some process, whether or not the call returned to its caller.
+///   A task that was not delivered is still queued, whoever died: it reaches the next
+///   consumer (as for every [`Queue`], every completed put is delivered exactly once).
+/// - A delivered task for which its process then called `task_done` is done, and is
+///   never seen again.
+/// - A delivered task whose process died (even by SIGKILL, even inside `get`) before its
+///   `task_done` is counted lost, once a joiner finds that process gone (within about
+///   100 ms of the death, while a `join` waits). It is *not* delivered again: the ring
+///   gives a message's bytes back to producers when it is taken, so that a slow consumer
+///   never holds producers up, which leaves nothing to deliver again. No queue can tell
+///   such a task done from one half-done.
+/// - `task_done` counts for the process that calls it. The queue keeps one account per
+///   consumer process, for up to 119 processes alive at once; processes beyond them
+///   share one account whose tasks are never counted lost (a `join` waits for them, as
+///   Python's does).
+/// - A message that does not decode as a `T` (the `get` fails with a decode error) is
+///   counted done at once: nobody can work on it. A message larger than the ring whose
+///   consumer died while receiving it is counted lost.
 ///
 /// ```
 /// use mp_ipc::JoinableQueue;
@@ -41,7 +65,7 @@ use crate::{Error, Waitable};
 /// for job in 0..10 {
 ///     jobs.put(&job)?;
 /// }
-/// jobs.join(); // every job was taken and done
+/// jobs.join()?; // every job was taken and done
 /// jobs.close(); // the worker's get now fails with Closed
 /// worker.join().unwrap();
 /// # Ok::<(), mp_ipc::Error>(())
@@ -89,15 +113,18 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
         self.queue.raw().task_done()
     }
 
-    /// Waits until every message put has been marked done (Python's `join()`).
+    /// Waits until every message put has been marked done (Python's `join()`), or counted
+    /// lost with a consumer process that died before its `task_done` (see
+    /// [above](JoinableQueue#when-a-consumer-process-dies)): then [`Error::TasksLost`],
+    /// with the count of tasks lost since the queue was made.
     ///
     /// ```
     /// let queue = mp_ipc::JoinableQueue::<u8>::new()?;
-    /// queue.join(); // nothing was put: returns at once
+    /// queue.join()?; // nothing was put: returns at once
     /// # Ok::<(), mp_ipc::Error>(())
     /// ```
-    pub fn join(&self) {
-        self.queue.raw().join(Patience::Forever);
+    pub fn join(&self) -> Result<(), Error> {
+        self.queue.raw().join(Patience::Forever)
     }
 
     /// As [`join`](JoinableQueue::join), for at most `timeout`; [`Error::TimedOut`] if
@@ -111,20 +138,34 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     /// # Ok::<(), mp_ipc::Error>(())
     /// ```
     pub fn join_timeout(&self, timeout: Duration) -> Result<(), Error> {
-        if self.queue.raw().join(Patience::from_timeout(timeout)) {
-            Ok(())
-        } else {
-            Err(Error::TimedOut)
-        }
+        self.queue.raw().join(Patience::from_timeout(timeout))
+    }
+
+    /// Tasks counted lost since the queue was made: delivered to processes that died
+    /// before marking them done (see [above](JoinableQueue#when-a-consumer-process-dies)).
+    /// A count a joiner makes: a death is counted once a `join` or `join_timeout` has
+    /// looked.
+    ///
+    /// ```
+    /// let queue = mp_ipc::JoinableQueue::<u8>::new()?;
+    /// queue.put(&1)?;
+    /// queue.get()?;
+    /// queue.task_done()?;
+    /// assert_eq!(queue.lost_tasks(), 0);
+    /// # Ok::<(), mp_ipc::Error>(())
+    /// ```
+    pub fn lost_tasks(&self) -> usize {
+        self.queue.raw().lost_tasks() as usize
     }
 
     /// Waits until every message put has been marked done, without blocking the async
     /// runtime: Python's `await asyncio.Queue.join()`, for tasks other threads and
-    /// processes finish. Feature `async`.
+    /// processes finish. Feature `async`. Returns what [`join`](JoinableQueue::join) does.
     ///
     /// Woken through mp-sys's [`Reactor`](mp_sys::reactor::Reactor) by
-    /// the last `task_done`, in any process; no thread is parked per waiter. A dropped
-    /// future leaves nothing registered. `get_async` and `put_async` come from
+    /// the last `task_done`, in any process, or by the death of a process that holds
+    /// unfinished tasks (watched through its pidfd); no thread is parked per waiter. A
+    /// dropped future leaves nothing registered. `get_async` and `put_async` come from
     /// [`Queue`](crate::Queue) (a `JoinableQueue` dereferences to it).
     ///
     /// ```
@@ -141,7 +182,7 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     ///         queue.task_done()
     ///     })
     /// };
-    /// queue.join_async().await;
+    /// queue.join_async().await?;
     /// worker.join().unwrap()?;
     /// # Ok(()) }
     /// ```
@@ -150,8 +191,8 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
         super::JoinAsync::new(self.queue.raw())
     }
 
-    /// Messages put and not yet marked done (Python keeps this private, as
-    /// `_unfinished_tasks`).
+    /// Messages put and not yet marked done nor counted lost (Python keeps this private,
+    /// as `_unfinished_tasks`).
     ///
     /// ```
     /// let queue = mp_ipc::JoinableQueue::<u8>::new()?;

@@ -10,7 +10,7 @@
 //! | `q.put(obj, timeout=t)` / `q.get(timeout=t)` | [`q.put_timeout(&obj, t)`](Queue::put_timeout) / [`q.get_timeout(t)`](Queue::get_timeout) |
 //! | `q.qsize()`, `q.empty()`, `q.full()` | [`q.qsize()`](Queue::qsize), [`q.empty()`](Queue::empty), [`q.full()`](Queue::full) |
 //! | `q.close()` | [`q.close()`](Queue::close) (for every process; consumers drain, then get [`Error::Closed`](crate::Error::Closed)) |
-//! | `multiprocessing.JoinableQueue()`; `q.task_done()`; `q.join()` | [`JoinableQueue::new()`]; [`q.task_done()?`](JoinableQueue::task_done); [`q.join()`](JoinableQueue::join) |
+//! | `multiprocessing.JoinableQueue()`; `q.task_done()`; `q.join()` | [`JoinableQueue::new()`]; [`q.task_done()?`](JoinableQueue::task_done); [`q.join()?`](JoinableQueue::join) ([`Error::TasksLost`](crate::Error::TasksLost) where Python would hang) |
 //! | `multiprocessing.SimpleQueue()` | [`SimpleQueue::new()`] |
 //! | passing `q` to `Process(target, args=(q,))` | inherit it across `fork`, or [`transfer::send_value`](mp_shared_mem::transfer::send_value) it |
 //!
@@ -72,7 +72,10 @@
 //!   waiter asleep for good: sleepers look again on their own every 100 ms.
 //!
 //! A consumer killed after its commit but before `get` returned took the message with it:
-//! no queue can hand back a message to a process that is gone. The tests kill producers
+//! no queue can hand back a message to a process that is gone. In a [`JoinableQueue`],
+//! such a message, and one whose `task_done` never came because its consumer died, is
+//! counted lost, and `join` returns [`Error::TasksLost`](crate::Error::TasksLost) instead
+//! of waiting for it for ever (see [`JoinableQueue`] for exactly what is counted). The tests kill producers
 //! and consumers at random instants, many times, and check exactly this.
 //!
 //! # Messages larger than the ring
@@ -163,6 +166,7 @@
 //!   buffer without limit in the producer's memory instead).
 //! - `put` takes the message by reference: it is serialized, not moved.
 
+mod accounts;
 #[cfg(feature = "async")]
 mod async_wait;
 mod builder;

@@ -79,13 +79,24 @@ pub(crate) struct RawQueue {
     ring_bytes: u32,
     /// 0: unbounded.
     maxsize: u32,
+    /// Whether the segment is a joinable queue's, whose takes are accounted for.
+    joinable: bool,
+    /// This process's account in a joinable queue, once looked up: the process id in the
+    /// high half, the account's index plus one in the low half (0: not looked up).
+    pub(crate) account: AtomicU64,
 }
 
 impl Clone for RawQueue {
     fn clone(&self) -> Self {
         Self {
             segment: self.segment.clone(),
-            ..*self
+            control: self.control,
+            data: self.data,
+            mask: self.mask,
+            ring_bytes: self.ring_bytes,
+            maxsize: self.maxsize,
+            joinable: self.joinable,
+            account: AtomicU64::new(self.account.load(Ordering::Relaxed)),
         }
     }
 }
@@ -114,7 +125,7 @@ impl RawQueue {
         // compile time), and page-aligned, more than the block's 64-byte alignment. So
         // `control` is valid for writing one `Control`.
         unsafe { control.write(Control::new()) };
-        let queue = Self::from_parts(segment, ring_bytes, maxsize)?;
+        let queue = Self::from_parts(segment, ring_bytes, maxsize, kind)?;
         queue.control().stamp(kind, ring_bytes, maxsize, type_name);
         tracing::debug!(
             kind = kind.name(),
@@ -172,7 +183,7 @@ impl RawQueue {
                 found: format!("{}<{}>", found_kind.name(), control.type_name()),
             }));
         }
-        let queue = Self::from_parts(segment, ring_bytes, maxsize)?;
+        let queue = Self::from_parts(segment, ring_bytes, maxsize, found_kind)?;
         tracing::debug!(
             kind = found_kind.name(),
             ring_bytes,
@@ -183,7 +194,12 @@ impl RawQueue {
         Ok(queue)
     }
 
-    fn from_parts(segment: Segment, ring_bytes: usize, maxsize: usize) -> Result<Self, Error> {
+    fn from_parts(
+        segment: Segment,
+        ring_bytes: usize,
+        maxsize: usize,
+        kind: Kind,
+    ) -> Result<Self, Error> {
         let too_big = || Error::InvalidArgument("the ring or maxsize is too large");
         let control = NonNull::new(segment.as_ptr().cast::<Control>())
             .ok_or(Error::InvalidArgument("the segment has no mapping"))?;
@@ -197,6 +213,8 @@ impl RawQueue {
             mask: u32::try_from(ring_bytes - 1).map_err(|_| too_big())?,
             ring_bytes: u32::try_from(ring_bytes).map_err(|_| too_big())?,
             maxsize: u32::try_from(maxsize).map_err(|_| too_big())?,
+            joinable: kind == Kind::Joinable,
+            account: AtomicU64::new(0),
         })
     }
 
@@ -218,6 +236,12 @@ impl RawQueue {
 
     pub(crate) fn maxsize(&self) -> u32 {
         self.maxsize
+    }
+
+    /// Whether the segment is a joinable queue's (whatever the handle's type).
+    #[inline]
+    pub(crate) fn is_joinable(&self) -> bool {
+        self.joinable
     }
 
     // -- the cursors ----------------------------------------------------------------------

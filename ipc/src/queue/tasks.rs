@@ -1,8 +1,9 @@
 //! The unfinished-task count of a joinable queue: `task_done` and `join`.
 //!
 //! Unfinished tasks are not a counter of their own: they are the messages put (the count
-//! in the tail cursor) minus the `task_done` calls. So a producer killed in the middle of a
-//! put cannot leave the count one off, and nothing needs repair.
+//! in the tail cursor) minus the tasks the consumer accounts (`accounts.rs`) count done or
+//! lost. So a producer killed in the middle of a put cannot leave the count one off, and
+//! a consumer killed before its `task_done` leaves a task that a joiner counts lost.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -12,17 +13,17 @@ use crate::Error;
 use mp_sys::Deadline;
 use mp_sys::futex;
 
-/// The longest sleep before a joiner looks again on its own (a `task_done` whose process
-/// died before its wake-up call is then noticed).
+/// The longest sleep before a joiner looks again on its own: for a `task_done` whose
+/// process died before its wake-up call, and for consumers that died with tasks.
 const JOIN_SLICE: Duration = Duration::from_millis(100);
 
 impl RawQueue {
-    /// Messages put and not yet marked done.
+    /// Messages put and not yet marked done (nor counted lost).
     pub(crate) fn unfinished_tasks(&self) -> u32 {
-        let done = self.control().shared.0.tasks_done.load(Ordering::Acquire);
-        let unfinished = self.tail().count.wrapping_sub(done);
+        let unfinished = self.tail().count.wrapping_sub(self.tasks_done());
         // More than half the counter's range means more `task_done`s than puts, which
-        // `task_done` refuses; only a corrupt block reads so.
+        // `task_done` refuses (or a task marked done by a live process after its taker
+        // died and it was counted lost); none are unfinished then.
         if unfinished > u32::MAX / 2 {
             0
         } else {
@@ -32,52 +33,51 @@ impl RawQueue {
 
     /// Marks one message done; `TaskDoneTooManyTimes` if every put was marked already.
     pub(crate) fn task_done(&self) -> Result<(), Error> {
-        let shared = &self.control().shared.0;
-        let mut done = shared.tasks_done.load(Ordering::Acquire);
-        loop {
-            let unfinished = self.tail().count.wrapping_sub(done);
-            if unfinished == 0 || unfinished > u32::MAX / 2 {
-                return Err(Error::TaskDoneTooManyTimes);
-            }
-            match shared.tasks_done.compare_exchange_weak(
-                done,
-                done.wrapping_add(1),
-                Ordering::SeqCst,
-                Ordering::Acquire,
-            ) {
-                Ok(_) if unfinished == 1 => break,
-                Ok(_) => return Ok(()),
-                Err(now) => done = now,
-            }
+        if self.unfinished_tasks() == 0 {
+            return Err(Error::TaskDoneTooManyTimes);
         }
-        // The last unfinished task: wake the joiners, if any said they sleep.
-        if shared.joiners.load(Ordering::SeqCst) != 0 {
-            futex::wake_all(&shared.tasks_done);
-        }
+        self.count_task_done();
+        self.tasks_may_be_finished();
         Ok(())
     }
 
-    /// Waits until every message put has been marked done; false if `patience` ran out.
-    pub(crate) fn join(&self, patience: Patience) -> bool {
+    /// What `join` found once no task was unfinished.
+    pub(crate) fn join_outcome(&self) -> Result<(), Error> {
+        match self.lost_tasks() {
+            0 => Ok(()),
+            lost => Err(Error::TasksLost {
+                count: lost as usize,
+            }),
+        }
+    }
+
+    /// Waits until every message put has been marked done or counted lost; `TimedOut` if
+    /// `patience` ran out first, `TasksLost` if some were lost.
+    pub(crate) fn join(&self, patience: Patience) -> Result<(), Error> {
         let shared = &self.control().shared.0;
         let patience = patience.fixed();
         loop {
             if self.unfinished_tasks() == 0 {
-                return true;
+                return self.join_outcome();
             }
             let slice = Deadline::after(JOIN_SLICE);
             let deadline = match patience {
-                Patience::NoWait => return false,
-                Patience::Until(deadline) if Deadline::at(deadline).has_passed() => return false,
+                Patience::NoWait => return Err(Error::TimedOut),
+                Patience::Until(deadline) if Deadline::at(deadline).has_passed() => {
+                    return Err(Error::TimedOut);
+                }
                 Patience::Until(deadline) => Deadline::at(deadline).earlier(slice),
                 Patience::Within(_) | Patience::Forever => slice,
             };
             shared.joiners.fetch_add(1, Ordering::SeqCst);
-            let done = shared.tasks_done.load(Ordering::SeqCst);
-            if self.tail().count.wrapping_sub(done) != 0 {
-                futex::wait(&shared.tasks_done, done, deadline);
+            let seq = shared.tasks_seq.load(Ordering::SeqCst);
+            if self.unfinished_tasks() != 0 {
+                futex::wait(&shared.tasks_seq, seq, deadline);
             }
             shared.joiners.fetch_sub(1, Ordering::SeqCst);
+            if self.unfinished_tasks() != 0 {
+                self.settle_dead_consumers();
+            }
         }
     }
 }
