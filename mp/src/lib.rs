@@ -9,7 +9,8 @@
 //! | Python | `mp` | what it holds |
 //! |---|---|---|
 //! | `threading.Thread`, `threading.local`, `threading.Timer`, `threading.current_thread()` | [`threads`] | threads that return values, their pool and queues |
-//! | `concurrent.futures.ThreadPoolExecutor`, `as_completed`, `wait` | [`threads::ThreadPool`], [`threads::as_completed`], [`threads::wait`] | |
+//! | `concurrent.futures.ThreadPoolExecutor` | [`threads::ThreadPool`] | |
+//! | `concurrent.futures.Future`, `Executor`, `wait`, `as_completed` | [`futures`] | one future and one executor trait for thread and process pools |
 //! | `queue.Queue`, `LifoQueue`, `PriorityQueue`, `SimpleQueue` | [`threads::Queue`] and friends | in-process queues |
 //! | `threading.Lock`, `RLock`, `Condition`, `Semaphore`, `BoundedSemaphore`, `Event`, `Barrier` (and their `multiprocessing` twins) | [`sync`] | one type for threads *and* processes; a holder's death is reported |
 //! | `multiprocessing.Process`, `current_process()`, `active_children()`, `cpu_count()`, start methods | [`processes`] | a function run in another process, its value returned by `join` |
@@ -48,16 +49,17 @@
 //! }
 //! ```
 //!
-//! The crate's feature `async` turns on the `_async` methods of every module
-//! (`Event::wait_async`, `Queue::get_async`, `ProcessHandle::join_async`, awaiting a
-//! pool result or a thread-pool future), all woken by [`sys::reactor`], whatever the
-//! runtime.
+//! The crate's feature `async` turns on the `_async` methods (`Event::wait_async`,
+//! `Queue::get_async`, `ProcessHandle::join_async`), all woken by [`sys::reactor`],
+//! whatever the runtime; a pool's or a thread pool's [`futures::Future`] can be awaited
+//! without it.
 
 mod error;
 pub mod prelude;
 
 pub use error::{Error, Result};
 
+pub use mp_futures as futures;
 pub use mp_ipc as ipc;
 pub use mp_processes as processes;
 pub use mp_shared_mem as shared_mem;

@@ -14,10 +14,11 @@
 //! ```
 
 pub use crate::{Error, Result};
+pub use mp_futures::{Executor, ReturnWhen, as_completed, wait};
 pub use mp_ipc::{Connection, JoinableQueue, Queue, SimpleQueue, pipe};
 pub use mp_processes::{
     Pool, Process, ProcessHandle, StartMethod, active_children, cpu_count, current_process,
 };
 pub use mp_shared_mem::{Array, RawArray, RawValue, ShareableList, Shared, SharedMemory, Value};
 pub use mp_sync::{Barrier, BoundedSemaphore, Condition, Event, Lock, Mutex, RLock, Semaphore};
-pub use mp_threads::{Local, Thread, ThreadPool, Timer, as_completed, current_thread};
+pub use mp_threads::{Local, Thread, ThreadPool, Timer, current_thread};

@@ -123,12 +123,13 @@ pub enum Error {
     /// started.
     #[error("the pool is broken: {0}")]
     PoolBroken(String),
-    /// The task was cancelled before a worker started it:
-    /// [`Pool::shutdown`](crate::Pool::shutdown) with `cancel_futures` (Python's
+    /// The task was cancelled before a worker was sent it: by its result's `cancel()`, or
+    /// by [`Pool::shutdown`](crate::Pool::shutdown) with `cancel_futures` (Python's
     /// `CancelledError`).
     #[error("the task was cancelled before it started")]
     Cancelled,
-    /// The value of an [`AsyncResult`](crate::AsyncResult) was taken by an earlier `get`.
+    /// The value of an [`AsyncResult`](crate::AsyncResult) was taken by an earlier `get`
+    /// (of it or of a clone).
     #[error("the result was already taken by an earlier get")]
     ResultTaken,
     /// A system call failed.

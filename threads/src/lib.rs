@@ -29,7 +29,7 @@
 //! | `fut.result()`, `fut.result(timeout=t)` | [`result()`](Future::result), [`result_timeout(t)`](Future::result_timeout) |
 //! | `fut.done()`, `running()`, `cancel()`, `cancelled()`, `exception()` | [`done()`](Future::done), [`running()`](Future::running), [`cancel()`](Future::cancel), [`cancelled()`](Future::cancelled), [`exception()`](Future::exception) |
 //! | `fut.add_done_callback(fn)` | [`add_done_callback(\|outcome\| ..)`](Future::add_done_callback) |
-//! | `await loop.run_in_executor(ex, f)`, `await asyncio.wrap_future(fut)` | `fut.await` (feature `async`: `Future` is `IntoFuture`, giving a `ResultFuture`; any runtime) |
+//! | `await loop.run_in_executor(ex, f)`, `await asyncio.wrap_future(fut)` | `fut.await` (`Future` is `IntoFuture`, giving a `ResultFuture`; any runtime) |
 //! | `ex.map(f, items)`, `ex.map(f, items, timeout=t)` | [`pool.map(f, items)`](ThreadPool::map), [`map_timeout`](ThreadPool::map_timeout) → [`Map`] |
 //! | `ex.shutdown(wait=True, cancel_futures=False)` | [`pool.shutdown(true, false)`](ThreadPool::shutdown) |
 //! | `concurrent.futures.wait(fs, timeout, return_when=FIRST_COMPLETED)` | [`wait(fs, ReturnWhen::FirstCompleted, timeout)`](wait()) → [`Waited`] |
@@ -108,13 +108,11 @@ mod timer;
 pub use current::{active_count, current_thread, enumerate, get_ident, get_native_id, main_thread};
 pub use error::{Error, PutError};
 pub use local::Local;
+pub use mp_futures::{ReturnWhen, as_completed, wait};
 pub use mp_sys::Call as Target;
-pub use pool::future::Future;
-#[cfg(feature = "async")]
-pub use pool::into_future::ResultFuture;
+pub use pool::future::{AsCompleted, Future, ResultFuture, Waited};
 pub use pool::map::Map;
 pub use pool::thread_pool::{ThreadPool, ThreadPoolBuilder};
-pub use pool::wait::{AsCompleted, ReturnWhen, Waited, as_completed, wait};
 pub use queue::fifo::Queue;
 pub use queue::lifo::LifoQueue;
 pub use queue::priority::PriorityQueue;

@@ -69,7 +69,7 @@ fn a_panicking_task_fails_only_its_own_future() -> Result<(), Error> {
             )
         })
         .collect::<Result<_, _>>()?;
-    for (n, mut future) in (0..20).zip(futures) {
+    for (n, future) in (0..20).zip(futures) {
         let outcome = future.result_timeout(LIMIT);
         if n % 5 == 0 {
             match outcome {
@@ -98,7 +98,7 @@ fn a_panicking_task_fails_only_its_own_future() -> Result<(), Error> {
 #[test]
 fn exception_reports_without_taking_the_value() -> Result<(), Error> {
     let pool = ThreadPool::new(1)?;
-    let mut fine = pool.submit(|| 5, ())?;
+    let fine = pool.submit(|| 5, ())?;
     assert!(fine.exception_timeout(LIMIT)?.is_none());
     assert_eq!(fine.result_timeout(LIMIT)?, 5);
     assert!(matches!(
@@ -107,7 +107,7 @@ fn exception_reports_without_taking_the_value() -> Result<(), Error> {
     ));
     assert!(fine.exception().is_none());
 
-    let mut failing = pool.submit(|| -> u8 { panic!("bad") }, ())?;
+    let failing = pool.submit(|| -> u8 { panic!("bad") }, ())?;
     assert!(matches!(
         failing.exception_timeout(LIMIT)?,
         Some(Error::Panicked { message, .. }) if message == "bad"
@@ -125,7 +125,7 @@ fn exception_reports_without_taking_the_value() -> Result<(), Error> {
 fn result_timeout_does_not_lose_the_value() -> Result<(), Error> {
     let pool = ThreadPool::new(1)?;
     let (release, blocked) = gate();
-    let mut future = pool.submit(move || blocked().then_some("late"), ())?;
+    let future = pool.submit(move || blocked().then_some("late"), ())?;
     assert!(matches!(
         future.result_timeout(Duration::from_millis(20)),
         Err(Error::TimedOut)
@@ -157,7 +157,6 @@ fn cancel_works_only_before_a_worker_starts_the_task() -> Result<(), Error> {
     assert!(queued.done());
     assert!(matches!(queued.exception(), Some(Error::Cancelled)));
     release.send(()).expect("the busy task waits");
-    let mut busy = busy;
     assert!(busy.result_timeout(LIMIT)?);
     assert!(!busy.cancel(), "a finished task cannot be cancelled");
     assert!(!busy.cancelled());
@@ -189,7 +188,6 @@ fn done_callbacks_run_once_with_the_outcome_before_result_returns() -> Result<()
     }
     assert!(log.lock().expect("log").is_empty());
     release.send(()).expect("the task waits");
-    let mut future = future;
     assert_eq!(future.result_timeout(LIMIT)?, 7);
     assert_eq!(
         *log.lock().expect("log"),
@@ -294,7 +292,6 @@ fn dropping_a_map_early_cancels_the_tasks_not_started() -> Result<(), Error> {
     assert_eq!(map.len(), 100);
     drop(map);
     release.send(()).expect("the busy task waits");
-    let mut busy = busy;
     busy.result_timeout(LIMIT)?;
     pool.shutdown(true, false);
     assert_eq!(ran.load(Ordering::SeqCst), 0);
@@ -674,7 +671,6 @@ fn a_task_may_shut_down_its_own_pool() -> Result<(), Error> {
         },
         (),
     )?;
-    let mut future = future;
     assert!(future.result_timeout(LIMIT)?);
     assert!(matches!(pool.submit(|| (), ()), Err(Error::PoolShutDown)));
     Ok(())
@@ -711,7 +707,7 @@ fn many_submitters_each_get_their_own_results() -> Result<(), Error> {
                         .map(|n| pool.submit(move || s * 1000 + n, ()))
                         .collect::<Result<_, _>>()?;
                     let mut sum = 0;
-                    for mut future in futures {
+                    for future in futures {
                         sum += future.result_timeout(LIMIT)?;
                     }
                     Ok(sum)
@@ -736,7 +732,7 @@ fn a_busy_worker_never_strands_a_task_while_the_pool_may_grow() -> Result<(), Er
         let pool = ThreadPool::new(2)?;
         let (release, blocked) = gate();
         let slow = pool.submit(blocked, ())?;
-        let mut quick = pool.submit(|| true, ())?;
+        let quick = pool.submit(|| true, ())?;
         assert!(
             quick.result_timeout(LIMIT)?,
             "the quick task waited behind the slow one"

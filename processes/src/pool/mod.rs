@@ -14,7 +14,7 @@
 //! | `executor.submit(f, *args)`; `fut.result()`; `fut.done()` | [`submit(f, args)?`](Pool::submit) (the same as `apply_async`); [`result()`](AsyncResult::result), [`result_timeout(d)`](AsyncResult::result_timeout), [`done()`](AsyncResult::done) |
 //! | `executor.shutdown(wait, cancel_futures)` | [`shutdown(wait, cancel_futures)`](Pool::shutdown) (cancelled tasks: [`Error::Cancelled`](crate::Error::Cancelled)) |
 //! | `r.get()`, `r.get(timeout)`, `r.wait()`, `r.ready()`, `r.successful()` | [`get()`](AsyncResult::get), [`get_timeout(d)`](AsyncResult::get_timeout), [`wait()`](AsyncResult::wait), [`ready()`](AsyncResult::ready), [`successful()`](AsyncResult::successful) (`None` while running) |
-//! | `await loop.run_in_executor(executor, f)` | `pool.submit(f, args)?.await` (`ResultFuture`, feature `async`; any executor; the supervisor wakes the task) |
+//! | `await loop.run_in_executor(executor, f)` | `pool.submit(f, args)?.await` (`ResultFuture`; any async runtime; the supervisor wakes the task) |
 //! | `p.close()`, `p.join()`, `p.terminate()` | [`close()`](Pool::close), [`join()?`](Pool::join), [`terminate()`](Pool::terminate) |
 //! | an exception in a task | that task's [`Error::Panicked`](crate::Error::Panicked), with the message |
 //! | a worker killed mid-task: `Pool` hangs, `ProcessPoolExecutor` breaks (`BrokenProcessPool`) | that task fails with [`Error::Signaled`](crate::Error::Signaled) naming the signal; a new worker replaces it; the other tasks complete |
@@ -118,10 +118,9 @@ mod async_result;
 mod builder;
 mod channel;
 mod collected;
+mod executor;
 mod frame;
 mod process_pool;
-#[cfg(feature = "async")]
-mod result_future;
 mod results;
 mod shared;
 mod sink;
@@ -131,9 +130,7 @@ mod submit;
 mod supervisor;
 mod worker;
 
-pub use async_result::AsyncResult;
+pub use async_result::{AsyncResult, ResultFuture};
 pub use builder::PoolBuilder;
 pub use process_pool::Pool;
-#[cfg(feature = "async")]
-pub use result_future::ResultFuture;
 pub use results::{Imap, ImapUnordered};

@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::async_result::{AsyncResult, Cell};
+use super::async_result::AsyncResult;
 use super::builder::{Config, PoolBuilder};
 use super::results::{Imap, ImapUnordered};
 use super::shared::{Inner, os_error};
@@ -27,6 +27,7 @@ use super::supervisor::supervise;
 use crate::error::Error;
 use crate::start_method::StartMethod;
 use crate::target::Target;
+use mp_futures::Promise;
 
 /// A pool of worker processes: Python's `multiprocessing.Pool` and
 /// `concurrent.futures.ProcessPoolExecutor` in one type.
@@ -177,11 +178,11 @@ impl Pool {
         F::Output: Serialize + DeserializeOwned + Send + 'static,
     {
         let _ = function;
-        let cell = Cell::<F::Output>::new();
-        let sink: Arc<dyn Sink> = Arc::clone(&cell) as Arc<dyn Sink>;
+        let (promise, result) = Promise::<F::Output, Error>::new();
+        let sink: Arc<dyn Sink> = Arc::new(promise);
         let task = encode::<F, A, F::Output>(&self.inner, std::slice::from_ref(&args), sink)?;
         submit_tasks(&self.inner, vec![task])?;
-        Ok(AsyncResult::new(cell))
+        Ok(result)
     }
 
     /// [`apply_async`](Pool::apply_async) under the name of `ProcessPoolExecutor.submit`.

@@ -13,6 +13,12 @@ use crate::Error;
 /// once per item: an item that failed on its own (its worker died or overstayed) is
 /// skipped by the rerun of its task, and its outcome comes back as `Skipped`.
 pub(crate) trait Sink: Send + Sync {
+    /// Called once, before the task is first sent to a worker: `false` if the task was
+    /// cancelled, and it must not be sent.
+    fn claim(&self) -> bool {
+        true
+    }
+
     /// The task's reply frame arrived: `outcomes` is a postcard [`Outcomes<R>`]
     /// (with its descriptors), from the worker named `worker`.
     fn deliver(&self, outcomes: &[u8], fds: Vec<OwnedFd>, worker: &str);

@@ -76,6 +76,9 @@ pub(crate) struct Task {
     /// Items that failed on their own already (their worker died running them).
     pub(crate) skip: Vec<u32>,
     pub(crate) requeued: u32,
+    /// Its sink agreed to its running (it was not cancelled); asked at the first send
+    /// only, so that a task sent again after its worker died is not taken for cancelled.
+    pub(crate) claimed: bool,
     pub(crate) sink: Arc<dyn Sink>,
 }
 
@@ -234,9 +237,17 @@ impl State {
                 break;
             };
             self.backlog.pop_front();
-            let Some(task) = self.tasks.get(&id) else {
+            let Some(task) = self.tasks.get_mut(&id) else {
                 continue;
             };
+            if !task.claimed {
+                if !task.sink.claim() {
+                    // Cancelled by its caller while it waited: it is never sent.
+                    self.tasks.remove(&id);
+                    continue;
+                }
+                task.claimed = true;
+            }
             let fds: Vec<BorrowedFd<'_>> = task.fds.iter().map(AsFd::as_fd).collect();
             match mp_wire::send(&worker.link.channel, &task.frame, &fds) {
                 Ok(()) => {
@@ -585,9 +596,10 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::pool::async_result::{AsyncResult, Cell};
+    use crate::pool::async_result::AsyncResult;
     use crate::process::Process;
     use crate::start_method::StartMethod;
+    use mp_futures::Promise;
 
     fn fake_worker() -> (Arc<Link>, UnixStream) {
         let handle = Process::new(|| std::thread::sleep(Duration::from_secs(60)), ())
@@ -613,14 +625,14 @@ mod tests {
         let mut out = Vec::new();
         let ready = postcard::to_allocvec(&Reply::Ready).unwrap();
         state.on_frame(&link, Ok((ready, Vec::new())), &mut out);
-        let cell = Cell::<u32>::new();
+        let (promise, result) = Promise::<u32, Error>::new();
         let head = TaskHead {
             id: 1,
             entry: 0,
             skip: Vec::new(),
         };
         let (frame, fds) = mp_wire::encode(&(&head, &[(5u32,)][..])).unwrap();
-        let sink: Arc<dyn Sink> = Arc::clone(&cell) as Arc<dyn Sink>;
+        let sink: Arc<dyn Sink> = Arc::new(promise);
         state.add_task(
             1,
             Task {
@@ -629,6 +641,7 @@ mod tests {
                 len: 1,
                 skip: Vec::new(),
                 requeued: 0,
+                claimed: false,
                 sink,
             },
         );
@@ -639,7 +652,7 @@ mod tests {
             1
         );
         assert!(out.is_empty());
-        (state, link, theirs, AsyncResult::new(cell))
+        (state, link, theirs, result)
     }
 
     #[test]

@@ -147,6 +147,7 @@ where
             len: items.len(),
             skip: Vec::new(),
             requeued: 0,
+            claimed: false,
             sink,
         },
     ))

@@ -1,11 +1,9 @@
 //! The unit of work a pool worker receives.
 
-use std::sync::Arc;
-
 use crate::Target;
 use crate::error::Error;
-use crate::pool::future::FutureShared;
 use crate::registry;
+use mp_futures::Promise;
 use mp_sys::panic::catch_silently;
 
 /// A queued task, type-erased for the pool's channel.
@@ -19,9 +17,10 @@ pub(crate) trait Job: Send {
 pub(crate) struct Task<F, A, T> {
     /// The function and its arguments, taken when the task runs.
     call: Option<(F, A)>,
-    /// `None` once the task ran or was cancelled; a task dropped while still
-    /// holding it was abandoned, and its future is cancelled so no one waits forever.
-    future: Option<Arc<FutureShared<T>>>,
+    /// The task's side of its future. A task dropped without running (cancelled, or
+    /// left in the queue of a pool that went away) drops it unsettled, which cancels
+    /// the future: no one waits forever.
+    promise: Promise<T, Error>,
 }
 
 impl<F, A> Task<F, A, F::Output>
@@ -29,10 +28,10 @@ where
     F: Target<A> + Send + 'static,
     F::Output: Send + 'static,
 {
-    pub(crate) fn new(function: F, args: A, future: Arc<FutureShared<F::Output>>) -> Self {
+    pub(crate) fn new(function: F, args: A, promise: Promise<F::Output, Error>) -> Self {
         Task {
             call: Some((function, args)),
-            future: Some(future),
+            promise,
         }
     }
 }
@@ -44,29 +43,19 @@ where
     A: Send + 'static,
 {
     fn run(mut self: Box<Self>) {
-        let (Some(future), Some((function, args))) = (self.future.take(), self.call.take()) else {
+        let Some((function, args)) = self.call.take() else {
             return;
         };
-        if !future.set_running() {
+        if !self.promise.set_running() {
             return;
         }
         // Kept for `result()`, not printed: `concurrent.futures` keeps a task's exception.
         let outcome = catch_silently(|| function.call(args))
             .map_err(|caught| Error::panicked(registry::current().name().to_owned(), caught));
-        future.finish(outcome);
+        self.promise.complete(outcome);
     }
 
-    fn cancel(mut self: Box<Self>) {
-        if let Some(future) = self.future.take() {
-            future.cancel();
-        }
-    }
-}
-
-impl<F, A, T> Drop for Task<F, A, T> {
-    fn drop(&mut self) {
-        if let Some(future) = self.future.take() {
-            future.cancel();
-        }
+    fn cancel(self: Box<Self>) {
+        self.promise.cancel();
     }
 }

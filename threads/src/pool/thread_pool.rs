@@ -12,11 +12,12 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::Target;
 use crate::error::Error;
-use crate::pool::future::{Future, FutureShared};
+use crate::pool::future::Future;
 use crate::pool::map::Map;
 use crate::pool::task::{Job, Task};
 use crate::registry;
 use crate::thread::{JoinHandle, Thread};
+use mp_futures::Promise;
 
 static NEXT_POOL_NUMBER: AtomicU64 = AtomicU64::new(0);
 
@@ -241,10 +242,9 @@ impl ThreadPool {
         F::Output: Send + 'static,
         A: Send + 'static,
     {
-        let shared = Arc::new(FutureShared::new());
-        let task = Box::new(Task::new(function, args, Arc::clone(&shared)));
-        self.send(task)?;
-        Ok(Future::from_shared(shared))
+        let (promise, future) = Promise::new();
+        self.send(Box::new(Task::new(function, args, promise)))?;
+        Ok(future)
     }
 
     /// Submits and waits: `submit(function, args)?.result()` (the name the

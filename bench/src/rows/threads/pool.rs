@@ -125,7 +125,7 @@ fn warm_pool() -> Result<ThreadPool, BenchError> {
             );
         }
         let mut all_met = true;
-        for mut future in futures {
+        for future in futures {
             all_met &= future
                 .result_timeout(WAIT_LIMIT)
                 .map_err(threads_error("the warm-up tasks"))?;
@@ -145,7 +145,7 @@ fn submit_result_mp_threads(iterations: u64) -> Result<Duration, BenchError> {
     let mut sum = 0;
     let start = Instant::now();
     for n in 0..iterations {
-        let mut future = pool
+        let future = pool
             .submit(plus_one, (n,))
             .map_err(threads_error("a task to be accepted"))?;
         sum += future
@@ -170,7 +170,7 @@ fn submit_batch_mp_threads(iterations: u64) -> Result<Duration, BenchError> {
                     .map_err(threads_error("a task to be accepted"))?,
             );
         }
-        for mut future in futures.drain(..) {
+        for future in futures.drain(..) {
             sum += future
                 .result_timeout(WAIT_LIMIT)
                 .map_err(threads_error("a task's result"))?;
