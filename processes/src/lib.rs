@@ -215,7 +215,7 @@ pub use handle::ProcessHandle;
 pub use identity::{ProcessInfo, current_process, parent_process};
 #[cfg(feature = "async")]
 pub use join_future::JoinFuture;
-pub use pool::{AsyncResult, Imap, ImapUnordered, Pool, PoolBuilder};
+pub use pool::{AsyncResult, Chunked, Imap, ImapUnordered, Pool, PoolBuilder};
 pub use process::Process;
 pub use sentinel::Sentinel;
 pub use start_method::{StartMethod, UnknownStartMethod, get_start_method, set_start_method};

@@ -116,7 +116,7 @@ fn results_come_back_in_order(method: StartMethod) {
         assert_eq!(p.map(square, 1..=5).unwrap(), [1, 4, 9, 16, 25]);
         assert_eq!(p.map(square, Vec::new()).unwrap(), Vec::<u64>::new());
         for chunksize in [1, 3, 7, 1000] {
-            let squares = p.map_chunked(square, 0..200, chunksize).unwrap();
+            let squares = p.chunked(chunksize).map(square, 0..200).unwrap();
             assert_eq!(squares, (0..200).map(|n| n * n).collect::<Vec<_>>());
         }
         assert_eq!(
@@ -124,7 +124,7 @@ fn results_come_back_in_order(method: StartMethod) {
             [3, 7, 0]
         );
         assert_eq!(
-            p.starmap_chunked(add, (0..10).map(|i| (i, i)), 4).unwrap(),
+            p.chunked(4).starmap(add, (0..10).map(|i| (i, i))).unwrap(),
             (0..10).map(|i| 2 * i).collect::<Vec<_>>()
         );
 
@@ -133,7 +133,7 @@ fn results_come_back_in_order(method: StartMethod) {
         let in_order: Vec<u64> = imap.map(Result::unwrap).collect();
         assert_eq!(in_order, (0..50).map(|n| n * n).collect::<Vec<_>>());
 
-        let mut imap = p.imap_chunked(square, 0..10, 3).unwrap();
+        let mut imap = p.chunked(3).imap(square, 0..10).unwrap();
         assert_eq!(imap.next().unwrap().unwrap(), 0);
         assert_eq!(imap.len(), 9, "an exact-size iterator counts down");
 
@@ -149,7 +149,8 @@ fn results_come_back_in_order(method: StartMethod) {
             .collect();
         assert_eq!(unordered, [0, 1, 2]);
         let mut all: Vec<u64> = p
-            .imap_unordered_chunked(square, 0..30, 4)
+            .chunked(4)
+            .imap_unordered(square, 0..30)
             .unwrap()
             .map(Result::unwrap)
             .collect();
@@ -223,7 +224,8 @@ fn a_panic_fails_only_its_item(method: StartMethod) {
     bounded(move || {
         for chunksize in [1, 4] {
             let results: Vec<Result<u32, Error>> = p
-                .imap_chunked(panic_on_odd, 0..10, chunksize)
+                .chunked(chunksize)
+                .imap(panic_on_odd, 0..10)
                 .unwrap()
                 .collect();
             for (n, result) in results.iter().enumerate() {
@@ -308,7 +310,8 @@ fn abort_inside_a_task_fails_only_that_item(method: StartMethod) {
         // of the map completes.
         for chunksize in [1, 5, 20] {
             let results: Vec<Result<u32, Error>> = p
-                .imap_chunked(|n: u32| abort_on(n, 7), 0..20, chunksize)
+                .chunked(chunksize)
+                .imap(|n: u32| abort_on(n, 7), 0..20)
                 .unwrap()
                 .collect();
             for (n, result) in results.into_iter().enumerate() {
@@ -367,7 +370,8 @@ fn a_task_over_its_timeout_fails_and_its_worker_is_replaced(method: StartMethod)
         }
         // Per item of a chunk: only the slow item times out.
         let results: Vec<Result<u64, Error>> = p
-            .imap_chunked(sleep_ms, [1, 2, 600_000, 3], 4)
+            .chunked(4)
+            .imap(sleep_ms, [1, 2, 600_000, 3])
             .unwrap()
             .collect();
         assert!(matches!(results[2], Err(Error::TaskTimedOut { .. })));
@@ -411,7 +415,7 @@ fn maxtasksperchild_replaces_workers(method: StartMethod) {
     );
     // A chunk counts as one task.
     let p = Arc::clone(&pool);
-    let chunk_pids = bounded(move || p.map_chunked(|_: u8| worker_pid(), 0..8, 4).unwrap());
+    let chunk_pids = bounded(move || p.chunked(4).map(|_: u8| worker_pid(), 0..8).unwrap());
     assert!(chunk_pids[..4].iter().all(|pid| *pid == chunk_pids[0]));
     assert!(chunk_pids[4..].iter().all(|pid| *pid == chunk_pids[4]));
     let mut all = pids;
@@ -605,7 +609,8 @@ fn handles_cross_both_ways(method: StartMethod) {
     let t = total.clone();
     bounded(move || {
         let added = p
-            .starmap_chunked(add_into, (1..=10).map(|n| (t.clone(), n)), 3)
+            .chunked(3)
+            .starmap(add_into, (1..=10).map(|n| (t.clone(), n)))
             .unwrap();
         assert_eq!(added.iter().sum::<u64>(), 55);
         let counter = p.apply(make_counter, (5,)).unwrap();
@@ -630,11 +635,11 @@ fn bad_options_are_refused(method: StartMethod) {
     ));
     let pool = pool(method, 1);
     assert!(matches!(
-        pool.map_chunked(square, 0..3, 0),
+        pool.chunked(0).map(square, 0..3),
         Err(Error::InvalidArgument(_))
     ));
     assert!(matches!(
-        pool.imap_chunked(square, 0..3, 0),
+        pool.chunked(0).imap(square, 0..3),
         Err(Error::InvalidArgument(_))
     ));
     drop_and_check_gone(pool, Vec::new());

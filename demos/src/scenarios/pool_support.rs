@@ -229,11 +229,13 @@ pub(super) fn run_on_processes(seeds: &[u64], job: impl Job, size: u64) -> Resul
     let pool = start_pool(seeds.len())?;
     // A round of trivial tasks before the clock starts, one per worker, so that workers
     // still starting up (a busy machine can take a while) do not count as work time.
-    pool.map_chunked(|n: usize| n, 0..seeds.len(), 1)
+    pool.chunked(1)
+        .map(|n: usize| n, 0..seeds.len())
         .map_err(pool_error)?;
     let started = Instant::now();
     let outcomes = pool
-        .starmap_chunked(job, seeds.iter().map(|&seed| (size, seed)), 1)
+        .chunked(1)
+        .starmap(job, seeds.iter().map(|&seed| (size, seed)))
         .map_err(pool_error)?;
     let wall = started.elapsed();
     close_and_join(&pool)?;

@@ -62,7 +62,7 @@ fn process_pool_start(workers: usize) -> Result<Duration, DemoError> {
     let started = Instant::now();
     let pool = start_pool(workers)?;
     let firsts = pool
-        .map_chunked(nothing, 0..workers as u32, 1)
+        .chunked(1).map(nothing, 0..workers as u32)
         .map_err(pool_error);
     let took = started.elapsed();
     close_and_join(&pool)?;

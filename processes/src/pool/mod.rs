@@ -6,9 +6,10 @@
 //! | `Pool(4)` / `with Pool(4) as p:` | [`Pool::new(4)?`](Pool::new) (dropped: terminated, as leaving the `with` block) |
 //! | `Pool(processes, initializer, initargs, maxtasksperchild, context)` | [`Pool::builder()`](Pool::builder)`.processes(n).initializer(f, args).maxtasksperchild(n).start_method(m).build()?` |
 //! | — | [`.task_timeout(d)`](PoolBuilder::task_timeout): a call that overruns fails, its worker is replaced |
-//! | `p.map(f, items)`, `p.map(f, items, chunksize)` | [`map(f, items)?`](Pool::map) → `Vec<R>`, [`map_chunked(f, items, n)`](Pool::map_chunked) |
-//! | `p.starmap(f, pairs)` | [`starmap(f, pairs)?`](Pool::starmap), [`starmap_chunked`](Pool::starmap_chunked) |
-//! | `p.imap(f, items)`, `p.imap_unordered(f, items)` | [`imap`](Pool::imap), [`imap_unordered`](Pool::imap_unordered) (and `_chunked`): exact-size iterators of `Result<R, Error>` |
+//! | `p.map(f, items)` | [`map(f, items)?`](Pool::map) → `Vec<R>` |
+//! | `p.starmap(f, pairs)` | [`starmap(f, pairs)?`](Pool::starmap) |
+//! | `p.imap(f, items)`, `p.imap_unordered(f, items)` | [`imap`](Pool::imap), [`imap_unordered`](Pool::imap_unordered): exact-size iterators of `Result<R, Error>` |
+//! | `p.map(f, items, chunksize=n)` (and `starmap`, `imap`, `imap_unordered`) | [`chunked(n).map(f, items)?`](Pool::chunked) (and the others, on [`Chunked`]) |
 //! | `p.apply(f, args)` | [`apply(f, args)?`](Pool::apply) |
 //! | `p.apply_async(f, args, callback, error_callback)` | [`apply_async(f, args)?`](Pool::apply_async) → [`AsyncResult`]; [`on_success`](AsyncResult::on_success), [`on_error`](AsyncResult::on_error) |
 //! | `executor.submit(f, *args)`; `fut.result()`; `fut.done()` | [`submit(f, args)?`](Pool::submit) (the same as `apply_async`); [`result()`](AsyncResult::result), [`result_timeout(d)`](AsyncResult::result_timeout), [`done()`](AsyncResult::done) |
@@ -117,6 +118,7 @@
 mod async_result;
 mod builder;
 mod channel;
+mod chunked;
 mod collected;
 mod executor;
 mod frame;
@@ -132,5 +134,6 @@ mod worker;
 
 pub use async_result::{AsyncResult, ResultFuture};
 pub use builder::PoolBuilder;
+pub use chunked::Chunked;
 pub use process_pool::Pool;
 pub use results::{Imap, ImapUnordered};

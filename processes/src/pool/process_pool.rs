@@ -18,11 +18,12 @@ use serde::de::DeserializeOwned;
 
 use super::async_result::AsyncResult;
 use super::builder::{Config, PoolBuilder};
+use super::chunked::Chunked;
 use super::results::{Imap, ImapUnordered};
 use super::shared::{Inner, os_error};
 use super::sink::Sink;
 use super::state::{Phase, deliver};
-use super::submit::{encode, map_all, map_items, one_tuples, submit_items, submit_tasks};
+use super::submit::{encode, map_all, one_tuples, submit_tasks};
 use super::supervisor::supervise;
 use crate::error::Error;
 use crate::start_method::StartMethod;
@@ -220,9 +221,9 @@ impl Pool {
 
     /// `function(item)` for every item, the values in the items' order (Python's `map`):
     /// the first error, in that order, if any item failed. Items go to the workers in
-    /// chunks of Python's default size (a quarter of an even share per worker); see
-    /// [`map_chunked`](Pool::map_chunked), and [`imap`](Pool::imap) for every item's
-    /// own result.
+    /// chunks of Python's default size (a quarter of an even share per worker); for
+    /// another size, [`chunked(n).map`](Pool::chunked), and [`imap`](Pool::imap) for
+    /// every item's own result.
     ///
     /// ```
     /// let pool = mp_processes::Pool::new(2)?;
@@ -241,34 +242,8 @@ impl Pool {
         map_all(&self.inner, function, items, chunksize)
     }
 
-    /// [`map`](Pool::map) with Python's `chunksize`: how many items travel to a worker
-    /// at once. Larger chunks cost less per item; smaller ones balance uneven work
-    /// better. Zero fails with [`Error::InvalidArgument`].
-    ///
-    /// ```
-    /// let pool = mp_processes::Pool::new(2)?;
-    /// let doubled = pool.map_chunked(|n: u32| n * 2, 0..1000, 100)?;
-    /// assert_eq!(doubled.len(), 1000);
-    /// assert_eq!(doubled[999], 1998);
-    /// # Ok::<(), mp_processes::Error>(())
-    /// ```
-    pub fn map_chunked<F, T, I>(
-        &self,
-        function: F,
-        items: I,
-        chunksize: usize,
-    ) -> Result<Vec<F::Output>, Error>
-    where
-        F: Target<(T,)>,
-        I: IntoIterator<Item = T>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        F::Output: Serialize + DeserializeOwned + Send + 'static,
-    {
-        map_all(&self.inner, function, one_tuples(items), chunksize)
-    }
-
     /// `function(a, b, ...)` for every argument tuple, the values in order (Python's
-    /// `starmap`); the first error if any item failed.
+    /// `starmap`); the first error if any item failed. Chunked as [`map`](Pool::map).
     ///
     /// ```
     /// let pool = mp_processes::Pool::new(2)?;
@@ -285,34 +260,6 @@ impl Pool {
         let items: Vec<A> = items.into_iter().collect();
         let chunksize = self.default_chunksize(items.len());
         map_all(&self.inner, function, items, chunksize)
-    }
-
-    /// [`starmap`](Pool::starmap) with Python's `chunksize`.
-    ///
-    /// ```
-    /// let pool = mp_processes::Pool::new(2)?;
-    /// let sums = pool.starmap_chunked(|a: u8, b: u8| a + b, [(1, 2), (3, 4), (5, 6)], 2)?;
-    /// assert_eq!(sums, [3, 7, 11]);
-    /// # Ok::<(), mp_processes::Error>(())
-    /// ```
-    pub fn starmap_chunked<F, A, I>(
-        &self,
-        function: F,
-        items: I,
-        chunksize: usize,
-    ) -> Result<Vec<F::Output>, Error>
-    where
-        F: Target<A>,
-        I: IntoIterator<Item = A>,
-        A: Serialize + DeserializeOwned + Send + 'static,
-        F::Output: Serialize + DeserializeOwned + Send + 'static,
-    {
-        map_all(
-            &self.inner,
-            function,
-            items.into_iter().collect(),
-            chunksize,
-        )
     }
 
     /// Every item's result, in the items' order, as they come (Python's `imap`, one item
@@ -341,35 +288,11 @@ impl Pool {
         T: Serialize + DeserializeOwned + Send + 'static,
         F::Output: Serialize + DeserializeOwned + Send + 'static,
     {
-        map_items(&self.inner, function, one_tuples(items), 1)
+        self.chunked(1).imap(function, items)
     }
 
-    /// [`imap`](Pool::imap) with Python's `chunksize`.
-    ///
-    /// ```
-    /// let pool = mp_processes::Pool::new(2)?;
-    /// let results = pool.imap_chunked(|n: u64| n + 1, 0..100, 10)?;
-    /// assert_eq!(results.len(), 100);
-    /// assert_eq!(results.map(Result::unwrap).sum::<u64>(), 5050);
-    /// # Ok::<(), mp_processes::Error>(())
-    /// ```
-    pub fn imap_chunked<F, T, I>(
-        &self,
-        function: F,
-        items: I,
-        chunksize: usize,
-    ) -> Result<Imap<F::Output>, Error>
-    where
-        F: Target<(T,)>,
-        I: IntoIterator<Item = T>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        F::Output: Serialize + DeserializeOwned + Send + 'static,
-    {
-        map_items(&self.inner, function, one_tuples(items), chunksize)
-    }
-
-    /// Every item's result in the order they finish (Python's `imap_unordered`), as an
-    /// [`ExactSizeIterator`].
+    /// Every item's result in the order they finish (Python's `imap_unordered`, one item
+    /// per chunk as its default), as an [`ExactSizeIterator`].
     ///
     /// ```
     /// let pool = mp_processes::Pool::new(2)?;
@@ -391,34 +314,27 @@ impl Pool {
         T: Serialize + DeserializeOwned + Send + 'static,
         F::Output: Serialize + DeserializeOwned + Send + 'static,
     {
-        self.imap_unordered_chunked(function, items, 1)
+        self.chunked(1).imap_unordered(function, items)
     }
 
-    /// [`imap_unordered`](Pool::imap_unordered) with Python's `chunksize`.
+    /// The map family (`map`, `starmap`, `imap`, `imap_unordered`) with Python's
+    /// `chunksize`: `pool.chunked(64).map(f, items)` is Python's `pool.map(f, items,
+    /// chunksize=64)`. Zero fails each call with [`Error::InvalidArgument`].
     ///
     /// ```
-    /// let pool = mp_processes::Pool::new(2)?;
-    /// let results = pool.imap_unordered_chunked(|n: u32| n % 7, 0..50, 8)?;
-    /// assert_eq!(results.len(), 50);
-    /// # Ok::<(), mp_processes::Error>(())
+    /// use mp_processes::{Error, Pool};
+    ///
+    /// let pool = Pool::new(2)?;
+    /// assert_eq!(pool.chunked(3).map(|n: u32| n * n, 1..=4)?, [1, 4, 9, 16]);
+    /// assert!(matches!(pool.chunked(0).map(|n: u32| n, 0..1), Err(Error::InvalidArgument(_))));
+    /// # Ok::<(), Error>(())
     /// ```
-    pub fn imap_unordered_chunked<F, T, I>(
-        &self,
-        function: F,
-        items: I,
-        chunksize: usize,
-    ) -> Result<ImapUnordered<F::Output>, Error>
-    where
-        F: Target<(T,)>,
-        I: IntoIterator<Item = T>,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        F::Output: Serialize + DeserializeOwned + Send + 'static,
-    {
-        let _ = function;
-        let items = one_tuples(items);
-        let len = items.len();
-        let results = submit_items::<F, (T,), F::Output>(&self.inner, items, chunksize, true)?;
-        Ok(ImapUnordered::new(results, len))
+    pub fn chunked(&self, chunksize: usize) -> Chunked<'_> {
+        Chunked::new(self, chunksize)
+    }
+
+    pub(super) fn inner(&self) -> &Inner {
+        &self.inner
     }
 
     /// No new tasks from now on (Python's `close()`); the tasks already given still run,

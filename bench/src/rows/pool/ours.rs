@@ -31,7 +31,7 @@ fn warm_pool(workers: usize) -> Result<Arc<Pool>, BenchError> {
     // starting; a worker that has not started yet gets it when it is ready.
     let warm_items = 0..(workers as u64 * 4);
     let warm = bounded(&pool, "warm-up map", |pool| {
-        pool.map_chunked(double, warm_items.clone(), 1)
+        pool.chunked(1).map(double, warm_items.clone())
     })?;
     expect_mapped(&warm, warm_items, double, "mp_processes::Pool warm-up")?;
     Ok(pool)
