@@ -16,7 +16,7 @@ use crate::job::{ClosureJob, Job, TargetJob};
 use crate::method;
 use crate::record::Record;
 use crate::start_method::{StartMethod, get_start_method};
-use crate::target::Target;
+use crate::target::{Stateless, Target};
 use crate::wire::Identity;
 
 /// A function to run in a child process, with its arguments, name, daemon flag and
@@ -103,13 +103,7 @@ impl<R: Serialize + DeserializeOwned + 'static> Process<R> {
         F: Target<A, Output = R>,
         A: Serialize + DeserializeOwned + Send + 'static,
     {
-        const {
-            assert!(
-                size_of::<F>() == 0,
-                "Process::new takes a function or a closure that captures nothing; \
-                 run a capturing closure with Process::fork"
-            )
-        };
+        let () = Stateless::<F>::CHECK;
         Process {
             job: Box::new(TargetJob { target, args }),
             name: None,

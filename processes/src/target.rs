@@ -15,8 +15,24 @@ use mp_sys::Call;
 /// closure that captures nothing. Such a function has exactly one value, so the child
 /// needs only to know *which* function it is, and learns that from its address: the
 /// function crosses to a spawned child as an offset inside the binary, never as data.
-/// A closure that captures something is refused at compile time; run it with
-/// [`Process::fork`](crate::Process::fork) instead.
+/// A closure that captures something is refused when the program is compiled, with one
+/// error that names the ways out and a note that points at the call:
+///
+/// ```compile_fail,E0080
+/// use mp_processes::Process;
+///
+/// let offset = 5u32;
+/// // error[E0080]: evaluation panicked: this closure captures variables, and a process
+/// // cannot be given what a closure captured. Pass the values as arguments ...
+/// let child = Process::new(move |x: u32| x + offset, (1,)).start()?;
+/// # Ok::<(), mp_processes::Error>(())
+/// ```
+///
+/// The error comes from `cargo build` (and `cargo test`, `cargo run`), not from `cargo
+/// check`: stable Rust cannot bound a generic parameter by its size, so the check is a
+/// constant evaluated when the call is compiled to code, which `cargo check` never does.
+/// A bound that fails at `cargo check` would have to reject function items too, or
+/// make every caller cast them to function pointers.
 ///
 /// A closure that takes arguments needs its argument types written out
 /// (`|n: u64| n * 2`), because Rust infers a closure's signature only from a bare
@@ -60,6 +76,22 @@ where
     fn call(self, args: Args) -> Self::Output {
         Call::call(self, args)
     }
+}
+
+/// The check that a target captures nothing, written once: every generic function
+/// that sends a target (or makes one from nothing, in the child) asks for
+/// `Stateless::<F>::CHECK`, and a constant is evaluated once per type, so a capturing
+/// closure gets one error, not one per function it passes through.
+pub(crate) struct Stateless<F>(std::marker::PhantomData<F>);
+
+impl<F> Stateless<F> {
+    pub(crate) const CHECK: () = assert!(
+        size_of::<F>() == 0,
+        "this closure captures variables, and a process cannot be given what a closure \
+         captured. Pass the values as arguments instead: Process::new(f, (value,)), \
+         pool.apply(f, (value,)), pool.starmap(f, items) for many; or run the closure in \
+         a forked child with Process::fork(closure)"
+    );
 }
 
 #[cfg(test)]

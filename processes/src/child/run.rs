@@ -10,7 +10,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::report::finish;
 use super::setup::become_child;
-use crate::target::Target;
+use crate::target::{Stateless, Target};
 use crate::wire::{self, Call, Identity, MAX_MESSAGE_LEN, Outcome};
 
 /// The child side of the spawn and forkserver methods, once the [`Call`] is known: checks
@@ -77,13 +77,8 @@ where
 
 /// The one value of a zero-sized function type.
 pub(crate) fn conjure<F: Copy + 'static>() -> F {
-    const {
-        assert!(
-            size_of::<F>() == 0,
-            "only a function without captures can cross"
-        )
-    };
-    // SAFETY: `F` has size zero (checked at compile time above), so reading it reads no
+    let () = Stateless::<F>::CHECK;
+    // SAFETY: `F` has size zero (checked when this is compiled, above), so reading it reads no
     // bytes and any aligned non-null pointer will do. `F` is a function item or a closure
     // that captures nothing (Process::new requires a zero-sized `Target`), so it has exactly
     // one value, and that value is what the parent had; `F: Copy`, so making one duplicates

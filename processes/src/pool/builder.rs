@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::handle::ProcessHandle;
 use crate::process::Process;
 use crate::start_method::{StartMethod, get_start_method};
-use crate::target::Target;
+use crate::target::{Stateless, Target};
 
 /// Starts one worker: its setup, its name, the start method.
 pub(crate) type Starter =
@@ -64,12 +64,7 @@ where
     I: Target<IA, Output = ()>,
     IA: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
-    const {
-        assert!(
-            size_of::<I>() == 0,
-            "a pool initializer is a function or a closure that captures nothing"
-        )
-    };
+    let () = Stateless::<I>::CHECK;
     Arc::new(
         move |setup: WorkerSetup, name: String, method: StartMethod| {
             Process::new(worker_main::<I, IA>, (setup, args.clone()))

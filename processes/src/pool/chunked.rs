@@ -9,7 +9,7 @@ use super::process_pool::Pool;
 use super::results::{Imap, ImapUnordered};
 use super::submit::{map_all, map_items, one_tuples, submit_items};
 use crate::error::Error;
-use crate::target::Target;
+use crate::target::{Stateless, Target};
 
 /// A [`Pool`] whose map calls send `chunksize` items to a worker at once: made by
 /// [`Pool::chunked`]. Larger chunks cost less per item; smaller ones balance uneven
@@ -47,6 +47,7 @@ impl<'pool> Chunked<'pool> {
         T: Serialize + DeserializeOwned + Send + 'static,
         F::Output: Serialize + DeserializeOwned + Send + 'static,
     {
+        let () = Stateless::<F>::CHECK;
         map_all(
             self.pool.inner(),
             function,
@@ -70,6 +71,7 @@ impl<'pool> Chunked<'pool> {
         A: Serialize + DeserializeOwned + Send + 'static,
         F::Output: Serialize + DeserializeOwned + Send + 'static,
     {
+        let () = Stateless::<F>::CHECK;
         let items: Vec<A> = items.into_iter().collect();
         map_all(self.pool.inner(), function, items, self.chunksize)
     }
@@ -90,6 +92,7 @@ impl<'pool> Chunked<'pool> {
         T: Serialize + DeserializeOwned + Send + 'static,
         F::Output: Serialize + DeserializeOwned + Send + 'static,
     {
+        let () = Stateless::<F>::CHECK;
         map_items(
             self.pool.inner(),
             function,
@@ -117,6 +120,7 @@ impl<'pool> Chunked<'pool> {
         T: Serialize + DeserializeOwned + Send + 'static,
         F::Output: Serialize + DeserializeOwned + Send + 'static,
     {
+        let () = Stateless::<F>::CHECK;
         let _ = function;
         let items = one_tuples(items);
         let len = items.len();

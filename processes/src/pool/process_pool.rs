@@ -27,7 +27,7 @@ use super::submit::{encode, map_all, one_tuples, submit_tasks};
 use super::supervisor::supervise;
 use crate::error::Error;
 use crate::start_method::StartMethod;
-use crate::target::Target;
+use crate::target::{Stateless, Target};
 use mp_futures::Promise;
 
 /// A pool of worker processes: Python's `multiprocessing.Pool` and
@@ -178,6 +178,7 @@ impl Pool {
         A: Serialize + DeserializeOwned + Send + 'static,
         F::Output: Serialize + DeserializeOwned + Send + 'static,
     {
+        let () = Stateless::<F>::CHECK;
         let _ = function;
         let (promise, result) = Promise::<F::Output, Error>::new();
         let sink: Arc<dyn Sink> = Arc::new(promise);
@@ -237,6 +238,7 @@ impl Pool {
         T: Serialize + DeserializeOwned + Send + 'static,
         F::Output: Serialize + DeserializeOwned + Send + 'static,
     {
+        let () = Stateless::<F>::CHECK;
         let items = one_tuples(items);
         let chunksize = self.default_chunksize(items.len());
         map_all(&self.inner, function, items, chunksize)
@@ -257,6 +259,7 @@ impl Pool {
         A: Serialize + DeserializeOwned + Send + 'static,
         F::Output: Serialize + DeserializeOwned + Send + 'static,
     {
+        let () = Stateless::<F>::CHECK;
         let items: Vec<A> = items.into_iter().collect();
         let chunksize = self.default_chunksize(items.len());
         map_all(&self.inner, function, items, chunksize)

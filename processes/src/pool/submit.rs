@@ -15,7 +15,7 @@ use super::sink::Sink;
 use super::state::{Phase, Task};
 use super::worker::entry_of;
 use crate::error::Error;
-use crate::target::Target;
+use crate::target::{Stateless, Target};
 
 /// What a task's arguments and results are: values that cross to a worker and back.
 pub(super) trait Message: Serialize + DeserializeOwned + Send + 'static {}
@@ -114,12 +114,7 @@ where
     A: Message,
     R: Message,
 {
-    const {
-        assert!(
-            size_of::<F>() == 0,
-            "a pool task is a function or a closure that captures nothing"
-        )
-    };
+    let () = Stateless::<F>::CHECK;
     let id = inner.next_task.fetch_add(1, Ordering::Relaxed);
     let head = TaskHead {
         id,
