@@ -22,8 +22,8 @@ use mp_sys::reactor::{Reactor, Waiter};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::accounts::Identity;
 use super::control::Wake;
+use super::identity::Identity;
 use super::raw::{Patience, RawQueue};
 use super::record::{self, HEADER};
 use crate::Error;

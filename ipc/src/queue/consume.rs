@@ -55,10 +55,6 @@ impl RawQueue {
     /// message. `Err(Empty)` when the patience ran out, `Err(Closed)` once the queue is
     /// closed and drained.
     pub(crate) fn get<T: DeserializeOwned>(&self, mut patience: Patience) -> Result<T, Error> {
-        if self.is_joinable() {
-            // Looked up (once) before the lock is taken, not while holding it.
-            self.my_account();
-        }
         let consumer = &self.control().consumer.0;
         let Some((guard, owner_died)) = self.lock_side(&consumer.lock, &mut patience) else {
             return Err(Error::Empty);
@@ -357,6 +353,16 @@ impl RawQueue {
     /// Takes the last record of a message, accounted for in a joinable queue.
     #[inline]
     fn commit_taking(&self, head: Cursor, size: u32, take: Take) {
+        if self.is_joinable() {
+            self.commit_accounted_taking(head, size, take);
+        } else {
+            self.commit_head(head, size, true);
+        }
+    }
+
+    /// `commit_taking` in a joinable queue: out of the way of the other queues' path.
+    #[inline(never)]
+    fn commit_accounted_taking(&self, head: Cursor, size: u32, take: Take) {
         let account = self.begin_take(head.count, take);
         self.commit_head(head, size, true);
         self.end_take(account, take);

@@ -173,6 +173,7 @@ mod builder;
 mod consume;
 mod control;
 mod fifo;
+mod identity;
 mod joinable;
 mod produce;
 mod raw;
