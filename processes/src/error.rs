@@ -30,10 +30,15 @@ pub enum Error {
     /// The target panicked in the child (Python: an exception; `exitcode` is 1).
     #[error("process {name} panicked: {message}")]
     Panicked {
-        /// The process's name.
+        /// The process's name (for a pool task, its worker's).
         name: String,
         /// The panic message (`&str` and `String` payloads; others are described).
         message: String,
+        /// Where the panic happened (`file:line:column`), when known.
+        location: Option<String>,
+        /// The backtrace, when `RUST_BACKTRACE` (or `RUST_LIB_BACKTRACE`) asked the child
+        /// for one.
+        backtrace: Option<String>,
     },
     /// The child was killed by a signal before it returned (`exitcode` is `-signal`).
     #[error("process {name} was killed by signal {signal} ({signal_name})")]

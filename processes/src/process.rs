@@ -207,6 +207,10 @@ impl<R: Serialize + DeserializeOwned + 'static> Process<R> {
     /// ```
     pub fn start(self) -> Result<ProcessHandle<R>, Error> {
         keep_hook();
+        // Here, in the parent: a forked child that installed the panic hook wrapper
+        // itself would take std's hook lock, which another thread of the parent may have
+        // held at the fork.
+        mp_sys::panic::install_hook();
         let state = this_process();
         let parent = state.identity.as_ref();
         if parent.is_some_and(|identity| identity.daemon) {

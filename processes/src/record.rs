@@ -224,7 +224,7 @@ impl Record {
             Slot::Received(bytes, fds) => {
                 match mp_wire::decode::<(Tag, Outcome<R>)>(&bytes, fds)? {
                     (_, Outcome::Returned(value)) => Ok(value),
-                    (_, Outcome::Panicked(message)) => Err(Error::Panicked { name, message }),
+                    (_, Outcome::Panicked(report)) => Err(report.into_error(name)),
                     (_, Outcome::StartFailed(reason)) => Err(Error::Start { name, reason }),
                     (_, Outcome::Unsendable(reason)) => Err(Error::ResultNotSent { name, reason }),
                 }

@@ -50,11 +50,42 @@ pub(crate) enum Tag {
     Status,
 }
 
+/// A panic caught in a child or a pool worker, as it travels to the parent: what the
+/// panic hook shows, so that the parent's error holds all of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PanicReport {
+    pub(crate) message: String,
+    pub(crate) location: Option<String>,
+    pub(crate) backtrace: Option<String>,
+}
+
+impl From<mp_sys::panic::CaughtPanic> for PanicReport {
+    fn from(caught: mp_sys::panic::CaughtPanic) -> Self {
+        PanicReport {
+            message: caught.message,
+            location: caught.location,
+            backtrace: caught.backtrace,
+        }
+    }
+}
+
+impl PanicReport {
+    /// The parent's error for this panic, in the process (or worker) named `name`.
+    pub(crate) fn into_error(self, name: String) -> crate::Error {
+        crate::Error::Panicked {
+            name,
+            message: self.message,
+            location: self.location,
+            backtrace: self.backtrace,
+        }
+    }
+}
+
 /// How the target ended, as the child reports it.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum Outcome<R> {
     Returned(R),
-    Panicked(String),
+    Panicked(PanicReport),
     /// The child never called the target.
     StartFailed(String),
     /// The target returned, but the value could not be serialized.

@@ -126,9 +126,20 @@ fn a_panic_comes_back_with_its_message(method: StartMethod) {
             .start_method(method),
     );
     match child.join() {
-        Err(Error::Panicked { name, message }) => {
+        Err(Error::Panicked {
+            name,
+            message,
+            location,
+            ..
+        }) => {
             assert_eq!(name, "panicker");
             assert_eq!(message, "boom 7");
+            // The child's panic hook saw where; the parent's error keeps it.
+            let location = location.expect("the location crosses with the panic");
+            assert!(
+                location.starts_with("processes/tests/process.rs:"),
+                "{location}"
+            );
         }
         other => panic!("expected a panic, got {other:?}"),
     }

@@ -13,7 +13,7 @@
 //! [`catch_reporting`] keeps the same record but lets the panic print as an uncaught one
 //! would: for a thread's target, whose panic Python's `threading.excepthook` prints.
 //!
-//! How: the first call installs a panic hook that wraps the one installed before it.
+//! How: the first call (or [`install_hook`]) installs a panic hook that wraps the one installed before it.
 //! While a thread runs inside one of the two, the wrapper records the panic's location
 //! and backtrace for that thread (and, for [`catch_reporting`], hands it on to the
 //! previous hook); on every other thread, and outside, it hands the panic to the
@@ -103,7 +103,19 @@ thread_local! {
 
 static HOOK: Once = Once::new();
 
-fn install_hook() {
+/// Installs the hook wrapper that [`catch_silently`] and [`catch_reporting`] rely on, if
+/// it is not installed yet; they call it themselves.
+///
+/// Call it in a parent before it forks a child that will catch panics: installing a
+/// hook takes the standard library's hook lock for writing, and a forked child inherits
+/// that lock as it was, held if another thread of the parent was printing a panic at
+/// the fork, and would wait for it for ever. mp-processes calls it before every start.
+///
+/// ```
+/// mp_sys::panic::install_hook();
+/// mp_sys::panic::install_hook(); // once is enough; again does nothing
+/// ```
+pub fn install_hook() {
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info: &PanicHookInfo<'_>| {

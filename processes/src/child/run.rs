@@ -2,7 +2,7 @@
 //! trampoline of the target's type, the trampoline itself (arguments in, target called,
 //! outcome out), and the fork method's closure.
 
-use mp_sys::panic::panic_message;
+use mp_sys::panic::{catch_reporting, panic_message};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::os::unix::net::UnixStream;
@@ -56,9 +56,10 @@ where
         Ok(Err(err)) => Outcome::StartFailed(format!("cannot receive the arguments: {err}")),
         Ok(Ok(args)) => {
             let target = conjure::<F>();
-            match catch_unwind(AssertUnwindSafe(move || target.call(args))) {
+            // Printed by the child, as Python prints a child's traceback, and sent whole.
+            match catch_reporting(move || target.call(args)) {
                 Ok(value) => Outcome::Returned(value),
-                Err(payload) => Outcome::Panicked(panic_message(&*payload)),
+                Err(caught) => Outcome::Panicked(caught.into()),
             }
         }
     };
@@ -94,9 +95,9 @@ pub(crate) fn run_forked<R: Serialize>(
     creator_pid: i32,
 ) -> ! {
     become_child(identity, &channel, creator_pid);
-    let outcome = match catch_unwind(AssertUnwindSafe(job)) {
+    let outcome = match catch_reporting(job) {
         Ok(value) => Outcome::Returned(value),
-        Err(payload) => Outcome::Panicked(panic_message(&*payload)),
+        Err(caught) => Outcome::Panicked(caught.into()),
     };
     finish(&channel, outcome)
 }

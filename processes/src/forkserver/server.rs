@@ -23,6 +23,8 @@ struct Child {
 /// The server's loop. Never returns.
 pub(crate) fn serve(control: UnixStream, parent_pid: i32) -> ! {
     die_with_parent(parent_pid);
+    // Once here, so that no forked child installs the panic hook wrapper itself.
+    mp_sys::panic::install_hook();
     // Each child costs the server two descriptors until it is reaped.
     if let Ok((_, hard)) =
         nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)

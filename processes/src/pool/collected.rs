@@ -87,12 +87,7 @@ impl<R> Collected<R> {
             for outcome in outcomes.into_items() {
                 match outcome {
                     ItemOutcome::Returned(value) => values.push(value),
-                    ItemOutcome::Panicked(message) => {
-                        return Err(Error::Panicked {
-                            name: worker,
-                            message,
-                        });
-                    }
+                    ItemOutcome::Panicked(report) => return Err(report.into_error(worker)),
                     ItemOutcome::Skipped => {
                         return Err(failures.remove(&index).unwrap_or(Error::ResultTaken));
                     }
@@ -164,6 +159,7 @@ impl<R: DeserializeOwned + Send + 'static> Sink for CollectedChunk<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::PanicReport;
 
     fn reply(items: Vec<ItemOutcome<u32>>) -> (Vec<u8>, Vec<OwnedFd>) {
         let mut outcomes = Outcomes::with_capacity(items.len());
@@ -205,7 +201,11 @@ mod tests {
         let (bytes, fds) = reply(vec![
             ItemOutcome::Returned(1),
             ItemOutcome::Skipped,
-            ItemOutcome::Panicked("later".into()),
+            ItemOutcome::Panicked(PanicReport {
+                message: "later".into(),
+                location: None,
+                backtrace: None,
+            }),
         ]);
         chunk.deliver(&bytes, fds, "w");
         assert!(matches!(results.take_all(), Err(Error::Terminated)));

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::wire::PanicReport;
+
 /// The largest frame either side accepts (1 GiB): a corrupt length cannot make the
 /// receiver allocate more, and a larger task is refused when it is submitted.
 pub(crate) const MAX_FRAME_LEN: usize = 1 << 30;
@@ -56,7 +58,7 @@ pub(crate) enum Reply {
 #[derive(Debug)]
 pub(crate) enum ItemOutcome<R> {
     Returned(R),
-    Panicked(String),
+    Panicked(PanicReport),
     /// Not run: listed in [`TaskHead::skip`].
     Skipped,
 }
@@ -75,7 +77,7 @@ pub(crate) struct Outcomes<R> {
 /// An item without a value.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum Other {
-    Panicked(String),
+    Panicked(PanicReport),
     Skipped,
 }
 
@@ -91,7 +93,7 @@ impl<R> Outcomes<R> {
         let index = u32::try_from(index).unwrap_or(u32::MAX);
         match outcome {
             ItemOutcome::Returned(value) => self.values.push(value),
-            ItemOutcome::Panicked(message) => self.others.push((index, Other::Panicked(message))),
+            ItemOutcome::Panicked(report) => self.others.push((index, Other::Panicked(report))),
             ItemOutcome::Skipped => self.others.push((index, Other::Skipped)),
         }
     }
@@ -128,7 +130,7 @@ impl<R> Outcomes<R> {
         let mut others = self.others.into_iter().peekable();
         (0usize..).map_while(move |index| {
             match others.next_if(|(other_index, _)| *other_index as usize == index) {
-                Some((_, Other::Panicked(message))) => Some(ItemOutcome::Panicked(message)),
+                Some((_, Other::Panicked(report))) => Some(ItemOutcome::Panicked(report)),
                 Some((_, Other::Skipped)) => Some(ItemOutcome::Skipped),
                 None => values.next().map(ItemOutcome::Returned),
             }
@@ -146,7 +148,14 @@ mod tests {
         outcomes.push(0, ItemOutcome::Returned(10u8));
         outcomes.push(1, ItemOutcome::Skipped);
         outcomes.push(2, ItemOutcome::Returned(30));
-        outcomes.push(3, ItemOutcome::Panicked("no".into()));
+        outcomes.push(
+            3,
+            ItemOutcome::Panicked(PanicReport {
+                message: "no".into(),
+                location: Some("src/lib.rs:1:1".into()),
+                backtrace: None,
+            }),
+        );
         assert!(outcomes.check(4).is_ok());
         assert!(outcomes.check(5).is_err());
         assert_eq!(outcomes.skipped(), 1);
@@ -160,7 +169,7 @@ mod tests {
                 "Returned(10)",
                 "Skipped",
                 "Returned(30)",
-                "Panicked(\"no\")"
+                "Panicked(PanicReport { message: \"no\", location: Some(\"src/lib.rs:1:1\"), backtrace: None })"
             ]
         );
 

@@ -47,10 +47,7 @@ pub(crate) fn decode_outcomes<R: DeserializeOwned>(
         .into_items()
         .map(|outcome| match outcome {
             ItemOutcome::Returned(value) => Some(Ok(value)),
-            ItemOutcome::Panicked(message) => Some(Err(Error::Panicked {
-                name: worker.to_owned(),
-                message,
-            })),
+            ItemOutcome::Panicked(report) => Some(Err(report.into_error(worker.to_owned()))),
             ItemOutcome::Skipped => None,
         })
         .collect())

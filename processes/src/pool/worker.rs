@@ -140,7 +140,7 @@ where
         // Python's pool keeps a task's exception for `get()`.
         let outcome = match catch_silently(|| function.call(args)) {
             Ok(value) => ItemOutcome::Returned(value),
-            Err(caught) => ItemOutcome::Panicked(caught.message),
+            Err(caught) => ItemOutcome::Panicked(caught.into()),
         };
         slot.end();
         outcomes.push(index, outcome);
