@@ -37,15 +37,18 @@ macro_rules! unit_copies {
         ///
         /// As [`load_into`], with `src` aligned to the width.
         unsafe fn $load(src: NonNull<u8>, out: &mut [u8]) {
-            const WIDTH: usize = size_of::<$uint>();
-            // SAFETY: the caller promises `out.len()` bytes at `src`, inside a live
-            // mapping, aligned to `WIDTH` (the atomic's alignment), a multiple of `WIDTH`
-            // long, and reached only through atomics of this width while shared.
-            let units = unsafe {
-                std::slice::from_raw_parts(src.as_ptr().cast::<$atomic>(), out.len() / WIDTH)
-            };
-            for (bytes, unit) in out.chunks_exact_mut(WIDTH).zip(units) {
-                bytes.copy_from_slice(&unit.load(Ordering::Relaxed).to_ne_bytes());
+            let units = out.len() / size_of::<$uint>();
+            let src = src.as_ptr().cast::<$atomic>();
+            let out = out.as_mut_ptr().cast::<$uint>();
+            for i in 0..units {
+                // SAFETY: the caller promises `out.len()` bytes at `src`, inside a live
+                // mapping, aligned to the width (the atomic's alignment), a whole number of
+                // units long, and reached only through atomics of this width while shared;
+                // `out` holds as many bytes, written unaligned.
+                unsafe {
+                    out.add(i)
+                        .write_unaligned((*src.add(i)).load(Ordering::Relaxed))
+                };
             }
         }
 
@@ -55,16 +58,13 @@ macro_rules! unit_copies {
         ///
         /// As [`store_from`], with `dst` aligned to the width.
         unsafe fn $store(dst: NonNull<u8>, data: &[u8]) {
-            const WIDTH: usize = size_of::<$uint>();
-            // SAFETY: as in the load above, for `data.len()` bytes at `dst`.
-            let units = unsafe {
-                std::slice::from_raw_parts(dst.as_ptr().cast::<$atomic>(), data.len() / WIDTH)
-            };
-            for (bytes, unit) in data.chunks_exact(WIDTH).zip(units) {
-                unit.store(
-                    bytemuck::pod_read_unaligned::<$uint>(bytes),
-                    Ordering::Relaxed,
-                );
+            let units = data.len() / size_of::<$uint>();
+            let dst = dst.as_ptr().cast::<$atomic>();
+            let data = data.as_ptr().cast::<$uint>();
+            for i in 0..units {
+                // SAFETY: as in the load above, for `data.len()` bytes at `dst`; `data`
+                // holds as many bytes, read unaligned.
+                unsafe { (*dst.add(i)).store(data.add(i).read_unaligned(), Ordering::Relaxed) };
             }
         }
     };
