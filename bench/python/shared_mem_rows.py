@@ -1,4 +1,4 @@
-"""Shared-memory rows of mp-bench: multiprocessing.Array and Value, named
+"""Shared-memory rows of mp-bench: multiprocessing.Array, RawArray and Value, named
 SharedMemory, and pickle as the codec Python uses between processes."""
 
 import multiprocessing
@@ -54,6 +54,54 @@ def array_bulk_child(iterations):
     child.start()
     _join(child)
     return seconds.value
+
+
+# Bytes of the array of the halves row (as the Rust row).
+HALVES_BYTES = ARRAY_BYTES // 4
+
+
+def _fill_half(array, start_line, finish_line, half, iterations):
+    """Writes this child's half of the array ``iterations`` times, between the lines."""
+    half_bytes = HALVES_BYTES // 2
+    source = bytes(range(256)) * (half_bytes // 256)
+    view = memoryview(array).cast("B")
+    view[half * half_bytes:(half + 1) * half_bytes] = source  # as the Rust children's warm-up
+    start_line.wait(JOIN_TIMEOUT)
+    for _ in range(iterations):
+        view[half * half_bytes:(half + 1) * half_bytes] = source
+    finish_line.wait(JOIN_TIMEOUT)
+
+
+def raw_array_halves(iterations):
+    """Two forked children each write their own half of a multiprocessing.RawArray('Q')
+    through a memoryview, at once."""
+    context = multiprocessing.get_context("fork")
+    array = context.RawArray("Q", HALVES_BYTES // 8)
+    start_line = context.Barrier(3)
+    finish_line = context.Barrier(3)
+    children = [
+        context.Process(
+            target=_fill_half,
+            args=(array, start_line, finish_line, half, iterations),
+            daemon=True,
+        )
+        for half in range(2)
+    ]
+    for child in children:
+        child.start()
+    try:
+        start_line.wait(JOIN_TIMEOUT)
+        start = time.perf_counter()
+        finish_line.wait(JOIN_TIMEOUT)
+        elapsed = time.perf_counter() - start
+    finally:
+        for child in children:
+            _join(child)
+    source = bytes(range(256)) * (HALVES_BYTES // 512)
+    view = memoryview(array).cast("B")
+    benchlib.expect(view[: HALVES_BYTES // 2] == source, "the first half differs")
+    benchlib.expect(view[HALVES_BYTES // 2 :] == source, "the second half differs")
+    return elapsed
 
 
 def _increment(value, start_line, share):
@@ -130,6 +178,7 @@ if __name__ == "__main__":
     benchlib.main(
         {
             "array-bulk-child": array_bulk_child,
+            "raw-array-halves": raw_array_halves,
             "value-locked-increment": value_locked_increment,
             "shared-memory-create": shared_memory_create,
             "pickle-small": pickle_small,

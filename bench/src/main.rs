@@ -54,6 +54,7 @@
 //! | `lock-contended` | one increment of a counter shared by two threads, under the lock | `mp_sync::Mutex<u64>`, `mp_sync::Lock`; `parking_lot::Mutex`, `std::sync::Mutex`; `threading.Lock` |
 //! | `event-pingpong` | a round trip between two processes through two events in shared memory | `mp_sync::Event`; a bare shared-futex ping-pong (no spinning); `multiprocessing.Event` |
 //! | `array-bulk-child` | a forked child writes 16 MiB into a shared `Array<u8>` under its lock and reads them back (GB/s) | `mp_shared_mem::Array<u8>`; `memcpy` in one process and in a forked child; `multiprocessing.Array` |
+//! | `raw-array-halves` | two forked children each write their own half of a 4 MiB shared array of `u64`, at once (GB/s) | `RawArray<u64>` split in two, `Array<u64>` under its one lock; `memcpy` into a bare shared mapping; `multiprocessing.RawArray` |
 //! | `value-locked-increment` | one increment of a shared counter by two processes, under its lock | `mp_shared_mem::Value<u64>`; a robust process-shared `pthread_mutex`; `multiprocessing.Value` + `get_lock()` |
 //! | `segment-create` | make a 4 KiB shared block, map it, unmap and free it | `Segment`, `Shared<AtomicU64>`, `SharedMemory`; bare `memfd_create`+`ftruncate`+`mmap`; `shared_memory.SharedMemory` |
 //! | `codec-small`, `codec-64k` | encode+decode a small record / a 64 KiB byte vector | `transfer::encode`+`decode`; `postcard`, `bitcode` (serde); `pickle` |

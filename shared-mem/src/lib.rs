@@ -156,10 +156,12 @@
 //! `tests/python_interop.rs` runs both directions of both with `python3`.
 //!
 //! mp-bench's `array-bulk-child` (a forked child copying 16 MiB in and out of an
-//! [`Array`], against `memcpy` and `multiprocessing.Array`), `value-locked-increment` (two
-//! processes, against a robust process-shared `pthread_mutex` and `multiprocessing.Value`)
-//! and `segment-create` rows measure this crate
-//! (`cargo run --release -p mp-bench -- --filter shared_mem`).
+//! [`Array`], against `memcpy` and `multiprocessing.Array`), `raw-array-halves` (two
+//! forked children writing their own halves of a [`RawArray`] at once, against an `Array`
+//! and its one lock, `memcpy` into a bare shared mapping and `multiprocessing.RawArray`),
+//! `value-locked-increment` (two processes, against a robust process-shared
+//! `pthread_mutex` and `multiprocessing.Value`) and `segment-create` rows measure this
+//! crate (`cargo run --release -p mp-bench -- --filter shared_mem`).
 //!
 //! # With `fork`
 //!

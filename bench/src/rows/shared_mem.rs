@@ -1,6 +1,7 @@
-//! Shared-memory rows: bulk copies through an `Array` from a child process, a `Value`
-//! incremented under its lock by two processes, making and dropping a segment, and the
-//! codec that handle transfer uses.
+//! Shared-memory rows: bulk copies through an `Array` from a child process, two processes
+//! writing their own halves of one array (a `RawArray` split in two, against an `Array`
+//! and its one lock), a `Value` incremented under its lock by two processes, making and
+//! dropping a segment, and the codec that handle transfer uses.
 //!
 //! The two-process rows fork a child that only touches shared memory, mp-sync primitives
 //! and buffers allocated before the fork (see [`crate::fork`]).
@@ -11,7 +12,7 @@ use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use mp_shared_mem::{Array, Segment, Shared, SharedMemory, Value, transfer};
+use mp_shared_mem::{Array, RawArray, Segment, Shared, SharedMemory, Value, transfer};
 use mp_sync::{Barrier, Event};
 use nix::sys::memfd::{MFdFlags, memfd_create};
 use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap};
@@ -39,6 +40,7 @@ const CHILD_TIMED_OUT: i32 = 4;
 pub fn rows() -> Vec<Row> {
     vec![
         array_bulk(),
+        raw_array_halves(),
         value_increment(),
         segment_create(),
         codec_small(),
@@ -63,6 +65,28 @@ fn array_bulk() -> Row {
                 "multiprocessing.Array (memoryview)",
                 SCRIPT,
                 "array-bulk-child",
+            ),
+        ],
+    }
+}
+
+fn raw_array_halves() -> Row {
+    Row {
+        name: "raw-array-halves",
+        family: "shared_mem",
+        what: "two forked children each write their own half of a 4 MiB shared array of u64, at once",
+        unit: Unit::Bandwidth {
+            bytes_per_op: HALVES_BYTES as u64,
+        },
+        goal: None,
+        contenders: vec![
+            Contender::ours("mp_shared_mem::RawArray<u64>, split(2)", raw_halves_mp),
+            Contender::ours("mp_shared_mem::Array<u64> (one lock)", locked_halves_mp),
+            Contender::peer("memcpy into a bare shared mapping", raw_halves_bare),
+            Contender::python(
+                "multiprocessing.RawArray (memoryview)",
+                SCRIPT,
+                "raw-array-halves",
             ),
         ],
     }
@@ -251,6 +275,159 @@ fn array_bulk_memcpy_child(iterations: u64) -> Result<Duration, BenchError> {
     })?;
     child.reap(bulk_limit(iterations))?;
     Ok(Duration::from_nanos(elapsed_ns.load(Ordering::Acquire)))
+}
+
+/// Bytes of the array of the halves row: a quarter of the bulk row's, since its test runs
+/// 200 operations of an unoptimised build, where `RawArray` copies element by element.
+const HALVES_BYTES: usize = ARRAY_BYTES / 4;
+/// Elements of each half written by the halves row.
+const HALF_LEN: usize = HALVES_BYTES / 2 / size_of::<u64>();
+
+/// What each child of the halves row writes into its half.
+fn half_pattern() -> Vec<u64> {
+    (0..HALF_LEN as u64).collect()
+}
+
+/// Both halves hold the pattern.
+fn expect_halves(elements: &[u64], pattern: &[u64]) -> Result<(), BenchError> {
+    if elements.len() == 2 * pattern.len() && elements.chunks(pattern.len()).all(|h| h == pattern) {
+        Ok(())
+    } else {
+        Err(BenchError::WrongOutcome(
+            "a half differs from what was written".into(),
+        ))
+    }
+}
+
+/// The start and finish lines of the halves row: the parent and both children.
+#[repr(C)]
+struct HalvesLines {
+    start: Barrier,
+    finish: Barrier,
+}
+
+/// Times `iterations` rounds in which two forked children each call `write_half` with
+/// their half's index (0 or 1) at the same time; the clock runs from the moment both are
+/// at the start line until both are done. Each child writes its half once before the
+/// start line, so that its page faults on the fresh mapping are not timed (Python's
+/// `RawArray` is zero-filled, so faulted in, before its children start).
+fn time_two_halves(
+    iterations: u64,
+    write_half: impl Fn(usize) -> bool,
+) -> Result<Duration, BenchError> {
+    let lines = SharedMapping::try_new(HalvesLines {
+        start: Barrier::new(3)?,
+        finish: Barrier::new(3)?,
+    })?;
+    let limit = bulk_limit(iterations);
+    let write_half = &write_half;
+    let children = (0..2)
+        .map(|half| {
+            ForkedChild::spawn(&lines, move |lines| {
+                if !write_half(half) {
+                    return CHILD_LOCK_FAILED;
+                }
+                if lines.start.wait_timeout(WAIT_LIMIT).is_err() {
+                    return CHILD_TIMED_OUT;
+                }
+                if !(0..iterations).all(|_| write_half(half)) {
+                    return CHILD_LOCK_FAILED;
+                }
+                if lines.finish.wait_timeout(limit).is_err() {
+                    return CHILD_TIMED_OUT;
+                }
+                0
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    lines.start.wait_timeout(WAIT_LIMIT)?;
+    let start = Instant::now();
+    lines.finish.wait_timeout(limit)?;
+    let elapsed = start.elapsed();
+    for child in children {
+        child.reap(WAIT_LIMIT)?;
+    }
+    Ok(elapsed)
+}
+
+fn raw_halves_mp(iterations: u64) -> Result<Duration, BenchError> {
+    let array = RawArray::<u64>::zeroed(2 * HALF_LEN)?;
+    let halves = array.split(2)?;
+    let pattern = half_pattern();
+    let elapsed = time_two_halves(iterations, |half| {
+        halves[half].write_at(0, &pattern).is_ok()
+    })?;
+    expect_halves(&array.to_vec(), &pattern)?;
+    Ok(elapsed)
+}
+
+fn locked_halves_mp(iterations: u64) -> Result<Duration, BenchError> {
+    let array = Array::<u64>::zeroed(2 * HALF_LEN)?;
+    let pattern = half_pattern();
+    let elapsed = time_two_halves(iterations, |half| match array.lock() {
+        Ok(mut elements) => {
+            elements[half * HALF_LEN..(half + 1) * HALF_LEN].copy_from_slice(&pattern);
+            true
+        }
+        Err(_) => false,
+    })?;
+    expect_halves(&array.to_vec()?, &pattern)?;
+    Ok(elapsed)
+}
+
+/// An anonymous shared mapping, unmapped on drop: the bare ceiling of the halves row.
+struct BareMapping {
+    ptr: std::ptr::NonNull<std::ffi::c_void>,
+    len: NonZeroUsize,
+}
+
+impl BareMapping {
+    fn new(len: NonZeroUsize) -> Result<Self, BenchError> {
+        // SAFETY: a fresh mapping at an address of the kernel's choosing aliases nothing;
+        // it is unmapped only by `Drop`.
+        let ptr = unsafe {
+            nix::sys::mman::mmap_anonymous(
+                None,
+                len,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_SHARED,
+            )
+        }
+        .map_err(BenchError::sys("mmap"))?;
+        Ok(Self { ptr, len })
+    }
+}
+
+impl Drop for BareMapping {
+    fn drop(&mut self) {
+        // SAFETY: `ptr`/`len` are exactly the mapping made in `new`; the children that
+        // wrote it have been reaped and no slice of it outlives the measurement.
+        let _ = unsafe { munmap(self.ptr, self.len.get()) };
+    }
+}
+
+fn raw_halves_bare(iterations: u64) -> Result<Duration, BenchError> {
+    let len = NonZeroUsize::new(HALVES_BYTES).unwrap_or(NonZeroUsize::MIN);
+    let mapping = BareMapping::new(len)?;
+    let base = mapping.ptr.cast::<u64>();
+    let pattern = half_pattern();
+    let elapsed = time_two_halves(iterations, |half| {
+        // SAFETY: the mapping holds `2 * HALF_LEN` page-aligned `u64`s; each child writes
+        // only its own half, and the parent reads nothing until both are reaped.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                pattern.as_ptr(),
+                base.as_ptr().add(half * HALF_LEN),
+                HALF_LEN,
+            );
+        }
+        true
+    })?;
+    // SAFETY: both writers have been reaped; the mapping is `2 * HALF_LEN` initialised
+    // `u64`s (zeroes from the kernel, then the pattern) that nothing writes any more.
+    let elements = unsafe { std::slice::from_raw_parts(base.as_ptr(), 2 * HALF_LEN) };
+    expect_halves(elements, &pattern)?;
+    Ok(elapsed)
 }
 
 /// The child's start line and finish flag, in a shared mapping.
