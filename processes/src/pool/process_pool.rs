@@ -511,11 +511,20 @@ impl PoolBuilder {
 
 /// Terminates the pool (Python's `with Pool() as p:` exit): the workers are killed and
 /// reaped, the results still to come fail with [`Error::Terminated`].
+/// How long dropping a pool waits for its supervisor thread, which ends within
+/// milliseconds of a terminate unless a result callback running on it blocks.
+const DROP_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Dropping a pool terminates it (its workers are killed, its unfinished tasks fail with
+/// [`Error::Terminated`]) and reaps the workers. It never hangs: it waits at most
+/// [`DROP_PATIENCE`] for the supervisor thread; a supervisor still busy then (a result
+/// callback that blocks) is left to end on its own, and the drop kills and reaps the
+/// workers itself.
 impl Drop for Pool {
     fn drop(&mut self) {
         self.terminate();
-        if let Err(err) = self.join() {
-            tracing::debug!(%err, "pool: join on drop failed");
+        if let Err(err) = self.join_timeout(DROP_PATIENCE) {
+            tracing::warn!(%err, "pool: its supervisor did not end in time; dropped without it");
         }
         // Workers that never got to the supervisor (start failed part way) are reaped here.
         for link in self.inner.state.lock().links() {

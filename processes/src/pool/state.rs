@@ -2,6 +2,7 @@
 //! and the backlog of tasks waiting for a free worker. Every rule of what happens when a
 //! worker answers, dies or overstays lives here; the supervisor only feeds it events.
 
+use mp_sys::Deadline;
 use mp_sys::panic::panic_message;
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -462,7 +463,6 @@ impl State {
     /// When the supervisor must look again even if nothing happens: the next task
     /// deadline, or the next attempt to start a worker.
     pub(crate) fn next_wake(&self, timeout: Option<Duration>) -> Option<Instant> {
-        let now = Instant::now();
         let mut wake = self.retry_start_at;
         if let Some(timeout) = timeout {
             let now_ns = now_ns();
@@ -485,7 +485,10 @@ impl State {
                     // Not started yet: its deadline is at least a timeout away.
                     None => timeout,
                 };
-                let at = now + left;
+                // A deadline past the clock's end (a huge timeout) is no deadline.
+                let Some(at) = Deadline::after(left).instant() else {
+                    continue;
+                };
                 wake = Some(wake.map_or(at, |wake| wake.min(at)));
             }
         }

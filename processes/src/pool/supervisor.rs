@@ -31,6 +31,16 @@ type Frame = Result<(Vec<u8>, Vec<OwnedFd>), mp_shared_mem::Error>;
 /// never failed for its death.
 pub(crate) fn supervise(inner: Arc<Inner>) {
     tracing::debug!("pool supervisor started");
+    // Whatever way the supervisor leaves (its loop ending, a panic in it, or a panic in
+    // its panic path), the joiners are told: a join or a drop never waits for a
+    // supervisor that is gone.
+    struct Ended<'a>(&'a Inner);
+    impl Drop for Ended<'_> {
+        fn drop(&mut self) {
+            self.0.set_ended();
+        }
+    }
+    let _ended = Ended(&inner);
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| run(&inner))) {
         // A bug here must not leave anyone waiting for ever: every task fails, every
         // worker is killed and reaped.
@@ -129,7 +139,6 @@ fn run(inner: &Arc<Inner>) {
         }
     }
     tracing::debug!("pool supervisor ended");
-    inner.set_ended();
 }
 
 /// Starts one replacement worker; false if that failed (the next try comes later).
