@@ -39,70 +39,18 @@ mod imp {
 
     /// Whether the thread or process `id` (as made by `current_thread_id` or
     /// `current_process_id`) still runs. A zombie counts as dead: it can never release
-    /// anything, and its parent may not reap it for a long time.
+    /// anything, and its parent may not reap it for a long time (mp-sys's `liveness`).
     pub(crate) fn is_alive(id: u32) -> bool {
         if id & super::PROCESS_MARK != 0 {
-            let pid = id & !super::PROCESS_MARK;
-            task_is_alive(pid) || any_thread_is_alive(pid)
+            mp_sys::liveness::process_is_alive(id & !super::PROCESS_MARK)
         } else {
-            task_is_alive(id)
+            mp_sys::liveness::task_is_alive(id)
         }
-    }
-
-    /// A process whose main thread is a zombie still lives if another of its threads does.
-    fn any_thread_is_alive(pid: u32) -> bool {
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-            return false;
-        };
-        tasks.flatten().any(|task| {
-            std::fs::read(task.path().join("stat")).is_ok_and(|stat| state_is_running(&stat))
-        })
-    }
-
-    fn task_is_alive(id: u32) -> bool {
-        match std::fs::read(format!("/proc/{id}/stat")) {
-            Ok(stat) => state_is_running(&stat),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                if std::path::Path::new("/proc/self/stat").exists() {
-                    false
-                } else {
-                    signal_zero_finds(id)
-                }
-            }
-            // Unreadable for another reason (permissions): fall back to the signal probe.
-            Err(_) => signal_zero_finds(id),
-        }
-    }
-
-    /// `/proc/ID/stat` reads `pid (comm) S ...`; `comm` may itself hold parentheses,
-    /// so the state is the first field after the *last* `)`.
-    fn state_is_running(stat: &[u8]) -> bool {
-        let Some(close) = stat.iter().rposition(|&b| b == b')') else {
-            return true;
-        };
-        let state = stat[close + 1..].iter().find(|b| !b.is_ascii_whitespace());
-        !matches!(state, Some(b'Z' | b'X' | b'x'))
-    }
-
-    fn signal_zero_finds(id: u32) -> bool {
-        let Ok(pid) = libc::pid_t::try_from(id) else {
-            return false;
-        };
-        // SAFETY: signal 0 performs only the existence and permission checks.
-        let rc = unsafe { libc::kill(pid, 0) };
-        rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
     }
 
     #[cfg(test)]
     mod tests {
         use super::*;
-
-        #[test]
-        fn parses_state_after_the_last_parenthesis() {
-            assert!(state_is_running(b"12 (a) b) S 1 2"));
-            assert!(!state_is_running(b"12 (we (ird)) Z 1 2"));
-            assert!(!state_is_running(b"12 (x) X 1"));
-        }
 
         #[test]
         fn ids_are_cached_and_alive() {

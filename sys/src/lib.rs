@@ -17,6 +17,7 @@
 //! | [`pidfd`] | open a pidfd, signal through it, wait for its process to end |
 //! | [`backoff`] | [`Backoff`]: spin, then yield, then tell the caller to sleep |
 //! | [`process`] | cached process and thread ids, a fork generation counter |
+//! | [`liveness`] | whether a thread or process still runs; [`ProcessIdentity`](liveness::ProcessIdentity): an id a reused pid is not mistaken for |
 //! | [`per_process`] | [`PerProcess`]: a static made afresh in a forked child |
 //! | [`panic`](mod@panic) | the message of a panic payload; catching a panic without printing it |
 //! | [`call`] | [`Call`]: a function called with a tuple of arguments |
@@ -36,6 +37,7 @@ pub mod deadline;
 mod error;
 pub mod fd_passing;
 pub mod futex;
+pub mod liveness;
 pub mod panic;
 pub mod per_process;
 pub mod pidfd;

@@ -5,9 +5,7 @@
 //! mp-sync's owner-death checks go by the id alone (a lock word holds nothing else); an
 //! account has room for the start time too, and may stay owned for a long time.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use mp_sys::process::current_pid;
+use mp_sys::liveness::{self, ProcessIdentity};
 
 fn pack(high: u32, low: u32) -> u64 {
     (u64::from(high) << 32) | u64::from(low)
@@ -32,17 +30,13 @@ impl Identity {
         self.pid
     }
 
-    /// This process. The start time is read from `/proc` once per process.
+    /// This process (mp-sys reads its start time once per process).
     pub(crate) fn current() -> Self {
-        static CACHED: AtomicU64 = AtomicU64::new(0);
-        let pid = current_pid() as u32;
-        let (start, cached_pid) = unpack(CACHED.load(Ordering::Relaxed));
-        if cached_pid == pid {
-            return Self { pid, start };
+        let me = ProcessIdentity::current();
+        Self {
+            pid: me.pid(),
+            start: me.start_ticks() as u32,
         }
-        let start = read_stat(pid).map_or(0, |stat| stat.start);
-        CACHED.store(pack(start, pid), Ordering::Relaxed);
-        Self { pid, start }
     }
 
     /// The identity as one word, as an account's owner stores it (never 0).
@@ -57,81 +51,22 @@ impl Identity {
     }
 
     /// Whether this process still runs: it exists, is not a zombie (unless another of its
-    /// threads runs), and started when it did. Without `/proc`, whether the id exists.
+    /// threads runs), and started when it did (low 32 bits of the start time, which is
+    /// what an account's word has room for). Without `/proc`, whether the id exists.
     pub(crate) fn is_alive(self) -> bool {
         if self.pid == 0 {
             return false;
         }
-        match read_stat(self.pid) {
-            Some(stat) if self.start != 0 && stat.start != self.start => false,
-            Some(stat) => stat.running || any_thread_runs(self.pid),
-            None if std::path::Path::new("/proc/self/stat").exists() => false,
-            None => signal_zero_finds(self.pid),
+        match liveness::task_stat(self.pid) {
+            Some(stat) if self.start != 0 && stat.start_ticks as u32 != self.start => false,
+            _ => liveness::process_is_alive(self.pid),
         }
     }
-}
-
-struct Stat {
-    running: bool,
-    start: u32,
-}
-
-/// The state and start time in `/proc/PID/stat`: `pid (comm) S ...`, where `comm` may
-/// hold parentheses, so the fields are counted from the last `)`; the start time is the
-/// 22nd field, the 20th after the state.
-fn read_stat(pid: u32) -> Option<Stat> {
-    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&stat)
-}
-
-fn parse_stat(stat: &[u8]) -> Option<Stat> {
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
-    let mut fields = rest.split_ascii_whitespace();
-    let state = fields.next()?;
-    let start: u64 = fields.nth(18)?.parse().ok()?;
-    Some(Stat {
-        running: !matches!(state, "Z" | "X" | "x"),
-        start: start as u32,
-    })
-}
-
-/// A process whose main thread is a zombie still runs if another of its threads does.
-fn any_thread_runs(pid: u32) -> bool {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return false;
-    };
-    tasks.flatten().any(|task| {
-        std::fs::read(task.path().join("stat"))
-            .ok()
-            .and_then(|stat| parse_stat(&stat))
-            .is_some_and(|stat| stat.running)
-    })
-}
-
-fn signal_zero_finds(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: signal 0 performs only the existence and permission checks.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_start_time_is_read_after_the_last_parenthesis() {
-        let stat = b"12 (a) b) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 4242 99 100";
-        let parsed = parse_stat(stat).unwrap();
-        assert!(parsed.running);
-        assert_eq!(parsed.start, 4242);
-        let zombie = b"12 (x) Z 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 7 99";
-        assert!(!parse_stat(zombie).unwrap().running);
-        assert!(parse_stat(b"12 (x) S 1").is_none());
-    }
 
     #[test]
     fn this_process_is_alive_and_a_reused_id_is_not_taken_for_it() {
