@@ -161,8 +161,9 @@ impl<T> Condition<T> {
 impl<T> ConditionGuard<'_, T> {
     /// Releases the lock, sleeps until notified, and takes the lock back (Python's `wait()`).
     ///
-    /// Like every condition variable it may return without a notify: check the state in a
-    /// loop, or use [`wait_for`](ConditionGuard::wait_for). `Err` means the lock was taken
+    /// Check the state in a loop, or use [`wait_for`](ConditionGuard::wait_for): another
+    /// thread may take the lock between the notify and this wait's return and change the
+    /// state again, and a notify after a waiting process died may wake one waiter more. `Err` means the lock was taken
     /// back from a holder that died; this guard holds it either way.
     ///
     /// ```
@@ -257,7 +258,11 @@ impl<T> ConditionGuard<'_, T> {
         )
     }
 
-    /// Wakes up to `count` waiters (Python's `notify(n)`).
+    /// Wakes `count` waiters, or every waiter if fewer wait (Python's `notify(n)`).
+    ///
+    /// Exactly `min(count, waiting)` return from their wait for this notify, never one
+    /// that started waiting after it; which ones is not specified. (Should a waiting
+    /// process die, a later notify may wake one waiter more.)
     ///
     /// ```
     /// let cond = mp_sync::Condition::new(());

@@ -1,7 +1,7 @@
 //! `Event`: Python's `threading.Event` / `multiprocessing.Event`.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mp_sys::Deadline;
 use mp_sys::futex::{self, AtomicU32, Ordering};
@@ -175,7 +175,7 @@ impl Event {
     #[cfg(not(loom))]
     fn spin_until_set(&self) -> bool {
         const WAIT_FOR: Duration = Duration::from_micros(10);
-        let start = Instant::now();
+        let start = std::time::Instant::now();
         loop {
             for _ in 0..32 {
                 std::hint::spin_loop();

@@ -344,3 +344,45 @@ fn lock_three_threads() {
         assert!(!lock.locked());
     });
 }
+
+#[test]
+fn condition_notify_one_wakes_exactly_one_of_two() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(2);
+    builder.check(|| {
+        // (waiting, returned, second notify sent)
+        let cond = Arc::new(Condition::new((0u32, 0u32, false)));
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let cond = Arc::clone(&cond);
+                thread::spawn(move || {
+                    let mut state = cond.lock().unwrap();
+                    state.0 += 1;
+                    state.wait().unwrap();
+                    assert!(
+                        state.1 == 0 || state.2,
+                        "a second waiter returned before the second notify"
+                    );
+                    state.1 += 1;
+                })
+            })
+            .collect();
+        for second in [false, true] {
+            loop {
+                let mut state = cond.lock().unwrap();
+                // The first notify once both wait, the second once the first woke one.
+                if state.0 == 2 && state.1 == u32::from(second) {
+                    state.2 = second;
+                    state.notify(1);
+                    break;
+                }
+                drop(state);
+                thread::yield_now();
+            }
+        }
+        for waiter in waiters {
+            waiter.join().unwrap();
+        }
+        assert_eq!(cond.lock().unwrap().1, 2);
+    });
+}

@@ -330,6 +330,83 @@ fn condition_producers_and_consumers_across_processes_deliver_each_item_once() {
     assert_eq!((ring.taken, ring.len), (ITEMS, 0));
 }
 
+/// Child processes of one `notify(n)` round: each records its pid and counts itself in
+/// `waiting` under the lock, waits once, and sets its bit in `returned`.
+#[repr(C)]
+#[derive(Default)]
+struct NotifyRound {
+    pids: [i32; ROUND_WAITERS],
+    waiting: u32,
+    returned: u32,
+}
+
+const ROUND_WAITERS: usize = 5;
+const ROUNDS: usize = 30;
+
+/// CPython's `lock_tests` check between processes: five waiting children, `notify(3)`
+/// wakes exactly three and `notify(2)` the other two, over many rounds. The notify comes
+/// as soon as the fifth child counted itself, while it may still be on its way to sleep.
+#[test]
+fn condition_notify_n_wakes_exactly_n_waiting_processes() {
+    for _ in 0..ROUNDS {
+        let cond = SharedMapping::new(Condition::new(NotifyRound::default()));
+        let mut children = spawn_children(ROUND_WAITERS, |index| {
+            let mut guard = cond.lock().map_err(|_| 2)?;
+            guard.pids[index] = current_pid();
+            guard.waiting += 1;
+            let notified = guard.wait_timeout(PATIENCE).map_err(|_| 3)?;
+            guard.returned |= 1 << index;
+            ensure(notified, 4)
+        });
+        notify_as_soon_as_counted(&cond, 3);
+        assert_eq!(returned_once_the_rest_sleep(&cond, 3), 3);
+        cond.lock_timeout(PATIENCE).expect("in time").notify(2);
+        assert_eq!(returned_once_the_rest_sleep(&cond, 5), 5);
+        join_all(&mut children);
+    }
+}
+
+/// Takes the lock again and again without pausing until every waiter counted itself, then
+/// notifies `count` under it: the last waiter has only just released the lock.
+fn notify_as_soon_as_counted(cond: &Condition<NotifyRound>, count: usize) {
+    let deadline = mp_sys::Deadline::after(PATIENCE);
+    loop {
+        let guard = cond.lock_timeout(PATIENCE).expect("in time");
+        if guard.waiting as usize == ROUND_WAITERS {
+            guard.notify(count);
+            return;
+        }
+        drop(guard);
+        assert!(!deadline.has_passed(), "the waiters never all waited");
+        std::thread::yield_now();
+    }
+}
+
+/// How many waiters have returned once at least `expected` have and every other one is
+/// seen asleep, with the count unchanged around that look.
+fn returned_once_the_rest_sleep(cond: &Condition<NotifyRound>, expected: u32) -> u32 {
+    let mut returned = 0;
+    let settled = holds_within(
+        || {
+            let (mask, sleepers) = {
+                let guard = cond.lock_timeout(PATIENCE).expect("in time");
+                let sleepers: Vec<i32> = (0..ROUND_WAITERS)
+                    .filter(|index| guard.returned & (1 << index) == 0)
+                    .map(|index| guard.pids[index])
+                    .collect();
+                (guard.returned, sleepers)
+            };
+            returned = mask.count_ones();
+            returned >= expected
+                && sleepers.iter().all(|&pid| blocked_in_futex(pid, pid))
+                && cond.lock_timeout(PATIENCE).expect("in time").returned == mask
+        },
+        PATIENCE,
+    );
+    assert!(settled, "{returned} returned, expected {expected}");
+    returned
+}
+
 #[repr(C)]
 struct Limited {
     slots: Semaphore,

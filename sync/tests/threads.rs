@@ -14,8 +14,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mp_sync::{
-    Barrier, BoundedSemaphore, Condition, Error, Event, Lock, Mutex, OwnerDied, RLock, Semaphore,
-    TryLockError,
+    Barrier, BoundedSemaphore, Condition, ConditionGuard, Error, Event, Lock, Mutex, OwnerDied,
+    RLock, Semaphore, TryLockError,
 };
 use test_support::procfs::{blocked_in_futex, current_pid, current_tid};
 use test_support::threads::{join_all_within, join_within};
@@ -1040,8 +1040,107 @@ fn condition_notify_one_at_a_time_lets_every_waiter_through() {
     assert_eq!((state.through, state.tickets), (WAITERS, 0));
 }
 
+/// Waiters of one `notify(n)` round: each records its thread id and counts itself in
+/// `waiting` under the lock, waits once, and sets its bit in `returned`.
+#[derive(Default)]
+struct NotifyRound {
+    tids: [i32; ROUND_WAITERS],
+    waiting: u32,
+    returned: u32,
+}
+
+const ROUND_WAITERS: usize = 5;
+const ROUNDS: usize = 40;
+
+/// CPython's `lock_tests` check: five waiters, `notify(3)` wakes exactly three and
+/// `notify(2)` the other two, over many rounds. The notify comes as soon as the fifth
+/// waiter counted itself, so some waiters are still on their way into the futex: they must
+/// not be woken along with the three.
+fn notify_wakes_exactly_n(wait: fn(&mut ConditionGuard<'_, NotifyRound>) -> bool) {
+    for _ in 0..ROUNDS {
+        let cond = Arc::new(Condition::new(NotifyRound::default()));
+        let waiters = (0..ROUND_WAITERS)
+            .map(|index| {
+                spawn_with(&cond, move |cond| {
+                    let mut guard = cond.lock().expect("clean");
+                    guard.tids[index] = current_tid();
+                    guard.waiting += 1;
+                    let notified = wait(&mut guard);
+                    guard.returned |= 1 << index;
+                    notified
+                })
+            })
+            .collect();
+        notify_as_soon_as_counted(&cond, 3);
+        assert_eq!(returned_once_the_rest_sleep(&cond, 3), 3);
+        cond.lock_timeout(PATIENCE).expect("in time").notify(2);
+        assert_eq!(returned_once_the_rest_sleep(&cond, 5), 5);
+        assert!(
+            join_all_within(waiters)
+                .into_iter()
+                .all(|notified| notified)
+        );
+    }
+}
+
+/// Takes the lock again and again without pausing until every waiter counted itself, then
+/// notifies `count` under it: the last waiter has only just released the lock.
+fn notify_as_soon_as_counted(cond: &Condition<NotifyRound>, count: usize) {
+    let deadline = mp_sys::Deadline::after(PATIENCE);
+    loop {
+        let guard = cond.lock_timeout(PATIENCE).expect("in time");
+        if guard.waiting as usize == ROUND_WAITERS {
+            guard.notify(count);
+            return;
+        }
+        drop(guard);
+        assert!(!deadline.has_passed(), "the waiters never all waited");
+        std::thread::yield_now();
+    }
+}
+
+/// How many waiters have returned once at least `expected` have and every other one is
+/// seen asleep, with the count unchanged around that look.
+fn returned_once_the_rest_sleep(cond: &Condition<NotifyRound>, expected: u32) -> u32 {
+    let mut returned = 0;
+    let settled = holds_within(
+        || {
+            let (mask, sleepers) = {
+                let guard = cond.lock_timeout(PATIENCE).expect("in time");
+                let sleepers: Vec<i32> = (0..ROUND_WAITERS)
+                    .filter(|index| guard.returned & (1 << index) == 0)
+                    .map(|index| guard.tids[index])
+                    .collect();
+                (guard.returned, sleepers)
+            };
+            returned = mask.count_ones();
+            returned >= expected
+                && sleepers
+                    .iter()
+                    .all(|&tid| blocked_in_futex(current_pid(), tid))
+                && cond.lock_timeout(PATIENCE).expect("in time").returned == mask
+        },
+        PATIENCE,
+    );
+    assert!(settled, "{returned} returned, expected {expected}");
+    returned
+}
+
 #[test]
-fn condition_notify_n_wakes_at_least_n_waiters() {
+fn condition_notify_n_wakes_exactly_n_waiters() {
+    notify_wakes_exactly_n(|guard| {
+        guard.wait().expect("clean");
+        true
+    });
+}
+
+#[test]
+fn condition_notify_n_wakes_exactly_n_timed_waiters() {
+    notify_wakes_exactly_n(|guard| guard.wait_timeout(PATIENCE).expect("clean"));
+}
+
+#[test]
+fn condition_notify_more_than_wait_wakes_every_waiter() {
     const WAITERS: u32 = 5;
     let cond = Condition::new(Tickets::default());
     std::thread::scope(|s| {
@@ -1051,21 +1150,11 @@ fn condition_notify_n_wakes_at_least_n_waiters() {
             WAITERS,
             |t| t.waiting,
             |g| {
-                g.tickets = 3;
-                g.notify(3);
+                g.tickets = WAITERS;
+                // notify(usize::MAX) counts as "everyone".
+                g.notify(usize::MAX);
             },
         ));
-        // Exactly three tickets: three waiters get through on that one notify(3).
-        assert!(holds_within(
-            || cond.lock_timeout(PATIENCE).expect("in time").through == 3,
-            PATIENCE
-        ));
-        // notify(usize::MAX) counts as "everyone".
-        {
-            let mut guard = cond.lock_timeout(PATIENCE).expect("in time");
-            guard.tickets += 2;
-            guard.notify(usize::MAX);
-        }
         for waiter in waiters {
             assert!(waiter.join().expect("waiter"));
         }
