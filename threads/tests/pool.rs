@@ -142,6 +142,30 @@ fn result_timeout_does_not_lose_the_value() -> Result<(), Error> {
 }
 
 #[test]
+fn duration_max_waits_for_the_future_as_without_a_timeout() -> Result<(), Error> {
+    let pool = ThreadPool::new(1)?;
+    let (release, blocked) = gate();
+    let later = pool.submit(move || blocked().then_some("late"), ())?;
+    release.send(()).expect("the task waits");
+    assert!(later.exception_timeout(Duration::MAX)?.is_none());
+    assert_eq!(later.result_timeout(Duration::MAX)?, Some("late"));
+
+    let failing = pool.submit(|| -> u8 { panic!("bad") }, ())?;
+    assert!(matches!(
+        failing.exception_timeout(Duration::MAX)?,
+        Some(Error::Panicked { .. })
+    ));
+    assert!(matches!(
+        failing.result_timeout(Duration::MAX),
+        Err(Error::Panicked { .. })
+    ));
+    // A timeout that overflows the clock is "forever", not an error.
+    let huge = Duration::from_secs(u64::MAX / 2);
+    assert_eq!(pool.submit(|| 3, ())?.result_timeout(huge)?, 3);
+    Ok(())
+}
+
+#[test]
 fn cancel_works_only_before_a_worker_starts_the_task() -> Result<(), Error> {
     let pool = ThreadPool::new(1)?;
     let (release, busy) = busy_task(&pool)?;

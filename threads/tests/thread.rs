@@ -81,6 +81,24 @@ fn a_panic_comes_back_with_its_message_and_thread_name() -> Result<(), Error> {
 }
 
 #[test]
+fn join_timeout_of_duration_max_waits_as_join() -> Result<(), Error> {
+    let (release, gate) = mpsc::channel::<u32>();
+    let mut running = Thread::new(move || gate.recv_timeout(LIMIT).map(|n| n * 2), ()).start()?;
+    release.send(21).expect("the thread waits for it");
+    assert_eq!(running.join_timeout(Duration::MAX)?, Ok(42));
+    assert!(matches!(
+        running.join_timeout(Duration::MAX),
+        Err(Error::AlreadyTaken)
+    ));
+    let mut finished = Thread::new(|| "done", ()).start()?;
+    assert_eq!(
+        finished.join_timeout(Duration::from_secs(u64::MAX / 2))?,
+        "done"
+    );
+    Ok(())
+}
+
+#[test]
 fn join_timeout_keeps_the_value_until_the_thread_is_done() -> Result<(), Error> {
     let (release, gate) = mpsc::channel::<u32>();
     let mut handle = Thread::new(move || gate.recv_timeout(LIMIT).map(|n| n * 2), ()).start()?;

@@ -98,6 +98,16 @@ fn a_huge_interval_is_no_error() -> Result<(), Error> {
 }
 
 #[test]
+fn join_timeout_of_duration_max_waits_for_the_timer() -> Result<(), Error> {
+    let mut fired = Timer::new(Duration::ZERO, |n: u8| n + 1, (6,)).start()?;
+    assert_eq!(fired.join_timeout(Duration::MAX)?, Some(7));
+    let mut cancelled = Timer::new(Duration::MAX, || (), ()).start()?;
+    assert!(cancelled.cancel());
+    assert_eq!(cancelled.join_timeout(Duration::MAX)?, None);
+    Ok(())
+}
+
+#[test]
 fn cancel_and_firing_race_to_exactly_one_winner() -> Result<(), Error> {
     for _ in 0..200 {
         let ran = Arc::new(AtomicBool::new(false));
