@@ -46,7 +46,9 @@
 //!   behaviour. [`RawArray::split`] and [`RawArray::chunks`] cut an array into disjoint
 //!   [`RawSlice`]s, one per process, that fill their parts in parallel without any lock.
 //! - [`SharedMemory`]: a named POSIX block, byte for byte what Python's
-//!   `SharedMemory` sees under the same name.
+//!   `SharedMemory` sees under the same name. A block whose creator died without
+//!   unlinking it is reaped as Python's resource tracker would, without a tracker process
+//!   ([`SharedMemory::reap_orphans`]).
 //! - [`ShareableList`]: a fixed-length list of [`Item`]s (int, float, bool, str, bytes,
 //!   None) in a named block, laid out as Python's `ShareableList`, so a Python process
 //!   attaches to it by name, and the reverse.

@@ -6,6 +6,8 @@ use std::fmt;
 use std::hash::BuildHasher;
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+
+use mp_sys::PerProcess;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use nix::errno::Errno;
@@ -16,6 +18,8 @@ use nix::unistd::ftruncate;
 
 use crate::Error;
 use crate::mapping::Mapping;
+
+mod orphans;
 
 /// Prefix of the random names of [`SharedMemory::create`].
 const RANDOM_PREFIX: &str = "mp_";
@@ -29,8 +33,22 @@ const MAX_NAME_LEN: usize = 254;
 /// by [`name`](SharedMemory::name) sees exactly what Rust wrote, and the reverse. The block
 /// lives in `/dev/shm` with mode 0600 until it is unlinked. The creator unlinks it when
 /// dropped, unless told otherwise with [`set_unlink_on_drop`](SharedMemory::set_unlink_on_drop);
-/// processes that attached keep their mapping until they drop it. A name is a kernel-wide
-/// resource: a creator killed with `SIGKILL` leaves its block behind, so prefer
+/// processes that attached keep their mapping until they drop it.
+///
+/// A name is a kernel-wide resource that outlives a creator killed with `SIGKILL`. As
+/// Python's resource tracker does (without a tracker process here), such a block is
+/// *reaped*: its name is unlinked, with a `tracing` warning, by
+/// [`reap_orphans`](SharedMemory::reap_orphans) or by the sweep that each process makes at
+/// its first `create` or `attach`. Precisely, a block is reaped when the process that was
+/// to unlink it on drop (its creator, or whoever took that over with
+/// `set_unlink_on_drop(true)`) no longer runs, and no live process maps it: unlike
+/// Python, which unlinks at the tracker's exit whoever still uses the block, a block
+/// attached by a live process keeps its name until its last user is gone. A block handed
+/// over with `set_unlink_on_drop(false)` is never reaped (whoever takes it must unlink
+/// it), nor is a block that Python or another program created. Reaping only removes the
+/// name: mappings stay valid. The bookkeeping is one empty file per block in `/dev/shm`
+/// (`mp_creator.<pid>.<start time>.<name>`, removed with the block); names longer than
+/// about 215 bytes are not recorded and never reaped. Prefer
 /// [`Segment`](crate::Segment) (anonymous, never leaks) unless another program needs the
 /// name.
 ///
@@ -66,6 +84,8 @@ pub struct SharedMemory {
     name: String,
     unlink_on_drop: bool,
     unlinked: AtomicBool,
+    /// The record naming this process as the one that unlinks the block, while it is.
+    creator_record: Option<String>,
 }
 
 impl SharedMemory {
@@ -102,6 +122,7 @@ impl SharedMemory {
     /// ```
     pub fn create_named(name: &str, size: usize) -> Result<Self, Error> {
         let name = checked_name(name)?;
+        sweep_once_per_process();
         if size == 0 {
             return Err(Error::ZeroSize);
         }
@@ -137,6 +158,7 @@ impl SharedMemory {
             name: name.to_string(),
             unlink_on_drop: true,
             unlinked: AtomicBool::new(false),
+            creator_record: orphans::register(name),
         })
     }
 
@@ -150,6 +172,7 @@ impl SharedMemory {
     /// ```
     pub fn attach(name: &str) -> Result<Self, Error> {
         let name = checked_name(name)?;
+        sweep_once_per_process();
         let fd = shm_open(
             format!("/{name}").as_str(),
             OFlag::O_RDWR | OFlag::O_CLOEXEC,
@@ -172,6 +195,7 @@ impl SharedMemory {
             name: name.to_string(),
             unlink_on_drop: false,
             unlinked: AtomicBool::new(false),
+            creator_record: None,
         })
     }
 
@@ -236,6 +260,9 @@ impl SharedMemory {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn unlink(&self) -> Result<(), Error> {
+        if let Some(record) = &self.creator_record {
+            orphans::unregister(record);
+        }
         let result = shm_unlink(format!("/{}", self.name).as_str());
         self.unlinked.store(true, Ordering::Relaxed);
         match result {
@@ -252,7 +279,9 @@ impl SharedMemory {
 
     /// Whether dropping this handle unlinks the name: `true` for the creator, `false` for
     /// those that attached. Turn it off to leave the block for a process that outlives this
-    /// one (which must then unlink it).
+    /// one (which must then unlink it): the block is then never reaped. Turning it on
+    /// makes this process the one whose death without unlinking lets the block be reaped
+    /// (see [`reap_orphans`](SharedMemory::reap_orphans)).
     ///
     /// ```
     /// use mp_shared_mem::SharedMemory;
@@ -267,6 +296,33 @@ impl SharedMemory {
     /// ```
     pub fn set_unlink_on_drop(&mut self, unlink: bool) {
         self.unlink_on_drop = unlink;
+        if unlink {
+            if self.creator_record.is_none() && !self.unlinked.load(Ordering::Relaxed) {
+                self.creator_record = orphans::register(&self.name);
+            }
+        } else if let Some(record) = self.creator_record.take() {
+            orphans::unregister(&record);
+        }
+    }
+
+    /// Unlinks the blocks left behind by processes that died without unlinking them (the
+    /// names of those unlinked), as Python's resource tracker does when a program ends:
+    /// those whose creator (or whoever turned
+    /// [`set_unlink_on_drop`](SharedMemory::set_unlink_on_drop) on) no longer runs and
+    /// that no live process maps. Each is reported with a `tracing` warning. Every process
+    /// also does this once, at its first `create` or `attach`; call it to sweep again,
+    /// say after a child was killed.
+    ///
+    /// ```
+    /// use mp_shared_mem::SharedMemory;
+    ///
+    /// let mine = SharedMemory::create(8)?;
+    /// let reaped = SharedMemory::reap_orphans()?;
+    /// assert!(!reaped.iter().any(|name| name == mine.name()), "its creator runs");
+    /// # Ok::<(), mp_shared_mem::Error>(())
+    /// ```
+    pub fn reap_orphans() -> Result<Vec<String>, Error> {
+        orphans::reap()
     }
 
     /// The first byte of this process's mapping.
@@ -373,6 +429,10 @@ impl SharedMemory {
 
 impl Drop for SharedMemory {
     fn drop(&mut self) {
+        // The record goes first: a record never outlives its block.
+        if let Some(record) = &self.creator_record {
+            orphans::unregister(record);
+        }
         if self.unlink_on_drop && !self.unlinked.load(Ordering::Relaxed) {
             match shm_unlink(format!("/{}", self.name).as_str()) {
                 Ok(()) => tracing::debug!(name = self.name, "named shared memory unlinked on drop"),
@@ -391,6 +451,18 @@ impl fmt::Debug for SharedMemory {
             .field("size", &self.size())
             .field("unlink_on_drop", &self.unlink_on_drop)
             .finish()
+    }
+}
+
+/// Reaps orphaned blocks at this process's first `create` or `attach` (a forked child
+/// sweeps again): a crashed program's blocks go without anyone calling
+/// [`SharedMemory::reap_orphans`].
+fn sweep_once_per_process() {
+    static SWEPT: PerProcess<AtomicBool> = PerProcess::new(|| AtomicBool::new(false));
+    if !SWEPT.get().swap(true, Ordering::Relaxed)
+        && let Err(err) = orphans::reap()
+    {
+        tracing::debug!(%err, "sweeping orphaned shared memory failed");
     }
 }
 

@@ -2,13 +2,16 @@
 //! left in `/dev/shm`.
 
 use std::os::unix::fs::PermissionsExt;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use mp_shared_mem::{Error, SharedMemory};
 use nix::fcntl::OFlag;
 use nix::sys::mman::{shm_open, shm_unlink};
 use nix::sys::stat::Mode;
 use test_support::files::dev_shm_has;
-use test_support::{ChildResult, DevShmCheck, ensure, spawn_child};
+use test_support::{
+    Child, ChildResult, DevShmCheck, PATIENCE, SharedMapping, ensure, eventually, spawn_child,
+};
 
 fn unique(label: &str) -> String {
     format!("mp_test_{label}_{}", std::process::id())
@@ -180,4 +183,101 @@ fn bounds_and_bulk_access() {
     assert_eq!(unsafe { block.as_slice() }, &[3; 16]);
     assert_eq!(block.bytes().len(), 16);
     assert!(format!("{block:?}").contains(block.name()));
+}
+
+// ---------------------------------------------------------------------------------------
+// Reaping the blocks of creators that died
+// ---------------------------------------------------------------------------------------
+
+/// A forked child that creates the block `name` (handing it over first if `hand_over`),
+/// says so, and waits to be killed; it leaves by itself, unlinking, if the test never
+/// kills it.
+fn creator_child(name: &str, hand_over: bool) -> Child {
+    let created = SharedMapping::new(AtomicU32::new(0));
+    let child = spawn_child(|| -> ChildResult {
+        let mut block = SharedMemory::create_named(name, 64).map_err(|_| 2u8)?;
+        block.set_unlink_on_drop(!hand_over);
+        created.store(1, Ordering::SeqCst);
+        std::thread::sleep(PATIENCE * 2);
+        drop(block);
+        Err(99)
+    });
+    eventually(|| created.load(Ordering::SeqCst) == 1, PATIENCE);
+    child
+}
+
+/// Whether `/dev/shm` holds a record naming process `pid` as a creator.
+fn creator_recorded(pid: i32) -> bool {
+    let prefix = format!("mp_creator.{pid}.");
+    std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .any(|name| name.starts_with(&prefix))
+}
+
+#[test]
+fn the_block_of_a_killed_creator_is_reaped() {
+    let leftovers = DevShmCheck::start("mp_");
+    let name = unique("killed_creator");
+    let mut creator = creator_child(&name, false);
+    assert!(dev_shm_has(&name) && creator_recorded(creator.pid()));
+    creator.kill_and_reap();
+    assert!(dev_shm_has(&name), "SIGKILL left the block");
+    SharedMemory::reap_orphans().unwrap();
+    // (Another test's sweep may have come first: either way the name is gone.)
+    assert!(!dev_shm_has(&name));
+    assert!(!creator_recorded(creator.pid()));
+    leftovers.finish();
+}
+
+#[test]
+fn the_block_of_a_live_creator_is_never_reaped() {
+    let leftovers = DevShmCheck::start("mp_");
+    let mine = SharedMemory::create(8).unwrap();
+    let name = unique("live_creator");
+    let mut creator = creator_child(&name, false);
+    let reaped = SharedMemory::reap_orphans().unwrap();
+    assert!(!reaped.contains(&name) && !reaped.iter().any(|n| n == mine.name()));
+    assert!(dev_shm_has(&name) && dev_shm_has(mine.name()));
+    creator.kill_and_reap();
+    SharedMemory::reap_orphans().unwrap();
+    assert!(!dev_shm_has(&name));
+    assert!(dev_shm_has(mine.name()));
+    drop(mine);
+    leftovers.finish();
+}
+
+#[test]
+fn a_block_still_mapped_is_reaped_only_after_its_last_user_is_gone() {
+    let leftovers = DevShmCheck::start("mp_");
+    let name = unique("still_mapped");
+    let mut creator = creator_child(&name, false);
+    let user = SharedMemory::attach(&name).unwrap();
+    creator.kill_and_reap();
+    let reaped = SharedMemory::reap_orphans().unwrap();
+    assert!(!reaped.contains(&name));
+    assert!(dev_shm_has(&name), "reaped under a live user");
+    user.write_at(0, b"still here").unwrap();
+    drop(user);
+    SharedMemory::reap_orphans().unwrap();
+    assert!(!dev_shm_has(&name));
+    leftovers.finish();
+}
+
+#[test]
+fn a_block_handed_over_is_never_reaped() {
+    let leftovers = DevShmCheck::start("mp_");
+    let name = unique("handed_over");
+    let mut creator = creator_child(&name, true);
+    assert!(!creator_recorded(creator.pid()));
+    creator.kill_and_reap();
+    SharedMemory::reap_orphans().unwrap();
+    assert!(dev_shm_has(&name), "a handed-over block was reaped");
+    // Whoever takes it over unlinks it (and would be the one whose death lets it go).
+    let mut taken = SharedMemory::attach(&name).unwrap();
+    taken.set_unlink_on_drop(true);
+    assert!(creator_recorded(std::process::id() as i32));
+    drop(taken);
+    assert!(!dev_shm_has(&name));
+    leftovers.finish();
 }
