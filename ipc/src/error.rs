@@ -40,7 +40,8 @@ pub enum Error {
         /// The bytes that came.
         received: u64,
     },
-    /// A message is longer than the receiver accepts; nothing was allocated for it.
+    /// A message is longer than the receiver accepts; nothing was allocated for it, and
+    /// it was skipped: the connection goes on with the next message.
     #[error("a message of {len} bytes is over the limit of {max}")]
     MessageTooLarge {
         /// The length announced by the sender.

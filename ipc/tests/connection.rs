@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -251,7 +251,8 @@ fn an_oversized_length_prefix_is_refused_without_allocating_it() {
         }
         other => panic!("expected MessageTooLarge, got {other:?}"),
     }
-    // The reader lost its place; it says so instead of reading garbage.
+    // A length no sender could mean is not waited for: the reader lost its place, and
+    // says so instead of reading garbage.
     a.send(&vec![1]).unwrap();
     assert!(matches!(b.recv(), Err(Error::OutOfSync)));
     assert!(matches!(b.recv_bytes(), Err(Error::OutOfSync)));
@@ -273,6 +274,60 @@ fn a_length_prefix_just_over_the_limit_is_refused() {
             max: 1000
         })
     ));
+}
+
+#[test]
+fn a_message_over_the_limit_is_skipped_and_the_next_one_arrives() {
+    let (a, mut b) = pipe::<Vec<u8>>(true).unwrap();
+    b.set_max_message_size(100);
+    let name = format!(
+        "mp-skipped-fd-{}-{:?}",
+        std::process::id(),
+        std::time::Instant::now()
+    );
+    // Over the limit, under it, over it (larger than the socket's buffer) with a
+    // descriptor riding along, under it again; sent from a thread, as the big one only
+    // fits once the receiver reads.
+    let sender = {
+        let name = name.clone();
+        std::thread::spawn(move || {
+            a.send_bytes(&[7; 5000])?;
+            a.send(&vec![1, 2, 3])?;
+            let path = std::env::temp_dir().join(&name);
+            let file = std::fs::File::create(&path).expect("a temporary file");
+            std::fs::remove_file(&path).expect("unlinked at once");
+            mp_wire::send_frame(a.as_fd(), &[9; 300_000], &[file.as_raw_fd()])?;
+            drop(file);
+            a.send_bytes(b"last")?;
+            Ok::<_, Error>(a)
+        })
+    };
+    assert!(matches!(
+        recv_within(&b),
+        Err(Error::MessageTooLarge {
+            len: 5000,
+            max: 100
+        })
+    ));
+    assert_eq!(recv_within(&b).unwrap(), [1, 2, 3]);
+    assert!(b.poll(Some(PATIENCE)).unwrap());
+    let mut buf = [0u8; 16];
+    assert!(matches!(
+        b.recv_bytes_into(&mut buf),
+        Err(Error::MessageTooLarge {
+            len: 300_000,
+            max: 100
+        })
+    ));
+    assert_eq!(recv_bytes_within(&b).unwrap(), b"last");
+    let _a = test_support::threads::join_within(sender).expect("every send went out");
+    // The skipped message's descriptor was closed, not kept.
+    let kept = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .any(|target| target.to_string_lossy().contains(&name));
+    assert!(!kept, "the descriptor of a skipped message is still open");
 }
 
 #[test]

@@ -51,7 +51,8 @@ pub enum Error {
     #[error("the file descriptors of the message were cut off (out of descriptors?)")]
     FdsTruncated,
     /// A frame announced a payload longer than the receiver accepts; nothing was
-    /// allocated for it, and the stream is out of step.
+    /// allocated for it. [`Reader::read_header_or_skip`](crate::Reader::read_header_or_skip)
+    /// skips the frame and stays in step; otherwise the stream is out of step.
     #[error("a message of {len} bytes is over the limit of {max}")]
     MessageTooLarge {
         /// The length the header announced.

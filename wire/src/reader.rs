@@ -89,12 +89,22 @@ pub struct FrameFds {
     pub cut_off: bool,
 }
 
+/// The longest frame over the limit that a [`Reader`] reads and drops to stay in step:
+/// 4 GiB. A prefix announcing more (the long form's `u64::MAX`, a corrupt stream) is not
+/// waited for.
+///
+/// ```
+/// assert_eq!(mp_wire::reader::MAX_SKIPPED, 1 << 32);
+/// ```
+pub const MAX_SKIPPED: usize = 1 << 32;
+
 /// Reads frames from a socket it reads for good, ahead into a buffer of [`READ_AHEAD`]
 /// bytes, handing each frame its own descriptors.
 ///
 /// The socket is passed to each call (the reader does not own it); always the same one.
 /// A read's own failure leaves the reader out of step ([`Error::OutOfSync`] from then on)
-/// except the end of the stream between frames.
+/// except the end of the stream between frames, and a frame over the limit, which is
+/// skipped by [`read_header_or_skip`](Reader::read_header_or_skip).
 ///
 /// ```
 /// use std::os::fd::AsFd;
@@ -200,7 +210,9 @@ impl Reader {
     }
 
     /// Consumes the next frame's header and checks its length against `max`. Any failure
-    /// but the end of the stream between frames leaves the reader out of step.
+    /// but the end of the stream between frames leaves the reader out of step, a frame
+    /// over `max` too (see [`read_header_or_skip`](Reader::read_header_or_skip) to get
+    /// past it instead).
     ///
     /// ```
     /// use std::os::fd::AsFd;
@@ -212,23 +224,105 @@ impl Reader {
     /// let mut reader = mp_wire::Reader::new();
     /// let err = reader.read_header(b.as_fd(), 10).unwrap_err();
     /// assert!(matches!(err, Error::MessageTooLarge { len: 100, max: 10 }));
+    /// assert!(matches!(reader.read_header(b.as_fd(), 10), Err(Error::OutOfSync)));
     /// # Ok::<(), Error>(())
     /// ```
     pub fn read_header(&mut self, socket: BorrowedFd<'_>, max: usize) -> Result<Header, Error> {
         self.check_in_sync()?;
-        let result = self.read_header_unchecked(socket, max);
-        if let Err(error) = &result
-            && !matches!(error, Error::PeerClosed)
-        {
-            self.in_sync = false;
+        match self.read_header_unchecked(socket, max) {
+            Ok(header) => Ok(header),
+            Err(Error::PeerClosed) => Err(Error::PeerClosed),
+            Err(error) => {
+                self.in_sync = false;
+                Err(error)
+            }
         }
-        result
     }
 
-    fn read_header_unchecked(
+    /// [`read_header`](Reader::read_header), but a frame over `max` (up to
+    /// [`MAX_SKIPPED`]) gives [`Error::MessageTooLarge`] after its payload was read and
+    /// dropped (through the read-ahead buffer: nothing is allocated for it) and its
+    /// descriptors closed, so the reader stays in step and the next frame reads as
+    /// usual. What a connection's receives use; a handshake, which must fail fast, uses
+    /// `read_header`.
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use mp_wire::Error;
+    ///
+    /// let (a, b) = UnixStream::pair().unwrap();
+    /// mp_wire::send(&a, &[0; 100], &[])?;
+    /// mp_wire::send(&a, b"next", &[])?;
+    /// let mut reader = mp_wire::Reader::new();
+    /// let err = reader.read_header_or_skip(b.as_fd(), 10).unwrap_err();
+    /// assert!(matches!(err, Error::MessageTooLarge { len: 100, max: 10 }));
+    /// let header = reader.read_header_or_skip(b.as_fd(), 10)?;
+    /// assert_eq!(reader.payload_to_vec(b.as_fd(), &header)?.0, b"next");
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn read_header_or_skip(
         &mut self,
         socket: BorrowedFd<'_>,
         max: usize,
+    ) -> Result<Header, Error> {
+        self.check_in_sync()?;
+        match self.read_header_unchecked(socket, max.max(MAX_SKIPPED)) {
+            Ok(header) if header.len > max => {
+                let too_large = Error::MessageTooLarge {
+                    len: header.len as u64,
+                    max,
+                };
+                match self.skip_payload(socket, &header) {
+                    Ok(()) => Err(too_large),
+                    // The stream ended inside it: still the message's fault, said as such;
+                    // the reader is out of step.
+                    Err(Error::Truncated { .. } | Error::PeerClosed) => {
+                        self.in_sync = false;
+                        Err(too_large)
+                    }
+                    Err(error) => {
+                        self.in_sync = false;
+                        Err(error)
+                    }
+                }
+            }
+            Ok(header) => Ok(header),
+            Err(Error::PeerClosed) => Err(Error::PeerClosed),
+            Err(Error::MessageTooLarge { len, .. }) => {
+                // Past even what is skipped: not waited for.
+                self.in_sync = false;
+                Err(Error::MessageTooLarge { len, max })
+            }
+            Err(error) => {
+                self.in_sync = false;
+                Err(error)
+            }
+        }
+    }
+
+    /// Reads and drops `header`'s payload, and closes the descriptors that came with it.
+    fn skip_payload(&mut self, socket: BorrowedFd<'_>, header: &Header) -> Result<(), Error> {
+        let mut left = header.len;
+        while left > 0 {
+            let available = self.fill_to(socket, left.min(READ_AHEAD))?;
+            if available == 0 {
+                return Err(self.truncated(header, header.len - left));
+            }
+            let taken = available.min(left);
+            self.consume(taken);
+            left -= taken;
+        }
+        drop(self.take_fds(header));
+        Ok(())
+    }
+
+    /// The next header, with any length up to `limit` (which must leave room for the
+    /// header, `MAX_SKIPPED` does).
+    fn read_header_unchecked(
+        &mut self,
+        socket: BorrowedFd<'_>,
+        limit: usize,
     ) -> Result<Header, Error> {
         let frame_start = self.offset;
         let available = self.fill_to(socket, SHORT_HEADER_LEN)?;
@@ -261,10 +355,12 @@ impl Reader {
                 (u64::from_be_bytes(long), MAX_HEADER_LEN)
             }
         };
+        // Past `limit` (a corrupt prefix, the long form's u64::MAX): refused on the
+        // prefix, before any arithmetic on it or any allocation.
         let len = usize::try_from(len)
             .ok()
-            .filter(|&len| len <= max)
-            .ok_or(Error::MessageTooLarge { len, max })?;
+            .filter(|&len| len <= limit)
+            .ok_or(Error::MessageTooLarge { len, max: limit })?;
         self.consume(header_len);
         Ok(Header {
             len,

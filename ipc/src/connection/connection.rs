@@ -113,9 +113,9 @@ impl<T> Connection<T> {
     /// Blocks until a message arrives. Fails with [`Error::PeerClosed`] at the end of the
     /// stream, [`Error::Truncated`] if it ends inside the message, and
     /// [`Error::MessageTooLarge`] for a message over
-    /// [`max_message_size`](Self::max_message_size) (nothing is allocated for it, and the
-    /// connection cannot read any more: [`Error::OutOfSync`]). Descriptors sent with
-    /// the message are closed.
+    /// [`max_message_size`](Self::max_message_size): nothing is allocated for it, its
+    /// bytes are read and dropped and its descriptors closed, and the next message is
+    /// received as usual. Descriptors sent with a message are closed.
     ///
     /// ```
     /// let (a, b) = mp_ipc::pipe::<u64>(true)?;
@@ -124,7 +124,12 @@ impl<T> Connection<T> {
     /// # Ok::<(), mp_ipc::Error>(())
     /// ```
     pub fn recv_bytes(&self) -> Result<Vec<u8>, Error> {
-        self.recv_bytes_limited(self.max_message_size)
+        let mut reader = self.lock_reader()?;
+        let socket = self.socket.as_fd();
+        let header = reader.read_header_or_skip(socket, self.max_message_size)?;
+        let (message, _fds) =
+            out_of_step_on_error(&mut reader, |reader| reader.payload_to_vec(socket, &header))?;
+        Ok(message)
     }
 
     /// Receives one message into `buf` and returns its length (Python's
@@ -153,7 +158,7 @@ impl<T> Connection<T> {
     pub fn recv_bytes_into(&self, buf: &mut [u8]) -> Result<usize, Error> {
         let mut reader = self.lock_reader()?;
         let socket = self.socket.as_fd();
-        let header = reader.read_header(socket, self.max_message_size)?;
+        let header = reader.read_header_or_skip(socket, self.max_message_size)?;
         // Descriptors have no place in a byte buffer: they are closed.
         if let Some(dst) = buf.get_mut(..header.len) {
             out_of_step_on_error(&mut reader, |reader| {
@@ -274,7 +279,9 @@ impl<T> Connection<T> {
         self.passes_fds
     }
 
-    /// Receives one message of at most `max` bytes (the handshake reads with a small one).
+    /// Receives one message of at most `max` bytes (the handshake reads with a small one);
+    /// a longer one fails at once and leaves the connection out of step, as a handshake
+    /// wants: it fails fast and the connection is dropped.
     pub(crate) fn recv_bytes_limited(&self, max: usize) -> Result<Vec<u8>, Error> {
         let mut reader = self.lock_reader()?;
         let socket = self.socket.as_fd();
@@ -372,7 +379,7 @@ impl<T: Serialize + DeserializeOwned> Connection<T> {
     pub fn recv(&self) -> Result<T, Error> {
         let mut reader = self.lock_reader()?;
         let socket = self.socket.as_fd();
-        let header = reader.read_header(socket, self.max_message_size)?;
+        let header = reader.read_header_or_skip(socket, self.max_message_size)?;
         // The read's own failure leaves the reader out of step; a message that does not
         // decode was read whole and does not.
         out_of_step_on_error(&mut reader, |reader| {
