@@ -40,13 +40,14 @@ pub enum Error {
         /// The bytes that came.
         received: u64,
     },
-    /// A message is longer than the receiver accepts; nothing was allocated for it, and
-    /// it was skipped: the connection goes on with the next message.
+    /// A message is longer than the limit. A receive allocated nothing for it and (on a
+    /// connection) skipped it: the connection goes on with the next message. A send
+    /// wrote nothing of it.
     #[error("a message of {len} bytes is over the limit of {max}")]
     MessageTooLarge {
         /// The length announced by the sender.
         len: u64,
-        /// The receiver's limit.
+        /// The limit.
         max: usize,
     },
     /// A length prefix that no sender writes (negative): the stream is corrupt.

@@ -1,6 +1,7 @@
 //! `Connection::recv_async` and `recv_bytes_async` under a multi-threaded tokio runtime:
 //! messages from a forked child, `PeerClosed` when the child ends, many connections
-//! awaited at once, a dropped wait that reads nothing, and a wait outside any tokio runtime.
+//! awaited at once, a dropped wait that reads nothing, an oversized message skipped, and a
+//! wait outside any tokio runtime.
 //!
 //! Every wait is bounded by `tokio::time::timeout` or the child helpers' patience.
 
@@ -98,6 +99,42 @@ async fn a_dropped_recv_async_reads_nothing() {
             .unwrap()
             .unwrap(),
         2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_message_is_skipped_by_both_async_receives() {
+    let (a, mut b) = pipe::<u32>(true).unwrap();
+    b.set_max_message_size(16);
+    a.send_bytes(&[0; 17]).unwrap();
+    a.send(&5).unwrap();
+    a.send_bytes(&[0; 100]).unwrap();
+    a.send_bytes(b"raw").unwrap();
+    assert!(matches!(
+        tokio::time::timeout(PATIENCE, b.recv_async())
+            .await
+            .unwrap(),
+        Err(Error::MessageTooLarge { len: 17, max: 16 })
+    ));
+    assert_eq!(
+        tokio::time::timeout(PATIENCE, b.recv_async())
+            .await
+            .unwrap()
+            .unwrap(),
+        5
+    );
+    assert!(matches!(
+        tokio::time::timeout(PATIENCE, b.recv_bytes_async())
+            .await
+            .unwrap(),
+        Err(Error::MessageTooLarge { len: 100, max: 16 })
+    ));
+    assert_eq!(
+        tokio::time::timeout(PATIENCE, b.recv_bytes_async())
+            .await
+            .unwrap()
+            .unwrap(),
+        b"raw"
     );
 }
 

@@ -331,6 +331,37 @@ fn a_message_over_the_limit_is_skipped_and_the_next_one_arrives() {
 }
 
 #[test]
+fn a_peer_closing_inside_a_skipped_message_leaves_the_reader_out_of_step() {
+    let (a, mut b) = pipe::<()>(true).unwrap();
+    b.set_max_message_size(10);
+    write_raw(a.as_fd(), &[0, 0, 0, 100]);
+    write_raw(a.as_fd(), &[9; 20]);
+    drop(a);
+    assert!(matches!(
+        recv_bytes_within(&b),
+        Err(Error::MessageTooLarge { len: 100, max: 10 })
+    ));
+    assert!(matches!(b.recv_bytes(), Err(Error::OutOfSync)));
+}
+
+#[test]
+fn a_send_over_the_limit_writes_nothing() {
+    let (mut a, b) = pipe::<Vec<u8>>(true).unwrap();
+    a.set_max_message_size(100);
+    assert!(matches!(
+        a.send_bytes(&[0; 101]),
+        Err(Error::MessageTooLarge { len: 101, max: 100 })
+    ));
+    assert!(matches!(
+        a.send(&vec![0; 200]),
+        Err(Error::MessageTooLarge { max: 100, .. })
+    ));
+    assert!(!b.poll(Some(Duration::ZERO)).unwrap());
+    a.send(&vec![7; 10]).unwrap();
+    assert_eq!(recv_within(&b).unwrap(), vec![7; 10]);
+}
+
+#[test]
 fn a_lying_length_prefix_allocates_only_what_arrives() {
     // 60 MiB announced (under the limit), 10 bytes sent, then the end: the reader grows
     // its buffer only as bytes come, and reports the truncation.

@@ -18,8 +18,10 @@ use mp_sys::Deadline;
 
 /// The default limit on the size of a message a connection accepts: 64 MiB.
 ///
-/// A length prefix above the limit is refused before anything is allocated. Change it
-/// per connection with [`Connection::set_max_message_size`].
+/// A longer message is refused with [`Error::MessageTooLarge`]: by a send before anything
+/// is written, by a receive before anything is allocated (its bytes are skipped, so the
+/// connection reads the next message). Change it per connection with
+/// [`Connection::set_max_message_size`].
 ///
 /// ```
 /// assert_eq!(mp_ipc::DEFAULT_MAX_MESSAGE_SIZE, 64 << 20);
@@ -93,8 +95,9 @@ impl<T> Connection<T> {
 
     /// Sends `bytes` as one message (Python's `send_bytes`).
     ///
-    /// Fails with [`Error::PeerClosed`] if the peer is gone and [`Error::NotWritable`] on
-    /// the reading end of a one-way pipe.
+    /// Fails with [`Error::PeerClosed`] if the peer is gone, [`Error::NotWritable`] on
+    /// the reading end of a one-way pipe, and [`Error::MessageTooLarge`] (nothing
+    /// written) for a message over [`max_message_size`](Self::max_message_size).
     ///
     /// ```
     /// let (a, b) = mp_ipc::pipe::<()>(true)?;
@@ -251,16 +254,22 @@ impl<T> Connection<T> {
         self.max_message_size
     }
 
-    /// Sets the largest message this end accepts. A longer one is refused with
-    /// [`Error::MessageTooLarge`] before anything is allocated for it.
+    /// Sets the largest message this end sends or receives. A longer one is refused with
+    /// [`Error::MessageTooLarge`]: a send writes nothing; a receive allocates nothing and
+    /// skips the message's bytes, so the connection stays usable.
     ///
     /// ```
     /// use mp_ipc::Error;
     ///
-    /// let (a, mut b) = mp_ipc::pipe::<()>(true)?;
+    /// let (mut a, mut b) = mp_ipc::pipe::<()>(true)?;
     /// b.set_max_message_size(8);
     /// a.send_bytes(&[0; 9])?;
+    /// a.send_bytes(b"next")?;
     /// assert!(matches!(b.recv_bytes(), Err(Error::MessageTooLarge { len: 9, max: 8 })));
+    /// assert_eq!(b.recv_bytes()?, b"next");
+    ///
+    /// a.set_max_message_size(8);
+    /// assert!(matches!(a.send_bytes(&[0; 9]), Err(Error::MessageTooLarge { len: 9, max: 8 })));
     /// # Ok::<(), mp_ipc::Error>(())
     /// ```
     pub fn set_max_message_size(&mut self, max: usize) {
@@ -303,6 +312,14 @@ impl<T> Connection<T> {
         if !self.writable {
             return Err(Error::NotWritable);
         }
+        // A message this end would refuse to receive is refused before anything is
+        // written: a peer with the same limit never has to skip it.
+        if payload.len() > self.max_message_size {
+            return Err(Error::MessageTooLarge {
+                len: payload.len() as u64,
+                max: self.max_message_size,
+            });
+        }
         let _writing = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(mp_wire::send_frame(self.socket.as_fd(), payload, fds)?)
     }
@@ -326,7 +343,9 @@ impl<T: Serialize + DeserializeOwned> Connection<T> {
     ///
     /// Fails with [`Error::PeerClosed`] if the peer is gone, [`Error::NotWritable`] on the
     /// reading end of a one-way pipe, [`Error::FdsNeedUnixSocket`] for handles over TCP,
-    /// and [`Error::SharedMem`] if `value` cannot be encoded.
+    /// [`Error::MessageTooLarge`] (nothing written) for an encoding over
+    /// [`max_message_size`](Self::max_message_size), and [`Error::SharedMem`] if `value`
+    /// cannot be encoded.
     ///
     /// ```
     /// use std::sync::atomic::{AtomicU32, Ordering};
