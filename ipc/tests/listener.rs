@@ -392,3 +392,79 @@ fn addresses_parse_and_print() {
         assert_eq!(text.parse::<Address>().unwrap().to_string(), text);
     }
 }
+
+/// Runs `work` on a thread; fails the test if it has not returned within `PATIENCE`.
+fn returns_within_patience<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(work());
+    });
+    result
+        .recv_timeout(PATIENCE)
+        .expect("the call did not return in time")
+}
+
+#[test]
+fn a_client_that_drips_bytes_cannot_hold_accept_past_the_handshake_timeout() {
+    let mut listener = Listener::bind(&abstract_address("drip"), Some(b"key")).unwrap();
+    listener.set_handshake_timeout(Duration::from_millis(300));
+    let Address::Abstract(name) = listener.address().clone() else {
+        panic!("not abstract")
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let dripper = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            use std::os::linux::net::SocketAddrExt;
+            let address = std::os::unix::net::SocketAddr::from_abstract_name(&name).unwrap();
+            let mut peer = UnixStream::connect_addr(&address).unwrap();
+            // A valid length prefix for a 200-byte answer, then a byte every 100 ms for
+            // as long as the test lets it: each read sees progress, the whole never ends.
+            let _ = peer.write_all(&200u32.to_be_bytes());
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(100));
+                if peer.write_all(&[0]).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let accepted = returns_within_patience(move || listener.accept::<u8>().map(|_| ()));
+    assert!(
+        matches!(&accepted, Err(Error::AuthenticationFailed(reason)) if reason.contains("in time")),
+        "{accepted:?}"
+    );
+    stop.store(true, Ordering::Relaxed);
+    dripper.join().unwrap();
+}
+
+#[test]
+fn a_handshake_timeout_of_duration_max_waits_as_long_as_it_takes() {
+    let mut listener = Listener::bind(&abstract_address("forever"), Some(b"key")).unwrap();
+    listener.set_handshake_timeout(Duration::MAX);
+    let address = listener.address().clone();
+    let client = std::thread::spawn(move || {
+        let connection = Client::connect_timeout::<u8>(&address, Some(b"key"), Duration::MAX)?;
+        connection.send(&7)?;
+        Ok::<_, Error>(connection)
+    });
+    let accepted = returns_within_patience(move || listener.accept::<u8>());
+    let connection = accepted.expect("a keyed accept with no time limit succeeds");
+    assert_eq!(recv_within(&connection).unwrap(), 7);
+    drop(client.join().unwrap().expect("the client connected"));
+}
+
+#[test]
+fn a_keyed_client_facing_a_keyless_listener_gives_up_at_its_own_timeout() {
+    let listener = Listener::bind(&abstract_address("keyless"), None).unwrap();
+    let address = listener.address().clone();
+    let connected = returns_within_patience(move || {
+        Client::connect_timeout::<u8>(&address, Some(b"key"), Duration::from_millis(100))
+            .map(|_| ())
+    });
+    assert!(
+        matches!(&connected, Err(Error::AuthenticationFailed(reason)) if reason.contains("in time")),
+        "{connected:?}"
+    );
+    drop(listener);
+}

@@ -15,11 +15,17 @@
 //! every Python version.
 //!
 //! Every handshake message is read with a limit of 256 bytes, as Python's, and the whole
-//! handshake must be over within [`HANDSHAKE_TIMEOUT`]: a silent peer cannot hold an
-//! `accept` forever.
+//! handshake must be over by one deadline ([`HANDSHAKE_TIMEOUT`] from its start unless
+//! the caller sets another): a silent peer, or one that sends a byte now and then,
+//! cannot hold an `accept` or a `connect` longer than that. The messages are read
+//! straight from the socket, each wait for bytes bounded by what is left of the
+//! deadline; the connection's own reader, which reads ahead, starts after the
+//! handshake, so no byte of the first real message is taken here.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::Duration;
+
+use mp_sys::Deadline;
 
 use hmac::{EagerHash, Hmac, KeyInit, Mac};
 use md5::Md5;
@@ -31,7 +37,7 @@ use sha2::Sha256;
 use super::Connection;
 use crate::Error;
 
-/// How long each read or write of the handshake may take, unless the listener says
+/// How long a whole handshake may take, unless the listener or the client says
 /// otherwise.
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -50,9 +56,9 @@ const MAX_HANDSHAKE_MESSAGE: usize = 256;
 pub(crate) fn deliver_challenge<T>(
     connection: &Connection<T>,
     key: &[u8],
-    timeout: Duration,
+    deadline: Deadline,
 ) -> Result<(), Error> {
-    with_timeout(connection, timeout, || {
+    with_send_timeout(connection, deadline, || {
         let mut message = DIGEST_PREFIX.to_vec();
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|err| {
@@ -62,8 +68,7 @@ pub(crate) fn deliver_challenge<T>(
         connection
             .send_bytes(&[CHALLENGE, &message].concat())
             .map_err(|err| failed("sending the challenge", err))?;
-        let response = connection
-            .recv_bytes_limited(MAX_HANDSHAKE_MESSAGE)
+        let response = recv_message(connection.as_fd(), deadline)
             .map_err(|err| failed("reading the answer to the challenge", err))?;
         match verify(key, &message, &response) {
             Ok(()) => connection
@@ -83,11 +88,10 @@ pub(crate) fn deliver_challenge<T>(
 pub(crate) fn answer_challenge<T>(
     connection: &Connection<T>,
     key: &[u8],
-    timeout: Duration,
+    deadline: Deadline,
 ) -> Result<(), Error> {
-    with_timeout(connection, timeout, || {
-        let message = connection
-            .recv_bytes_limited(MAX_HANDSHAKE_MESSAGE)
+    with_send_timeout(connection, deadline, || {
+        let message = recv_message(connection.as_fd(), deadline)
             .map_err(|err| failed("reading the challenge", err))?;
         let Some(challenge) = message.strip_prefix(CHALLENGE) else {
             return Err(Error::AuthenticationFailed(
@@ -98,8 +102,7 @@ pub(crate) fn answer_challenge<T>(
         connection
             .send_bytes(&answer)
             .map_err(|err| failed("sending the answer", err))?;
-        let verdict = connection
-            .recv_bytes_limited(MAX_HANDSHAKE_MESSAGE)
+        let verdict = recv_message(connection.as_fd(), deadline)
             .map_err(|err| failed("reading the verdict", err))?;
         if verdict == WELCOME {
             Ok(())
@@ -195,26 +198,90 @@ fn failed(step: &str, error: Error) -> Error {
     Error::AuthenticationFailed(reason)
 }
 
-/// Runs the handshake with send and receive timeouts on the socket, and takes them off
-/// again whatever happened (the connection is dropped on failure anyway).
-fn with_timeout<T>(
+/// Runs the handshake with a send timeout on the socket of what is left of `deadline`
+/// (a handshake message always fits the socket's buffer, so this only guards against a
+/// peer whose buffer is full of something else), and takes it off again whatever
+/// happened (the connection is dropped on failure anyway).
+fn with_send_timeout<T>(
     connection: &Connection<T>,
-    timeout: Duration,
+    deadline: Deadline,
     handshake: impl FnOnce() -> Result<(), Error>,
 ) -> Result<(), Error> {
     let set = |limit: Duration| -> Result<(), Error> {
         let limit = TimeVal::from(mp_sys::deadline::to_timeval(limit));
-        let socket = connection.as_fd();
-        setsockopt(&socket, sockopt::ReceiveTimeout, &limit)
-            .and_then(|()| setsockopt(&socket, sockopt::SendTimeout, &limit))
-            .map_err(|errno| Error::Os {
-                operation: "setsockopt(SO_RCVTIMEO)",
-                errno,
-            })
+        setsockopt(&connection.as_fd(), sockopt::SendTimeout, &limit).map_err(|errno| Error::Os {
+            operation: "setsockopt(SO_SNDTIMEO)",
+            errno,
+        })
     };
-    // A zero timeout would mean none at all to the kernel.
-    set(timeout.max(Duration::from_micros(1)))?;
+    // Zero means no timeout to the kernel: a deadline already past gets the shortest.
+    if let Some(left) = deadline.remaining() {
+        set(left.max(Duration::from_micros(1)))?;
+    }
     let outcome = handshake();
     set(Duration::ZERO)?;
     outcome
+}
+
+/// Reads one handshake message (the 4-byte length, then at most
+/// [`MAX_HANDSHAKE_MESSAGE`] bytes) by `deadline`, however the peer spreads its bytes.
+fn recv_message(socket: BorrowedFd<'_>, deadline: Deadline) -> Result<Vec<u8>, Error> {
+    let mut prefix = [0u8; 4];
+    recv_exact_by(socket, &mut prefix, deadline)?;
+    let len = i32::from_be_bytes(prefix);
+    let len = usize::try_from(len).map_err(|_| {
+        Error::CorruptFrame(format!("a handshake message with the length prefix {len}"))
+    })?;
+    if len > MAX_HANDSHAKE_MESSAGE {
+        return Err(Error::MessageTooLarge {
+            len: len as u64,
+            max: MAX_HANDSHAKE_MESSAGE,
+        });
+    }
+    let mut message = vec![0u8; len];
+    recv_exact_by(socket, &mut message, deadline)?;
+    Ok(message)
+}
+
+/// Fills `buf` from the socket, waiting for each part no later than `deadline`.
+fn recv_exact_by(socket: BorrowedFd<'_>, buf: &mut [u8], deadline: Deadline) -> Result<(), Error> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let readable = mp_sys::poll::is_readable(socket, deadline).map_err(|errno| Error::Os {
+            operation: "poll",
+            errno,
+        })?;
+        if !readable {
+            return Err(Error::Os {
+                operation: "recv",
+                errno: Errno::EAGAIN,
+            });
+        }
+        match nix::sys::socket::recv(
+            socket.as_raw_fd(),
+            &mut buf[filled..],
+            nix::sys::socket::MsgFlags::MSG_DONTWAIT,
+        ) {
+            Ok(0) => {
+                return Err(if filled == 0 {
+                    Error::PeerClosed
+                } else {
+                    Error::Truncated {
+                        expected: buf.len() as u64,
+                        received: filled as u64,
+                    }
+                });
+            }
+            Ok(received) => filled += received,
+            Err(Errno::EAGAIN | Errno::EINTR) => {}
+            Err(Errno::ECONNRESET) => return Err(Error::PeerClosed),
+            Err(errno) => {
+                return Err(Error::Os {
+                    operation: "recv",
+                    errno,
+                });
+            }
+        }
+    }
+    Ok(())
 }

@@ -288,18 +288,6 @@ impl<T> Connection<T> {
         self.passes_fds
     }
 
-    /// Receives one message of at most `max` bytes (the handshake reads with a small one);
-    /// a longer one fails at once and leaves the connection out of step, as a handshake
-    /// wants: it fails fast and the connection is dropped.
-    pub(crate) fn recv_bytes_limited(&self, max: usize) -> Result<Vec<u8>, Error> {
-        let mut reader = self.lock_reader()?;
-        let socket = self.socket.as_fd();
-        let header = reader.read_header(socket, max)?;
-        let (message, _fds) =
-            out_of_step_on_error(&mut reader, |reader| reader.payload_to_vec(socket, &header))?;
-        Ok(message)
-    }
-
     /// Whether bytes of a message already sit in the read-ahead buffer. A reader busy in
     /// another thread counts as "no": the socket then tells.
     fn has_buffered(&self) -> bool {

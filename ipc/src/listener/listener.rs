@@ -1,5 +1,6 @@
 //! [`Listener`]: accepts connections on an address.
 
+use mp_sys::Deadline;
 use std::net::TcpListener;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
@@ -147,9 +148,10 @@ impl Listener {
         };
         let connection = Connection::from_socket(socket, true, true);
         if let Some(key) = &self.authkey {
-            let timeout = self.handshake_timeout;
-            let handshake = deliver_challenge(&connection, key, timeout)
-                .and_then(|()| answer_challenge(&connection, key, timeout));
+            // One deadline for the whole handshake, however the peer paces its bytes.
+            let deadline = Deadline::after(self.handshake_timeout);
+            let handshake = deliver_challenge(&connection, key, deadline)
+                .and_then(|()| answer_challenge(&connection, key, deadline));
             if let Err(error) = handshake {
                 tracing::debug!(address = %self.address, %error, "connection refused");
                 return Err(error);
@@ -159,9 +161,10 @@ impl Listener {
         Ok(connection)
     }
 
-    /// Sets how long each step of the handshake in [`accept`](Self::accept) may wait for
-    /// the peer (default ten seconds), so that a peer that connects and stays silent
-    /// cannot hold `accept` forever. Without a key there is no handshake.
+    /// Sets how long the whole handshake in [`accept`](Self::accept) may take (default ten
+    /// seconds), so that a peer that connects and stays silent, or sends a byte now and
+    /// then, cannot hold `accept` longer. `Duration::MAX` waits as long as the peer
+    /// takes. Without a key there is no handshake.
     ///
     /// ```
     /// use std::net::TcpStream;
