@@ -54,25 +54,35 @@ pub(crate) fn forget(record: &Arc<Record>) {
 /// # Ok::<(), mp_processes::Error>(())
 /// ```
 pub fn active_children() -> Vec<ProcessInfo> {
+    // A forkserver child's status follows its end within microseconds: worth a wait here.
+    reap_ended(Duration::from_millis(100));
+    CHILDREN
+        .get()
+        .lock()
+        .iter()
+        .filter(|record| !record.sentinel.is_ready())
+        .map(|record| ProcessInfo {
+            name: record.name.clone(),
+            pid: record.pid as u32,
+            daemon: record.daemon,
+        })
+        .collect()
+}
+
+/// Reaps the children that ended and forgets them (Python's `_cleanup()`, which its
+/// `start()` runs): no zombie is left behind, and a child whose handle was dropped gives
+/// its descriptors back. A child whose status is not in within `patience` is reaped by
+/// a later call.
+pub(crate) fn reap_ended(patience: Duration) {
     let records: Vec<Arc<Record>> = CHILDREN.get().lock().clone();
-    let mut alive = Vec::new();
     for record in records {
         if record.sentinel.is_ready() {
-            // Reap it (a forkserver child's status follows its end within microseconds).
-            let deadline = Deadline::after(Duration::from_millis(100));
-            record.settle_if_free(deadline);
+            record.settle_if_free(Deadline::after(patience));
             if record.finished() {
                 forget(&record);
             }
-        } else {
-            alive.push(ProcessInfo {
-                name: record.name.clone(),
-                pid: record.pid as u32,
-                daemon: record.daemon,
-            });
         }
     }
-    alive
 }
 
 fn install_exit_hook() {

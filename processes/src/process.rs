@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::child::boot::keep_hook;
-use crate::children::remember;
+use crate::children::{reap_ended, remember};
 use crate::error::Error;
 use crate::handle::ProcessHandle;
 use crate::identity::this_process;
@@ -216,6 +216,9 @@ impl<R: Serialize + DeserializeOwned + 'static> Process<R> {
         if parent.is_some_and(|identity| identity.daemon) {
             return Err(Error::DaemonicParent);
         }
+        // As Python's start(): the children that ended since are reaped first, so that
+        // fire-and-forget children leave neither zombies nor descriptors behind.
+        reap_ended(std::time::Duration::ZERO);
         let method = self.method.unwrap_or_else(get_start_method);
         if self.job.entry().is_none() && method != StartMethod::Fork {
             return Err(Error::NeedsFork { method });

@@ -25,7 +25,8 @@ pub(crate) struct Identity {
 }
 
 impl Identity {
-    /// The process id.
+    /// The process id (what `join_async` watches through a pidfd).
+    #[cfg(feature = "async")]
     pub(crate) fn pid(self) -> u32 {
         self.pid
     }
