@@ -1,6 +1,7 @@
 //! Listener and Client over Unix socket files, abstract names and TCP, with and without
-//! a key: the handshake both ways, wrong keys, peers that do not speak the protocol,
-//! cleanup of socket files, and a client in another process.
+//! a key: the handshake both ways, wrong keys, peers that do not speak the protocol, slow
+//! and silent peers (bounded as a whole, delaying no one else), cleanup of socket files,
+//! and a client in another process.
 
 mod support;
 
@@ -155,6 +156,58 @@ fn a_silent_peer_cannot_hold_accept() {
         Err(Error::AuthenticationFailed(reason)) if reason.contains("in time")
     ));
     drop(silent);
+}
+
+#[test]
+fn a_silent_peer_does_not_delay_the_accept_of_another() {
+    let mut listener = Listener::bind(&"127.0.0.1:0".parse().unwrap(), Some(b"key")).unwrap();
+    // Long enough that a handshake run inside accept would fail the test by waiting.
+    listener.set_handshake_timeout(PATIENCE);
+    let Address::Tcp(address) = listener.address().clone() else {
+        panic!("not TCP")
+    };
+    let silent = TcpStream::connect(address).unwrap();
+    // The silent peer is taken first; the keyed client comes after it.
+    assert!(
+        mp_ipc::wait(&[&listener], Some(PATIENCE))
+            .unwrap()
+            .contains(&0)
+    );
+    let client = ask(listener.address(), Some(b"key"), "after the silent one");
+    assert_eq!(answer(&listener).unwrap(), "after the silent one");
+    assert_eq!(client.join().unwrap().unwrap(), "re: after the silent one");
+    // The silent peer's handshake ends when it hangs up, and accept reports it.
+    drop(silent);
+    assert!(matches!(
+        listener.accept::<u8>(),
+        Err(Error::AuthenticationFailed(_))
+    ));
+}
+
+#[test]
+fn dropping_a_listener_ends_the_handshakes_it_runs() {
+    let mut listener = Listener::bind(&"127.0.0.1:0".parse().unwrap(), Some(b"key")).unwrap();
+    listener.set_handshake_timeout(Duration::MAX);
+    let Address::Tcp(address) = listener.address().clone() else {
+        panic!("not TCP")
+    };
+    let mut silent = TcpStream::connect(address).unwrap();
+    silent.set_read_timeout(Some(PATIENCE)).unwrap();
+    let client = ask(listener.address(), Some(b"key"), "x");
+    assert_eq!(answer(&listener).unwrap(), "x");
+    client.join().unwrap().unwrap();
+    // The silent peer's handshake runs: its challenge came.
+    let mut len = [0u8; 4];
+    std::io::Read::read_exact(&mut silent, &mut len).unwrap();
+    let mut challenge = vec![0u8; u32::from_be_bytes(len) as usize];
+    std::io::Read::read_exact(&mut silent, &mut challenge).unwrap();
+    assert!(challenge.starts_with(b"#CHALLENGE#"));
+    // Dropping the listener shuts that connection down (and joins its thread) instead
+    // of waiting for an answer that never comes.
+    drop(listener);
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut silent, &mut rest).unwrap();
+    assert!(rest.is_empty());
 }
 
 #[test]

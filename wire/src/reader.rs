@@ -243,8 +243,7 @@ impl Reader {
     /// [`MAX_SKIPPED`]) gives [`Error::MessageTooLarge`] after its payload was read and
     /// dropped (through the read-ahead buffer: nothing is allocated for it) and its
     /// descriptors closed, so the reader stays in step and the next frame reads as
-    /// usual. What a connection's receives use; a handshake, which must fail fast, uses
-    /// `read_header`.
+    /// usual. What a connection's receives use; `read_header` fails fast instead.
     ///
     /// ```
     /// use std::os::fd::AsFd;

@@ -15,26 +15,19 @@
 //! every Python version.
 //!
 //! Every handshake message is read with a limit of 256 bytes, as Python's, and the whole
-//! handshake must be over by one deadline ([`HANDSHAKE_TIMEOUT`] from its start unless
-//! the caller sets another): a silent peer, or one that sends a byte now and then,
-//! cannot hold an `accept` or a `connect` longer than that. The messages are read
-//! straight from the socket, each wait for bytes bounded by what is left of the
-//! deadline; the connection's own reader, which reads ahead, starts after the
-//! handshake, so no byte of the first real message is taken here.
+//! handshake, both halves, must be over by one deadline ([`HANDSHAKE_TIMEOUT`] from its
+//! start unless the caller says otherwise): a silent or slow peer cannot hold an `accept`
+//! or a `connect` forever.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::time::Duration;
-
-use mp_sys::Deadline;
 
 use hmac::{EagerHash, Hmac, KeyInit, Mac};
 use md5::Md5;
-use nix::errno::Errno;
-use nix::sys::socket::{setsockopt, sockopt};
-use nix::sys::time::TimeVal;
+use mp_sys::Deadline;
 use sha2::Sha256;
 
-use super::Connection;
+use super::handshake_stream::HandshakeStream;
 use crate::Error;
 
 /// How long a whole handshake may take, unless the listener or the client says
@@ -51,71 +44,84 @@ const NONCE_LEN: usize = 40;
 /// The longest handshake message read (Python's limit too).
 const MAX_HANDSHAKE_MESSAGE: usize = 256;
 
-/// Sends a challenge and checks the answer (the first half of a server's handshake, the
-/// second of a client's).
-pub(crate) fn deliver_challenge<T>(
-    connection: &Connection<T>,
+/// A server's handshake on a socket it accepted: it challenges the client, then answers
+/// the client's challenge; over by `deadline`.
+pub(crate) fn authenticate_client(
+    socket: BorrowedFd<'_>,
     key: &[u8],
     deadline: Deadline,
 ) -> Result<(), Error> {
-    with_send_timeout(connection, deadline, || {
-        let mut message = DIGEST_PREFIX.to_vec();
-        let mut nonce = [0u8; NONCE_LEN];
-        getrandom::fill(&mut nonce).map_err(|err| {
-            Error::AuthenticationFailed(format!("no random bytes for a challenge: {err}"))
-        })?;
-        message.extend_from_slice(&nonce);
-        connection
-            .send_bytes(&[CHALLENGE, &message].concat())
-            .map_err(|err| failed("sending the challenge", err))?;
-        let response = recv_message(connection.as_fd(), deadline)
-            .map_err(|err| failed("reading the answer to the challenge", err))?;
-        match verify(key, &message, &response) {
-            Ok(()) => connection
-                .send_bytes(WELCOME)
-                .map_err(|err| failed("sending the welcome", err)),
-            Err(reason) => {
-                // The peer learns it failed; whether it hears it changes nothing here.
-                let _ = connection.send_bytes(FAILURE);
-                Err(Error::AuthenticationFailed(reason))
-            }
+    let stream = HandshakeStream::new(socket, deadline);
+    deliver_challenge(&stream, key).and_then(|()| answer_challenge(&stream, key))
+}
+
+/// A client's handshake on a socket it connected: it answers the server's challenge,
+/// then challenges the server; over by `deadline`.
+pub(crate) fn authenticate_server(
+    socket: BorrowedFd<'_>,
+    key: &[u8],
+    deadline: Deadline,
+) -> Result<(), Error> {
+    let stream = HandshakeStream::new(socket, deadline);
+    answer_challenge(&stream, key).and_then(|()| deliver_challenge(&stream, key))
+}
+
+/// Sends a challenge and checks the answer (the first half of a server's handshake, the
+/// second of a client's).
+fn deliver_challenge(stream: &HandshakeStream<'_>, key: &[u8]) -> Result<(), Error> {
+    let mut message = DIGEST_PREFIX.to_vec();
+    let mut nonce = [0u8; NONCE_LEN];
+    getrandom::fill(&mut nonce).map_err(|err| {
+        Error::AuthenticationFailed(format!("no random bytes for a challenge: {err}"))
+    })?;
+    message.extend_from_slice(&nonce);
+    stream
+        .send_frame(&[CHALLENGE, &message].concat())
+        .map_err(|err| failed("sending the challenge", err))?;
+    let response = stream
+        .recv_frame(MAX_HANDSHAKE_MESSAGE)
+        .map_err(|err| failed("reading the answer to the challenge", err))?;
+    match verify(key, &message, &response) {
+        Ok(()) => stream
+            .send_frame(WELCOME)
+            .map_err(|err| failed("sending the welcome", err)),
+        Err(reason) => {
+            // The peer learns it failed; whether it hears it changes nothing here.
+            let _ = stream.send_frame(FAILURE);
+            Err(Error::AuthenticationFailed(reason))
         }
-    })
+    }
 }
 
 /// Answers a challenge and reads the verdict (the first half of a client's handshake,
 /// the second of a server's).
-pub(crate) fn answer_challenge<T>(
-    connection: &Connection<T>,
-    key: &[u8],
-    deadline: Deadline,
-) -> Result<(), Error> {
-    with_send_timeout(connection, deadline, || {
-        let message = recv_message(connection.as_fd(), deadline)
-            .map_err(|err| failed("reading the challenge", err))?;
-        let Some(challenge) = message.strip_prefix(CHALLENGE) else {
-            return Err(Error::AuthenticationFailed(
-                "the peer sent something other than a challenge".into(),
-            ));
-        };
-        let answer = answer_to(key, challenge)?;
-        connection
-            .send_bytes(&answer)
-            .map_err(|err| failed("sending the answer", err))?;
-        let verdict = recv_message(connection.as_fd(), deadline)
-            .map_err(|err| failed("reading the verdict", err))?;
-        if verdict == WELCOME {
-            Ok(())
-        } else if verdict == FAILURE {
-            Err(Error::AuthenticationFailed(
-                "the peer refused our answer: the keys differ".into(),
-            ))
-        } else {
-            Err(Error::AuthenticationFailed(
-                "the peer sent neither welcome nor failure".into(),
-            ))
-        }
-    })
+fn answer_challenge(stream: &HandshakeStream<'_>, key: &[u8]) -> Result<(), Error> {
+    let message = stream
+        .recv_frame(MAX_HANDSHAKE_MESSAGE)
+        .map_err(|err| failed("reading the challenge", err))?;
+    let Some(challenge) = message.strip_prefix(CHALLENGE) else {
+        return Err(Error::AuthenticationFailed(
+            "the peer sent something other than a challenge".into(),
+        ));
+    };
+    let answer = answer_to(key, challenge)?;
+    stream
+        .send_frame(&answer)
+        .map_err(|err| failed("sending the answer", err))?;
+    let verdict = stream
+        .recv_frame(MAX_HANDSHAKE_MESSAGE)
+        .map_err(|err| failed("reading the verdict", err))?;
+    if verdict == WELCOME {
+        Ok(())
+    } else if verdict == FAILURE {
+        Err(Error::AuthenticationFailed(
+            "the peer refused our answer: the keys differ".into(),
+        ))
+    } else {
+        Err(Error::AuthenticationFailed(
+            "the peer sent neither welcome nor failure".into(),
+        ))
+    }
 }
 
 /// The length of a legacy (Python 3.11 and older) challenge: bare random bytes.
@@ -186,102 +192,11 @@ where
 
 fn failed(step: &str, error: Error) -> Error {
     let reason = match error {
-        Error::Os {
-            errno: Errno::EAGAIN,
-            ..
-        } => format!("{step}: the peer did not answer in time"),
+        Error::TimedOut => format!("{step}: the peer did not answer in time"),
         Error::MessageTooLarge { len, .. } => {
             format!("{step}: a handshake message of {len} bytes (at most {MAX_HANDSHAKE_MESSAGE})")
         }
         error => format!("{step}: {error}"),
     };
     Error::AuthenticationFailed(reason)
-}
-
-/// Runs the handshake with a send timeout on the socket of what is left of `deadline`
-/// (a handshake message always fits the socket's buffer, so this only guards against a
-/// peer whose buffer is full of something else), and takes it off again whatever
-/// happened (the connection is dropped on failure anyway).
-fn with_send_timeout<T>(
-    connection: &Connection<T>,
-    deadline: Deadline,
-    handshake: impl FnOnce() -> Result<(), Error>,
-) -> Result<(), Error> {
-    let set = |limit: Duration| -> Result<(), Error> {
-        let limit = TimeVal::from(mp_sys::deadline::to_timeval(limit));
-        setsockopt(&connection.as_fd(), sockopt::SendTimeout, &limit).map_err(|errno| Error::Os {
-            operation: "setsockopt(SO_SNDTIMEO)",
-            errno,
-        })
-    };
-    // Zero means no timeout to the kernel: a deadline already past gets the shortest.
-    if let Some(left) = deadline.remaining() {
-        set(left.max(Duration::from_micros(1)))?;
-    }
-    let outcome = handshake();
-    set(Duration::ZERO)?;
-    outcome
-}
-
-/// Reads one handshake message (the 4-byte length, then at most
-/// [`MAX_HANDSHAKE_MESSAGE`] bytes) by `deadline`, however the peer spreads its bytes.
-fn recv_message(socket: BorrowedFd<'_>, deadline: Deadline) -> Result<Vec<u8>, Error> {
-    let mut prefix = [0u8; 4];
-    recv_exact_by(socket, &mut prefix, deadline)?;
-    let len = i32::from_be_bytes(prefix);
-    let len = usize::try_from(len).map_err(|_| {
-        Error::CorruptFrame(format!("a handshake message with the length prefix {len}"))
-    })?;
-    if len > MAX_HANDSHAKE_MESSAGE {
-        return Err(Error::MessageTooLarge {
-            len: len as u64,
-            max: MAX_HANDSHAKE_MESSAGE,
-        });
-    }
-    let mut message = vec![0u8; len];
-    recv_exact_by(socket, &mut message, deadline)?;
-    Ok(message)
-}
-
-/// Fills `buf` from the socket, waiting for each part no later than `deadline`.
-fn recv_exact_by(socket: BorrowedFd<'_>, buf: &mut [u8], deadline: Deadline) -> Result<(), Error> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        let readable = mp_sys::poll::is_readable(socket, deadline).map_err(|errno| Error::Os {
-            operation: "poll",
-            errno,
-        })?;
-        if !readable {
-            return Err(Error::Os {
-                operation: "recv",
-                errno: Errno::EAGAIN,
-            });
-        }
-        match nix::sys::socket::recv(
-            socket.as_raw_fd(),
-            &mut buf[filled..],
-            nix::sys::socket::MsgFlags::MSG_DONTWAIT,
-        ) {
-            Ok(0) => {
-                return Err(if filled == 0 {
-                    Error::PeerClosed
-                } else {
-                    Error::Truncated {
-                        expected: buf.len() as u64,
-                        received: filled as u64,
-                    }
-                });
-            }
-            Ok(received) => filled += received,
-            Err(Errno::EAGAIN | Errno::EINTR) => {}
-            Err(Errno::ECONNRESET) => return Err(Error::PeerClosed),
-            Err(errno) => {
-                return Err(Error::Os {
-                    operation: "recv",
-                    errno,
-                });
-            }
-        }
-    }
-    Ok(())
 }

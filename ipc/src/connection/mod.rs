@@ -18,8 +18,9 @@ mod async_recv;
 mod auth;
 #[allow(clippy::module_inception)]
 mod connection;
+mod handshake_stream;
 mod pipe;
 
-pub(crate) use auth::{HANDSHAKE_TIMEOUT, answer_challenge, deliver_challenge};
+pub(crate) use auth::{HANDSHAKE_TIMEOUT, authenticate_client, authenticate_server};
 pub use connection::{Connection, DEFAULT_MAX_MESSAGE_SIZE};
 pub use pipe::pipe;

@@ -1,19 +1,22 @@
 //! [`Client`]: connects to a [`Listener`](crate::Listener).
 
-use mp_sys::Deadline;
+use std::io;
 use std::net::TcpStream;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr as UnixAddress, UnixStream};
 use std::time::Duration;
 
+use mp_sys::Deadline;
+
 use super::{Address, io_error};
-use crate::connection::{HANDSHAKE_TIMEOUT, answer_challenge, deliver_challenge};
+use crate::connection::{HANDSHAKE_TIMEOUT, authenticate_server};
 use crate::{Connection, Error};
 
 /// Connects to a [`Listener`](crate::Listener) (Python's
 /// `multiprocessing.connection.Client(address, authkey=authkey)`). A namespace for
-/// [`connect`](Self::connect); there is no `Client` value.
+/// [`connect`](Self::connect) and [`connect_timeout`](Self::connect_timeout); there is no
+/// `Client` value.
 ///
 /// ```
 /// use mp_ipc::{Client, Listener};
@@ -31,12 +34,13 @@ pub enum Client {}
 impl Client {
     /// Connects to `address` and, with a key, runs the handshake (answering the server's
     /// challenge, then challenging it): the connection is returned only if both sides
-    /// have the same key. The handshake may take ten seconds in all; see
-    /// [`connect_timeout`](Client::connect_timeout) to choose.
+    /// have the same key.
     ///
-    /// Fails with [`Error::AuthenticationFailed`] (a different key, a server without
-    /// one that never challenges in time, ...), [`Error::Os`] (`ECONNREFUSED`,
-    /// `ENOENT` for a missing socket file, ...) or [`Error::InvalidAddress`].
+    /// The handshake must be over within ten seconds; [`connect_timeout`](Self::connect_timeout)
+    /// sets another bound. Fails with [`Error::AuthenticationFailed`] (a different key, a
+    /// server without one that never challenges in time, ...), [`Error::Os`]
+    /// (`ECONNREFUSED`, `ENOENT` for a missing socket file, ...) or
+    /// [`Error::InvalidAddress`].
     ///
     /// ```
     /// use mp_ipc::{Address, Client, Error};
@@ -45,20 +49,28 @@ impl Client {
     /// assert!(matches!(Client::connect::<u8>(&missing, None), Err(Error::Os { .. })));
     /// ```
     pub fn connect<T>(address: &Address, authkey: Option<&[u8]>) -> Result<Connection<T>, Error> {
-        Self::connect_timeout(address, authkey, HANDSHAKE_TIMEOUT)
+        let socket = open(address, Deadline::NEVER)?;
+        finish(address, socket, authkey, Deadline::after(HANDSHAKE_TIMEOUT))
     }
 
-    /// [`connect`](Client::connect), with `timeout` for connecting and the whole
-    /// handshake (`Duration::MAX`: as long as it takes): a keyed client facing a server
-    /// that never challenges (a listener without a key) gives up then.
+    /// [`connect`](Self::connect) within `timeout` as a whole: the TCP connection's setup
+    /// and the handshake (all its steps together) must be over by then. `Duration::MAX`
+    /// waits without limit. A Unix socket connects at once, unless the listener's backlog
+    /// of peers not yet accepted is full (the connect then waits for room).
+    ///
+    /// Fails as `connect`, and with [`Error::TimedOut`] if the TCP connection is not set up
+    /// in time, [`Error::AuthenticationFailed`] if the handshake is not over in time (a
+    /// server without a key never challenges).
     ///
     /// ```
     /// use std::time::Duration;
     /// use mp_ipc::{Client, Error, Listener};
     ///
-    /// let keyless = Listener::bind(&"127.0.0.1:0".parse()?, None)?;
-    /// let keyed = Client::connect_timeout::<u8>(keyless.address(), Some(b"key"), Duration::from_millis(50));
-    /// assert!(matches!(keyed, Err(Error::AuthenticationFailed(_))));
+    /// // A server without a key says nothing: a client with one gives up in time.
+    /// let listener = Listener::bind(&"127.0.0.1:0".parse()?, None)?;
+    /// let outcome =
+    ///     Client::connect_timeout::<u8>(listener.address(), Some(b"key"), Duration::from_millis(50));
+    /// assert!(matches!(outcome, Err(Error::AuthenticationFailed(_))));
     /// # Ok::<(), mp_ipc::Error>(())
     /// ```
     pub fn connect_timeout<T>(
@@ -67,38 +79,54 @@ impl Client {
         timeout: Duration,
     ) -> Result<Connection<T>, Error> {
         let deadline = Deadline::after(timeout);
-        let socket: OwnedFd = match address {
-            Address::Unix(path) => UnixStream::connect(path)
-                .map_err(|err| io_error("connect", address, err))?
-                .into(),
-            Address::Abstract(name) => {
-                let unix = UnixAddress::from_abstract_name(name)
-                    .map_err(|err| io_error("connect", address, err))?;
-                UnixStream::connect_addr(&unix)
-                    .map_err(|err| io_error("connect", address, err))?
-                    .into()
-            }
-            Address::Tcp(tcp) => {
-                let stream = match deadline.remaining() {
-                    None => TcpStream::connect(tcp),
-                    Some(left) => {
-                        TcpStream::connect_timeout(tcp, left.max(Duration::from_millis(1)))
-                    }
-                }
-                .map_err(|err| io_error("connect", address, err))?;
-                // Frames go out whole in one call: Nagle's delay only adds latency.
-                stream
-                    .set_nodelay(true)
-                    .map_err(|err| io_error("setsockopt(TCP_NODELAY)", address, err))?;
-                stream.into()
-            }
-        };
-        let connection = Connection::from_socket(socket, true, true);
-        if let Some(key) = authkey {
-            answer_challenge(&connection, key, deadline)
-                .and_then(|()| deliver_challenge(&connection, key, deadline))?;
-        }
-        tracing::debug!(%address, "connected");
-        Ok(connection)
+        let socket = open(address, deadline)?;
+        finish(address, socket, authkey, deadline)
     }
+}
+
+/// Connects a socket to `address`; a TCP connection is set up by `deadline`.
+fn open(address: &Address, deadline: Deadline) -> Result<OwnedFd, Error> {
+    Ok(match address {
+        Address::Unix(path) => UnixStream::connect(path)
+            .map_err(|err| io_error("connect", address, err))?
+            .into(),
+        Address::Abstract(name) => {
+            let unix = UnixAddress::from_abstract_name(name)
+                .map_err(|err| io_error("connect", address, err))?;
+            UnixStream::connect_addr(&unix)
+                .map_err(|err| io_error("connect", address, err))?
+                .into()
+        }
+        Address::Tcp(tcp) => {
+            let stream = match deadline.remaining() {
+                None => TcpStream::connect(tcp),
+                // The standard library refuses a zero timeout: a passed deadline gets the
+                // shortest try.
+                Some(left) => TcpStream::connect_timeout(tcp, left.max(Duration::from_micros(1))),
+            }
+            .map_err(|err| match err.kind() {
+                io::ErrorKind::TimedOut => Error::TimedOut,
+                _ => io_error("connect", address, err),
+            })?;
+            // Frames go out whole in one call: Nagle's delay only adds latency.
+            stream
+                .set_nodelay(true)
+                .map_err(|err| io_error("setsockopt(TCP_NODELAY)", address, err))?;
+            stream.into()
+        }
+    })
+}
+
+/// Runs the handshake, if there is a key, by `deadline`, and hands out the connection.
+fn finish<T>(
+    address: &Address,
+    socket: OwnedFd,
+    authkey: Option<&[u8]>,
+    deadline: Deadline,
+) -> Result<Connection<T>, Error> {
+    if let Some(key) = authkey {
+        authenticate_server(socket.as_fd(), key, deadline)?;
+    }
+    tracing::debug!(%address, "connected");
+    Ok(Connection::from_socket(socket, true, true))
 }

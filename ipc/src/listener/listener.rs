@@ -1,27 +1,32 @@
 //! [`Listener`]: accepts connections on an address.
 
-use mp_sys::Deadline;
+use std::io;
 use std::net::TcpListener;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::{SocketAddr as UnixAddress, UnixListener};
 use std::path::PathBuf;
-
-use super::{Address, io_error};
 use std::time::Duration;
 
-use crate::connection::{HANDSHAKE_TIMEOUT, answer_challenge, deliver_challenge};
+use mp_sys::Deadline;
+use mp_sys::poll::wait_readable;
+
+use super::handshakes::Handshakes;
+use super::{Address, io_error};
+use crate::connection::HANDSHAKE_TIMEOUT;
 use crate::{Connection, Error, Waitable};
 
 /// A socket that accepts connections (Python's `multiprocessing.connection.Listener`).
 ///
 /// Bind it to an [`Address`], give the address to the peers, and [`accept`](Self::accept)
-/// each one as a [`Connection`]. With an authentication key, `accept` first runs the
-/// handshake (an HMAC-SHA256 challenge each way, Python 3.12's protocol, which also
-/// understands the HMAC-MD5 form of Python 3.11 and older) and returns
-/// [`Error::AuthenticationFailed`] for a peer with another key, closing its connection;
-/// the listener goes on accepting.
+/// each one as a [`Connection`]. With an authentication key, each peer first goes through
+/// the handshake (an HMAC-SHA256 challenge each way, Python 3.12's protocol, which also
+/// understands the HMAC-MD5 form of Python 3.11 and older), bounded as a whole by the
+/// [handshake timeout](Self::set_handshake_timeout); `accept` returns
+/// [`Error::AuthenticationFailed`] for a peer with another key (or too slow), closing its
+/// connection, and the listener goes on accepting. Handshakes run side by side, each on
+/// a thread of its own: a slow peer never delays another peer's `accept`.
 ///
 /// A Unix socket file made by `bind` is removed when the listener is dropped (unless
 /// another file has taken its place since).
@@ -46,7 +51,8 @@ use crate::{Connection, Error, Waitable};
 pub struct Listener {
     socket: Socket,
     address: Address,
-    authkey: Option<Vec<u8>>,
+    /// With a key: the handshakes running and finished.
+    handshakes: Option<Handshakes>,
     handshake_timeout: Duration,
     /// The socket file `bind` made, with its device and inode, to remove on drop.
     socket_file: Option<(PathBuf, u64, u64)>,
@@ -100,11 +106,21 @@ impl Listener {
                 (Socket::Tcp(listener), Address::Tcp(bound), None)
             }
         };
+        let handshakes = authkey.map(Handshakes::new).transpose()?;
+        if handshakes.is_some() {
+            // `accept` waits in `poll` for a peer or a finished handshake, then takes the
+            // peer without blocking (another thread may have taken it first).
+            match &socket {
+                Socket::Unix(listener) => listener.set_nonblocking(true),
+                Socket::Tcp(listener) => listener.set_nonblocking(true),
+            }
+            .map_err(|err| io_error("fcntl(O_NONBLOCK)", &bound, err))?;
+        }
         tracing::debug!(address = %bound, authenticated = authkey.is_some(), "listener bound");
         Ok(Self {
             socket,
             address: bound,
-            authkey: authkey.map(<[u8]>::to_vec),
+            handshakes,
             handshake_timeout: HANDSHAKE_TIMEOUT,
             socket_file,
         })
@@ -113,11 +129,16 @@ impl Listener {
     /// Waits for a peer and returns its connection (Python's `accept()`), after the
     /// handshake if the listener has a key.
     ///
-    /// Fails with [`Error::AuthenticationFailed`] if the peer does not prove it has the
-    /// key (or does not answer within the
-    /// [handshake timeout](Self::set_handshake_timeout)); its connection is closed and the
-    /// listener stays usable. [`Error::Os`] if `accept` fails (`EMFILE`: out of
-    /// descriptors).
+    /// With a key, `accept` takes every peer that connects and starts its handshake on a
+    /// thread of its own, with its own deadline, and returns as soon as any handshake
+    /// ends: with the connection if it succeeded, or with
+    /// [`Error::AuthenticationFailed`] if the peer did not prove it has the key (or did
+    /// not finish within the [handshake timeout](Self::set_handshake_timeout)), as
+    /// Python raises `AuthenticationError` from `accept`. That peer's connection is
+    /// closed and the listener stays usable: call `accept` again for the next. Outcomes
+    /// come in the order the handshakes end, so a slow peer delays no other (up to 64
+    /// handshakes run at once; more peers wait for one of them to end). Fails with
+    /// [`Error::Os`] if `accept` fails (`EMFILE`: out of descriptors).
     ///
     /// ```
     /// use mp_ipc::{Client, Error, Listener};
@@ -130,41 +151,69 @@ impl Listener {
     /// # Ok::<(), mp_ipc::Error>(())
     /// ```
     pub fn accept<T>(&self) -> Result<Connection<T>, Error> {
-        let socket: OwnedFd = match &self.socket {
-            Socket::Unix(listener) => listener
-                .accept()
-                .map(|(stream, _)| stream.into())
-                .map_err(|err| io_error("accept", &self.address, err))?,
-            Socket::Tcp(listener) => {
-                let (stream, _) = listener
-                    .accept()
-                    .map_err(|err| io_error("accept", &self.address, err))?;
-                // Frames go out whole in one call: Nagle's delay only adds latency.
-                stream
-                    .set_nodelay(true)
-                    .map_err(|err| io_error("setsockopt(TCP_NODELAY)", &self.address, err))?;
-                stream.into()
-            }
+        let Some(handshakes) = &self.handshakes else {
+            let socket = self.accept_socket()?;
+            tracing::debug!(address = %self.address, "connection accepted");
+            return Ok(Connection::from_socket(socket, true, true));
         };
-        let connection = Connection::from_socket(socket, true, true);
-        if let Some(key) = &self.authkey {
-            // One deadline for the whole handshake, however the peer paces its bytes.
-            let deadline = Deadline::after(self.handshake_timeout);
-            let handshake = deliver_challenge(&connection, key, deadline)
-                .and_then(|()| answer_challenge(&connection, key, deadline));
-            if let Err(error) = handshake {
-                tracing::debug!(address = %self.address, %error, "connection refused");
-                return Err(error);
+        loop {
+            if let Some(outcome) = handshakes.take_finished() {
+                return match outcome {
+                    Ok(socket) => {
+                        tracing::debug!(address = %self.address, "connection accepted");
+                        Ok(Connection::from_socket(socket, true, true))
+                    }
+                    Err(error) => {
+                        tracing::debug!(address = %self.address, %error, "connection refused");
+                        Err(error)
+                    }
+                };
+            }
+            // With as many handshakes running as allowed, new peers wait in the backlog.
+            let watched: &[BorrowedFd<'_>] = if handshakes.is_full() {
+                &[handshakes.doorbell()]
+            } else {
+                &[handshakes.doorbell(), self.as_fd()]
+            };
+            let ready = wait_readable(watched, Deadline::NEVER).map_err(|errno| Error::Os {
+                operation: "poll",
+                errno,
+            })?;
+            if ready.get(1).copied().unwrap_or(false) {
+                match self.accept_socket() {
+                    Ok(socket) => {
+                        handshakes.start(socket, Deadline::after(self.handshake_timeout))?;
+                    }
+                    // Another thread took the peer, or it gave up while waiting.
+                    Err(Error::Os {
+                        errno: nix::errno::Errno::EAGAIN | nix::errno::Errno::ECONNABORTED,
+                        ..
+                    }) => {}
+                    Err(error) => return Err(error),
+                }
             }
         }
-        tracing::debug!(address = %self.address, "connection accepted");
-        Ok(connection)
     }
 
-    /// Sets how long the whole handshake in [`accept`](Self::accept) may take (default ten
-    /// seconds), so that a peer that connects and stays silent, or sends a byte now and
-    /// then, cannot hold `accept` longer. `Duration::MAX` waits as long as the peer
-    /// takes. Without a key there is no handshake.
+    /// Takes one peer off the listening socket (blocking without a key, not with one).
+    fn accept_socket(&self) -> Result<OwnedFd, Error> {
+        let accepted: io::Result<OwnedFd> = match &self.socket {
+            Socket::Unix(listener) => listener.accept().map(|(stream, _)| stream.into()),
+            Socket::Tcp(listener) => listener.accept().and_then(|(stream, _)| {
+                // Frames go out whole in one call: Nagle's delay only adds latency.
+                stream.set_nodelay(true)?;
+                Ok(stream.into())
+            }),
+        };
+        accepted.map_err(|err| io_error("accept", &self.address, err))
+    }
+
+    /// Sets how long the whole handshake of each peer may take in
+    /// [`accept`](Self::accept) (default ten seconds), counted from when the peer is
+    /// taken off the listening socket: a peer that stays silent, or sends a byte at a
+    /// time, cannot hold a handshake longer. `Duration::MAX` sets no limit (a silent peer
+    /// then holds only its own handshake, never another peer's `accept`). Without a key
+    /// there is no handshake.
     ///
     /// ```
     /// use std::net::TcpStream;
@@ -212,7 +261,9 @@ impl Listener {
     }
 }
 
-/// Ready when a peer is waiting to be accepted.
+/// Ready when a peer is waiting to be accepted, or (with a key) a finished handshake
+/// waits to be returned by [`accept`](Listener::accept). The readiness descriptor is the
+/// listening socket's: a wait that sleeps wakes for new peers.
 ///
 /// ```
 /// use std::time::Duration;
@@ -227,6 +278,10 @@ impl Listener {
 impl Waitable for Listener {
     fn is_ready(&self) -> bool {
         self.as_fd().is_ready()
+            || self
+                .handshakes
+                .as_ref()
+                .is_some_and(Handshakes::has_finished)
     }
 
     fn readiness_fd(&self) -> Option<BorrowedFd<'_>> {

@@ -10,6 +10,7 @@
 
 mod address;
 mod client;
+mod handshakes;
 #[allow(clippy::module_inception)]
 mod listener;
 
