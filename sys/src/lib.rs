@@ -19,6 +19,7 @@
 //! | [`process`] | cached process and thread ids, a fork generation counter |
 //! | [`liveness`] | whether a thread or process still runs; [`ProcessIdentity`](liveness::ProcessIdentity): an id a reused pid is not mistaken for |
 //! | [`per_process`] | [`PerProcess`]: a static made afresh in a forked child |
+//! | [`at_exit`] | what a child that ends with `_exit` still does first (its non-daemon threads joined) |
 //! | [`panic`](mod@panic) | the message of a panic payload; catching a panic without printing it |
 //! | [`call`] | [`Call`]: a function called with a tuple of arguments |
 //! | [`reactor`] | the one async wake-up layer: futures woken when a futex word changes or a descriptor turns readable |
@@ -31,6 +32,7 @@
 //! assert!(deadline.is_never());
 //! ```
 
+pub mod at_exit;
 pub mod backoff;
 pub mod call;
 pub mod deadline;

@@ -148,6 +148,13 @@ pub(crate) fn main_thread() -> ThreadInfo {
 pub(crate) fn register_started(record: &Arc<ThreadRecord>) {
     if !record.daemon {
         install_exit_hook();
+        // A child process of mp-processes ends with `_exit`, past the C library's
+        // `atexit`: its exit path runs this instead, as Python's child runs
+        // `threading._shutdown()`.
+        mp_sys::at_exit::register(
+            "mp-threads: wait for non-daemon threads",
+            wait_for_this_process,
+        );
     }
     LIVE.lock().insert(record.ident, Arc::clone(record));
 }
@@ -204,30 +211,36 @@ fn install_exit_hook() {
 /// thread has finished.
 extern "C" fn wait_for_non_daemon_threads() {
     let _ = std::panic::catch_unwind(|| {
-        let pid = mp_sys::process::current_pid();
         // A forked child inherits the hook and the parent's records, but none of
-        // the parent's threads (and perhaps a lock held by one of them).
-        if pid != EXIT_HOOK_PID.load(Ordering::Relaxed) {
+        // the parent's threads (and perhaps a lock held by one of them): a child
+        // that started threads of its own waits through mp-sys's `at_exit` instead.
+        if mp_sys::process::current_pid() != EXIT_HOOK_PID.load(Ordering::Relaxed) {
             return;
         }
-        // Thread-local storage of the exiting thread may already be gone here,
-        // so it is recognised by its TID.
-        let exiting_tid = mp_sys::process::current_tid();
-        let mut live = LIVE.lock();
-        loop {
-            let waiting_for = live.values().find(|record| {
-                !record.daemon
-                    && record.kind == ThreadKind::Started
-                    && record.pid == pid
-                    && record.native_id.load(Ordering::Acquire) != exiting_tid
-            });
-            match waiting_for {
-                Some(record) => {
-                    tracing::debug!(name = %record.name, "process exit waits for a non-daemon thread");
-                    NON_DAEMON_EXITED.wait(&mut live);
-                }
-                None => break,
-            }
-        }
+        wait_for_this_process();
     });
+}
+
+/// Waits until every non-daemon thread this process started has ended.
+fn wait_for_this_process() {
+    let pid = mp_sys::process::current_pid();
+    // Thread-local storage of the exiting thread may already be gone here, so it is
+    // recognised by its TID.
+    let exiting_tid = mp_sys::process::current_tid();
+    let mut live = LIVE.lock();
+    loop {
+        let waiting_for = live.values().find(|record| {
+            !record.daemon
+                && record.kind == ThreadKind::Started
+                && record.pid == pid
+                && record.native_id.load(Ordering::Acquire) != exiting_tid
+        });
+        match waiting_for {
+            Some(record) => {
+                tracing::debug!(name = %record.name, "process exit waits for a non-daemon thread");
+                NON_DAEMON_EXITED.wait(&mut live);
+            }
+            None => break,
+        }
+    }
 }

@@ -12,8 +12,8 @@ use super::exit::exit_now;
 use crate::children::join_non_daemonic;
 use crate::wire::{Outcome, Tag};
 
-/// Sends the outcome to the parent, waits for this child's own non-daemonic children (as
-/// Python's child processes do on their way out) and exits: 0 when the target returned,
+/// Sends the outcome to the parent, waits for this child's own non-daemon threads and
+/// non-daemonic children (as Python's child processes do on their way out) and exits: 0 when the target returned,
 /// 1 otherwise (Python's exit code for an uncaught exception). Daemonic children die
 /// with this process.
 pub(crate) fn finish<R: Serialize>(channel: &UnixStream, outcome: Outcome<R>) -> ! {
@@ -42,6 +42,9 @@ pub(crate) fn finish<R: Serialize>(channel: &UnixStream, outcome: Outcome<R>) ->
             1
         }
     };
+    // As Python's child on its way out: its non-daemon threads first
+    // (`threading._shutdown()`, registered by mp-threads), then its non-daemonic children.
+    mp_sys::at_exit::run();
     let _ = catch_unwind(join_non_daemonic);
     exit_now(code)
 }
