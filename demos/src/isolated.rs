@@ -218,11 +218,13 @@ impl Isolated {
             }
         };
 
-        let deadline = started + self.time_limit;
+        let deadline = started
+            .checked_add(self.time_limit)
+            .map_or(mp::sys::Deadline::NEVER, mp::sys::Deadline::at);
         let end = loop {
             match child.try_wait() {
                 Ok(Some(status)) => break end_of(status),
-                Ok(None) if Instant::now() >= deadline => {
+                Ok(None) if deadline.has_passed() => {
                     tracing::debug!(pid = child.id(), "time limit reached: killing the group");
                     let _ = killpg(group, Signal::SIGKILL);
                     let _ = child.wait();
@@ -381,13 +383,13 @@ fn collect_output(output: JoinHandle<Vec<String>>) -> Vec<String> {
 /// Waits up to `linger` for the group to empty, reaping what reaches this process;
 /// `false` if processes remain.
 fn group_settles(group: Pid, linger: Duration) -> bool {
-    let deadline = Instant::now() + linger;
+    let deadline = mp::sys::Deadline::after(linger);
     loop {
         reap_group(group);
         if group_is_empty(group) {
             return true;
         }
-        if Instant::now() >= deadline {
+        if deadline.has_passed() {
             return false;
         }
         std::thread::sleep(POLL);

@@ -2,7 +2,7 @@
 
 use std::any::Any;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::DemoError;
 
@@ -32,9 +32,10 @@ const POLL: Duration = Duration::from_millis(1);
 /// ```
 pub fn join_thread<T>(handle: JoinHandle<T>, limit: Duration) -> Result<T, DemoError> {
     let name = handle.thread().name().unwrap_or("<unnamed>").to_owned();
-    let deadline = Instant::now() + limit;
+    // A limit past the clock's end is no limit.
+    let deadline = mp::sys::Deadline::after(limit);
     while !handle.is_finished() {
-        if Instant::now() >= deadline {
+        if deadline.has_passed() {
             return Err(DemoError::ThreadTimedOut { name, limit });
         }
         std::thread::sleep(POLL);
@@ -58,6 +59,12 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_limit_past_the_clock_is_no_limit() {
+        let quick = std::thread::spawn(|| 5);
+        assert_eq!(join_thread(quick, Duration::MAX).unwrap(), 5);
+    }
 
     #[test]
     fn a_thread_past_its_limit_is_an_error_not_a_hang() {
