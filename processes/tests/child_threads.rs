@@ -23,7 +23,11 @@ fn leave_a_thread_behind(slot: Value<u32>, mark: u32, daemon: bool) {
 
 #[test]
 fn a_child_waits_for_its_non_daemon_threads() {
-    for method in [StartMethod::Fork, StartMethod::Forkserver, StartMethod::Spawn] {
+    for method in [
+        StartMethod::Fork,
+        StartMethod::Forkserver,
+        StartMethod::Spawn,
+    ] {
         let slot = Value::new(0u32).expect("a shared value");
         let child = Process::new(leave_a_thread_behind, (slot.clone(), 7, false))
             .start_method(method)
@@ -46,5 +50,9 @@ fn a_child_does_not_wait_for_its_daemon_threads() {
         .start()
         .expect("the child starts");
     child.join_timeout(PATIENCE).expect("the child ends");
-    assert_eq!(slot.get().expect("readable"), 0, "the daemon thread was waited for");
+    assert_eq!(
+        slot.get().expect("readable"),
+        0,
+        "the daemon thread was waited for"
+    );
 }

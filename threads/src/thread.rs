@@ -166,7 +166,7 @@ where
                 Ok(JoinHandle {
                     info: ThreadInfo::from_record(record),
                     packet,
-                    os_handle: Some(os_handle),
+                    os_handle: Mutex::new(Some(os_handle)),
                 })
             }
             Err(source) => {
@@ -271,7 +271,9 @@ impl<T> Packet<T> {
 pub struct JoinHandle<T> {
     info: ThreadInfo,
     packet: Arc<Packet<T>>,
-    os_handle: Option<std::thread::JoinHandle<()>>,
+    /// The OS thread, joined once its result is taken (behind a lock so that a shared
+    /// handle can be joined with a timeout).
+    os_handle: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl<T> JoinHandle<T> {
@@ -290,7 +292,7 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(handle.join()?, vec![1, 2, 3]);
     /// # Ok::<(), mp_threads::Error>(())
     /// ```
-    pub fn join(mut self) -> Result<T, Error> {
+    pub fn join(self) -> Result<T, Error> {
         self.check_not_current()?;
         let outcome = self.packet.take(None);
         self.reap();
@@ -304,11 +306,11 @@ impl<T> JoinHandle<T> {
     /// use std::time::Duration;
     /// use mp_threads::Thread;
     ///
-    /// let mut handle = Thread::new(|| 5, ()).start()?;
+    /// let handle = Thread::new(|| 5, ()).start()?;
     /// assert_eq!(handle.join_timeout(Duration::from_secs(5))?, 5);
     /// # Ok::<(), mp_threads::Error>(())
     /// ```
-    pub fn join_timeout(&mut self, timeout: Duration) -> Result<T, Error> {
+    pub fn join_timeout(&self, timeout: Duration) -> Result<T, Error> {
         self.check_not_current()?;
         let outcome = self.packet.take(Deadline::after(timeout).instant());
         if !matches!(outcome, Err(Error::TimedOut)) {
@@ -337,7 +339,7 @@ impl<T> JoinHandle<T> {
     /// ```
     /// use mp_threads::Thread;
     ///
-    /// let mut handle = Thread::new(|| (), ()).start()?;
+    /// let handle = Thread::new(|| (), ()).start()?;
     /// handle.join_timeout(std::time::Duration::from_secs(5))?;
     /// assert!(handle.is_finished());
     /// # Ok::<(), mp_threads::Error>(())
@@ -399,8 +401,8 @@ impl<T> JoinHandle<T> {
 
     /// Releases the OS thread once its target is done (only thread-local
     /// destructors can still be running then).
-    fn reap(&mut self) {
-        if let Some(os_handle) = self.os_handle.take() {
+    fn reap(&self) {
+        if let Some(os_handle) = self.os_handle.lock().take() {
             // The body catches the target's panics; an Err here could only come
             // from a panicking thread-local destructor, which has already been
             // reported by the panic hook.

@@ -264,13 +264,13 @@ impl<T> TimerHandle<T> {
     /// use std::time::Duration;
     /// use mp_threads::{Error, Timer};
     ///
-    /// let mut timer = Timer::new(Duration::from_secs(3600), || (), ()).start()?;
+    /// let timer = Timer::new(Duration::from_secs(3600), || (), ()).start()?;
     /// assert!(matches!(timer.join_timeout(Duration::from_millis(5)), Err(Error::TimedOut)));
     /// timer.cancel();
     /// assert_eq!(timer.join_timeout(Duration::from_secs(5))?, None);
     /// # Ok::<(), mp_threads::Error>(())
     /// ```
-    pub fn join_timeout(&mut self, timeout: Duration) -> Result<Option<T>, Error> {
+    pub fn join_timeout(&self, timeout: Duration) -> Result<Option<T>, Error> {
         self.handle.join_timeout(timeout)
     }
 

@@ -21,10 +21,10 @@ fn each_thread_sees_only_its_own_value() -> Result<(), Error> {
             current_thread().name()
         )
     };
-    let mut a = Thread::new(greet, (Arc::clone(&school), "A"))
+    let a = Thread::new(greet, (Arc::clone(&school), "A"))
         .name("Thread-A")
         .start()?;
-    let mut b = Thread::new(greet, (Arc::clone(&school), "B"))
+    let b = Thread::new(greet, (Arc::clone(&school), "B"))
         .name("Thread-B")
         .start()?;
     assert_eq!(a.join_timeout(LIMIT)?, "Hello, A (in Thread-A)");
@@ -153,7 +153,7 @@ fn values_mut_sums_per_thread_counters() -> Result<(), Error> {
             .start()
         })
         .collect::<Result<_, _>>()?;
-    for mut worker in workers {
+    for worker in workers {
         worker.join_timeout(LIMIT)?;
     }
     let mut counts = Arc::into_inner(counts).expect("every worker has finished");

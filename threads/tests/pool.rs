@@ -741,7 +741,7 @@ fn many_submitters_each_get_their_own_results() -> Result<(), Error> {
             .start()
         })
         .collect::<Result<_, _>>()?;
-    for (s, mut submitter) in (0..4_u64).zip(submitters) {
+    for (s, submitter) in (0..4_u64).zip(submitters) {
         let expected: u64 = (0..500).map(|n| s * 1000 + n).sum();
         assert_eq!(submitter.join_timeout(LIMIT)??, expected);
     }

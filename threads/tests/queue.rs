@@ -47,7 +47,7 @@ macro_rules! any_queue {
             fn full(&self) -> bool { $Queue::full(self) }
             fn maxsize(&self) -> usize { $Queue::maxsize(self) }
             fn task_done(&self) -> Result<(), Error> { $Queue::task_done(self) }
-            fn join_timeout(&self, timeout: Duration) -> bool { $Queue::join_timeout(self, timeout) }
+            fn join_timeout(&self, timeout: Duration) -> bool { $Queue::join_timeout(self, timeout).is_ok() }
             fn shutdown(&self, immediate: bool) { $Queue::shutdown(self, immediate) }
             fn is_shutdown(&self) -> bool { $Queue::is_shutdown(self) }
         }
@@ -149,7 +149,6 @@ fn blocking_put_waits_for_room<Q: AnyQueue<u64>>() -> Result<(), Error> {
     // The producer is blocked on the full queue until an item is taken.
     assert_eq!(queue.get_timeout(LIMIT)?, 1);
     assert_eq!(queue.get_timeout(LIMIT)?, 2);
-    let mut producer = producer;
     assert!(producer.join_timeout(LIMIT)?);
     Ok(())
 }
@@ -163,7 +162,6 @@ fn blocking_get_waits_for_an_item<Q: AnyQueue<u64>>() -> Result<(), Error> {
     };
     std::thread::sleep(SHORT);
     queue.put(7)?;
-    let mut consumer = consumer;
     assert_eq!(consumer.join_timeout(LIMIT)??, 7);
     Ok(())
 }
@@ -198,7 +196,6 @@ fn task_done_and_join<Q: AnyQueue<u64>>() -> Result<(), Error> {
         })?
     };
     assert!(queue.join_timeout(LIMIT), "join returns once all are done");
-    let mut worker = worker;
     assert_eq!(worker.join_timeout(LIMIT)??, 45);
     assert!(matches!(
         queue.task_done(),
@@ -247,7 +244,6 @@ fn immediate_shutdown_discards_and_releases_join<Q: AnyQueue<u64>>() -> Result<(
     queue.shutdown(true);
     assert!(queue.empty());
     assert!(matches!(queue.get(), Err(Error::ShutDown)));
-    let mut joiner = joiner;
     assert!(joiner.join_timeout(LIMIT)?, "discarded items count as done");
     // Immediate after a plain shutdown still discards.
     let second = Q::make(0);
@@ -282,10 +278,10 @@ fn shutdown_wakes_blocked_getters_and_putters<Q: AnyQueue<u64>>() -> Result<(), 
     std::thread::sleep(SHORT);
     empty.shutdown(false);
     full.shutdown(false);
-    for mut getter in getters {
+    for getter in getters {
         assert!(matches!(getter.join_timeout(LIMIT)?, Err(Error::ShutDown)));
     }
-    for mut putter in putters {
+    for putter in putters {
         assert!(matches!(
             putter.join_timeout(LIMIT)?,
             Err(PutError::ShutDown(n)) if (1..4).contains(&n)
@@ -353,13 +349,13 @@ fn hammer<Q: AnyQueue<u64>>(maxsize: usize) -> Result<(), Error> {
             })
         })
         .collect::<Result<_, _>>()?;
-    for mut producer in producers {
+    for producer in producers {
         producer.join_timeout(LIMIT)?.map_err(Error::from)?;
     }
     assert!(queue.join_timeout(LIMIT), "every item was marked done");
     queue.shutdown(false);
     let mut all = Vec::new();
-    for mut consumer in consumers {
+    for consumer in consumers {
         all.extend(consumer.join_timeout(LIMIT)??);
     }
     all.sort_unstable();
@@ -414,7 +410,7 @@ fn fifo_order_holds_per_producer_under_contention() -> Result<(), Error> {
         assert_eq!(next[p as usize], n, "producer {p}'s items out of order");
         next[p as usize] += 1;
     }
-    for mut producer in producers {
+    for producer in producers {
         producer.join_timeout(LIMIT)?.map_err(Error::from)?;
     }
     Ok(())
@@ -440,15 +436,14 @@ fn immediate_shutdown_racing_producers_loses_no_accounting() -> Result<(), Error
             .collect::<Result<_, _>>()?;
         std::thread::sleep(Duration::from_millis(2));
         queue.shutdown(true);
-        for mut producer in producers {
+        for producer in producers {
             producer.join_timeout(LIMIT)?;
         }
         assert!(queue.empty());
         assert!(matches!(queue.try_get(), Err(Error::ShutDown)));
-        assert!(
-            queue.join_timeout(LIMIT),
-            "discarded items still counted as unfinished"
-        );
+        queue
+            .join_timeout(LIMIT)
+            .expect("discarded items no longer counted as unfinished");
     }
     Ok(())
 }
@@ -516,7 +511,6 @@ fn simple_queue_puts_and_gets() -> Result<(), Error> {
         spawn(move || queue.get_timeout(LIMIT))?
     };
     queue.put(3);
-    let mut consumer = consumer;
     assert_eq!(consumer.join_timeout(LIMIT)??, 3);
     Ok(())
 }
@@ -547,14 +541,14 @@ fn simple_queue_hammer_delivers_exactly_once() -> Result<(), Error> {
             })
         })
         .collect::<Result<_, _>>()?;
-    for mut producer in producers {
+    for producer in producers {
         producer.join_timeout(LIMIT)?;
     }
     for _ in 0..4 {
         queue.put(None);
     }
     let mut all = Vec::new();
-    for mut consumer in consumers {
+    for consumer in consumers {
         all.extend(consumer.join_timeout(LIMIT)??);
     }
     all.sort_unstable();
@@ -580,7 +574,7 @@ fn queues_debug_print_their_state() -> Result<(), Error> {
 fn join_all<T>(handles: Vec<JoinHandle<T>>) -> Result<Vec<T>, Error> {
     handles
         .into_iter()
-        .map(|mut handle| handle.join_timeout(LIMIT))
+        .map(|handle| handle.join_timeout(LIMIT))
         .collect()
 }
 
@@ -652,7 +646,7 @@ fn fifo_timed_get_gives_up_at_its_deadline_then_works_again() -> Result<(), Erro
         queue.task_done(),
         Err(Error::TaskDoneTooManyTimes)
     ));
-    assert!(queue.join_timeout(SHORT));
+    queue.join_timeout(SHORT)?;
     Ok(())
 }
 
@@ -693,11 +687,9 @@ fn fifo_shutdown_wakes_every_waiter() -> Result<(), Error> {
                 "{put:?}"
             );
         }
-        let mut joiner = joiner;
-        assert!(
-            joiner.join_timeout(LIMIT)?,
-            "the discarded items count as done"
-        );
+        joiner
+            .join_timeout(LIMIT)?
+            .expect("the discarded items count as done");
         assert!(full.empty());
     }
     Ok(())
@@ -730,7 +722,7 @@ fn fifo_task_done_counts_exactly_with_many_threads() -> Result<(), Error> {
         .into_iter()
         .sum();
     assert_eq!(done, ITEMS);
-    assert!(queue.join_timeout(SHORT));
+    queue.join_timeout(SHORT).expect("every task is done");
     // Every item is done: one more is one too many, on every thread at once.
     let extras: Vec<_> = (0..THREADS)
         .map(|_| {
@@ -791,7 +783,7 @@ fn fifo_shutdown_racing_puts_strands_no_accepted_item() -> Result<(), Error> {
                 .sum();
             assert_eq!(received, accepted, "an accepted item was stranded");
             assert!(queue.empty());
-            assert!(queue.join_timeout(SHORT));
+            queue.join_timeout(SHORT).expect("every task is done");
         }
     }
     Ok(())
@@ -831,7 +823,7 @@ fn fifo_rejected_puts_and_extra_task_dones_leave_the_state_intact() -> Result<()
         queue.task_done(),
         Err(Error::TaskDoneTooManyTimes)
     ));
-    assert!(queue.join_timeout(SHORT));
+    queue.join_timeout(SHORT).expect("every task is done");
     assert_eq!(queue.get()?, 0);
     assert!(matches!(queue.get(), Err(Error::ShutDown)));
     Ok(())

@@ -83,14 +83,14 @@ fn a_panic_comes_back_with_its_message_and_thread_name() -> Result<(), Error> {
 #[test]
 fn join_timeout_of_duration_max_waits_as_join() -> Result<(), Error> {
     let (release, gate) = mpsc::channel::<u32>();
-    let mut running = Thread::new(move || gate.recv_timeout(LIMIT).map(|n| n * 2), ()).start()?;
+    let running = Thread::new(move || gate.recv_timeout(LIMIT).map(|n| n * 2), ()).start()?;
     release.send(21).expect("the thread waits for it");
     assert_eq!(running.join_timeout(Duration::MAX)?, Ok(42));
     assert!(matches!(
         running.join_timeout(Duration::MAX),
         Err(Error::AlreadyTaken)
     ));
-    let mut finished = Thread::new(|| "done", ()).start()?;
+    let finished = Thread::new(|| "done", ()).start()?;
     assert_eq!(
         finished.join_timeout(Duration::from_secs(u64::MAX / 2))?,
         "done"
@@ -101,7 +101,7 @@ fn join_timeout_of_duration_max_waits_as_join() -> Result<(), Error> {
 #[test]
 fn join_timeout_keeps_the_value_until_the_thread_is_done() -> Result<(), Error> {
     let (release, gate) = mpsc::channel::<u32>();
-    let mut handle = Thread::new(move || gate.recv_timeout(LIMIT).map(|n| n * 2), ()).start()?;
+    let handle = Thread::new(move || gate.recv_timeout(LIMIT).map(|n| n * 2), ()).start()?;
     assert!(matches!(
         handle.join_timeout(Duration::from_millis(20)),
         Err(Error::TimedOut)
@@ -127,7 +127,7 @@ fn joining_itself_reports_an_error_not_a_hang() -> Result<(), Error> {
     let (send_verdict, receive_verdict) = mpsc::channel::<bool>();
     let handle = Thread::new(
         move || {
-            if let Ok(mut own) = receive_handle.recv_timeout(LIMIT) {
+            if let Ok(own) = receive_handle.recv_timeout(LIMIT) {
                 let refused = matches!(own.join_timeout(LIMIT), Err(Error::JoinCurrentThread));
                 send_verdict.send(refused).ok();
             }
@@ -184,8 +184,7 @@ fn given_names_are_kept_even_with_nul_bytes() -> Result<(), Error> {
 
 #[test]
 fn idents_and_native_ids_describe_the_running_thread() -> Result<(), Error> {
-    let mut handle =
-        Thread::new(|| (get_ident(), get_native_id(), current_thread()), ()).start()?;
+    let handle = Thread::new(|| (get_ident(), get_native_id(), current_thread()), ()).start()?;
     let (ident, tid, info) = handle.join_timeout(LIMIT)?;
     assert_eq!(handle.ident(), ident);
     assert_eq!(info.ident(), ident);
@@ -384,7 +383,7 @@ fn many_threads_all_run_once() -> Result<(), Error> {
         })
         .collect::<Result<_, _>>()?;
     let mut seen: Vec<usize> = Vec::new();
-    for mut handle in handles {
+    for handle in handles {
         seen.push(handle.join_timeout(LIMIT)?);
     }
     seen.sort_unstable();
@@ -432,7 +431,7 @@ fn threads_with_the_reexported_lock_count_exactly() -> Result<(), Error> {
             .start()
         })
         .collect::<Result<_, _>>()?;
-    for mut worker in workers {
+    for worker in workers {
         worker.join_timeout(LIMIT)?;
     }
     assert_eq!(counter.load(Ordering::SeqCst), 40_000);

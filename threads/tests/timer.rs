@@ -11,8 +11,7 @@ const LIMIT: Duration = Duration::from_secs(10);
 #[test]
 fn fires_after_the_interval_with_its_arguments() -> Result<(), Error> {
     let started = Instant::now();
-    let mut timer =
-        Timer::new(Duration::from_millis(30), |a: u32, b: u32| a + b, (40, 2)).start()?;
+    let timer = Timer::new(Duration::from_millis(30), |a: u32, b: u32| a + b, (40, 2)).start()?;
     assert_eq!(timer.join_timeout(LIMIT)?, Some(42));
     assert!(
         started.elapsed() >= Duration::from_millis(30),
@@ -27,7 +26,7 @@ fn fires_after_the_interval_with_its_arguments() -> Result<(), Error> {
 fn cancelled_before_firing_never_runs() -> Result<(), Error> {
     let ran = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&ran);
-    let mut timer = Timer::new(
+    let timer = Timer::new(
         Duration::from_secs(3600),
         move || flag.store(true, Ordering::SeqCst),
         (),
@@ -46,7 +45,7 @@ fn cancelled_before_firing_never_runs() -> Result<(), Error> {
 
 #[test]
 fn join_timeout_leaves_the_timer_usable() -> Result<(), Error> {
-    let mut timer = Timer::new(Duration::from_secs(3600), || "never", ()).start()?;
+    let timer = Timer::new(Duration::from_secs(3600), || "never", ()).start()?;
     assert!(matches!(
         timer.join_timeout(Duration::from_millis(10)),
         Err(Error::TimedOut)
@@ -58,7 +57,7 @@ fn join_timeout_leaves_the_timer_usable() -> Result<(), Error> {
 
 #[test]
 fn a_panicking_function_is_reported() -> Result<(), Error> {
-    let mut timer = Timer::new(Duration::ZERO, || -> u8 { panic!("timer failed") }, ())
+    let timer = Timer::new(Duration::ZERO, || -> u8 { panic!("timer failed") }, ())
         .name("doomed")
         .start()?;
     match timer.join_timeout(LIMIT) {
@@ -75,7 +74,7 @@ fn a_panicking_function_is_reported() -> Result<(), Error> {
 
 #[test]
 fn runs_on_its_own_named_thread() -> Result<(), Error> {
-    let mut timer = Timer::new(
+    let timer = Timer::new(
         Duration::from_millis(1),
         || current_thread().name().to_owned(),
         (),
@@ -91,7 +90,7 @@ fn runs_on_its_own_named_thread() -> Result<(), Error> {
 
 #[test]
 fn a_huge_interval_is_no_error() -> Result<(), Error> {
-    let mut timer = Timer::new(Duration::MAX, || (), ()).start()?;
+    let timer = Timer::new(Duration::MAX, || (), ()).start()?;
     assert!(timer.cancel());
     assert_eq!(timer.join_timeout(LIMIT)?, None);
     Ok(())
@@ -99,9 +98,9 @@ fn a_huge_interval_is_no_error() -> Result<(), Error> {
 
 #[test]
 fn join_timeout_of_duration_max_waits_for_the_timer() -> Result<(), Error> {
-    let mut fired = Timer::new(Duration::ZERO, |n: u8| n + 1, (6,)).start()?;
+    let fired = Timer::new(Duration::ZERO, |n: u8| n + 1, (6,)).start()?;
     assert_eq!(fired.join_timeout(Duration::MAX)?, Some(7));
-    let mut cancelled = Timer::new(Duration::MAX, || (), ()).start()?;
+    let cancelled = Timer::new(Duration::MAX, || (), ()).start()?;
     assert!(cancelled.cancel());
     assert_eq!(cancelled.join_timeout(Duration::MAX)?, None);
     Ok(())
@@ -112,7 +111,7 @@ fn cancel_and_firing_race_to_exactly_one_winner() -> Result<(), Error> {
     for _ in 0..200 {
         let ran = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&ran);
-        let mut timer = Timer::new(
+        let timer = Timer::new(
             Duration::ZERO,
             move || flag.store(true, Ordering::SeqCst),
             (),

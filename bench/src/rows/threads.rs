@@ -44,7 +44,7 @@ fn start_join_mp_threads(iterations: u64) -> Result<Duration, BenchError> {
     let mut sum = 0u64;
     let start = Instant::now();
     for n in 0..iterations {
-        let mut handle = mp_threads::Thread::new(plus_one, (n,))
+        let handle = mp_threads::Thread::new(plus_one, (n,))
             .start()
             .map_err(threads_error("a thread to start"))?;
         sum += handle

@@ -40,7 +40,7 @@ pub(super) fn thread_error(error: mp_threads::Error) -> DemoError {
 }
 
 /// Python's `t.join()`, bounded: the target's value, or why there is none.
-pub(super) fn join_within<T>(mut handle: JoinHandle<T>, limit: Duration) -> Result<T, DemoError> {
+pub(super) fn join_within<T>(handle: JoinHandle<T>, limit: Duration) -> Result<T, DemoError> {
     match handle.join_timeout(limit) {
         Ok(value) => Ok(value),
         Err(mp_threads::Error::TimedOut) => Err(DemoError::ThreadTimedOut {

@@ -242,23 +242,28 @@ macro_rules! queue_methods {
                 self.core.join(None);
             }
 
-            /// [`join`](Self::join) waiting at most `timeout`; true if every task
-            /// was done in time.
+            /// [`join`](Self::join) waiting at most `timeout`:
+            /// [`Error::TimedOut`](crate::Error::TimedOut) if some task is still
+            /// unfinished then (the shape of every `_timeout` call of the workspace).
             ///
             /// ```
             /// use std::time::Duration;
+            /// use mp_threads::Error;
             ///
             #[doc = concat!("let queue = mp_threads::", stringify!($Queue), "::new();")]
             /// queue.put(1)?;
-            /// assert!(!queue.join_timeout(Duration::from_millis(5)));
+            /// assert!(matches!(queue.join_timeout(Duration::from_millis(5)), Err(Error::TimedOut)));
             /// queue.get()?;
             /// queue.task_done()?;
-            /// assert!(queue.join_timeout(Duration::from_millis(5)));
+            /// queue.join_timeout(Duration::from_millis(5))?;
             /// # Ok::<(), mp_threads::Error>(())
             /// ```
-            #[must_use = "false means some tasks are still unfinished"]
-            pub fn join_timeout(&self, timeout: std::time::Duration) -> bool {
-                self.core.join(crate::queue::api::Wait::timeout(timeout).deadline())
+            pub fn join_timeout(&self, timeout: std::time::Duration) -> Result<(), crate::Error> {
+                if self.core.join(crate::queue::api::Wait::timeout(timeout).deadline()) {
+                    Ok(())
+                } else {
+                    Err(crate::Error::TimedOut)
+                }
             }
 
             /// Shuts the queue down, as Python 3.13's `shutdown(immediate)`: every
