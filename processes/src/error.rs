@@ -68,8 +68,8 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-    /// The forkserver went away before it said how the child ended: the exit status is
-    /// not known.
+    /// The forkserver went away before it said how the child ended, and the child had
+    /// reported nothing: the exit status is not known (`exitcode()` is 255, as Python's).
     #[error("the exit status of process {name} was lost with the forkserver")]
     StatusLost {
         /// The process's name.

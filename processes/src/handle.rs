@@ -191,6 +191,9 @@ impl<R> ProcessHandle<R> {
 
     /// Python's `exitcode`: `None` while the child runs, then 0 if its target returned, 1
     /// if it panicked, the code it passed to `exit`, or minus the signal that killed it.
+    /// If its exit status was lost (its forkserver was killed before reporting it): 0 or
+    /// 1 from what the child reported, or 255, as Python's forkserver start method
+    /// reports, if it reported nothing.
     ///
     /// Does not wait for a running child; for one that has just ended it reads what is
     /// left to read (briefly waiting for the forkserver's report).

@@ -211,6 +211,9 @@ pub use children::active_children;
 pub use context::Context;
 pub use cpu::cpu_count;
 pub use error::Error;
+#[doc(hidden)]
+pub use forkserver::client::forkserver_pid;
+pub use forkserver::client::set_forkserver_timeout;
 pub use handle::ProcessHandle;
 pub use identity::{ProcessInfo, current_process, parent_process};
 #[cfg(feature = "async")]

@@ -197,11 +197,14 @@ impl Record {
             }
         }
         inner.channel = None;
-        if let Some(Some(status)) = inner.status {
-            self.exitcode
-                .store(i64::from(status.exitcode()), Ordering::Release);
-            tracing::debug!(name = %self.name, pid = self.pid, exitcode = status.exitcode(), "process ended");
-        }
+        let exitcode = match inner.status {
+            Some(Some(status)) => status.exitcode(),
+            // The status was lost (its forkserver died first, or someone else reaped
+            // it): what the child reported says how it ended, else Python's 255.
+            _ => lost_status_exitcode(&inner.outcome),
+        };
+        self.exitcode.store(i64::from(exitcode), Ordering::Release);
+        tracing::debug!(name = %self.name, pid = self.pid, exitcode, "process ended");
         Ok(())
     }
 
@@ -239,6 +242,23 @@ impl Record {
                 _ => Err(Error::StatusLost { name }),
             },
         }
+    }
+}
+
+/// The exit code of a child whose exit status was lost: 0 if it reported a value, 1 if
+/// it reported a panic or a failure (as it would have exited), and Python's 255 (what its
+/// forkserver start method reports then) if it reported nothing.
+fn lost_status_exitcode(outcome: &Slot) -> i32 {
+    const LOST: i32 = 255;
+    let Slot::Received(bytes, _) = outcome else {
+        return LOST;
+    };
+    // The frame is `(Tag, Outcome<R>)`: two variant indices (varints, under 128 here)
+    // come first, whatever `R` is.
+    match bytes.get(1) {
+        Some(0) => 0,
+        Some(_) => 1,
+        None => LOST,
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use mp_sys::{Deadline, pidfd};
@@ -18,6 +19,32 @@ use mp_sys::PerProcess;
 
 /// This process's forkserver, once started (a forked child has none: it starts its own).
 static SERVER: PerProcess<Mutex<Option<ForkServer>>> = PerProcess::new(|| Mutex::new(None));
+
+/// How long a start waits for the forkserver's answer, in milliseconds (see
+/// [`set_forkserver_timeout`]).
+static ANSWER_PATIENCE_MS: AtomicU64 = AtomicU64::new(30_000);
+
+/// Sets how long a start with the forkserver method waits for the server's answer
+/// (default 30 s; `Duration::MAX`: for ever). A server that does not answer in time
+/// (stopped, or wedged) fails that start with [`Error::Start`] and is killed; the next
+/// start gets a fresh server. Python waits for ever.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// mp_processes::set_forkserver_timeout(Duration::from_secs(60));
+/// # mp_processes::set_forkserver_timeout(Duration::from_secs(30));
+/// ```
+pub fn set_forkserver_timeout(timeout: Duration) {
+    let millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+    ANSWER_PATIENCE_MS.store(millis, Ordering::Relaxed);
+}
+
+/// The pid of this process's forkserver, if one runs (for tests that stop or kill it).
+#[doc(hidden)]
+pub fn forkserver_pid() -> Option<i32> {
+    SERVER.get().lock().as_ref().map(|server| server.pid)
+}
 
 /// The parent's connection to its forkserver.
 struct ForkServer {
@@ -73,11 +100,28 @@ pub(crate) fn start_child(call: &Call, channel: &UnixStream) -> Result<(i32, Own
                 continue;
             }
             Err(err) => err,
-            Ok(()) => match mp_wire::recv_value::<Reply>(&connection.control, MAX_CONTROL_LEN) {
-                Ok(Reply::Started { pid, pidfd }) => return Ok((pid, pidfd.into_inner())),
-                Ok(Reply::Failed(reason)) => return Err(Error::start(name, reason)),
-                Err(err) => err,
-            },
+            Ok(()) => {
+                let patience = Duration::from_millis(ANSWER_PATIENCE_MS.load(Ordering::Relaxed));
+                let answered = mp_sys::poll::is_readable(
+                    connection.control.as_fd(),
+                    Deadline::after(patience),
+                )
+                .map_err(|errno| Error::os("poll", errno))?;
+                if !answered {
+                    discard(&mut server);
+                    return Err(Error::start(
+                        name,
+                        format!(
+                            "the forkserver did not answer within {patience:?} (stopped?); it was killed, and the next start gets a new one"
+                        ),
+                    ));
+                }
+                match mp_wire::recv_value::<Reply>(&connection.control, MAX_CONTROL_LEN) {
+                    Ok(Reply::Started { pid, pidfd }) => return Ok((pid, pidfd.into_inner())),
+                    Ok(Reply::Failed(reason)) => return Err(Error::start(name, reason)),
+                    Err(err) => err,
+                }
+            }
         };
         // The conversation is out of step or the server is gone: never reuse it.
         discard(&mut server);
