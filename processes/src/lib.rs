@@ -18,6 +18,7 @@
 //! | `p.terminate()`, `p.kill()` | [`terminate()`](ProcessHandle::terminate) (`SIGTERM`), [`kill()`](ProcessHandle::kill) (`SIGKILL`) |
 //! | `p.sentinel` | [`sentinel()`](ProcessHandle::sentinel) → [`Sentinel`] (a pidfd) |
 //! | an exception in the child | [`Error::Panicked`] with the panic message |
+//! | `class P(Process): def run(self)`; `P(...).start()` | [`impl Run for P`](Run); [`p.start()`](Run::start) or [`Process::from_run(p)`](Process::from_run) (`join` gives `p` back as `run` left it) |
 //! | `os.fork()` and run a closure | [`Process::fork(closure)`](Process::fork) |
 //! | `set_start_method("spawn")`, `get_start_method()` | [`set_start_method(StartMethod::Spawn)`](set_start_method), [`get_start_method()`] |
 //! | `get_context("forkserver")` | [`Context::new(StartMethod::Forkserver)`](Context::new) |
@@ -202,6 +203,7 @@ mod process;
 mod record;
 mod reexec;
 mod role;
+mod runnable;
 mod sentinel;
 mod start_method;
 mod target;
@@ -220,6 +222,7 @@ pub use identity::{ProcessInfo, current_process, parent_process};
 pub use join_future::JoinFuture;
 pub use pool::{AsyncResult, Chunked, Imap, ImapUnordered, Pool, PoolBuilder};
 pub use process::Process;
+pub use runnable::Run;
 pub use sentinel::Sentinel;
 pub use start_method::{StartMethod, UnknownStartMethod, get_start_method, set_start_method};
 pub use target::Target;
