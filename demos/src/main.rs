@@ -252,8 +252,10 @@ fn run_all(args: &AllArgs, global: &GlobalArgs) -> ExitCode {
             ),
         };
         if !args.quiet {
+            // A scenario that passed said so itself, as its last line; a failure may
+            // have come before it could say anything.
             match &outcome.failure {
-                None => println!("== {}: pass\n", scenario.name),
+                None => println!(),
                 Some(why) => println!("== {}: FAIL: {why}\n", scenario.name),
             }
         }

@@ -5,6 +5,51 @@ use std::time::Duration;
 
 use crate::format_duration;
 
+/// The widest the table may be: it fits a 100-column terminal.
+pub const TABLE_WIDTH: usize = 100;
+/// The narrowest the "checked" column gets, however wide the others are.
+const MIN_CHECKED_WIDTH: usize = 24;
+const COLUMN_GAP: &str = "  ";
+
+/// `text` in lines of at most `width` characters, broken at spaces (a word longer than
+/// `width` is cut).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    for word in text.split_whitespace() {
+        let mut word = word;
+        loop {
+            let needed = current.chars().count() + usize::from(!current.is_empty());
+            if needed + word.chars().count() <= width {
+                if !current.is_empty() {
+                    current.push(' ');
+                }
+                current.push_str(word);
+                break;
+            }
+            if !current.is_empty() {
+                lines.push(std::mem::take(&mut current));
+                continue;
+            }
+            // A word longer than the column: cut it.
+            let cut = word
+                .char_indices()
+                .nth(width)
+                .map_or(word.len(), |(at, _)| at);
+            lines.push(word[..cut].to_owned());
+            word = &word[cut..];
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if !current.is_empty() || lines.is_empty() {
+        lines.push(current);
+    }
+    lines
+}
+
 /// One scenario's line in the final table.
 ///
 /// ```
@@ -93,11 +138,15 @@ pub fn render_table(outcomes: &[Outcome]) -> String {
             *width = (*width).max(cell.chars().count());
         }
     }
+    // The "checked" column takes what the others leave of TABLE_WIDTH, its text wrapped
+    // onto as many lines as it needs.
+    let others = widths[0] + widths[2] + widths[3] + 3 * COLUMN_GAP.len();
+    widths[1] = widths[1].min(TABLE_WIDTH.saturating_sub(others).max(MIN_CHECKED_WIDTH));
 
     let mut out = String::new();
     let mut line = |cells: [&str; 4]| {
         let text = format!(
-            "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}",
+            "{:<w0$}{COLUMN_GAP}{:<w1$}{COLUMN_GAP}{:<w2$}{COLUMN_GAP}{:>w3$}",
             cells[0],
             cells[1],
             cells[2],
@@ -114,7 +163,13 @@ pub fn render_table(outcomes: &[Outcome]) -> String {
     let rules = widths.map(|w| "-".repeat(w));
     line([&rules[0], &rules[1], &rules[2], &rules[3]]);
     for row in &rows {
-        line([&row[0], &row[1], &row[2], &row[3]]);
+        let wrapped = wrap(&row[1], widths[1]);
+        let mut pieces = wrapped.iter();
+        let first = pieces.next().map_or("", String::as_str);
+        line([&row[0], first, &row[2], &row[3]]);
+        for rest in pieces {
+            line(["", rest, "", ""]);
+        }
     }
 
     let failures: Vec<&Outcome> = outcomes.iter().filter(|o| !o.passed()).collect();
@@ -132,4 +187,40 @@ pub fn render_table(outcomes: &[Outcome]) -> String {
         failures.len()
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_fits_its_width_and_wraps_long_checks() {
+        let long = "every item is counted exactly once although the producer is killed in the \
+                    middle of a put and the consumer in the middle of a get, many times over";
+        let table = render_table(&[
+            Outcome::new(
+                "a-rather-long-scenario-name",
+                long,
+                Duration::from_millis(1234),
+                None,
+            ),
+            Outcome::new("short", "ok", Duration::ZERO, Some("broken".into())),
+        ]);
+        for line in table.lines() {
+            assert!(line.chars().count() <= TABLE_WIDTH, "{line:?}");
+        }
+        let flattened: String = table.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flattened.contains("many times over"),
+            "nothing of the check is lost"
+        );
+        assert!(table.contains("FAIL"));
+    }
+
+    #[test]
+    fn wrapping_breaks_at_spaces_and_cuts_only_overlong_words() {
+        assert_eq!(wrap("aa bb cc", 5), ["aa bb", "cc"]);
+        assert_eq!(wrap("abcdefgh", 3), ["abc", "def", "gh"]);
+        assert_eq!(wrap("", 10), [""]);
+    }
 }
