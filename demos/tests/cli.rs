@@ -93,14 +93,48 @@ fn all_scenarios_pass_at_a_small_scale() {
         "demos all failed:\n{}\n{}",
         run.stdout, run.stderr
     );
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let table = lines
+        .iter()
+        .position(|line| line.starts_with("scenario") && line.contains("checked"))
+        .unwrap_or_else(|| panic!("no table:\n{}", run.stdout));
+    for line in &lines[table..] {
+        assert!(
+            line.chars().count() <= 100,
+            "a table line wider than 100 columns: {line:?}"
+        );
+    }
     for scenario in SCENARIOS {
-        let row = run
-            .stdout
-            .lines()
-            .find(|line| line.split_whitespace().next() == Some(scenario.name))
-            .unwrap_or_else(|| panic!("no table row for {}:\n{}", scenario.name, run.stdout));
-        assert!(row.contains(scenario.checks), "{row}");
+        let at = table
+            + lines[table..]
+                .iter()
+                .position(|line| line.split_whitespace().next() == Some(scenario.name))
+                .unwrap_or_else(|| panic!("no table row for {}:\n{}", scenario.name, run.stdout));
+        let row = lines[at];
         assert!(row.contains(" pass "), "{row}");
+        // The check's text, wrapped onto the lines that follow its row (indented).
+        let continued = lines[at + 1..]
+            .iter()
+            .take_while(|line| line.starts_with(' '))
+            .copied();
+        // Only the "checked" column of those lines: between its header and the next.
+        let header = lines[table];
+        let from = header.find("checked").expect("a checked column");
+        let to = header.find("result").expect("a result column");
+        let column = |line: &str| -> String { line.chars().skip(from).take(to - from).collect() };
+        let shown: Vec<String> = std::iter::once(row).chain(continued).map(column).collect();
+        let words: Vec<&str> = shown
+            .iter()
+            .flat_map(|part| part.split_whitespace())
+            .collect();
+        let checks: Vec<&str> = scenario.checks.split_whitespace().collect();
+        assert!(
+            words == checks,
+            "{} does not show its check {:?}:\n{}",
+            scenario.name,
+            scenario.checks,
+            run.stdout
+        );
     }
     let summary = format!("{} passed, 0 failed", SCENARIOS.len());
     assert!(run.stdout.contains(&summary), "{}", run.stdout);

@@ -17,7 +17,11 @@ impl Run for Collatz {
     fn run(&mut self) {
         let mut n = self.start;
         while n != 1 {
-            n = if n.is_multiple_of(2) { n / 2 } else { 3 * n + 1 };
+            n = if n.is_multiple_of(2) {
+                n / 2
+            } else {
+                3 * n + 1
+            };
             self.steps += 1;
         }
         self.ran_in = std::process::id();
