@@ -98,11 +98,13 @@ scenarios! {
     thread_local => "thread-local", "004 3.4", "per-thread student name in a Local", "Hello, A (in Thread-A) and Hello, B (in Thread-B)";
     lock_owner_death => "lock-owner-death", "beyond", "a process is killed while it holds a lock", "another process takes the lock, told that the owner died";
     pool_map => "pool-map", "002 Pool", "Pool(4).map(square, [1..5]) on worker processes", "[1, 4, 9, 16, 25], computed in the pool's workers";
+    pool_apply_starmap => "pool-apply-starmap", "002 Pool", "Pool(4): apply(power, (2, 10)), then starmap(power, pairs), as the text names them", "1024, then each power of two in order, all computed in the pool's workers";
     pool_apply_async => "pool-apply-async", "004 2.2", "Pool(4), 5 apply_async tasks with random sleeps, close, join", "5 tasks ran, each its full sleep, on at most 4 worker pids";
     pool_worker_crash => "pool-worker-crash", "beyond", "a pool task kills its worker process (SIGKILL, or abort)", "that task fails naming the signal, the others succeed, the pool runs another map";
     pool_progress => "pool-progress", "beyond", "imap over 1000 tasks on a process pool, with a progress bar (indicatif)", "every result right, in order; the bar reached the total (drawn on a terminal only)";
     gil_free_cpu => "gil-free-cpu", "004 3.3, 001 ch.1-2", "CPU-bound jobs one after another, on threads, on processes (Rust has no GIL)", "the same results every way; the jobs ran together on threads and on processes; speed-ups reported";
     threads_vs_processes => "threads-vs-processes", "001 ch.2, 000 §3", "I/O-bound and CPU-bound jobs one after another, on threads, on processes; pool start-up", "the same results every way; the jobs ran together; a table and the advice it supports";
+    pipe_processes => "pipe-processes", "002 Pipe", "a parent and a child process talk both ways over a Pipe, then the parent closes its end", "every ping answered in order; the child saw the end of the stream";
     queue_processes => "queue-processes", "002 Queue", "a producer process, joined, then a consumer process, on an mp-ipc Queue", "0..4 consumed in order, nothing left";
     queue_sentinel => "queue-sentinel", "003 Queue", "producer and consumer processes; the parent's None ends the consumer", "0..4 then a clean exit";
     queue_writer_reader => "queue-writer-reader", "004 2.3", "a writer process puts A, B, C; the endless reader is terminated", "the reader got A, B, C; its exit code is -15";
