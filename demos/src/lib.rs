@@ -61,6 +61,7 @@
 //! | `lock-balance` | 004 3.2 | `balance += n; balance -= n` under a lock (`Mutex<i64>`), 2 threads x 100000 times; then the same without the lock, to show what it prevents (printed, not checked) | the balance ends at 0 |
 //! | `thread-local` | 004 3.4 | a `Local<String>` holding each thread's student | "Hello, A (in Thread-A)" and "Hello, B (in Thread-B)" |
 //! | `lock-owner-death` | beyond | a child holding a shared `Lock` is killed with `SIGKILL` (Python would hang every later `acquire()`) | a second process gets the lock, told that the owner died; the mark stays until `clear_poison` |
+//! | `thread-vs-process-crash` | 004 1.2 | a child process whose worker thread segfaults (the whole child dies, its main thread's value never comes); then two sibling processes, one of which segfaults | the first child died by `SIGSEGV`; the crashing sibling died alone, the other returned 42; the parent goes on |
 //! | `pool-map` | 002 | `Pool::new(4)?` maps `square` over 1..=5 in worker processes, then `close` and `join` | `[1, 4, 9, 16, 25]`, computed by the pool's workers, none by the parent |
 //! | `pool-apply-starmap` | 002 | `Pool(4)`: `apply(power, (2, 10))`, then `starmap(power, [(2, 0), (2, 1), ...])`, the two other ways the text names | 1024, then each power of two in order, every value computed by the pool's workers |
 //! | `pool-apply-async` | 004 2.2 | `Pool(4)`, 5 `apply_async` tasks with random sleeps (drawn in the parent, sent scaled), close, join | all 5 ran, each its full sleep, on at most 4 pids, all the pool's workers |

@@ -97,6 +97,7 @@ scenarios! {
     lock_balance => "lock-balance", "004 3.2", "balance += n; balance -= n under a lock, 2 threads x 100000 times", "the balance ends at 0";
     thread_local => "thread-local", "004 3.4", "per-thread student name in a Local", "Hello, A (in Thread-A) and Hello, B (in Thread-B)";
     lock_owner_death => "lock-owner-death", "beyond", "a process is killed while it holds a lock", "another process takes the lock, told that the owner died";
+    thread_vs_process_crash => "thread-vs-process-crash", "004 1.2", "a thread that segfaults takes its whole process down (shown inside a child); a process that segfaults takes only itself", "the child with the crashing thread died by SIGSEGV; of two siblings only the crashing one died; the parent goes on";
     pool_map => "pool-map", "002 Pool", "Pool(4).map(square, [1..5]) on worker processes", "[1, 4, 9, 16, 25], computed in the pool's workers";
     pool_apply_starmap => "pool-apply-starmap", "002 Pool", "Pool(4): apply(power, (2, 10)), then starmap(power, pairs), as the text names them", "1024, then each power of two in order, all computed in the pool's workers";
     pool_apply_async => "pool-apply-async", "004 2.2", "Pool(4), 5 apply_async tasks with random sleeps, close, join", "5 tasks ran, each its full sleep, on at most 4 worker pids";
