@@ -74,6 +74,7 @@
 //! | `queue-processes` | 002 | a producer process puts 0..4 on an mp-ipc `Queue` and is joined, then a consumer process takes what is there (the original's `while not q.empty()`, which Python's feeder thread makes racy) | 0..4 consumed in order, nothing left |
 //! | `queue-sentinel` | 003 | producer and consumer processes on a `Queue<Option<u32>>`; the parent's `None` ends the consumer | 0..4 consumed, then the consumer exits with code 0 |
 //! | `queue-writer-reader` | 004 2.3 | a writer process puts A, B, C with random pauses; the endless reader is terminated once it reported all three (the original's terminate races with its last `get`) | the reader got A, B, C; `join` says SIGTERM and the exit code is -15 |
+//! | `async-processes` | beyond | one `tokio::join!` awaits a child process (`join_async`), a `Pool` result and a `ThreadPool` future (plain `.await`), while a ticker task runs on the same one-thread loop | the three values 2, 4, 6; the ticker ticked meanwhile, so no await blocked the loop |
 //! | `async-process-pool` | beyond | a one-thread tokio loop serves HTTP/1.0 on 127.0.0.1 while awaiting 100 CPU-bound `apply_async` tasks on a `Pool`; a client task times requests with the pool idle, then busy | every result recomputed and equal; every request answered; the median latency under load below 20x the idle median (at least 50 ms) |
 //!
 //! # Writing one

@@ -110,6 +110,7 @@ scenarios! {
     queue_processes => "queue-processes", "002 Queue", "a producer process, joined, then a consumer process, on an mp-ipc Queue", "0..4 consumed in order, nothing left";
     queue_sentinel => "queue-sentinel", "003 Queue", "producer and consumer processes; the parent's None ends the consumer", "0..4 then a clean exit";
     queue_writer_reader => "queue-writer-reader", "004 2.3", "a writer process puts A, B, C; the endless reader is terminated", "the reader got A, B, C; its exit code is -15";
+    async_processes => "async-processes", "beyond", "one tokio::join! awaits a child process (join_async), a Pool result and a ThreadPool future; a ticker runs on the same loop", "2, 4 and 6 come back; the loop's thread stayed free (the ticker ticked)";
     async_process_pool => "async-process-pool", "beyond", "an async loop serves HTTP on 127.0.0.1 while awaiting 100 CPU-bound tasks on a process Pool", "every result right; the median request latency under load stays within a bound from the idle baseline";
 }
 
