@@ -1,0 +1,44 @@
+//! Objects that many processes share by asking one server process for them: Python's
+//! `multiprocessing.Manager`. Use it when processes need a shared *growing* structure (a
+//! dict of results, a list of events) that fixed-size shared memory cannot hold, or when
+//! processes on other machines need it; each call is a round trip to the server, so for
+//! plain numbers that change often, mp-shared-mem's `Value` is far faster.
+//!
+//! | Python | Rust |
+//! |---|---|
+//! | `m = multiprocessing.Manager()` | [`Manager::start()`] |
+//! | `d = m.dict()` | [`manager.dict::<K, V>()`](Manager::dict) |
+//! | `d[k] = v`, `d.get(k)`, `d.pop(k, None)`, `len(d)`, `d.items()` | [`set`](Dict::set), [`get`](Dict::get), [`remove`](Dict::remove), [`len`](Dict::len), [`items`](Dict::items) |
+//! | `with lock: d[k] = f(d.get(k))` (Python needs a separate lock) | [`d.update(&k, f)`](Dict::update) |
+//! | `l = m.list()`, `l.append(v)`, `l[i]`, `l[i] = v`, `l.pop()`, `list(l)` | [`manager.list::<T>()`](Manager::list), [`append`](List::append), [`get`](List::get), [`set`](List::set), [`pop`](List::pop), [`to_vec`](List::to_vec) |
+//! | `Process(target=f, args=(d,))` | `Process::new(f, (d,))`: proxies are arguments like any handle |
+//! | `BaseManager(address, authkey).get_server().serve_forever()` | [`serve(address, authkey)`](serve) |
+//! | `BaseManager(address, authkey).connect()` | [`Manager::connect(address, authkey)`](Manager::connect), then [`named_dict`](Manager::named_dict) / [`named_list`](Manager::named_list) |
+//! | `m.shutdown()` | drop the [`Manager`] |
+//!
+//! How it departs from Python:
+//! - Proxies are typed: a `Dict<String, u64>` holds serde values of those types, and no
+//!   arbitrary object is pickled; keys and values are plain data (no file descriptors).
+//! - [`Dict::update`] is an atomic read-modify-write: Python's `d[k] += 1` on a proxy
+//!   is a `get` then a `set`, and concurrent processes lose updates.
+//! - The server dying makes every proxy call fail with [`Error::ServerGone`] (the
+//!   kernel closes its sockets), never hang; the server is a daemonic child, so it dies
+//!   with its owner even when the owner is killed.
+//! - A proxy passed to another process connects from there on first use, with the key
+//!   it carries (as Python's proxies carry `authkey`).
+//!
+//! Messages are postcard frames of mp-wire over mp-ipc's authenticated connections.
+
+mod dict;
+mod error;
+mod link;
+mod list;
+mod manager;
+mod protocol;
+mod server;
+
+pub use dict::Dict;
+pub use error::{Error, Refusal};
+pub use list::List;
+pub use manager::Manager;
+pub use server::serve;

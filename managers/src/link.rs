@@ -1,0 +1,195 @@
+//! A proxy's way to its server: the address and key, serialized with the proxy, and a
+//! connection made on first use in each process (a forked child never shares its
+//! parent's socket: the connection remembers the process that made it).
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use mp_ipc::{Client, Connection};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::protocol::{Message, Reply, Request};
+
+#[derive(Serialize, Deserialize)]
+struct Target {
+    address: String,
+    authkey: Vec<u8>,
+}
+
+/// How many handshakes [`Link::open`] tries before believing a refusal.
+const HANDSHAKE_ATTEMPTS: u32 = 3;
+/// The pause between them: long enough for a killed server's sockets to close.
+const HANDSHAKE_RETRY_PAUSE: Duration = Duration::from_millis(20);
+
+type Slot = Option<(u32, Connection<Message>)>;
+
+/// The shared part of every proxy of one server.
+#[derive(Clone)]
+pub(crate) struct Link {
+    target: Arc<Target>,
+    connection: Arc<Mutex<Slot>>,
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link")
+            .field("address", &self.target.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Serialize for Link {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.target.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Link {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let target = Target::deserialize(deserializer)?;
+        Ok(Link::new(target.address, target.authkey))
+    }
+}
+
+/// Encodes a key or value for the server (plain data only).
+pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
+    let (bytes, fds) = mp_wire::encode(value)?;
+    if fds.is_empty() {
+        Ok(bytes)
+    } else {
+        Err(Error::HandlesNotAllowed { count: fds.len() })
+    }
+}
+
+/// Decodes a key or value the server sent back.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    Ok(mp_wire::decode(bytes, Vec::new())?)
+}
+
+impl Link {
+    pub(crate) fn new(address: String, authkey: Vec<u8>) -> Self {
+        Link {
+            target: Arc::new(Target { address, authkey }),
+            connection: Arc::default(),
+        }
+    }
+
+    pub(crate) fn address(&self) -> &str {
+        &self.target.address
+    }
+
+    /// Connects (once per process) and checks the key; refused keys fail here.
+    pub(crate) fn connect(&self) -> Result<(), Error> {
+        self.slot().map(drop)
+    }
+
+    fn slot(&self) -> Result<MutexGuard<'_, Slot>, Error> {
+        // A panic with the lock held leaves at worst no connection: sound.
+        let mut slot = self
+            .connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let pid = std::process::id();
+        if !matches!(&*slot, Some((owner, _)) if *owner == pid) {
+            *slot = None;
+            *slot = Some((pid, self.open()?));
+        }
+        Ok(slot)
+    }
+
+    /// A new authenticated connection. A server that dies with our connection in its
+    /// backlog closes it before the challenge, which reads as a failed handshake; so a
+    /// failed handshake is tried again, a few times: a gone server then refuses the
+    /// connection itself, a wrong key fails the same way every time.
+    fn open(&self) -> Result<Connection<Message>, Error> {
+        let address = self.target.address.parse()?;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match Client::connect(&address, Some(&self.target.authkey)) {
+                Ok(connection) => return Ok(connection),
+                Err(mp_ipc::Error::AuthenticationFailed(_)) if attempts < HANDSHAKE_ATTEMPTS => {
+                    std::thread::sleep(HANDSHAKE_RETRY_PAUSE);
+                }
+                Err(err) => return Err(self.gone_or(err)),
+            }
+        }
+    }
+
+    fn gone_or(&self, err: mp_ipc::Error) -> Error {
+        match err {
+            mp_ipc::Error::PeerClosed
+            | mp_ipc::Error::Closed
+            | mp_ipc::Error::Truncated { .. }
+            | mp_ipc::Error::Os { .. } => Error::ServerGone {
+                address: self.target.address.clone(),
+            },
+            other => Error::Ipc(other),
+        }
+    }
+
+    fn exchange(&self, connection: &Connection<Message>, request: Request) -> Result<Reply, Error> {
+        connection
+            .send(&Message::Request(request))
+            .map_err(|err| self.gone_or(err))?;
+        match connection.recv().map_err(|err| self.gone_or(err))? {
+            Message::Reply(Reply::Refused(refusal)) => Err(Error::Refused(refusal)),
+            Message::Reply(reply) => Ok(reply),
+            Message::Request(_) => Err(Error::Refused(crate::Refusal::Protocol(
+                "the server sent a request".to_owned(),
+            ))),
+        }
+    }
+
+    /// One request and its reply; a failed exchange drops the connection, so the next
+    /// call starts clean.
+    pub(crate) fn call(&self, request: Request) -> Result<Reply, Error> {
+        let mut slot = self.slot()?;
+        let result = match &*slot {
+            Some((_, connection)) => self.exchange(connection, request),
+            None => unreachable!("slot() always leaves a connection"),
+        };
+        if result.is_err() {
+            *slot = None;
+        }
+        result
+    }
+
+    /// An update: the server locks the dict and sends the key's value, `change` makes the
+    /// new one here, and the server stores it and unlocks. The connection is taken out of
+    /// the slot while `change` runs, so a panic in it closes the connection, which makes
+    /// the server release the lock.
+    pub(crate) fn update(
+        &self,
+        id: u64,
+        key: Vec<u8>,
+        change: impl FnOnce(Option<Vec<u8>>) -> Result<Vec<u8>, Error>,
+    ) -> Result<(), Error> {
+        let mut slot = self.slot()?;
+        let Some((pid, connection)) = slot.take() else {
+            unreachable!("slot() always leaves a connection")
+        };
+        let current = match self.exchange(&connection, Request::UpdateBegin { id, key })? {
+            Reply::Value(current) => current,
+            other => return Err(unexpected(&other)),
+        };
+        // On an error of `change` the connection is dropped too: the server, which waits
+        // for the new value, sees the end and releases the dict unchanged.
+        let value = change(current)?;
+        match self.exchange(&connection, Request::UpdateEnd { value })? {
+            Reply::Done => {
+                *slot = Some((pid, connection));
+                Ok(())
+            }
+            other => Err(unexpected(&other)),
+        }
+    }
+}
+
+pub(crate) fn unexpected(reply: &Reply) -> Error {
+    Error::Refused(crate::Refusal::Protocol(format!(
+        "unexpected reply {reply:?}"
+    )))
+}

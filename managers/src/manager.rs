@@ -1,0 +1,226 @@
+//! [`Manager`]: starts (or reaches) a server and makes proxies on it.
+
+use std::time::{Duration, Instant};
+
+use mp_processes::{Process, ProcessHandle};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::link::Link;
+use crate::protocol::{Kind, Request};
+use crate::{Dict, Error, List};
+
+/// How long [`Manager::start`] waits for its server to listen.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A server process holding shared objects, and the way to make proxies on it
+/// (Python's `multiprocessing.Manager()`).
+///
+/// Dropping a started manager kills its server (Python's `shutdown()`); the proxies
+/// then fail with [`Error::ServerGone`]. The server is a daemonic child, so it also
+/// dies with its owner, even one killed by SIGKILL.
+///
+/// ```
+/// use mp_managers::Manager;
+///
+/// let manager = Manager::start()?;
+/// let scores = manager.dict::<String, u32>()?;
+/// scores.set(&"ada".into(), &3)?;
+/// assert_eq!(scores.get(&"ada".into())?, Some(3));
+/// # Ok::<(), mp_managers::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Manager {
+    link: Link,
+    server: Option<ProcessHandle<Result<(), String>>>,
+}
+
+impl Manager {
+    /// Starts a server process with mp-processes' default start method, on a private
+    /// abstract Unix address with a random key, and waits until it listens.
+    ///
+    /// Fails with [`Error::Process`] if the process cannot start, and
+    /// [`Error::StartTimedOut`] if it does not listen in time.
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// assert!(manager.address().starts_with('@'));
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn start() -> Result<Self, Error> {
+        let mut authkey = vec![0u8; 32];
+        let mut nonce = [0u8; 8];
+        getrandom::fill(&mut authkey)
+            .and_then(|()| getrandom::fill(&mut nonce))
+            .map_err(|err| {
+                Error::Ipc(mp_ipc::Error::AuthenticationFailed(format!(
+                    "no random key: {err}"
+                )))
+            })?;
+        let address = format!(
+            "@mp-manager-{}-{:016x}",
+            std::process::id(),
+            u64::from_ne_bytes(nonce)
+        );
+        let server = Process::new(
+            crate::server::serve_in_child,
+            (address.clone(), authkey.clone()),
+        )
+        .name("manager")
+        .daemon(true)
+        .start()?;
+        let manager = Manager {
+            link: Link::new(address, authkey),
+            server: Some(server),
+        };
+        manager.wait_listening()?;
+        Ok(manager)
+    }
+
+    fn wait_listening(&self) -> Result<(), Error> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            match self.link.connect() {
+                Ok(()) => return Ok(()),
+                Err(Error::ServerGone { .. }) if Instant::now() < deadline => {
+                    if let Some(server) = &self.server
+                        && !server.is_alive()
+                    {
+                        return Err(Error::ServerGone {
+                            address: self.address().to_owned(),
+                        });
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(Error::ServerGone { .. }) => return Err(Error::StartTimedOut),
+                Err(other) => return Err(other),
+            }
+        }
+    }
+
+    /// A manager for a server that another process runs with [`serve`](crate::serve),
+    /// maybe on another machine (Python's `BaseManager(address, authkey).connect()`).
+    ///
+    /// Fails with [`Error::Ipc`] (`AuthenticationFailed`) for a wrong key and
+    /// [`Error::ServerGone`] if nothing listens there.
+    ///
+    /// ```
+    /// let nobody = mp_managers::Manager::connect("@mp-doc-nobody-listens", b"key");
+    /// assert!(matches!(nobody, Err(mp_managers::Error::ServerGone { .. })));
+    /// ```
+    pub fn connect(address: &str, authkey: &[u8]) -> Result<Self, Error> {
+        let link = Link::new(address.to_owned(), authkey.to_vec());
+        link.connect()?;
+        Ok(Manager { link, server: None })
+    }
+
+    /// Where the server listens (`@name` for an abstract Unix address).
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// println!("serving at {}", manager.address());
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn address(&self) -> &str {
+        self.link.address()
+    }
+
+    /// The server process's id, for a manager that started one.
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// assert_ne!(manager.server_pid(), Some(std::process::id()));
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn server_pid(&self) -> Option<u32> {
+        self.server.as_ref().map(ProcessHandle::pid)
+    }
+
+    fn create(&self, kind: Kind, name: Option<&str>) -> Result<u64, Error> {
+        let request = Request::Create {
+            kind,
+            name: name.map(str::to_owned),
+        };
+        match self.link.call(request)? {
+            crate::protocol::Reply::Created(id) => Ok(id),
+            other => Err(crate::link::unexpected(&other)),
+        }
+    }
+
+    /// A new empty dict on the server (Python's `manager.dict()`).
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// let dict = manager.dict::<u8, String>()?;
+    /// assert!(dict.is_empty()?);
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn dict<K, V>(&self) -> Result<Dict<K, V>, Error>
+    where
+        K: Serialize + DeserializeOwned,
+        V: Serialize + DeserializeOwned,
+    {
+        Ok(Dict::new(self.link.clone(), self.create(Kind::Dict, None)?))
+    }
+
+    /// The dict called `name` on the server, made empty on first use: how a client of
+    /// [`connect`](Self::connect) finds the objects others share.
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// manager.named_dict::<u8, u8>("shared")?.set(&1, &2)?;
+    /// assert_eq!(manager.named_dict::<u8, u8>("shared")?.get(&1)?, Some(2));
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn named_dict<K, V>(&self, name: &str) -> Result<Dict<K, V>, Error>
+    where
+        K: Serialize + DeserializeOwned,
+        V: Serialize + DeserializeOwned,
+    {
+        Ok(Dict::new(
+            self.link.clone(),
+            self.create(Kind::Dict, Some(name))?,
+        ))
+    }
+
+    /// A new empty list on the server (Python's `manager.list()`).
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// let list = manager.list::<String>()?;
+    /// list.append(&"x".into())?;
+    /// assert_eq!(list.len()?, 1);
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn list<T: Serialize + DeserializeOwned>(&self) -> Result<List<T>, Error> {
+        Ok(List::new(self.link.clone(), self.create(Kind::List, None)?))
+    }
+
+    /// The list called `name` on the server, made empty on first use.
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// manager.named_list::<u8>("log")?.append(&7)?;
+    /// assert_eq!(manager.named_list::<u8>("log")?.to_vec()?, [7]);
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn named_list<T: Serialize + DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<List<T>, Error> {
+        Ok(List::new(
+            self.link.clone(),
+            self.create(Kind::List, Some(name))?,
+        ))
+    }
+}
+
+impl Drop for Manager {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            // The server never returns by itself: kill it and reap it (bounded).
+            let _ = server.kill();
+            let _ = server.join_timeout(Duration::from_secs(5));
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! What a proxy and the server say to each other: one [`Message`] per frame over an
+//! mp-ipc connection (postcard, through mp-wire). Keys and values travel as their own
+//! postcard bytes, so the server stores them without knowing their types, and equal
+//! keys of one type are equal bytes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Refusal;
+
+/// The kinds of object a server holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Kind {
+    Dict,
+    List,
+}
+
+impl Kind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::Dict => "dict",
+            Kind::List => "list",
+        }
+    }
+}
+
+/// A proxy's request.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) enum Request {
+    /// A new object, or with a name the object of that name (made on first use).
+    Create {
+        kind: Kind,
+        name: Option<String>,
+    },
+    DictGet {
+        id: u64,
+        key: Vec<u8>,
+    },
+    DictSet {
+        id: u64,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    DictRemove {
+        id: u64,
+        key: Vec<u8>,
+    },
+    DictLen {
+        id: u64,
+    },
+    DictItems {
+        id: u64,
+    },
+    /// Locks the dict for this connection and answers the key's value; the next
+    /// message must be [`Request::UpdateEnd`], which stores and unlocks.
+    UpdateBegin {
+        id: u64,
+        key: Vec<u8>,
+    },
+    UpdateEnd {
+        value: Vec<u8>,
+    },
+    ListPush {
+        id: u64,
+        value: Vec<u8>,
+    },
+    ListPop {
+        id: u64,
+    },
+    ListGet {
+        id: u64,
+        index: u64,
+    },
+    ListSet {
+        id: u64,
+        index: u64,
+        value: Vec<u8>,
+    },
+    ListLen {
+        id: u64,
+    },
+    ListItems {
+        id: u64,
+    },
+}
+
+/// The server's answer to one request.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) enum Reply {
+    Done,
+    Created(u64),
+    Value(Option<Vec<u8>>),
+    Len(u64),
+    Items(Vec<Vec<u8>>),
+    Pairs(Vec<(Vec<u8>, Vec<u8>)>),
+    Refused(Refusal),
+}
+
+/// One frame on a proxy's connection (one type for both directions, as
+/// `mp_ipc::Connection<T>` has).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) enum Message {
+    Request(Request),
+    Reply(Reply),
+}

@@ -1,0 +1,242 @@
+//! The server: a thread per connection over one table of objects. Each object has its
+//! own lock, so an update holds only the dict it changes, and releases it when its
+//! connection ends (a proxy that dies mid-update does not wedge the others).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use mp_ipc::{Address, Connection, Listener};
+
+use crate::Error;
+use crate::Refusal;
+use crate::protocol::{Kind, Message, Reply, Request};
+
+enum Object {
+    Dict(HashMap<Vec<u8>, Vec<u8>>),
+    List(Vec<Vec<u8>>),
+}
+
+#[derive(Default)]
+struct Table {
+    objects: HashMap<u64, Arc<Mutex<Object>>>,
+    names: HashMap<String, u64>,
+    next_id: u64,
+}
+
+type Shared = Arc<Mutex<Table>>;
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A connection thread panics only on a bug of this module, never with a table or
+    // object half-changed (each change is one collection call).
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Listens on `address` and serves every peer that proves it has `authkey`, until the
+/// process ends (Python's `BaseManager.get_server().serve_forever()`).
+///
+/// Clients reach it with [`Manager::connect`](crate::Manager::connect). Returns only if
+/// binding fails.
+///
+/// ```no_run
+/// // In the serving process (blocks for good):
+/// mp_managers::serve("127.0.0.1:50000", b"secret")?;
+/// # Ok::<(), mp_managers::Error>(())
+/// ```
+pub fn serve(address: &str, authkey: &[u8]) -> Result<(), Error> {
+    let address: Address = address.parse()?;
+    let listener = Listener::bind(&address, Some(authkey))?;
+    serve_listener(&listener);
+    Ok(())
+}
+
+/// The body of [`Manager::start`](crate::Manager::start)'s server process.
+pub(crate) fn serve_in_child(address: String, authkey: Vec<u8>) -> Result<(), String> {
+    serve(&address, &authkey).map_err(|err| err.to_string())
+}
+
+fn serve_listener(listener: &Listener) {
+    let table: Shared = Arc::default();
+    loop {
+        match listener.accept::<Message>() {
+            Ok(connection) => {
+                let table = Arc::clone(&table);
+                std::thread::spawn(move || serve_connection(&connection, &table));
+            }
+            // A peer with a wrong key, or one that gave up: the listener goes on.
+            Err(mp_ipc::Error::AuthenticationFailed(reason)) => {
+                tracing::debug!(%reason, "manager refused a peer");
+            }
+            Err(err) => {
+                tracing::warn!(%err, "manager accept failed");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+fn serve_connection(connection: &Connection<Message>, table: &Shared) {
+    while let Ok(Message::Request(request)) = connection.recv() {
+        let reply = match request {
+            Request::UpdateBegin { id, key } => match update(connection, table, id, key) {
+                Some(reply) => reply,
+                None => return,
+            },
+            other => handle(table, other),
+        };
+        if connection.send(&Message::Reply(reply)).is_err() {
+            return;
+        }
+    }
+}
+
+fn object(table: &Shared, id: u64) -> Result<Arc<Mutex<Object>>, Refusal> {
+    lock(table)
+        .objects
+        .get(&id)
+        .cloned()
+        .ok_or(Refusal::NoSuchObject { id })
+}
+
+fn wrong_kind(id: u64, kind: Kind) -> Refusal {
+    Refusal::WrongKind {
+        id,
+        expected: kind.name().to_owned(),
+    }
+}
+
+/// An update: the dict stays locked from the value's reply to the new value's arrival.
+/// `None` if the connection ended meanwhile (the lock is released all the same).
+fn update(
+    connection: &Connection<Message>,
+    table: &Shared,
+    id: u64,
+    key: Vec<u8>,
+) -> Option<Reply> {
+    let object = match object(table, id) {
+        Ok(object) => object,
+        Err(refusal) => return Some(Reply::Refused(refusal)),
+    };
+    let mut guard = lock(&object);
+    let Object::Dict(dict) = &mut *guard else {
+        return Some(Reply::Refused(wrong_kind(id, Kind::Dict)));
+    };
+    let current = dict.get(&key).cloned();
+    connection
+        .send(&Message::Reply(Reply::Value(current)))
+        .ok()?;
+    match connection.recv().ok()? {
+        Message::Request(Request::UpdateEnd { value }) => {
+            dict.insert(key, value);
+            Some(Reply::Done)
+        }
+        other => Some(Reply::Refused(Refusal::Protocol(format!(
+            "expected the end of an update, got {other:?}"
+        )))),
+    }
+}
+
+fn handle(table: &Shared, request: Request) -> Reply {
+    match run(table, request) {
+        Ok(reply) => reply,
+        Err(refusal) => Reply::Refused(refusal),
+    }
+}
+
+fn create(table: &Shared, kind: Kind, name: Option<String>) -> Result<Reply, Refusal> {
+    let mut table = lock(table);
+    if let Some(id) = name
+        .as_ref()
+        .and_then(|name| table.names.get(name).copied())
+    {
+        let object = table.objects.get(&id).ok_or(Refusal::NoSuchObject { id })?;
+        let same_kind = matches!(
+            (&*lock(object), kind),
+            (Object::Dict(_), Kind::Dict) | (Object::List(_), Kind::List)
+        );
+        return if same_kind {
+            Ok(Reply::Created(id))
+        } else {
+            Err(wrong_kind(id, kind))
+        };
+    }
+    table.next_id += 1;
+    let id = table.next_id;
+    let object = match kind {
+        Kind::Dict => Object::Dict(HashMap::new()),
+        Kind::List => Object::List(Vec::new()),
+    };
+    table.objects.insert(id, Arc::new(Mutex::new(object)));
+    if let Some(name) = name {
+        table.names.insert(name, id);
+    }
+    Ok(Reply::Created(id))
+}
+
+fn with_dict<R>(
+    table: &Shared,
+    id: u64,
+    f: impl FnOnce(&mut HashMap<Vec<u8>, Vec<u8>>) -> R,
+) -> Result<R, Refusal> {
+    let object = object(table, id)?;
+    let mut guard = lock(&object);
+    match &mut *guard {
+        Object::Dict(dict) => Ok(f(dict)),
+        Object::List(_) => Err(wrong_kind(id, Kind::Dict)),
+    }
+}
+
+fn with_list<R>(
+    table: &Shared,
+    id: u64,
+    f: impl FnOnce(&mut Vec<Vec<u8>>) -> Result<R, Refusal>,
+) -> Result<R, Refusal> {
+    let object = object(table, id)?;
+    let mut guard = lock(&object);
+    match &mut *guard {
+        Object::List(list) => f(list),
+        Object::Dict(_) => Err(wrong_kind(id, Kind::List)),
+    }
+}
+
+fn slot(list: &mut [Vec<u8>], index: u64) -> Result<&mut Vec<u8>, Refusal> {
+    let len = list.len() as u64;
+    usize::try_from(index)
+        .ok()
+        .and_then(|index| list.get_mut(index))
+        .ok_or(Refusal::IndexOutOfRange { index, len })
+}
+
+fn run(table: &Shared, request: Request) -> Result<Reply, Refusal> {
+    match request {
+        Request::Create { kind, name } => create(table, kind, name),
+        Request::DictGet { id, key } => {
+            with_dict(table, id, |d| Reply::Value(d.get(&key).cloned()))
+        }
+        Request::DictSet { id, key, value } => with_dict(table, id, |d| {
+            d.insert(key, value);
+            Reply::Done
+        }),
+        Request::DictRemove { id, key } => with_dict(table, id, |d| Reply::Value(d.remove(&key))),
+        Request::DictLen { id } => with_dict(table, id, |d| Reply::Len(d.len() as u64)),
+        Request::DictItems { id } => with_dict(table, id, |d| {
+            Reply::Pairs(d.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        }),
+        Request::ListPush { id, value } => with_list(table, id, |l| {
+            l.push(value);
+            Ok(Reply::Done)
+        }),
+        Request::ListPop { id } => with_list(table, id, |l| Ok(Reply::Value(l.pop()))),
+        Request::ListGet { id, index } => with_list(table, id, |l| {
+            Ok(Reply::Value(Some(slot(l, index)?.clone())))
+        }),
+        Request::ListSet { id, index, value } => with_list(table, id, |l| {
+            *slot(l, index)? = value;
+            Ok(Reply::Done)
+        }),
+        Request::ListLen { id } => with_list(table, id, |l| Ok(Reply::Len(l.len() as u64))),
+        Request::ListItems { id } => with_list(table, id, |l| Ok(Reply::Items(l.clone()))),
+        Request::UpdateBegin { .. } | Request::UpdateEnd { .. } => Err(Refusal::Protocol(
+            "an update's end without its start".to_owned(),
+        )),
+    }
+}
