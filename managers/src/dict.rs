@@ -148,9 +148,19 @@ where
     /// # Ok::<(), mp_managers::Error>(())
     /// ```
     pub fn update(&self, key: &K, change: impl FnOnce(Option<V>) -> V) -> Result<(), Error> {
+        self.try_update(key, |current| Ok(change(current)))
+    }
+
+    /// [`update`](Self::update) with a change that may fail: on its error the dict is
+    /// left unchanged and the error returned.
+    pub(crate) fn try_update(
+        &self,
+        key: &K,
+        change: impl FnOnce(Option<V>) -> Result<V, Error>,
+    ) -> Result<(), Error> {
         self.link.update(self.id, encode(key)?, |current| {
             let current = current.as_deref().map(decode).transpose()?;
-            encode(&change(current))
+            encode(&change(current)?)
         })
     }
 

@@ -14,6 +14,7 @@
 //! | `Process(target=f, args=(d,))` | `Process::new(f, (d,))`: proxies are arguments like any handle |
 //! | `BaseManager(address, authkey).get_server().serve_forever()` | [`serve(address, authkey)`](serve) |
 //! | `BaseManager(address, authkey).connect()` | [`Manager::connect(address, authkey)`](Manager::connect), then [`named_dict`](Manager::named_dict) / [`named_list`](Manager::named_list) |
+//! | `ns = m.Namespace(); ns.x = 1` / `m.Value('i', 0)` | [`manager.value(&initial)`](Manager::value) for a serde struct: [`get`](Value::get), [`set`](Value::set), [`update`](Value::update) |
 //! | `m.shutdown()` | drop the [`Manager`] |
 //!
 //! How it departs from Python:
@@ -36,9 +37,11 @@ mod list;
 mod manager;
 mod protocol;
 mod server;
+mod value;
 
 pub use dict::Dict;
 pub use error::{Error, Refusal};
 pub use list::List;
 pub use manager::Manager;
 pub use server::serve;
+pub use value::Value;

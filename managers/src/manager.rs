@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::link::Link;
 use crate::protocol::{Kind, Request};
-use crate::{Dict, Error, List};
+use crate::{Dict, Error, List, Value};
 
 /// How long [`Manager::start`] waits for its server to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -212,6 +212,22 @@ impl Manager {
             self.link.clone(),
             self.create(Kind::List, Some(name))?,
         ))
+    }
+
+    /// A new shared value on the server holding `initial` (Python's `manager.Namespace()`
+    /// with a serde struct for its attributes, or `manager.Value`).
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// let counter = manager.value(&0u64)?;
+    /// counter.update(|n| n + 1)?;
+    /// assert_eq!(counter.get()?, 1);
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn value<T: Serialize + DeserializeOwned>(&self, initial: &T) -> Result<Value<T>, Error> {
+        let entry = self.dict::<(), T>()?;
+        entry.set(&(), initial)?;
+        Ok(Value::new(entry))
     }
 }
 

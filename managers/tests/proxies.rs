@@ -205,3 +205,51 @@ fn every_proxy_fails_promptly_once_the_server_is_killed() {
         "{update:?}"
     );
 }
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Tally {
+    done: u64,
+    last: String,
+}
+
+fn tally(value: mp_managers::Value<Tally>, name: String) -> Result<(), String> {
+    for _ in 0..ROUNDS {
+        value
+            .update(|mut tally| {
+                tally.done += 1;
+                tally.last = name.clone();
+                tally
+            })
+            .map_err(|err| err.to_string())?;
+    }
+    Ok(())
+}
+
+#[test]
+fn a_value_updated_from_many_processes() {
+    let manager = Manager::start().unwrap();
+    let value = manager
+        .value(&Tally {
+            done: 0,
+            last: String::new(),
+        })
+        .unwrap();
+    let children = (0..CHILDREN)
+        .map(|i| {
+            Process::new(tally, (value.clone(), format!("child {i}")))
+                .start()
+                .unwrap()
+        })
+        .collect();
+    join_all(children);
+    let seen = value.get().unwrap();
+    assert_eq!(seen.done, CHILDREN as u64 * ROUNDS);
+    assert!(seen.last.starts_with("child "));
+    value
+        .set(&Tally {
+            done: 1,
+            last: "parent".into(),
+        })
+        .unwrap();
+    assert_eq!(value.get().unwrap().last, "parent");
+}
