@@ -184,6 +184,7 @@
 //!   descriptor must serialize it the mp-wire way (`mp_wire::serialize_fd`, also
 //!   `mp_shared_mem::transfer::serialize_fd`).
 
+mod boot_decode;
 mod child;
 mod children;
 mod context;
@@ -209,6 +210,8 @@ mod start_method;
 mod target;
 mod wire;
 
+#[doc(hidden)]
+pub use boot_decode::{decode_boot_message, sample_boot_message};
 pub use children::active_children;
 pub use context::Context;
 pub use cpu::cpu_count;
