@@ -49,7 +49,7 @@ impl Resources {
     /// assert_eq!(before.leaked_by(&before, 0), 0);
     /// ```
     pub fn leaked_by(&self, later: &Self, memory_slack_kib: u64) -> u64 {
-        let grown_memory = later.resident_kib > self.resident_kib + memory_slack_kib;
+        let grown_memory = later.resident_kib > self.resident_kib.saturating_add(memory_slack_kib);
         later.descriptors.saturating_sub(self.descriptors)
             + later.zombies.saturating_sub(self.zombies)
             + later.dev_shm.saturating_sub(self.dev_shm)
