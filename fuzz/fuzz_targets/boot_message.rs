@@ -1,0 +1,7 @@
+//! libFuzzer target: `mp_faults::decode_targets::boot_message`, the same function the fault
+//! suite's bounded stable run feeds (`cargo fuzz run boot_message` from `fuzz/`, nightly).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| mp_faults::decode_targets::boot_message(data));

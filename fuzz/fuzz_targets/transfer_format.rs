@@ -1,0 +1,7 @@
+//! libFuzzer target: `mp_faults::decode_targets::transfer_format`, the same function the fault
+//! suite's bounded stable run feeds (`cargo fuzz run transfer_format` from `fuzz/`, nightly).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| mp_faults::decode_targets::transfer_format(data));
