@@ -88,7 +88,7 @@ impl Tally {
     /// [`is_clean`](Self::is_clean).
     ///
     /// ```should_panic
-    /// let mut tally = mp_faults::Tally::new("x");
+    /// let mut tally = mp_faults::Tally::new("example-that-must-fail");
     /// tally.lost = 1;
     /// tally.report();
     /// ```
