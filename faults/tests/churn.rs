@@ -87,6 +87,39 @@ fn pipe_churn() {
     });
 }
 
+#[test]
+fn listener_churn() {
+    let key = b"fault-suite key";
+    churn("listener-churn", HANDLE_CYCLES / 3, || {
+        let address = mp_ipc::Address::Tcp(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        let Ok(listener) = mp_ipc::Listener::bind(&address, Some(key)) else {
+            return false;
+        };
+        let bound = listener.address().clone();
+        // A client that fails still connects once, plainly, so that `accept` returns
+        // (with a failed handshake) instead of waiting for it.
+        let client = std::thread::spawn(move || {
+            let sent = mp_ipc::Client::connect::<u64>(&bound, Some(key))
+                .is_ok_and(|conn| conn.send(&9).is_ok());
+            if !sent && let mp_ipc::Address::Tcp(socket) = bound {
+                let _ = std::net::TcpStream::connect(socket);
+            }
+            sent
+        });
+        let served = listener
+            .accept::<u64>()
+            .is_ok_and(|conn| conn.recv().ok() == Some(9));
+        client.join().unwrap_or(false) && served
+    });
+}
+
+#[test]
+fn array_churn() {
+    churn("array-churn", HANDLE_CYCLES, || {
+        mp_shared_mem::Array::<u32>::from_slice(&[1, 2, 3]).is_ok_and(|array| array.len() == 3)
+    });
+}
+
 fn double(x: u64) -> u64 {
     x * 2
 }
