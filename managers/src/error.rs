@@ -40,6 +40,12 @@ pub enum Error {
         /// How many descriptors the value held.
         count: usize,
     },
+    /// A queue stayed empty for the whole wait (Python's `queue.Empty`).
+    #[error("the queue is empty")]
+    Empty,
+    /// A queue stayed full for the whole wait (Python's `queue.Full`).
+    #[error("the queue is full")]
+    Full,
     /// The server refused the request.
     #[error(transparent)]
     Refused(#[from] Refusal),
@@ -78,6 +84,9 @@ pub enum Refusal {
         /// The list's length.
         len: u64,
     },
+    /// A bounded semaphore (or a lock) released more often than acquired.
+    #[error("released more often than acquired")]
+    ReleasedTooMany,
     /// A message out of order (an update's end without its start).
     #[error("unexpected message: {0}")]
     Protocol(String),

@@ -15,6 +15,8 @@
 //! | `BaseManager(address, authkey).get_server().serve_forever()` | [`serve(address, authkey)`](serve) |
 //! | `BaseManager(address, authkey).connect()` | [`Manager::connect(address, authkey)`](Manager::connect), then [`named_dict`](Manager::named_dict) / [`named_list`](Manager::named_list) |
 //! | `ns = m.Namespace(); ns.x = 1` / `m.Value('i', 0)` | [`manager.value(&initial)`](Manager::value) for a serde struct: [`get`](Value::get), [`set`](Value::set), [`update`](Value::update) |
+//! | `q = m.Queue(maxsize)`, `q.put(v)`, `q.get(timeout=t)`, `q.qsize()` | [`manager.queue::<T>(maxsize)`](Manager::queue), [`put`](Queue::put), [`get_timeout`](Queue::get_timeout), [`qsize`](Queue::qsize) |
+//! | `m.Lock()`, `m.Semaphore(n)`, `m.BoundedSemaphore(n)`, `m.Event()` | [`lock`](Manager::lock), [`semaphore`](Manager::semaphore), [`bounded_semaphore`](Manager::bounded_semaphore), [`event`](Manager::event) |
 //! | `m.shutdown()` | drop the [`Manager`] |
 //!
 //! How it departs from Python:
@@ -27,6 +29,9 @@
 //!   with its owner even when the owner is killed.
 //! - A proxy passed to another process connects from there on first use, with the key
 //!   it carries (as Python's proxies carry `authkey`).
+//! - Blocking calls (`acquire`, `wait`, `get`) wait on the server, each on its own
+//!   connection, so a thread blocked in one never holds up another thread's calls; a
+//!   blocking call whose server dies returns [`Error::ServerGone`].
 //!
 //! Messages are postcard frames of mp-wire over mp-ipc's authenticated connections.
 
@@ -36,12 +41,17 @@ mod link;
 mod list;
 mod manager;
 mod protocol;
+mod queue;
 mod server;
+mod sync;
 mod value;
+mod waiting;
 
 pub use dict::Dict;
 pub use error::{Error, Refusal};
 pub use list::List;
 pub use manager::Manager;
+pub use queue::Queue;
 pub use server::serve;
+pub use sync::{Event, Lock, Semaphore};
 pub use value::Value;

@@ -1,6 +1,8 @@
-//! A proxy's way to its server: the address and key, serialized with the proxy, and a
-//! connection made on first use in each process (a forked child never shares its
-//! parent's socket: the connection remembers the process that made it).
+//! A proxy's way to its server: the address and key, serialized with the proxy, and
+//! connections made on first use in each process (a forked child never shares its
+//! parent's sockets: the idle connections remember the process that made them). Each
+//! call takes an idle connection or opens one, so a thread blocked in a wait never
+//! holds up another thread's call through a clone of the same proxy.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -23,13 +25,18 @@ const HANDSHAKE_ATTEMPTS: u32 = 3;
 /// The pause between them: long enough for a killed server's sockets to close.
 const HANDSHAKE_RETRY_PAUSE: Duration = Duration::from_millis(20);
 
-type Slot = Option<(u32, Connection<Message>)>;
+/// The idle connections, and the process they belong to.
+#[derive(Default)]
+struct Idle {
+    pid: u32,
+    connections: Vec<Connection<Message>>,
+}
 
 /// The shared part of every proxy of one server.
 #[derive(Clone)]
 pub(crate) struct Link {
     target: Arc<Target>,
-    connection: Arc<Mutex<Slot>>,
+    idle: Arc<Mutex<Idle>>,
 }
 
 impl std::fmt::Debug for Link {
@@ -72,7 +79,7 @@ impl Link {
     pub(crate) fn new(address: String, authkey: Vec<u8>) -> Self {
         Link {
             target: Arc::new(Target { address, authkey }),
-            connection: Arc::default(),
+            idle: Arc::default(),
         }
     }
 
@@ -80,23 +87,38 @@ impl Link {
         &self.target.address
     }
 
-    /// Connects (once per process) and checks the key; refused keys fail here.
+    /// Connects and checks the key (refused keys fail here), leaving the connection
+    /// idle for the next call.
     pub(crate) fn connect(&self) -> Result<(), Error> {
-        self.slot().map(drop)
+        let connection = self.take()?;
+        self.put_back(connection);
+        Ok(())
     }
 
-    fn slot(&self) -> Result<MutexGuard<'_, Slot>, Error> {
-        // A panic with the lock held leaves at worst no connection: sound.
-        let mut slot = self
-            .connection
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+    fn idle(&self) -> MutexGuard<'_, Idle> {
+        // Nothing panics with the lock held (a push or a pop): the list is sound.
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         let pid = std::process::id();
-        if !matches!(&*slot, Some((owner, _)) if *owner == pid) {
-            *slot = None;
-            *slot = Some((pid, self.open()?));
+        if idle.pid != pid {
+            // Inherited from the parent (fork): its sockets are the parent's. Forget
+            // them without a close message; closing our copies leaves the parent's open.
+            idle.connections.clear();
+            idle.pid = pid;
         }
-        Ok(slot)
+        idle
+    }
+
+    /// An idle connection of this process, or a new one.
+    fn take(&self) -> Result<Connection<Message>, Error> {
+        let idle = self.idle().connections.pop();
+        match idle {
+            Some(connection) => Ok(connection),
+            None => self.open(),
+        }
+    }
+
+    fn put_back(&self, connection: Connection<Message>) {
+        self.idle().connections.push(connection);
     }
 
     /// A new authenticated connection. A server that dies with our connection in its
@@ -143,44 +165,34 @@ impl Link {
         }
     }
 
-    /// One request and its reply; a failed exchange drops the connection, so the next
+    /// One request and its reply; a failed exchange drops its connection, so the next
     /// call starts clean.
     pub(crate) fn call(&self, request: Request) -> Result<Reply, Error> {
-        let mut slot = self.slot()?;
-        let result = match &*slot {
-            Some((_, connection)) => self.exchange(connection, request),
-            None => unreachable!("slot() always leaves a connection"),
-        };
-        if result.is_err() {
-            *slot = None;
-        }
-        result
+        let connection = self.take()?;
+        let reply = self.exchange(&connection, request)?;
+        self.put_back(connection);
+        Ok(reply)
     }
 
     /// An update: the server locks the dict and sends the key's value, `change` makes the
-    /// new one here, and the server stores it and unlocks. The connection is taken out of
-    /// the slot while `change` runs, so a panic in it closes the connection, which makes
-    /// the server release the lock.
+    /// new one here, and the server stores it and unlocks. If `change` fails or panics,
+    /// the connection is dropped unused, and the server, which waits for the new value,
+    /// sees the end and releases the dict unchanged.
     pub(crate) fn update(
         &self,
         id: u64,
         key: Vec<u8>,
         change: impl FnOnce(Option<Vec<u8>>) -> Result<Vec<u8>, Error>,
     ) -> Result<(), Error> {
-        let mut slot = self.slot()?;
-        let Some((pid, connection)) = slot.take() else {
-            unreachable!("slot() always leaves a connection")
-        };
+        let connection = self.take()?;
         let current = match self.exchange(&connection, Request::UpdateBegin { id, key })? {
             Reply::Value(current) => current,
             other => return Err(unexpected(&other)),
         };
-        // On an error of `change` the connection is dropped too: the server, which waits
-        // for the new value, sees the end and releases the dict unchanged.
         let value = change(current)?;
         match self.exchange(&connection, Request::UpdateEnd { value })? {
             Reply::Done => {
-                *slot = Some((pid, connection));
+                self.put_back(connection);
                 Ok(())
             }
             other => Err(unexpected(&other)),

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::link::Link;
 use crate::protocol::{Kind, Request};
-use crate::{Dict, Error, List, Value};
+use crate::{Dict, Error, Event, List, Lock, Queue, Semaphore, Value};
 
 /// How long [`Manager::start`] waits for its server to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -228,6 +228,87 @@ impl Manager {
         let entry = self.dict::<(), T>()?;
         entry.set(&(), initial)?;
         Ok(Value::new(entry))
+    }
+
+    /// A new FIFO queue on the server, holding at most `maxsize` values (`None`: no
+    /// bound), as Python's `manager.Queue(maxsize)`.
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// let queue = manager.queue::<String>(Some(10))?;
+    /// queue.put(&"job".into())?;
+    /// assert_eq!(queue.qsize()?, 1);
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn queue<T: Serialize + DeserializeOwned>(
+        &self,
+        maxsize: Option<usize>,
+    ) -> Result<Queue<T>, Error> {
+        let maxsize = maxsize.map(|max| max as u64);
+        Ok(Queue::new(
+            self.link.clone(),
+            self.create(Kind::Queue { maxsize }, None)?,
+        ))
+    }
+
+    /// A new semaphore on the server with `value` counts (Python's
+    /// `manager.Semaphore(value)`).
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// let slots = manager.semaphore(1)?;
+    /// slots.acquire()?;
+    /// slots.release()?;
+    /// slots.release()?; // unbounded: the count grows to 2
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn semaphore(&self, value: usize) -> Result<Semaphore, Error> {
+        self.semaphore_of(value as u64, None)
+    }
+
+    /// A new semaphore whose count cannot be released past `value` (Python's
+    /// `manager.BoundedSemaphore(value)`).
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// let slots = manager.bounded_semaphore(1)?;
+    /// assert!(slots.release().is_err());
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn bounded_semaphore(&self, value: usize) -> Result<Semaphore, Error> {
+        self.semaphore_of(value as u64, Some(value as u64))
+    }
+
+    /// A new lock on the server, unlocked (Python's `manager.Lock()`).
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// let lock = manager.lock()?;
+    /// assert!(lock.try_acquire()?);
+    /// lock.release()?;
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn lock(&self) -> Result<Lock, Error> {
+        self.semaphore_of(1, Some(1))
+    }
+
+    fn semaphore_of(&self, initial: u64, bound: Option<u64>) -> Result<Semaphore, Error> {
+        let kind = Kind::Semaphore { initial, bound };
+        Ok(Semaphore::new(self.link.clone(), self.create(kind, None)?))
+    }
+
+    /// A new event on the server, not set (Python's `manager.Event()`).
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// assert!(!manager.event()?.is_set()?);
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn event(&self) -> Result<Event, Error> {
+        Ok(Event::new(
+            self.link.clone(),
+            self.create(Kind::Event, None)?,
+        ))
     }
 }
 

@@ -3,6 +3,8 @@
 //! postcard bytes, so the server stores them without knowing their types, and equal
 //! keys of one type are equal bytes.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use crate::Refusal;
@@ -12,6 +14,15 @@ use crate::Refusal;
 pub(crate) enum Kind {
     Dict,
     List,
+    /// A lock is a semaphore of one, bounded by one.
+    Semaphore {
+        initial: u64,
+        bound: Option<u64>,
+    },
+    Event,
+    Queue {
+        maxsize: Option<u64>,
+    },
 }
 
 impl Kind {
@@ -19,6 +30,9 @@ impl Kind {
         match self {
             Kind::Dict => "dict",
             Kind::List => "list",
+            Kind::Semaphore { .. } => "semaphore",
+            Kind::Event => "event",
+            Kind::Queue { .. } => "queue",
         }
     }
 }
@@ -81,6 +95,39 @@ pub(crate) enum Request {
     ListItems {
         id: u64,
     },
+    /// Waits at most `timeout` (`None`: forever, zero: not at all); answers a flag.
+    Acquire {
+        id: u64,
+        timeout: Option<Duration>,
+    },
+    Release {
+        id: u64,
+    },
+    EventSet {
+        id: u64,
+        set: bool,
+    },
+    EventIsSet {
+        id: u64,
+    },
+    EventWait {
+        id: u64,
+        timeout: Option<Duration>,
+    },
+    /// Answers a flag: false if the queue stayed full.
+    QueuePut {
+        id: u64,
+        value: Vec<u8>,
+        timeout: Option<Duration>,
+    },
+    /// Answers a value, none if the queue stayed empty.
+    QueueGet {
+        id: u64,
+        timeout: Option<Duration>,
+    },
+    QueueLen {
+        id: u64,
+    },
 }
 
 /// The server's answer to one request.
@@ -88,6 +135,7 @@ pub(crate) enum Request {
 pub(crate) enum Reply {
     Done,
     Created(u64),
+    Flag(bool),
     Value(Option<Vec<u8>>),
     Len(u64),
     Items(Vec<Vec<u8>>),

@@ -2,8 +2,8 @@
 //! own lock, so an update holds only the dict it changes, and releases it when its
 //! connection ends (a proxy that dies mid-update does not wedge the others).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use mp_ipc::{Address, Connection, Listener};
 
@@ -11,21 +11,66 @@ use crate::Error;
 use crate::Refusal;
 use crate::protocol::{Kind, Message, Reply, Request};
 
-enum Object {
+pub(crate) enum Object {
     Dict(HashMap<Vec<u8>, Vec<u8>>),
     List(Vec<Vec<u8>>),
+    Semaphore {
+        value: u64,
+        bound: Option<u64>,
+    },
+    Event(bool),
+    Queue {
+        items: VecDeque<Vec<u8>>,
+        maxsize: Option<u64>,
+    },
+}
+
+impl Object {
+    fn new(kind: Kind) -> Self {
+        match kind {
+            Kind::Dict => Object::Dict(HashMap::new()),
+            Kind::List => Object::List(Vec::new()),
+            Kind::Semaphore { initial, bound } => Object::Semaphore {
+                value: initial,
+                bound,
+            },
+            Kind::Event => Object::Event(false),
+            Kind::Queue { maxsize } => Object::Queue {
+                items: VecDeque::new(),
+                maxsize,
+            },
+        }
+    }
+
+    fn is(&self, kind: Kind) -> bool {
+        matches!(
+            (self, kind),
+            (Object::Dict(_), Kind::Dict)
+                | (Object::List(_), Kind::List)
+                | (Object::Semaphore { .. }, Kind::Semaphore { .. })
+                | (Object::Event(_), Kind::Event)
+                | (Object::Queue { .. }, Kind::Queue { .. })
+        )
+    }
+}
+
+/// One object, with the condition variable its blocking calls wait on.
+#[derive(Default)]
+pub(crate) struct Entry {
+    pub(crate) object: Mutex<Option<Object>>,
+    pub(crate) changed: Condvar,
 }
 
 #[derive(Default)]
-struct Table {
-    objects: HashMap<u64, Arc<Mutex<Object>>>,
+pub(crate) struct Table {
+    objects: HashMap<u64, Arc<Entry>>,
     names: HashMap<String, u64>,
     next_id: u64,
 }
 
-type Shared = Arc<Mutex<Table>>;
+pub(crate) type Shared = Arc<Mutex<Table>>;
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A connection thread panics only on a bug of this module, never with a table or
     // object half-changed (each change is one collection call).
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -81,6 +126,17 @@ fn serve_connection(connection: &Connection<Message>, table: &Shared) {
                 Some(reply) => reply,
                 None => return,
             },
+            Request::Acquire { id, timeout } => {
+                let reply = handle(table, Request::Acquire { id, timeout });
+                if connection.send(&Message::Reply(reply.clone())).is_err() {
+                    // The caller left while it waited: what it took goes back.
+                    if matches!(reply, Reply::Flag(true)) {
+                        let _ = crate::waiting::release(table, id);
+                    }
+                    return;
+                }
+                continue;
+            }
             other => handle(table, other),
         };
         if connection.send(&Message::Reply(reply)).is_err() {
@@ -89,7 +145,7 @@ fn serve_connection(connection: &Connection<Message>, table: &Shared) {
     }
 }
 
-fn object(table: &Shared, id: u64) -> Result<Arc<Mutex<Object>>, Refusal> {
+pub(crate) fn object(table: &Shared, id: u64) -> Result<Arc<Entry>, Refusal> {
     lock(table)
         .objects
         .get(&id)
@@ -97,7 +153,7 @@ fn object(table: &Shared, id: u64) -> Result<Arc<Mutex<Object>>, Refusal> {
         .ok_or(Refusal::NoSuchObject { id })
 }
 
-fn wrong_kind(id: u64, kind: Kind) -> Refusal {
+pub(crate) fn wrong_kind(id: u64, kind: Kind) -> Refusal {
     Refusal::WrongKind {
         id,
         expected: kind.name().to_owned(),
@@ -116,8 +172,8 @@ fn update(
         Ok(object) => object,
         Err(refusal) => return Some(Reply::Refused(refusal)),
     };
-    let mut guard = lock(&object);
-    let Object::Dict(dict) = &mut *guard else {
+    let mut guard = lock(&object.object);
+    let Some(Object::Dict(dict)) = &mut *guard else {
         return Some(Reply::Refused(wrong_kind(id, Kind::Dict)));
     };
     let current = dict.get(&key).cloned();
@@ -149,10 +205,7 @@ fn create(table: &Shared, kind: Kind, name: Option<String>) -> Result<Reply, Ref
         .and_then(|name| table.names.get(name).copied())
     {
         let object = table.objects.get(&id).ok_or(Refusal::NoSuchObject { id })?;
-        let same_kind = matches!(
-            (&*lock(object), kind),
-            (Object::Dict(_), Kind::Dict) | (Object::List(_), Kind::List)
-        );
+        let same_kind = lock(&object.object).as_ref().is_some_and(|o| o.is(kind));
         return if same_kind {
             Ok(Reply::Created(id))
         } else {
@@ -161,11 +214,11 @@ fn create(table: &Shared, kind: Kind, name: Option<String>) -> Result<Reply, Ref
     }
     table.next_id += 1;
     let id = table.next_id;
-    let object = match kind {
-        Kind::Dict => Object::Dict(HashMap::new()),
-        Kind::List => Object::List(Vec::new()),
+    let entry = Entry {
+        object: Mutex::new(Some(Object::new(kind))),
+        changed: Condvar::new(),
     };
-    table.objects.insert(id, Arc::new(Mutex::new(object)));
+    table.objects.insert(id, Arc::new(entry));
     if let Some(name) = name {
         table.names.insert(name, id);
     }
@@ -178,10 +231,10 @@ fn with_dict<R>(
     f: impl FnOnce(&mut HashMap<Vec<u8>, Vec<u8>>) -> R,
 ) -> Result<R, Refusal> {
     let object = object(table, id)?;
-    let mut guard = lock(&object);
+    let mut guard = lock(&object.object);
     match &mut *guard {
-        Object::Dict(dict) => Ok(f(dict)),
-        Object::List(_) => Err(wrong_kind(id, Kind::Dict)),
+        Some(Object::Dict(dict)) => Ok(f(dict)),
+        _ => Err(wrong_kind(id, Kind::Dict)),
     }
 }
 
@@ -191,10 +244,10 @@ fn with_list<R>(
     f: impl FnOnce(&mut Vec<Vec<u8>>) -> Result<R, Refusal>,
 ) -> Result<R, Refusal> {
     let object = object(table, id)?;
-    let mut guard = lock(&object);
+    let mut guard = lock(&object.object);
     match &mut *guard {
-        Object::List(list) => f(list),
-        Object::Dict(_) => Err(wrong_kind(id, Kind::List)),
+        Some(Object::List(list)) => f(list),
+        _ => Err(wrong_kind(id, Kind::List)),
     }
 }
 
@@ -235,6 +288,16 @@ fn run(table: &Shared, request: Request) -> Result<Reply, Refusal> {
         }),
         Request::ListLen { id } => with_list(table, id, |l| Ok(Reply::Len(l.len() as u64))),
         Request::ListItems { id } => with_list(table, id, |l| Ok(Reply::Items(l.clone()))),
+        Request::Acquire { id, timeout } => crate::waiting::acquire(table, id, timeout),
+        Request::Release { id } => crate::waiting::release(table, id),
+        Request::EventSet { id, set } => crate::waiting::event_set(table, id, set),
+        Request::EventIsSet { id } => crate::waiting::event_is_set(table, id),
+        Request::EventWait { id, timeout } => crate::waiting::event_wait(table, id, timeout),
+        Request::QueuePut { id, value, timeout } => {
+            crate::waiting::queue_put(table, id, value, timeout)
+        }
+        Request::QueueGet { id, timeout } => crate::waiting::queue_get(table, id, timeout),
+        Request::QueueLen { id } => crate::waiting::queue_len(table, id),
         Request::UpdateBegin { .. } | Request::UpdateEnd { .. } => Err(Refusal::Protocol(
             "an update's end without its start".to_owned(),
         )),

@@ -1,0 +1,227 @@
+//! [`Semaphore`], [`Lock`] and [`Event`]: proxies of the server's blocking objects
+//! (Python's `manager.Semaphore()`, `manager.Lock()`, `manager.Event()`).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::link::{Link, unexpected};
+use crate::protocol::{Reply, Request};
+
+/// A forever wait, or a bounded one: `Duration::MAX` (past the clock's end) is forever.
+fn bounded(timeout: Duration) -> Option<Duration> {
+    (timeout != Duration::MAX).then_some(timeout)
+}
+
+fn flag(reply: Reply) -> Result<bool, Error> {
+    match reply {
+        Reply::Flag(flag) => Ok(flag),
+        other => Err(unexpected(&other)),
+    }
+}
+
+fn done(reply: Reply) -> Result<(), Error> {
+    match reply {
+        Reply::Done => Ok(()),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// A counting semaphore on a manager's server (Python's `manager.Semaphore(n)` and
+/// `manager.BoundedSemaphore(n)`), usable from every process that holds the proxy.
+///
+/// A caller that dies while waiting does not take a count with it; one that dies
+/// holding a count does (as in Python): release it from another process.
+///
+/// ```
+/// let manager = mp_managers::Manager::start()?;
+/// let slots = manager.semaphore(2)?;
+/// assert!(slots.try_acquire()?);
+/// assert!(slots.try_acquire()?);
+/// assert!(!slots.try_acquire()?);
+/// slots.release()?;
+/// # Ok::<(), mp_managers::Error>(())
+/// ```
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Semaphore {
+    link: Link,
+    id: u64,
+}
+
+impl Semaphore {
+    pub(crate) fn new(link: Link, id: u64) -> Self {
+        Semaphore { link, id }
+    }
+
+    fn acquire_within(&self, timeout: Option<Duration>) -> Result<bool, Error> {
+        flag(self.link.call(Request::Acquire {
+            id: self.id,
+            timeout,
+        })?)
+    }
+
+    /// Takes a count, waiting as long as it takes.
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// let slots = manager.semaphore(1)?;
+    /// slots.acquire()?;
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn acquire(&self) -> Result<(), Error> {
+        self.acquire_within(None).map(drop)
+    }
+
+    /// Takes a count if one is free now.
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// assert!(!manager.semaphore(0)?.try_acquire()?);
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn try_acquire(&self) -> Result<bool, Error> {
+        self.acquire_within(Some(Duration::ZERO))
+    }
+
+    /// Takes a count, waiting at most `timeout`; `false` if none came free.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let manager = mp_managers::Manager::start()?;
+    /// assert!(!manager.semaphore(0)?.acquire_timeout(Duration::from_millis(1))?);
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<bool, Error> {
+        self.acquire_within(bounded(timeout))
+    }
+
+    /// Gives a count back, waking a waiter. A bounded semaphore (and a [`Lock`]) refuses
+    /// a release past its bound with [`Refusal::ReleasedTooMany`](crate::Refusal).
+    ///
+    /// ```
+    /// use mp_managers::{Error, Refusal};
+    ///
+    /// let manager = mp_managers::Manager::start()?;
+    /// let bounded = manager.bounded_semaphore(1)?;
+    /// assert!(matches!(bounded.release(), Err(Error::Refused(Refusal::ReleasedTooMany))));
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn release(&self) -> Result<(), Error> {
+        done(self.link.call(Request::Release { id: self.id })?)
+    }
+}
+
+/// A lock on a manager's server (Python's `manager.Lock()`): a [`Semaphore`] of one,
+/// releasable by any holder, as Python's.
+///
+/// ```
+/// let manager = mp_managers::Manager::start()?;
+/// let lock = manager.lock()?;
+/// lock.acquire()?;
+/// assert!(!lock.try_acquire()?);
+/// lock.release()?;
+/// # Ok::<(), mp_managers::Error>(())
+/// ```
+pub type Lock = Semaphore;
+
+/// An event on a manager's server (Python's `manager.Event()`).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let manager = mp_managers::Manager::start()?;
+/// let ready = manager.event()?;
+/// assert!(!ready.wait_timeout(Duration::from_millis(1))?);
+/// ready.set()?;
+/// assert!(ready.is_set()?);
+/// ready.wait()?;
+/// # Ok::<(), mp_managers::Error>(())
+/// ```
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Event {
+    link: Link,
+    id: u64,
+}
+
+impl Event {
+    pub(crate) fn new(link: Link, id: u64) -> Self {
+        Event { link, id }
+    }
+
+    fn flip(&self, set: bool) -> Result<(), Error> {
+        done(self.link.call(Request::EventSet { id: self.id, set })?)
+    }
+
+    /// Sets the flag and wakes every waiter.
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// let event = manager.event()?;
+    /// event.set()?;
+    /// assert!(event.is_set()?);
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn set(&self) -> Result<(), Error> {
+        self.flip(true)
+    }
+
+    /// Clears the flag.
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// let event = manager.event()?;
+    /// event.set()?;
+    /// event.clear()?;
+    /// assert!(!event.is_set()?);
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn clear(&self) -> Result<(), Error> {
+        self.flip(false)
+    }
+
+    /// Whether the flag is set.
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// assert!(!manager.event()?.is_set()?);
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn is_set(&self) -> Result<bool, Error> {
+        flag(self.link.call(Request::EventIsSet { id: self.id })?)
+    }
+
+    fn wait_within(&self, timeout: Option<Duration>) -> Result<bool, Error> {
+        flag(self.link.call(Request::EventWait {
+            id: self.id,
+            timeout,
+        })?)
+    }
+
+    /// Waits until the flag is set.
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// let event = manager.event()?;
+    /// event.set()?;
+    /// event.wait()?;
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn wait(&self) -> Result<(), Error> {
+        self.wait_within(None).map(drop)
+    }
+
+    /// Waits at most `timeout` for the flag; whether it is set.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let manager = mp_managers::Manager::start()?;
+    /// assert!(!manager.event()?.wait_timeout(Duration::ZERO)?);
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, Error> {
+        self.wait_within(bounded(timeout))
+    }
+}
