@@ -87,6 +87,19 @@ pub enum Refusal {
     /// A bounded semaphore (or a lock) released more often than acquired.
     #[error("released more often than acquired")]
     ReleasedTooMany,
+    /// The server has no [`Served`](crate::Served) type of this name registered.
+    #[error("the server serves no type {type_name}")]
+    NotRegistered {
+        /// The type's name.
+        type_name: String,
+    },
+    /// A served value's [`handle`](crate::Served::handle) panicked (with this message);
+    /// the value keeps what it had changed before the panic.
+    #[error("the served value panicked: {message}")]
+    HandlerPanicked {
+        /// The panic's message, if it had one.
+        message: String,
+    },
     /// A message out of order (an update's end without its start).
     #[error("unexpected message: {0}")]
     Protocol(String),

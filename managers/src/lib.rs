@@ -17,9 +17,12 @@
 //! | `ns = m.Namespace(); ns.x = 1` / `m.Value('i', 0)` | [`manager.value(&initial)`](Manager::value) for a serde struct: [`get`](Value::get), [`set`](Value::set), [`update`](Value::update) |
 //! | `q = m.Queue(maxsize)`, `q.put(v)`, `q.get(timeout=t)`, `q.qsize()` | [`manager.queue::<T>(maxsize)`](Manager::queue), [`put`](Queue::put), [`get_timeout`](Queue::get_timeout), [`qsize`](Queue::qsize) |
 //! | `m.Lock()`, `m.Semaphore(n)`, `m.BoundedSemaphore(n)`, `m.Event()` | [`lock`](Manager::lock), [`semaphore`](Manager::semaphore), [`bounded_semaphore`](Manager::bounded_semaphore), [`event`](Manager::event) |
+//! | `class M(BaseManager): pass; M.register('T', T); m = M(); m.start(); m.T()` | [`Manager::builder().register::<T>().start()`](ManagerBuilder::register), then [`manager.served::<T>()`](Manager::served) and [`call`](Proxy::call), with `T:` [`Served`] (a typed request and response) |
 //! | `m.shutdown()` | drop the [`Manager`] |
 //!
 //! How it departs from Python:
+//! - A registered type is served through one typed request/response call
+//!   ([`Served::handle`]), not by exposing its methods one by one.
 //! - Proxies are typed: a `Dict<String, u64>` holds serde values of those types, and no
 //!   arbitrary object is pickled; keys and values are plain data (no file descriptors).
 //! - [`Dict::update`] is an atomic read-modify-write: Python's `d[k] += 1` on a proxy
@@ -42,6 +45,7 @@ mod list;
 mod manager;
 mod protocol;
 mod queue;
+mod served;
 mod server;
 mod sync;
 mod value;
@@ -50,8 +54,9 @@ mod waiting;
 pub use dict::Dict;
 pub use error::{Error, Refusal};
 pub use list::List;
-pub use manager::Manager;
+pub use manager::{Manager, ManagerBuilder};
 pub use queue::Queue;
+pub use served::{Proxy, Registry, Served};
 pub use server::serve;
 pub use sync::{Event, Lock, Semaphore};
 pub use value::Value;

@@ -1,5 +1,6 @@
 //! [`Manager`]: starts (or reaches) a server and makes proxies on it.
 
+use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
 use mp_processes::{Process, ProcessHandle};
@@ -8,6 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::link::Link;
 use crate::protocol::{Kind, Request};
+use crate::served::{Proxy, Registry, Served};
 use crate::{Dict, Error, Event, List, Lock, Queue, Semaphore, Value};
 
 /// How long [`Manager::start`] waits for its server to listen.
@@ -48,6 +50,37 @@ impl Manager {
     /// # Ok::<(), mp_managers::Error>(())
     /// ```
     pub fn start() -> Result<Self, Error> {
+        Self::builder().start()
+    }
+
+    /// A builder, to register [`Served`] types before starting (Python's
+    /// `BaseManager.register` then `start()`).
+    ///
+    /// ```
+    /// use mp_managers::{Manager, Served};
+    ///
+    /// #[derive(Default)]
+    /// struct Log(Vec<String>);
+    /// impl Served for Log {
+    ///     type Request = String;
+    ///     type Response = usize;
+    ///     fn handle(&mut self, line: String) -> usize {
+    ///         self.0.push(line);
+    ///         self.0.len()
+    ///     }
+    /// }
+    ///
+    /// let manager = Manager::builder().register::<Log>().start()?;
+    /// assert_eq!(manager.served::<Log>()?.call(&"started".into())?, 1);
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn builder() -> ManagerBuilder<()> {
+        ManagerBuilder {
+            registry: PhantomData,
+        }
+    }
+
+    fn start_with<R: Registry>() -> Result<Self, Error> {
         let mut authkey = vec![0u8; 32];
         let mut nonce = [0u8; 8];
         getrandom::fill(&mut authkey)
@@ -63,7 +96,7 @@ impl Manager {
             u64::from_ne_bytes(nonce)
         );
         let server = Process::new(
-            crate::server::serve_in_child,
+            crate::server::serve_in_child::<R>,
             (address.clone(), authkey.clone()),
         )
         .name("manager")
@@ -310,6 +343,67 @@ impl Manager {
             self.create(Kind::Event, None)?,
         ))
     }
+
+    /// A new default value of the registered type `S`, served by the server; fails with
+    /// [`Refusal::NotRegistered`](crate::Refusal::NotRegistered) if the server was not
+    /// built with `S`.
+    ///
+    /// ```
+    /// use mp_managers::{Error, Manager, Refusal, Served};
+    ///
+    /// #[derive(Default)]
+    /// struct Nothing;
+    /// impl Served for Nothing {
+    ///     type Request = ();
+    ///     type Response = ();
+    ///     fn handle(&mut self, (): ()) {}
+    /// }
+    ///
+    /// let plain = Manager::start()?;
+    /// let refused = plain.served::<Nothing>();
+    /// assert!(matches!(refused, Err(Error::Refused(Refusal::NotRegistered { .. }))));
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn served<S: Served>(&self) -> Result<Proxy<S>, Error> {
+        self.served_of(None)
+    }
+
+    /// The served value of type `S` called `name`, made on first use: how clients of
+    /// [`connect`](Self::connect) share one.
+    ///
+    /// ```
+    /// use mp_managers::{Manager, Served};
+    ///
+    /// #[derive(Default)]
+    /// struct Total(u64);
+    /// impl Served for Total {
+    ///     type Request = u64;
+    ///     type Response = u64;
+    ///     fn handle(&mut self, n: u64) -> u64 {
+    ///         self.0 += n;
+    ///         self.0
+    ///     }
+    /// }
+    ///
+    /// let manager = Manager::builder().register::<Total>().start()?;
+    /// manager.named_served::<Total>("t")?.call(&2)?;
+    /// assert_eq!(manager.named_served::<Total>("t")?.call(&3)?, 5);
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn named_served<S: Served>(&self, name: &str) -> Result<Proxy<S>, Error> {
+        self.served_of(Some(name))
+    }
+
+    fn served_of<S: Served>(&self, name: Option<&str>) -> Result<Proxy<S>, Error> {
+        let request = Request::CreateServed {
+            type_name: std::any::type_name::<S>().to_owned(),
+            name: name.map(str::to_owned),
+        };
+        match self.link.call(request)? {
+            crate::protocol::Reply::Created(id) => Ok(Proxy::new(self.link.clone(), id)),
+            other => Err(crate::link::unexpected(&other)),
+        }
+    }
 }
 
 impl Drop for Manager {
@@ -319,5 +413,84 @@ impl Drop for Manager {
             let _ = server.kill();
             let _ = server.join_timeout(Duration::from_secs(5));
         }
+    }
+}
+
+/// Builds a [`Manager`] whose server also serves the [`Served`] types registered on it.
+///
+/// ```
+/// use mp_managers::{Manager, Served};
+///
+/// #[derive(Default)]
+/// struct A;
+/// impl Served for A {
+///     type Request = ();
+///     type Response = char;
+///     fn handle(&mut self, (): ()) -> char {
+///         'a'
+///     }
+/// }
+/// #[derive(Default)]
+/// struct B;
+/// impl Served for B {
+///     type Request = ();
+///     type Response = char;
+///     fn handle(&mut self, (): ()) -> char {
+///         'b'
+///     }
+/// }
+///
+/// let manager = Manager::builder().register::<A>().register::<B>().start()?;
+/// assert_eq!(manager.served::<B>()?.call(&())?, 'b');
+/// # Ok::<(), mp_managers::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct ManagerBuilder<R> {
+    registry: PhantomData<fn() -> R>,
+}
+
+impl<R: Registry> ManagerBuilder<R> {
+    /// Adds `S` to the types the server serves.
+    ///
+    /// ```
+    /// use mp_managers::{Manager, Served};
+    ///
+    /// #[derive(Default)]
+    /// struct Unit;
+    /// impl Served for Unit {
+    ///     type Request = ();
+    ///     type Response = ();
+    ///     fn handle(&mut self, (): ()) {}
+    /// }
+    ///
+    /// let builder = Manager::builder().register::<Unit>();
+    /// # drop(builder);
+    /// ```
+    pub fn register<S: Served>(self) -> ManagerBuilder<(R, S)> {
+        ManagerBuilder {
+            registry: PhantomData,
+        }
+    }
+
+    /// Starts the server process, as [`Manager::start`] does.
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::builder().start()?;
+    /// # drop(manager);
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn start(self) -> Result<Manager, Error> {
+        Manager::start_with::<R>()
+    }
+
+    /// Serves in this process on `address`, with the registered types, for clients of
+    /// [`Manager::connect`] (as [`serve`](crate::serve)); blocks for good.
+    ///
+    /// ```no_run
+    /// mp_managers::Manager::builder().serve("127.0.0.1:50000", b"secret")?;
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn serve(self, address: &str, authkey: &[u8]) -> Result<(), Error> {
+        crate::server::serve_registered::<R>(address, authkey)
     }
 }

@@ -128,6 +128,16 @@ pub(crate) enum Request {
     QueueLen {
         id: u64,
     },
+    /// A new value of a registered type (by its type name), or the one of that name.
+    CreateServed {
+        type_name: String,
+        name: Option<String>,
+    },
+    /// A request for a served value; answers its response as a value.
+    Call {
+        id: u64,
+        request: Vec<u8>,
+    },
 }
 
 /// The server's answer to one request.

@@ -10,6 +10,7 @@ use mp_ipc::{Address, Connection, Listener};
 use crate::Error;
 use crate::Refusal;
 use crate::protocol::{Kind, Message, Reply, Request};
+use crate::served::{Handler, Registry};
 
 pub(crate) enum Object {
     Dict(HashMap<Vec<u8>, Vec<u8>>),
@@ -22,6 +23,10 @@ pub(crate) enum Object {
     Queue {
         items: VecDeque<Vec<u8>>,
         maxsize: Option<u64>,
+    },
+    Served {
+        type_name: String,
+        state: Box<dyn Handler>,
     },
 }
 
@@ -61,8 +66,11 @@ pub(crate) struct Entry {
     pub(crate) changed: Condvar,
 }
 
-#[derive(Default)]
+/// Makes a served value from its type's name: the server's [`Registry`].
+type Make = fn(&str) -> Option<Box<dyn Handler>>;
+
 pub(crate) struct Table {
+    make: Make,
     objects: HashMap<u64, Arc<Entry>>,
     names: HashMap<String, u64>,
     next_id: u64,
@@ -88,19 +96,29 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// # Ok::<(), mp_managers::Error>(())
 /// ```
 pub fn serve(address: &str, authkey: &[u8]) -> Result<(), Error> {
+    serve_registered::<()>(address, authkey)
+}
+
+/// [`serve`] with the [`Served`](crate::Served) types of `R`.
+pub(crate) fn serve_registered<R: Registry>(address: &str, authkey: &[u8]) -> Result<(), Error> {
     let address: Address = address.parse()?;
     let listener = Listener::bind(&address, Some(authkey))?;
-    serve_listener(&listener);
+    serve_listener(&listener, R::make);
     Ok(())
 }
 
 /// The body of [`Manager::start`](crate::Manager::start)'s server process.
-pub(crate) fn serve_in_child(address: String, authkey: Vec<u8>) -> Result<(), String> {
-    serve(&address, &authkey).map_err(|err| err.to_string())
+pub(crate) fn serve_in_child<R: Registry>(address: String, authkey: Vec<u8>) -> Result<(), String> {
+    serve_registered::<R>(&address, &authkey).map_err(|err| err.to_string())
 }
 
-fn serve_listener(listener: &Listener) {
-    let table: Shared = Arc::default();
+fn serve_listener(listener: &Listener, make: Make) {
+    let table: Shared = Arc::new(Mutex::new(Table {
+        make,
+        objects: HashMap::new(),
+        names: HashMap::new(),
+        next_id: 0,
+    }));
     loop {
         match listener.accept::<Message>() {
             Ok(connection) => {
@@ -212,17 +230,61 @@ fn create(table: &Shared, kind: Kind, name: Option<String>) -> Result<Reply, Ref
             Err(wrong_kind(id, kind))
         };
     }
+    Ok(Reply::Created(insert(&mut table, Object::new(kind), name)))
+}
+
+fn insert(table: &mut Table, object: Object, name: Option<String>) -> u64 {
     table.next_id += 1;
     let id = table.next_id;
     let entry = Entry {
-        object: Mutex::new(Some(Object::new(kind))),
+        object: Mutex::new(Some(object)),
         changed: Condvar::new(),
     };
     table.objects.insert(id, Arc::new(entry));
     if let Some(name) = name {
         table.names.insert(name, id);
     }
-    Ok(Reply::Created(id))
+    id
+}
+
+fn create_served(
+    table: &Shared,
+    type_name: String,
+    name: Option<String>,
+) -> Result<Reply, Refusal> {
+    let mut table = lock(table);
+    if let Some(id) = name
+        .as_ref()
+        .and_then(|name| table.names.get(name).copied())
+    {
+        let object = table.objects.get(&id).ok_or(Refusal::NoSuchObject { id })?;
+        let same = matches!(&*lock(&object.object), Some(Object::Served { type_name: held, .. }) if *held == type_name);
+        return if same {
+            Ok(Reply::Created(id))
+        } else {
+            Err(Refusal::WrongKind {
+                id,
+                expected: type_name,
+            })
+        };
+    }
+    let state = (table.make)(&type_name).ok_or_else(|| Refusal::NotRegistered {
+        type_name: type_name.clone(),
+    })?;
+    let object = Object::Served { type_name, state };
+    Ok(Reply::Created(insert(&mut table, object, name)))
+}
+
+fn call_served(table: &Shared, id: u64, request: &[u8]) -> Result<Reply, Refusal> {
+    let object = object(table, id)?;
+    let mut guard = lock(&object.object);
+    match &mut *guard {
+        Some(Object::Served { state, .. }) => Ok(Reply::Value(Some(state.handle_bytes(request)?))),
+        _ => Err(Refusal::WrongKind {
+            id,
+            expected: "served value".to_owned(),
+        }),
+    }
 }
 
 fn with_dict<R>(
@@ -262,6 +324,8 @@ fn slot(list: &mut [Vec<u8>], index: u64) -> Result<&mut Vec<u8>, Refusal> {
 fn run(table: &Shared, request: Request) -> Result<Reply, Refusal> {
     match request {
         Request::Create { kind, name } => create(table, kind, name),
+        Request::CreateServed { type_name, name } => create_served(table, type_name, name),
+        Request::Call { id, request } => call_served(table, id, &request),
         Request::DictGet { id, key } => {
             with_dict(table, id, |d| Reply::Value(d.get(&key).cloned()))
         }
