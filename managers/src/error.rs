@@ -100,6 +100,10 @@ pub enum Refusal {
         /// The panic's message, if it had one.
         message: String,
     },
+    /// The barrier is broken: aborted, reset while this caller waited, or a waiter
+    /// timed out (Python's `BrokenBarrierError`).
+    #[error("the barrier is broken")]
+    BrokenBarrier,
     /// A message out of order (an update's end without its start).
     #[error("unexpected message: {0}")]
     Protocol(String),

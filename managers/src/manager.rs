@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use crate::link::Link;
 use crate::protocol::{Kind, Request};
 use crate::served::{Proxy, Registry, Served};
-use crate::{Dict, Error, Event, List, Lock, Queue, Semaphore, Value};
+use crate::{Barrier, Dict, Error, Event, List, Lock, Queue, Semaphore, Value};
 
 /// How long [`Manager::start`] waits for its server to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -328,6 +328,21 @@ impl Manager {
     fn semaphore_of(&self, initial: u64, bound: Option<u64>) -> Result<Semaphore, Error> {
         let kind = Kind::Semaphore { initial, bound };
         Ok(Semaphore::new(self.link.clone(), self.create(kind, None)?))
+    }
+
+    /// A new barrier on the server for `parties` callers (Python's
+    /// `manager.Barrier(parties)`).
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// assert_eq!(manager.barrier(1)?.wait()?, 0);
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn barrier(&self, parties: usize) -> Result<Barrier, Error> {
+        let kind = Kind::Barrier {
+            parties: parties as u64,
+        };
+        Ok(Barrier::new(self.link.clone(), self.create(kind, None)?))
     }
 
     /// A new event on the server, not set (Python's `manager.Event()`).

@@ -23,6 +23,9 @@ pub(crate) enum Kind {
     Queue {
         maxsize: Option<u64>,
     },
+    Barrier {
+        parties: u64,
+    },
 }
 
 impl Kind {
@@ -33,6 +36,7 @@ impl Kind {
             Kind::Semaphore { .. } => "semaphore",
             Kind::Event => "event",
             Kind::Queue { .. } => "queue",
+            Kind::Barrier { .. } => "barrier",
         }
     }
 }
@@ -127,6 +131,16 @@ pub(crate) enum Request {
     },
     QueueLen {
         id: u64,
+    },
+    /// Answers the caller's arrival index as a length, or refuses: broken barrier.
+    BarrierWait {
+        id: u64,
+        timeout: Option<Duration>,
+    },
+    /// Breaks the barrier (`broken: true`, Python's `abort`) or mends it (`reset`).
+    BarrierBreak {
+        id: u64,
+        broken: bool,
     },
     /// A new value of a registered type (by its type name), or the one of that name.
     CreateServed {

@@ -24,6 +24,12 @@ pub(crate) enum Object {
         items: VecDeque<Vec<u8>>,
         maxsize: Option<u64>,
     },
+    Barrier {
+        parties: u64,
+        count: u64,
+        generation: u64,
+        broken: bool,
+    },
     Served {
         type_name: String,
         state: Box<dyn Handler>,
@@ -44,6 +50,12 @@ impl Object {
                 items: VecDeque::new(),
                 maxsize,
             },
+            Kind::Barrier { parties } => Object::Barrier {
+                parties,
+                count: 0,
+                generation: 0,
+                broken: false,
+            },
         }
     }
 
@@ -55,6 +67,7 @@ impl Object {
                 | (Object::Semaphore { .. }, Kind::Semaphore { .. })
                 | (Object::Event(_), Kind::Event)
                 | (Object::Queue { .. }, Kind::Queue { .. })
+                | (Object::Barrier { .. }, Kind::Barrier { .. })
         )
     }
 }
@@ -361,6 +374,8 @@ fn run(table: &Shared, request: Request) -> Result<Reply, Refusal> {
             crate::waiting::queue_put(table, id, value, timeout)
         }
         Request::QueueGet { id, timeout } => crate::waiting::queue_get(table, id, timeout),
+        Request::BarrierWait { id, timeout } => crate::waiting::barrier_wait(table, id, timeout),
+        Request::BarrierBreak { id, broken } => crate::waiting::barrier_break(table, id, broken),
         Request::QueueLen { id } => crate::waiting::queue_len(table, id),
         Request::UpdateBegin { .. } | Request::UpdateEnd { .. } => Err(Refusal::Protocol(
             "an update's end without its start".to_owned(),

@@ -225,3 +225,104 @@ impl Event {
         self.wait_within(bounded(timeout))
     }
 }
+
+/// A barrier on a manager's server for `parties` callers (Python's
+/// `manager.Barrier(parties)`): each [`wait`](Self::wait) blocks until `parties` callers,
+/// from any processes, are waiting, then all go on.
+///
+/// ```
+/// let manager = mp_managers::Manager::start()?;
+/// let alone = manager.barrier(1)?;
+/// assert_eq!(alone.wait()?, 0); // one party: passes at once
+/// # Ok::<(), mp_managers::Error>(())
+/// ```
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Barrier {
+    link: Link,
+    id: u64,
+}
+
+impl Barrier {
+    pub(crate) fn new(link: Link, id: u64) -> Self {
+        Barrier { link, id }
+    }
+
+    fn wait_within(&self, timeout: Option<Duration>) -> Result<u32, Error> {
+        match self.link.call(Request::BarrierWait {
+            id: self.id,
+            timeout,
+        })? {
+            Reply::Len(index) => Ok(u32::try_from(index).unwrap_or(u32::MAX)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Waits for all parties; returns this caller's arrival index (`0` for the first).
+    /// Fails with [`Refusal::BrokenBarrier`](crate::Refusal::BrokenBarrier) if the
+    /// barrier is or becomes broken.
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// let pair = manager.barrier(2)?;
+    /// let other = pair.clone();
+    /// let thread = std::thread::spawn(move || other.wait());
+    /// let mine = pair.wait()?;
+    /// let theirs = thread.join().unwrap()?;
+    /// assert_eq!(mine + theirs, 1); // one of them arrived first
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn wait(&self) -> Result<u32, Error> {
+        self.wait_within(None)
+    }
+
+    /// [`wait`](Self::wait) for at most `timeout`; a timeout breaks the barrier for
+    /// every waiter, as Python's does.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mp_managers::{Error, Refusal};
+    ///
+    /// let manager = mp_managers::Manager::start()?;
+    /// let barrier = manager.barrier(2)?;
+    /// let waited = barrier.wait_timeout(Duration::from_millis(1));
+    /// assert!(matches!(waited, Err(Error::Refused(Refusal::BrokenBarrier))));
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<u32, Error> {
+        self.wait_within(bounded(timeout))
+    }
+
+    /// Breaks the barrier: every waiter, and every later one, fails (Python's `abort`).
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// let barrier = manager.barrier(2)?;
+    /// barrier.abort()?;
+    /// assert!(barrier.wait().is_err());
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn abort(&self) -> Result<(), Error> {
+        done(self.link.call(Request::BarrierBreak {
+            id: self.id,
+            broken: true,
+        })?)
+    }
+
+    /// Mends a broken barrier, with no one arrived (Python's `reset`). Unlike Python's,
+    /// it does not fail callers already waiting: abort first to release them.
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// let barrier = manager.barrier(1)?;
+    /// barrier.abort()?;
+    /// barrier.reset()?;
+    /// assert_eq!(barrier.wait()?, 0);
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn reset(&self) -> Result<(), Error> {
+        done(self.link.call(Request::BarrierBreak {
+            id: self.id,
+            broken: false,
+        })?)
+    }
+}

@@ -175,3 +175,68 @@ pub(crate) fn queue_len(table: &Shared, id: u64) -> Result<Reply, Refusal> {
         Ok(Reply::Len(queue(object, id)?.0.len() as u64))
     })
 }
+
+const BARRIER: Kind = Kind::Barrier { parties: 0 };
+
+pub(crate) fn barrier_wait(
+    table: &Shared,
+    id: u64,
+    timeout: Option<Duration>,
+) -> Result<Reply, Refusal> {
+    let entry = object(table, id)?;
+    // This caller's generation and arrival index, once it has arrived.
+    let mut arrived: Option<(u64, u64)> = None;
+    let passed = wait_for(&entry, timeout, |object| {
+        let Object::Barrier {
+            parties,
+            count,
+            generation,
+            broken,
+        } = object
+        else {
+            return Err(wrong_kind(id, BARRIER));
+        };
+        match arrived {
+            Some((mine, index)) if *generation != mine => Ok(Some(index)),
+            _ if *broken => Err(Refusal::BrokenBarrier),
+            Some(_) => Ok(None),
+            None => {
+                let index = *count;
+                *count += 1;
+                if *count >= *parties {
+                    *count = 0;
+                    *generation += 1;
+                    return Ok(Some(index));
+                }
+                arrived = Some((*generation, index));
+                Ok(None)
+            }
+        }
+    });
+    match passed {
+        Ok(Some(index)) => Ok(Reply::Len(index)),
+        Ok(None) => {
+            // Timed out: the barrier breaks for everyone, as Python's does.
+            barrier_break(table, id, true)?;
+            Err(Refusal::BrokenBarrier)
+        }
+        Err(refusal) => Err(refusal),
+    }
+}
+
+pub(crate) fn barrier_break(table: &Shared, id: u64, broken: bool) -> Result<Reply, Refusal> {
+    change(table, id, |object| match object {
+        Object::Barrier {
+            count,
+            broken: state,
+            ..
+        } => {
+            *state = broken;
+            if !broken {
+                *count = 0;
+            }
+            Ok(Reply::Done)
+        }
+        _ => Err(wrong_kind(id, BARRIER)),
+    })
+}

@@ -140,3 +140,19 @@ fn a_call_blocked_on_the_server_fails_when_the_server_is_killed() {
     let got = queue.get_timeout(Duration::ZERO);
     assert!(matches!(got, Err(Error::ServerGone { .. })), "{got:?}");
 }
+
+fn meet(barrier: mp_managers::Barrier) -> Result<(), String> {
+    barrier.wait_timeout(PATIENCE).map(drop).map_err(text)
+}
+
+#[test]
+fn a_barrier_lets_processes_through_together() {
+    let manager = Manager::start().unwrap();
+    let barrier = manager.barrier(CHILDREN + 1).unwrap();
+    let children = (0..CHILDREN)
+        .map(|_| Process::new(meet, (barrier.clone(),)).start().unwrap())
+        .collect();
+    let index = barrier.wait_timeout(PATIENCE).unwrap();
+    assert!(index <= CHILDREN as u32);
+    join_all(children);
+}
