@@ -16,7 +16,7 @@
 //! | `BaseManager(address, authkey).connect()` | [`Manager::connect(address, authkey)`](Manager::connect), then [`named_dict`](Manager::named_dict) / [`named_list`](Manager::named_list) |
 //! | `ns = m.Namespace(); ns.x = 1` / `m.Value('i', 0)` | [`manager.value(&initial)`](Manager::value) for a serde struct: [`get`](Value::get), [`set`](Value::set), [`update`](Value::update) |
 //! | `q = m.Queue(maxsize)`, `q.put(v)`, `q.get(timeout=t)`, `q.qsize()` | [`manager.queue::<T>(maxsize)`](Manager::queue), [`put`](Queue::put), [`get_timeout`](Queue::get_timeout), [`qsize`](Queue::qsize) |
-//! | `m.Lock()`, `m.Semaphore(n)`, `m.BoundedSemaphore(n)`, `m.Event()`, `m.Barrier(n)` | [`lock`](Manager::lock), [`semaphore`](Manager::semaphore), [`bounded_semaphore`](Manager::bounded_semaphore), [`event`](Manager::event), [`barrier`](Manager::barrier) |
+//! | `m.Lock()`, `m.Semaphore(n)`, `m.BoundedSemaphore(n)`, `m.Event()`, `m.Barrier(n)`, `m.Condition(lock)` | [`lock`](Manager::lock), [`semaphore`](Manager::semaphore), [`bounded_semaphore`](Manager::bounded_semaphore), [`event`](Manager::event), [`barrier`](Manager::barrier), [`condition`](Manager::condition) |
 //! | `class M(BaseManager): pass; M.register('T', T); m = M(); m.start(); m.T()` | [`Manager::builder().register::<T>().start()`](ManagerBuilder::register), then [`manager.served::<T>()`](Manager::served) and [`call`](Proxy::call), with `T:` [`Served`] (a typed request and response) |
 //! | `m.shutdown()` | drop the [`Manager`] |
 //!
@@ -58,5 +58,5 @@ pub use manager::{Manager, ManagerBuilder};
 pub use queue::Queue;
 pub use served::{Proxy, Registry, Served};
 pub use server::serve;
-pub use sync::{Barrier, Event, Lock, Semaphore};
+pub use sync::{Barrier, Condition, Event, Lock, Semaphore};
 pub use value::Value;

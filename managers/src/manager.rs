@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use crate::link::Link;
 use crate::protocol::{Kind, Request};
 use crate::served::{Proxy, Registry, Served};
-use crate::{Barrier, Dict, Error, Event, List, Lock, Queue, Semaphore, Value};
+use crate::{Barrier, Condition, Dict, Error, Event, List, Lock, Queue, Semaphore, Value};
 
 /// How long [`Manager::start`] waits for its server to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -343,6 +343,26 @@ impl Manager {
             parties: parties as u64,
         };
         Ok(Barrier::new(self.link.clone(), self.create(kind, None)?))
+    }
+
+    /// A new condition variable on the server using `lock`, or a new lock of its own
+    /// (Python's `manager.Condition(lock=None)`).
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// let lock = manager.lock()?;
+    /// let condition = manager.condition(Some(lock.clone()))?;
+    /// condition.acquire()?;
+    /// assert!(!lock.try_acquire()?); // the same lock
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn condition(&self, lock: Option<Lock>) -> Result<Condition, Error> {
+        let lock = match lock {
+            Some(lock) => lock,
+            None => self.lock()?,
+        };
+        let id = self.create(Kind::Condition, None)?;
+        Ok(Condition::new(self.link.clone(), id, lock))
     }
 
     /// A new event on the server, not set (Python's `manager.Event()`).

@@ -26,6 +26,7 @@ pub(crate) enum Kind {
     Barrier {
         parties: u64,
     },
+    Condition,
 }
 
 impl Kind {
@@ -37,6 +38,7 @@ impl Kind {
             Kind::Event => "event",
             Kind::Queue { .. } => "queue",
             Kind::Barrier { .. } => "barrier",
+            Kind::Condition => "condition",
         }
     }
 }
@@ -141,6 +143,18 @@ pub(crate) enum Request {
     BarrierBreak {
         id: u64,
         broken: bool,
+    },
+    /// Releases the lock `lock`, waits for a notification of condition `id` (at most
+    /// `timeout`), reacquires the lock; answers whether it was notified.
+    ConditionWait {
+        id: u64,
+        lock: u64,
+        timeout: Option<Duration>,
+    },
+    /// Wakes `count` waiters of condition `id` (all: `u64::MAX`).
+    ConditionNotify {
+        id: u64,
+        count: u64,
     },
     /// A new value of a registered type (by its type name), or the one of that name.
     CreateServed {

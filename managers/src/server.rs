@@ -2,7 +2,7 @@
 //! own lock, so an update holds only the dict it changes, and releases it when its
 //! connection ends (a proxy that dies mid-update does not wedge the others).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use mp_ipc::{Address, Connection, Listener};
@@ -30,6 +30,13 @@ pub(crate) enum Object {
         generation: u64,
         broken: bool,
     },
+    /// Waiters take tickets in order; a notification moves `woken` past the next ones
+    /// that are still waiting (a ticket given up by a timeout is skipped).
+    Condition {
+        next: u64,
+        woken: u64,
+        given_up: BTreeSet<u64>,
+    },
     Served {
         type_name: String,
         state: Box<dyn Handler>,
@@ -50,6 +57,11 @@ impl Object {
                 items: VecDeque::new(),
                 maxsize,
             },
+            Kind::Condition => Object::Condition {
+                next: 0,
+                woken: 0,
+                given_up: BTreeSet::new(),
+            },
             Kind::Barrier { parties } => Object::Barrier {
                 parties,
                 count: 0,
@@ -68,6 +80,7 @@ impl Object {
                 | (Object::Event(_), Kind::Event)
                 | (Object::Queue { .. }, Kind::Queue { .. })
                 | (Object::Barrier { .. }, Kind::Barrier { .. })
+                | (Object::Condition { .. }, Kind::Condition)
         )
     }
 }
@@ -157,12 +170,19 @@ fn serve_connection(connection: &Connection<Message>, table: &Shared) {
                 Some(reply) => reply,
                 None => return,
             },
-            Request::Acquire { id, timeout } => {
-                let reply = handle(table, Request::Acquire { id, timeout });
+            // The caller holds a count of `lock` once these succeed.
+            request @ (Request::Acquire { .. } | Request::ConditionWait { .. }) => {
+                let lock = match &request {
+                    Request::Acquire { id, .. } => *id,
+                    Request::ConditionWait { lock, .. } => *lock,
+                    _ => unreachable!("matched above"),
+                };
+                let holds = !matches!(request, Request::Acquire { .. });
+                let reply = handle(table, request);
                 if connection.send(&Message::Reply(reply.clone())).is_err() {
                     // The caller left while it waited: what it took goes back.
-                    if matches!(reply, Reply::Flag(true)) {
-                        let _ = crate::waiting::release(table, id);
+                    if holds || matches!(reply, Reply::Flag(true)) {
+                        let _ = crate::waiting::release(table, lock);
                     }
                     return;
                 }
@@ -376,6 +396,12 @@ fn run(table: &Shared, request: Request) -> Result<Reply, Refusal> {
         Request::QueueGet { id, timeout } => crate::waiting::queue_get(table, id, timeout),
         Request::BarrierWait { id, timeout } => crate::waiting::barrier_wait(table, id, timeout),
         Request::BarrierBreak { id, broken } => crate::waiting::barrier_break(table, id, broken),
+        Request::ConditionWait { id, lock, timeout } => {
+            crate::waiting::condition_wait(table, id, lock, timeout)
+        }
+        Request::ConditionNotify { id, count } => {
+            crate::waiting::condition_notify(table, id, count)
+        }
         Request::QueueLen { id } => crate::waiting::queue_len(table, id),
         Request::UpdateBegin { .. } | Request::UpdateEnd { .. } => Err(Refusal::Protocol(
             "an update's end without its start".to_owned(),

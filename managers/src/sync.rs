@@ -326,3 +326,141 @@ impl Barrier {
         })?)
     }
 }
+
+/// A condition variable on a manager's server, tied to a [`Lock`] (Python's
+/// `manager.Condition(lock)`): [`wait`](Self::wait) releases the lock, sleeps until
+/// notified, and takes the lock again.
+///
+/// ```
+/// let manager = mp_managers::Manager::start()?;
+/// let ready = manager.condition(None)?;
+/// let flag = manager.value(&false)?;
+/// let (waiter_ready, waiter_flag) = (ready.clone(), flag.clone());
+/// let waiter = std::thread::spawn(move || -> Result<(), mp_managers::Error> {
+///     waiter_ready.acquire()?;
+///     while !waiter_flag.get()? {
+///         waiter_ready.wait()?;
+///     }
+///     waiter_ready.release()
+/// });
+/// ready.acquire()?;
+/// flag.set(&true)?;
+/// ready.notify_all()?;
+/// ready.release()?;
+/// waiter.join().unwrap()?;
+/// # Ok::<(), mp_managers::Error>(())
+/// ```
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Condition {
+    link: Link,
+    id: u64,
+    lock: Lock,
+}
+
+impl Condition {
+    pub(crate) fn new(link: Link, id: u64, lock: Lock) -> Self {
+        Condition { link, id, lock }
+    }
+
+    /// The lock this condition releases while it waits.
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// let condition = manager.condition(None)?;
+    /// assert!(condition.lock().try_acquire()?);
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn lock(&self) -> &Lock {
+        &self.lock
+    }
+
+    /// Takes the lock ([`Lock::acquire`]).
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// let condition = manager.condition(None)?;
+    /// condition.acquire()?;
+    /// condition.release()?;
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn acquire(&self) -> Result<(), Error> {
+        self.lock.acquire()
+    }
+
+    /// Gives the lock back ([`Lock::release`]).
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// let condition = manager.condition(None)?;
+    /// condition.acquire()?;
+    /// condition.release()?;
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn release(&self) -> Result<(), Error> {
+        self.lock.release()
+    }
+
+    fn wait_within(&self, timeout: Option<Duration>) -> Result<bool, Error> {
+        flag(self.link.call(Request::ConditionWait {
+            id: self.id,
+            lock: self.lock.id,
+            timeout,
+        })?)
+    }
+
+    /// Releases the lock (which the caller holds), waits for a notification, and
+    /// reacquires the lock. Waiting without the lock fails with
+    /// [`Refusal::ReleasedTooMany`](crate::Refusal::ReleasedTooMany).
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// let condition = manager.condition(None)?;
+    /// assert!(condition.wait().is_err()); // the lock is not held
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn wait(&self) -> Result<(), Error> {
+        self.wait_within(None).map(drop)
+    }
+
+    /// [`wait`](Self::wait) at most `timeout` for the notification (the lock is
+    /// reacquired either way); whether it came.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let manager = mp_managers::Manager::start()?;
+    /// let condition = manager.condition(None)?;
+    /// condition.acquire()?;
+    /// assert!(!condition.wait_timeout(Duration::from_millis(1))?);
+    /// condition.release()?;
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, Error> {
+        self.wait_within(bounded(timeout))
+    }
+
+    /// Wakes up to `count` waiters (Python's `notify(n)`).
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// manager.condition(None)?.notify(1)?; // no waiter: nothing happens
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn notify(&self, count: usize) -> Result<(), Error> {
+        done(self.link.call(Request::ConditionNotify {
+            id: self.id,
+            count: count as u64,
+        })?)
+    }
+
+    /// Wakes every waiter (Python's `notify_all()`).
+    ///
+    /// ```
+    /// let manager = mp_managers::Manager::start()?;
+    /// manager.condition(None)?.notify_all()?;
+    /// # Ok::<(), mp_managers::Error>(())
+    /// ```
+    pub fn notify_all(&self) -> Result<(), Error> {
+        self.notify(usize::MAX)
+    }
+}

@@ -2,7 +2,7 @@
 //! waits on its object's condition variable for at most the caller's timeout, in the
 //! caller's connection thread, so one waiter never holds up another object.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
@@ -238,5 +238,77 @@ pub(crate) fn barrier_break(table: &Shared, id: u64, broken: bool) -> Result<Rep
             Ok(Reply::Done)
         }
         _ => Err(wrong_kind(id, BARRIER)),
+    })
+}
+
+fn condition_of(
+    object: &mut Object,
+    id: u64,
+) -> Result<(&mut u64, &mut u64, &mut BTreeSet<u64>), Refusal> {
+    match object {
+        Object::Condition {
+            next,
+            woken,
+            given_up,
+        } => Ok((next, woken, given_up)),
+        _ => Err(wrong_kind(id, Kind::Condition)),
+    }
+}
+
+/// Python's `Condition.wait`: the ticket is taken before the lock is released, so a
+/// notification sent once the lock is free cannot be missed.
+pub(crate) fn condition_wait(
+    table: &Shared,
+    id: u64,
+    lock_id: u64,
+    timeout: Option<Duration>,
+) -> Result<Reply, Refusal> {
+    let ticket = change(table, id, |object| {
+        let (next, _, _) = condition_of(object, id)?;
+        *next += 1;
+        Ok(*next - 1)
+    })?;
+    if let Err(refusal) = release(table, lock_id) {
+        change(table, id, |object| {
+            condition_of(object, id)?.2.insert(ticket);
+            Ok(())
+        })?;
+        return Err(refusal);
+    }
+    let entry = object(table, id)?;
+    let woken = wait_for(&entry, timeout, |object| {
+        let (_, woken, _) = condition_of(object, id)?;
+        Ok((ticket < *woken).then_some(()))
+    });
+    let notified = match woken {
+        Ok(Some(())) => true,
+        // A timeout: woken meanwhile after all, or the ticket is given up.
+        Ok(None) => change(table, id, |object| {
+            let (_, woken, given_up) = condition_of(object, id)?;
+            if ticket < *woken {
+                Ok(true)
+            } else {
+                given_up.insert(ticket);
+                Ok(false)
+            }
+        })?,
+        Err(refusal) => return Err(refusal),
+    };
+    // Python reacquires the lock whatever happened, waiting as long as it takes.
+    acquire(table, lock_id, None)?;
+    Ok(Reply::Flag(notified))
+}
+
+pub(crate) fn condition_notify(table: &Shared, id: u64, count: u64) -> Result<Reply, Refusal> {
+    change(table, id, |object| {
+        let (next, woken, given_up) = condition_of(object, id)?;
+        let mut left = count;
+        while left > 0 && *woken < *next {
+            if !given_up.remove(woken) {
+                left -= 1;
+            }
+            *woken += 1;
+        }
+        Ok(Reply::Done)
     })
 }

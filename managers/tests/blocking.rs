@@ -156,3 +156,37 @@ fn a_barrier_lets_processes_through_together() {
     assert!(index <= CHILDREN as u32);
     join_all(children);
 }
+
+fn wait_for_go(
+    condition: mp_managers::Condition,
+    go: mp_managers::Value<bool>,
+) -> Result<(), String> {
+    condition.acquire().map_err(text)?;
+    while !go.get().map_err(text)? {
+        if !condition.wait_timeout(PATIENCE).map_err(text)? {
+            return Err("never notified".into());
+        }
+    }
+    condition.release().map_err(text)
+}
+
+#[test]
+fn a_condition_wakes_waiters_in_other_processes() {
+    let manager = Manager::start().unwrap();
+    let condition = manager.condition(None).unwrap();
+    let go = manager.value(&false).unwrap();
+    let children = (0..CHILDREN)
+        .map(|_| {
+            Process::new(wait_for_go, (condition.clone(), go.clone()))
+                .start()
+                .unwrap()
+        })
+        .collect();
+    condition.acquire().unwrap();
+    go.set(&true).unwrap();
+    condition.notify_all().unwrap();
+    condition.release().unwrap();
+    join_all(children);
+    // Every waiter gave the lock back.
+    assert!(condition.lock().try_acquire().unwrap());
+}
