@@ -49,7 +49,7 @@
 //! | `thread-subclass` | 002 | a type implementing `Run`, started as a thread (the original's `threading.Thread(self)` raises) | 5 "Thread N is running" lines |
 //! | `async-gather` | 002 | 5 tokio tasks on a one-thread runtime, each sleeps 1 s, gathered | every worker starts before any ends, all on the event loop's thread, the sleeps overlap |
 //! | `async-fetch` | 002 | 3 pages fetched by tasks of one thread with `reqwest` from the local slow server of `crawler-threads` (or given `http://` URLs) | every body as served, the fetches overlap |
-//! | `async-queue` | 002 | producer and consumer tasks over an asyncio-style queue: `task_done`, `join`, then the consumer is cancelled (`abort`) | 0..4 consumed in order, `join` returns after the last `task_done`, the consumer ended cancelled |
+//! | `async-queue` | 002 | producer and consumer tasks over mp-ipc's `JoinableQueue`, awaited with `get_async` and `join_async`: `task_done`, `join`, then the consumer is cancelled (`abort`) | 0..4 consumed in order, `join` returns after the last `task_done`, the consumer ended cancelled |
 //! | `async-semaphore` | 002 | 5 workers behind a `tokio::sync::Semaphore` of 2 permits | the peak count of workers inside, measured with an atomic, is exactly 2 |
 //! | `async-hello` | 002 | `main` awaits `say_hello`, which sleeps 1 s, then prints `Hello` | `Hello`, once, after the whole sleep |
 //! | `process-print-numbers` | 003 | a process prints 0..4 | the child printed and returned 0..4 |

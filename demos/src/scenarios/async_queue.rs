@@ -3,8 +3,10 @@
 //! calling `task_done()`. `main` awaits the producer, then `queue.join()` (every item
 //! processed), then cancels the consumer, which would otherwise wait forever.
 //!
-//! tokio's channels have no `task_done`/`join`, so the queue is the small asyncio-queue of
-//! `async_support`. The consumer is cancelled as asyncio cancels a task:
+//! tokio's channels have no `task_done`/`join`; mp-ipc's `JoinableQueue` has them, and
+//! `get_async` and `join_async` await them from any runtime (woken by mp-sys's reactor,
+//! no thread parked per wait), so the asyncio queue becomes the same queue that works
+//! between processes. The consumer is cancelled as asyncio cancels a task:
 //! `JoinHandle::abort`, and awaiting the handle then reports the cancellation. The
 //! scenario checks that 0..4 were consumed in order, each after it was produced; that
 //! `join` returned only once every item was marked done; and that the consumer ended by
@@ -14,7 +16,9 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use super::async_support::{AsyncQueue, asyncio_run, task_error};
+use mp_ipc::JoinableQueue;
+
+use super::async_support::{asyncio_run, task_error};
 use super::support::Transcript;
 use crate::{Context, DemoError, check, check_eq, scaled};
 
@@ -27,13 +31,14 @@ struct Args {
 
 /// The original's `producer(queue)`.
 async fn producer(
-    queue: Arc<AsyncQueue<u32>>,
+    queue: JoinableQueue<u32>,
     items: u32,
     transcript: Arc<Transcript>,
     nap: Duration,
 ) -> Result<(), DemoError> {
     for i in 0..items {
-        queue.put(i);
+        // An unbounded queue: `put` never waits, so it needs no `_async` form here.
+        queue.put(&i).map_err(DemoError::other)?;
         transcript.say(format!("Produced {i}"))?;
         tokio::time::sleep(nap).await;
     }
@@ -43,15 +48,15 @@ async fn producer(
 /// The original's `consumer(queue)`: never returns on its own, only by being cancelled
 /// (or by failing).
 async fn consumer(
-    queue: Arc<AsyncQueue<u32>>,
+    queue: JoinableQueue<u32>,
     consumed: Arc<Mutex<Vec<u32>>>,
     transcript: Arc<Transcript>,
 ) -> Result<(), DemoError> {
     loop {
-        let item = queue.get().await;
+        let item = queue.get_async().await.map_err(DemoError::other)?;
         transcript.say(format!("Consumed {item}"))?;
         consumed.lock().unwrap_or_else(PoisonError::into_inner).push(item);
-        queue.task_done()?;
+        queue.task_done().map_err(DemoError::other)?;
     }
 }
 
@@ -73,29 +78,29 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     let transcript = Arc::new(Transcript::new());
     let consumed = Arc::new(Mutex::new(Vec::new()));
     let seen = asyncio_run(async {
-        let queue = Arc::new(AsyncQueue::new());
+        let queue = JoinableQueue::<u32>::new().map_err(DemoError::other)?;
         let producer_task = tokio::spawn(producer(
-            Arc::clone(&queue),
+            queue.clone(),
             args.items,
             Arc::clone(&transcript),
             nap,
         ));
         let mut consumer_task = tokio::spawn(consumer(
-            Arc::clone(&queue),
+            queue.clone(),
             Arc::clone(&consumed),
             Arc::clone(&transcript),
         ));
         producer_task.await.map_err(task_error)??;
         // `await queue.join()`, unless the consumer ends first (it can only fail).
         tokio::select! {
-            () = queue.join() => {}
+            joined = queue.join_async() => joined.map_err(DemoError::other)?,
             ended = &mut consumer_task => {
                 ended.map_err(task_error)??;
                 return Err(DemoError::other("the consumer stopped before the queue was joined"));
             }
         }
         let consumed_at_join = consumed.lock().unwrap_or_else(PoisonError::into_inner).len();
-        let unfinished_at_join = queue.unfinished();
+        let unfinished_at_join = queue.unfinished_tasks();
         println!("queue.join() returned: every item was marked done; cancelling the consumer");
         consumer_task.abort();
         let consumer_cancelled = match consumer_task.await {
@@ -151,12 +156,12 @@ mod tests {
     #[test]
     fn a_failing_consumer_is_reported_not_waited_for() {
         let outcome = asyncio_run(async {
-            let queue = Arc::new(AsyncQueue::new());
-            queue.put(1);
+            let queue = JoinableQueue::<u32>::new().unwrap();
+            queue.put(&1).unwrap();
             // A task_done too many fails the consumer at its first item.
             queue.task_done().unwrap();
             let consumer = tokio::spawn(consumer(
-                Arc::clone(&queue),
+                queue.clone(),
                 Arc::new(Mutex::new(Vec::new())),
                 Arc::new(Transcript::new()),
             ));

@@ -1,18 +1,15 @@
 //! What the asyncio scenarios share: asyncio's event loop (a one-thread tokio runtime), a
-//! bounded `asyncio.run`, `asyncio.gather`, the span of an await, and [`AsyncQueue`],
-//! the `asyncio.Queue` that tokio does not have.
+//! bounded `asyncio.run`, `asyncio.gather` and the span of an await. (`asyncio.Queue` is
+//! mp-ipc's `JoinableQueue`, awaited with `get_async` and `join_async`.)
 //!
 //! asyncio runs every coroutine on one thread; so do these scenarios: the runtime is
 //! tokio's current-thread flavour, and concurrency comes from tasks taking turns at their
 //! awaits, not from threads.
 
-use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Runtime;
-use tokio::sync::Notify;
 use tokio::task::{JoinError, JoinHandle};
 
 use super::support::Span;
@@ -79,155 +76,10 @@ pub(super) async fn span_of<F: Future>(future: F) -> (F::Output, Span) {
     (value, Span::between(began, Instant::now()))
 }
 
-/// Python's `asyncio.Queue()` (unbounded): `put`, `await get()`, `task_done()` and
-/// `await join()`, for the tasks of one event loop.
-///
-/// tokio's channels have no `task_done`/`join`; this is the small part of asyncio's queue
-/// the scenario needs. Cancelling a task waiting in [`get`](AsyncQueue::get) takes
-/// nothing out of the queue: an item is only removed by the `get` that returns it.
-pub(super) struct AsyncQueue<T> {
-    state: Mutex<QueueState<T>>,
-    /// Signalled by each `put`, for a waiting `get`.
-    item_added: Notify,
-    /// Signalled when the count of unfinished items drops to zero, for `join`.
-    all_done: Notify,
-}
-
-struct QueueState<T> {
-    items: VecDeque<T>,
-    /// Items put and not yet marked done with `task_done`.
-    unfinished: usize,
-}
-
-impl<T> AsyncQueue<T> {
-    /// An empty queue.
-    pub(super) fn new() -> Self {
-        Self {
-            state: Mutex::new(QueueState {
-                items: VecDeque::new(),
-                unfinished: 0,
-            }),
-            item_added: Notify::new(),
-            all_done: Notify::new(),
-        }
-    }
-
-    fn state(&self) -> MutexGuard<'_, QueueState<T>> {
-        // Nothing panics while the lock is held: the state is whole even if poisoned.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// `await queue.put(item)`: the queue is unbounded, so this never waits.
-    pub(super) fn put(&self, item: T) {
-        let mut state = self.state();
-        state.items.push_back(item);
-        state.unfinished += 1;
-        drop(state);
-        self.item_added.notify_one();
-    }
-
-    /// `await queue.get()`: the first item, waiting for one if the queue is empty.
-    pub(super) async fn get(&self) -> T {
-        loop {
-            let added = self.item_added.notified();
-            let mut added = std::pin::pin!(added);
-            // Registered before looking, so a `put` between the look and the await counts.
-            added.as_mut().enable();
-            if let Some(item) = self.state().items.pop_front() {
-                return item;
-            }
-            added.await;
-        }
-    }
-
-    /// `queue.task_done()`: one item taken by `get` is processed. Python's `ValueError`
-    /// when called more times than items were put.
-    pub(super) fn task_done(&self) -> Result<(), DemoError> {
-        let mut state = self.state();
-        if state.unfinished == 0 {
-            return Err(DemoError::other("task_done() called too many times"));
-        }
-        state.unfinished -= 1;
-        let all_done = state.unfinished == 0;
-        drop(state);
-        if all_done {
-            self.all_done.notify_waiters();
-        }
-        Ok(())
-    }
-
-    /// `await queue.join()`: waits until every item put has been marked done.
-    pub(super) async fn join(&self) {
-        loop {
-            let done = self.all_done.notified();
-            let mut done = std::pin::pin!(done);
-            done.as_mut().enable();
-            if self.state().unfinished == 0 {
-                return;
-            }
-            done.await;
-        }
-    }
-
-    /// Items put and not yet marked done.
-    pub(super) fn unfinished(&self) -> usize {
-        self.state().unfinished
-    }
-
-    /// `queue.qsize()`: items waiting to be taken.
-    pub(super) fn qsize(&self) -> usize {
-        self.state().items.len()
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::*;
-
-    #[test]
-    fn join_waits_for_every_task_done() {
-        asyncio_run(async {
-            let queue = Arc::new(AsyncQueue::new());
-            queue.put(1);
-            queue.put(2);
-            let joiner = {
-                let queue = Arc::clone(&queue);
-                tokio::spawn(async move { queue.join().await })
-            };
-            tokio::task::yield_now().await;
-            assert!(!joiner.is_finished());
-            assert_eq!(queue.get().await, 1);
-            queue.task_done().unwrap();
-            tokio::task::yield_now().await;
-            assert!(!joiner.is_finished(), "one item is still unfinished");
-            assert_eq!(queue.get().await, 2);
-            queue.task_done().unwrap();
-            joiner.await.unwrap();
-            assert!(queue.task_done().is_err(), "one task_done too many");
-        })
-        .unwrap();
-    }
-
-    #[test]
-    fn a_cancelled_get_takes_nothing() {
-        asyncio_run(async {
-            let queue = Arc::new(AsyncQueue::new());
-            let waiting = {
-                let queue = Arc::clone(&queue);
-                tokio::spawn(async move { queue.get().await })
-            };
-            tokio::task::yield_now().await;
-            waiting.abort();
-            assert!(waiting.await.unwrap_err().is_cancelled());
-            queue.put("item");
-            assert_eq!(queue.qsize(), 1);
-            assert_eq!(queue.get().await, "item");
-            assert_eq!(queue.unfinished(), 1);
-        })
-        .unwrap();
-    }
 
     #[test]
     fn gather_keeps_the_order_and_reports_a_panic() {
