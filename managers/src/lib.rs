@@ -27,6 +27,9 @@
 //!   arbitrary object is pickled; keys and values are plain data (no file descriptors).
 //! - [`Dict::update`] is an atomic read-modify-write: Python's `d[k] += 1` on a proxy
 //!   is a `get` then a `set`, and concurrent processes lose updates.
+//!   The change runs in the calling process while the server holds that dict locked
+//!   (so it may capture); a caller that panics or dies mid-update closes its
+//!   connection, and the server releases the dict unchanged.
 //! - The server dying makes every proxy call fail with [`Error::ServerGone`] (the
 //!   kernel closes its sockets), never hang; the server is a daemonic child, so it dies
 //!   with its owner even when the owner is killed.
