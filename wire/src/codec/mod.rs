@@ -51,6 +51,10 @@
 
 mod context;
 mod fd;
+mod format_error;
+mod reader;
+mod same_type;
+mod writer;
 
 pub use fd::{Fd, ReceivedFd, deserialize_fd, reject, reject_error, serialize_fd};
 
@@ -61,6 +65,9 @@ use serde::de::DeserializeOwned;
 
 use crate::Error;
 use context::{Scope, Table};
+use format_error::FormatError;
+use reader::PostcardReader;
+use writer::PostcardWriter;
 
 /// Serializes `value` to postcard bytes, moving (duplicates of) the descriptors of the
 /// handles in it into the returned list, in the order the bytes refer to them.
@@ -78,7 +85,10 @@ use context::{Scope, Table};
 /// ```
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<(Vec<u8>, Vec<OwnedFd>), Error> {
     let scope = Scope::enter(Table::Encoding(Vec::new()));
-    let result = postcard::to_allocvec(value);
+    let mut bytes = Vec::new();
+    let result = value
+        .serialize(&mut PostcardWriter::new(&mut bytes))
+        .map(|()| bytes);
     let (table, failure) = scope.leave();
     match (result, table) {
         (Ok(bytes), Table::Encoding(fds)) => {
@@ -107,7 +117,8 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<(Vec<u8>, Vec<OwnedFd>
 /// ```
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T, Error> {
     let scope = Scope::enter(Table::Decoding(fds.into_iter().map(Some).collect()));
-    let result = postcard::take_from_bytes::<T>(bytes);
+    let mut reader = PostcardReader::new(bytes);
+    let result = T::deserialize(&mut reader).map(|value| (value, reader.rest()));
     let (table, failure) = scope.leave();
     let (value, rest) = match result {
         Ok(decoded) => decoded,

@@ -1,0 +1,407 @@
+//! The reading half of postcard's format, with vectors of bytes and floats read as one
+//! block.
+//!
+//! postcard's own deserializer hands a `Vec<u8>` to serde's visitor one element at a time.
+//! This reader accepts the same bytes, but when the value asked for is a `Vec<u8>`,
+//! `Vec<i8>`, or (on little-endian targets) `Vec<f32>` or `Vec<f64>`, it checks the length
+//! against the bytes left and copies the block at once. A length that does not fit the
+//! message is an error before anything is allocated. The `codec-64k` row of mp-bench
+//! measures the difference.
+//!
+//! The block path is chosen by the type the visitor produces: a hand-written `Deserialize`
+//! that builds a `Vec<u8>` from a sequence of some other element type through
+//! `deserialize_seq` would not fit it (the derived and standard impls all do).
+
+use serde::de::{self, DeserializeSeed, Visitor};
+
+use super::FormatError;
+use super::same_type::into_same;
+
+/// Reads values in postcard's format from the front of a byte slice.
+pub(crate) struct PostcardReader<'de> {
+    input: &'de [u8],
+}
+
+fn malformed(what: &str) -> FormatError {
+    FormatError(format!("malformed message: {what}"))
+}
+
+impl<'de> PostcardReader<'de> {
+    pub(crate) fn new(input: &'de [u8]) -> Self {
+        PostcardReader { input }
+    }
+
+    /// The bytes not read yet.
+    pub(crate) fn rest(&self) -> &'de [u8] {
+        self.input
+    }
+
+    fn take(&mut self, len: usize) -> Result<&'de [u8], FormatError> {
+        if len > self.input.len() {
+            return Err(malformed("the message ends inside a value"));
+        }
+        let (taken, rest) = self.input.split_at(len);
+        self.input = rest;
+        Ok(taken)
+    }
+
+    fn byte(&mut self) -> Result<u8, FormatError> {
+        Ok(self.take(1)?[0])
+    }
+
+    /// A varint of at most `bits` bits.
+    fn varint(&mut self, bits: u32) -> Result<u128, FormatError> {
+        let max_bytes = bits.div_ceil(7);
+        let mut value: u128 = 0;
+        for index in 0..max_bytes {
+            let byte = self.byte()?;
+            value |= u128::from(byte & 0x7f) << (7 * index);
+            if byte & 0x80 == 0 {
+                if bits < 128 && value >> bits != 0 {
+                    return Err(malformed("a varint too large for its type"));
+                }
+                if index == max_bytes - 1 && bits == 128 && byte > 0x03 {
+                    return Err(malformed("a varint too large for its type"));
+                }
+                return Ok(value);
+            }
+        }
+        Err(malformed("a varint longer than its type allows"))
+    }
+
+    fn unsigned<T: TryFrom<u128>>(&mut self, bits: u32) -> Result<T, FormatError> {
+        T::try_from(self.varint(bits)?).map_err(|_| malformed("a varint too large for its type"))
+    }
+
+    fn signed(&mut self, bits: u32) -> Result<i128, FormatError> {
+        let zigzagged = self.varint(bits)?;
+        Ok(((zigzagged >> 1) as i128) ^ -((zigzagged & 1) as i128))
+    }
+
+    fn length(&mut self) -> Result<usize, FormatError> {
+        self.unsigned(usize::BITS)
+    }
+
+    fn str(&mut self) -> Result<&'de str, FormatError> {
+        let len = self.length()?;
+        std::str::from_utf8(self.take(len)?).map_err(|_| malformed("a string that is not UTF-8"))
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], FormatError> {
+        let mut array = [0; N];
+        array.copy_from_slice(self.take(N)?);
+        Ok(array)
+    }
+
+    /// A vector of `count` elements of `E` copied from the next `count * size_of::<E>()`
+    /// bytes.
+    fn block<E: bytemuck::Pod>(&mut self) -> Result<Vec<E>, FormatError> {
+        let count = self.length()?;
+        let len = count
+            .checked_mul(size_of::<E>())
+            .filter(|len| *len <= self.input.len())
+            .ok_or_else(|| malformed("a vector longer than the message"))?;
+        let bytes = self.take(len)?;
+        let mut elements = vec![E::zeroed(); count];
+        bytemuck::cast_slice_mut(&mut elements).copy_from_slice(bytes);
+        Ok(elements)
+    }
+
+    /// Reads a `T` as one block if `T` is a vector whose elements' encoding is their memory;
+    /// `Ok(None)` (nothing read) otherwise.
+    fn try_block<T>(&mut self) -> Result<Option<T>, FormatError> {
+        let id = typeid::of::<T>();
+        if id == typeid::of::<Vec<u8>>() {
+            let bytes = self.length().and_then(|len| self.take(len))?.to_vec();
+            return Ok(into_same::<Vec<u8>, T>(bytes).ok());
+        }
+        if id == typeid::of::<Vec<i8>>() {
+            return Ok(into_same::<Vec<i8>, T>(self.block()?).ok());
+        }
+        #[cfg(target_endian = "little")]
+        {
+            if id == typeid::of::<Vec<f32>>() {
+                return Ok(into_same::<Vec<f32>, T>(self.block()?).ok());
+            }
+            if id == typeid::of::<Vec<f64>>() {
+                return Ok(into_same::<Vec<f64>, T>(self.block()?).ok());
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The elements of a sequence, tuple, or map of a known count.
+struct Counted<'r, 'de> {
+    reader: &'r mut PostcardReader<'de>,
+    left: usize,
+}
+
+impl<'de> de::SeqAccess<'de> for Counted<'_, 'de> {
+    type Error = FormatError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, FormatError> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        seed.deserialize(&mut *self.reader).map(Some)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        // Never more than the bytes left: a corrupt count must not size an allocation.
+        Some(self.left.min(self.reader.input.len()))
+    }
+}
+
+impl<'de> de::MapAccess<'de> for Counted<'_, 'de> {
+    type Error = FormatError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, FormatError> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        seed.deserialize(&mut *self.reader).map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, FormatError> {
+        seed.deserialize(&mut *self.reader)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.left.min(self.reader.input.len()))
+    }
+}
+
+macro_rules! unsigned {
+    ($method:ident, $visit:ident, $ty:ty) => {
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
+            visitor.$visit(self.unsigned::<$ty>(<$ty>::BITS)?)
+        }
+    };
+}
+
+macro_rules! signed {
+    ($method:ident, $visit:ident, $ty:ty) => {
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
+            let value = <$ty>::try_from(self.signed(<$ty>::BITS)?)
+                .map_err(|_| malformed("a varint too large for its type"))?;
+            visitor.$visit(value)
+        }
+    };
+}
+
+impl<'de> de::Deserializer<'de> for &mut PostcardReader<'de> {
+    type Error = FormatError;
+
+    fn is_human_readable(&self) -> bool {
+        false
+    }
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, FormatError> {
+        Err(FormatError(
+            "postcard does not describe its own types (deserialize_any)".into(),
+        ))
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
+        self.deserialize_any(visitor)
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
+        match self.byte()? {
+            0 => visitor.visit_bool(false),
+            1 => visitor.visit_bool(true),
+            _ => Err(malformed("a bool that is neither 0 nor 1")),
+        }
+    }
+
+    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
+        visitor.visit_i8(self.byte()? as i8)
+    }
+
+    signed!(deserialize_i16, visit_i16, i16);
+    signed!(deserialize_i32, visit_i32, i32);
+    signed!(deserialize_i64, visit_i64, i64);
+    signed!(deserialize_i128, visit_i128, i128);
+
+    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
+        visitor.visit_u8(self.byte()?)
+    }
+
+    unsigned!(deserialize_u16, visit_u16, u16);
+    unsigned!(deserialize_u32, visit_u32, u32);
+    unsigned!(deserialize_u64, visit_u64, u64);
+    unsigned!(deserialize_u128, visit_u128, u128);
+
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
+        visitor.visit_f32(f32::from_le_bytes(self.array()?))
+    }
+
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
+        visitor.visit_f64(f64::from_le_bytes(self.array()?))
+    }
+
+    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
+        let mut chars = self.str()?.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) => visitor.visit_char(c),
+            _ => Err(malformed("a char that is not exactly one character")),
+        }
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
+        visitor.visit_borrowed_str(self.str()?)
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
+        let len = self.length()?;
+        visitor.visit_borrowed_bytes(self.take(len)?)
+    }
+
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
+        self.deserialize_bytes(visitor)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
+        match self.byte()? {
+            0 => visitor.visit_none(),
+            1 => visitor.visit_some(self),
+            _ => Err(malformed("an option tag that is neither 0 nor 1")),
+        }
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
+        visitor.visit_unit()
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, FormatError> {
+        visitor.visit_unit()
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, FormatError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
+        if let Some(block) = self.try_block::<V::Value>()? {
+            return Ok(block);
+        }
+        let left = self.length()?;
+        visitor.visit_seq(Counted { reader: self, left })
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, FormatError> {
+        visitor.visit_seq(Counted {
+            reader: self,
+            left: len,
+        })
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, FormatError> {
+        self.deserialize_tuple(len, visitor)
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
+        let left = self.length()?;
+        visitor.visit_map(Counted { reader: self, left })
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, FormatError> {
+        self.deserialize_tuple(fields.len(), visitor)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, FormatError> {
+        visitor.visit_enum(self)
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
+        visitor.visit_u32(self.unsigned::<u32>(u32::BITS)?)
+    }
+}
+
+impl<'de> de::EnumAccess<'de> for &mut PostcardReader<'de> {
+    type Error = FormatError;
+    type Variant = Self;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(
+        self,
+        seed: V,
+    ) -> Result<(V::Value, Self), FormatError> {
+        let index = self.unsigned::<u32>(u32::BITS)?;
+        let value = seed.deserialize(de::value::U32Deserializer::<FormatError>::new(index))?;
+        Ok((value, self))
+    }
+}
+
+impl<'de> de::VariantAccess<'de> for &mut PostcardReader<'de> {
+    type Error = FormatError;
+
+    fn unit_variant(self) -> Result<(), FormatError> {
+        Ok(())
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(
+        self,
+        seed: T,
+    ) -> Result<T::Value, FormatError> {
+        seed.deserialize(self)
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(
+        self,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, FormatError> {
+        de::Deserializer::deserialize_tuple(self, len, visitor)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, FormatError> {
+        de::Deserializer::deserialize_tuple(self, fields.len(), visitor)
+    }
+}

@@ -1,0 +1,343 @@
+//! The writing half of postcard's format, byte for byte, with vectors and slices of bytes
+//! and floats written as one block.
+//!
+//! postcard's own serializer receives a `Vec<u8>` the way serde hands every sequence over:
+//! one `serialize_u8` per element. This writer produces the same bytes but recognises the
+//! sequences whose encoding is their memory (`u8`, `i8`, and on little-endian targets `f32`
+//! and `f64`) and appends them with one copy. Integers wider than a byte are varints in
+//! postcard, so their sequences keep the element-by-element path. The `codec-64k` row of
+//! mp-bench measures the difference.
+
+use serde::ser::{self, Serialize};
+
+use super::FormatError;
+use super::same_type::as_same_ref;
+
+/// Appends the postcard encoding of values to a vector.
+pub(crate) struct PostcardWriter<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+impl<'a> PostcardWriter<'a> {
+    pub(crate) fn new(out: &'a mut Vec<u8>) -> Self {
+        PostcardWriter { out }
+    }
+
+    fn varint(&mut self, mut value: u128) {
+        while value >= 0x80 {
+            self.out.push((value as u8) | 0x80);
+            value >>= 7;
+        }
+        self.out.push(value as u8);
+    }
+
+    fn length(&mut self, len: usize) {
+        self.varint(len as u128);
+    }
+
+    /// Writes `iter` as one block if it is a reference to a vector or slice whose encoding
+    /// is its memory; `Err(iter)` gives it back otherwise.
+    fn try_block<I>(&mut self, iter: I) -> Result<(), I> {
+        if let Some(bytes) = block_of(&iter) {
+            let (count, bytes) = bytes;
+            self.length(count);
+            self.out.extend_from_slice(bytes);
+            return Ok(());
+        }
+        Err(iter)
+    }
+}
+
+/// The element count and memory of `*iter`, when it is a `&Vec<E>` or `&[E]` of an element
+/// type whose postcard encoding is its little-endian memory.
+fn block_of<I>(iter: &I) -> Option<(usize, &[u8])> {
+    fn block<E: bytemuck::Pod>(elements: &[E]) -> (usize, &[u8]) {
+        (elements.len(), bytemuck::cast_slice(elements))
+    }
+    if let Some(v) = as_same_ref::<I, Vec<u8>>(iter) {
+        return Some(block(v));
+    }
+    if let Some(v) = as_same_ref::<I, [u8]>(iter) {
+        return Some(block(v));
+    }
+    if let Some(v) = as_same_ref::<I, Vec<i8>>(iter) {
+        return Some(block(v));
+    }
+    if let Some(v) = as_same_ref::<I, [i8]>(iter) {
+        return Some(block(v));
+    }
+    #[cfg(target_endian = "little")]
+    {
+        if let Some(v) = as_same_ref::<I, Vec<f32>>(iter) {
+            return Some(block(v));
+        }
+        if let Some(v) = as_same_ref::<I, [f32]>(iter) {
+            return Some(block(v));
+        }
+        if let Some(v) = as_same_ref::<I, Vec<f64>>(iter) {
+            return Some(block(v));
+        }
+        if let Some(v) = as_same_ref::<I, [f64]>(iter) {
+            return Some(block(v));
+        }
+    }
+    None
+}
+
+fn zigzag(value: i128) -> u128 {
+    ((value << 1) ^ (value >> 127)) as u128
+}
+
+macro_rules! compound {
+    ($trait:ident, $method:ident $(, $key:ident)?) => {
+        impl ser::$trait for &mut PostcardWriter<'_> {
+            type Ok = ();
+            type Error = FormatError;
+
+            fn $method<T: Serialize + ?Sized>(
+                &mut self,
+                $($key: &'static str,)?
+                value: &T,
+            ) -> Result<(), FormatError> {
+                $(let _ = $key;)?
+                value.serialize(&mut **self)
+            }
+
+            fn end(self) -> Result<(), FormatError> {
+                Ok(())
+            }
+        }
+    };
+}
+
+compound!(SerializeSeq, serialize_element);
+compound!(SerializeTuple, serialize_element);
+compound!(SerializeTupleStruct, serialize_field);
+compound!(SerializeTupleVariant, serialize_field);
+compound!(SerializeStruct, serialize_field, key);
+compound!(SerializeStructVariant, serialize_field, key);
+
+impl ser::SerializeMap for &mut PostcardWriter<'_> {
+    type Ok = ();
+    type Error = FormatError;
+
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), FormatError> {
+        key.serialize(&mut **self)
+    }
+
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), FormatError> {
+        value.serialize(&mut **self)
+    }
+
+    fn end(self) -> Result<(), FormatError> {
+        Ok(())
+    }
+}
+
+fn length_required(len: Option<usize>) -> Result<usize, FormatError> {
+    len.ok_or_else(|| FormatError("postcard needs the length of a sequence or map up front".into()))
+}
+
+impl ser::Serializer for &mut PostcardWriter<'_> {
+    type Ok = ();
+    type Error = FormatError;
+    type SerializeSeq = Self;
+    type SerializeTuple = Self;
+    type SerializeTupleStruct = Self;
+    type SerializeTupleVariant = Self;
+    type SerializeMap = Self;
+    type SerializeStruct = Self;
+    type SerializeStructVariant = Self;
+
+    fn is_human_readable(&self) -> bool {
+        false
+    }
+
+    fn serialize_bool(self, v: bool) -> Result<(), FormatError> {
+        self.out.push(u8::from(v));
+        Ok(())
+    }
+
+    fn serialize_i8(self, v: i8) -> Result<(), FormatError> {
+        self.out.push(v as u8);
+        Ok(())
+    }
+
+    fn serialize_i16(self, v: i16) -> Result<(), FormatError> {
+        self.varint(zigzag(v.into()));
+        Ok(())
+    }
+
+    fn serialize_i32(self, v: i32) -> Result<(), FormatError> {
+        self.varint(zigzag(v.into()));
+        Ok(())
+    }
+
+    fn serialize_i64(self, v: i64) -> Result<(), FormatError> {
+        self.varint(zigzag(v.into()));
+        Ok(())
+    }
+
+    fn serialize_i128(self, v: i128) -> Result<(), FormatError> {
+        self.varint(zigzag(v));
+        Ok(())
+    }
+
+    fn serialize_u8(self, v: u8) -> Result<(), FormatError> {
+        self.out.push(v);
+        Ok(())
+    }
+
+    fn serialize_u16(self, v: u16) -> Result<(), FormatError> {
+        self.varint(v.into());
+        Ok(())
+    }
+
+    fn serialize_u32(self, v: u32) -> Result<(), FormatError> {
+        self.varint(v.into());
+        Ok(())
+    }
+
+    fn serialize_u64(self, v: u64) -> Result<(), FormatError> {
+        self.varint(v.into());
+        Ok(())
+    }
+
+    fn serialize_u128(self, v: u128) -> Result<(), FormatError> {
+        self.varint(v);
+        Ok(())
+    }
+
+    fn serialize_f32(self, v: f32) -> Result<(), FormatError> {
+        self.out.extend_from_slice(&v.to_le_bytes());
+        Ok(())
+    }
+
+    fn serialize_f64(self, v: f64) -> Result<(), FormatError> {
+        self.out.extend_from_slice(&v.to_le_bytes());
+        Ok(())
+    }
+
+    fn serialize_char(self, v: char) -> Result<(), FormatError> {
+        self.serialize_str(v.encode_utf8(&mut [0; 4]))
+    }
+
+    fn serialize_str(self, v: &str) -> Result<(), FormatError> {
+        self.serialize_bytes(v.as_bytes())
+    }
+
+    fn serialize_bytes(self, v: &[u8]) -> Result<(), FormatError> {
+        self.length(v.len());
+        self.out.extend_from_slice(v);
+        Ok(())
+    }
+
+    fn serialize_none(self) -> Result<(), FormatError> {
+        self.out.push(0);
+        Ok(())
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), FormatError> {
+        self.out.push(1);
+        value.serialize(self)
+    }
+
+    fn serialize_unit(self) -> Result<(), FormatError> {
+        Ok(())
+    }
+
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), FormatError> {
+        Ok(())
+    }
+
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        variant_index: u32,
+        _variant: &'static str,
+    ) -> Result<(), FormatError> {
+        self.varint(variant_index.into());
+        Ok(())
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<(), FormatError> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        variant_index: u32,
+        _variant: &'static str,
+        value: &T,
+    ) -> Result<(), FormatError> {
+        self.varint(variant_index.into());
+        value.serialize(self)
+    }
+
+    fn serialize_seq(self, len: Option<usize>) -> Result<Self, FormatError> {
+        self.length(length_required(len)?);
+        Ok(self)
+    }
+
+    fn serialize_tuple(self, _len: usize) -> Result<Self, FormatError> {
+        Ok(self)
+    }
+
+    fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<Self, FormatError> {
+        Ok(self)
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        variant_index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self, FormatError> {
+        self.varint(variant_index.into());
+        Ok(self)
+    }
+
+    fn serialize_map(self, len: Option<usize>) -> Result<Self, FormatError> {
+        self.length(length_required(len)?);
+        Ok(self)
+    }
+
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Self, FormatError> {
+        Ok(self)
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        variant_index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self, FormatError> {
+        self.varint(variant_index.into());
+        Ok(self)
+    }
+
+    fn collect_seq<I>(self, iter: I) -> Result<(), FormatError>
+    where
+        I: IntoIterator,
+        I::Item: Serialize,
+    {
+        let Err(iter) = self.try_block(iter) else {
+            return Ok(());
+        };
+        let iter = iter.into_iter();
+        let (lower, upper) = iter.size_hint();
+        let len = (Some(lower) == upper).then_some(lower);
+        let mut seq = ser::Serializer::serialize_seq(self, len)?;
+        for element in iter {
+            ser::SerializeSeq::serialize_element(&mut seq, &element)?;
+        }
+        ser::SerializeSeq::end(seq)
+    }
+}

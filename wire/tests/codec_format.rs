@@ -1,0 +1,230 @@
+//! mp-wire's codec writes exactly postcard's bytes (vectors of bytes and floats included,
+//! which it copies as one block), reads them back, and rejects corrupt input with
+//! `Error::Decode`, never a panic or an allocation sized by a corrupt length.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+use mp_wire::{Error, decode, encode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Record {
+    name: String,
+    bytes: Vec<u8>,
+    signed: Vec<i8>,
+    singles: Vec<f32>,
+    doubles: Vec<f64>,
+    wide: Vec<u32>,
+    maybe: Option<Vec<u8>>,
+    pair: (Vec<f64>, u16),
+    nested: Vec<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum Message {
+    Empty,
+    Bytes(Vec<u8>),
+    Pair(Vec<f32>, Vec<i8>),
+    Named { doubles: Vec<f64>, tag: i64 },
+}
+
+/// A small deterministic generator, so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+}
+
+const SIZES: [usize; 9] = [0, 1, 2, 3, 7, 127, 128, 1000, 65_537];
+
+/// Encodes `value`, checks the bytes are postcard's, and decodes it back.
+fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(value: &T) {
+    let (bytes, fds) = encode(value).expect("encode");
+    assert!(fds.is_empty());
+    assert_eq!(
+        bytes,
+        postcard::to_allocvec(value).expect("postcard"),
+        "{value:?}"
+    );
+    let back: T = decode(&bytes, fds).expect("decode");
+    assert_eq!(&back, value);
+    let by_postcard: T = postcard::from_bytes(&bytes).expect("postcard decodes ours");
+    assert_eq!(&by_postcard, value);
+}
+
+fn record(rng: &mut Rng, len: usize) -> Record {
+    let bytes = rng.bytes(len);
+    Record {
+        name: format!("record of {len} é"),
+        signed: bytes.iter().map(|b| *b as i8).collect(),
+        singles: bytes.iter().map(|b| f32::from(*b) * 0.5 - 3.0).collect(),
+        doubles: bytes.iter().map(|b| f64::from(*b) / 7.0).collect(),
+        wide: bytes.iter().map(|b| u32::from(*b) << (b % 25)).collect(),
+        maybe: (len % 2 == 1).then(|| bytes.clone()),
+        pair: (vec![-0.0, f64::INFINITY, f64::MIN_POSITIVE], u16::MAX),
+        nested: vec![bytes.clone(), Vec::new(), bytes[..len / 2].to_vec()],
+        bytes,
+    }
+}
+
+#[test]
+fn every_block_type_round_trips_at_every_size_as_postcard_bytes() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for len in SIZES {
+        let bytes = rng.bytes(len);
+        round_trip(&bytes);
+        round_trip(&bytes.iter().map(|b| *b as i8).collect::<Vec<i8>>());
+        round_trip(
+            &bytes
+                .iter()
+                .map(|b| f32::from(*b) - 0.25)
+                .collect::<Vec<f32>>(),
+        );
+        round_trip(
+            &bytes
+                .iter()
+                .map(|b| f64::from(*b) * 1e300)
+                .collect::<Vec<f64>>(),
+        );
+        round_trip(&record(&mut rng, len));
+        // Slices take the block path on the way out.
+        let slice: &[u8] = &bytes;
+        let (encoded, _) = encode(slice).expect("encode slice");
+        assert_eq!(encoded, postcard::to_allocvec(slice).expect("postcard"));
+        let floats: Vec<f64> = bytes.iter().map(|b| f64::from(*b)).collect();
+        let (encoded, _) = encode(&floats[..]).expect("encode float slice");
+        assert_eq!(
+            encoded,
+            postcard::to_allocvec(&floats[..]).expect("postcard")
+        );
+    }
+}
+
+#[test]
+fn blocks_nested_in_enums_options_tuples_and_maps_round_trip() {
+    let mut rng = Rng(42);
+    for len in SIZES {
+        let bytes = rng.bytes(len);
+        let doubles: Vec<f64> = bytes.iter().map(|b| f64::from(*b) - 100.0).collect();
+        round_trip(&vec![
+            Message::Empty,
+            Message::Bytes(bytes.clone()),
+            Message::Pair(doubles.iter().map(|d| *d as f32).collect(), vec![-1, 0, 1]),
+            Message::Named {
+                doubles: doubles.clone(),
+                tag: -(len as i64),
+            },
+        ]);
+        round_trip(&Some((bytes.clone(), doubles.clone(), 'λ', true)));
+        round_trip(&None::<Vec<u8>>);
+        let mut map = BTreeMap::new();
+        map.insert(bytes.clone(), doubles.clone());
+        map.insert(Vec::new(), Vec::new());
+        round_trip(&map);
+    }
+}
+
+#[test]
+fn scalars_strings_and_wide_integers_match_postcard() {
+    round_trip(&(
+        (i8::MIN, i16::MIN, i32::MIN, i64::MIN, i128::MIN),
+        (u8::MAX, u16::MAX, u32::MAX, u64::MAX, u128::MAX),
+        (-1i64, 0u64, 300u32, 1.5f32, -2.25f64),
+    ));
+    round_trip(&(
+        String::new(),
+        String::from("strings stay one block"),
+        '\u{10FFFF}',
+    ));
+    round_trip(&vec![i64::MAX, -5, 0, 1 << 40]);
+    round_trip(&((), Some(()), vec![(); 3]));
+}
+
+#[test]
+fn lengths_past_the_end_or_overflowing_are_decode_errors() {
+    // A count of u64::MAX elements, as a varint, followed by nothing.
+    let huge = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+    assert!(matches!(
+        decode::<Vec<u8>>(&huge, Vec::new()),
+        Err(Error::Decode(_))
+    ));
+    assert!(matches!(
+        decode::<Vec<f64>>(&huge, Vec::new()),
+        Err(Error::Decode(_))
+    ));
+    assert!(matches!(
+        decode::<Vec<f32>>(&huge, Vec::new()),
+        Err(Error::Decode(_))
+    ));
+    assert!(matches!(
+        decode::<Vec<u32>>(&huge, Vec::new()),
+        Err(Error::Decode(_))
+    ));
+    // A count whose byte size overflows usize: 2^62 doubles.
+    let overflow = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40];
+    assert!(matches!(
+        decode::<Vec<f64>>(&overflow, Vec::new()),
+        Err(Error::Decode(_))
+    ));
+    // A varint that never ends.
+    assert!(matches!(
+        decode::<Vec<u8>>(&[0x80; 20], Vec::new()),
+        Err(Error::Decode(_))
+    ));
+    // Every truncation of a valid message fails cleanly.
+    let (bytes, _) = encode(&record(&mut Rng(7), 33)).expect("encode");
+    for end in 0..bytes.len() {
+        assert!(
+            matches!(
+                decode::<Record>(&bytes[..end], Vec::new()),
+                Err(Error::Decode(_))
+            ),
+            "truncated at {end}"
+        );
+    }
+    // One byte too many.
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(matches!(
+        decode::<Record>(&longer, Vec::new()),
+        Err(Error::Decode(_))
+    ));
+}
+
+#[test]
+fn random_bytes_decode_or_fail_without_panicking() {
+    let mut rng = Rng(0x1234_5678);
+    for round in 0..20_000 {
+        let len = (rng.next() % 48) as usize;
+        let mut bytes = rng.bytes(len);
+        if round % 3 == 0 && !bytes.is_empty() {
+            // Small counts, so that some inputs decode.
+            bytes[0] %= 8;
+        }
+        let ours = decode::<(Vec<u8>, Vec<f64>, String)>(&bytes, Vec::new());
+        let theirs = postcard::from_bytes::<(Vec<u8>, Vec<f64>, String)>(&bytes);
+        match ours {
+            Ok(value) => {
+                assert_eq!(postcard::to_allocvec(&value).expect("postcard"), bytes);
+            }
+            Err(Error::Decode(_)) => {
+                if let Ok(value) = theirs {
+                    // postcard ignores trailing bytes in from_bytes; we reject them.
+                    assert_ne!(postcard::to_allocvec(&value).expect("postcard"), bytes);
+                }
+            }
+            Err(other) => panic!("unexpected error {other:?}"),
+        }
+    }
+}
