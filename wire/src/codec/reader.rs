@@ -23,7 +23,7 @@ pub(crate) struct PostcardReader<'de> {
 }
 
 fn malformed(what: &str) -> FormatError {
-    FormatError(format!("malformed message: {what}"))
+    FormatError::new(format!("malformed message: {what}"))
 }
 
 impl<'de> PostcardReader<'de> {
@@ -36,6 +36,7 @@ impl<'de> PostcardReader<'de> {
         self.input
     }
 
+    #[inline]
     fn take(&mut self, len: usize) -> Result<&'de [u8], FormatError> {
         if len > self.input.len() {
             return Err(malformed("the message ends inside a value"));
@@ -45,22 +46,38 @@ impl<'de> PostcardReader<'de> {
         Ok(taken)
     }
 
+    #[inline]
     fn byte(&mut self) -> Result<u8, FormatError> {
         Ok(self.take(1)?[0])
     }
 
-    /// A varint of at most `bits` bits.
-    fn varint(&mut self, bits: u32) -> Result<u128, FormatError> {
+    /// A varint of at most `bits` bits (at most 64; see [`Self::varint128`]).
+    #[inline]
+    fn varint(&mut self, bits: u32) -> Result<u64, FormatError> {
+        // Most varints are one byte: counts, tags, small numbers.
+        if let Some((&byte, rest)) = self.input.split_first()
+            && byte < 0x80
+        {
+            self.input = rest;
+            return Ok(byte.into());
+        }
+        self.long_varint(bits)
+    }
+
+    /// A varint of more than one byte (or a malformed one).
+    #[inline(never)]
+    fn long_varint(&mut self, bits: u32) -> Result<u64, FormatError> {
         let max_bytes = bits.div_ceil(7);
-        let mut value: u128 = 0;
+        let mut value: u64 = 0;
         for index in 0..max_bytes {
             let byte = self.byte()?;
-            value |= u128::from(byte & 0x7f) << (7 * index);
+            // The tenth byte of a 64-bit varint holds its last bit only.
+            if index == 9 && byte > 0x01 {
+                return Err(malformed("a varint too large for its type"));
+            }
+            value |= u64::from(byte & 0x7f) << (7 * index);
             if byte & 0x80 == 0 {
-                if bits < 128 && value >> bits != 0 {
-                    return Err(malformed("a varint too large for its type"));
-                }
-                if index == max_bytes - 1 && bits == 128 && byte > 0x03 {
+                if bits < 64 && value >> bits != 0 {
                     return Err(malformed("a varint too large for its type"));
                 }
                 return Ok(value);
@@ -69,13 +86,29 @@ impl<'de> PostcardReader<'de> {
         Err(malformed("a varint longer than its type allows"))
     }
 
-    fn unsigned<T: TryFrom<u128>>(&mut self, bits: u32) -> Result<T, FormatError> {
+    /// A varint of up to 128 bits.
+    fn varint128(&mut self) -> Result<u128, FormatError> {
+        let mut value: u128 = 0;
+        for index in 0..19 {
+            let byte = self.byte()?;
+            value |= u128::from(byte & 0x7f) << (7 * index);
+            if byte & 0x80 == 0 {
+                if index == 18 && byte > 0x03 {
+                    return Err(malformed("a varint too large for its type"));
+                }
+                return Ok(value);
+            }
+        }
+        Err(malformed("a varint longer than its type allows"))
+    }
+
+    fn unsigned<T: TryFrom<u64>>(&mut self, bits: u32) -> Result<T, FormatError> {
         T::try_from(self.varint(bits)?).map_err(|_| malformed("a varint too large for its type"))
     }
 
-    fn signed(&mut self, bits: u32) -> Result<i128, FormatError> {
+    fn signed(&mut self, bits: u32) -> Result<i64, FormatError> {
         let zigzagged = self.varint(bits)?;
-        Ok(((zigzagged >> 1) as i128) ^ -((zigzagged & 1) as i128))
+        Ok(((zigzagged >> 1) as i64) ^ -((zigzagged & 1) as i64))
     }
 
     fn length(&mut self) -> Result<usize, FormatError> {
@@ -209,8 +242,8 @@ impl<'de> de::Deserializer<'de> for &mut PostcardReader<'de> {
     }
 
     fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, FormatError> {
-        Err(FormatError(
-            "postcard does not describe its own types (deserialize_any)".into(),
+        Err(FormatError::new(
+            "postcard does not describe its own types (deserialize_any)",
         ))
     }
 
@@ -233,7 +266,11 @@ impl<'de> de::Deserializer<'de> for &mut PostcardReader<'de> {
     signed!(deserialize_i16, visit_i16, i16);
     signed!(deserialize_i32, visit_i32, i32);
     signed!(deserialize_i64, visit_i64, i64);
-    signed!(deserialize_i128, visit_i128, i128);
+
+    fn deserialize_i128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
+        let zigzagged = self.varint128()?;
+        visitor.visit_i128(((zigzagged >> 1) as i128) ^ -((zigzagged & 1) as i128))
+    }
 
     fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
         visitor.visit_u8(self.byte()?)
@@ -242,7 +279,10 @@ impl<'de> de::Deserializer<'de> for &mut PostcardReader<'de> {
     unsigned!(deserialize_u16, visit_u16, u16);
     unsigned!(deserialize_u32, visit_u32, u32);
     unsigned!(deserialize_u64, visit_u64, u64);
-    unsigned!(deserialize_u128, visit_u128, u128);
+
+    fn deserialize_u128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
+        visitor.visit_u128(self.varint128()?)
+    }
 
     fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
         visitor.visit_f32(f32::from_le_bytes(self.array()?))

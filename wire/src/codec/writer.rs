@@ -23,7 +23,29 @@ impl<'a> PostcardWriter<'a> {
         PostcardWriter { out }
     }
 
-    fn varint(&mut self, mut value: u128) {
+    #[inline]
+    fn varint(&mut self, value: u64) {
+        if value < 0x80 {
+            self.out.push(value as u8);
+            return;
+        }
+        self.long_varint(value);
+    }
+
+    #[inline(never)]
+    fn long_varint(&mut self, mut value: u64) {
+        let mut encoded = [0u8; 10];
+        let mut len = 0;
+        while value >= 0x80 {
+            encoded[len] = (value as u8) | 0x80;
+            value >>= 7;
+            len += 1;
+        }
+        encoded[len] = value as u8;
+        self.out.extend_from_slice(&encoded[..=len]);
+    }
+
+    fn varint128(&mut self, mut value: u128) {
         while value >= 0x80 {
             self.out.push((value as u8) | 0x80);
             value >>= 7;
@@ -32,7 +54,7 @@ impl<'a> PostcardWriter<'a> {
     }
 
     fn length(&mut self, len: usize) {
-        self.varint(len as u128);
+        self.varint(len as u64);
     }
 
     /// Writes `iter` as one block if it is a reference to a vector or slice whose encoding
@@ -84,8 +106,8 @@ fn block_of<I>(iter: &I) -> Option<(usize, &[u8])> {
     None
 }
 
-fn zigzag(value: i128) -> u128 {
-    ((value << 1) ^ (value >> 127)) as u128
+fn zigzag(value: i64) -> u64 {
+    ((value << 1) ^ (value >> 63)) as u64
 }
 
 macro_rules! compound {
@@ -135,7 +157,7 @@ impl ser::SerializeMap for &mut PostcardWriter<'_> {
 }
 
 fn length_required(len: Option<usize>) -> Result<usize, FormatError> {
-    len.ok_or_else(|| FormatError("postcard needs the length of a sequence or map up front".into()))
+    len.ok_or_else(|| FormatError::new("postcard needs the length of a sequence or map up front"))
 }
 
 impl ser::Serializer for &mut PostcardWriter<'_> {
@@ -174,12 +196,12 @@ impl ser::Serializer for &mut PostcardWriter<'_> {
     }
 
     fn serialize_i64(self, v: i64) -> Result<(), FormatError> {
-        self.varint(zigzag(v.into()));
+        self.varint(zigzag(v));
         Ok(())
     }
 
     fn serialize_i128(self, v: i128) -> Result<(), FormatError> {
-        self.varint(zigzag(v));
+        self.varint128(((v << 1) ^ (v >> 127)) as u128);
         Ok(())
     }
 
@@ -199,12 +221,12 @@ impl ser::Serializer for &mut PostcardWriter<'_> {
     }
 
     fn serialize_u64(self, v: u64) -> Result<(), FormatError> {
-        self.varint(v.into());
+        self.varint(v);
         Ok(())
     }
 
     fn serialize_u128(self, v: u128) -> Result<(), FormatError> {
-        self.varint(v);
+        self.varint128(v);
         Ok(())
     }
 
