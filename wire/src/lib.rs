@@ -75,7 +75,8 @@ pub mod reader;
 mod stream;
 
 pub use codec::{
-    Fd, ReceivedFd, decode, deserialize_fd, encode, reject, reject_error, serialize_fd,
+    Fd, ReceivedFd, decode, decode_bytes, deserialize_fd, encode, encode_bytes_into,
+    encode_bytes_into_slice, reject, reject_error, serialize_fd,
 };
 pub use error::Error;
 pub use reader::{FrameFds, Header, Reader};

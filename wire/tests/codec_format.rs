@@ -228,3 +228,32 @@ fn random_bytes_decode_or_fail_without_panicking() {
         }
     }
 }
+
+#[test]
+fn bytes_only_entry_points_write_the_same_bytes_and_report_a_full_slice() {
+    let value = record(&mut Rng(99), 200);
+    let (expected, _) = encode(&value).expect("encode");
+    let mut buffer = vec![0xAA];
+    mp_wire::encode_bytes_into(&value, &mut buffer).expect("encode into");
+    assert_eq!(buffer[1..], expected[..]);
+    assert_eq!(
+        mp_wire::decode_bytes::<Record>(&buffer[1..]).expect("decode"),
+        value
+    );
+    for room in 0..expected.len() {
+        let mut slice = vec![0u8; room];
+        assert_eq!(
+            mp_wire::encode_bytes_into_slice(&value, &mut slice).expect("encode into slice"),
+            None,
+            "{room} bytes of room"
+        );
+    }
+    let mut slice = vec![0u8; expected.len() + 3];
+    let written = mp_wire::encode_bytes_into_slice(&value, &mut slice).expect("encode into slice");
+    assert_eq!(written, Some(expected.len()));
+    assert_eq!(slice[..expected.len()], expected[..]);
+    assert!(matches!(
+        mp_wire::decode_bytes::<Record>(&slice),
+        Err(Error::Decode(_))
+    ));
+}

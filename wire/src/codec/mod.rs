@@ -67,7 +67,7 @@ use crate::Error;
 use context::{Scope, Table};
 use format_error::FormatError;
 use reader::PostcardReader;
-use writer::PostcardWriter;
+use writer::{PostcardWriter, SliceOutput};
 
 /// Serializes `value` to postcard bytes, moving (duplicates of) the descriptors of the
 /// handles in it into the returned list, in the order the bytes refer to them.
@@ -140,4 +140,72 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T,
         )));
     }
     Ok(value)
+}
+
+/// Appends the postcard bytes of `value` to `buffer`, for a channel that carries bytes only
+/// (a value holding a handle fails with [`Error::Encode`]: there is no side table for its
+/// descriptor; what was appended before the failure stays in `buffer`). Reusing one
+/// buffer across messages saves an allocation per message.
+///
+/// ```
+/// let mut buffer = Vec::new();
+/// mp_wire::encode_bytes_into(&vec![1.5f64, 2.5], &mut buffer)?;
+/// assert_eq!(mp_wire::decode_bytes::<Vec<f64>>(&buffer)?, [1.5, 2.5]);
+/// # Ok::<(), mp_wire::Error>(())
+/// ```
+pub fn encode_bytes_into<T: Serialize + ?Sized>(
+    value: &T,
+    buffer: &mut Vec<u8>,
+) -> Result<(), Error> {
+    value
+        .serialize(&mut PostcardWriter::new(buffer))
+        .map_err(|err| Error::Encode(err.to_string()))
+}
+
+/// Writes the postcard bytes of `value` to the start of `slice` and returns how many there
+/// are, or `Ok(None)` if they do not fit (what fitted is left in `slice`). Like
+/// [`encode_bytes_into`], for a channel that carries bytes only.
+///
+/// ```
+/// let mut slice = [0u8; 8];
+/// assert_eq!(mp_wire::encode_bytes_into_slice(&(7u8, "hi"), &mut slice)?, Some(4));
+/// assert_eq!(mp_wire::encode_bytes_into_slice(&vec![0u8; 100], &mut slice)?, None);
+/// # Ok::<(), mp_wire::Error>(())
+/// ```
+pub fn encode_bytes_into_slice<T: Serialize + ?Sized>(
+    value: &T,
+    slice: &mut [u8],
+) -> Result<Option<usize>, Error> {
+    let mut output = SliceOutput {
+        slice,
+        written: 0,
+        overflowed: false,
+    };
+    match value.serialize(&mut PostcardWriter::new(&mut output)) {
+        Ok(()) => Ok(Some(output.written)),
+        Err(_) if output.overflowed => Ok(None),
+        Err(err) => Err(Error::Encode(err.to_string())),
+    }
+}
+
+/// Deserializes a `T` from bytes made by [`encode_bytes_into`] (or [`encode`] of a value
+/// with no handles), which it must use up: trailing bytes are an [`Error::Decode`].
+///
+/// ```
+/// let mut buffer = Vec::new();
+/// mp_wire::encode_bytes_into(&(3u32, String::from("three")), &mut buffer)?;
+/// let back: (u32, String) = mp_wire::decode_bytes(&buffer)?;
+/// assert_eq!(back, (3, "three".to_string()));
+/// assert!(mp_wire::decode_bytes::<u8>(&buffer).is_err());
+/// # Ok::<(), mp_wire::Error>(())
+/// ```
+pub fn decode_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    let mut reader = PostcardReader::new(bytes);
+    let value = T::deserialize(&mut reader).map_err(|err| Error::Decode(err.to_string()))?;
+    match reader.rest().len() {
+        0 => Ok(value),
+        left => Err(Error::Decode(format!(
+            "{left} bytes left over after the value"
+        ))),
+    }
 }

@@ -13,27 +13,90 @@ use serde::ser::{self, Serialize};
 use super::FormatError;
 use super::same_type::as_same_ref;
 
-/// Appends the postcard encoding of values to a vector.
-pub(crate) struct PostcardWriter<'a> {
-    out: &'a mut Vec<u8>,
+/// Where a [`PostcardWriter`] puts its bytes.
+pub(crate) trait Output {
+    /// Appends `bytes`, or fails if there is no room for them.
+    fn put(&mut self, bytes: &[u8]) -> Result<(), FormatError>;
+
+    /// Appends one byte, or fails if there is no room for it.
+    fn put_byte(&mut self, byte: u8) -> Result<(), FormatError>;
 }
 
-impl<'a> PostcardWriter<'a> {
-    pub(crate) fn new(out: &'a mut Vec<u8>) -> Self {
+impl Output for Vec<u8> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) -> Result<(), FormatError> {
+        self.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    #[inline]
+    fn put_byte(&mut self, byte: u8) -> Result<(), FormatError> {
+        self.push(byte);
+        Ok(())
+    }
+}
+
+/// A fixed slice filled from its start; `overflowed` tells a full slice from other failures.
+pub(crate) struct SliceOutput<'a> {
+    pub(crate) slice: &'a mut [u8],
+    pub(crate) written: usize,
+    pub(crate) overflowed: bool,
+}
+
+impl SliceOutput<'_> {
+    fn full(&mut self) -> FormatError {
+        self.overflowed = true;
+        FormatError::new("the value does not fit in the buffer")
+    }
+}
+
+impl Output for SliceOutput<'_> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) -> Result<(), FormatError> {
+        let end = self.written + bytes.len();
+        match self.slice.get_mut(self.written..end) {
+            Some(target) => {
+                target.copy_from_slice(bytes);
+                self.written = end;
+                Ok(())
+            }
+            None => Err(self.full()),
+        }
+    }
+
+    #[inline]
+    fn put_byte(&mut self, byte: u8) -> Result<(), FormatError> {
+        match self.slice.get_mut(self.written) {
+            Some(target) => {
+                *target = byte;
+                self.written += 1;
+                Ok(())
+            }
+            None => Err(self.full()),
+        }
+    }
+}
+
+/// Writes the postcard encoding of values to an [`Output`].
+pub(crate) struct PostcardWriter<'a, O: Output> {
+    out: &'a mut O,
+}
+
+impl<'a, O: Output> PostcardWriter<'a, O> {
+    pub(crate) fn new(out: &'a mut O) -> Self {
         PostcardWriter { out }
     }
 
     #[inline]
-    fn varint(&mut self, value: u64) {
+    fn varint(&mut self, value: u64) -> Result<(), FormatError> {
         if value < 0x80 {
-            self.out.push(value as u8);
-            return;
+            return self.out.put_byte(value as u8);
         }
-        self.long_varint(value);
+        self.long_varint(value)
     }
 
     #[inline(never)]
-    fn long_varint(&mut self, mut value: u64) {
+    fn long_varint(&mut self, mut value: u64) -> Result<(), FormatError> {
         let mut encoded = [0u8; 10];
         let mut len = 0;
         while value >= 0x80 {
@@ -42,31 +105,28 @@ impl<'a> PostcardWriter<'a> {
             len += 1;
         }
         encoded[len] = value as u8;
-        self.out.extend_from_slice(&encoded[..=len]);
+        self.out.put(&encoded[..=len])
     }
 
-    fn varint128(&mut self, mut value: u128) {
+    fn varint128(&mut self, mut value: u128) -> Result<(), FormatError> {
         while value >= 0x80 {
-            self.out.push((value as u8) | 0x80);
+            self.out.put_byte((value as u8) | 0x80)?;
             value >>= 7;
         }
-        self.out.push(value as u8);
+        self.out.put_byte(value as u8)
     }
 
-    fn length(&mut self, len: usize) {
-        self.varint(len as u64);
+    fn length(&mut self, len: usize) -> Result<(), FormatError> {
+        self.varint(len as u64)
     }
 
     /// Writes `iter` as one block if it is a reference to a vector or slice whose encoding
     /// is its memory; `Err(iter)` gives it back otherwise.
-    fn try_block<I>(&mut self, iter: I) -> Result<(), I> {
-        if let Some(bytes) = block_of(&iter) {
-            let (count, bytes) = bytes;
-            self.length(count);
-            self.out.extend_from_slice(bytes);
-            return Ok(());
+    fn try_block<I>(&mut self, iter: I) -> Result<Result<(), FormatError>, I> {
+        match block_of(&iter) {
+            Some((count, bytes)) => Ok(self.length(count).and_then(|()| self.out.put(bytes))),
+            None => Err(iter),
         }
-        Err(iter)
     }
 }
 
@@ -112,7 +172,7 @@ fn zigzag(value: i64) -> u64 {
 
 macro_rules! compound {
     ($trait:ident, $method:ident $(, $key:ident)?) => {
-        impl ser::$trait for &mut PostcardWriter<'_> {
+        impl<O: Output> ser::$trait for &mut PostcardWriter<'_, O> {
             type Ok = ();
             type Error = FormatError;
 
@@ -139,7 +199,7 @@ compound!(SerializeTupleVariant, serialize_field);
 compound!(SerializeStruct, serialize_field, key);
 compound!(SerializeStructVariant, serialize_field, key);
 
-impl ser::SerializeMap for &mut PostcardWriter<'_> {
+impl<O: Output> ser::SerializeMap for &mut PostcardWriter<'_, O> {
     type Ok = ();
     type Error = FormatError;
 
@@ -160,7 +220,7 @@ fn length_required(len: Option<usize>) -> Result<usize, FormatError> {
     len.ok_or_else(|| FormatError::new("postcard needs the length of a sequence or map up front"))
 }
 
-impl ser::Serializer for &mut PostcardWriter<'_> {
+impl<O: Output> ser::Serializer for &mut PostcardWriter<'_, O> {
     type Ok = ();
     type Error = FormatError;
     type SerializeSeq = Self;
@@ -176,68 +236,55 @@ impl ser::Serializer for &mut PostcardWriter<'_> {
     }
 
     fn serialize_bool(self, v: bool) -> Result<(), FormatError> {
-        self.out.push(u8::from(v));
-        Ok(())
+        self.out.put_byte(u8::from(v))
     }
 
     fn serialize_i8(self, v: i8) -> Result<(), FormatError> {
-        self.out.push(v as u8);
-        Ok(())
+        self.out.put_byte(v as u8)
     }
 
     fn serialize_i16(self, v: i16) -> Result<(), FormatError> {
-        self.varint(zigzag(v.into()));
-        Ok(())
+        self.varint(zigzag(v.into()))
     }
 
     fn serialize_i32(self, v: i32) -> Result<(), FormatError> {
-        self.varint(zigzag(v.into()));
-        Ok(())
+        self.varint(zigzag(v.into()))
     }
 
     fn serialize_i64(self, v: i64) -> Result<(), FormatError> {
-        self.varint(zigzag(v));
-        Ok(())
+        self.varint(zigzag(v))
     }
 
     fn serialize_i128(self, v: i128) -> Result<(), FormatError> {
-        self.varint128(((v << 1) ^ (v >> 127)) as u128);
-        Ok(())
+        self.varint128(((v << 1) ^ (v >> 127)) as u128)
     }
 
     fn serialize_u8(self, v: u8) -> Result<(), FormatError> {
-        self.out.push(v);
-        Ok(())
+        self.out.put_byte(v)
     }
 
     fn serialize_u16(self, v: u16) -> Result<(), FormatError> {
-        self.varint(v.into());
-        Ok(())
+        self.varint(v.into())
     }
 
     fn serialize_u32(self, v: u32) -> Result<(), FormatError> {
-        self.varint(v.into());
-        Ok(())
+        self.varint(v.into())
     }
 
     fn serialize_u64(self, v: u64) -> Result<(), FormatError> {
-        self.varint(v);
-        Ok(())
+        self.varint(v)
     }
 
     fn serialize_u128(self, v: u128) -> Result<(), FormatError> {
-        self.varint128(v);
-        Ok(())
+        self.varint128(v)
     }
 
     fn serialize_f32(self, v: f32) -> Result<(), FormatError> {
-        self.out.extend_from_slice(&v.to_le_bytes());
-        Ok(())
+        self.out.put(&v.to_le_bytes())
     }
 
     fn serialize_f64(self, v: f64) -> Result<(), FormatError> {
-        self.out.extend_from_slice(&v.to_le_bytes());
-        Ok(())
+        self.out.put(&v.to_le_bytes())
     }
 
     fn serialize_char(self, v: char) -> Result<(), FormatError> {
@@ -249,18 +296,16 @@ impl ser::Serializer for &mut PostcardWriter<'_> {
     }
 
     fn serialize_bytes(self, v: &[u8]) -> Result<(), FormatError> {
-        self.length(v.len());
-        self.out.extend_from_slice(v);
-        Ok(())
+        self.length(v.len())?;
+        self.out.put(v)
     }
 
     fn serialize_none(self) -> Result<(), FormatError> {
-        self.out.push(0);
-        Ok(())
+        self.out.put_byte(0)
     }
 
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), FormatError> {
-        self.out.push(1);
+        self.out.put_byte(1)?;
         value.serialize(self)
     }
 
@@ -278,8 +323,7 @@ impl ser::Serializer for &mut PostcardWriter<'_> {
         variant_index: u32,
         _variant: &'static str,
     ) -> Result<(), FormatError> {
-        self.varint(variant_index.into());
-        Ok(())
+        self.varint(variant_index.into())
     }
 
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
@@ -297,12 +341,12 @@ impl ser::Serializer for &mut PostcardWriter<'_> {
         _variant: &'static str,
         value: &T,
     ) -> Result<(), FormatError> {
-        self.varint(variant_index.into());
+        self.varint(variant_index.into())?;
         value.serialize(self)
     }
 
     fn serialize_seq(self, len: Option<usize>) -> Result<Self, FormatError> {
-        self.length(length_required(len)?);
+        self.length(length_required(len)?)?;
         Ok(self)
     }
 
@@ -321,12 +365,12 @@ impl ser::Serializer for &mut PostcardWriter<'_> {
         _variant: &'static str,
         _len: usize,
     ) -> Result<Self, FormatError> {
-        self.varint(variant_index.into());
+        self.varint(variant_index.into())?;
         Ok(self)
     }
 
     fn serialize_map(self, len: Option<usize>) -> Result<Self, FormatError> {
-        self.length(length_required(len)?);
+        self.length(length_required(len)?)?;
         Ok(self)
     }
 
@@ -341,7 +385,7 @@ impl ser::Serializer for &mut PostcardWriter<'_> {
         _variant: &'static str,
         _len: usize,
     ) -> Result<Self, FormatError> {
-        self.varint(variant_index.into());
+        self.varint(variant_index.into())?;
         Ok(self)
     }
 
@@ -350,8 +394,9 @@ impl ser::Serializer for &mut PostcardWriter<'_> {
         I: IntoIterator,
         I::Item: Serialize,
     {
-        let Err(iter) = self.try_block(iter) else {
-            return Ok(());
+        let iter = match self.try_block(iter) {
+            Ok(written) => return written,
+            Err(iter) => iter,
         };
         let iter = iter.into_iter();
         let (lower, upper) = iter.size_hint();
