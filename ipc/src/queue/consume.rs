@@ -404,9 +404,8 @@ fn decode_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
             type_name::<T>()
         )))
     };
-    match postcard::take_from_bytes::<T>(bytes) {
-        Ok((message, [])) => Ok(message),
-        Ok((_, rest)) => Err(not_a(format!("{} bytes left over", rest.len()))),
-        Err(error) => Err(not_a(error.to_string())),
-    }
+    mp_wire::decode_bytes::<T>(bytes).map_err(|error| match error {
+        mp_wire::Error::Decode(why) => not_a(why),
+        other => not_a(other.to_string()),
+    })
 }

@@ -108,14 +108,13 @@ impl RawQueue {
         // SAFETY: we hold the producer lock, and `[tail + 8, tail + room)` is free space
         // that does not wrap (`room` is at most the bytes to the ring's end). The slice is
         // dropped at the end of this statement, before the commit.
-        let written = postcard::to_slice(value, unsafe {
+        let written = mp_wire::encode_bytes_into_slice(value, unsafe {
             self.ring_slice_mut(tail.pos.wrapping_add(HEADER), room - HEADER)
-        })
-        .map(|bytes| bytes.len());
+        });
         let len = match written {
-            Ok(len) => len,
-            Err(postcard::Error::SerializeBufferFull) => return Ok(None),
-            Err(other) => return Err(encode_failure(value, &other)),
+            Ok(Some(len)) => len,
+            Ok(None) => return Ok(None),
+            Err(other) => return Err(encode_failure(value, other)),
         };
         // `len <= room - 8` and `room` is a multiple of 8, so the padded record fits.
         let size = record::footprint(len).ok_or(Error::Full)?;
@@ -461,7 +460,7 @@ fn with_encoded<T: Serialize + ?Sized, R>(
         .try_with(|scratch| std::mem::take(&mut *scratch.borrow_mut()))
         .unwrap_or_default();
     buffer.clear();
-    let buffer = postcard::to_extend(value, buffer).map_err(|e| encode_failure(value, &e))?;
+    mp_wire::encode_bytes_into(value, &mut buffer).map_err(|e| encode_failure(value, e))?;
     let result = f(&buffer);
     if buffer.capacity() <= SCRATCH_KEPT {
         let _ = SCRATCH.try_with(|scratch| *scratch.borrow_mut() = buffer);
@@ -469,14 +468,14 @@ fn with_encoded<T: Serialize + ?Sized, R>(
     Ok(result)
 }
 
-/// Why `value` could not be serialized. postcard only says "custom error" when a handle
-/// refused to serialize outside the handle transfer; serializing again through
+/// Why `value` could not be serialized. A handle refuses to serialize outside the handle
+/// transfer, which says nothing about how many there are; serializing again through
 /// `transfer::encode` tells whether the value holds file descriptors, which a queue cannot
 /// carry (its ring holds bytes only).
-fn encode_failure<T: Serialize + ?Sized>(value: &T, error: &postcard::Error) -> Error {
+fn encode_failure<T: Serialize + ?Sized>(value: &T, error: mp_wire::Error) -> Error {
     match mp_shared_mem::transfer::encode(value) {
         Ok((_, fds)) if !fds.is_empty() => Error::FdsInQueueMessage { count: fds.len() },
-        Ok(_) => Error::SharedMem(mp_shared_mem::Error::Encode(error.to_string())),
+        Ok(_) => Error::SharedMem(error.into()),
         Err(precise) => Error::SharedMem(precise),
     }
 }
