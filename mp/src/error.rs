@@ -49,6 +49,9 @@ pub enum Error {
     /// From [`mp::wire`](crate::wire): a message that could not be encoded or decoded.
     #[error(transparent)]
     Wire(#[from] mp_wire::Error),
+    /// From [`mp::managers`](crate::managers): a manager's server or one of its proxies.
+    #[error(transparent)]
+    Managers(#[from] mp_managers::Error),
     /// From [`mp::sys`](crate::sys): the operating system refused a call.
     #[error(transparent)]
     Sys(#[from] mp_sys::Error),

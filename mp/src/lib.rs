@@ -17,6 +17,7 @@
 //! | `multiprocessing.Pool`, `concurrent.futures.ProcessPoolExecutor` | [`processes::Pool`] | a pool that survives crashing workers |
 //! | `multiprocessing.Queue`, `JoinableQueue`, `SimpleQueue`, `Pipe`, `connection.wait`, `Listener`/`Client` | [`ipc`] | messages between processes |
 //! | `multiprocessing.Value`, `Array`, `RawValue`, `RawArray`, `shared_memory.SharedMemory`, `ShareableList` | [`shared_mem`] | memory several processes map |
+//! | `multiprocessing.Manager()`, `BaseManager` | [`managers`] | a server process holding shared values, and typed proxies to them, for children and other machines |
 //! | (none: the machinery under the rest) | [`sys`], [`wire`] | futex words, deadlines, descriptor passing, the async reactor; the one wire format |
 //!
 //! Every fallible call of every module returns its own crate's error, which says
@@ -61,6 +62,7 @@ pub use error::{Error, Result};
 
 pub use mp_futures as futures;
 pub use mp_ipc as ipc;
+pub use mp_managers as managers;
 pub use mp_processes as processes;
 pub use mp_shared_mem as shared_mem;
 pub use mp_sync as sync;
