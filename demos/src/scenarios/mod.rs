@@ -107,6 +107,7 @@ scenarios! {
     threads_vs_processes => "threads-vs-processes", "001 ch.2, 000 §3", "I/O-bound and CPU-bound jobs one after another, on threads, on processes; pool start-up", "the same results every way; the jobs ran together; a table and the advice it supports";
     pipe_processes => "pipe-processes", "002 Pipe", "a parent and a child process talk both ways over a Pipe, then the parent closes its end", "every ping answered in order; the child saw the end of the stream";
     raw_array_slices => "raw-array-slices", "beyond", "4 processes fill disjoint slices of one RawArray (no lock) at once; the parent reads the whole", "the array holds 1..=len; the children's sums add up to it";
+    manager_dict => "manager-dict", "beyond", "4 processes add to a counter in a Manager's dict, read-then-write and with update, and append their pids to its list", "no update lost; every child's pid in the list (the read-then-write count is printed)";
     queue_processes => "queue-processes", "002 Queue", "a producer process, joined, then a consumer process, on an mp-ipc Queue", "0..4 consumed in order, nothing left";
     queue_sentinel => "queue-sentinel", "003 Queue", "producer and consumer processes; the parent's None ends the consumer", "0..4 then a clean exit";
     queue_writer_reader => "queue-writer-reader", "004 2.3", "a writer process puts A, B, C; the endless reader is terminated", "the reader got A, B, C; its exit code is -15";
