@@ -206,6 +206,15 @@ fn creator_child(name: &str, hand_over: bool) -> Child {
     child
 }
 
+/// The tests that reap orphans run one at a time: one test's sweep would reap another's
+/// killed creator's block between that test's kill and its look at `/dev/shm`.
+fn one_sweeper_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SWEEPS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SWEEPS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Whether `/dev/shm` holds a record naming process `pid` as a creator.
 fn creator_recorded(pid: i32) -> bool {
     let prefix = format!("mp_creator.{pid}.");
@@ -217,6 +226,7 @@ fn creator_recorded(pid: i32) -> bool {
 
 #[test]
 fn the_block_of_a_killed_creator_is_reaped() {
+    let _one_sweeper = one_sweeper_at_a_time();
     let leftovers = DevShmCheck::start("mp_");
     let name = unique("killed_creator");
     let mut creator = creator_child(&name, false);
@@ -224,7 +234,6 @@ fn the_block_of_a_killed_creator_is_reaped() {
     creator.kill_and_reap();
     assert!(dev_shm_has(&name), "SIGKILL left the block");
     SharedMemory::reap_orphans().unwrap();
-    // (Another test's sweep may have come first: either way the name is gone.)
     assert!(!dev_shm_has(&name));
     assert!(!creator_recorded(creator.pid()));
     leftovers.finish();
@@ -232,6 +241,7 @@ fn the_block_of_a_killed_creator_is_reaped() {
 
 #[test]
 fn the_block_of_a_live_creator_is_never_reaped() {
+    let _one_sweeper = one_sweeper_at_a_time();
     let leftovers = DevShmCheck::start("mp_");
     let mine = SharedMemory::create(8).unwrap();
     let name = unique("live_creator");
@@ -249,6 +259,7 @@ fn the_block_of_a_live_creator_is_never_reaped() {
 
 #[test]
 fn a_block_still_mapped_is_reaped_only_after_its_last_user_is_gone() {
+    let _one_sweeper = one_sweeper_at_a_time();
     let leftovers = DevShmCheck::start("mp_");
     let name = unique("still_mapped");
     let mut creator = creator_child(&name, false);
@@ -266,6 +277,7 @@ fn a_block_still_mapped_is_reaped_only_after_its_last_user_is_gone() {
 
 #[test]
 fn a_block_handed_over_is_never_reaped() {
+    let _one_sweeper = one_sweeper_at_a_time();
     let leftovers = DevShmCheck::start("mp_");
     let name = unique("handed_over");
     let mut creator = creator_child(&name, true);
