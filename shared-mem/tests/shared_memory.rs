@@ -207,12 +207,16 @@ fn creator_child(name: &str, hand_over: bool) -> Child {
 }
 
 /// The tests that reap orphans run one at a time: one test's sweep would reap another's
-/// killed creator's block between that test's kill and its look at `/dev/shm`.
+/// killed creator's block between that test's kill and its look at `/dev/shm`. The
+/// process's own one-time sweep (at its first create or attach) is made to happen here,
+/// first, for the same reason.
 fn one_sweeper_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static SWEEPS: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    SWEEPS
+    let guard = SWEEPS
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    drop(SharedMemory::create(1).expect("a block, to have the first sweep done"));
+    guard
 }
 
 /// Whether `/dev/shm` holds a record naming process `pid` as a creator.
