@@ -15,6 +15,7 @@
 //! | [`waitable`] | [`Waitable`] and [`wait`]: Python's `multiprocessing.connection.wait` over anything |
 //! | [`fd_passing`] | `sendmsg`/`recvmsg` with `SCM_RIGHTS`, truncation detected |
 //! | [`pidfd`] | open a pidfd, signal through it, wait for its process to end |
+//! | [`build_id`] | [`BuildId`](build_id::BuildId): which build of a program runs, the same for the same executable on every machine |
 //! | [`backoff`] | [`Backoff`]: spin, then yield, then tell the caller to sleep |
 //! | [`process`] | cached process and thread ids, a fork generation counter |
 //! | [`liveness`] | whether a thread or process still runs; [`ProcessIdentity`](liveness::ProcessIdentity): an id a reused pid is not mistaken for |
@@ -34,6 +35,7 @@
 
 pub mod at_exit;
 pub mod backoff;
+pub mod build_id;
 pub mod call;
 pub mod deadline;
 mod error;
