@@ -36,6 +36,7 @@ pub mod files;
 mod mapping;
 mod poll;
 pub mod procfs;
+pub mod redis;
 pub mod rerun;
 mod shm;
 pub mod threads;
