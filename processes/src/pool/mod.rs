@@ -20,6 +20,11 @@
 //! | an exception in a task | that task's [`Error::Panicked`](crate::Error::Panicked), with the message |
 //! | a worker killed mid-task: `Pool` hangs, `ProcessPoolExecutor` breaks (`BrokenProcessPool`) | that task fails with [`Error::Signaled`](crate::Error::Signaled) naming the signal; a new worker replaces it; the other tasks complete |
 //!
+//! Tasks can also travel as bytes: [`EncodedTask`] holds a task's function (as an offset
+//! that means something only in the same build of the program) and its arguments,
+//! [`Pool::submit_encoded`] runs it here, and [`EncodedOutcomes`] carries back what
+//! became of each call. That is how mp-cluster runs a pool's tasks on other machines.
+//!
 //! The names are those of mp-threads' `ThreadPool` where they mean the same (`submit`,
 //! `apply`, `shutdown`, and the future's `result`, `result_timeout`, `done`);
 //! `AsyncResult` also has Python's `get`/`ready`/`successful`. `map` differs on purpose:
@@ -120,6 +125,7 @@ mod builder;
 mod channel;
 mod chunked;
 mod collected;
+mod encoded;
 mod executor;
 mod frame;
 mod process_pool;
@@ -135,5 +141,6 @@ mod worker;
 pub use async_result::{AsyncResult, ResultFuture};
 pub use builder::PoolBuilder;
 pub use chunked::Chunked;
+pub use encoded::{EncodedOutcomes, EncodedTask, ItemFailure};
 pub use process_pool::Pool;
 pub use results::{Imap, ImapUnordered};

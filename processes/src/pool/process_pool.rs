@@ -62,7 +62,7 @@ use mp_futures::Promise;
 /// # Ok::<(), mp_processes::Error>(())
 /// ```
 pub struct Pool {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
     supervisor: Mutex<Option<JoinHandle<()>>>,
 }
 
