@@ -20,7 +20,14 @@ const JOIN_SLICE: Duration = Duration::from_millis(100);
 impl RawQueue {
     /// Messages put and not yet marked done (nor counted lost).
     pub(crate) fn unfinished_tasks(&self) -> u32 {
-        let unfinished = self.tail().count.wrapping_sub(self.tasks_done());
+        // The accounts first, the puts second. Both only grow, and every task counted done
+        // was put first, so this order can only see too many unfinished tasks for an
+        // instant, never too few. The other order let a burst of puts and `task_done`s
+        // elsewhere, between the two reads, make the count look negative: `task_done`
+        // then refused a task its caller held, which its process's death later counted
+        // lost (`tests/joinable_accounting.rs`).
+        let done = self.tasks_done();
+        let unfinished = self.tail().count.wrapping_sub(done);
         // More than half the counter's range means more `task_done`s than puts, which
         // `task_done` refuses (or a task marked done by a live process after its taker
         // died and it was counted lost); none are unfinished then.
