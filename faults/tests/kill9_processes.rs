@@ -105,7 +105,6 @@ fn forkserver_child_kill9() {
 }
 
 #[test]
-#[ignore = "issue 17 item 7: the first start after the forkserver was killed fails (Start: peer closed) instead of starting a new server"]
 fn forkserver_server_kill9() {
     forkserver_loop("forkserver-server-kill9", true);
 }

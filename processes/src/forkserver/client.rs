@@ -79,11 +79,12 @@ pub(crate) fn start_child(call: &Call, channel: &UnixStream) -> Result<(i32, Own
         call,
         channel: Fd(channel.as_fd()),
     };
-    // A server that was killed a moment ago may still look alive; if the request cannot
-    // even be sent, the server never saw it, and a fresh server gets it (once).
-    let mut attempts_left = 2;
+    // A server killed a moment ago may still look alive, and even take the request into
+    // its socket. As long as it did not acknowledge the request it forked nothing, so a
+    // fresh server gets it (once); past the acknowledgement, asking again could run the
+    // child twice.
+    let mut retries_left = 1;
     loop {
-        attempts_left -= 1;
         if !server.as_ref().is_some_and(ForkServer::is_alive) {
             if let Some(dead) = server.take() {
                 reap(&dead);
@@ -93,42 +94,82 @@ pub(crate) fn start_child(call: &Call, channel: &UnixStream) -> Result<(i32, Own
         let Some(connection) = server.as_ref() else {
             return Err(Error::start(name, "no forkserver"));
         };
-        let failure = match mp_wire::send_value(&connection.control, &request) {
-            Err(err) if attempts_left > 0 => {
+        let failure = match connection.ask(&request) {
+            Ok(Reply::Started { pid, pidfd }) => return Ok((pid, pidfd.into_inner())),
+            // The server is sound and goes on; only this child could not be forked.
+            Ok(Reply::Failed(reason)) => return Err(Error::start(name, reason)),
+            Ok(Reply::Received) => Unanswered::Forked("a second acknowledgement".into()),
+            Err(Unanswered::NotForked(reason)) if retries_left > 0 => {
+                retries_left -= 1;
                 discard(&mut server);
-                tracing::debug!(%err, "the forkserver is gone; starting another");
+                tracing::debug!(%reason, "the forkserver is gone before forking; starting another");
                 continue;
             }
-            Err(err) => err,
-            Ok(()) => {
-                let patience = Duration::from_millis(ANSWER_PATIENCE_MS.load(Ordering::Relaxed));
-                let answered = mp_sys::poll::is_readable(
-                    connection.control.as_fd(),
-                    Deadline::after(patience),
-                )
-                .map_err(|errno| Error::os("poll", errno))?;
-                if !answered {
-                    discard(&mut server);
-                    return Err(Error::start(
-                        name,
-                        format!(
-                            "the forkserver did not answer within {patience:?} (stopped?); it was killed, and the next start gets a new one"
-                        ),
-                    ));
-                }
-                match mp_wire::recv_value::<Reply>(&connection.control, MAX_CONTROL_LEN) {
-                    Ok(Reply::Started { pid, pidfd }) => return Ok((pid, pidfd.into_inner())),
-                    Ok(Reply::Failed(reason)) => return Err(Error::start(name, reason)),
-                    Err(err) => err,
-                }
-            }
+            Err(failure) => failure,
         };
         // The conversation is out of step or the server is gone: never reuse it.
         discard(&mut server);
-        return Err(Error::start(
-            name,
-            format!("the forkserver failed: {failure}"),
-        ));
+        return Err(Error::start(name, failure.to_string()));
+    }
+}
+
+/// Why a request got no outcome from the server.
+enum Unanswered {
+    /// The server broke off before acknowledging the request: it forked nothing.
+    NotForked(String),
+    /// The server broke off after acknowledging the request: the child may run.
+    Forked(String),
+    /// The server did not answer within the patience (stopped, or wedged).
+    Silent(Duration),
+    /// Waiting for the answer failed.
+    Poll(nix::errno::Errno),
+}
+
+impl std::fmt::Display for Unanswered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unanswered::NotForked(reason) | Unanswered::Forked(reason) => {
+                write!(f, "the forkserver failed: {reason}")
+            }
+            Unanswered::Silent(patience) => write!(
+                f,
+                "the forkserver did not answer within {patience:?} (stopped?); it was killed, and the next start gets a new one"
+            ),
+            Unanswered::Poll(errno) => write!(f, "waiting for the forkserver failed: {errno}"),
+        }
+    }
+}
+
+impl ForkServer {
+    /// Sends `request` and waits for the server's outcome, past its acknowledgement.
+    fn ask(&self, request: &RequestOut<'_>) -> Result<Reply, Unanswered> {
+        let patience = Duration::from_millis(ANSWER_PATIENCE_MS.load(Ordering::Relaxed));
+        let deadline = Deadline::after(patience);
+        mp_wire::send_value(&self.control, request)
+            .map_err(|err| Unanswered::NotForked(err.to_string()))?;
+        match self.answer(deadline, patience) {
+            Ok(Reply::Received) => {}
+            Ok(_) => {
+                return Err(Unanswered::Forked(
+                    "an outcome before the acknowledgement".into(),
+                ));
+            }
+            Err(Unanswered::Forked(reason)) => return Err(Unanswered::NotForked(reason)),
+            Err(other) => return Err(other),
+        }
+        self.answer(deadline, patience)
+    }
+
+    /// The server's next message, by `deadline`; a failure to read it is `Forked` (the
+    /// caller knows what the server had acknowledged).
+    fn answer(&self, deadline: Deadline, patience: Duration) -> Result<Reply, Unanswered> {
+        let answered =
+            mp_sys::poll::is_readable(self.control.as_fd(), deadline).map_err(Unanswered::Poll)?;
+        if !answered {
+            return Err(Unanswered::Silent(patience));
+        }
+        mp_wire::recv_value::<Reply>(&self.control, MAX_CONTROL_LEN)
+            .map_err(|err| Unanswered::Forked(err.to_string()))
     }
 }
 

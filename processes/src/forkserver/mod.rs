@@ -6,8 +6,10 @@
 //! the parent closes its end of the control socket.
 //!
 //! Per child, the parent sends a request on the control socket: the call and the
-//! child's end of its private socket. The server forks; the child runs the call; the
-//! server answers with the child's pid and a pidfd for it. The parent then sends the
+//! child's end of its private socket. The server acknowledges it, forks; the child runs
+//! the call; the server answers with the child's pid and a pidfd for it (a request the
+//! server never acknowledged, because it died, goes once to a fresh server: see
+//! [`protocol`]). The parent then sends the
 //! arguments to the child directly. The child is the server's child, so only the server
 //! can reap it and read its exit status: it watches each child's pidfd and, when the
 //! child has ended, reaps it and writes `(Tag::Status, status)` on the child's socket,

@@ -77,6 +77,11 @@ pub(crate) fn serve(control: UnixStream, parent_pid: i32) -> ! {
         if control_ready {
             match mp_wire::recv_value::<Request>(&control, MAX_CONTROL_LEN) {
                 Ok(request) => {
+                    // Before forking: a parent that sees us die without this may ask
+                    // a fresh server, knowing no child of its request runs.
+                    if mp_wire::send_value(&control, &ReplyOut::Received).is_err() {
+                        exit_now(1);
+                    }
                     let reply = fork_child(request, &control, &children);
                     let (message, keep) = match &reply {
                         Ok(child) => (
