@@ -487,6 +487,59 @@ fn large_arguments_and_values_cross(method: StartMethod) {
     assert!(back == bytes, "the bytes came back changed");
 }
 
+/// What a child has open above stdio: each descriptor and what it points to, leaving
+/// out the directory listing itself.
+fn open_descriptors() -> Vec<(u32, String)> {
+    let listing = std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd");
+    let mut open: Vec<(u32, String)> = listing
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let fd: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let target = std::fs::read_link(entry.path()).ok()?;
+            Some((fd, target.to_string_lossy().into_owned()))
+        })
+        .filter(|(fd, target)| *fd > 2 && !target.ends_with("/fd"))
+        .collect();
+    open.sort();
+    open
+}
+
+/// The descriptors of this process that any `exec` passes on: those without
+/// `O_CLOEXEC` (`/proc/self/fdinfo` gives the flags in octal), such as what the test
+/// harness itself was given.
+fn inheritable_descriptors() -> Vec<u32> {
+    open_descriptors()
+        .into_iter()
+        .map(|(fd, _)| fd)
+        .filter(|fd| {
+            let info =
+                std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap_or_default();
+            let flags = info
+                .lines()
+                .find_map(|line| line.strip_prefix("flags:"))
+                .and_then(|flags| u32::from_str_radix(flags.trim(), 8).ok());
+            flags.is_some_and(|flags| flags & libc::O_CLOEXEC as u32 == 0)
+        })
+        .collect()
+}
+
+#[test]
+fn a_spawned_child_inherits_only_its_socket() {
+    // Descriptors the parent holds, which the child must not get: a file, a socket pair.
+    let _file = std::fs::File::open("Cargo.toml").expect("open a file");
+    let _pair = std::os::unix::net::UnixStream::pair().expect("socketpair");
+    let inherited_by_any_program = inheritable_descriptors();
+    let child = start(Process::new(open_descriptors, ()).start_method(StartMethod::Spawn));
+    let open: Vec<(u32, String)> = child
+        .join()
+        .unwrap()
+        .into_iter()
+        .filter(|(fd, _)| !inherited_by_any_program.contains(fd))
+        .collect();
+    assert_eq!(open.len(), 1, "more than its socket crossed: {open:?}");
+    assert!(open[0].1.starts_with("socket:"), "{open:?}");
+}
+
 common::for_each_method!(
     returns_values_of_every_shape,
     shared_memory_and_locks_reach_children,
