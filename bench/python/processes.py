@@ -1,5 +1,5 @@
 """Process rows of mp-bench: multiprocessing.Process start+join, per start method,
-one at a time and in waves of 100.
+one at a time and in waves of 100; and a child handed 16 MiB that sends 16 MiB back.
 
 A Process has no return value, so each child exits with a code derived from its
 argument (1 to 100, never the 0 of a child that did nothing), and the parent checks
@@ -18,6 +18,9 @@ WAIT_LIMIT = 20.0
 
 # Children started before any is joined, in the wave cases.
 WAVE = 100
+
+# The size of the argument and of the result of the args-16mib cases.
+PAYLOAD_LEN = 16 << 20
 
 
 def exit_with(code):
@@ -92,6 +95,42 @@ def start_join_waves(method):
     return case
 
 
+def bump_and_send_back(connection, data):
+    """The child's target in the args-16mib cases: bumps the first byte of ``data``
+    (a bytearray, so in place) and sends all of it back."""
+    data[0] = (data[0] + 1) % 256
+    connection.send_bytes(data)
+
+
+def args_16mib(method):
+    """A child handed a 16 MiB bytearray as its argument sends it back, first byte
+    bumped, through a Pipe made once; the parent receives it into the same buffer,
+    which the next child gets: no copy outside multiprocessing."""
+
+    def case(iterations):
+        context = multiprocessing.get_context(method)
+        here, there = context.Pipe()
+        data = bytearray(b"\x07" * PAYLOAD_LEN)
+
+        def round_trip():
+            expected = (data[0] + 1) % 256
+            child = context.Process(target=bump_and_send_back, args=(there, data))
+            child.start()
+            with benchlib.reaped(child, WAIT_LIMIT):
+                benchlib.expect(here.poll(WAIT_LIMIT), f"no result from child {child.pid} within {WAIT_LIMIT} s")
+                received = here.recv_bytes_into(data)
+            benchlib.expect(received == PAYLOAD_LEN, f"received {received} bytes, expected {PAYLOAD_LEN}")
+            benchlib.expect(data[0] == expected, f"first byte {data[0]}, expected {expected}")
+
+        round_trip()
+        start = time.perf_counter()
+        for _ in range(iterations):
+            round_trip()
+        return time.perf_counter() - start
+
+    return case
+
+
 if __name__ == "__main__":
     benchlib.main(
         {
@@ -100,5 +139,7 @@ if __name__ == "__main__":
             "start-join-spawn": start_join("spawn"),
             "start-join-100-fork": start_join_waves("fork"),
             "start-join-100-forkserver": start_join_waves("forkserver"),
+            "args-16mib-forkserver": args_16mib("forkserver"),
+            "args-16mib-fork": args_16mib("fork"),
         }
     )

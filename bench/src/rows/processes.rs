@@ -1,5 +1,6 @@
 //! Process rows: start a child process running a trivial target, then join it, for
-//! each start method of mp-processes; and the same for 100 children at once.
+//! each start method of mp-processes; the same for 100 children at once; and a child
+//! given 16 MiB and returning 16 MiB.
 //!
 //! One operation is one child: started, run, ended and reaped. Ours runs
 //! `echo(n) -> n` and is joined for its value, so every measurement checks that the
@@ -32,6 +33,11 @@
 //!   instead, so the test figures of procspawn include the test harness's start.
 //! - **Python**: `multiprocessing` with the same start method, from
 //!   `bench/python/processes.py`.
+//!
+//! `process-args-16mib` moves 16 MiB into a child and 16 MiB back (see [`bulk`]); its
+//! bound is the start of the other rows plus two `memcpy`s of 16 MiB, and Python hands
+//! its child a `bytearray` and gets it back through a `Pipe` (`send_bytes`, then
+//! `recv_bytes_into` the same buffer), the quickest way it has.
 
 use std::time::Duration;
 
@@ -39,6 +45,7 @@ use crate::error::BenchError;
 use crate::row::{Contender, Goal, Row, Unit};
 
 mod bare;
+mod bulk;
 mod ours;
 mod procspawn_peer;
 mod watchdog;
@@ -53,6 +60,7 @@ pub fn rows() -> Vec<Row> {
         start_join_forkserver(),
         start_join_spawn(),
         start_join_100(),
+        args_16mib(),
     ]
 }
 
@@ -61,6 +69,9 @@ const BARE_FORK: &str = "bare fork+_exit+waitpid";
 
 /// The label of the bare re-exec peer, which the spawn goal names.
 const BARE_REEXEC: &str = "bare re-exec of this binary";
+
+/// The label of the bound of the `process-args-16mib` goal.
+const EMPTY_START_AND_COPIES: &str = "start+join with a u64, + 2 memcpy of 16 MiB";
 
 /// The label of procspawn, in every single-child row.
 const PROCSPAWN: &str = "procspawn::spawn";
@@ -173,6 +184,33 @@ fn start_join_100() -> Row {
                 "multiprocessing.Process (fork)",
                 "processes.py",
                 "start-join-100-fork",
+            ),
+        ],
+    }
+}
+
+fn args_16mib() -> Row {
+    Row {
+        name: "process-args-16mib",
+        family: "processes",
+        what: "start a child with the default start method, hand it a 16 MiB byte vector, join it for a 16 MiB byte vector",
+        unit: Unit::TimePer("start+join"),
+        goal: Some(Goal::within(1.5, EMPTY_START_AND_COPIES)),
+        contenders: vec![
+            Contender::ours(
+                "mp_processes::Process (forkserver), Vec<u8> in and out",
+                bulk::args_round_trip,
+            ),
+            Contender::peer(EMPTY_START_AND_COPIES, bulk::start_join_and_two_copies),
+            Contender::python(
+                "multiprocessing.Process (forkserver), bytearray in, Pipe out",
+                "processes.py",
+                "args-16mib-forkserver",
+            ),
+            Contender::python(
+                "multiprocessing.Process (fork), bytearray in, Pipe out",
+                "processes.py",
+                "args-16mib-fork",
             ),
         ],
     }
