@@ -2,17 +2,29 @@
 
 use std::time::Duration;
 
+use crate::ChildFailure;
+
 /// Everything that makes a scenario (or the `demos` command line) fail.
 ///
 /// A scenario returns `Err(DemoError)` when its outcome is wrong or a step of it failed;
 /// the binary prints the error and exits non-zero, which is what `demos all` counts as a
-/// failure. Errors of this project's crates convert with `?`.
+/// failure. Errors of this project's crates convert with `?`, each as it is, inside
+/// [`DemoError::Mp`]; [`StepContext::context`] adds what was being done where the error
+/// alone would not say it.
 ///
 /// ```
 /// use mp_demos::{DemoError, check_eq};
 ///
 /// let err: DemoError = check_eq("counter", 199_873, 200_000).unwrap_err();
 /// assert_eq!(err.to_string(), "check failed: counter is 199873, expected 200000");
+///
+/// fn first(queue: &mp::ipc::Queue<u32>) -> Result<u32, DemoError> {
+///     Ok(queue.try_get()?)
+/// }
+/// let err = first(&mp::ipc::Queue::new()?).unwrap_err();
+/// assert!(matches!(err, DemoError::Mp(_)));
+/// assert_eq!(err.to_string(), mp::ipc::Error::Empty.to_string());
+/// # Ok::<(), mp::Error>(())
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -20,10 +32,32 @@ pub enum DemoError {
     /// The scenario ran, but its outcome is not the one it checks for.
     #[error("check failed: {0}")]
     CheckFailed(String),
-    /// A primitive of mp-sync reported an error (an owner died, a barrier broke...).
+    /// A call of this project's crates failed (an owner died, a queue was closed, a child
+    /// was killed...); its `Display` is the error's own. (Boxed: `mp::Error` is large, and
+    /// every scenario step returns this type.)
     #[error(transparent)]
-    Sync(#[from] mp_sync::Error),
-    /// A thread of the scenario panicked.
+    Mp(Box<mp::Error>),
+    /// A call of this project's crates failed during a step that the error alone does not
+    /// name (see [`StepContext::context`]).
+    #[error("{what}: {source}")]
+    Step {
+        /// What the scenario was doing.
+        what: String,
+        /// The error of the call.
+        #[source]
+        source: Box<mp::Error>,
+    },
+    /// A child process of the scenario reported a failure (see [`ChildFailure`]).
+    #[error("in {child}: {failure}")]
+    InChild {
+        /// The child's name, such as `Process-2`.
+        child: String,
+        /// What went wrong in it, as it reported it.
+        #[source]
+        failure: ChildFailure,
+    },
+    /// A `std` thread or an async task of the scenario panicked (a panic in an
+    /// `mp::threads` thread or pool task comes as [`DemoError::Mp`], with its own message).
     #[error("thread `{name}` panicked: {message}")]
     ThreadPanicked {
         /// The thread's name (`<unnamed>` when it has none).
@@ -101,17 +135,94 @@ impl From<std::io::Error> for DemoError {
     }
 }
 
+impl From<mp::Error> for DemoError {
+    fn from(error: mp::Error) -> Self {
+        Self::Mp(Box::new(error))
+    }
+}
+
+/// `From<E> for DemoError` for each error type that `mp::Error` converts from, through
+/// `mp::Error`, so that `?` works on every call of this project's crates.
+macro_rules! through_mp_error {
+    ($($error:ty),* $(,)?) => {
+        $(
+            impl From<$error> for DemoError {
+                fn from(error: $error) -> Self {
+                    Self::from(mp::Error::from(error))
+                }
+            }
+        )*
+    };
+}
+
+through_mp_error!(
+    mp::sync::Error,
+    mp::shared_mem::Error,
+    mp::ipc::Error,
+    mp::processes::Error,
+    mp::threads::Error,
+    mp::wire::Error,
+    mp::managers::Error,
+    mp::sys::Error,
+);
+
 /// `?` on a blocking acquisition: a dead previous owner fails the scenario (and the guard
 /// inside is dropped, which releases the lock).
-impl<G> From<mp_sync::OwnerDied<G>> for DemoError {
-    fn from(err: mp_sync::OwnerDied<G>) -> Self {
-        Self::Sync(err.into())
+impl<G> From<mp::sync::OwnerDied<G>> for DemoError {
+    fn from(died: mp::sync::OwnerDied<G>) -> Self {
+        Self::from(mp::Error::from(died))
     }
 }
 
 /// `?` on a `try_` or `_timeout` acquisition.
-impl<G> From<mp_sync::TryLockError<G>> for DemoError {
-    fn from(err: mp_sync::TryLockError<G>) -> Self {
-        Self::Sync(err.into())
+impl<G> From<mp::sync::TryLockError<G>> for DemoError {
+    fn from(error: mp::sync::TryLockError<G>) -> Self {
+        Self::from(mp::Error::from(error))
+    }
+}
+
+/// `?` on a thread queue's `put`: the rejected item is dropped with the error.
+impl<T> From<mp::threads::PutError<T>> for DemoError {
+    fn from(error: mp::threads::PutError<T>) -> Self {
+        Self::from(mp::Error::from(error))
+    }
+}
+
+/// What a scenario was doing when a call of this project's crates failed, for the few
+/// steps where the error alone would not say it (which of two waits timed out, which
+/// shared value could not be locked).
+///
+/// It is one small helper rather than a `map_err` at every call: `?` alone is right
+/// wherever the error says everything.
+///
+/// ```
+/// use mp::threads::Queue;
+/// use mp_demos::{DemoError, StepContext};
+///
+/// let jobs = Queue::<u32>::new();
+/// let err: DemoError = jobs.try_get().context("taking the first job").unwrap_err();
+/// assert_eq!(err.to_string(), "taking the first job: the queue is empty");
+/// ```
+pub trait StepContext<T> {
+    /// The value, or the error as a [`DemoError::Step`] naming `what` was being done.
+    ///
+    /// ```
+    /// use mp::ipc::Queue;
+    /// use mp_demos::StepContext;
+    ///
+    /// let queue = Queue::<u32>::new()?;
+    /// let err = queue.try_get().context("reading the first result").unwrap_err();
+    /// assert!(err.to_string().starts_with("reading the first result: "));
+    /// # Ok::<(), mp::Error>(())
+    /// ```
+    fn context(self, what: impl Into<String>) -> Result<T, DemoError>;
+}
+
+impl<T, E: Into<mp::Error>> StepContext<T> for Result<T, E> {
+    fn context(self, what: impl Into<String>) -> Result<T, DemoError> {
+        self.map_err(|error| DemoError::Step {
+            what: what.into(),
+            source: Box::new(error.into()),
+        })
     }
 }

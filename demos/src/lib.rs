@@ -106,6 +106,7 @@
 //! ```
 
 mod check;
+mod child_failure;
 mod context;
 mod error;
 mod isolated;
@@ -117,8 +118,9 @@ pub mod scenarios;
 mod stopwatch;
 
 pub use check::{check, check_eq};
+pub use child_failure::{ChildFailure, ChildResult};
 pub use context::{Context, DEFAULT_OUTPUT_ROOT, NoArgs};
-pub use error::DemoError;
+pub use error::{DemoError, StepContext};
 pub use isolated::{ChildEnd, ChildReport, Isolated};
 pub use join::join_thread;
 pub use report::{Outcome, render_table};

@@ -18,12 +18,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use mp_processes::cpu_count;
+use mp::processes::cpu_count;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::async_support::asyncio_run;
-use super::pool_support::{burn, calibrate, close_and_join, job_seeds, pool_error, start_pool};
+use super::pool_support::{burn, calibrate, close_and_join, job_seeds, start_pool};
 use crate::{Context, DemoError, check, check_eq, format_duration, scaled};
 
 #[derive(clap::Parser)]
@@ -165,13 +165,12 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
         let results = seeds
             .iter()
             .map(|&seed| pool.apply_async(burn, (rounds, seed)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(pool_error)?;
+            .collect::<Result<Vec<_>, _>>()?;
         let began = Instant::now();
         let awaited = async {
             let mut values = Vec::with_capacity(results.len());
             for result in results {
-                values.push(result.await.map_err(pool_error));
+                values.push(result.await);
             }
             busy.store(true, Ordering::Release);
             values
@@ -181,7 +180,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     });
     close_and_join(&pool)?;
     let (mut baseline, values, mut loaded, pool_took) = outcome??;
-    let values = values.into_iter().collect::<Result<Vec<u64>, DemoError>>()?;
+    let values = values.into_iter().collect::<Result<Vec<u64>, _>>()?;
 
     check_eq("the results awaited", values.len(), seeds.len())?;
     for (index, (&seed, &value)) in seeds.iter().zip(&values).enumerate() {

@@ -10,8 +10,8 @@
 use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
-use mp_processes::{Pool, Process};
-use mp_threads::ThreadPool;
+use mp::processes::{Pool, Process};
+use mp::threads::ThreadPool;
 
 use super::async_support::asyncio_run;
 use crate::{Context, DemoError, NoArgs, check, check_eq, scaled};
@@ -25,20 +25,17 @@ fn nap_and_double(nap: Duration, n: u64) -> u64 {
 pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     let _: NoArgs = ctx.parse_args()?;
     let nap = scaled(0.3);
-    let pool = Pool::new(1).map_err(DemoError::other)?;
-    let threads = ThreadPool::new(1).map_err(DemoError::other)?;
+    let pool = Pool::new(1)?;
+    let threads = ThreadPool::new(1)?;
 
     let started = Instant::now();
     let (child, from_pool, from_threads, ticks) = asyncio_run(async {
         let child = Process::new(nap_and_double, (nap, 1))
-            .start()
-            .map_err(DemoError::other)?;
+            .start()?;
         let from_pool = pool
-            .apply_async(nap_and_double, (nap, 2))
-            .map_err(DemoError::other)?;
+            .apply_async(nap_and_double, (nap, 2))?;
         let from_threads = threads
-            .submit(nap_and_double, (nap, 3))
-            .map_err(DemoError::other)?;
+            .submit(nap_and_double, (nap, 3))?;
         let done = std::cell::Cell::new(false);
         let work = async {
             let outcomes = tokio::join!(
@@ -70,9 +67,9 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     check_eq(
         "the child's value, the pool's, the thread pool's",
         (
-            child.map_err(DemoError::other)?,
-            from_pool.map_err(DemoError::other)?,
-            from_threads.map_err(DemoError::other)?,
+            child?,
+            from_pool?,
+            from_threads?,
         ),
         (2, 4, 6),
     )?;

@@ -16,7 +16,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use mp_ipc::JoinableQueue;
+use mp::ipc::JoinableQueue;
 
 use super::async_support::{asyncio_run, task_error};
 use super::support::Transcript;
@@ -38,7 +38,7 @@ async fn producer(
 ) -> Result<(), DemoError> {
     for i in 0..items {
         // An unbounded queue: `put` never waits, so it needs no `_async` form here.
-        queue.put(&i).map_err(DemoError::other)?;
+        queue.put(&i)?;
         transcript.say(format!("Produced {i}"))?;
         tokio::time::sleep(nap).await;
     }
@@ -53,10 +53,10 @@ async fn consumer(
     transcript: Arc<Transcript>,
 ) -> Result<(), DemoError> {
     loop {
-        let item = queue.get_async().await.map_err(DemoError::other)?;
+        let item = queue.get_async().await?;
         transcript.say(format!("Consumed {item}"))?;
         consumed.lock().unwrap_or_else(PoisonError::into_inner).push(item);
-        queue.task_done().map_err(DemoError::other)?;
+        queue.task_done()?;
     }
 }
 
@@ -78,7 +78,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     let transcript = Arc::new(Transcript::new());
     let consumed = Arc::new(Mutex::new(Vec::new()));
     let seen = asyncio_run(async {
-        let queue = JoinableQueue::<u32>::new().map_err(DemoError::other)?;
+        let queue = JoinableQueue::<u32>::new()?;
         let producer_task = tokio::spawn(producer(
             queue.clone(),
             args.items,
@@ -93,7 +93,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
         producer_task.await.map_err(task_error)??;
         // `await queue.join()`, unless the consumer ends first (it can only fail).
         tokio::select! {
-            joined = queue.join_async() => joined.map_err(DemoError::other)?,
+            joined = queue.join_async() => joined?,
             ended = &mut consumer_task => {
                 ended.map_err(task_error)??;
                 return Err(DemoError::other("the consumer stopped before the queue was joined"));

@@ -17,8 +17,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mp_sync::Barrier;
-use mp_threads::{Thread, current_thread};
+use mp::sync::Barrier;
+use mp::threads::{Thread, current_thread};
 
 use super::http_support::{SOCKET_LIMIT, SlowServer, check_served_pages, report_remote_fetches};
 use super::support::{

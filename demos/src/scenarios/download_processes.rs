@@ -18,13 +18,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use image::{DynamicImage, ImageFormat};
-use mp_processes::Process;
+use mp::processes::Process;
 
 use super::process_support::{
-    CHILD_LIMIT, ChildResult, Children, FileServer, ServedFile, decode, encode, from_child,
+    CHILD_LIMIT, Children, FileServer, ServedFile, decode, encode, from_child,
     generated_image,
 };
-use crate::{Context, DemoError, check_eq};
+use crate::{ChildFailure, ChildResult, Context, DemoError, check_eq};
 
 #[derive(clap::Parser)]
 struct Args {
@@ -53,15 +53,18 @@ fn download_image(url: String, filename: PathBuf, direct: bool) -> ChildResult<u
         config = config.proxy(None);
     }
     let agent: ureq::Agent = config.build().into();
-    let mut response = agent.get(&url).call().map_err(|e| format!("GET {url}: {e}"))?;
+    let mut response = agent
+        .get(&url)
+        .call()
+        .map_err(|e| ChildFailure::new(format_args!("GET {url}: {e}")))?;
     let content = response
         .body_mut()
         .with_config()
         .limit(MAX_IMAGE_BYTES)
         .read_to_vec()
-        .map_err(|e| format!("reading the body of {url}: {e}"))?;
+        .map_err(|e| ChildFailure::new(format_args!("reading the body of {url}: {e}")))?;
     std::fs::write(&filename, &content)
-        .map_err(|e| format!("writing {}: {e}", filename.display()))?;
+        .map_err(|e| ChildFailure::new(format_args!("writing {}: {e}", filename.display())))?;
     let name = filename.file_name().unwrap_or(filename.as_os_str());
     println!("{} 下载完成 (downloaded by pid {})", name.display(), std::process::id());
     Ok(content.len() as u64)

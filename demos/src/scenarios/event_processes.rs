@@ -14,16 +14,16 @@
 
 use std::time::Duration;
 
-use mp_processes::Process;
-use mp_shared_mem::Shared;
-use mp_sync::Event;
+use mp::processes::Process;
+use mp::shared_mem::Shared;
+use mp::sync::Event;
 use serde::{Deserialize, Serialize};
 
 use super::process_support::{
-    CHILD_LIMIT, ChildResult, Children, Moment, from_child, shm_error,
+    CHILD_LIMIT, Children, Moment, from_child,
 };
 use super::support::{MIN_CHECKED_SLEEP, scaled_at_least};
-use crate::{Context, DemoError, NoArgs, check, format_duration};
+use crate::{ChildResult, Context, DemoError, NoArgs, check, format_duration};
 
 /// What the waiting process saw.
 #[derive(Debug, Serialize, Deserialize)]
@@ -62,7 +62,7 @@ fn set_event(event: Shared<Event>, delay: Duration) -> ChildResult<Moment> {
 pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     ctx.parse_args::<NoArgs>()?;
     let delay = scaled_at_least(2.0, MIN_CHECKED_SLEEP);
-    let event = Shared::new(Event::new()).map_err(shm_error)?;
+    let event = Shared::new(Event::new())?;
 
     let mut waiters = Children::new();
     let waiter_name = waiters

@@ -15,7 +15,7 @@
 //! fall when other programs share the machine, so a fixed threshold would fail for
 //! reasons that are not this code's.
 
-use mp_processes::cpu_count;
+use mp::processes::cpu_count;
 
 use super::pool_support::{Comparison, TABLE_HEADER, cpu_job, cpu_job_rounds};
 use crate::{Context, DemoError};

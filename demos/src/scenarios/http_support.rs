@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use mp_threads::{JoinHandle, Thread, ThreadPool};
+use mp::threads::{JoinHandle, Thread, ThreadPool};
 
-use super::support::{JOIN_LIMIT, Span, check_overlapped, join_within, thread_error};
+use super::support::{JOIN_LIMIT, Span, check_overlapped, join_within};
 use crate::{DemoError, Stopwatch, check_eq, format_duration};
 
 /// How long the server waits for a request's bytes, or for the client to take the reply.
@@ -134,8 +134,7 @@ impl SlowServer {
             ),
         )
         .name("http-server")
-        .start()
-        .map_err(thread_error)?;
+        .start()?;
         tracing::debug!(%addr, "local HTTP server started");
         Ok(Self {
             addr,
@@ -210,8 +209,7 @@ fn accept_loop(
     let handlers = ThreadPool::builder()
         .max_workers(pages as usize)
         .thread_name_prefix("http-handler")
-        .build()
-        .map_err(thread_error)?;
+        .build()?;
     let mut outcome = Ok(());
     for connection in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
@@ -222,7 +220,7 @@ fn accept_loop(
                 if let Err(error) =
                     handlers.submit(serve, (stream, pages, delay, Arc::clone(&stats)))
                 {
-                    outcome = Err(thread_error(error));
+                    outcome = Err(error.into());
                     break;
                 }
             }

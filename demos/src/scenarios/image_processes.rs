@@ -17,13 +17,13 @@
 use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, ImageFormat};
-use mp_processes::Process;
+use mp::processes::Process;
 
 use super::process_support::{
-    CHILD_LIMIT, ChildResult, Children, decode, encode, from_child, generated_image,
+    CHILD_LIMIT, Children, decode, encode, from_child, generated_image,
     process_image,
 };
-use crate::{Context, DemoError, check_eq};
+use crate::{ChildFailure, ChildResult, Context, DemoError, check_eq};
 
 #[derive(clap::Parser)]
 struct Args {
@@ -44,12 +44,13 @@ struct Args {
 /// The original's `process_image`, run in each child: read, process, write.
 fn process_image_file(image_path: PathBuf, result_path: PathBuf) -> ChildResult<()> {
     let bytes = std::fs::read(&image_path)
-        .map_err(|e| format!("reading {}: {e}", image_path.display()))?;
-    let image = decode(&bytes).map_err(|e| format!("{}: {e}", image_path.display()))?;
+        .map_err(|e| ChildFailure::new(format_args!("reading {}: {e}", image_path.display())))?;
+    let image = decode(&bytes)
+        .map_err(|e| ChildFailure::new(format_args!("{}: {e}", image_path.display())))?;
     let result = DynamicImage::ImageLuma8(process_image(&image));
     let png = encode(&result, ImageFormat::Png)?;
     std::fs::write(&result_path, png)
-        .map_err(|e| format!("writing {}: {e}", result_path.display()))?;
+        .map_err(|e| ChildFailure::new(format_args!("writing {}: {e}", result_path.display())))?;
     println!(
         "pid {}: {} ({}x{}) -> {}",
         std::process::id(),

@@ -14,8 +14,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use mp_sync::{Barrier, Mutex};
-use mp_threads::Thread;
+use mp::sync::{Barrier, Mutex};
+use mp::threads::Thread;
 
 use super::support::{JOIN_LIMIT, Started};
 use crate::{Context, DemoError, check_eq};

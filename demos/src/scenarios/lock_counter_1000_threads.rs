@@ -8,8 +8,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use mp_sync::Lock;
-use mp_threads::Thread;
+use mp::sync::Lock;
+use mp::threads::Thread;
 
 use super::support::{JOIN_LIMIT, Started};
 use crate::{Context, DemoError, check_eq};

@@ -15,15 +15,17 @@
 
 use std::time::{Duration, Instant};
 
-use mp_processes::Process;
-use mp_shared_mem::Shared;
-use mp_sync::{Event, Lock, TryLockError};
+use mp::processes::Process;
+use mp::shared_mem::Shared;
+use mp::sync::{Event, Lock, TryLockError};
 use serde::{Deserialize, Serialize};
 
 use super::process_support::{
-    CHILD_LIMIT, ChildResult, Children, from_child, join_or_kill, process_error, shm_error,
+    CHILD_LIMIT, Children, from_child, join_or_kill,
 };
-use crate::{Context, DemoError, NoArgs, check, check_eq, format_duration};
+use crate::{
+    ChildFailure, ChildResult, Context, DemoError, NoArgs, check, check_eq, format_duration,
+};
 
 /// How long the second process may wait for the lock. mp-sync notices a dead owner
 /// within about 100 ms; this bound is only there so that a failure cannot hang.
@@ -31,7 +33,7 @@ const TAKE_OVER_LIMIT: Duration = Duration::from_secs(20);
 
 /// The first child: takes the lock, says so, and keeps it until it is killed.
 fn hold_and_wait(lock: Shared<Lock>, holding: Shared<Event>, limit: Duration) -> ChildResult<()> {
-    lock.acquire().map_err(|e| format!("lock.acquire(): {e}"))?;
+    lock.acquire()?;
     println!("holder (pid {}): I hold the lock, and will not release it", std::process::id());
     holding.set();
     // Killed long before this ends; the bound only keeps a forgotten holder from living on.
@@ -70,7 +72,10 @@ fn take_over(lock: Shared<Lock>, limit: Duration) -> ChildResult<TakeOver> {
             false
         }
         Err(TryLockError::WouldBlock) => {
-            return Err(format!("the lock was not free after {}", format_duration(limit)));
+            return Err(ChildFailure::new(format_args!(
+                "the lock was not free after {}",
+                format_duration(limit)
+            )));
         }
     };
     Ok(TakeOver {
@@ -81,8 +86,8 @@ fn take_over(lock: Shared<Lock>, limit: Duration) -> ChildResult<TakeOver> {
 
 pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     ctx.parse_args::<NoArgs>()?;
-    let lock = Shared::new(Lock::new()).map_err(shm_error)?;
-    let holding = Shared::new(Event::new()).map_err(shm_error)?;
+    let lock = Shared::new(Lock::new())?;
+    let holding = Shared::new(Event::new())?;
 
     let mut holders = Children::new();
     // Daemonic: should this scenario die first, the holder dies with it.
@@ -95,9 +100,9 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     )?;
     check(lock.locked(), "the lock is held")?;
     println!("parent: killing the holder (pid {}) with SIGKILL", holder.pid());
-    holder.kill().map_err(process_error)?;
+    holder.kill()?;
     match holder.join_timeout(CHILD_LIMIT) {
-        Err(mp_processes::Error::Signaled { signal: 9, .. }) => {}
+        Err(mp::processes::Error::Signaled { signal: 9, .. }) => {}
         other => {
             return Err(DemoError::CheckFailed(format!(
                 "the holder should have been killed by SIGKILL, but its join gave {other:?}"
@@ -165,6 +170,6 @@ mod tests {
         let lock = Shared::new(Lock::new()).unwrap();
         let _held = lock.lock().unwrap();
         let err = take_over(lock.clone(), Duration::from_millis(50)).unwrap_err();
-        assert!(err.contains("not free"), "{err}");
+        assert!(err.message().contains("not free"), "{err}");
     }
 }

@@ -9,11 +9,11 @@
 //! pid; the read-then-write count is printed, not checked: it loses additions when the
 //! children's calls interleave, which depends on the machine.
 
-use mp_managers::{Dict, List, Manager};
-use mp_processes::Process;
+use mp::managers::{Dict, List, Manager};
+use mp::processes::Process;
 
-use super::process_support::{CHILD_LIMIT, ChildResult, Children, from_child};
-use crate::{Context, DemoError, check, check_eq};
+use super::process_support::{CHILD_LIMIT, Children, from_child};
+use crate::{ChildResult, Context, DemoError, check, check_eq};
 
 #[derive(clap::Parser)]
 struct Args {
@@ -30,22 +30,20 @@ const ATOMIC: &str = "update";
 
 /// A child: `additions` read-then-write increments, as many `update`s, then its pid.
 fn add(counters: Dict<String, u64>, pids: List<u32>, additions: u64) -> ChildResult<()> {
-    let fail = |error: mp_managers::Error| error.to_string();
     for _ in 0..additions {
-        let seen = counters.get(&RACY.to_owned()).map_err(fail)?.unwrap_or(0);
-        counters.set(&RACY.to_owned(), &(seen + 1)).map_err(fail)?;
+        let seen = counters.get(&RACY.to_owned())?.unwrap_or(0);
+        counters.set(&RACY.to_owned(), &(seen + 1))?;
         counters
-            .update(&ATOMIC.to_owned(), |value| value.unwrap_or(0) + 1)
-            .map_err(fail)?;
+            .update(&ATOMIC.to_owned(), |value| value.unwrap_or(0) + 1)?;
     }
-    pids.append(&std::process::id()).map_err(fail)
+    Ok(pids.append(&std::process::id())?)
 }
 
 pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     let args: Args = ctx.parse_args()?;
-    let manager = Manager::start().map_err(DemoError::other)?;
-    let counters = manager.dict::<String, u64>().map_err(DemoError::other)?;
-    let pids = manager.list::<u32>().map_err(DemoError::other)?;
+    let manager = Manager::start()?;
+    let counters = manager.dict::<String, u64>()?;
+    let pids = manager.list::<u32>()?;
 
     let mut children = Children::new();
     let mut started = Vec::new();
@@ -61,9 +59,9 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     }
 
     let expected = u64::from(args.processes) * args.additions;
-    let racy = counters.get(&RACY.to_owned()).map_err(DemoError::other)?.unwrap_or(0);
-    let atomic = counters.get(&ATOMIC.to_owned()).map_err(DemoError::other)?.unwrap_or(0);
-    let mut listed = pids.to_vec().map_err(DemoError::other)?;
+    let racy = counters.get(&RACY.to_owned())?.unwrap_or(0);
+    let atomic = counters.get(&ATOMIC.to_owned())?.unwrap_or(0);
+    let mut listed = pids.to_vec()?;
     listed.sort_unstable();
     started.sort_unstable();
     println!(

@@ -7,11 +7,11 @@
 //! The child's end crosses to it as an argument of `Process::new`, as Python passes a
 //! `Connection` in `args`: its descriptor travels with the call.
 
-use mp_ipc::{Connection, Error as IpcError, pipe};
-use mp_processes::Process;
+use mp::ipc::{Connection, Error as IpcError, pipe};
+use mp::processes::Process;
 
-use super::process_support::{CHILD_LIMIT, ChildResult, Children, from_child};
-use crate::{Context, DemoError, check_eq};
+use super::process_support::{CHILD_LIMIT, Children, from_child};
+use crate::{ChildResult, Context, DemoError, check_eq};
 
 #[derive(clap::Parser)]
 struct Args {
@@ -27,7 +27,7 @@ fn answerer(connection: Connection<String>) -> ChildResult<(u32, bool)> {
         match connection.recv() {
             Ok(message) => {
                 let answer = message.replacen("ping", "pong", 1);
-                connection.send(&answer).map_err(|error| error.to_string())?;
+                connection.send(&answer)?;
                 answered += 1;
             }
             // Python's EOFError: the other end was closed.
@@ -35,23 +35,22 @@ fn answerer(connection: Connection<String>) -> ChildResult<(u32, bool)> {
                 println!("child: the parent closed its end after {answered} messages");
                 return Ok((answered, true));
             }
-            Err(other) => return Err(other.to_string()),
+            Err(other) => return Err(other.into()),
         }
     }
 }
 
 pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     let args: Args = ctx.parse_args()?;
-    let (parent_end, child_end) = pipe::<String>(true).map_err(DemoError::other)?;
+    let (parent_end, child_end) = pipe::<String>(true)?;
     let mut children = Children::new();
     children.start(Process::new(answerer, (child_end,)))?;
 
     let mut answers = Vec::new();
     for i in 0..args.messages {
         parent_end
-            .send(&format!("ping {i}"))
-            .map_err(DemoError::other)?;
-        let answer = parent_end.recv().map_err(DemoError::other)?;
+            .send(&format!("ping {i}"))?;
+        let answer = parent_end.recv()?;
         println!("parent: sent ping {i}, got {answer}");
         answers.push(answer);
     }

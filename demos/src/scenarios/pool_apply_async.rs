@@ -15,9 +15,9 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use mp_processes::{AsyncResult, current_process};
+use mp::processes::{AsyncResult, current_process};
 
-use super::pool_support::{TASK_LIMIT, close_and_join, pool_error, random_fraction, start_pool};
+use super::pool_support::{TASK_LIMIT, close_and_join, random_fraction, start_pool};
 use crate::{Context, DemoError, check, check_eq, format_duration, scaled};
 
 #[derive(clap::Parser)]
@@ -55,7 +55,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     for name in 0..args.tasks {
         let sleep = scaled(random_fraction() * 3.0);
         sleeps.push(sleep);
-        pending.push(pool.apply_async(task, (name, sleep)).map_err(pool_error)?);
+        pending.push(pool.apply_async(task, (name, sleep))?);
     }
     println!("Waiting for all subprocesses done...");
     close_and_join(&pool)?;
@@ -64,7 +64,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     let mut reports = Vec::new();
     for result in pending {
         // Joined: every result is in; the bound only guards against a pool that lied.
-        reports.push(result.get_timeout(TASK_LIMIT).map_err(pool_error)?);
+        reports.push(result.get_timeout(TASK_LIMIT)?);
     }
     check_reports(&reports, &sleeps, &workers, args.processes as usize)
 }

@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use super::pool_support::{close_and_join, pool_error, start_pool};
+use super::pool_support::{close_and_join, start_pool};
 use crate::{Context, DemoError, check, check_eq};
 
 #[derive(clap::Parser)]
@@ -32,11 +32,11 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     let pool = start_pool(args.processes as usize)?;
     let workers: HashSet<u32> = pool.worker_pids().into_iter().collect();
 
-    let (applied, applied_by) = pool.apply(power, (2, 10)).map_err(pool_error)?;
+    let (applied, applied_by) = pool.apply(power, (2, 10))?;
     println!("apply(power, (2, 10)) = {applied}");
 
     let pairs: Vec<(u64, u32)> = (0..args.pairs).map(|exponent| (2, exponent)).collect();
-    let starred = pool.starmap(power, pairs.clone()).map_err(pool_error)?;
+    let starred = pool.starmap(power, pairs.clone())?;
     let (values, computed_by): (Vec<u64>, HashSet<u32>) = starred.into_iter().unzip();
     println!("starmap(power, {pairs:?}) = {values:?}");
     close_and_join(&pool)?;

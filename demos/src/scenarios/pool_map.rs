@@ -1,7 +1,7 @@
 //! 002, the process pool: `with Pool(4) as p: results = p.map(square, [1, 2, 3, 4, 5])`,
 //! then `print(results)`.
 //!
-//! Here the pool is mp-processes' [`Pool`](mp_processes::Pool): four worker processes,
+//! Here the pool is mp-processes' [`Pool`](mp::processes::Pool): four worker processes,
 //! `map` sends them the items and gives back the squares in the items' order, whichever
 //! worker finished first. The end of the `with` block is `close` then `join` (dropping
 //! the pool would terminate it, as leaving Python's `with` block does). The results must
@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 
-use super::pool_support::{close_and_join, pool_error, start_pool};
+use super::pool_support::{close_and_join, start_pool};
 use crate::{Context, DemoError, check, check_eq};
 
 #[derive(clap::Parser)]
@@ -37,7 +37,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     let args: Args = ctx.parse_args()?;
     let pool = start_pool(args.processes as usize)?;
     let workers: HashSet<u32> = pool.worker_pids().into_iter().collect();
-    let computed = pool.map(square_where, 1..=args.items).map_err(pool_error)?;
+    let computed = pool.map(square_where, 1..=args.items)?;
     // The end of the `with` block: the workers finish and exit.
     close_and_join(&pool)?;
 

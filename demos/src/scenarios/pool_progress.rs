@@ -1,7 +1,7 @@
 //! Beyond the source texts: a long `imap` over a process pool, with a progress bar.
 //!
 //! In Python one wraps `pool.imap(f, items)` in `tqdm(..., total=len(items))`. Here
-//! [`Pool::imap`](mp_processes::Pool::imap) gives an exact-size iterator, so the
+//! [`Pool::imap`](mp::processes::Pool::imap) gives an exact-size iterator, so the
 //! `indicatif` crate's `ProgressIterator` knows the total by itself: the bar advances
 //! as each result arrives, in the items' order. It is drawn only when standard output is
 //! a terminal (not in `demos all`, nor in a pipe), where it would be noise.
@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressIterator, ProgressStyle};
 
-use super::pool_support::{close_and_join, pool_error, start_pool};
+use super::pool_support::{close_and_join, start_pool};
 use crate::{Context, DemoError, Stopwatch, check, check_eq, scaled};
 
 #[derive(clap::Parser)]
@@ -75,13 +75,11 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     let pool = start_pool(args.processes as usize)?;
     let watch = Stopwatch::start();
     let results = pool
-        .imap(task, (1..=args.tasks).map(|n| (n, pause)))
-        .map_err(pool_error)?;
+        .imap(task, (1..=args.tasks).map(|n| (n, pause)))?;
     let bar = progress_bar(results.len() as u64)?;
     let steps = results
         .progress_with(bar.clone())
-        .collect::<Result<Vec<u32>, _>>()
-        .map_err(pool_error)?;
+        .collect::<Result<Vec<u32>, _>>()?;
     bar.finish();
     if !bar.is_hidden() {
         // The finished bar stays on screen; the next line goes below it.

@@ -9,29 +9,23 @@
 use std::hash::{BuildHasher, RandomState};
 use std::time::{Duration, Instant};
 
-use mp_processes::Pool;
-use mp_threads::ThreadPool;
+use mp::processes::Pool;
+use mp::threads::ThreadPool;
 
-use super::process_support::{ChildResult, ProcessSpan, check_processes_overlapped};
-use super::support::{JOIN_LIMIT, thread_error};
-use crate::{DemoError, check_eq, format_duration, scaled};
+use super::process_support::{ProcessSpan, check_processes_overlapped, from_child};
+use super::support::JOIN_LIMIT;
+use crate::{ChildFailure, ChildResult, DemoError, check_eq, format_duration, scaled};
 
 /// Far above what any task of these scenarios takes: a task still running after it fails
 /// with `TaskTimedOut` and its worker is replaced, so no wait on the pool can hang.
 pub(super) const TASK_LIMIT: Duration = Duration::from_secs(120);
-
-/// An error of mp-processes' pool as the scenario's error.
-pub(super) fn pool_error(error: mp_processes::Error) -> DemoError {
-    DemoError::other(error)
-}
 
 /// Python's `Pool(processes)`, with every task bounded by [`TASK_LIMIT`].
 pub(super) fn start_pool(processes: usize) -> Result<Pool, DemoError> {
     let pool = Pool::builder()
         .processes(processes)
         .task_timeout(TASK_LIMIT)
-        .build()
-        .map_err(pool_error)?;
+        .build()?;
     tracing::debug!(processes, pids = ?pool.worker_pids(), "scenario pool started");
     Ok(pool)
 }
@@ -40,7 +34,7 @@ pub(super) fn start_pool(processes: usize) -> Result<Pool, DemoError> {
 /// are reaped. Bounded, since every task is.
 pub(super) fn close_and_join(pool: &Pool) -> Result<(), DemoError> {
     pool.close();
-    pool.join().map_err(pool_error)?;
+    pool.join()?;
     tracing::debug!("scenario pool closed and joined");
     Ok(())
 }
@@ -109,10 +103,10 @@ pub(super) fn cpu_job_rounds() -> u64 {
 pub(super) type JobReport = (u64, ProcessSpan, Duration);
 
 /// The CPU time the calling thread has used so far.
-fn thread_cpu_time() -> Result<Duration, String> {
+fn thread_cpu_time() -> ChildResult<Duration> {
     nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
         .map(Duration::from)
-        .map_err(|errno| format!("reading the thread's CPU clock: {errno}"))
+        .map_err(|errno| ChildFailure::new(format_args!("reading the thread's CPU clock: {errno}")))
 }
 
 /// Runs `work`, reporting it as a job of the comparisons.
@@ -155,7 +149,7 @@ impl Run {
         let mut spans = Vec::new();
         let mut cpu = Duration::ZERO;
         for outcome in outcomes {
-            let (result, span, used) = outcome.map_err(DemoError::other)?;
+            let (result, span, used) = from_child("a job", outcome)?;
             results.push(result);
             spans.push(span);
             cpu += used;
@@ -192,13 +186,13 @@ pub(super) fn job_seeds(jobs: usize) -> Vec<u64> {
 /// it ran.
 pub(super) trait Job:
     Fn(u64, u64) -> ChildResult<JobReport>
-    + mp_processes::Target<(u64, u64), Output = ChildResult<JobReport>>
+    + mp::processes::Target<(u64, u64), Output = ChildResult<JobReport>>
 {
 }
 
 impl<F> Job for F where
     F: Fn(u64, u64) -> ChildResult<JobReport>
-        + mp_processes::Target<(u64, u64), Output = ChildResult<JobReport>>
+        + mp::processes::Target<(u64, u64), Output = ChildResult<JobReport>>
 {
 }
 
@@ -211,15 +205,14 @@ pub(super) fn run_sequential(seeds: &[u64], job: impl Job, size: u64) -> Result<
 
 /// The jobs on a thread pool of one worker per job.
 pub(super) fn run_on_threads(seeds: &[u64], job: impl Job, size: u64) -> Result<Run, DemoError> {
-    let pool = ThreadPool::new(seeds.len()).map_err(thread_error)?;
+    let pool = ThreadPool::new(seeds.len())?;
     let started = Instant::now();
     let outcomes = pool
-        .map_timeout(move |seed: u64| job(size, seed), seeds.to_vec(), JOIN_LIMIT)
-        .map_err(thread_error)?
+        .map_timeout(move |seed: u64| job(size, seed), seeds.to_vec(), JOIN_LIMIT)?
         .collect::<Result<Vec<_>, _>>();
     let wall = started.elapsed();
     pool.shutdown(true, false);
-    Run::from_jobs(wall, outcomes.map_err(thread_error)?)
+    Run::from_jobs(wall, outcomes?)
 }
 
 /// The jobs on a process pool of one worker per job, one job per task (the workers start
@@ -229,14 +222,11 @@ pub(super) fn run_on_processes(seeds: &[u64], job: impl Job, size: u64) -> Resul
     let pool = start_pool(seeds.len())?;
     // A round of trivial tasks before the clock starts, one per worker, so that workers
     // still starting up (a busy machine can take a while) do not count as work time.
-    pool.chunked(1)
-        .map(|n: usize| n, 0..seeds.len())
-        .map_err(pool_error)?;
+    pool.chunked(1).map(|n: usize| n, 0..seeds.len())?;
     let started = Instant::now();
     let outcomes = pool
         .chunked(1)
-        .starmap(job, seeds.iter().map(|&seed| (size, seed)))
-        .map_err(pool_error)?;
+        .starmap(job, seeds.iter().map(|&seed| (size, seed)))?;
     let wall = started.elapsed();
     close_and_join(&pool)?;
     Run::from_jobs(wall, outcomes)

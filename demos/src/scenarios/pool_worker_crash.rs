@@ -4,8 +4,8 @@
 //! worker of a process pool can die in the middle of a task. Python's
 //! `multiprocessing.Pool` then waits for that task's result for ever (`map` hangs;
 //! `ProcessPoolExecutor` instead breaks, failing every task still pending). mp-processes'
-//! [`Pool`](mp_processes::Pool) notices the death by the worker's pidfd, fails that one
-//! task with [`Error::Signaled`](mp_processes::Error::Signaled) naming the signal, starts
+//! [`Pool`](mp::processes::Pool) notices the death by the worker's pidfd, fails that one
+//! task with [`Error::Signaled`](mp::processes::Error::Signaled) naming the signal, starts
 //! a replacement worker and runs every other task to completion.
 //!
 //! The scenario submits tasks `0..N` with `apply_async`; task `--crash` sends itself
@@ -15,10 +15,10 @@
 
 use std::collections::HashSet;
 
-use mp_processes::{AsyncResult, Error};
+use mp::processes::{AsyncResult, Error};
 use nix::sys::signal::{Signal, raise};
 
-use super::pool_support::{TASK_LIMIT, close_and_join, pool_error, start_pool};
+use super::pool_support::{TASK_LIMIT, close_and_join, start_pool};
 use crate::{Context, DemoError, check, check_eq};
 
 /// How the crashing task dies.
@@ -89,8 +89,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     let abort = matches!(args.signal, Death::Abort);
     let pending: Vec<AsyncResult<u64>> = (0..args.tasks)
         .map(|n| pool.apply_async(risky, (n, args.crash, abort)))
-        .collect::<Result<_, _>>()
-        .map_err(pool_error)?;
+        .collect::<Result<_, _>>()?;
     let outcomes: Vec<Result<u64, Error>> = pending
         .iter()
         .map(|result| result.get_timeout(TASK_LIMIT))
@@ -105,7 +104,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     println!("(Python's Pool would still be waiting for task {}: its result never comes)", args.crash);
 
     // The pool goes on: a replacement worker took the dead one's place.
-    let again = pool.map(square, 0..args.tasks).map_err(pool_error)?;
+    let again = pool.map(square, 0..args.tasks)?;
     let after = pool.worker_pids();
     close_and_join(&pool)?;
     println!("then map(square, 0..{}) on the same pool: {again:?}", args.tasks);

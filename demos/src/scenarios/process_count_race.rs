@@ -24,14 +24,14 @@
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use mp_processes::Process;
-use mp_shared_mem::Shared;
-use mp_sync::{Barrier, Lock};
+use mp::processes::Process;
+use mp::shared_mem::Shared;
+use mp::sync::{Barrier, Lock};
 
 use super::process_support::{
-    CHILD_LIMIT, ChildResult, Children, from_child, shm_error,
+    CHILD_LIMIT, Children, from_child,
 };
-use crate::{Context, DemoError, check_eq};
+use crate::{ChildResult, Context, DemoError, StepContext, check_eq};
 
 #[derive(clap::Parser)]
 struct Args {
@@ -64,7 +64,7 @@ struct Tally {
 // SAFETY: `Tally` is `#[repr(C)]` and holds only atomics, which are valid for any bit
 // pattern, hold no pointer and no descriptor, and work the same from every process that
 // maps the memory: exactly what `ShmSafe` asks for.
-unsafe impl mp_shared_mem::ShmSafe for Tally {}
+unsafe impl mp::shared_mem::ShmSafe for Tally {}
 
 impl Tally {
     fn new() -> Self {
@@ -94,7 +94,7 @@ fn update_unlocked(
 ) -> ChildResult<()> {
     start_line
         .wait_timeout(CHILD_LIMIT)
-        .map_err(|e| format!("waiting for the other process: {e}"))?;
+        .context("waiting for the other process")?;
     for _ in 0..iterations {
         tally.update_unlocked(delta);
     }
@@ -111,11 +111,11 @@ fn update_locked(
 ) -> ChildResult<()> {
     start_line
         .wait_timeout(CHILD_LIMIT)
-        .map_err(|e| format!("waiting for the other process: {e}"))?;
+        .context("waiting for the other process")?;
     for _ in 0..iterations {
-        lock.acquire().map_err(|e| format!("lock.acquire(): {e}"))?;
+        lock.acquire()?;
         tally.update_unlocked(delta);
-        lock.release().map_err(|e| format!("lock.release(): {e}"))?;
+        lock.release()?;
     }
     Ok(())
 }
@@ -153,8 +153,8 @@ fn plain_variable() -> Result<(), DemoError> {
 
 /// Runs one increasing and one decreasing process on a fresh shared tally; returns it.
 fn shared_tally(lock: Option<&Shared<Lock>>, iterations: u64) -> Result<(i64, u64), DemoError> {
-    let tally = Shared::new(Tally::new()).map_err(shm_error)?;
-    let start_line = Shared::new(Barrier::new(2)?).map_err(shm_error)?;
+    let tally = Shared::new(Tally::new())?;
+    let start_line = Shared::new(Barrier::new(2)?)?;
     let process = |delta: i64| match lock {
         None => Process::new(update_unlocked, (tally.clone(), start_line.clone(), delta, iterations)),
         Some(lock) => Process::new(
@@ -202,7 +202,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     }
 
     println!("3. the same with lock.acquire() / lock.release() around each update:");
-    let lock = Shared::new(Lock::new()).map_err(shm_error)?;
+    let lock = Shared::new(Lock::new())?;
     let (count, updates) = shared_tally(Some(&lock), iterations)?;
     println!("   count {count}, {updates} of {all_updates} updates counted");
     check_eq("the locked shared count", count, 0)?;

@@ -13,7 +13,7 @@
 //! the process that called `start()`, as Python's does. Under fork and spawn both name
 //! the parent, and the scenario checks that too.
 
-use mp_processes::{Process, StartMethod, parent_process};
+use mp::processes::{Process, StartMethod, parent_process};
 use serde::{Deserialize, Serialize};
 
 use super::process_support::{CHILD_LIMIT, Children};

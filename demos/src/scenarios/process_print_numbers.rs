@@ -4,7 +4,7 @@
 //! The child also returns the numbers it printed, in the order it printed them, and the
 //! scenario checks them: 0, 1, 2, 3, 4, and that the child ran in a process of its own.
 
-use mp_processes::Process;
+use mp::processes::Process;
 
 use super::process_support::{CHILD_LIMIT, Children};
 use crate::{Context, DemoError, NoArgs, check, check_eq};

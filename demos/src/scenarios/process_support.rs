@@ -4,8 +4,9 @@
 //! HTTP server that serves them.
 //!
 //! A child's target returns [`ChildResult`]: a scenario's error cannot cross between
-//! processes as it is, so the child hands back its text and the parent turns it into a
-//! [`DemoError`] again ([`from_child`]).
+//! processes as it is, so the child hands back a [`ChildFailure`] (`?` makes one of any
+//! error of this project's crates) and the parent turns it into a [`DemoError`] that
+//! names the child ([`from_child`]).
 
 use std::fmt::Display;
 use std::io::{self, Cursor, Write};
@@ -16,13 +17,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use image::{DynamicImage, GrayImage, ImageFormat, Rgb, RgbImage};
-use mp_processes::{Process, ProcessHandle};
+use mp::processes::{Process, ProcessHandle};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::http_support::{SOCKET_LIMIT, listen_on_loopback, read_request_head};
 use super::support::check_waits_overlapped;
-use crate::{DemoError, format_duration};
+use crate::{ChildFailure, ChildResult, DemoError, format_duration};
 
 /// Far above what any child of these scenarios takes; only a hang gets there.
 pub(super) const CHILD_LIMIT: Duration = Duration::from_secs(120);
@@ -31,22 +32,12 @@ pub(super) const CHILD_LIMIT: Duration = Duration::from_secs(120);
 /// only bounds a wait that something else went wrong with.
 const REAP_LIMIT: Duration = Duration::from_secs(10);
 
-/// What a child's target hands back: its value, or the text of what went wrong in it.
-pub(super) type ChildResult<T> = Result<T, String>;
-
 /// A child's [`ChildResult`] as the scenario's result, naming the child.
 pub(super) fn from_child<T>(child: &str, result: ChildResult<T>) -> Result<T, DemoError> {
-    result.map_err(|why| DemoError::other(format!("in {child}: {why}")))
-}
-
-/// An error of mp-processes as the scenario's error.
-pub(super) fn process_error(error: mp_processes::Error) -> DemoError {
-    DemoError::other(error)
-}
-
-/// An error of mp-shared-mem as the scenario's error.
-pub(super) fn shm_error(error: mp_shared_mem::Error) -> DemoError {
-    DemoError::other(error)
+    match result {
+        Ok(value) => Ok(value),
+        Err(failure) => Err(failure.in_child(child)),
+    }
 }
 
 /// Started children that are all reaped, whatever happens.
@@ -68,7 +59,7 @@ impl<R: DeserializeOwned + Serialize + 'static> Children<R> {
 
     /// Starts `process` and keeps its handle.
     pub(super) fn start(&mut self, process: Process<R>) -> Result<&ProcessHandle<R>, DemoError> {
-        let handle = process.start().map_err(process_error)?;
+        let handle = process.start()?;
         tracing::debug!(
             name = handle.name(),
             pid = handle.pid(),
@@ -128,7 +119,7 @@ pub(super) fn join_or_kill<R: DeserializeOwned>(
 ) -> Result<R, DemoError> {
     match handle.join_timeout(limit) {
         Ok(value) => Ok(value),
-        Err(mp_processes::Error::TimedOut) => {
+        Err(mp::processes::Error::TimedOut) => {
             // Killed so that it is not left behind; the first error is the one to report.
             let _ = handle.kill();
             let _ = handle.join_timeout(REAP_LIMIT);
@@ -139,7 +130,7 @@ pub(super) fn join_or_kill<R: DeserializeOwned>(
                 format_duration(limit)
             )))
         }
-        Err(other) => Err(process_error(other)),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -153,10 +144,12 @@ pub(super) struct Moment(Duration);
 
 impl Moment {
     /// Now.
-    pub(super) fn now() -> Result<Self, String> {
+    pub(super) fn now() -> ChildResult<Self> {
         nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
             .map(|now| Self(Duration::from(now)))
-            .map_err(|errno| format!("reading the monotonic clock: {errno}"))
+            .map_err(|errno| {
+                ChildFailure::new(format_args!("reading the monotonic clock: {errno}"))
+            })
     }
 
     /// How long after `earlier` this moment is (0 if it is not after).
@@ -174,7 +167,7 @@ pub(super) struct ProcessSpan {
 
 impl ProcessSpan {
     /// Runs `wait` and returns its value with the span it took.
-    pub(super) fn around<R>(wait: impl FnOnce() -> R) -> Result<(R, Self), String> {
+    pub(super) fn around<R>(wait: impl FnOnce() -> R) -> ChildResult<(R, Self)> {
         let began = Moment::now()?;
         let value = wait();
         let ended = Moment::now()?;
@@ -236,17 +229,18 @@ pub(super) fn process_image(image: &DynamicImage) -> GrayImage {
 }
 
 /// `image` encoded in `format`.
-pub(super) fn encode(image: &DynamicImage, format: ImageFormat) -> Result<Vec<u8>, String> {
+pub(super) fn encode(image: &DynamicImage, format: ImageFormat) -> ChildResult<Vec<u8>> {
     let mut bytes = Cursor::new(Vec::new());
     image
         .write_to(&mut bytes, format)
-        .map_err(|e| format!("encoding a {format:?} image: {e}"))?;
+        .map_err(|e| ChildFailure::new(format_args!("encoding a {format:?} image: {e}")))?;
     Ok(bytes.into_inner())
 }
 
 /// `bytes` decoded as an image of the format they announce.
-pub(super) fn decode(bytes: &[u8]) -> Result<DynamicImage, String> {
-    image::load_from_memory(bytes).map_err(|e| format!("decoding an image: {e}"))
+pub(super) fn decode(bytes: &[u8]) -> ChildResult<DynamicImage> {
+    image::load_from_memory(bytes)
+        .map_err(|e| ChildFailure::new(format_args!("decoding an image: {e}")))
 }
 
 /// A file the server serves: its path (such as `/image_0.jpg`), type and bytes.
@@ -427,7 +421,7 @@ mod tests {
 
     #[test]
     fn a_child_error_names_the_child() {
-        let err = from_child::<()>("Process-3", Err("bad pixel".into())).unwrap_err();
+        let err = from_child::<()>("Process-3", Err(ChildFailure::new("bad pixel"))).unwrap_err();
         assert_eq!(err.to_string(), "in Process-3: bad pixel");
         assert_eq!(from_child("Process-3", Ok(7)).unwrap(), 7);
     }

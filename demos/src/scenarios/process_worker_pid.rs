@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use mp_processes::Process;
+use mp::processes::Process;
 
 use super::process_support::{CHILD_LIMIT, Children};
 use crate::{Context, DemoError, check, check_eq};

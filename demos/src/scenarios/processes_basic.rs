@@ -19,16 +19,15 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use mp_processes::{Process, current_process};
-use mp_shared_mem::Shared;
-use mp_sync::Barrier;
+use mp::processes::{Process, current_process};
+use mp::shared_mem::Shared;
+use mp::sync::Barrier;
 
 use super::process_support::{
-    CHILD_LIMIT, ChildResult, Children, ProcessSpan, check_processes_overlapped, from_child,
-    shm_error,
+    CHILD_LIMIT, Children, ProcessSpan, check_processes_overlapped, from_child,
 };
 use super::support::{MIN_CHECKED_SLEEP, scaled_at_least};
-use crate::{Context, DemoError, Stopwatch, check, check_eq};
+use crate::{ChildResult, Context, DemoError, StepContext, Stopwatch, check, check_eq};
 
 #[derive(clap::Parser)]
 struct Args {
@@ -46,7 +45,7 @@ fn task(start_line: Shared<Barrier>, work: Duration) -> ChildResult<TaskReport> 
     println!("进程执行开始 ({} starts, pid {})", me.name(), me.pid());
     start_line
         .wait_timeout(CHILD_LIMIT)
-        .map_err(|e| format!("waiting for the other processes: {e}"))?;
+        .context("waiting for the other processes")?;
     let ((), slept) = ProcessSpan::around(|| std::thread::sleep(work))?;
     println!("进程执行结束 ({} ends, pid {})", me.name(), me.pid());
     Ok((me.pid(), slept))
@@ -55,7 +54,7 @@ fn task(start_line: Shared<Barrier>, work: Duration) -> ChildResult<TaskReport> 
 pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     let args: Args = ctx.parse_args()?;
     let work = scaled_at_least(1.0, MIN_CHECKED_SLEEP);
-    let start_line = Shared::new(Barrier::new(args.processes)?).map_err(shm_error)?;
+    let start_line = Shared::new(Barrier::new(args.processes)?)?;
     let parent = std::process::id();
     println!("the parent process is pid {parent}");
 

@@ -9,11 +9,11 @@
 //! shared ring, so after the producer's `join` every item is there, and the consumer's
 //! `try_get` until `Empty` (the Rust for `while not q.empty()`) sees them all.
 
-use mp_ipc::{Error as IpcError, Queue};
-use mp_processes::Process;
+use mp::ipc::{Error as IpcError, Queue};
+use mp::processes::Process;
 
-use super::process_support::{CHILD_LIMIT, ChildResult, Children, from_child};
-use crate::{Context, DemoError, check, check_eq};
+use super::process_support::{CHILD_LIMIT, Children, from_child};
+use crate::{ChildResult, Context, DemoError, check, check_eq};
 
 #[derive(clap::Parser)]
 struct Args {
@@ -24,7 +24,7 @@ struct Args {
 
 fn producer(q: Queue<u32>, items: u32) -> ChildResult<()> {
     for i in 0..items {
-        q.put(&i).map_err(|error| error.to_string())?;
+        q.put(&i)?;
         println!("Produced {i}");
     }
     Ok(())
@@ -39,14 +39,14 @@ fn consumer(q: Queue<u32>) -> ChildResult<(u32, Vec<u32>)> {
                 consumed.push(item);
             }
             Err(IpcError::Empty) => return Ok((std::process::id(), consumed)),
-            Err(other) => return Err(other.to_string()),
+            Err(other) => return Err(other.into()),
         }
     }
 }
 
 pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     let args: Args = ctx.parse_args()?;
-    let q = Queue::<u32>::new().map_err(DemoError::other)?;
+    let q = Queue::<u32>::new()?;
 
     let mut producers = Children::new();
     producers.start(Process::new(producer, (q.clone(), args.items)))?;

@@ -10,11 +10,11 @@
 
 use std::time::Duration;
 
-use mp_ipc::Queue;
-use mp_processes::Process;
+use mp::ipc::Queue;
+use mp::processes::Process;
 
-use super::process_support::{CHILD_LIMIT, ChildResult, Children, from_child, join_or_kill};
-use crate::{Context, DemoError, check_eq};
+use super::process_support::{CHILD_LIMIT, Children, from_child, join_or_kill};
+use crate::{ChildResult, Context, DemoError, StepContext, check_eq};
 
 /// How long the consumer waits for one item before it gives up (far more than it needs).
 const GET_LIMIT: Duration = Duration::from_secs(60);
@@ -29,7 +29,7 @@ struct Args {
 fn producer(queue: Queue<Option<u32>>, items: u32) -> ChildResult<()> {
     for i in 0..items {
         println!("生产者生产了产品{i} (the producer made product {i})");
-        queue.put(&Some(i)).map_err(|error| error.to_string())?;
+        queue.put(&Some(i))?;
     }
     Ok(())
 }
@@ -37,20 +37,19 @@ fn producer(queue: Queue<Option<u32>>, items: u32) -> ChildResult<()> {
 fn consumer(queue: Queue<Option<u32>>) -> ChildResult<Vec<u32>> {
     let mut consumed = Vec::new();
     loop {
-        match queue.get_timeout(GET_LIMIT) {
-            Ok(Some(item)) => {
+        match queue.get_timeout(GET_LIMIT).context("waiting for an item")? {
+            Some(item) => {
                 println!("消费者消费了产品{item} (the consumer used product {item})");
                 consumed.push(item);
             }
-            Ok(None) => return Ok(consumed),
-            Err(error) => return Err(format!("waiting for an item: {error}")),
+            None => return Ok(consumed),
         }
     }
 }
 
 pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     let args: Args = ctx.parse_args()?;
-    let queue = Queue::<Option<u32>>::new().map_err(DemoError::other)?;
+    let queue = Queue::<Option<u32>>::new()?;
 
     let mut consumers = Children::new();
     let consumer_handle = consumers.start(Process::new(consumer, (queue.clone(),)))?;
@@ -61,7 +60,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
         from_child("the producer", outcome)?;
     }
 
-    queue.put(&None).map_err(DemoError::other)?; // the end signal
+    queue.put(&None)?; // the end signal
     let consumed = {
         let handle = &consumers.handles()[0];
         from_child("the consumer", join_or_kill(handle, CHILD_LIMIT)?)?

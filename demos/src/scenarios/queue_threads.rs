@@ -13,9 +13,9 @@
 
 use std::sync::Arc;
 
-use mp_threads::{Error as ThreadsError, Queue, Thread};
+use mp::threads::{Error as ThreadsError, Queue, Thread};
 
-use super::support::{JOIN_LIMIT, Transcript, join_within, thread_error};
+use super::support::{JOIN_LIMIT, Transcript, join_within};
 use crate::{Context, DemoError, check_eq};
 
 #[derive(clap::Parser)]
@@ -30,7 +30,7 @@ struct Args {
 
 fn producer(q: Arc<Queue<u32>>, items: u32, transcript: Arc<Transcript>) -> Result<(), DemoError> {
     for i in 0..items {
-        q.put(i).map_err(DemoError::other)?;
+        q.put(i)?;
         transcript.say(format!("Produced {i}"))?;
     }
     // Nothing more will come: the consumer's `get` fails once the queue is drained.
@@ -52,7 +52,7 @@ fn consumer(q: Arc<Queue<u32>>, transcript: Arc<Transcript>) -> Result<Vec<u32>,
                     "the producer put nothing more for {JOIN_LIMIT:?} and never shut the queue down"
                 )));
             }
-            Err(other) => return Err(thread_error(other)),
+            Err(other) => return Err(other.into()),
         }
     }
 }
@@ -62,7 +62,7 @@ fn polling_consumer(q: Arc<Queue<u32>>, transcript: Arc<Transcript>) -> Result<V
     let mut consumed = Vec::new();
     while !q.empty() {
         // Only this thread takes items, so the one `empty()` saw is still there.
-        let item = q.try_get().map_err(thread_error)?;
+        let item = q.try_get()?;
         transcript.say(format!("Consumed {item}"))?;
         consumed.push(item);
     }
@@ -78,11 +78,13 @@ where
 {
     let q = Arc::new(Queue::new());
     let t1 = Thread::new(producer, (Arc::clone(&q), items, Arc::clone(transcript)))
-        .start()
-        .map_err(thread_error)?;
+        .start()?;
     let t2 = Thread::new(consume, (Arc::clone(&q),)).start();
     let produced = join_within(t1, JOIN_LIMIT);
-    let consumed = t2.map_err(thread_error).and_then(|t2| join_within(t2, JOIN_LIMIT));
+    let consumed = match t2 {
+        Ok(t2) => join_within(t2, JOIN_LIMIT),
+        Err(not_started) => Err(not_started.into()),
+    };
     produced??;
     Ok((consumed?, q))
 }

@@ -11,12 +11,12 @@
 
 use std::time::Duration;
 
-use mp_ipc::{Queue, SimpleQueue};
-use mp_processes::{Error as ProcessError, Process};
+use mp::ipc::{Queue, SimpleQueue};
+use mp::processes::{Error as ProcessError, Process};
 
 use super::pool_support::random_fraction;
-use super::process_support::{CHILD_LIMIT, ChildResult, Children, from_child, process_error};
-use crate::{Context, DemoError, check, check_eq};
+use super::process_support::{CHILD_LIMIT, Children, from_child};
+use crate::{ChildResult, Context, DemoError, check, check_eq};
 
 /// The values the original writes.
 const VALUES: [&str; 3] = ["A", "B", "C"];
@@ -28,7 +28,7 @@ fn write(q: Queue<String>, pauses_ms: Vec<u64>) -> ChildResult<()> {
     println!("Process to write: {}", std::process::id());
     for (value, pause) in VALUES.iter().zip(pauses_ms) {
         println!("Put {value} to queue...");
-        q.put(&(*value).to_owned()).map_err(|error| error.to_string())?;
+        q.put(&(*value).to_owned())?;
         std::thread::sleep(Duration::from_millis(pause));
     }
     Ok(())
@@ -37,16 +37,16 @@ fn write(q: Queue<String>, pauses_ms: Vec<u64>) -> ChildResult<()> {
 fn read(q: Queue<String>, got: SimpleQueue<String>) -> ChildResult<()> {
     println!("Process to read: {}", std::process::id());
     loop {
-        let value = q.get().map_err(|error| error.to_string())?;
+        let value = q.get()?;
         println!("Get {value} from queue.");
-        got.put(&value).map_err(|error| error.to_string())?;
+        got.put(&value)?;
     }
 }
 
 pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     ctx.parse_args::<crate::NoArgs>()?;
-    let q = Queue::<String>::new().map_err(DemoError::other)?;
-    let got = SimpleQueue::<String>::new().map_err(DemoError::other)?;
+    let q = Queue::<String>::new()?;
+    let got = SimpleQueue::<String>::new()?;
     // The original's `time.sleep(random.random())`, drawn here and scaled.
     let pauses_ms: Vec<u64> = VALUES
         .iter()
@@ -63,11 +63,11 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     }
     let mut received = Vec::new();
     for _ in VALUES {
-        received.push(got.get_timeout(REPORT_LIMIT).map_err(DemoError::other)?);
+        received.push(got.get_timeout(REPORT_LIMIT)?);
     }
 
     let reader = &readers.handles()[0];
-    reader.terminate().map_err(process_error)?;
+    reader.terminate()?;
     let ended = reader.join_timeout(CHILD_LIMIT);
     println!("the reader was terminated: exit code {:?}", reader.exitcode());
     check(

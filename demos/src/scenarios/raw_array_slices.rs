@@ -9,11 +9,11 @@
 //! of its slice and returns the sum it wrote; the parent checks the array holds
 //! 1..=len and that the parts add up.
 
-use mp_processes::Process;
-use mp_shared_mem::{RawArray, RawSlice};
+use mp::processes::Process;
+use mp::shared_mem::{RawArray, RawSlice};
 
-use super::process_support::{CHILD_LIMIT, ChildResult, Children, from_child, shm_error};
-use crate::{Context, DemoError, check_eq};
+use super::process_support::{CHILD_LIMIT, Children, from_child};
+use crate::{ChildResult, Context, DemoError, check_eq};
 
 #[derive(clap::Parser)]
 struct Args {
@@ -42,8 +42,8 @@ fn fill(mut part: RawSlice<u64>) -> ChildResult<(u64, u64, u64)> {
 pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     let args: Args = ctx.parse_args()?;
     let len = usize::try_from(args.len).map_err(DemoError::other)?;
-    let array = RawArray::<u64>::zeroed(len).map_err(shm_error)?;
-    let parts = array.split(args.processes as usize).map_err(shm_error)?;
+    let array = RawArray::<u64>::zeroed(len)?;
+    let parts = array.split(args.processes as usize)?;
 
     let mut children = Children::new();
     for part in parts {

@@ -11,11 +11,11 @@
 //! the result is 10 and [11, 12, 13, 14, 15] every run, which the scenario checks
 //! (`--rounds N` repeats the whole run N times).
 
-use mp_processes::Process;
-use mp_shared_mem::{Array, Value};
+use mp::processes::Process;
+use mp::shared_mem::{Array, Value};
 
-use super::process_support::{CHILD_LIMIT, ChildResult, Children, from_child, shm_error};
-use crate::{Context, DemoError, check_eq};
+use super::process_support::{CHILD_LIMIT, Children, from_child};
+use crate::{ChildResult, Context, DemoError, StepContext, check_eq};
 
 #[derive(clap::Parser)]
 struct Args {
@@ -34,10 +34,10 @@ const START: [i32; 5] = [1, 2, 3, 4, 5];
 fn worker(num: i32, shared_num: Value<i32>, shared_arr: Array<i32>) -> ChildResult<()> {
     *shared_num
         .lock()
-        .map_err(|e| format!("locking shared_num: {e}"))? += num;
+        .context("locking shared_num")? += num;
     let mut elements = shared_arr
         .lock()
-        .map_err(|e| format!("locking shared_arr: {e}"))?;
+        .context("locking shared_arr")?;
     for element in elements.iter_mut() {
         *element += num;
     }
@@ -45,8 +45,8 @@ fn worker(num: i32, shared_num: Value<i32>, shared_arr: Array<i32>) -> ChildResu
 }
 
 fn one_round(processes: i32) -> Result<(i32, Vec<i32>), DemoError> {
-    let shared_num = Value::new(0i32).map_err(shm_error)?;
-    let shared_arr = Array::from_slice(&START).map_err(shm_error)?;
+    let shared_num = Value::new(0i32)?;
+    let shared_arr = Array::from_slice(&START)?;
     let mut children = Children::new();
     for num in 0..processes {
         children.start(Process::new(worker, (num, shared_num.clone(), shared_arr.clone())))?;
@@ -56,8 +56,8 @@ fn one_round(processes: i32) -> Result<(i32, Vec<i32>), DemoError> {
         from_child(name, outcome)?;
     }
     Ok((
-        shared_num.get().map_err(shm_error)?,
-        shared_arr.to_vec().map_err(shm_error)?,
+        shared_num.get()?,
+        shared_arr.to_vec()?,
     ))
 }
 

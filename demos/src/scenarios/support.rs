@@ -5,8 +5,8 @@
 use std::fmt::Display;
 use std::time::{Duration, Instant};
 
-use mp_sync::Mutex;
-use mp_threads::JoinHandle;
+use mp::sync::Mutex;
+use mp::threads::JoinHandle;
 
 use crate::{DemoError, check, format_duration, scaled};
 
@@ -25,29 +25,15 @@ pub(super) fn scaled_at_least(seconds: f64, floor: Duration) -> Duration {
     scaled(seconds).max(floor)
 }
 
-/// An error of mp-threads as the scenario's error: a panic keeps its thread's name and
-/// message, the rest keep their own text.
-pub(super) fn thread_error(error: mp_threads::Error) -> DemoError {
-    match error {
-        mp_threads::Error::Panicked {
-            thread, message, ..
-        } => DemoError::ThreadPanicked {
-            name: thread,
-            message,
-        },
-        other => DemoError::other(other),
-    }
-}
-
 /// Python's `t.join()`, bounded: the target's value, or why there is none.
 pub(super) fn join_within<T>(handle: JoinHandle<T>, limit: Duration) -> Result<T, DemoError> {
     match handle.join_timeout(limit) {
         Ok(value) => Ok(value),
-        Err(mp_threads::Error::TimedOut) => Err(DemoError::ThreadTimedOut {
+        Err(mp::threads::Error::TimedOut) => Err(DemoError::ThreadTimedOut {
             name: handle.thread().name().to_owned(),
             limit,
         }),
-        Err(other) => Err(thread_error(other)),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -65,7 +51,7 @@ impl<T> Started<T> {
     /// Calls `start` on each item in turn, stopping at the first refusal.
     pub(super) fn each<I>(
         items: impl IntoIterator<Item = I>,
-        mut start: impl FnMut(I) -> Result<JoinHandle<T>, mp_threads::Error>,
+        mut start: impl FnMut(I) -> Result<JoinHandle<T>, mp::threads::Error>,
     ) -> Self {
         let mut handles = Vec::new();
         let mut not_started = None;
@@ -73,7 +59,7 @@ impl<T> Started<T> {
             match start(item) {
                 Ok(handle) => handles.push(handle),
                 Err(error) => {
-                    not_started = Some(thread_error(error));
+                    not_started = Some(error.into());
                     break;
                 }
             }
@@ -300,7 +286,7 @@ mod tests {
     #[test]
     fn join_all_joins_every_thread_and_reports_a_panic() {
         let started = Started::each(0..4u32, |n| {
-            mp_threads::Thread::new(
+            mp::threads::Thread::new(
                 |n: u32| {
                     assert!(n != 2, "thread {n} refuses");
                     n * 10
@@ -313,7 +299,11 @@ mod tests {
         let infos: Vec<_> = started.handles.iter().map(|h| h.thread().clone()).collect();
         let err = started.join_all(JOIN_LIMIT).unwrap_err();
         assert!(
-            matches!(&err, DemoError::ThreadPanicked { message, .. } if message == "thread 2 refuses"),
+            matches!(&err, DemoError::Mp(error) if matches!(
+                error.as_ref(),
+                mp::Error::Threads(mp::threads::Error::Panicked { message, .. })
+                    if message == "thread 2 refuses"
+            )),
             "{err}"
         );
         assert!(infos.iter().all(|info| !info.is_alive()));
@@ -322,7 +312,7 @@ mod tests {
     #[test]
     fn join_all_returns_values_in_start_order() {
         let started = Started::each(1..=3u64, |n| {
-            mp_threads::Thread::new(|n: u64| n * n, (n,)).start()
+            mp::threads::Thread::new(|n: u64| n * n, (n,)).start()
         });
         assert_eq!(started.join_all(JOIN_LIMIT).unwrap(), [1, 4, 9]);
     }
@@ -330,7 +320,7 @@ mod tests {
     #[test]
     fn a_thread_past_its_limit_is_an_error_not_a_hang() {
         let (release, wait) = std::sync::mpsc::channel::<()>();
-        let late = mp_threads::Thread::new(
+        let late = mp::threads::Thread::new(
             move || {
                 let _ = wait.recv_timeout(Duration::from_secs(10));
             },

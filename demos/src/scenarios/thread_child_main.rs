@@ -10,9 +10,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mp_threads::Thread;
+use mp::threads::Thread;
 
-use super::support::{JOIN_LIMIT, MIN_CHECKED_SLEEP, Transcript, join_within, scaled_at_least, thread_error};
+use super::support::{JOIN_LIMIT, MIN_CHECKED_SLEEP, Transcript, join_within, scaled_at_least};
 use crate::{Context, DemoError, NoArgs, check, check_eq};
 
 const CHILD_LINES: u32 = 5;
@@ -43,8 +43,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     let transcript = Arc::new(Transcript::new());
 
     let child = Thread::new(print_numbers, (Arc::clone(&transcript), step))
-        .start()
-        .map_err(thread_error)?;
+        .start()?;
     // The main thread goes on with its own work while the child prints; a failure here
     // still joins the child before returning.
     let main_work = (0..MAIN_TASKS).try_for_each(|i| {

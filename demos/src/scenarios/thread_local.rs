@@ -10,8 +10,8 @@
 
 use std::sync::Arc;
 
-use mp_sync::Barrier;
-use mp_threads::{Local, Thread, current_thread};
+use mp::sync::Barrier;
+use mp::threads::{Local, Thread, current_thread};
 
 use super::support::{JOIN_LIMIT, Started, Transcript};
 use crate::{Context, DemoError, NoArgs, check, check_eq};

@@ -8,9 +8,9 @@
 
 use std::time::Duration;
 
-use mp_threads::{Thread, current_thread, main_thread};
+use mp::threads::{Thread, current_thread, main_thread};
 
-use super::support::{JOIN_LIMIT, join_within, thread_error};
+use super::support::{JOIN_LIMIT, join_within};
 use crate::{Context, DemoError, NoArgs, check, check_eq, scaled};
 
 const CHILD_NAME: &str = "LoopThread";
@@ -31,8 +31,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
 
     let t = Thread::new(loop_task, (scaled(2.0),))
         .name(CHILD_NAME)
-        .start()
-        .map_err(thread_error)?;
+        .start()?;
     let child = t.thread().clone();
     let child_said = join_within(t, JOIN_LIMIT)?;
     println!("thread {} ended.", me.name());

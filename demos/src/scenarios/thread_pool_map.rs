@@ -5,9 +5,9 @@
 //! `shutdown(wait = true)`. The results must be `[1, 4, 9, 16, 25]`, in the items' order
 //! whichever worker finished first, and no more than four workers may have run.
 
-use mp_threads::ThreadPool;
+use mp::threads::ThreadPool;
 
-use super::support::{JOIN_LIMIT, thread_error};
+use super::support::JOIN_LIMIT;
 use crate::{Context, DemoError, check, check_eq};
 
 #[derive(clap::Parser)]
@@ -28,15 +28,14 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     let args: Args = ctx.parse_args()?;
     let max_workers = args.workers as usize;
 
-    let executor = ThreadPool::new(max_workers).map_err(thread_error)?;
+    let executor = ThreadPool::new(max_workers)?;
     let results = executor
-        .map_timeout(square, 1..=args.items, JOIN_LIMIT)
-        .map_err(thread_error)?
+        .map_timeout(square, 1..=args.items, JOIN_LIMIT)?
         .collect::<Result<Vec<u64>, _>>();
     let workers_used = executor.worker_count();
     // The end of the `with` block: every worker finished and exited.
     executor.shutdown(true, false);
-    let results = results.map_err(thread_error)?;
+    let results = results?;
     println!("{results:?}");
     println!("(on {workers_used} worker thread(s) of at most {max_workers})");
 

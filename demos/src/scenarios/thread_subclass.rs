@@ -12,7 +12,7 @@
 //! argument must be None for now`. (Had that line been left out, `start()` would fail with
 //! `RuntimeError: thread.__init__() not called`.) There is no such step to forget here.
 
-use mp_threads::{Run, current_thread, get_ident};
+use mp::threads::{Run, current_thread, get_ident};
 
 use super::support::{JOIN_LIMIT, Started};
 use crate::{Context, DemoError, check, check_eq};

@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use mp_processes::{Error as ProcessError, Process, StartMethod};
+use mp::processes::{Error as ProcessError, Process, StartMethod};
 
 use super::process_support::CHILD_LIMIT;
 use crate::{Context, DemoError, NoArgs, check};
@@ -70,7 +70,6 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
         process
             .start_method(StartMethod::Fork)
             .start()
-            .map_err(DemoError::other)
     };
 
     let threaded = start(Process::new(process_with_a_crashing_thread, ()))?;

@@ -12,8 +12,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mp_sync::Barrier;
-use mp_threads::{Thread, current_thread};
+use mp::sync::Barrier;
+use mp::threads::{Thread, current_thread};
 
 use super::support::{
     JOIN_LIMIT, MIN_CHECKED_SLEEP, Span, Started, Transcript, check_overlapped,

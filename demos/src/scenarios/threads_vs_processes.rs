@@ -21,14 +21,14 @@
 
 use std::time::{Duration, Instant};
 
-use mp_processes::cpu_count;
-use mp_threads::ThreadPool;
+use mp::processes::cpu_count;
+use mp::threads::ThreadPool;
 
 use super::pool_support::{
     Comparison, TABLE_HEADER, TASK_LIMIT, close_and_join, cpu_job, cpu_job_rounds, io_job,
-    pool_error, start_pool,
+    start_pool,
 };
-use super::support::{MIN_CHECKED_SLEEP, scaled_at_least, thread_error};
+use super::support::{MIN_CHECKED_SLEEP, scaled_at_least};
 use crate::{Context, DemoError, format_duration};
 
 #[derive(clap::Parser)]
@@ -46,14 +46,13 @@ fn nothing(n: u32) -> u32 {
 /// How long starting a thread pool of `workers` takes, up to every worker's first result.
 fn thread_pool_start(workers: usize) -> Result<Duration, DemoError> {
     let started = Instant::now();
-    let pool = ThreadPool::new(workers).map_err(thread_error)?;
+    let pool = ThreadPool::new(workers)?;
     let firsts = pool
-        .map_timeout(nothing, 0..workers as u32, TASK_LIMIT)
-        .map_err(thread_error)?
+        .map_timeout(nothing, 0..workers as u32, TASK_LIMIT)?
         .collect::<Result<Vec<u32>, _>>();
     let took = started.elapsed();
     pool.shutdown(true, false);
-    firsts.map_err(thread_error)?;
+    firsts?;
     Ok(took)
 }
 
@@ -61,9 +60,7 @@ fn thread_pool_start(workers: usize) -> Result<Duration, DemoError> {
 fn process_pool_start(workers: usize) -> Result<Duration, DemoError> {
     let started = Instant::now();
     let pool = start_pool(workers)?;
-    let firsts = pool
-        .chunked(1).map(nothing, 0..workers as u32)
-        .map_err(pool_error);
+    let firsts = pool.chunked(1).map(nothing, 0..workers as u32);
     let took = started.elapsed();
     close_and_join(&pool)?;
     firsts?;

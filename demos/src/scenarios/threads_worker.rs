@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use mp_threads::Thread;
+use mp::threads::Thread;
 
 use super::support::{JOIN_LIMIT, Started, Transcript};
 use crate::{Context, DemoError, check_eq};
