@@ -91,6 +91,8 @@
 //! | `assert counter == 200000` | [`check_eq("counter", counter, 200_000)?`](check_eq) |
 //! | `assert ok, "why"` | [`check(ok, "why")?`](check) |
 //! | `sys.argv` / `argparse` | [`ctx.parse_args::<Args>()?`](Context::parse_args) (a `clap` type) |
+//! | an exception raised by the library | `?` (every error of `mp` converts into [`DemoError`]) |
+//! | an exception raised in a child process | `?` in a target returning [`ChildResult`]; the parent's `from_child` names the child |
 //! | `if __name__ == '__main__':` | one line in the registry, [`scenarios`] |
 //!
 //! Adding a scenario is one file, `demos/src/scenarios/<name>.rs`, one line in the

@@ -34,6 +34,13 @@
 //!   them all within one bound and kills and reaps any left on an early return. A child of
 //!   the default start method is a fresh run of the binary, which knows nothing of the
 //!   parent's `--scale`: pass it the scaled durations as arguments.
+//! - Calls of this project's crates go through the facade crate `mp` (`mp::sync::Lock`,
+//!   `mp::processes::Pool`, ...) and use `?`: their errors convert into
+//!   [`DemoError`](crate::DemoError) and, in a child's target, which returns
+//!   [`ChildResult`](crate::ChildResult), into [`ChildFailure`](crate::ChildFailure).
+//!   [`.context("...")`](crate::StepContext::context) names the step where the error
+//!   alone would not (which of two values, which wait); `map_err` is for other crates'
+//!   errors only.
 //!
 //! ```
 //! use mp_demos::scenarios::{find, SCENARIOS};
