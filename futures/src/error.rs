@@ -12,14 +12,14 @@
 /// enum MyError {
 ///     Cancelled,
 ///     TimedOut,
-///     Taken,
+///     AlreadyTaken,
 ///     Lost,
 /// }
 ///
 /// impl TaskError for MyError {
 ///     fn cancelled() -> Self { MyError::Cancelled }
 ///     fn timed_out() -> Self { MyError::TimedOut }
-///     fn taken() -> Self { MyError::Taken }
+///     fn already_taken() -> Self { MyError::AlreadyTaken }
 ///     fn abandoned() -> Self { MyError::Lost }
 /// }
 ///
@@ -35,7 +35,7 @@ pub trait TaskError: Clone + Send + 'static {
     /// A timed wait for the task ended first (Python's `TimeoutError`); the task goes on.
     fn timed_out() -> Self;
     /// The value was taken already, by an earlier `result` of this future or a clone.
-    fn taken() -> Self;
+    fn already_taken() -> Self;
     /// The executor let go of a task that had started, without an outcome (it was shut
     /// down or terminated under it).
     fn abandoned() -> Self;
@@ -59,7 +59,7 @@ pub enum FutureError {
     /// A timed wait ended before the task did; the task goes on.
     TimedOut,
     /// The value was taken already by an earlier `result` of this future or a clone.
-    Taken,
+    AlreadyTaken,
     /// The executor let go of a started task without an outcome.
     Abandoned,
 }
@@ -67,10 +67,10 @@ pub enum FutureError {
 impl std::fmt::Display for FutureError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            FutureError::Cancelled => "the task was cancelled before it started",
+            FutureError::Cancelled => "the task was cancelled before it started; submit it again to run it",
             FutureError::TimedOut => "timed out waiting for the task; it goes on",
-            FutureError::Taken => {
-                "the task's value was taken already (by an earlier result() of this future or a clone)"
+            FutureError::AlreadyTaken => {
+                "the task's value was taken already (by an earlier result() of this future or a clone); keep it from the first call"
             }
             FutureError::Abandoned => {
                 "the executor let go of the task without an outcome (shut down or terminated under it)"
@@ -88,8 +88,8 @@ impl TaskError for FutureError {
     fn timed_out() -> Self {
         FutureError::TimedOut
     }
-    fn taken() -> Self {
-        FutureError::Taken
+    fn already_taken() -> Self {
+        FutureError::AlreadyTaken
     }
     fn abandoned() -> Self {
         FutureError::Abandoned

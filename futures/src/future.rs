@@ -51,7 +51,7 @@ use crate::shared::{self, Shared};
 ///     promise.complete(Ok(6 * 7));
 /// });
 /// assert_eq!(future.result_timeout(Duration::from_secs(10))?, 42);
-/// assert_eq!(future.result_timeout(Duration::ZERO), Err(FutureError::Taken));
+/// assert_eq!(future.result_timeout(Duration::ZERO), Err(FutureError::AlreadyTaken));
 /// worker.join().unwrap();
 /// # Ok::<(), FutureError>(())
 /// ```

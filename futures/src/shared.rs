@@ -259,7 +259,7 @@ fn take_outcome<T, E: TaskError>(outcome: &mut Outcome<T, E>) -> Result<T, E> {
             *outcome = Outcome::Failed(error.clone());
             Err(error)
         }
-        Outcome::Taken | Outcome::None => Err(E::taken()),
+        Outcome::Taken | Outcome::None => Err(E::already_taken()),
     }
 }
 
@@ -269,7 +269,7 @@ fn run_callback<T, E: TaskError>(outcome: &Outcome<T, E>, callback: Callback<T, 
         Outcome::Value(value) => Ok(value),
         Outcome::Failed(error) => Err(error),
         Outcome::Taken | Outcome::None => {
-            taken = E::taken();
+            taken = E::already_taken();
             Err(&taken)
         }
     };

@@ -66,7 +66,7 @@ fn many_waiters_wake_and_exactly_one_takes_the_value() {
     assert_eq!(
         outcomes
             .iter()
-            .filter(|outcome| **outcome == Err(FutureError::Taken))
+            .filter(|outcome| **outcome == Err(FutureError::AlreadyTaken))
             .count(),
         7
     );
@@ -128,7 +128,7 @@ fn callbacks_run_once_in_order_and_a_panicking_one_is_ignored() {
     future.add_done_callback(move |outcome| {
         seen.send((3, outcome.copied().map_err(|e| *e))).unwrap()
     });
-    assert_eq!(order.try_recv(), Ok((3, Err(FutureError::Taken))));
+    assert_eq!(order.try_recv(), Ok((3, Err(FutureError::AlreadyTaken))));
 }
 
 #[test]

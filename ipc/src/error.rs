@@ -50,9 +50,13 @@ pub enum Error {
         /// The limit.
         max: usize,
     },
-    /// A length prefix that no sender writes (negative): the stream is corrupt.
-    #[error("corrupt message frame: {0}")]
-    CorruptFrame(String),
+    /// A length prefix that no sender writes (negative): the stream is corrupt, and the
+    /// connection reads no more.
+    #[error("corrupt message frame: {fault}; the stream is out of step, close the connection")]
+    CorruptFrame {
+        /// What is wrong with the prefix.
+        fault: mp_wire::FrameFault,
+    },
     /// An earlier framing error (an oversized or corrupt length prefix) left the reading
     /// side of the connection out of step with the stream; it cannot read any more.
     #[error("the connection lost its place in the stream after an earlier framing error")]
@@ -83,8 +87,13 @@ pub enum Error {
     /// The authentication handshake of a [`Listener`](crate::Listener) or
     /// [`Client`](crate::Client) failed: a wrong key, a peer that does not speak the
     /// protocol, or one too slow to answer.
-    #[error("authentication failed: {0}")]
-    AuthenticationFailed(String),
+    #[error("authentication failed while {step}: {fault}")]
+    AuthenticationFailed {
+        /// Where in the handshake it failed.
+        step: HandshakeStep,
+        /// What went wrong there.
+        fault: AuthFault,
+    },
     /// An address a [`Listener`](crate::Listener) cannot bind or a
     /// [`Client`](crate::Client) cannot connect to.
     #[error("invalid address {address:?}: {reason}")]
@@ -113,8 +122,11 @@ pub enum Error {
     },
     /// A queue's shared memory does not hold what the protocol allows (written by a buggy
     /// or hostile process, or not a queue at all). Nothing was read past its bounds.
-    #[error("corrupt queue: {0}")]
-    CorruptQueue(String),
+    #[error("corrupt queue: {fault}; the queue cannot be used, make a new one")]
+    CorruptQueue {
+        /// What is wrong with it.
+        fault: QueueFault,
+    },
     /// `task_done` was called more times than messages were put (Python's `ValueError`).
     #[error("task_done() called more times than messages were put")]
     TaskDoneTooManyTimes,
@@ -131,8 +143,242 @@ pub enum Error {
     #[error("the timeout elapsed")]
     TimedOut,
     /// An argument out of range, such as a `maxsize` past [`MAX_MAXSIZE`](crate::MAX_MAXSIZE).
-    #[error("invalid argument: {0}")]
-    InvalidArgument(&'static str),
+    #[error("invalid argument {argument}: {requirement}")]
+    InvalidArgument {
+        /// The argument (or option) at fault.
+        argument: &'static str,
+        /// What it must be.
+        requirement: &'static str,
+    },
+}
+
+/// A step of the authentication handshake (see [`Error::AuthenticationFailed`]).
+///
+/// ```
+/// use mp_ipc::HandshakeStep;
+///
+/// assert_eq!(HandshakeStep::ReadingChallenge.to_string(), "reading the challenge");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandshakeStep {
+    /// Drawing random bytes for a challenge.
+    #[error("making a challenge")]
+    MakingChallenge,
+    /// Sending our challenge.
+    #[error("sending the challenge")]
+    SendingChallenge,
+    /// Reading the peer's answer to our challenge.
+    #[error("reading the answer to the challenge")]
+    ReadingAnswer,
+    /// Sending the welcome after a right answer.
+    #[error("sending the welcome")]
+    SendingWelcome,
+    /// Reading the peer's challenge.
+    #[error("reading the challenge")]
+    ReadingChallenge,
+    /// Answering the peer's challenge.
+    #[error("sending the answer")]
+    SendingAnswer,
+    /// Reading the peer's verdict on our answer.
+    #[error("reading the verdict")]
+    ReadingVerdict,
+}
+
+/// What went wrong in an authentication handshake (see [`Error::AuthenticationFailed`]).
+///
+/// ```
+/// use mp_ipc::{AuthFault, Error, HandshakeStep};
+///
+/// let error = Error::AuthenticationFailed {
+///     step: HandshakeStep::ReadingAnswer,
+///     fault: AuthFault::WrongAnswer,
+/// };
+/// assert!(error.to_string().contains("the keys differ"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthFault {
+    /// The peer's answer to our challenge is wrong: its key is not ours.
+    #[error(
+        "the answer to the challenge is wrong: the keys differ; give both ends the same authkey"
+    )]
+    WrongAnswer,
+    /// The peer refused our answer to its challenge: its key is not ours.
+    #[error("the peer refused our answer: the keys differ; give both ends the same authkey")]
+    Refused,
+    /// The peer's answer is neither `{sha256}` and a digest nor a legacy HMAC-MD5.
+    #[error(
+        "an answer of {len} bytes is neither {{sha256}} nor a legacy HMAC-MD5; is the peer an mp or Python multiprocessing client?"
+    )]
+    MalformedAnswer {
+        /// Its length.
+        len: usize,
+    },
+    /// The peer sent something other than a challenge.
+    #[error(
+        "the peer sent something other than a challenge; is it an mp or Python multiprocessing listener?"
+    )]
+    NotAChallenge,
+    /// The challenge asks for a digest this end does not offer.
+    #[error(
+        "the challenge asks for the digest {digest:?}, only sha256 (and Python 3.11's legacy MD5) are offered"
+    )]
+    UnsupportedDigest {
+        /// The digest's name, as the peer wrote it.
+        digest: String,
+    },
+    /// A challenge that is neither `{sha256}` nor legacy.
+    #[error(
+        "a malformed challenge of {len} bytes (neither {{sha256}} nor legacy); is the peer an mp or Python multiprocessing listener?"
+    )]
+    MalformedChallenge {
+        /// Its length.
+        len: usize,
+    },
+    /// The peer sent neither the welcome nor the failure message as its verdict.
+    #[error(
+        "the peer sent neither welcome nor failure; is it an mp or Python multiprocessing listener?"
+    )]
+    NoVerdict,
+    /// The peer did not answer before the handshake's deadline.
+    #[error("the peer did not answer in time; is it alive, and does it speak this protocol?")]
+    TimedOut,
+    /// A handshake message longer than any the protocol sends.
+    #[error(
+        "a handshake message of {len} bytes (at most {max}); the peer does not speak this protocol"
+    )]
+    MessageTooLarge {
+        /// Its length.
+        len: u64,
+        /// The most a handshake message may have.
+        max: usize,
+    },
+    /// The operating system gave no random bytes for a challenge.
+    #[error(
+        "no random bytes for a challenge (OS error {code:?}); check the system's entropy source"
+    )]
+    NoRandomness {
+        /// The OS error code, if there was one.
+        code: Option<i32>,
+    },
+    /// The key cannot key an HMAC (HMAC takes keys of any length: not expected).
+    #[error("the authkey cannot key an HMAC; use another authkey")]
+    UnusableKey,
+    /// The connection failed under the handshake.
+    #[error("{0}")]
+    Connection(Box<Error>),
+}
+
+/// What is wrong with a queue's shared memory (see [`Error::CorruptQueue`]).
+///
+/// ```
+/// use mp_ipc::{Error, QueueFault};
+///
+/// let error = Error::CorruptQueue { fault: QueueFault::UnknownTag { tag: 9 } };
+/// assert!(error.to_string().contains("unknown record tag 9"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueueFault {
+    /// The segment is smaller than the smallest queue.
+    #[error("not a queue segment: {size} bytes is too small")]
+    TooSmall {
+        /// The segment's size.
+        size: usize,
+    },
+    /// The segment does not start with a queue's magic number.
+    #[error("not a queue segment: no queue magic number (found {found:#x})")]
+    BadMagic {
+        /// What it starts with.
+        found: u64,
+    },
+    /// The queue was made by another version of mp-ipc.
+    #[error(
+        "the queue was made by version {found} of the queue layout, this is {expected}; use the same mp-ipc on both sides"
+    )]
+    OtherVersion {
+        /// The layout's version in the segment.
+        found: u32,
+        /// This crate's.
+        expected: u32,
+    },
+    /// The recorded ring size is not a power of two in range, or does not fit the segment.
+    #[error("a ring of {ring_bytes} bytes does not match a segment of {segment} bytes")]
+    RingSize {
+        /// The recorded ring size.
+        ring_bytes: u64,
+        /// The segment's size.
+        segment: usize,
+    },
+    /// The recorded `maxsize` is out of range.
+    #[error("maxsize {maxsize} is out of range")]
+    MaxsizeOutOfRange {
+        /// The recorded value.
+        maxsize: u64,
+    },
+    /// The recorded kind is no kind of queue.
+    #[error("unknown queue kind {kind}")]
+    UnknownKind {
+        /// The recorded value.
+        kind: u32,
+    },
+    /// The head and tail cursors are further apart than the ring, or not 8-aligned.
+    #[error("the cursors are {used} bytes apart in a ring of {ring_bytes}")]
+    CursorsApart {
+        /// The distance.
+        used: u32,
+        /// The ring's size.
+        ring_bytes: u32,
+    },
+    /// A record runs past the bytes written.
+    #[error("a record of {len} bytes runs past the {available} bytes written")]
+    RecordPastTail {
+        /// The record's payload length.
+        len: u32,
+        /// The bytes between head and tail.
+        available: u32,
+    },
+    /// A record's tag is none the protocol writes.
+    #[error("unknown record tag {tag}")]
+    UnknownTag {
+        /// The tag.
+        tag: u32,
+    },
+    /// A new message began inside a streamed one.
+    #[error("a new message began inside a streamed one")]
+    MessageInsideStream,
+    /// The first chunk of a streamed message is too short to hold its length.
+    #[error("the first chunk of a streamed message has no length ({len} bytes)")]
+    StreamWithoutLength {
+        /// The chunk's length.
+        len: u32,
+    },
+    /// A streamed message announces fewer bytes than its first chunk holds.
+    #[error("a streamed message announces {total} bytes but its first chunk has {chunk}")]
+    StreamShorterThanChunk {
+        /// The announced length.
+        total: u64,
+        /// The first chunk's payload.
+        chunk: u32,
+    },
+    /// A streamed message grew past the length it announced.
+    #[error("a streamed message of {total} bytes grew past it")]
+    StreamOverrun {
+        /// The announced length.
+        total: u64,
+    },
+    /// A streamed message ended before the length it announced.
+    #[error("a streamed message ended after {received} of its {total} bytes")]
+    StreamCutShort {
+        /// The bytes that came.
+        received: u64,
+        /// The announced length.
+        total: u64,
+    },
+    /// No room is left for the record that gives up a stream (the ring is inconsistent).
+    #[error("no room left for the abort record of a stream")]
+    NoRoomForAbort,
 }
 
 /// The wire layer's errors in this crate's terms: framing errors as they were, encoding
@@ -150,11 +396,12 @@ impl From<mp_wire::Error> for Error {
             Wire::PeerClosed => Error::PeerClosed,
             Wire::Truncated { expected, received } => Error::Truncated { expected, received },
             Wire::MessageTooLarge { len, max } => Error::MessageTooLarge { len, max },
-            Wire::CorruptFrame(reason) => Error::CorruptFrame(reason),
+            Wire::CorruptFrame { fault } => Error::CorruptFrame { fault },
             Wire::OutOfSync => Error::OutOfSync,
             Wire::FdsTruncated => Error::FdsTruncated,
             Wire::FdsNeedUnixSocket { count } => Error::FdsNeedUnixSocket { count },
             Wire::Os { operation, errno } => Error::Os { operation, errno },
+            Wire::System(error) => error.into(),
             other => Error::SharedMem(other.into()),
         }
     }

@@ -98,9 +98,10 @@ mod listener;
 pub mod queue;
 
 pub use connection::{Connection, DEFAULT_MAX_MESSAGE_SIZE, pipe};
-pub use error::Error;
+pub use error::{AuthFault, Error, HandshakeStep, QueueFault};
 pub use listener::{Address, Client, Listener};
 pub use mp_sys::{Waitable, wait};
+pub use mp_wire::FrameFault;
 pub use queue::{
     DEFAULT_RING_BYTES, JoinableQueue, MAX_MAXSIZE, MAX_RING_BYTES, MIN_RING_BYTES, Queue,
     QueueBuilder, SimpleQueue,

@@ -381,7 +381,12 @@ fn a_negative_length_prefix_is_a_corrupt_frame() {
     let (a, b) = pipe::<u8>(true).unwrap();
     write_raw(a.as_fd(), &(-2i32).to_be_bytes());
     assert!(b.poll(Some(PATIENCE)).unwrap());
-    assert!(matches!(b.recv(), Err(Error::CorruptFrame(_))));
+    assert!(matches!(
+        b.recv(),
+        Err(Error::CorruptFrame {
+            fault: mp_ipc::FrameFault::NegativeLength { prefix: -2 }
+        })
+    ));
     assert!(matches!(b.recv(), Err(Error::OutOfSync)));
 }
 
@@ -398,7 +403,7 @@ fn a_message_of_the_wrong_type_is_an_error_and_the_stream_stays_in_step() {
     for _ in 0..3 {
         assert!(b.poll(Some(PATIENCE)).unwrap());
         match b.recv() {
-            Err(Error::SharedMem(mp_shared_mem::Error::Decode(_))) => {}
+            Err(Error::SharedMem(mp_shared_mem::Error::Decode { .. })) => {}
             other => panic!("expected a decode error, got {other:?}"),
         }
     }
@@ -509,7 +514,7 @@ fn a_connection_decoded_from_a_non_socket_is_refused() {
     let decoded = mp_shared_mem::transfer::decode::<Connection<u8>>(&bytes, fds);
     assert!(matches!(
         decoded,
-        Err(mp_shared_mem::Error::Decode(reason)) if reason.contains("stream socket")
+        Err(mp_shared_mem::Error::Decode { fault: mp_shared_mem::transfer::DecodeFault::Refused { detail: reason }, .. }) if reason.contains("stream socket")
     ));
 }
 
@@ -632,7 +637,7 @@ fn a_connection_with_messages_read_ahead_is_not_sent_away() {
     // Message 2 sits in b's buffer: the receiving process would never see it.
     assert!(matches!(
         outer_a.send(&b),
-        Err(Error::SharedMem(mp_shared_mem::Error::Encode(_)))
+        Err(Error::SharedMem(mp_shared_mem::Error::Encode { .. }))
     ));
     assert_eq!(b.recv().unwrap(), 2);
     outer_a.send(&b).unwrap();

@@ -242,7 +242,7 @@ fn a_python_client_with_another_key_is_refused_on_both_sides() {
     assert_eq!(wait(&[&listener], Some(PATIENCE)).unwrap(), [0]);
     assert!(matches!(
         listener.accept::<()>(),
-        Err(Error::AuthenticationFailed(_))
+        Err(Error::AuthenticationFailed { .. })
     ));
     assert_eq!(python.output(), "refused\n");
 }
@@ -272,7 +272,7 @@ fn a_rust_client_authenticates_with_a_python_listener() {
             drop(connection);
             assert_eq!(python.output(), "done\n");
         } else {
-            assert!(matches!(outcome, Err(Error::AuthenticationFailed(_))));
+            assert!(matches!(outcome, Err(Error::AuthenticationFailed { .. })));
             assert_eq!(python.output(), "refused\n");
         }
     }

@@ -131,17 +131,17 @@ fn the_builder_rounds_and_checks_its_options() {
     assert_eq!(queue.ring_bytes(), 16384);
     assert!(matches!(
         QueueBuilder::new().ring_bytes(usize::MAX).queue::<u8>(),
-        Err(Error::InvalidArgument(_))
+        Err(Error::InvalidArgument { .. })
     ));
     assert!(matches!(
         QueueBuilder::new()
             .maxsize(mp_ipc::MAX_MAXSIZE + 1)
             .joinable_queue::<u8>(),
-        Err(Error::InvalidArgument(_))
+        Err(Error::InvalidArgument { .. })
     ));
     assert!(matches!(
         QueueBuilder::new().maxsize(2).simple_queue::<u8>(),
-        Err(Error::InvalidArgument(_))
+        Err(Error::InvalidArgument { .. })
     ));
 }
 
@@ -389,7 +389,13 @@ fn a_message_of_the_wrong_type_is_an_error_and_the_queue_goes_on() {
     queue.put(&Liar(2)).unwrap();
     let error = queue.get().err().expect("a decode error");
     assert!(
-        matches!(&error, Error::SharedMem(mp_shared_mem::Error::Decode(why)) if why.contains("Liar")),
+        matches!(
+            &error,
+            Error::SharedMem(mp_shared_mem::Error::Decode {
+                type_name,
+                fault: mp_shared_mem::transfer::DecodeFault::TrailingBytes { .. },
+            }) if type_name.ends_with("Liar")
+        ),
         "{error}"
     );
     assert!(queue.get().is_err());
@@ -412,7 +418,7 @@ fn a_serialization_failure_is_an_error() {
     let queue = Queue::<Refuses>::new().unwrap();
     assert!(matches!(
         queue.put(&Refuses),
-        Err(Error::SharedMem(mp_shared_mem::Error::Encode(_)))
+        Err(Error::SharedMem(mp_shared_mem::Error::Encode { .. }))
     ));
     assert!(queue.empty());
 }
@@ -433,7 +439,7 @@ fn a_corrupt_payload_is_a_decode_error_and_the_next_message_gets_through() {
     segment.write_at(at + 8, &[0xff; 10]).unwrap();
     assert!(matches!(
         queue.get(),
-        Err(Error::SharedMem(mp_shared_mem::Error::Decode(_)))
+        Err(Error::SharedMem(mp_shared_mem::Error::Decode { .. }))
     ));
     assert_eq!(queue.get().unwrap(), (1, *b"........"));
 }
@@ -451,7 +457,7 @@ fn a_truncated_frame_is_a_decode_error() {
     assert!(
         matches!(
             outcome,
-            Err(Error::SharedMem(mp_shared_mem::Error::Decode(_)))
+            Err(Error::SharedMem(mp_shared_mem::Error::Decode { .. }))
         ),
         "{outcome:?}"
     );
@@ -465,9 +471,20 @@ fn an_oversized_length_is_refused_without_reading_or_allocating_it() {
     let at = record_of(&segment, b"\x09OVERSIZED");
     segment.write_at(at, &0xffff_fff0u32.to_le_bytes()).unwrap();
     let error = queue.get().expect_err("corrupt");
-    assert!(matches!(error, Error::CorruptQueue(_)), "{error}");
+    assert!(
+        matches!(
+            error,
+            Error::CorruptQueue {
+                fault: mp_ipc::QueueFault::RecordPastTail {
+                    len: 0xffff_fff0,
+                    ..
+                }
+            }
+        ),
+        "{error}"
+    );
     // It stays refused, and dropping every handle is fine.
-    assert!(matches!(queue.try_get(), Err(Error::CorruptQueue(_))));
+    assert!(matches!(queue.try_get(), Err(Error::CorruptQueue { .. })));
 }
 
 #[test]
@@ -477,7 +494,12 @@ fn an_unknown_record_tag_is_corrupt() {
     let segment = segment_of(&queue);
     let at = record_of(&segment, b"TAGGED");
     segment.write_at(at + 4, &77u32.to_le_bytes()).unwrap();
-    assert!(matches!(queue.get(), Err(Error::CorruptQueue(_))));
+    assert!(matches!(
+        queue.get(),
+        Err(Error::CorruptQueue {
+            fault: mp_ipc::QueueFault::UnknownTag { tag: 77 }
+        })
+    ));
 }
 
 #[test]
@@ -510,7 +532,7 @@ fn a_handle_of_another_type_or_kind_is_refused_on_receipt() {
     let (bytes, fds) = transfer::encode(&queue).unwrap();
     let wrong = transfer::decode::<Queue<i64>>(&bytes, fds);
     assert!(
-        matches!(&wrong, Err(mp_shared_mem::Error::Decode(why)) if why.contains("Queue<i64>") && why.contains("Queue<u64>")),
+        matches!(&wrong, Err(mp_shared_mem::Error::Decode { fault: mp_shared_mem::transfer::DecodeFault::Refused { detail: why }, .. }) if why.contains("Queue<i64>") && why.contains("Queue<u64>")),
         "{wrong:?}"
     );
 
@@ -518,7 +540,7 @@ fn a_handle_of_another_type_or_kind_is_refused_on_receipt() {
     let (bytes, fds) = transfer::encode(&simple).unwrap();
     let wrong = transfer::decode::<Queue<u64>>(&bytes, fds);
     assert!(
-        matches!(&wrong, Err(mp_shared_mem::Error::Decode(why)) if why.contains("SimpleQueue<u64>")),
+        matches!(&wrong, Err(mp_shared_mem::Error::Decode { fault: mp_shared_mem::transfer::DecodeFault::Refused { detail: why }, .. }) if why.contains("SimpleQueue<u64>")),
         "{wrong:?}"
     );
 
@@ -526,7 +548,7 @@ fn a_handle_of_another_type_or_kind_is_refused_on_receipt() {
     let (bytes, fds) = transfer::encode(&not_a_queue).unwrap();
     assert!(matches!(
         transfer::decode::<Queue<u64>>(&bytes, fds),
-        Err(mp_shared_mem::Error::Decode(why)) if why.contains("not a queue")
+        Err(mp_shared_mem::Error::Decode { fault: mp_shared_mem::transfer::DecodeFault::Refused { detail: why }, .. }) if why.contains("not a queue")
     ));
 
     // A joinable queue is a queue.

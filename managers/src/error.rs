@@ -49,6 +49,14 @@ pub enum Error {
     /// The server refused the request.
     #[error(transparent)]
     Refused(#[from] Refusal),
+    /// The operating system gave no random bytes for the manager's key and address.
+    #[error(
+        "no random bytes for the manager's key (OS error {code:?}); check the system's entropy source"
+    )]
+    NoRandomness {
+        /// The OS error code, if there was one.
+        code: Option<i32>,
+    },
 }
 
 /// Why the server refused a request.
@@ -104,7 +112,102 @@ pub enum Refusal {
     /// timed out (Python's `BrokenBarrierError`).
     #[error("the barrier is broken")]
     BrokenBarrier,
-    /// A message out of order (an update's end without its start).
-    #[error("unexpected message: {0}")]
-    Protocol(String),
+    /// A message the protocol does not allow at this point: a bug, or a peer that is not
+    /// this version's manager or proxy.
+    #[error("manager protocol error: {fault}; use the same mp-managers on both sides")]
+    Protocol {
+        /// What came, and what was expected.
+        fault: ProtocolFault,
+    },
+}
+
+/// The kind of a message between a proxy and its manager (the payload left out), as a
+/// [`ProtocolFault`] reports it.
+///
+/// ```
+/// use mp_managers::MessageKind;
+///
+/// assert_eq!(MessageKind::Value.to_string(), "a value");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[non_exhaustive]
+pub enum MessageKind {
+    /// A request (only a proxy sends those).
+    #[error("a request")]
+    Request,
+    /// "Done".
+    #[error("done")]
+    Done,
+    /// The id of a new object.
+    #[error("a created object")]
+    Created,
+    /// A yes or no.
+    #[error("a flag")]
+    Flag,
+    /// A value, or none.
+    #[error("a value")]
+    Value,
+    /// A length.
+    #[error("a length")]
+    Len,
+    /// A list of values.
+    #[error("items")]
+    Items,
+    /// A list of key-value pairs.
+    #[error("pairs")]
+    Pairs,
+    /// A refusal.
+    #[error("a refusal")]
+    Refused,
+}
+
+/// What broke the protocol between a proxy and its manager (see [`Refusal::Protocol`]).
+///
+/// ```
+/// use mp_managers::{MessageKind, ProtocolFault, Refusal};
+///
+/// let refusal = Refusal::Protocol { fault: ProtocolFault::UnexpectedReply { got: MessageKind::Flag } };
+/// assert!(refusal.to_string().contains("an unexpected reply: a flag"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolFault {
+    /// The server answered with a kind of reply the call does not take.
+    #[error("an unexpected reply: {got}")]
+    UnexpectedReply {
+        /// What came.
+        got: MessageKind,
+    },
+    /// In the middle of an update, the server waited for its end (the new value) and got
+    /// something else.
+    #[error("the end of an update was expected, {got} came")]
+    UpdateEndExpected {
+        /// What came.
+        got: MessageKind,
+    },
+    /// An update's end came without its start.
+    #[error("an update's end came without its start")]
+    UpdateEndWithoutStart,
+    /// An object on the server holds no state (it is being replaced or was lost).
+    #[error("an object without state")]
+    ObjectWithoutState,
+    /// A managed value has no entry on the server.
+    #[error("the value has no entry")]
+    ValueWithoutEntry,
+    /// A request for a [`Served`](crate::Served) type did not decode on the server.
+    #[error("a request for {type_name} did not decode: {detail}")]
+    UndecodableRequest {
+        /// The request type.
+        type_name: String,
+        /// The codec's message.
+        detail: String,
+    },
+    /// A [`Served`](crate::Served) type's response could not be encoded on the server.
+    #[error("a response of {type_name} could not be encoded: {detail}")]
+    UnencodableResponse {
+        /// The response type.
+        type_name: String,
+        /// The codec's message.
+        detail: String,
+    },
 }

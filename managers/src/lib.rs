@@ -55,7 +55,7 @@ mod value;
 mod waiting;
 
 pub use dict::Dict;
-pub use error::{Error, Refusal};
+pub use error::{Error, MessageKind, ProtocolFault, Refusal};
 pub use list::List;
 pub use manager::{Manager, ManagerBuilder};
 pub use queue::Queue;

@@ -11,8 +11,8 @@ use mp_ipc::{Client, Connection};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
 use crate::protocol::{Message, Reply, Request};
+use crate::{Error, MessageKind, ProtocolFault};
 
 #[derive(Serialize, Deserialize)]
 struct Target {
@@ -132,7 +132,9 @@ impl Link {
             attempts += 1;
             match Client::connect(&address, Some(&self.target.authkey)) {
                 Ok(connection) => return Ok(connection),
-                Err(mp_ipc::Error::AuthenticationFailed(_)) if attempts < HANDSHAKE_ATTEMPTS => {
+                Err(mp_ipc::Error::AuthenticationFailed { .. })
+                    if attempts < HANDSHAKE_ATTEMPTS =>
+                {
                     std::thread::sleep(HANDSHAKE_RETRY_PAUSE);
                 }
                 Err(err) => return Err(self.gone_or(err)),
@@ -159,9 +161,9 @@ impl Link {
         match connection.recv().map_err(|err| self.gone_or(err))? {
             Message::Reply(Reply::Refused(refusal)) => Err(Error::Refused(refusal)),
             Message::Reply(reply) => Ok(reply),
-            Message::Request(_) => Err(Error::Refused(crate::Refusal::Protocol(
-                "the server sent a request".to_owned(),
-            ))),
+            Message::Request(_) => Err(protocol(ProtocolFault::UnexpectedReply {
+                got: MessageKind::Request,
+            })),
         }
     }
 
@@ -201,7 +203,10 @@ impl Link {
 }
 
 pub(crate) fn unexpected(reply: &Reply) -> Error {
-    Error::Refused(crate::Refusal::Protocol(format!(
-        "unexpected reply {reply:?}"
-    )))
+    protocol(ProtocolFault::UnexpectedReply { got: reply.kind() })
+}
+
+/// A protocol fault, as the error a proxy call returns.
+pub(crate) fn protocol(fault: ProtocolFault) -> Error {
+    Error::Refused(crate::Refusal::Protocol { fault })
 }

@@ -85,10 +85,8 @@ impl Manager {
         let mut nonce = [0u8; 8];
         getrandom::fill(&mut authkey)
             .and_then(|()| getrandom::fill(&mut nonce))
-            .map_err(|err| {
-                Error::Ipc(mp_ipc::Error::AuthenticationFailed(format!(
-                    "no random key: {err}"
-                )))
+            .map_err(|err| Error::NoRandomness {
+                code: err.raw_os_error(),
             })?;
         let address = format!(
             "@mp-manager-{}-{:016x}",

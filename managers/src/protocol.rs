@@ -181,6 +181,23 @@ pub(crate) enum Reply {
     Refused(Refusal),
 }
 
+impl Reply {
+    /// Its kind, for a protocol fault.
+    pub(crate) fn kind(&self) -> crate::MessageKind {
+        use crate::MessageKind;
+        match self {
+            Reply::Done => MessageKind::Done,
+            Reply::Created(_) => MessageKind::Created,
+            Reply::Flag(_) => MessageKind::Flag,
+            Reply::Value(_) => MessageKind::Value,
+            Reply::Len(_) => MessageKind::Len,
+            Reply::Items(_) => MessageKind::Items,
+            Reply::Pairs(_) => MessageKind::Pairs,
+            Reply::Refused(_) => MessageKind::Refused,
+        }
+    }
+}
+
 /// One frame on a proxy's connection (one type for both directions, as
 /// `mp_ipc::Connection<T>` has).
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::link::{Link, decode, encode, unexpected};
 use crate::protocol::{Reply, Request};
-use crate::{Error, Refusal};
+use crate::{Error, ProtocolFault, Refusal};
 
 /// A type whose value a manager's server holds and serves: each
 /// [`request`](Proxy::call) from any process runs [`handle`](Self::handle) on the one
@@ -66,7 +66,12 @@ struct Holder<S>(S);
 
 impl<S: Served> Handler for Holder<S> {
     fn handle_bytes(&mut self, request: &[u8]) -> Result<Vec<u8>, Refusal> {
-        let request = decode(request).map_err(|err| Refusal::Protocol(err.to_string()))?;
+        let request = decode(request).map_err(|err| Refusal::Protocol {
+            fault: ProtocolFault::UndecodableRequest {
+                type_name: std::any::type_name::<S::Request>().to_owned(),
+                detail: err.to_string(),
+            },
+        })?;
         // The state stays the caller's to judge after a panic, as with a poisoned lock:
         // the panic is reported (not printed), and the value keeps what `handle` left.
         let state = &mut self.0;
@@ -75,7 +80,12 @@ impl<S: Served> Handler for Holder<S> {
                 .map_err(|caught| Refusal::HandlerPanicked {
                 message: caught.message,
             })?;
-        encode(&response).map_err(|err| Refusal::Protocol(err.to_string()))
+        encode(&response).map_err(|err| Refusal::Protocol {
+            fault: ProtocolFault::UnencodableResponse {
+                type_name: std::any::type_name::<S::Response>().to_owned(),
+                detail: err.to_string(),
+            },
+        })
     }
 }
 

@@ -8,9 +8,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use mp_ipc::{Address, Connection, Listener};
 
 use crate::Error;
-use crate::Refusal;
 use crate::protocol::{Kind, Message, Reply, Request};
 use crate::served::{Handler, Registry};
+use crate::{MessageKind, ProtocolFault, Refusal};
 
 pub(crate) enum Object {
     Dict(HashMap<Vec<u8>, Vec<u8>>),
@@ -152,8 +152,8 @@ fn serve_listener(listener: &Listener, make: Make) {
                 std::thread::spawn(move || serve_connection(&connection, &table));
             }
             // A peer with a wrong key, or one that gave up: the listener goes on.
-            Err(mp_ipc::Error::AuthenticationFailed(reason)) => {
-                tracing::debug!(%reason, "manager refused a peer");
+            Err(refused @ mp_ipc::Error::AuthenticationFailed { .. }) => {
+                tracing::debug!(%refused, "manager refused a peer");
             }
             Err(err) => {
                 tracing::warn!(%err, "manager accept failed");
@@ -236,9 +236,14 @@ fn update(
             dict.insert(key, value);
             Some(Reply::Done)
         }
-        other => Some(Reply::Refused(Refusal::Protocol(format!(
-            "expected the end of an update, got {other:?}"
-        )))),
+        other => Some(Reply::Refused(Refusal::Protocol {
+            fault: ProtocolFault::UpdateEndExpected {
+                got: match other {
+                    Message::Request(_) => MessageKind::Request,
+                    Message::Reply(reply) => reply.kind(),
+                },
+            },
+        })),
     }
 }
 
@@ -403,8 +408,8 @@ fn run(table: &Shared, request: Request) -> Result<Reply, Refusal> {
             crate::waiting::condition_notify(table, id, count)
         }
         Request::QueueLen { id } => crate::waiting::queue_len(table, id),
-        Request::UpdateBegin { .. } | Request::UpdateEnd { .. } => Err(Refusal::Protocol(
-            "an update's end without its start".to_owned(),
-        )),
+        Request::UpdateBegin { .. } | Request::UpdateEnd { .. } => Err(Refusal::Protocol {
+            fault: ProtocolFault::UpdateEndWithoutStart,
+        }),
     }
 }

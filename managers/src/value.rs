@@ -62,11 +62,11 @@ impl<T: Serialize + DeserializeOwned> Value<T> {
     /// # Ok::<(), mp_managers::Error>(())
     /// ```
     pub fn get(&self) -> Result<T, Error> {
-        self.entry.get(&())?.ok_or_else(|| {
-            Error::Refused(crate::Refusal::Protocol(
-                "the value has no entry".to_owned(),
-            ))
-        })
+        self.entry
+            .get(&())?
+            .ok_or(Error::Refused(crate::Refusal::Protocol {
+                fault: crate::ProtocolFault::ValueWithoutEntry,
+            }))
     }
 
     /// Replaces the value (Python's `ns.x = v`).
@@ -94,9 +94,9 @@ impl<T: Serialize + DeserializeOwned> Value<T> {
     pub fn update(&self, change: impl FnOnce(T) -> T) -> Result<(), Error> {
         self.entry.try_update(&(), |current| match current {
             Some(current) => Ok(change(current)),
-            None => Err(Error::Refused(crate::Refusal::Protocol(
-                "the value has no entry".to_owned(),
-            ))),
+            None => Err(Error::Refused(crate::Refusal::Protocol {
+                fault: crate::ProtocolFault::ValueWithoutEntry,
+            })),
         })
     }
 }

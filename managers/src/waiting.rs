@@ -6,9 +6,9 @@ use std::collections::{BTreeSet, VecDeque};
 use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
-use crate::Refusal;
 use crate::protocol::{Kind, Reply};
 use crate::server::{Entry, Object, Shared, lock, object, wrong_kind};
+use crate::{ProtocolFault, Refusal};
 
 /// Waits until `ready` gives an answer or `timeout` passes (then `None`). `ready`
 /// returns `Err` for an object of the wrong kind.
@@ -21,7 +21,9 @@ fn wait_for<R>(
     let mut guard: MutexGuard<'_, Option<Object>> = lock(&entry.object);
     loop {
         let Some(object) = guard.as_mut() else {
-            return Err(Refusal::Protocol("an object without state".to_owned()));
+            return Err(Refusal::Protocol {
+                fault: ProtocolFault::ObjectWithoutState,
+            });
         };
         if let Some(answer) = ready(object)? {
             entry.changed.notify_all();
@@ -56,9 +58,9 @@ fn change<R>(
 ) -> Result<R, Refusal> {
     let entry = object(table, id)?;
     let mut guard = lock(&entry.object);
-    let object = guard
-        .as_mut()
-        .ok_or_else(|| Refusal::Protocol("an object without state".to_owned()))?;
+    let object = guard.as_mut().ok_or(Refusal::Protocol {
+        fault: ProtocolFault::ObjectWithoutState,
+    })?;
     let answer = change(object)?;
     entry.changed.notify_all();
     Ok(answer)

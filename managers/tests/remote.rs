@@ -58,7 +58,7 @@ fn clients_share_named_objects_over_tcp_and_a_wrong_key_is_refused() {
         assert!(
             matches!(
                 intruder,
-                Err(Error::Ipc(mp_ipc::Error::AuthenticationFailed(_)))
+                Err(Error::Ipc(mp_ipc::Error::AuthenticationFailed { .. }))
             ),
             "{intruder:?}"
         );

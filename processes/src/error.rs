@@ -52,7 +52,9 @@ pub enum Error {
     },
     /// The child ended without handing back a value: it called `std::process::exit`, or
     /// the like, with this code.
-    #[error("process {name} exited with code {code} without returning a value")]
+    #[error(
+        "process {name} exited with code {code} without returning a value; return from the target instead of exiting"
+    )]
     Exited {
         /// The process's name.
         name: String,
@@ -61,7 +63,9 @@ pub enum Error {
     },
     /// The child's value was computed but could not be sent back (a handle in it could
     /// not be serialized, for one).
-    #[error("process {name} could not send its return value: {reason}")]
+    #[error(
+        "process {name} could not send its return value: {reason}; return a value that serializes"
+    )]
     ResultNotSent {
         /// The process's name.
         name: String,
@@ -70,73 +74,108 @@ pub enum Error {
     },
     /// The forkserver went away before it said how the child ended, and the child had
     /// reported nothing: the exit status is not known (`exitcode()` is 255, as Python's).
-    #[error("the exit status of process {name} was lost with the forkserver")]
+    #[error(
+        "the exit status of process {name} was lost with the forkserver (killed?); its exitcode() is 255"
+    )]
     StatusLost {
         /// The process's name.
         name: String,
     },
-    /// A timed wait ended before the child did. The handle stays joinable.
-    #[error("timed out")]
+    /// A timed wait ended before the child (or the task) did. The handle stays joinable,
+    /// the task goes on: wait again, or give up on it.
+    #[error("timed out; the process or task goes on, wait again or give up on it")]
     TimedOut,
-    /// `join` was called again after an earlier `join` took the value.
-    #[error("the value of process {name} was already taken by an earlier join")]
-    AlreadyJoined {
-        /// The process's name.
-        name: String,
-    },
+    /// The value was already taken: by an earlier `join` of the process handle, or an
+    /// earlier `get` of an [`AsyncResult`](crate::AsyncResult) (or a clone of it). Keep
+    /// the value from the first call.
+    #[error("the result was already taken by an earlier join or get; keep it from the first call")]
+    AlreadyTaken,
     /// Only the process that started a child can join it (a handle that reached another
     /// process, through a fork, cannot): Python's "can only join a child process".
-    #[error("process {name} can only be joined by the process that started it")]
+    #[error("process {name} can only be joined by the process that started it; join it there")]
     NotParent {
         /// The process's name.
         name: String,
     },
     /// A process made by [`Process::fork`](crate::Process::fork) runs a capturing
     /// closure, which only the fork start method can carry into the child.
-    #[error("a capturing closure can only start with the fork start method, not {method}")]
+    #[error(
+        "a capturing closure can only start with the fork start method, not {method}; use StartMethod::Fork, or pass the values as arguments"
+    )]
     NeedsFork {
         /// The start method that was asked for.
         method: crate::start_method::StartMethod,
     },
     /// A daemonic process tried to start a child (refused as by Python: a daemonic
     /// process is killed when its parent ends, which would orphan its children).
-    #[error("a daemonic process is not allowed to have children")]
+    #[error("a daemonic process is not allowed to have children; make the parent non-daemonic")]
     DaemonicParent,
-    /// A [`Pool`](crate::Pool) option out of range: zero processes, a zero `chunksize` or
-    /// `maxtasksperchild`.
-    #[error("invalid pool argument: {0}")]
-    InvalidArgument(String),
-    /// A task was given to a [`Pool`](crate::Pool) after `close()` or `terminate()`
-    /// (Python: `ValueError: Pool not running`).
-    #[error("the pool is not running (closed or terminated): no new tasks")]
+    /// A [`Pool`](crate::Pool) option out of range: zero processes, a zero `chunksize`,
+    /// `maxtasksperchild` or task timeout.
+    #[error("invalid argument {argument}: {requirement}")]
+    InvalidArgument {
+        /// The argument (or option) at fault.
+        argument: &'static str,
+        /// What it must be.
+        requirement: &'static str,
+    },
+    /// A task was given to a [`Pool`](crate::Pool) after `close()`, `shutdown()` or
+    /// `terminate()` (Python: `ValueError: Pool not running`).
+    #[error("the pool is closed: no new tasks can be submitted; create a new Pool")]
     PoolClosed,
     /// [`Pool::join`](crate::Pool::join) was called while the pool still takes tasks
     /// (Python: `ValueError`): call `close()` or `terminate()` first.
-    #[error("join() needs close() or terminate() first")]
+    #[error("join() of a pool that still takes tasks; call close() or terminate() first")]
     PoolRunning,
     /// The pool was terminated (or dropped) before the task finished.
-    #[error("the pool was terminated before the task finished")]
+    #[error(
+        "the pool was terminated before the task finished; keep the pool alive until its results are in"
+    )]
     Terminated,
     /// The task ran longer than the pool's per-task timeout; its worker was killed and
     /// replaced.
-    #[error("the task ran over its timeout of {timeout:?}; its worker was killed")]
+    #[error("the task ran over its timeout of {timeout:?}; its worker was killed and replaced")]
     TaskTimedOut {
         /// The pool's per-task timeout.
         timeout: std::time::Duration,
     },
     /// The pool cannot run tasks any more: its initializer failed, or no worker could be
     /// started.
-    #[error("the pool is broken: {0}")]
-    PoolBroken(String),
+    #[error("the pool is broken: {cause}; create a new Pool")]
+    PoolBroken {
+        /// Why.
+        cause: BrokenCause,
+    },
     /// The task was cancelled before a worker was sent it: by its result's `cancel()`, or
     /// by [`Pool::shutdown`](crate::Pool::shutdown) with `cancel_futures` (Python's
     /// `CancelledError`).
-    #[error("the task was cancelled before it started")]
+    #[error("the task was cancelled before it started; submit it again to run it")]
     Cancelled,
-    /// The value of an [`AsyncResult`](crate::AsyncResult) was taken by an earlier `get`
-    /// (of it or of a clone).
-    #[error("the result was already taken by an earlier get")]
-    ResultTaken,
+    /// A task's arguments reached its worker but did not decode there: none of the task's
+    /// items ran.
+    #[error("the task's arguments did not decode in worker {worker}: {fault}")]
+    ArgumentsNotDecoded {
+        /// The worker's name.
+        worker: String,
+        /// What went wrong.
+        fault: ArgumentsFault,
+    },
+    /// Decoding a task's results in this process panicked (in a `Deserialize` of the
+    /// result type).
+    #[error(
+        "decoding the task's results panicked: {message}; fix the Deserialize of the result type"
+    )]
+    ResultDecodePanicked {
+        /// The panic message.
+        message: String,
+    },
+    /// A child or a pool worker sent something the protocol does not allow (a bug, or a
+    /// process that is not one of ours on the other end).
+    #[error("protocol error with a child process: {fault}; please report this bug")]
+    Protocol {
+        /// What came that should not have.
+        fault: ProtocolFault,
+    },
     /// A system call failed.
     #[error("{operation} failed: {errno}")]
     Os {
@@ -149,6 +188,120 @@ pub enum Error {
     /// a message from the other side was corrupt or of the wrong type.
     #[error(transparent)]
     Transfer(#[from] mp_shared_mem::Error),
+}
+
+/// Why a [`Pool`](crate::Pool) broke (see [`Error::PoolBroken`]).
+///
+/// ```
+/// use mp_processes::{BrokenCause, Error};
+///
+/// let error = Error::PoolBroken {
+///     cause: BrokenCause::InitializerPanicked { worker: "PoolWorker-1".into(), message: "no db".into() },
+/// };
+/// assert!(error.to_string().contains("the initializer panicked in PoolWorker-1: no db"));
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum BrokenCause {
+    /// The pool's initializer panicked in a worker.
+    #[error("the initializer panicked in {worker}: {message}")]
+    InitializerPanicked {
+        /// The worker's name.
+        worker: String,
+        /// The panic message.
+        message: String,
+    },
+    /// Workers kept dying before they were ready.
+    #[error("{count} workers in a row died before they were ready (the last: {})", .last.as_deref().map_or_else(|| "it exited".to_owned(), ToString::to_string))]
+    WorkersDiedEarly {
+        /// How many, in a row.
+        count: u32,
+        /// How the last one ended, if it was an error.
+        last: Option<Box<Error>>,
+    },
+    /// The thread that supervises the workers panicked (a bug).
+    #[error("its supervisor panicked: {message}")]
+    SupervisorPanicked {
+        /// The panic message.
+        message: String,
+    },
+}
+
+/// Why a task's arguments did not decode in its worker (see
+/// [`Error::ArgumentsNotDecoded`]).
+///
+/// ```
+/// use mp_processes::ArgumentsFault;
+///
+/// let fault = ArgumentsFault::Panicked { message: "bad".into() };
+/// assert_eq!(fault.to_string(), "their Deserialize panicked: bad");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArgumentsFault {
+    /// The bytes did not decode, with the wire layer's message.
+    #[error("{detail}")]
+    Undecodable {
+        /// The decoder's message.
+        detail: String,
+    },
+    /// A `Deserialize` of the argument types panicked.
+    #[error("their Deserialize panicked: {message}")]
+    Panicked {
+        /// The panic message.
+        message: String,
+    },
+}
+
+/// What a child or a pool worker sent that the protocol does not allow (see
+/// [`Error::Protocol`]).
+///
+/// ```
+/// use mp_processes::ProtocolFault;
+///
+/// let fault = ProtocolFault::OutcomeCount { values: 1, others: 0, items: 2 };
+/// assert_eq!(fault.to_string(), "a reply of 1 values and 0 other outcomes for 2 items");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolFault {
+    /// A child sent a message of a kind it should not send, or a second outcome.
+    #[error("an unexpected message from the child")]
+    UnexpectedMessage,
+    /// A worker's reply did not decode as a reply.
+    #[error("a corrupt reply from a worker: {detail}")]
+    CorruptReply {
+        /// The decoder's message.
+        detail: String,
+    },
+    /// A worker's reply does not describe the items of its task.
+    #[error("a reply of {values} values and {others} other outcomes for {items} items")]
+    OutcomeCount {
+        /// Values in the reply.
+        values: usize,
+        /// Other outcomes (panics, skipped items) in the reply.
+        others: usize,
+        /// Items in the task.
+        items: usize,
+    },
+    /// An encoded task's outcomes skip a call without a failure that says why.
+    #[error("call {index} was skipped but no failure says why")]
+    SkippedWithoutFailure {
+        /// The call's position in the task.
+        index: usize,
+    },
+    /// An encoded task's outcomes have neither a reply nor a failure for a call.
+    #[error("no reply and no failure for call {index}")]
+    NoOutcome {
+        /// The call's position in the task.
+        index: usize,
+    },
+    /// A task's own frame could not be rebuilt to send it again.
+    #[error("cannot rebuild a task's frame: {detail}")]
+    TaskFrame {
+        /// The codec's message.
+        detail: String,
+    },
 }
 
 /// A wire error is a [`Error::Transfer`], in mp-shared-mem's terms (a handle's own error,

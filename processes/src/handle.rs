@@ -70,7 +70,7 @@ impl<R: DeserializeOwned> ProcessHandle<R> {
     /// The errors say why there is no value: [`Error::Panicked`] with the panic message,
     /// [`Error::Signaled`] naming the signal, [`Error::Exited`] when the child exited on
     /// its own without returning, [`Error::Start`] when it never ran its target,
-    /// [`Error::AlreadyJoined`] for a second `join`. Either way the child is reaped and
+    /// [`Error::AlreadyTaken`] for a second `join`. Either way the child is reaped and
     /// [`exitcode`](ProcessHandle::exitcode) is known afterwards.
     ///
     /// ```

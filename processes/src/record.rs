@@ -12,8 +12,8 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use crate::error::Error;
 use crate::error::signal_name;
+use crate::error::{Error, ProtocolFault};
 use crate::sentinel::Sentinel;
 use crate::start_method::StartMethod;
 use crate::wire::{ExitStatus, MAX_MESSAGE_LEN, Outcome, Tag};
@@ -52,7 +52,7 @@ enum Slot {
     /// The child ended without a report.
     Missing,
     /// The report could not be read.
-    Broken(mp_shared_mem::Error),
+    Broken(Error),
     /// An earlier `join` took it.
     Taken,
 }
@@ -222,8 +222,8 @@ impl Record {
         self.settle_locked(&mut inner, deadline)?;
         let name = self.name.clone();
         match std::mem::replace(&mut inner.outcome, Slot::Taken) {
-            Slot::Taken => Err(Error::AlreadyJoined { name }),
-            Slot::Broken(err) => Err(Error::Transfer(err)),
+            Slot::Taken => Err(Error::AlreadyTaken),
+            Slot::Broken(err) => Err(err),
             Slot::Received(bytes, fds) => {
                 match mp_wire::decode::<(Tag, Outcome<R>)>(&bytes, fds)? {
                     (_, Outcome::Returned(value)) => Ok(value),
@@ -283,7 +283,9 @@ fn read_frame(inner: &mut Inner) {
             }
             _ => broken(
                 inner,
-                mp_shared_mem::Error::Decode("an unexpected message from the child".into()),
+                Error::Protocol {
+                    fault: ProtocolFault::UnexpectedMessage,
+                },
             ),
         },
         // ECONNRESET: the child died without reading all we sent it (killed early).
@@ -300,12 +302,12 @@ fn read_frame(inner: &mut Inner) {
             // For the forkserver: the server died before it reported the status.
             inner.channel = None;
         }
-        Err(err) => broken(inner, err),
+        Err(err) => broken(inner, Error::Transfer(err)),
     }
 }
 
 /// The socket is out of step: nothing more can be read from it.
-fn broken(inner: &mut Inner, err: mp_shared_mem::Error) {
+fn broken(inner: &mut Inner, err: Error) {
     if matches!(inner.outcome, Slot::Pending) {
         inner.outcome = Slot::Broken(err);
     }
@@ -360,7 +362,7 @@ mod tests {
     }
 
     #[test]
-    fn garbage_is_a_decode_error() {
+    fn garbage_is_a_protocol_error() {
         let (record, mut child_end) = record_with_socket();
         let garbage = b"\xffthis is not a message at all";
         child_end
@@ -370,7 +372,12 @@ mod tests {
         drop(child_end);
         let error = record.take_value::<u32>(deadline()).unwrap_err();
         assert!(
-            matches!(error, Error::Transfer(mp_shared_mem::Error::Decode(_))),
+            matches!(
+                error,
+                Error::Protocol {
+                    fault: ProtocolFault::UnexpectedMessage
+                }
+            ),
             "{error:?}"
         );
         assert_eq!(
@@ -419,19 +426,24 @@ mod tests {
         drop(child_end);
         let error = record.take_value::<u64>(deadline()).unwrap_err();
         assert!(
-            matches!(error, Error::Transfer(mp_shared_mem::Error::Decode(_))),
+            matches!(error, Error::Transfer(mp_shared_mem::Error::Decode { .. })),
             "{error:?}"
         );
     }
 
     #[test]
-    fn an_unknown_tag_is_a_decode_error() {
+    fn an_unknown_tag_is_a_protocol_error() {
         let (record, child_end) = record_with_socket();
         mp_wire::send(&child_end, &[9, 9, 9], &[]).unwrap();
         drop(child_end);
         let error = record.take_value::<u64>(deadline()).unwrap_err();
         assert!(
-            matches!(error, Error::Transfer(mp_shared_mem::Error::Decode(_))),
+            matches!(
+                error,
+                Error::Protocol {
+                    fault: ProtocolFault::UnexpectedMessage
+                }
+            ),
             "{error:?}"
         );
     }
@@ -443,6 +455,6 @@ mod tests {
         let error = record.take_value::<u64>(deadline()).unwrap_err();
         assert!(matches!(error, Error::Exited { code: 0, .. }), "{error:?}");
         let again = record.take_value::<u64>(deadline()).unwrap_err();
-        assert!(matches!(again, Error::AlreadyJoined { .. }), "{again:?}");
+        assert!(matches!(again, Error::AlreadyTaken), "{again:?}");
     }
 }

@@ -121,7 +121,7 @@ fn arguments_that_cannot_be_serialized_fail_before_any_child_starts() {
             .start();
         match refused {
             // (postcard reports a custom serde error without its text)
-            Err(Error::Transfer(mp_shared_mem::Error::Encode(_))) => {}
+            Err(Error::Transfer(mp_shared_mem::Error::Encode { .. })) => {}
             other => panic!("expected an encode error, got {other:?}"),
         }
     }

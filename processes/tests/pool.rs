@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use mp_processes::{Error, Pool, StartMethod, active_children};
+use mp_processes::{ArgumentsFault, BrokenCause, Error, Pool, StartMethod, active_children};
 use mp_shared_mem::{Shared, Value};
 use test_support::holds_within;
 
@@ -181,7 +181,7 @@ fn apply_and_async_results(method: StartMethod) {
         assert_eq!(ok.successful(), Some(true));
         assert_eq!(ok_rx.recv_timeout(PATIENCE).unwrap(), 50);
         assert_eq!(ok.get_timeout(PATIENCE).unwrap(), 50);
-        assert!(matches!(ok.get_timeout(PATIENCE), Err(Error::ResultTaken)));
+        assert!(matches!(ok.get_timeout(PATIENCE), Err(Error::AlreadyTaken)));
         // As Python: a task that returned stays successful after its value was had.
         assert_eq!(ok.successful(), Some(true), "taken");
 
@@ -477,14 +477,18 @@ fn an_initializer_that_panics_breaks_the_pool(method: StartMethod) {
         // Submitted before the failure is known, or refused after: either way, an error.
         match p.apply_async(square, (2,)) {
             Ok(result) => match result.get_timeout(PATIENCE) {
-                Err(Error::PoolBroken(reason)) => assert!(reason.contains("cannot initialize")),
+                Err(Error::PoolBroken {
+                    cause: BrokenCause::InitializerPanicked { message, .. },
+                }) => assert!(message.contains("cannot initialize")),
                 other => panic!("{other:?}"),
             },
-            Err(Error::PoolBroken(reason)) => assert!(reason.contains("cannot initialize")),
+            Err(Error::PoolBroken {
+                cause: BrokenCause::InitializerPanicked { message, .. },
+            }) => assert!(message.contains("cannot initialize")),
             Err(other) => panic!("{other:?}"),
         }
         eventually("the pool refuses new tasks", || {
-            matches!(p.apply_async(square, (2,)), Err(Error::PoolBroken(_)))
+            matches!(p.apply_async(square, (2,)), Err(Error::PoolBroken { .. }))
         });
     });
     drop_and_check_gone(pool, Vec::new());
@@ -625,7 +629,7 @@ fn bad_options_are_refused(method: StartMethod) {
     let refused = |builder: mp_processes::PoolBuilder| {
         matches!(
             builder.start_method(method).build(),
-            Err(Error::InvalidArgument(_))
+            Err(Error::InvalidArgument { .. })
         )
     };
     assert!(refused(Pool::builder().processes(0)));
@@ -636,11 +640,14 @@ fn bad_options_are_refused(method: StartMethod) {
     let pool = pool(method, 1);
     assert!(matches!(
         pool.chunked(0).map(square, 0..3),
-        Err(Error::InvalidArgument(_))
+        Err(Error::InvalidArgument {
+            argument: "chunksize",
+            ..
+        })
     ));
     assert!(matches!(
         pool.chunked(0).imap(square, 0..3),
-        Err(Error::InvalidArgument(_))
+        Err(Error::InvalidArgument { .. })
     ));
     drop_and_check_gone(pool, Vec::new());
 }
@@ -690,16 +697,37 @@ fn values_that_cannot_cross_fail_their_task(method: StartMethod) {
     let p = Arc::clone(&pool);
     bounded(move || {
         assert_eq!(p.apply(picky_value, (Picky(5),)).unwrap(), 5);
-        // Arguments the worker cannot decode (an error, a panic).
-        for bad in [0, 1] {
-            let result = p.apply(picky_value, (Picky(bad),));
-            assert!(matches!(result, Err(Error::Transfer(_))), "{result:?}");
-        }
-        // Results the pool cannot decode (an error, a panic on its supervisor thread).
-        for bad in [0, 1] {
-            let result = p.apply(make_picky, (bad,));
-            assert!(matches!(result, Err(Error::Transfer(_))), "{result:?}");
-        }
+        // Arguments the worker cannot decode: an error, then a panic.
+        let result = p.apply(picky_value, (Picky(0),));
+        assert!(
+            matches!(
+                result,
+                Err(Error::ArgumentsNotDecoded {
+                    fault: ArgumentsFault::Undecodable { .. },
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+        let result = p.apply(picky_value, (Picky(1),));
+        assert!(
+            matches!(
+                result,
+                Err(Error::ArgumentsNotDecoded {
+                    fault: ArgumentsFault::Panicked { .. },
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+        // Results the pool cannot decode: an error, then a panic on its supervisor thread.
+        let result = p.apply(make_picky, (0,));
+        assert!(matches!(result, Err(Error::Transfer(_))), "{result:?}");
+        let result = p.apply(make_picky, (1,));
+        assert!(
+            matches!(result, Err(Error::ResultDecodePanicked { .. })),
+            "{result:?}"
+        );
         assert_eq!(p.apply(make_picky, (7,)).unwrap().0, 7);
         // Results the worker cannot encode.
         for panics in [false, true] {

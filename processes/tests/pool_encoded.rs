@@ -4,7 +4,7 @@
 //! task without harming the pool.
 
 use mp_processes::pool::{EncodedOutcomes, EncodedTask, ItemFailure};
-use mp_processes::{Error, Pool, StartMethod};
+use mp_processes::{Error, Pool, ProtocolFault, StartMethod};
 use test_support::PATIENCE;
 
 fn double(n: u64) -> u64 {
@@ -107,7 +107,13 @@ fn outcomes_of_another_type_or_length_are_an_error_not_a_value() {
     let outcomes = run(&pool, task);
     assert!(matches!(
         outcomes.clone().decode::<String>(2),
-        Err(Error::Transfer(_))
+        Err(Error::Protocol {
+            fault: ProtocolFault::OutcomeCount {
+                values: 1,
+                others: 0,
+                items: 2
+            }
+        })
     ));
     // Postcard is not self-describing: a type is refused where its bytes cannot be that
     // type (the string's length byte, 4, is no `bool`).

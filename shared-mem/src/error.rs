@@ -145,12 +145,47 @@ pub enum Error {
     /// A lock failed; [`mp_sync::Error::OwnerDied`] when a previous holder died holding it.
     #[error(transparent)]
     Lock(#[from] mp_sync::Error),
-    /// A value could not be serialized (see [`transfer::encode`](crate::transfer::encode)).
-    #[error("cannot encode: {0}")]
-    Encode(String),
-    /// Bytes could not be deserialized (see [`transfer::decode`](crate::transfer::decode)).
-    #[error("cannot decode: {0}")]
-    Decode(String),
+    /// A value of type `type_name` could not be serialized (see
+    /// [`transfer::encode`](crate::transfer::encode)).
+    #[error("cannot encode a {type_name}: {fault}")]
+    Encode {
+        /// The type that was to be encoded.
+        type_name: &'static str,
+        /// What went wrong.
+        fault: mp_wire::EncodeFault,
+    },
+    /// Bytes could not be deserialized into `type_name` (see
+    /// [`transfer::decode`](crate::transfer::decode)): written for another type, damaged,
+    /// or refused by a handle in them.
+    #[error("cannot decode a {type_name}: {fault}")]
+    Decode {
+        /// The type that was asked for.
+        type_name: &'static str,
+        /// What went wrong.
+        fault: mp_wire::DecodeFault,
+    },
+    /// A message's header is not one the framing writes: the stream is corrupt.
+    #[error("corrupt message frame: {fault}; the stream is out of step, close the connection")]
+    CorruptFrame {
+        /// What is wrong with the header.
+        fault: mp_wire::FrameFault,
+    },
+    /// An earlier framing error left the reader out of step with the stream.
+    #[error("the connection lost its place in the stream after an earlier framing error; close it")]
+    OutOfSync,
+    /// A payload was to be read into a buffer of another length (a bug in the caller).
+    #[error(
+        "a payload of {len} bytes cannot be read into a buffer of {buffer}; size the buffer from the header"
+    )]
+    PayloadBufferMismatch {
+        /// The payload's length.
+        len: usize,
+        /// The buffer's length.
+        buffer: usize,
+    },
+    /// Another failure of the OS layer (mp-sys).
+    #[error(transparent)]
+    System(mp_sys::Error),
     /// A message is longer than the receiver accepts.
     #[error("a message of {len} bytes is over the limit of {max}")]
     MessageTooLarge {
@@ -205,11 +240,16 @@ impl From<mp_wire::Error> for Error {
     fn from(error: mp_wire::Error) -> Self {
         use mp_wire::Error as Wire;
         match error {
-            Wire::Encode(reason) => Error::Encode(reason),
-            Wire::Decode(reason) => Error::Decode(reason),
-            Wire::Rejected(_) => match error.rejection::<Error>() {
+            Wire::Encode { type_name, fault } => Error::Encode { type_name, fault },
+            Wire::Decode { type_name, fault } => Error::Decode { type_name, fault },
+            Wire::Rejected { type_name, .. } => match error.rejection::<Error>() {
                 Some(own) => own.clone(),
-                None => Error::Decode(error.to_string()),
+                None => Error::Decode {
+                    type_name,
+                    fault: mp_wire::DecodeFault::Refused {
+                        detail: error.to_string(),
+                    },
+                },
             },
             Wire::TooManyFds { count, max } => Error::TooManyFds { count, max },
             Wire::FdsNeedUnixSocket { .. } => {
@@ -221,7 +261,20 @@ impl From<mp_wire::Error> for Error {
             Wire::PeerClosed => Error::PeerClosed,
             Wire::UnsupportedSocket(why) => Error::UnsupportedSocket(why),
             Wire::Os { operation, errno } => Error::Os { operation, errno },
-            other => Error::Decode(other.to_string()),
+            Wire::CorruptFrame { fault } => Error::CorruptFrame { fault },
+            Wire::OutOfSync => Error::OutOfSync,
+            Wire::PayloadBufferMismatch { len, buffer } => {
+                Error::PayloadBufferMismatch { len, buffer }
+            }
+            Wire::System(error) => Error::System(error),
+            // mp-wire is released with this crate: a variant it adds is mapped here in the
+            // same release; until then it reads as a refusal, with its text.
+            other => Error::Decode {
+                type_name: "a message",
+                fault: mp_wire::DecodeFault::Refused {
+                    detail: other.to_string(),
+                },
+            },
         }
     }
 }

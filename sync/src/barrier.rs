@@ -123,7 +123,10 @@ impl Barrier {
         /// ```
         pub fn new(parties: u32) -> Result<Self, Error> {
             if parties == 0 {
-                return Err(Error::InvalidArgument("a barrier needs at least one party"));
+                return Err(Error::InvalidArgument {
+                    argument: "parties",
+                    requirement: "a barrier needs at least one party",
+                });
             }
             Ok(Self {
                 lock: RawLock::new(),

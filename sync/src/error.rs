@@ -39,8 +39,13 @@ pub enum Error {
     #[error("the barrier is broken")]
     BrokenBarrier,
     /// An argument was out of range (such as a barrier of zero parties).
-    #[error("invalid argument: {0}")]
-    InvalidArgument(&'static str),
+    #[error("invalid argument {argument}: {requirement}")]
+    InvalidArgument {
+        /// The argument at fault.
+        argument: &'static str,
+        /// What it must be.
+        requirement: &'static str,
+    },
 }
 
 /// The result of a blocking acquisition: `Err` still holds the lock, but says that a previous

@@ -440,14 +440,20 @@ fn errors_convert_and_describe_themselves() {
         Error::TooManyReleases,
         Error::Overflow,
         Error::BrokenBarrier,
-        Error::InvalidArgument("parties"),
+        Error::InvalidArgument {
+            argument: "parties",
+            requirement: "at least one",
+        },
     ] {
         assert!(!error.to_string().is_empty(), "{error:?} has no message");
     }
     assert!(
-        Error::InvalidArgument("parties")
-            .to_string()
-            .contains("parties")
+        Error::InvalidArgument {
+            argument: "parties",
+            requirement: "at least one",
+        }
+        .to_string()
+        .contains("parties")
     );
 
     let died = OwnerDied::new(());
@@ -1705,9 +1711,15 @@ fn event_hammered_as_gates_of_many_rounds() {
 fn barrier_of_zero_parties_is_an_error() {
     assert_eq!(
         Barrier::new(0).map(|b| b.parties()),
-        Err(Error::InvalidArgument("a barrier needs at least one party"))
+        Err(Error::InvalidArgument {
+            argument: "parties",
+            requirement: "a barrier needs at least one party"
+        })
     );
-    assert!(matches!(Barrier::new(0), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        Barrier::new(0),
+        Err(Error::InvalidArgument { .. })
+    ));
 }
 
 #[test]

@@ -50,11 +50,13 @@ pub enum Error {
         /// The backtrace, when `RUST_BACKTRACE` (or `RUST_LIB_BACKTRACE`) asked for one.
         backtrace: Option<String>,
     },
-    /// A timed wait ended before the thing waited for happened.
-    #[error("timed out")]
+    /// A timed wait ended before the thing waited for happened; it goes on.
+    #[error("timed out; the thread or task goes on, wait again or give up on it")]
     TimedOut,
     /// The value was already taken by an earlier successful `join_timeout` or `result_timeout`.
-    #[error("the result was already taken")]
+    #[error(
+        "the result was already taken by an earlier join or result; keep it from the first call"
+    )]
     AlreadyTaken,
     /// A thread tried to join itself, which would wait forever.
     #[error("cannot join the current thread")]
@@ -62,12 +64,18 @@ pub enum Error {
     /// The future was cancelled before it started (Python's `CancelledError`).
     #[error("the task was cancelled")]
     Cancelled,
-    /// `ThreadPool` was asked for zero workers.
-    #[error("a thread pool needs at least one worker")]
-    NoWorkers,
+    /// An argument out of range, such as a [`ThreadPool`](crate::ThreadPool) of zero
+    /// workers.
+    #[error("invalid argument {argument}: {requirement}")]
+    InvalidArgument {
+        /// The argument (or option) at fault.
+        argument: &'static str,
+        /// What it must be.
+        requirement: &'static str,
+    },
     /// A task was submitted to a pool that is shut down.
-    #[error("cannot submit a task after the pool was shut down")]
-    PoolShutDown,
+    #[error("the pool is closed: no new tasks can be submitted; create a new ThreadPool")]
+    PoolClosed,
     /// A non-blocking or timed `get` found the queue empty (Python's `queue.Empty`).
     #[error("the queue is empty")]
     Empty,

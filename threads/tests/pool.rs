@@ -36,10 +36,13 @@ fn busy_task(pool: &ThreadPool) -> Result<(mpsc::Sender<()>, Future<bool>), Erro
 
 #[test]
 fn zero_workers_is_an_error() {
-    assert!(matches!(ThreadPool::new(0), Err(Error::NoWorkers)));
+    assert!(matches!(
+        ThreadPool::new(0),
+        Err(Error::InvalidArgument { .. })
+    ));
     assert!(matches!(
         ThreadPool::builder().max_workers(0).build(),
-        Err(Error::NoWorkers)
+        Err(Error::InvalidArgument { .. })
     ));
 }
 
@@ -626,11 +629,8 @@ fn shutdown_rejects_new_tasks_and_finishes_queued_ones() -> Result<(), Error> {
         .collect::<Result<_, _>>()?;
     pool.shutdown(false, false);
     assert!(pool.is_shutdown());
-    assert!(matches!(pool.submit(|| 0, ()), Err(Error::PoolShutDown)));
-    assert!(matches!(
-        pool.map(|n: i32| n, 0..2),
-        Err(Error::PoolShutDown)
-    ));
+    assert!(matches!(pool.submit(|| 0, ()), Err(Error::PoolClosed)));
+    assert!(matches!(pool.map(|n: i32| n, 0..2), Err(Error::PoolClosed)));
     release.send(()).expect("the busy task waits");
     pool.shutdown(true, false);
     assert!(busy.result()?);
@@ -696,7 +696,7 @@ fn a_task_may_shut_down_its_own_pool() -> Result<(), Error> {
         (),
     )?;
     assert!(future.result_timeout(LIMIT)?);
-    assert!(matches!(pool.submit(|| (), ()), Err(Error::PoolShutDown)));
+    assert!(matches!(pool.submit(|| (), ()), Err(Error::PoolClosed)));
     Ok(())
 }
 

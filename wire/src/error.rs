@@ -21,17 +21,33 @@ use nix::errno::Errno;
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A value could not be serialized.
-    #[error("cannot encode: {0}")]
-    Encode(String),
-    /// Bytes could not be deserialized into the type asked for.
-    #[error("cannot decode: {0}")]
-    Decode(String),
+    /// A value of type `type_name` could not be serialized.
+    #[error("cannot encode a {type_name}: {fault}")]
+    Encode {
+        /// The type [`encode`](crate::encode) was given (as `std::any::type_name` says).
+        type_name: &'static str,
+        /// What went wrong.
+        fault: EncodeFault,
+    },
+    /// Bytes could not be deserialized into `type_name`: they were written for another
+    /// type, or damaged, or a handle in them refused its descriptor.
+    #[error("cannot decode a {type_name}: {fault}")]
+    Decode {
+        /// The type [`decode`](crate::decode) was asked for.
+        type_name: &'static str,
+        /// What went wrong.
+        fault: DecodeFault,
+    },
     /// A handle refused what it received, with its own error (see
     /// [`reject_error`](crate::reject_error)); the crate that defines the handle gets its
     /// error back with [`Error::rejection`].
-    #[error(transparent)]
-    Rejected(Arc<dyn std::error::Error + Send + Sync>),
+    #[error("{cause}")]
+    Rejected {
+        /// The type [`decode`](crate::decode) was asked for (the handle is in it).
+        type_name: &'static str,
+        /// The handle's own error.
+        cause: Arc<dyn std::error::Error + Send + Sync>,
+    },
     /// More descriptors than one frame may carry ([`MAX_FDS_PER_FRAME`](crate::MAX_FDS_PER_FRAME)).
     #[error("{count} file descriptors in one message, at most {max} may be sent")]
     TooManyFds {
@@ -60,10 +76,25 @@ pub enum Error {
         /// The receiver's limit.
         max: usize,
     },
-    /// The header is not one this framing writes (a negative length other than the
-    /// long-length marker).
-    #[error("corrupt message frame: {0}")]
-    CorruptFrame(String),
+    /// The header is not one this framing writes: the stream is corrupt (or not this
+    /// protocol), and the connection cannot be read any further.
+    #[error("corrupt message frame: {fault}; the stream is out of step, close the connection")]
+    CorruptFrame {
+        /// What is wrong with the header.
+        fault: FrameFault,
+    },
+    /// [`Reader::payload_into`](crate::Reader::payload_into) was given a buffer of
+    /// another length than the payload: a bug in the caller, which leaves the reader out
+    /// of step.
+    #[error(
+        "a payload of {len} bytes cannot be read into a buffer of {buffer}; size the buffer from the header"
+    )]
+    PayloadBufferMismatch {
+        /// The payload's length, from its header.
+        len: usize,
+        /// The buffer's length.
+        buffer: usize,
+    },
     /// The stream ended inside a frame.
     #[error("the connection ended after {received} of {expected} bytes of a message")]
     Truncated {
@@ -90,6 +121,134 @@ pub enum Error {
         operation: &'static str,
         /// What the kernel said.
         errno: Errno,
+    },
+    /// Another failure of the OS layer (mp-sys) than those above.
+    #[error(transparent)]
+    System(mp_sys::Error),
+}
+
+/// Why a value could not be encoded (the `fault` of [`Error::Encode`]).
+///
+/// ```
+/// use mp_wire::{EncodeFault, Error};
+///
+/// struct Refuses;
+/// impl serde::Serialize for Refuses {
+///     fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+///         Err(serde::ser::Error::custom("not today"))
+///     }
+/// }
+///
+/// match mp_wire::encode(&Refuses) {
+///     Err(Error::Encode { fault: EncodeFault::Unserializable { detail }, .. }) => {
+///         assert_eq!(detail, "not today");
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncodeFault {
+    /// The value's `Serialize` failed, with serde's message (a handle serialized by a
+    /// serializer other than [`encode`](crate::encode), a map of unknown length...).
+    #[error("{detail}; send a value whose Serialize succeeds")]
+    Unserializable {
+        /// Serde's message.
+        detail: String,
+    },
+    /// The descriptors gathered during encoding were lost (a nested encode or decode
+    /// did not finish): a bug, never bad input.
+    #[error("the table of descriptors was lost during encoding; please report this bug")]
+    SideTableLost,
+}
+
+/// Why bytes could not be decoded (the `fault` of [`Error::Decode`]).
+///
+/// ```
+/// use mp_wire::{DecodeFault, Error};
+///
+/// let (bytes, fds) = mp_wire::encode(&(7u32, 8u32))?;
+/// match mp_wire::decode::<u32>(&bytes, fds) {
+///     Err(Error::Decode { fault: DecodeFault::TrailingBytes { left: 1 }, type_name }) => {
+///         assert_eq!(type_name, "u32");
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeFault {
+    /// The bytes do not read as the type, with serde's message.
+    #[error("{detail}; were the bytes written as this type, by the same version?")]
+    Malformed {
+        /// Serde's (or postcard's) message.
+        detail: String,
+    },
+    /// A handle's `Deserialize` refused what it received, with the reason it gave to
+    /// [`reject`](crate::reject).
+    #[error("{detail}")]
+    Refused {
+        /// The handle's reason.
+        detail: String,
+    },
+    /// The value ended before the bytes did.
+    #[error("{left} bytes left over after the value; the bytes were written for another type")]
+    TrailingBytes {
+        /// How many bytes were left.
+        left: usize,
+    },
+    /// Descriptors came with the bytes that no handle in the value took (they were
+    /// closed).
+    #[error(
+        "{count} file descriptors came with the message but no handle claimed them; the message was written for another type"
+    )]
+    UnclaimedFds {
+        /// How many were left.
+        count: usize,
+    },
+    /// The bytes name a descriptor that did not come with them.
+    #[error(
+        "the bytes refer to file descriptor #{index}, but {received} came with them; send handles with the descriptors they name"
+    )]
+    MissingFd {
+        /// The index in the bytes.
+        index: u32,
+        /// How many descriptors came.
+        received: usize,
+    },
+    /// Two handles in the bytes name the same descriptor.
+    #[error("file descriptor #{index} is claimed twice by the bytes; the message is corrupt")]
+    FdClaimedTwice {
+        /// The index in the bytes.
+        index: u32,
+    },
+    /// A handle was deserialized by another deserializer than [`decode`](crate::decode),
+    /// which alone carries the descriptors beside the bytes.
+    #[error(
+        "a handle that owns a file descriptor can only be deserialized by mp_wire::decode (or mp_shared_mem::transfer::decode), given the descriptors that came with the bytes"
+    )]
+    NoSideTable,
+}
+
+/// What is wrong with a frame's header (the `fault` of [`Error::CorruptFrame`]).
+///
+/// ```
+/// use mp_wire::{Error, FrameFault, frame::decode_prefix};
+///
+/// assert!(matches!(
+///     decode_prefix([0xff, 0xff, 0xff, 0xfe]),
+///     Err(Error::CorruptFrame { fault: FrameFault::NegativeLength { prefix: -2 } })
+/// ));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameFault {
+    /// A negative length other than the long-length marker (`-1`).
+    #[error("a negative length prefix {prefix} (bytes {:02x?})", prefix.to_be_bytes())]
+    NegativeLength {
+        /// The prefix, as a big-endian `i32`.
+        prefix: i32,
     },
 }
 
@@ -119,13 +278,24 @@ impl Error {
     /// ```
     pub fn rejection<E: std::error::Error + 'static>(&self) -> Option<&E> {
         match self {
-            Error::Rejected(cause) => cause.downcast_ref::<E>(),
+            Error::Rejected { cause, .. } => cause.downcast_ref::<E>(),
             _ => None,
         }
     }
 
     pub(crate) fn os(operation: &'static str, errno: Errno) -> Self {
         Error::Os { operation, errno }
+    }
+
+    /// Names the type an encode or decode was working on, in the errors that say it
+    /// (a handle records its failure before the top-level call knows it failed).
+    pub(crate) fn for_type(self, type_name: &'static str) -> Self {
+        match self {
+            Error::Encode { fault, .. } => Error::Encode { type_name, fault },
+            Error::Decode { fault, .. } => Error::Decode { type_name, fault },
+            Error::Rejected { cause, .. } => Error::Rejected { type_name, cause },
+            other => other,
+        }
     }
 }
 
@@ -134,7 +304,7 @@ impl From<mp_sys::Error> for Error {
         match error {
             mp_sys::Error::Os { operation, errno } => Error::Os { operation, errno },
             mp_sys::Error::FdsTruncated => Error::FdsTruncated,
-            other => Error::CorruptFrame(other.to_string()),
+            other => Error::System(other),
         }
     }
 }

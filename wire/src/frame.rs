@@ -5,7 +5,7 @@
 //! `i32::MAX` bytes has the length `-1`, then its length as a big-endian `u64`. Any other
 //! negative length is corrupt. (The crate docs hold the whole protocol.)
 
-use crate::Error;
+use crate::{Error, FrameFault};
 
 /// The longest header: the `-1` marker and a 64-bit length.
 ///
@@ -66,15 +66,15 @@ pub enum Prefix {
 /// ```
 /// use mp_wire::{Error, frame::decode_prefix};
 ///
-/// assert!(matches!(decode_prefix([0x80, 0, 0, 0]), Err(Error::CorruptFrame(_))));
+/// assert!(matches!(decode_prefix([0x80, 0, 0, 0]), Err(Error::CorruptFrame { .. })));
 /// ```
 pub fn decode_prefix(prefix: [u8; SHORT_HEADER_LEN]) -> Result<Prefix, Error> {
     match i32::from_be_bytes(prefix) {
         LONG_MARKER => Ok(Prefix::Long),
         len if len >= 0 => Ok(Prefix::Len(len as u64)),
-        len => Err(Error::CorruptFrame(format!(
-            "negative length prefix {len} (bytes {prefix:02x?})"
-        ))),
+        prefix => Err(Error::CorruptFrame {
+            fault: FrameFault::NegativeLength { prefix },
+        }),
     }
 }
 
@@ -104,11 +104,11 @@ mod tests {
     fn other_negative_lengths_are_corrupt() {
         assert!(matches!(
             decode_prefix([0xff, 0xff, 0xff, 0xfe]),
-            Err(Error::CorruptFrame(_))
+            Err(Error::CorruptFrame { .. })
         ));
         assert!(matches!(
             decode_prefix([0x80, 0, 0, 0]),
-            Err(Error::CorruptFrame(_))
+            Err(Error::CorruptFrame { .. })
         ));
     }
 }

@@ -428,11 +428,10 @@ impl Reader {
     ) -> Result<FrameFds, Error> {
         if dst.len() != header.len {
             self.in_sync = false;
-            return Err(Error::Decode(format!(
-                "a payload of {} bytes read into a buffer of {}",
-                header.len,
-                dst.len()
-            )));
+            return Err(Error::PayloadBufferMismatch {
+                len: header.len,
+                buffer: dst.len(),
+            });
         }
         if header.len <= READ_AHEAD {
             let payload = self.payload_buffered(socket, header)?;

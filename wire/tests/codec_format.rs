@@ -157,30 +157,30 @@ fn lengths_past_the_end_or_overflowing_are_decode_errors() {
     let huge = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
     assert!(matches!(
         decode::<Vec<u8>>(&huge, Vec::new()),
-        Err(Error::Decode(_))
+        Err(Error::Decode { .. })
     ));
     assert!(matches!(
         decode::<Vec<f64>>(&huge, Vec::new()),
-        Err(Error::Decode(_))
+        Err(Error::Decode { .. })
     ));
     assert!(matches!(
         decode::<Vec<f32>>(&huge, Vec::new()),
-        Err(Error::Decode(_))
+        Err(Error::Decode { .. })
     ));
     assert!(matches!(
         decode::<Vec<u32>>(&huge, Vec::new()),
-        Err(Error::Decode(_))
+        Err(Error::Decode { .. })
     ));
     // A count whose byte size overflows usize: 2^62 doubles.
     let overflow = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40];
     assert!(matches!(
         decode::<Vec<f64>>(&overflow, Vec::new()),
-        Err(Error::Decode(_))
+        Err(Error::Decode { .. })
     ));
     // A varint that never ends.
     assert!(matches!(
         decode::<Vec<u8>>(&[0x80; 20], Vec::new()),
-        Err(Error::Decode(_))
+        Err(Error::Decode { .. })
     ));
     // Every truncation of a valid message fails cleanly.
     let (bytes, _) = encode(&record(&mut Rng(7), 33)).expect("encode");
@@ -188,7 +188,7 @@ fn lengths_past_the_end_or_overflowing_are_decode_errors() {
         assert!(
             matches!(
                 decode::<Record>(&bytes[..end], Vec::new()),
-                Err(Error::Decode(_))
+                Err(Error::Decode { .. })
             ),
             "truncated at {end}"
         );
@@ -198,7 +198,7 @@ fn lengths_past_the_end_or_overflowing_are_decode_errors() {
     longer.push(0);
     assert!(matches!(
         decode::<Record>(&longer, Vec::new()),
-        Err(Error::Decode(_))
+        Err(Error::Decode { .. })
     ));
 }
 
@@ -218,7 +218,7 @@ fn random_bytes_decode_or_fail_without_panicking() {
             Ok(value) => {
                 assert_eq!(postcard::to_allocvec(&value).expect("postcard"), bytes);
             }
-            Err(Error::Decode(_)) => {
+            Err(Error::Decode { .. }) => {
                 if let Ok(value) = theirs {
                     // postcard ignores trailing bytes in from_bytes; we reject them.
                     assert_ne!(postcard::to_allocvec(&value).expect("postcard"), bytes);
@@ -254,6 +254,6 @@ fn bytes_only_entry_points_write_the_same_bytes_and_report_a_full_slice() {
     assert_eq!(slice[..expected.len()], expected[..]);
     assert!(matches!(
         mp_wire::decode_bytes::<Record>(&slice),
-        Err(Error::Decode(_))
+        Err(Error::Decode { .. })
     ));
 }

@@ -28,7 +28,7 @@ use mp_sys::Deadline;
 use sha2::Sha256;
 
 use super::handshake_stream::HandshakeStream;
-use crate::Error;
+use crate::{AuthFault, Error, HandshakeStep};
 
 /// How long a whole handshake may take, unless the listener or the client says
 /// otherwise.
@@ -71,24 +71,30 @@ pub(crate) fn authenticate_server(
 fn deliver_challenge(stream: &HandshakeStream<'_>, key: &[u8]) -> Result<(), Error> {
     let mut message = DIGEST_PREFIX.to_vec();
     let mut nonce = [0u8; NONCE_LEN];
-    getrandom::fill(&mut nonce).map_err(|err| {
-        Error::AuthenticationFailed(format!("no random bytes for a challenge: {err}"))
+    getrandom::fill(&mut nonce).map_err(|err| Error::AuthenticationFailed {
+        step: HandshakeStep::MakingChallenge,
+        fault: AuthFault::NoRandomness {
+            code: err.raw_os_error(),
+        },
     })?;
     message.extend_from_slice(&nonce);
     stream
         .send_frame(&[CHALLENGE, &message].concat())
-        .map_err(|err| failed("sending the challenge", err))?;
+        .map_err(|err| failed(HandshakeStep::SendingChallenge, err))?;
     let response = stream
         .recv_frame(MAX_HANDSHAKE_MESSAGE)
-        .map_err(|err| failed("reading the answer to the challenge", err))?;
+        .map_err(|err| failed(HandshakeStep::ReadingAnswer, err))?;
     match verify(key, &message, &response) {
         Ok(()) => stream
             .send_frame(WELCOME)
-            .map_err(|err| failed("sending the welcome", err)),
-        Err(reason) => {
+            .map_err(|err| failed(HandshakeStep::SendingWelcome, err)),
+        Err(fault) => {
             // The peer learns it failed; whether it hears it changes nothing here.
             let _ = stream.send_frame(FAILURE);
-            Err(Error::AuthenticationFailed(reason))
+            Err(Error::AuthenticationFailed {
+                step: HandshakeStep::ReadingAnswer,
+                fault,
+            })
         }
     }
 }
@@ -98,30 +104,34 @@ fn deliver_challenge(stream: &HandshakeStream<'_>, key: &[u8]) -> Result<(), Err
 fn answer_challenge(stream: &HandshakeStream<'_>, key: &[u8]) -> Result<(), Error> {
     let message = stream
         .recv_frame(MAX_HANDSHAKE_MESSAGE)
-        .map_err(|err| failed("reading the challenge", err))?;
+        .map_err(|err| failed(HandshakeStep::ReadingChallenge, err))?;
     let Some(challenge) = message.strip_prefix(CHALLENGE) else {
-        return Err(Error::AuthenticationFailed(
-            "the peer sent something other than a challenge".into(),
-        ));
+        return Err(Error::AuthenticationFailed {
+            step: HandshakeStep::ReadingChallenge,
+            fault: AuthFault::NotAChallenge,
+        });
     };
-    let answer = answer_to(key, challenge)?;
+    let answer = answer_to(key, challenge).map_err(|fault| Error::AuthenticationFailed {
+        step: HandshakeStep::ReadingChallenge,
+        fault,
+    })?;
     stream
         .send_frame(&answer)
-        .map_err(|err| failed("sending the answer", err))?;
+        .map_err(|err| failed(HandshakeStep::SendingAnswer, err))?;
     let verdict = stream
         .recv_frame(MAX_HANDSHAKE_MESSAGE)
-        .map_err(|err| failed("reading the verdict", err))?;
-    if verdict == WELCOME {
-        Ok(())
+        .map_err(|err| failed(HandshakeStep::ReadingVerdict, err))?;
+    let fault = if verdict == WELCOME {
+        return Ok(());
     } else if verdict == FAILURE {
-        Err(Error::AuthenticationFailed(
-            "the peer refused our answer: the keys differ".into(),
-        ))
+        AuthFault::Refused
     } else {
-        Err(Error::AuthenticationFailed(
-            "the peer sent neither welcome nor failure".into(),
-        ))
-    }
+        AuthFault::NoVerdict
+    };
+    Err(Error::AuthenticationFailed {
+        step: HandshakeStep::ReadingVerdict,
+        fault,
+    })
 }
 
 /// The length of a legacy (Python 3.11 and older) challenge: bare random bytes.
@@ -131,7 +141,7 @@ const LEGACY_ANSWER_LEN: usize = 16;
 
 /// The answer to `challenge` (what followed `#CHALLENGE#`): `{sha256}` and the HMAC-SHA256
 /// of the whole challenge, or for a legacy challenge the bare HMAC-MD5 of it.
-fn answer_to(key: &[u8], challenge: &[u8]) -> Result<Vec<u8>, Error> {
+fn answer_to(key: &[u8], challenge: &[u8]) -> Result<Vec<u8>, AuthFault> {
     if challenge.len() == LEGACY_CHALLENGE_LEN {
         return mac::<Md5>(key, challenge);
     }
@@ -142,38 +152,37 @@ fn answer_to(key: &[u8], challenge: &[u8]) -> Result<Vec<u8>, Error> {
         .strip_prefix(b"{")
         .and_then(|rest| rest.split(|&byte| byte == b'}').next())
         .filter(|name| name.len() < challenge.len() - 1);
-    Err(Error::AuthenticationFailed(match named {
-        Some(name) => format!(
-            "the challenge asks for {:?}, only sha256 (and Python 3.11's legacy MD5) are offered",
-            String::from_utf8_lossy(name)
-        ),
-        None => format!(
-            "a malformed challenge of {} bytes (neither {{sha256}} nor legacy)",
-            challenge.len()
-        ),
-    }))
+    Err(match named {
+        Some(name) => AuthFault::UnsupportedDigest {
+            digest: String::from_utf8_lossy(name).into_owned(),
+        },
+        None => AuthFault::MalformedChallenge {
+            len: challenge.len(),
+        },
+    })
 }
 
 /// Checks `response` to the challenge `message`: `{sha256}` and the right HMAC-SHA256, or
 /// a legacy bare HMAC-MD5 of the right length.
-fn verify(key: &[u8], message: &[u8], response: &[u8]) -> Result<(), String> {
+fn verify(key: &[u8], message: &[u8], response: &[u8]) -> Result<(), AuthFault> {
     let checked = if let Some(tag) = response.strip_prefix(DIGEST_PREFIX) {
         verify_mac::<Sha256>(key, message, tag)
     } else if response.len() == LEGACY_ANSWER_LEN {
         verify_mac::<Md5>(key, message, response)
     } else {
-        return Err("the answer is neither {sha256} nor a legacy HMAC-MD5".into());
+        return Err(AuthFault::MalformedAnswer {
+            len: response.len(),
+        });
     };
-    checked.map_err(|()| "the answer to the challenge is wrong: the keys differ".to_string())
+    checked.map_err(|()| AuthFault::WrongAnswer)
 }
 
-fn mac<D: EagerHash>(key: &[u8], message: &[u8]) -> Result<Vec<u8>, Error>
+fn mac<D: EagerHash>(key: &[u8], message: &[u8]) -> Result<Vec<u8>, AuthFault>
 where
     Hmac<D>: KeyInit + Mac,
 {
     // HMAC takes keys of any length (a long one is hashed): this does not fail.
-    let mut hmac = <Hmac<D> as KeyInit>::new_from_slice(key)
-        .map_err(|err| Error::AuthenticationFailed(format!("unusable key: {err}")))?;
+    let mut hmac = <Hmac<D> as KeyInit>::new_from_slice(key).map_err(|_| AuthFault::UnusableKey)?;
     hmac.update(message);
     Ok(hmac.finalize().into_bytes().to_vec())
 }
@@ -190,13 +199,11 @@ where
     hmac.verify_slice(tag).map_err(|_| ())
 }
 
-fn failed(step: &str, error: Error) -> Error {
-    let reason = match error {
-        Error::TimedOut => format!("{step}: the peer did not answer in time"),
-        Error::MessageTooLarge { len, .. } => {
-            format!("{step}: a handshake message of {len} bytes (at most {MAX_HANDSHAKE_MESSAGE})")
-        }
-        error => format!("{step}: {error}"),
+fn failed(step: HandshakeStep, error: Error) -> Error {
+    let fault = match error {
+        Error::TimedOut => AuthFault::TimedOut,
+        Error::MessageTooLarge { len, max } => AuthFault::MessageTooLarge { len, max },
+        error => AuthFault::Connection(Box::new(error)),
     };
-    Error::AuthenticationFailed(reason)
+    Error::AuthenticationFailed { step, fault }
 }

@@ -70,7 +70,7 @@ impl Client {
     /// let listener = Listener::bind(&"127.0.0.1:0".parse()?, None)?;
     /// let outcome =
     ///     Client::connect_timeout::<u8>(listener.address(), Some(b"key"), Duration::from_millis(50));
-    /// assert!(matches!(outcome, Err(Error::AuthenticationFailed(_))));
+    /// assert!(matches!(outcome, Err(Error::AuthenticationFailed { .. })));
     /// # Ok::<(), mp_ipc::Error>(())
     /// ```
     pub fn connect_timeout<T>(

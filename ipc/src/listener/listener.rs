@@ -146,8 +146,8 @@ impl Listener {
     /// let listener = Listener::bind(&"127.0.0.1:0".parse()?, Some(b"right"))?;
     /// let address = listener.address().clone();
     /// let intruder = std::thread::spawn(move || Client::connect::<u8>(&address, Some(b"wrong")));
-    /// assert!(matches!(listener.accept::<u8>(), Err(Error::AuthenticationFailed(_))));
-    /// assert!(matches!(intruder.join().unwrap(), Err(Error::AuthenticationFailed(_))));
+    /// assert!(matches!(listener.accept::<u8>(), Err(Error::AuthenticationFailed { .. })));
+    /// assert!(matches!(intruder.join().unwrap(), Err(Error::AuthenticationFailed { .. })));
     /// # Ok::<(), mp_ipc::Error>(())
     /// ```
     pub fn accept<T>(&self) -> Result<Connection<T>, Error> {
@@ -224,7 +224,7 @@ impl Listener {
     /// listener.set_handshake_timeout(Duration::from_millis(50));
     /// let Address::Tcp(address) = listener.address() else { unreachable!() };
     /// let _silent = TcpStream::connect(address).unwrap();
-    /// assert!(matches!(listener.accept::<u8>(), Err(Error::AuthenticationFailed(_))));
+    /// assert!(matches!(listener.accept::<u8>(), Err(Error::AuthenticationFailed { .. })));
     /// # Ok::<(), mp_ipc::Error>(())
     /// ```
     pub fn set_handshake_timeout(&mut self, timeout: Duration) {

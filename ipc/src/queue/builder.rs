@@ -83,7 +83,7 @@ impl QueueBuilder {
     ///
     /// ```
     /// let too_large = mp_ipc::QueueBuilder::new().maxsize(usize::MAX).queue::<u8>();
-    /// assert!(matches!(too_large, Err(mp_ipc::Error::InvalidArgument(_))));
+    /// assert!(matches!(too_large, Err(mp_ipc::Error::InvalidArgument { .. })));
     /// ```
     pub fn queue<T: Serialize + DeserializeOwned>(self) -> Result<Queue<T>, Error> {
         Ok(Queue::from_raw(self.create::<T>(Kind::Queue)?))
@@ -114,23 +114,30 @@ impl QueueBuilder {
     /// ```
     pub fn simple_queue<T: Serialize + DeserializeOwned>(self) -> Result<SimpleQueue<T>, Error> {
         if self.maxsize != 0 {
-            return Err(Error::InvalidArgument("a SimpleQueue has no maxsize"));
+            return Err(Error::InvalidArgument {
+                argument: "maxsize",
+                requirement: "a SimpleQueue has no maxsize: leave it at 0",
+            });
         }
         Ok(SimpleQueue::from_raw(self.create::<T>(Kind::Simple)?))
     }
 
     fn create<T>(self, kind: Kind) -> Result<RawQueue, Error> {
         if self.maxsize > MAX_MAXSIZE {
-            return Err(Error::InvalidArgument("maxsize is larger than MAX_MAXSIZE"));
+            return Err(Error::InvalidArgument {
+                argument: "maxsize",
+                requirement: "at most MAX_MAXSIZE",
+            });
         }
         let ring_bytes = self
             .ring_bytes
             .max(MIN_RING_BYTES)
             .checked_next_power_of_two()
             .filter(|bytes| *bytes <= MAX_RING_BYTES)
-            .ok_or(Error::InvalidArgument(
-                "ring_bytes is larger than MAX_RING_BYTES",
-            ))?;
+            .ok_or(Error::InvalidArgument {
+                argument: "ring_bytes",
+                requirement: "at most MAX_RING_BYTES",
+            })?;
         RawQueue::create(kind, ring_bytes, self.maxsize, message_type::<T>())
     }
 }

@@ -12,7 +12,6 @@
 //! written by a buggy or hostile process gives [`Error::CorruptQueue`] or a decode error,
 //! never undefined behaviour or an allocation of a size it chose.
 
-use std::any::type_name;
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -25,7 +24,7 @@ use super::accounts::Take;
 use super::control::{Cursor, STREAM_ABANDONED};
 use super::raw::{Patience, RawQueue};
 use super::record::{self, ABORT, FIRST, HEADER, LAST, MORE, WHOLE};
-use crate::Error;
+use crate::{Error, QueueFault};
 
 /// How long a consumer in the middle of a streamed message waits for the next chunk
 /// before it checks whether the producer died.
@@ -91,10 +90,8 @@ impl RawQueue {
             let (len, tag) = self.read_header(head.pos);
             let size = record::footprint(len as usize)
                 .filter(|size| *size <= available)
-                .ok_or_else(|| {
-                    Error::CorruptQueue(format!(
-                        "a record of {len} bytes runs past the {available} bytes written"
-                    ))
+                .ok_or(Error::CorruptQueue {
+                    fault: QueueFault::RecordPastTail { len, available },
                 })?;
             let payload = head.pos.wrapping_add(HEADER);
             match (tag, stream.as_mut()) {
@@ -119,11 +116,12 @@ impl RawQueue {
                     self.append(received, payload, len)?;
                     if tag == LAST {
                         if received.bytes.len() as u64 != received.total {
-                            return Err(Error::CorruptQueue(format!(
-                                "a streamed message ended after {} of its {} bytes",
-                                received.bytes.len(),
-                                received.total
-                            )));
+                            return Err(Error::CorruptQueue {
+                                fault: QueueFault::StreamCutShort {
+                                    received: received.bytes.len() as u64,
+                                    total: received.total,
+                                },
+                            });
                         }
                         let message = decode_bytes::<T>(&received.bytes);
                         self.commit_taking(head, size, Take::of(&message));
@@ -144,12 +142,14 @@ impl RawQueue {
                     self.commit_taking(head, size, Take::Lost);
                 }
                 (WHOLE | FIRST, Some(_)) => {
-                    return Err(Error::CorruptQueue(
-                        "a new message began inside a streamed one".into(),
-                    ));
+                    return Err(Error::CorruptQueue {
+                        fault: QueueFault::MessageInsideStream,
+                    });
                 }
                 (other, _) => {
-                    return Err(Error::CorruptQueue(format!("unknown record tag {other}")));
+                    return Err(Error::CorruptQueue {
+                        fault: QueueFault::UnknownTag { tag: other },
+                    });
                 }
             }
         }
@@ -296,9 +296,9 @@ impl RawQueue {
     /// allocated for it: the bytes are gathered as they come.
     fn read_stream_total(&self, payload: u32, len: u32) -> Result<u64, Error> {
         if len < 8 {
-            return Err(Error::CorruptQueue(
-                "the first chunk of a streamed message has no length".into(),
-            ));
+            return Err(Error::CorruptQueue {
+                fault: QueueFault::StreamWithoutLength { len },
+            });
         }
         let mut total = [0u8; 8];
         // SAFETY: we hold the consumer lock and the record, checked to lie before the
@@ -306,10 +306,12 @@ impl RawQueue {
         unsafe { self.read_ring(payload, &mut total) };
         let total = u64::from_le_bytes(total);
         if total < u64::from(len - 8) {
-            return Err(Error::CorruptQueue(format!(
-                "a streamed message announces {total} bytes but its first chunk has {}",
-                len - 8
-            )));
+            return Err(Error::CorruptQueue {
+                fault: QueueFault::StreamShorterThanChunk {
+                    total,
+                    chunk: len - 8,
+                },
+            });
         }
         Ok(total)
     }
@@ -318,10 +320,11 @@ impl RawQueue {
     fn append(&self, stream: &mut Stream, pos: u32, len: u32) -> Result<(), Error> {
         let have = stream.bytes.len();
         if have as u64 + u64::from(len) > stream.total {
-            return Err(Error::CorruptQueue(format!(
-                "a streamed message of {} bytes grew past it",
-                stream.total
-            )));
+            return Err(Error::CorruptQueue {
+                fault: QueueFault::StreamOverrun {
+                    total: stream.total,
+                },
+            });
         }
         stream.bytes.resize(have + len as usize, 0);
         // SAFETY: we hold the consumer lock; the chunk lies between the head and the tail
@@ -398,14 +401,5 @@ impl RawQueue {
 
 /// Decodes a whole message, which must use every byte.
 fn decode_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-    let not_a = |why: String| {
-        Error::SharedMem(mp_shared_mem::Error::Decode(format!(
-            "the message is not a {}: {why}",
-            type_name::<T>()
-        )))
-    };
-    mp_wire::decode_bytes::<T>(bytes).map_err(|error| match error {
-        mp_wire::Error::Decode(why) => not_a(why),
-        other => not_a(other.to_string()),
-    })
+    mp_wire::decode_bytes::<T>(bytes).map_err(Error::from)
 }

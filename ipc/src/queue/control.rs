@@ -36,7 +36,7 @@ pub const MIN_RING_BYTES: usize = 4096;
 ///
 /// ```
 /// let too_large = mp_ipc::QueueBuilder::new().ring_bytes(mp_ipc::MAX_RING_BYTES + 1).queue::<u8>();
-/// assert!(matches!(too_large, Err(mp_ipc::Error::InvalidArgument(_))));
+/// assert!(matches!(too_large, Err(mp_ipc::Error::InvalidArgument { .. })));
 /// ```
 pub const MAX_RING_BYTES: usize = 1 << 30;
 /// The ring of a queue built without [`ring_bytes`](crate::QueueBuilder::ring_bytes):

@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::control::{Cursor, STREAM_ABANDONED, STREAM_FINISHING, STREAM_NONE, STREAM_OPEN};
 use super::raw::{Patience, RawQueue};
 use super::record::{self, ABORT, FIRST, HEADER, LAST, MORE, WHOLE};
-use crate::Error;
+use crate::{Error, QueueFault};
 use mp_sys::futex;
 
 /// Room a streaming producer always leaves free, so that it (or whoever takes its lock
@@ -367,9 +367,9 @@ impl RawQueue {
     fn write_abort(&self) -> Result<(), Error> {
         let tail = Cursor::unpack(self.control().tail.0.tail.load(Ordering::Relaxed));
         if self.free_space(tail.pos, true)? < HEADER {
-            return Err(Error::CorruptQueue(
-                "no room left for the abort record of a stream".into(),
-            ));
+            return Err(Error::CorruptQueue {
+                fault: QueueFault::NoRoomForAbort,
+            });
         }
         // We hold the producer lock and at least 8 bytes from the tail are free.
         self.write_header(tail.pos, 0, ABORT);

@@ -10,7 +10,7 @@ use mp_shared_mem::Segment;
 use mp_sync::{Lock, LockGuard, TryLockError};
 
 use super::control::{Control, Cursor, DATA_OFFSET, Kind, MAGIC, VERSION, Wake, type_hash};
-use crate::Error;
+use crate::{Error, QueueFault};
 use mp_sys::futex;
 use mp_sys::{Backoff, BackoffPolicy, Deadline};
 
@@ -145,36 +145,52 @@ impl RawQueue {
         wanted: Kind,
         type_name: &str,
     ) -> Result<Self, Error> {
-        let corrupt = |why: &str| Error::CorruptQueue(format!("not a queue segment: {why}"));
+        let corrupt = |fault| Error::CorruptQueue { fault };
         if segment.size() < DATA_OFFSET + super::control::MIN_RING_BYTES {
-            return Err(corrupt("too small"));
+            return Err(corrupt(QueueFault::TooSmall {
+                size: segment.size(),
+            }));
         }
         // SAFETY: the segment is mapped, page-aligned and longer than the control block;
         // every field of `Control` is an atomic (or a lock made of one), valid for any bit
         // pattern, so viewing these bytes as a `Control` is sound whatever they hold.
         let control = unsafe { &*segment.as_ptr().cast::<Control>() };
         let id = &control.identity.0;
-        if id.magic.load(Ordering::Acquire) != MAGIC {
-            return Err(corrupt("no queue magic number"));
+        let magic = id.magic.load(Ordering::Acquire);
+        if magic != MAGIC {
+            return Err(corrupt(QueueFault::BadMagic { found: magic }));
         }
-        if id.version.load(Ordering::Relaxed) != VERSION {
-            return Err(corrupt("made by another version of mp-ipc"));
+        let version = id.version.load(Ordering::Relaxed);
+        if version != VERSION {
+            return Err(corrupt(QueueFault::OtherVersion {
+                found: version,
+                expected: VERSION,
+            }));
         }
-        let ring_bytes = usize::try_from(id.ring_bytes.load(Ordering::Relaxed))
-            .map_err(|_| corrupt("ring size"))?;
+        let recorded_ring = id.ring_bytes.load(Ordering::Relaxed);
+        let ring_fault = QueueFault::RingSize {
+            ring_bytes: recorded_ring,
+            segment: segment.size(),
+        };
+        let ring_bytes = usize::try_from(recorded_ring).map_err(|_| corrupt(ring_fault))?;
         if !ring_bytes.is_power_of_two()
             || !(super::control::MIN_RING_BYTES..=super::control::MAX_RING_BYTES)
                 .contains(&ring_bytes)
             || segment.size() != DATA_OFFSET + ring_bytes
         {
-            return Err(corrupt("the ring size does not match the segment"));
+            return Err(corrupt(ring_fault));
         }
-        let maxsize = usize::try_from(id.maxsize.load(Ordering::Relaxed))
+        let recorded_maxsize = id.maxsize.load(Ordering::Relaxed);
+        let maxsize = usize::try_from(recorded_maxsize)
             .ok()
             .filter(|m| *m <= super::control::MAX_MAXSIZE)
-            .ok_or_else(|| corrupt("maxsize out of range"))?;
-        let found_kind = Kind::from_raw(id.kind.load(Ordering::Relaxed))
-            .ok_or_else(|| corrupt("unknown kind"))?;
+            .ok_or(corrupt(QueueFault::MaxsizeOutOfRange {
+                maxsize: recorded_maxsize,
+            }))?;
+        let recorded_kind = id.kind.load(Ordering::Relaxed);
+        let found_kind = Kind::from_raw(recorded_kind).ok_or(corrupt(QueueFault::UnknownKind {
+            kind: recorded_kind,
+        }))?;
         if !accepted.contains(&found_kind)
             || id.type_hash.load(Ordering::Relaxed) != type_hash(type_name)
         {
@@ -200,9 +216,15 @@ impl RawQueue {
         maxsize: usize,
         kind: Kind,
     ) -> Result<Self, Error> {
-        let too_big = || Error::InvalidArgument("the ring or maxsize is too large");
-        let control = NonNull::new(segment.as_ptr().cast::<Control>())
-            .ok_or(Error::InvalidArgument("the segment has no mapping"))?;
+        let too_big = || Error::InvalidArgument {
+            argument: "ring_bytes",
+            requirement: "the ring and maxsize must fit in 32 bits",
+        };
+        let control =
+            NonNull::new(segment.as_ptr().cast::<Control>()).ok_or(Error::InvalidArgument {
+                argument: "segment",
+                requirement: "a queue needs a mapped segment",
+            })?;
         // SAFETY: the segment is `DATA_OFFSET + ring_bytes` bytes long (checked by both
         // callers), so the data pointer stays inside the mapping.
         let data = unsafe { control.cast::<u8>().add(DATA_OFFSET) };
@@ -277,10 +299,12 @@ impl RawQueue {
     pub(crate) fn used(&self, head_pos: u32, tail_pos: u32) -> Result<u32, Error> {
         let used = tail_pos.wrapping_sub(head_pos);
         if used > self.ring_bytes || !used.is_multiple_of(8) {
-            return Err(Error::CorruptQueue(format!(
-                "the cursors are {used} bytes apart in a ring of {}",
-                self.ring_bytes
-            )));
+            return Err(Error::CorruptQueue {
+                fault: QueueFault::CursorsApart {
+                    used,
+                    ring_bytes: self.ring_bytes,
+                },
+            });
         }
         Ok(used)
     }

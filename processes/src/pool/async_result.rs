@@ -63,8 +63,8 @@ impl TaskError for Error {
         Error::TimedOut
     }
 
-    fn taken() -> Self {
-        Error::ResultTaken
+    fn already_taken() -> Self {
+        Error::AlreadyTaken
     }
 
     /// The pool let go of a task it had sent to a worker without an outcome: it was

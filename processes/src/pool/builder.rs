@@ -96,7 +96,7 @@ impl PoolBuilder {
     /// ```
     /// use mp_processes::{Error, Pool};
     ///
-    /// assert!(matches!(Pool::builder().processes(0).build(), Err(Error::InvalidArgument(_))));
+    /// assert!(matches!(Pool::builder().processes(0).build(), Err(Error::InvalidArgument { .. })));
     /// ```
     pub fn processes(mut self, processes: usize) -> Self {
         self.processes = Some(processes);
@@ -202,19 +202,22 @@ impl PoolBuilder {
     pub(crate) fn into_config(self) -> Result<Config, Error> {
         let processes = self.processes.unwrap_or_else(crate::cpu::cpu_count);
         if processes == 0 {
-            return Err(Error::InvalidArgument(
-                "a pool needs at least one process".into(),
-            ));
+            return Err(Error::InvalidArgument {
+                argument: "processes",
+                requirement: "a pool needs at least one worker",
+            });
         }
         if self.max_tasks == Some(0) {
-            return Err(Error::InvalidArgument(
-                "maxtasksperchild must be at least 1".into(),
-            ));
+            return Err(Error::InvalidArgument {
+                argument: "maxtasksperchild",
+                requirement: "at least 1",
+            });
         }
         if self.timeout == Some(Duration::ZERO) {
-            return Err(Error::InvalidArgument(
-                "a task timeout must be longer than zero".into(),
-            ));
+            return Err(Error::InvalidArgument {
+                argument: "timeout",
+                requirement: "longer than zero",
+            });
         }
         Ok(Config {
             processes,

@@ -76,7 +76,7 @@ impl<R> Collected<R> {
                 return Err(failures
                     .remove(&index)
                     .or_else(|| failures.pop_first().map(|(_, error)| error))
-                    .unwrap_or(Error::ResultTaken));
+                    .unwrap_or(Error::AlreadyTaken));
             };
             if outcomes.others.is_empty() {
                 // Every item returned: the values move over in one piece.
@@ -89,7 +89,7 @@ impl<R> Collected<R> {
                     ItemOutcome::Returned(value) => values.push(value),
                     ItemOutcome::Panicked(report) => return Err(report.into_error(worker)),
                     ItemOutcome::Skipped => {
-                        return Err(failures.remove(&index).unwrap_or(Error::ResultTaken));
+                        return Err(failures.remove(&index).unwrap_or(Error::AlreadyTaken));
                     }
                 }
                 index += 1;
@@ -114,7 +114,7 @@ impl<R: DeserializeOwned + Send + 'static> Sink for CollectedChunk<R> {
             outcomes
                 .check(self.len)
                 .map(|()| outcomes)
-                .map_err(|reason| Error::Transfer(mp_shared_mem::Error::Decode(reason)))
+                .map_err(|fault| Error::Protocol { fault })
         });
         match checked {
             Ok(outcomes) => self.results.settle(|state| {

@@ -25,7 +25,7 @@ use super::sink::Sink;
 use super::state::Task;
 use super::submit::submit_tasks;
 use super::worker::entry_of;
-use crate::error::Error;
+use crate::error::{Error, ProtocolFault};
 use crate::target::{Stateless, Target};
 
 /// One task (one item, or a chunk of a map) whose function and arguments are encoded:
@@ -342,7 +342,7 @@ impl EncodedOutcomes {
                 let outcomes: Outcomes<R> = mp_wire::decode(&reply, Vec::new())?;
                 outcomes
                     .check(len)
-                    .map_err(|reason| Error::Transfer(mp_shared_mem::Error::Decode(reason)))?;
+                    .map_err(|fault| Error::Protocol { fault })?;
                 for (index, outcome) in outcomes.into_items().enumerate() {
                     results.push(match outcome {
                         ItemOutcome::Returned(value) => Ok(value),
@@ -352,17 +352,16 @@ impl EncodedOutcomes {
                             location: report.location,
                             backtrace: report.backtrace,
                         }),
-                        ItemOutcome::Skipped => Err(failed_at(index).ok_or_else(|| {
-                            missing(format!("call {index} was skipped but no failure says why"))
-                        })?),
+                        ItemOutcome::Skipped => Err(failed_at(index)
+                            .ok_or(missing(ProtocolFault::SkippedWithoutFailure { index }))?),
                     });
                 }
             }
             None => {
                 for index in 0..len {
-                    results.push(Err(failed_at(index).ok_or_else(|| {
-                        missing(format!("no reply and no failure for call {index}"))
-                    })?));
+                    results.push(Err(
+                        failed_at(index).ok_or(missing(ProtocolFault::NoOutcome { index }))?
+                    ));
                 }
             }
         }
@@ -390,8 +389,8 @@ impl EncodedOutcomes {
     }
 }
 
-fn missing(reason: String) -> Error {
-    Error::Transfer(mp_shared_mem::Error::Decode(reason))
+fn missing(fault: ProtocolFault) -> Error {
+    Error::Protocol { fault }
 }
 
 impl Pool {

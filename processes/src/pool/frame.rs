@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::ArgumentsFault;
+use crate::error::ProtocolFault;
 use crate::wire::PanicReport;
 
 /// The largest frame either side accepts (1 GiB): a corrupt length cannot make the
@@ -40,7 +42,7 @@ pub(crate) enum Reply {
         /// The task.
         id: u64,
         /// Why.
-        reason: String,
+        fault: ArgumentsFault,
     },
     /// The items of task `id` ran, but their results could not be sent.
     Unsendable {
@@ -100,18 +102,18 @@ impl<R> Outcomes<R> {
 
     /// Whether these are the outcomes of exactly `len` items (a reply from a worker is
     /// checked before it is believed).
-    pub(crate) fn check(&self, len: usize) -> Result<(), String> {
+    pub(crate) fn check(&self, len: usize) -> Result<(), ProtocolFault> {
         let increasing = self.others.windows(2).all(|pair| pair[0].0 < pair[1].0);
         let in_range = self
             .others
             .last()
             .is_none_or(|(index, _)| (*index as usize) < len);
         if self.values.len() + self.others.len() != len || !increasing || !in_range {
-            return Err(format!(
-                "a reply of {} values and {} other outcomes for {len} items",
-                self.values.len(),
-                self.others.len()
-            ));
+            return Err(ProtocolFault::OutcomeCount {
+                values: self.values.len(),
+                others: self.others.len(),
+                items: len,
+            });
         }
         Ok(())
     }

@@ -329,7 +329,7 @@ impl Pool {
     ///
     /// let pool = Pool::new(2)?;
     /// assert_eq!(pool.chunked(3).map(|n: u32| n * n, 1..=4)?, [1, 4, 9, 16]);
-    /// assert!(matches!(pool.chunked(0).map(|n: u32| n, 0..1), Err(Error::InvalidArgument(_))));
+    /// assert!(matches!(pool.chunked(0).map(|n: u32| n, 0..1), Err(Error::InvalidArgument { .. })));
     /// # Ok::<(), Error>(())
     /// ```
     pub fn chunked(&self, chunksize: usize) -> Chunked<'_> {

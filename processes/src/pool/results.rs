@@ -102,12 +102,12 @@ impl<R> MapResults<R> {
         for index in first..end {
             match state.slots[index].take() {
                 Some(result) => into.push_back(result),
-                None if index == first => into.push_back(Err(Error::ResultTaken)),
+                None if index == first => into.push_back(Err(Error::AlreadyTaken)),
                 None => break,
             }
         }
         if first >= state.slots.len() {
-            into.push_back(Err(Error::ResultTaken));
+            into.push_back(Err(Error::AlreadyTaken));
         }
     }
 
@@ -126,7 +126,7 @@ impl<R> MapResults<R> {
                 }
             }
             if *pending == 0 || arrivals.is_none() {
-                return Err(Error::ResultTaken);
+                return Err(Error::AlreadyTaken);
             }
             self.arrived.wait(&mut state);
         }

@@ -42,7 +42,7 @@ pub(crate) fn decode_outcomes<R: DeserializeOwned>(
     let decoded: Outcomes<R> = mp_wire::decode(outcomes, fds)?;
     decoded
         .check(len)
-        .map_err(|reason| Error::Transfer(mp_shared_mem::Error::Decode(reason)))?;
+        .map_err(|fault| Error::Protocol { fault })?;
     Ok(decoded
         .into_items()
         .map(|outcome| match outcome {

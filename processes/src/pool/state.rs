@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use super::frame::{Reply, TaskHead};
 use super::sink::Sink;
 use super::slot::{Slot, now_ns};
-use crate::error::Error;
+use crate::error::{BrokenCause, Error, ProtocolFault};
 use crate::handle::ProcessHandle;
 
 /// How many times a task goes back to the backlog because the worker it was sent to
@@ -91,8 +91,8 @@ pub(crate) enum Phase {
     Closed,
     /// `terminate()`: the workers were killed, the unfinished tasks failed.
     Terminated,
-    /// The pool cannot work (its initializer fails); the tasks failed with this reason.
-    Broken(String),
+    /// The pool cannot work (its initializer fails); the tasks failed with this cause.
+    Broken(BrokenCause),
 }
 
 /// What to tell a sink, done outside the lock (sinks may run user callbacks).
@@ -134,11 +134,10 @@ impl Delivery {
                     sink.deliver(outcomes, fds, &worker);
                 }));
                 if let Err(payload) = delivered {
-                    let reason = format!(
-                        "decoding the results panicked: {}",
-                        panic_message(&*payload)
-                    );
-                    sink.fail_rest(Error::Transfer(mp_shared_mem::Error::Decode(reason)), &[]);
+                    let error = Error::ResultDecodePanicked {
+                        message: panic_message(&*payload),
+                    };
+                    sink.fail_rest(error, &[]);
                 }
             }
             Delivery::ItemFailed { sink, index, error } => sink.fail_item(index, error),
@@ -292,8 +291,10 @@ impl State {
         let (reply, rest) = match postcard::take_from_bytes::<Reply>(&bytes) {
             Ok((reply, rest)) => (reply, rest.len()),
             Err(err) => {
-                let error = mp_shared_mem::Error::Decode(format!("a corrupt reply: {err}"));
-                return self.kill_for(at, Error::Transfer(error));
+                let fault = ProtocolFault::CorruptReply {
+                    detail: err.to_string(),
+                };
+                return self.kill_for(at, Error::Protocol { fault });
             }
         };
         let offset = bytes.len() - rest;
@@ -303,11 +304,11 @@ impl State {
                 self.early_deaths = 0;
             }
             Reply::InitFailed(message) => {
-                let reason = format!(
-                    "the initializer panicked in {}: {message}",
-                    self.workers[at].link.name()
-                );
-                self.break_down(reason, out);
+                let cause = BrokenCause::InitializerPanicked {
+                    worker: self.workers[at].link.name().to_owned(),
+                    message,
+                };
+                self.break_down(cause, out);
             }
             Reply::Results { id } => {
                 if let Some(task) = self.answered(at, id) {
@@ -320,9 +321,12 @@ impl State {
                     });
                 }
             }
-            Reply::BadArgs { id, reason } => {
+            Reply::BadArgs { id, fault } => {
                 if let Some(task) = self.answered(at, id) {
-                    let error = Error::Transfer(mp_shared_mem::Error::Decode(reason));
+                    let error = Error::ArgumentsNotDecoded {
+                        worker: link.name().to_owned(),
+                        fault,
+                    };
                     out.push(rest_failed(task, error));
                 }
             }
@@ -375,11 +379,11 @@ impl State {
         {
             self.early_deaths += 1;
             if self.early_deaths >= MAX_EARLY_DEATHS {
-                let why = death.map_or_else(|| "it exited".to_owned(), |error| error.to_string());
-                let reason = format!(
-                    "{MAX_EARLY_DEATHS} workers in a row died before they were ready (last: {why})"
-                );
-                return self.break_down(reason, out);
+                let cause = BrokenCause::WorkersDiedEarly {
+                    count: MAX_EARLY_DEATHS,
+                    last: death.map(|error| Box::new(error.clone())),
+                };
+                return self.break_down(cause, out);
             }
         }
         let Some(id) = worker.task else {
@@ -555,10 +559,10 @@ impl State {
         }
     }
 
-    fn break_down(&mut self, reason: String, out: &mut Vec<Delivery>) {
-        tracing::debug!(%reason, "pool: broken");
-        self.phase = Phase::Broken(reason.clone());
-        self.shut_down(Error::PoolBroken(reason), out);
+    fn break_down(&mut self, cause: BrokenCause, out: &mut Vec<Delivery>) {
+        tracing::debug!(%cause, "pool: broken");
+        self.phase = Phase::Broken(cause.clone());
+        self.shut_down(Error::PoolBroken { cause }, out);
     }
 
     fn kill_for(&mut self, at: usize, error: Error) {
@@ -579,10 +583,10 @@ impl State {
 
 /// The frame of a task again, with a new skip list.
 fn reframe(frame: &[u8], skip: &[u32]) -> Result<Vec<u8>, Error> {
-    let corrupt = |err: postcard::Error| {
-        Error::Transfer(mp_shared_mem::Error::Encode(format!(
-            "cannot rebuild a task's frame: {err}"
-        )))
+    let corrupt = |err: postcard::Error| Error::Protocol {
+        fault: ProtocolFault::TaskFrame {
+            detail: err.to_string(),
+        },
     };
     let (mut head, items) = postcard::take_from_bytes::<TaskHead>(frame).map_err(corrupt)?;
     head.skip = skip.to_vec();
@@ -672,7 +676,15 @@ mod tests {
         state.on_death(&link, death, &mut out);
         out.into_iter().for_each(Delivery::run);
         let error = result.get_timeout(Duration::from_secs(30)).unwrap_err();
-        assert!(matches!(error, Error::Transfer(_)), "{error:?}");
+        assert!(
+            matches!(
+                error,
+                Error::Protocol {
+                    fault: ProtocolFault::CorruptReply { .. }
+                }
+            ),
+            "{error:?}"
+        );
         assert!(state.links().is_empty());
         assert_eq!(state.replacements_needed(1), 1);
     }

@@ -152,7 +152,11 @@ pub(super) fn submit_tasks(inner: &Inner, tasks: Vec<(u64, Task)>) -> Result<(),
     let mut state = inner.state.lock();
     match &state.phase {
         Phase::Running => {}
-        Phase::Broken(reason) => return Err(Error::PoolBroken(reason.clone())),
+        Phase::Broken(cause) => {
+            return Err(Error::PoolBroken {
+                cause: cause.clone(),
+            });
+        }
         Phase::Closed | Phase::Terminated => return Err(Error::PoolClosed),
     }
     for (id, task) in tasks {
@@ -169,9 +173,10 @@ pub(super) fn submit_tasks(inner: &Inner, tasks: Vec<(u64, Task)>) -> Result<(),
 
 pub(super) fn check_chunksize(chunksize: usize) -> Result<(), Error> {
     if chunksize == 0 {
-        return Err(Error::InvalidArgument(
-            "chunksize must be at least 1".into(),
-        ));
+        return Err(Error::InvalidArgument {
+            argument: "chunksize",
+            requirement: "at least 1",
+        });
     }
     Ok(())
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use super::frame::MAX_FRAME_LEN;
 use super::shared::Inner;
 use super::state::{Link, Phase, deliver};
-use crate::error::Error;
+use crate::error::{BrokenCause, Error};
 
 /// How long the supervisor waits for a dead worker's exit status.
 const REAP_PATIENCE: Duration = Duration::from_secs(5);
@@ -44,13 +44,15 @@ pub(crate) fn supervise(inner: Arc<Inner>) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| run(&inner))) {
         // A bug here must not leave anyone waiting for ever: every task fails, every
         // worker is killed and reaped.
-        let reason = format!("its supervisor panicked: {}", panic_message(&*payload));
-        tracing::debug!(%reason, "pool supervisor panicked");
+        let cause = BrokenCause::SupervisorPanicked {
+            message: panic_message(&*payload),
+        };
+        tracing::debug!(%cause, "pool supervisor panicked");
         let mut deliveries = Vec::new();
         let links = {
             let mut state = inner.state.lock();
-            state.phase = Phase::Broken(reason.clone());
-            state.shut_down(Error::PoolBroken(reason), &mut deliveries);
+            state.phase = Phase::Broken(cause.clone());
+            state.shut_down(Error::PoolBroken { cause }, &mut deliveries);
             state.links()
         };
         deliver(deliveries);

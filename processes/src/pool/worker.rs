@@ -12,6 +12,7 @@ use super::channel::Channel;
 use super::frame::{ItemOutcome, MAX_FRAME_LEN, Outcomes, Reply, TaskHead};
 use super::slot::Slot;
 use crate::child::run::conjure;
+use crate::error::ArgumentsFault;
 use crate::target::Target;
 use crate::wire;
 
@@ -115,16 +116,17 @@ where
         Ok(Err(err)) => {
             return failure(Reply::BadArgs {
                 id: head.id,
-                reason: format!("the task's arguments could not be decoded: {err}"),
+                fault: ArgumentsFault::Undecodable {
+                    detail: err.to_string(),
+                },
             });
         }
         Err(payload) => {
             return failure(Reply::BadArgs {
                 id: head.id,
-                reason: format!(
-                    "decoding the task's arguments panicked: {}",
-                    panic_message(&*payload)
-                ),
+                fault: ArgumentsFault::Panicked {
+                    message: panic_message(&*payload),
+                },
             });
         }
     };

@@ -87,7 +87,9 @@
 //! # Ok::<(), mp_shared_mem::Error>(())
 //! ```
 
-pub use mp_wire::{Fd, ReceivedFd, deserialize_fd, reject, serialize_fd};
+pub use mp_wire::{
+    DecodeFault, EncodeFault, Fd, FrameFault, ReceivedFd, deserialize_fd, reject, serialize_fd,
+};
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 

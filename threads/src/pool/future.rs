@@ -81,7 +81,7 @@ impl TaskError for Error {
         Error::TimedOut
     }
 
-    fn taken() -> Self {
+    fn already_taken() -> Self {
         Error::AlreadyTaken
     }
 

@@ -137,17 +137,20 @@ impl ThreadPoolBuilder {
     }
 
     /// Makes the pool; no worker starts until the first task is submitted.
-    /// Fails with [`Error::NoWorkers`] for `max_workers(0)`.
+    /// Fails with [`Error::InvalidArgument`] for `max_workers(0)`.
     ///
     /// ```
     /// use mp_threads::{Error, ThreadPool};
     ///
-    /// assert!(matches!(ThreadPool::builder().max_workers(0).build(), Err(Error::NoWorkers)));
+    /// assert!(matches!(ThreadPool::builder().max_workers(0).build(), Err(Error::InvalidArgument { .. })));
     /// ```
     pub fn build(self) -> Result<ThreadPool, Error> {
         let max_workers = self.max_workers.unwrap_or_else(default_max_workers);
         if max_workers == 0 {
-            return Err(Error::NoWorkers);
+            return Err(Error::InvalidArgument {
+                argument: "max_workers",
+                requirement: "a pool needs at least one worker",
+            });
         }
         let name_prefix = self.thread_name_prefix.unwrap_or_else(|| {
             format!(
@@ -174,14 +177,14 @@ impl ThreadPoolBuilder {
 
 impl ThreadPool {
     /// A pool of at most `max_workers` threads (Python's
-    /// `ThreadPoolExecutor(max_workers=n)`). Zero is [`Error::NoWorkers`].
+    /// `ThreadPoolExecutor(max_workers=n)`). Zero is [`Error::InvalidArgument`].
     ///
     /// ```
     /// use mp_threads::{Error, ThreadPool};
     ///
     /// let pool = ThreadPool::new(4)?;
     /// assert_eq!(pool.max_workers(), 4);
-    /// assert!(matches!(ThreadPool::new(0), Err(Error::NoWorkers)));
+    /// assert!(matches!(ThreadPool::new(0), Err(Error::InvalidArgument { .. })));
     /// # Ok::<(), Error>(())
     /// ```
     pub fn new(max_workers: usize) -> Result<ThreadPool, Error> {
@@ -223,7 +226,7 @@ impl ThreadPool {
     }
 
     /// Schedules `function(args...)` and returns its [`Future`] (Python's
-    /// `submit(fn, *args)`). Fails with [`Error::PoolShutDown`] after
+    /// `submit(fn, *args)`). Fails with [`Error::PoolClosed`] after
     /// [`shutdown`](ThreadPool::shutdown), or [`Error::Spawn`] if the pool has
     /// no worker yet and the OS refuses to start one.
     ///
@@ -339,7 +342,7 @@ impl ThreadPool {
         Map::start(|job| self.send(job), function, items, deadline)
     }
 
-    /// Stops accepting tasks (later submits fail with [`Error::PoolShutDown`]);
+    /// Stops accepting tasks (later submits fail with [`Error::PoolClosed`]);
     /// Python's `shutdown(wait, cancel_futures)`.
     ///
     /// With `cancel_futures`, queued tasks that no worker has started are
@@ -354,7 +357,7 @@ impl ThreadPool {
     /// let future = pool.submit(|| 10, ())?;
     /// pool.shutdown(true, false);
     /// assert_eq!(future.result()?, 10);
-    /// assert!(matches!(pool.submit(|| 11, ()), Err(Error::PoolShutDown)));
+    /// assert!(matches!(pool.submit(|| 11, ()), Err(Error::PoolClosed)));
     /// # Ok::<(), Error>(())
     /// ```
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
@@ -401,14 +404,14 @@ impl ThreadPool {
         // check and the send, so no task is ever stranded in a closed pool.
         let sender = self.shared.sender.read();
         let Some(channel) = sender.as_ref() else {
-            return Err(Error::PoolShutDown);
+            return Err(Error::PoolClosed);
         };
         // The first worker starts before the task is queued, so a pool that
         // cannot start any thread refuses the task instead of stranding it.
         if self.shared.spawned.load(Ordering::Acquire) == 0 {
             self.start_worker_if(|_| true)?;
         }
-        channel.send(job).map_err(|_| Error::PoolShutDown)?;
+        channel.send(job).map_err(|_| Error::PoolClosed)?;
         self.adjust_worker_count();
         Ok(())
     }

@@ -8,7 +8,7 @@
 use std::cell::RefCell;
 use std::os::fd::OwnedFd;
 
-use crate::Error;
+use crate::{DecodeFault, Error};
 
 pub(super) enum Table {
     /// Descriptors collected while serializing, in index order.
@@ -90,29 +90,22 @@ pub(super) fn push_fd(fd: OwnedFd) -> Result<u32, String> {
 }
 
 /// Takes descriptor `index` out of the innermost decoding table.
-pub(super) fn take_fd(index: u32) -> Result<OwnedFd, String> {
-    const OUTSIDE_DECODE: &str = "a handle that owns a file descriptor can only be \
-         deserialized by mp_wire::decode (also mp_shared_mem::transfer::decode), given the \
-         descriptors that came with the bytes";
+pub(super) fn take_fd(index: u32) -> Result<OwnedFd, DecodeFault> {
     FRAMES
         .try_with(|frames| match frames.borrow_mut().last_mut() {
             Some(Frame {
                 table: Table::Decoding(fds),
                 ..
             }) => {
-                let count = fds.len();
+                let received = fds.len();
                 match fds.get_mut(index as usize) {
-                    None => Err(format!(
-                        "the bytes refer to file descriptor #{index}, but {count} came with them"
-                    )),
-                    Some(slot) => slot.take().ok_or_else(|| {
-                        format!("file descriptor #{index} is claimed twice by the bytes")
-                    }),
+                    None => Err(DecodeFault::MissingFd { index, received }),
+                    Some(slot) => slot.take().ok_or(DecodeFault::FdClaimedTwice { index }),
                 }
             }
-            _ => Err(OUTSIDE_DECODE.to_string()),
+            _ => Err(DecodeFault::NoSideTable),
         })
-        .unwrap_or_else(|_| Err(OUTSIDE_DECODE.to_string()))
+        .unwrap_or(Err(DecodeFault::NoSideTable))
 }
 
 /// Records the first precise error of the innermost `encode`/`decode`, if any.

@@ -8,7 +8,7 @@ use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::context;
-use crate::Error;
+use crate::{DecodeFault, Error};
 
 /// Serializes a descriptor with the side table: a duplicate goes into the side table of the
 /// [`encode`](super::encode) in progress, and its index into the bytes. Fits
@@ -74,7 +74,14 @@ where
 /// ```
 pub fn deserialize_fd<'de, D: Deserializer<'de>>(deserializer: D) -> Result<OwnedFd, D::Error> {
     let index = u32::deserialize(deserializer)?;
-    context::take_fd(index).map_err(reject)
+    context::take_fd(index).map_err(|fault| {
+        let message = fault.to_string();
+        context::record_failure(Error::Decode {
+            type_name: "",
+            fault,
+        });
+        <D::Error as serde::de::Error>::custom(message)
+    })
 }
 
 /// A borrowed descriptor that serializes with the side table (see [`serialize_fd`]).
@@ -161,13 +168,22 @@ impl<'de> Deserialize<'de> for ReceivedFd {
 /// }
 ///
 /// let (bytes, fds) = mp_wire::encode(&3u32)?;
-/// let err = mp_wire::decode::<Even>(&bytes, fds).err();
-/// assert_eq!(err.map(|e| e.to_string()).as_deref(), Some("cannot decode: 3 is odd"));
+/// match mp_wire::decode::<Even>(&bytes, fds) {
+///     Err(mp_wire::Error::Decode { fault: mp_wire::DecodeFault::Refused { detail }, .. }) => {
+///         assert_eq!(detail, "3 is odd");
+///     }
+///     other => panic!("{:?}", other.err()),
+/// }
 /// # Ok::<(), mp_wire::Error>(())
 /// ```
 pub fn reject<E: serde::de::Error>(reason: impl fmt::Display) -> E {
     let message = reason.to_string();
-    context::record_failure(Error::Decode(message.clone()));
+    context::record_failure(Error::Decode {
+        type_name: "",
+        fault: DecodeFault::Refused {
+            detail: message.clone(),
+        },
+    });
     E::custom(message)
 }
 
@@ -204,6 +220,9 @@ where
     D: serde::de::Error,
 {
     let message = error.to_string();
-    context::record_failure(Error::Rejected(std::sync::Arc::new(error)));
+    context::record_failure(Error::Rejected {
+        type_name: "",
+        cause: std::sync::Arc::new(error),
+    });
     D::custom(message)
 }

@@ -63,7 +63,9 @@ use std::os::fd::OwnedFd;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::Error;
+use std::any::type_name;
+
+use crate::{DecodeFault, EncodeFault, Error};
 use context::{Scope, Table};
 use format_error::FormatError;
 use reader::PostcardReader;
@@ -95,8 +97,14 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<(Vec<u8>, Vec<OwnedFd>
             tracing::trace!(bytes = bytes.len(), fds = fds.len(), "encoded");
             Ok((bytes, fds))
         }
-        (Ok(_), Table::Decoding(_)) => Err(Error::Encode("the side table changed kind".into())),
-        (Err(err), _) => Err(failure.unwrap_or_else(|| Error::Encode(err.to_string()))),
+        (Ok(_), Table::Decoding(_)) => Err(Error::Encode {
+            type_name: type_name::<T>(),
+            fault: EncodeFault::SideTableLost,
+        }),
+        (Err(err), _) => Err(match failure {
+            Some(failure) => failure.for_type(type_name::<T>()),
+            None => unserializable::<T>(err),
+        }),
     }
 }
 
@@ -112,7 +120,7 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<(Vec<u8>, Vec<OwnedFd>
 /// use mp_wire::Error;
 ///
 /// let (bytes, fds) = mp_wire::encode(&7u32)?;
-/// assert!(matches!(mp_wire::decode::<String>(&bytes, fds), Err(Error::Decode(_))));
+/// assert!(matches!(mp_wire::decode::<String>(&bytes, fds), Err(Error::Decode { .. })));
 /// # Ok::<(), Error>(())
 /// ```
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T, Error> {
@@ -122,22 +130,26 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T,
     let (table, failure) = scope.leave();
     let (value, rest) = match result {
         Ok(decoded) => decoded,
-        Err(err) => return Err(failure.unwrap_or_else(|| Error::Decode(err.to_string()))),
+        Err(err) => {
+            return Err(match failure {
+                Some(failure) => failure.for_type(type_name::<T>()),
+                None => malformed::<T>(err),
+            });
+        }
     };
     if !rest.is_empty() {
-        return Err(Error::Decode(format!(
-            "{} bytes left over after the value",
-            rest.len()
-        )));
+        return Err(decode_fault::<T>(DecodeFault::TrailingBytes {
+            left: rest.len(),
+        }));
     }
     let unclaimed = match &table {
         Table::Decoding(fds) => fds.iter().filter(|fd| fd.is_some()).count(),
         Table::Encoding(_) => 0,
     };
     if unclaimed > 0 {
-        return Err(Error::Decode(format!(
-            "{unclaimed} file descriptors came with the message but no handle claimed them"
-        )));
+        return Err(decode_fault::<T>(DecodeFault::UnclaimedFds {
+            count: unclaimed,
+        }));
     }
     Ok(value)
 }
@@ -159,7 +171,7 @@ pub fn encode_bytes_into<T: Serialize + ?Sized>(
 ) -> Result<(), Error> {
     value
         .serialize(&mut PostcardWriter::new(buffer))
-        .map_err(|err| Error::Encode(err.to_string()))
+        .map_err(unserializable::<T>)
 }
 
 /// Writes the postcard bytes of `value` to the start of `slice` and returns how many there
@@ -184,7 +196,7 @@ pub fn encode_bytes_into_slice<T: Serialize + ?Sized>(
     match value.serialize(&mut PostcardWriter::new(&mut output)) {
         Ok(()) => Ok(Some(output.written)),
         Err(_) if output.overflowed => Ok(None),
-        Err(err) => Err(Error::Encode(err.to_string())),
+        Err(err) => Err(unserializable::<T>(err)),
     }
 }
 
@@ -201,11 +213,33 @@ pub fn encode_bytes_into_slice<T: Serialize + ?Sized>(
 /// ```
 pub fn decode_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let mut reader = PostcardReader::new(bytes);
-    let value = T::deserialize(&mut reader).map_err(|err| Error::Decode(err.to_string()))?;
+    let value = T::deserialize(&mut reader).map_err(malformed::<T>)?;
     match reader.rest().len() {
         0 => Ok(value),
-        left => Err(Error::Decode(format!(
-            "{left} bytes left over after the value"
-        ))),
+        left => Err(decode_fault::<T>(DecodeFault::TrailingBytes { left })),
+    }
+}
+
+/// [`Error::Encode`] of a `T`, with serde's message.
+fn unserializable<T: ?Sized>(err: impl std::fmt::Display) -> Error {
+    Error::Encode {
+        type_name: type_name::<T>(),
+        fault: EncodeFault::Unserializable {
+            detail: err.to_string(),
+        },
+    }
+}
+
+/// [`Error::Decode`] of a `T`, with serde's message.
+fn malformed<T>(err: impl std::fmt::Display) -> Error {
+    decode_fault::<T>(DecodeFault::Malformed {
+        detail: err.to_string(),
+    })
+}
+
+fn decode_fault<T>(fault: DecodeFault) -> Error {
+    Error::Decode {
+        type_name: type_name::<T>(),
+        fault,
     }
 }
