@@ -52,6 +52,10 @@ pub enum Error {
     /// From [`mp::managers`](crate::managers): a manager's server or one of its proxies.
     #[error(transparent)]
     Managers(#[from] mp_managers::Error),
+    /// From [`mp::futures`](crate::futures): a [`FutureError`](mp_futures::FutureError), the
+    /// outcome of a future made with it (the pools' futures carry their crate's error).
+    #[error(transparent)]
+    Futures(#[from] mp_futures::FutureError),
     /// From [`mp::sys`](crate::sys): the operating system refused a call.
     #[error(transparent)]
     Sys(#[from] mp_sys::Error),
@@ -83,6 +87,13 @@ impl<G> From<TryLockError<G>> for Error {
 impl<T> From<PutError<T>> for Error {
     fn from(error: PutError<T>) -> Self {
         Error::Threads(error.into())
+    }
+}
+
+/// A manager's refusal, as [`mp_managers::Error::Refused`].
+impl From<mp_managers::Refusal> for Error {
+    fn from(refusal: mp_managers::Refusal) -> Self {
+        Error::Managers(refusal.into())
     }
 }
 
