@@ -8,14 +8,16 @@ use nix::errno::Errno;
 /// use mp_ipc::Error;
 ///
 /// let error = Error::Closed;
-/// assert_eq!(error.to_string(), "the queue or connection is closed");
+/// assert!(error.to_string().starts_with("the queue or connection is closed"));
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The queue or connection was closed, by this end or (for a connection)
     /// by the peer, and nothing is left to read.
-    #[error("the queue or connection is closed")]
+    #[error(
+        "the queue or connection is closed; nothing more can be sent or received through this handle"
+    )]
     Closed,
     /// A system call failed.
     #[error("{operation} failed: {errno}")]
@@ -30,10 +32,12 @@ pub enum Error {
     SharedMem(#[from] mp_shared_mem::Error),
     /// The peer of a connection closed it, or died, between messages: the end of the
     /// stream (Python's `EOFError`). Also returned by a send whose peer is gone.
-    #[error("the peer closed the connection (end of stream)")]
+    #[error("the peer closed the connection (end of stream); nothing more will come")]
     PeerClosed,
     /// The peer of a connection closed it, or died, in the middle of a message.
-    #[error("the connection ended after {received} of {expected} bytes of a message")]
+    #[error(
+        "the connection ended after {received} of {expected} bytes of a message: the peer closed it or died"
+    )]
     Truncated {
         /// The bytes the message needed (its length prefix included).
         expected: u64,
@@ -43,7 +47,9 @@ pub enum Error {
     /// A message is longer than the limit. A receive allocated nothing for it and (on a
     /// connection) skipped it: the connection goes on with the next message. A send
     /// wrote nothing of it.
-    #[error("a message of {len} bytes is over the limit of {max}")]
+    #[error(
+        "a message of {len} bytes is over the limit of {max}; raise it with set_max_message_size or send less"
+    )]
     MessageTooLarge {
         /// The length announced by the sender.
         len: u64,
@@ -59,27 +65,33 @@ pub enum Error {
     },
     /// An earlier framing error (an oversized or corrupt length prefix) left the reading
     /// side of the connection out of step with the stream; it cannot read any more.
-    #[error("the connection lost its place in the stream after an earlier framing error")]
+    #[error(
+        "the connection lost its place in the stream after an earlier framing error; close it and reconnect"
+    )]
     OutOfSync,
     /// `recv_bytes_into` was given a buffer too small for the message (Python's
     /// `BufferTooShort`); the error carries the whole message, and the stream stays in step.
-    #[error("the buffer is too short for a message of {} bytes", .0.len())]
+    #[error("the buffer is too short for a message of {} bytes; the message is in this error, use a larger buffer next time", .0.len())]
     BufferTooShort(Vec<u8>),
     /// A read on the writing end of a one-way pipe.
-    #[error("the connection is write-only")]
+    #[error("the connection is write-only; read from the other end of the pipe")]
     NotReadable,
     /// A write on the reading end of a one-way pipe.
-    #[error("the connection is read-only")]
+    #[error("the connection is read-only; write to the other end of the pipe")]
     NotWritable,
     /// The kernel dropped file descriptors that came with a message (`MSG_CTRUNC`): this
     /// process is out of descriptors. The message was read and thrown away.
-    #[error("the file descriptors of a message were cut off (out of descriptors?)")]
+    #[error(
+        "the file descriptors of a message were cut off: this process is out of descriptors; raise RLIMIT_NOFILE or close some"
+    )]
     FdsTruncated,
     /// Another failure of the OS layer (mp-sys) than those above.
     #[error(transparent)]
     System(mp_sys::Error),
     /// A message holds handles (file descriptors), which only travel over Unix sockets.
-    #[error("a message with {count} file descriptors cannot go over a TCP connection")]
+    #[error(
+        "a message with {count} file descriptors cannot go over a TCP connection; send handles over a Unix socket"
+    )]
     FdsNeedUnixSocket {
         /// How many descriptors the message holds.
         count: usize,
@@ -96,7 +108,9 @@ pub enum Error {
     },
     /// An address a [`Listener`](crate::Listener) cannot bind or a
     /// [`Client`](crate::Client) cannot connect to.
-    #[error("invalid address {address:?}: {reason}")]
+    #[error(
+        "invalid address {address:?}: {reason}; give a socket path, an @abstract name or host:port"
+    )]
     InvalidAddress {
         /// The address, as given.
         address: String,
@@ -105,11 +119,11 @@ pub enum Error {
     },
     /// A queue is empty: [`try_get`](crate::Queue::try_get) found nothing, or
     /// [`get_timeout`](crate::Queue::get_timeout) waited in vain (Python's `queue.Empty`).
-    #[error("the queue is empty")]
+    #[error("the queue is empty; wait with get() or get_timeout()")]
     Empty,
     /// A queue is full: [`try_put`](crate::Queue::try_put) found no room, or
     /// [`put_timeout`](crate::Queue::put_timeout) waited in vain (Python's `queue.Full`).
-    #[error("the queue is full")]
+    #[error("the queue is full; wait with put() or put_timeout()")]
     Full,
     /// A message holds handles (file descriptors), which a queue cannot carry: its ring in
     /// shared memory holds bytes only. Send handles over a [`Connection`](crate::Connection).
@@ -128,19 +142,21 @@ pub enum Error {
         fault: QueueFault,
     },
     /// `task_done` was called more times than messages were put (Python's `ValueError`).
-    #[error("task_done() called more times than messages were put")]
+    #[error("task_done() called more times than messages were put; call it once per message taken")]
     TaskDoneTooManyTimes,
     /// A [`JoinableQueue::join`](crate::JoinableQueue::join) found every task put marked
     /// done or lost: `count` tasks (since the queue was made) were taken by processes that
     /// died before marking them done.
-    #[error("{count} tasks were lost with consumer processes that died before task_done()")]
+    #[error(
+        "{count} tasks were lost with consumer processes that died before task_done(); put them again if they must run"
+    )]
     TasksLost {
         /// The tasks lost since the queue was made.
         count: usize,
     },
     /// A `_timeout` wait (such as [`JoinableQueue::join_timeout`](crate::JoinableQueue::join_timeout))
     /// ran out.
-    #[error("the timeout elapsed")]
+    #[error("the timeout elapsed; wait again or give up")]
     TimedOut,
     /// An argument out of range, such as a `maxsize` past [`MAX_MAXSIZE`](crate::MAX_MAXSIZE).
     #[error("invalid argument {argument}: {requirement}")]

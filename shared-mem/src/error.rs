@@ -13,16 +13,18 @@ use nix::errno::Errno;
 #[non_exhaustive]
 pub enum Error {
     /// A block of zero bytes was asked for, or found: there is nothing to map.
-    #[error("shared memory of zero bytes: there is nothing to map")]
+    #[error("shared memory of zero bytes: there is nothing to map; ask for at least one byte")]
     ZeroSize,
     /// The size does not fit in a file offset or in the address space.
-    #[error("a size of {size} bytes is too large for shared memory")]
+    #[error("a size of {size} bytes is too large for shared memory; ask for less")]
     TooLarge {
         /// The size asked for, or computed from a type and a length.
         size: u128,
     },
     /// A type whose alignment is larger than a memory page cannot be placed in a mapping.
-    #[error("{type_name} needs an alignment of {align} bytes, more than a memory page")]
+    #[error(
+        "{type_name} needs an alignment of {align} bytes, more than a memory page; use a type aligned to at most a page"
+    )]
     UnsupportedAlignment {
         /// The type.
         type_name: &'static str,
@@ -38,19 +40,21 @@ pub enum Error {
         errno: Errno,
     },
     /// No named block has this name.
-    #[error("no shared memory block is named {name:?}")]
+    #[error("no shared memory block is named {name:?}; check the name, or create it first")]
     NotFound {
         /// The name, as given.
         name: String,
     },
     /// A named block with this name exists already.
-    #[error("a shared memory block named {name:?} exists already")]
+    #[error(
+        "a shared memory block named {name:?} exists already; attach to it, or pick another name"
+    )]
     AlreadyExists {
         /// The name, as given.
         name: String,
     },
     /// The name cannot name a POSIX shared memory object.
-    #[error("{name:?} cannot name a shared memory block: {reason}")]
+    #[error("{name:?} cannot name a shared memory block: {reason}; pick another name")]
     InvalidName {
         /// The name, as given.
         name: String,
@@ -58,7 +62,9 @@ pub enum Error {
         reason: &'static str,
     },
     /// The block or segment does not have the size it should.
-    #[error("size mismatch: expected {expected} bytes, found {found}")]
+    #[error(
+        "size mismatch: expected {expected} bytes, found {found}; the block was made for another size or type"
+    )]
     SizeMismatch {
         /// The size needed.
         expected: u64,
@@ -66,7 +72,9 @@ pub enum Error {
         found: u64,
     },
     /// A segment was opened as a different type than the one it was created for.
-    #[error("type mismatch: the segment holds {found}, not {expected}")]
+    #[error(
+        "type mismatch: the segment holds {found}, not {expected}; open it as the type it was created for"
+    )]
     TypeMismatch {
         /// The type asked for, as `Kind<type name>`.
         expected: String,
@@ -75,13 +83,15 @@ pub enum Error {
     },
     /// The file descriptor does not hold a segment made by this crate, or its header is
     /// damaged.
-    #[error("not a segment of this crate: {reason}")]
+    #[error(
+        "not a segment of this crate: {reason}; only descriptors of segments made by mp-shared-mem can be opened"
+    )]
     NotASegment {
         /// What gave it away.
         reason: &'static str,
     },
     /// A byte range reaches past the end of the block.
-    #[error("bytes {offset}..{offset}+{len} are outside the {size}-byte block")]
+    #[error("bytes {offset}..{offset}+{len} are outside the {size}-byte block; stay within size()")]
     OutOfBounds {
         /// Start of the range.
         offset: usize,
@@ -93,7 +103,7 @@ pub enum Error {
     /// An element index past the end of an [`Array`](crate::Array), a
     /// [`RawArray`](crate::RawArray), a [`RawSlice`](crate::RawSlice) or a
     /// [`ShareableList`](crate::ShareableList) (Python's `IndexError`).
-    #[error("index {index} is out of range for a sequence of {len}")]
+    #[error("index {index} is out of range for a sequence of {len}; use an index below len()")]
     IndexOutOfRange {
         /// The index asked for.
         index: usize,
@@ -101,10 +111,12 @@ pub enum Error {
         len: usize,
     },
     /// An array was to be cut into zero pieces, or into pieces of zero elements.
-    #[error("an array cannot be cut into zero pieces or pieces of zero elements")]
+    #[error(
+        "an array cannot be cut into zero pieces or pieces of zero elements; ask for at least one"
+    )]
     ZeroPieces,
     /// A range of elements reaches past the end of an array or slice.
-    #[error("elements {start}..{start}+{count} are outside a sequence of {len}")]
+    #[error("elements {start}..{start}+{count} are outside a sequence of {len}; stay within len()")]
     RangeOutOfBounds {
         /// The first element of the range.
         start: usize,
@@ -116,7 +128,9 @@ pub enum Error {
     /// A `str` or `bytes` item does not fit the room its slot of a
     /// [`ShareableList`](crate::ShareableList) was given when the list was made (Python's
     /// `ValueError: bytes/str item exceeds available storage`), or is too long for any slot.
-    #[error("item {index} needs {len} bytes, its slot holds {allotted}")]
+    #[error(
+        "item {index} needs {len} bytes, its slot holds {allotted}; make the list with a longer item there"
+    )]
     ItemTooLarge {
         /// The item's position.
         index: usize,
@@ -127,7 +141,7 @@ pub enum Error {
     },
     /// The named block does not hold a [`ShareableList`](crate::ShareableList): its header
     /// (item count, offsets, formats) is missing, out of bounds or inconsistent.
-    #[error("not a ShareableList: {reason}")]
+    #[error("not a ShareableList: {reason}; attach by the name of a block made by ShareableList")]
     NotAShareableList {
         /// What gave it away.
         reason: &'static str,
@@ -135,7 +149,9 @@ pub enum Error {
     /// An item of a [`ShareableList`](crate::ShareableList) holds what no item can: an
     /// unknown format or type code, or a `str` that is not UTF-8 (another process wrote it
     /// so).
-    #[error("item {index} of the ShareableList is damaged: {reason}")]
+    #[error(
+        "item {index} of the ShareableList is damaged: {reason}; another process wrote it wrongly"
+    )]
     CorruptItem {
         /// The item's position.
         index: usize,
@@ -187,7 +203,9 @@ pub enum Error {
     #[error(transparent)]
     System(mp_sys::Error),
     /// A message is longer than the receiver accepts.
-    #[error("a message of {len} bytes is over the limit of {max}")]
+    #[error(
+        "a message of {len} bytes is over the limit of {max}; raise the receiver's limit or send less"
+    )]
     MessageTooLarge {
         /// The length announced by the sender.
         len: u64,
@@ -195,7 +213,9 @@ pub enum Error {
         max: usize,
     },
     /// More file descriptors than one message may carry.
-    #[error("{count} file descriptors in one message, at most {max} may be sent")]
+    #[error(
+        "{count} file descriptors in one message, at most {max} may be sent; split the handles over several messages"
+    )]
     TooManyFds {
         /// How many there were.
         count: usize,
@@ -204,13 +224,17 @@ pub enum Error {
     },
     /// The kernel dropped file descriptors of a received message (`MSG_CTRUNC`): the
     /// receiving process is out of descriptors (`RLIMIT_NOFILE`), or sent too many.
-    #[error("the file descriptors of the message were cut off (out of descriptors?)")]
+    #[error(
+        "the file descriptors of the message were cut off: this process is out of descriptors; raise RLIMIT_NOFILE or close some"
+    )]
     FdsTruncated,
     /// The peer closed the connection between messages.
-    #[error("the peer closed the connection")]
+    #[error("the peer closed the connection; nothing more will come")]
     PeerClosed,
     /// The peer closed the connection in the middle of a message.
-    #[error("the connection closed after {received} of {expected} bytes of a message")]
+    #[error(
+        "the connection closed after {received} of {expected} bytes of a message: the peer closed it or died"
+    )]
     ShortMessage {
         /// The bytes the frame needed.
         expected: u64,
@@ -218,7 +242,7 @@ pub enum Error {
         received: u64,
     },
     /// The socket cannot carry messages with file descriptors in this framing.
-    #[error("unsupported socket: {0}")]
+    #[error("unsupported socket: {0}; use a Unix stream socket")]
     UnsupportedSocket(&'static str),
 }
 

@@ -15,28 +15,32 @@ use std::fmt;
 pub enum Error {
     /// A holder died (or its process did) while holding the lock. The lock was handed on and
     /// stays marked until `clear_poison`; the data it guarded may be half-updated.
-    #[error("a previous holder died while holding the lock; what it guarded may be inconsistent")]
+    #[error(
+        "a previous holder died while holding the lock; what it guarded may be inconsistent, check it and call clear_poison"
+    )]
     OwnerDied,
     /// The lock is held elsewhere (returned by the non-blocking `try_` forms).
-    #[error("the lock is held elsewhere")]
+    #[error("the lock is held elsewhere; wait with lock() or a _timeout form")]
     WouldBlock,
     /// The wait's timeout elapsed.
-    #[error("the timeout elapsed")]
+    #[error("the timeout elapsed; wait again or give up")]
     TimedOut,
     /// `release` of a lock that nobody holds (Python's `RuntimeError: release unlocked lock`).
-    #[error("release of an unlocked lock")]
+    #[error("release of an unlocked lock; release only what was acquired")]
     NotLocked,
     /// `release` of an `RLock` held by another thread.
-    #[error("release of a lock that the calling thread does not hold")]
+    #[error(
+        "release of a lock that the calling thread does not hold; release it on the thread that acquired it"
+    )]
     NotOwner,
     /// `BoundedSemaphore::release` past its initial value (Python's `ValueError`).
-    #[error("semaphore released too many times")]
+    #[error("semaphore released too many times; release once per acquire")]
     TooManyReleases,
     /// A semaphore's value would not fit in a `u32`.
-    #[error("semaphore value overflow")]
+    #[error("semaphore value overflow: it would pass u32::MAX; release less")]
     Overflow,
     /// The barrier was aborted, reset while waiting, or broken by a timeout.
-    #[error("the barrier is broken")]
+    #[error("the barrier is broken; reset() it before waiting again")]
     BrokenBarrier,
     /// An argument was out of range (such as a barrier of zero parties).
     #[error("invalid argument {argument}: {requirement}")]
@@ -70,6 +74,7 @@ pub type TryLockResult<G> = Result<G, TryLockError<G>>;
 /// let mut guard = err.into_inner();
 /// *guard = 0; // repair
 /// ```
+#[non_exhaustive]
 pub struct OwnerDied<G> {
     guard: G,
 }

@@ -26,7 +26,9 @@ use std::sync::Arc;
 #[non_exhaustive]
 pub enum Error {
     /// The operating system refused to start a thread (Python: "can't start new thread").
-    #[error("cannot start thread {name:?}: {source}")]
+    #[error(
+        "cannot start thread {name:?}: {source}; the system is out of threads or memory, end some threads"
+    )]
     Spawn {
         /// The name the thread would have had.
         name: String,
@@ -59,10 +61,10 @@ pub enum Error {
     )]
     AlreadyTaken,
     /// A thread tried to join itself, which would wait forever.
-    #[error("cannot join the current thread")]
+    #[error("cannot join the current thread: it would wait for ever; join it from another thread")]
     JoinCurrentThread,
     /// The future was cancelled before it started (Python's `CancelledError`).
-    #[error("the task was cancelled")]
+    #[error("the task was cancelled before it started; submit it again to run it")]
     Cancelled,
     /// An argument out of range, such as a [`ThreadPool`](crate::ThreadPool) of zero
     /// workers.
@@ -77,16 +79,16 @@ pub enum Error {
     #[error("the pool is closed: no new tasks can be submitted; create a new ThreadPool")]
     PoolClosed,
     /// A non-blocking or timed `get` found the queue empty (Python's `queue.Empty`).
-    #[error("the queue is empty")]
+    #[error("the queue is empty; wait with get() or get_timeout()")]
     Empty,
     /// A non-blocking or timed `put` found the queue full (Python's `queue.Full`).
-    #[error("the queue is full")]
+    #[error("the queue is full; wait with put() or put_timeout()")]
     Full,
     /// The queue was shut down (Python 3.13's `queue.ShutDown`).
-    #[error("the queue is shut down")]
+    #[error("the queue is shut down; no more items go in, and none come out once it is empty")]
     ShutDown,
     /// `task_done` was called more times than items were put.
-    #[error("task_done() called too many times")]
+    #[error("task_done() called too many times; call it once per item taken")]
     TaskDoneTooManyTimes,
 }
 
@@ -116,6 +118,7 @@ impl Error {
 /// # Ok::<(), PutError<&str>>(())
 /// ```
 #[derive(PartialEq, Eq, Clone, Copy)]
+#[non_exhaustive]
 pub enum PutError<T> {
     /// The queue stayed full (Python's `queue.Full`).
     Full(T),
@@ -151,8 +154,10 @@ impl<T> fmt::Debug for PutError<T> {
 impl<T> fmt::Display for PutError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PutError::Full(_) => f.write_str("the queue is full"),
-            PutError::ShutDown(_) => f.write_str("the queue is shut down"),
+            PutError::Full(_) => f.write_str("the queue is full; wait with put() or put_timeout()"),
+            PutError::ShutDown(_) => f.write_str(
+                "the queue is shut down; no more items go in, and none come out once it is empty",
+            ),
         }
     }
 }

@@ -457,10 +457,10 @@ fn a_rejected_put_hands_the_item_back() {
         .expect_err("the queue is full");
     assert!(matches!(&back, PutError::Full(s) if s == "returned"));
     assert_eq!(back.into_inner(), "returned");
-    assert_eq!(back_to_error(PutError::Full(1)), "the queue is full");
+    assert_eq!(back_to_error(PutError::Full(1)), Error::Full.to_string());
     assert_eq!(
         back_to_error(PutError::ShutDown(1)),
-        "the queue is shut down"
+        Error::ShutDown.to_string()
     );
     assert!(matches!(Error::from(PutError::Full(1)), Error::Full));
     assert!(matches!(

@@ -400,10 +400,11 @@ fn errors_display_clearly() {
         backtrace: None,
     };
     assert_eq!(panicked.to_string(), "thread \"Thread-1\" panicked: boom");
-    assert_eq!(Error::TimedOut.to_string(), "timed out");
-    assert_eq!(
-        Error::TaskDoneTooManyTimes.to_string(),
-        "task_done() called too many times"
+    assert!(Error::TimedOut.to_string().starts_with("timed out"));
+    assert!(
+        Error::TaskDoneTooManyTimes
+            .to_string()
+            .starts_with("task_done() called too many times")
     );
 }
 

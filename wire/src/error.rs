@@ -49,7 +49,9 @@ pub enum Error {
         cause: Arc<dyn std::error::Error + Send + Sync>,
     },
     /// More descriptors than one frame may carry ([`MAX_FDS_PER_FRAME`](crate::MAX_FDS_PER_FRAME)).
-    #[error("{count} file descriptors in one message, at most {max} may be sent")]
+    #[error(
+        "{count} file descriptors in one message, at most {max} may be sent; split the handles over several messages"
+    )]
     TooManyFds {
         /// How many there were.
         count: usize,
@@ -57,19 +59,25 @@ pub enum Error {
         max: usize,
     },
     /// Descriptors can only travel over a Unix socket, and this one is TCP.
-    #[error("a message with {count} file descriptors cannot go over a TCP connection")]
+    #[error(
+        "a message with {count} file descriptors cannot go over a TCP connection; send handles over a Unix socket"
+    )]
     FdsNeedUnixSocket {
         /// How many descriptors the message had.
         count: usize,
     },
     /// The kernel cut off descriptors of a received frame (`MSG_CTRUNC`): this process is
     /// out of descriptors. Those that did arrive were closed.
-    #[error("the file descriptors of the message were cut off (out of descriptors?)")]
+    #[error(
+        "the file descriptors of the message were cut off: this process is out of descriptors; raise RLIMIT_NOFILE or close some"
+    )]
     FdsTruncated,
     /// A frame announced a payload longer than the receiver accepts; nothing was
     /// allocated for it. [`Reader::read_header_or_skip`](crate::Reader::read_header_or_skip)
     /// skips the frame and stays in step; otherwise the stream is out of step.
-    #[error("a message of {len} bytes is over the limit of {max}")]
+    #[error(
+        "a message of {len} bytes is over the limit of {max}; raise the receiver's limit or send less"
+    )]
     MessageTooLarge {
         /// The length the header announced.
         len: u64,
@@ -96,7 +104,9 @@ pub enum Error {
         buffer: usize,
     },
     /// The stream ended inside a frame.
-    #[error("the connection ended after {received} of {expected} bytes of a message")]
+    #[error(
+        "the connection ended after {received} of {expected} bytes of a message: the peer closed it or died; reconnect"
+    )]
     Truncated {
         /// The bytes the frame needed, header included.
         expected: u64,
@@ -104,15 +114,17 @@ pub enum Error {
         received: u64,
     },
     /// The peer closed the stream between frames (or reset it).
-    #[error("the peer closed the connection (end of stream)")]
+    #[error("the peer closed the connection (end of stream); nothing more will come")]
     PeerClosed,
     /// An earlier framing error left the [`Reader`](crate::Reader) out of step with the
     /// stream; it reads no more.
-    #[error("the connection lost its place in the stream after an earlier framing error")]
+    #[error(
+        "the connection lost its place in the stream after an earlier framing error; close it and reconnect"
+    )]
     OutOfSync,
     /// The descriptor cannot carry frames: not a socket, or not a stream socket, or of a
     /// family other than Unix and TCP.
-    #[error("unsupported socket: {0}")]
+    #[error("unsupported socket: {0}; use a Unix or TCP stream socket")]
     UnsupportedSocket(&'static str),
     /// A system call failed.
     #[error("{operation} failed: {errno}")]

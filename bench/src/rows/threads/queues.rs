@@ -286,9 +286,9 @@ fn mp_queue(
                         what: "room in the queue",
                         timeout: WAIT_LIMIT,
                     },
-                    PutError::ShutDown(_) => shut_down(),
+                    _ => shut_down(),
                 }),
-                Err(PutError::ShutDown(_)) => Err(shut_down()),
+                Err(_) => Err(shut_down()),
             }
         },
         move || {
