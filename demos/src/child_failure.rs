@@ -111,7 +111,10 @@ mod tests {
         let queue = mp::threads::Queue::<u32>::new();
         let step = || -> ChildResult<u32> { Ok(queue.try_get().context("the first job")?) };
         let failure = step().unwrap_err();
-        assert_eq!(failure.message(), "the first job: the queue is empty");
+        assert_eq!(
+            failure.message(),
+            format!("the first job: {}", mp::threads::Error::Empty)
+        );
     }
 
     #[test]
