@@ -20,12 +20,12 @@ use nix::errno::Errno;
 #[non_exhaustive]
 pub enum Error {
     /// The child could not be started, or could not begin running its target.
-    #[error("process {name} could not start: {reason}")]
+    #[error("process {name} could not start: {fault}")]
     Start {
         /// The process's name.
         name: String,
         /// Why.
-        reason: String,
+        fault: StartFault,
     },
     /// The target panicked in the child (Python: an exception; `exitcode` is 1).
     #[error("process {name} panicked: {message}")]
@@ -63,14 +63,12 @@ pub enum Error {
     },
     /// The child's value was computed but could not be sent back (a handle in it could
     /// not be serialized, for one).
-    #[error(
-        "process {name} could not send its return value: {reason}; return a value that serializes"
-    )]
+    #[error("process {name} could not send its return value: {fault}")]
     ResultNotSent {
-        /// The process's name.
+        /// The process's name (for a pool task, its worker's).
         name: String,
         /// Why.
-        reason: String,
+        fault: SendFault,
     },
     /// The forkserver went away before it said how the child ended, and the child had
     /// reported nothing: the exit status is not known (`exitcode()` is 255, as Python's).
@@ -227,6 +225,130 @@ pub enum BrokenCause {
     },
 }
 
+/// Why a child could not start, or could not begin running its target (see
+/// [`Error::Start`]).
+///
+/// ```
+/// use mp_processes::StartFault;
+///
+/// assert!(StartFault::DifferentBuild.to_string().contains("different build"));
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartFault {
+    /// `fork` failed.
+    #[error("fork failed: {errno}; the system is out of processes or memory")]
+    Fork {
+        /// What the kernel said.
+        errno: Errno,
+    },
+    /// The socket between parent and child could not be made.
+    #[error("cannot make its socket (socketpair): {errno}; this process is out of descriptors?")]
+    Socket {
+        /// What the kernel said.
+        errno: Errno,
+    },
+    /// Running this program again (`/proc/self/exe`) failed.
+    #[error("cannot run /proc/self/exe: {step}: {errno}")]
+    Reexec {
+        /// The step that failed.
+        step: &'static str,
+        /// What the kernel said.
+        errno: Errno,
+    },
+    /// The call and its arguments could not be handed to the child (it was killed).
+    #[error("cannot hand the child its call: {cause}")]
+    Handover {
+        /// Why.
+        cause: mp_wire::Error,
+    },
+    /// There is no forkserver to ask.
+    #[error("no forkserver")]
+    NoForkserver,
+    /// The forkserver could not fork the child, for this reason; it goes on.
+    #[error("the forkserver could not fork it: {detail}")]
+    ForkserverRefused {
+        /// The forkserver's reason.
+        detail: String,
+    },
+    /// The conversation with the forkserver broke off; the next start gets a new server.
+    #[error("the forkserver failed: {detail}")]
+    ForkserverBroke {
+        /// What went wrong.
+        detail: String,
+    },
+    /// The forkserver did not answer in time (stopped, or wedged): it was killed.
+    #[error(
+        "the forkserver did not answer within {patience:?} (stopped?); it was killed, and the next start gets a new one"
+    )]
+    ForkserverSilent {
+        /// How long it was given (`set_forkserver_timeout`).
+        patience: std::time::Duration,
+    },
+    /// Waiting for the forkserver's answer failed.
+    #[error("waiting for the forkserver failed: {errno}")]
+    ForkserverPoll {
+        /// What the kernel said.
+        errno: Errno,
+    },
+    /// The child runs another build of the program than the parent (the binary was
+    /// replaced on disk since the parent started).
+    #[error(
+        "the child runs a different build of the program than the parent (was the binary replaced?); restart the program"
+    )]
+    DifferentBuild,
+    /// A `Deserialize` of the arguments panicked in the child.
+    #[error(
+        "receiving the arguments panicked: {message}; fix the Deserialize of the argument types"
+    )]
+    ArgumentsPanicked {
+        /// The panic message.
+        message: String,
+    },
+    /// The arguments did not decode in the child.
+    #[error("cannot receive the arguments: {detail}")]
+    ArgumentsUndecodable {
+        /// The decoder's message.
+        detail: String,
+    },
+}
+
+/// Why a child's return value, or a pool task's results, could not be sent back (see
+/// [`Error::ResultNotSent`]).
+///
+/// ```
+/// use mp_processes::SendFault;
+///
+/// let fault = SendFault::TooLarge { len: 10, max: 4 };
+/// assert!(fault.to_string().starts_with("the results take 10 bytes, over the limit of 4"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendFault {
+    /// The value did not encode, with the wire layer's message.
+    #[error("{detail}; return a value that serializes")]
+    Unencodable {
+        /// The encoder's message.
+        detail: String,
+    },
+    /// A `Serialize` of the value panicked.
+    #[error("serializing it panicked: {message}; fix the Serialize of the result type")]
+    SerializePanicked {
+        /// The panic message.
+        message: String,
+    },
+    /// The encoded results are longer than a pool's frame may be.
+    #[error(
+        "the results take {len} bytes, over the limit of {max}; return less per task or use smaller chunks"
+    )]
+    TooLarge {
+        /// The encoded length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
 /// Why a task's arguments did not decode in its worker (see
 /// [`Error::ArgumentsNotDecoded`]).
 ///
@@ -324,10 +446,10 @@ impl Error {
         Error::Os { operation, errno }
     }
 
-    pub(crate) fn start(name: &str, reason: impl Into<String>) -> Self {
+    pub(crate) fn start(name: &str, fault: StartFault) -> Self {
         Error::Start {
             name: name.to_owned(),
-            reason: reason.into(),
+            fault,
         }
     }
 }

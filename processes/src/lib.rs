@@ -215,7 +215,7 @@ pub use boot_decode::{decode_boot_message, sample_boot_message};
 pub use children::active_children;
 pub use context::Context;
 pub use cpu::cpu_count;
-pub use error::{ArgumentsFault, BrokenCause, Error, ProtocolFault};
+pub use error::{ArgumentsFault, BrokenCause, Error, ProtocolFault, SendFault, StartFault};
 #[doc(hidden)]
 pub use forkserver::client::forkserver_pid;
 pub use forkserver::client::set_forkserver_timeout;

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::child::boot::keep_hook;
 use crate::children::{reap_ended, remember};
-use crate::error::Error;
+use crate::error::{Error, StartFault};
 use crate::handle::ProcessHandle;
 use crate::identity::this_process;
 use crate::job::{ClosureJob, Job, TargetJob};
@@ -243,7 +243,10 @@ impl<R: Serialize + DeserializeOwned + 'static> Process<R> {
             parent_name: parent.map_or_else(|| "MainProcess".to_owned(), |p| p.name.clone()),
         };
         let (parent_end, child_end) = UnixStream::pair().map_err(|err| {
-            Error::start(&name, format!("cannot make its socket (socketpair): {err}"))
+            let errno = err
+                .raw_os_error()
+                .map_or(nix::errno::Errno::UnknownErrno, nix::errno::Errno::from_raw);
+            Error::start(&name, StartFault::Socket { errno })
         })?;
         let (pid, pidfd) = method::start(method, self.job, identity, &parent_end, child_end)?;
         tracing::debug!(name = %name, pid, method = %method, daemon = self.daemon, "process started");

@@ -228,8 +228,11 @@ impl Record {
                 match mp_wire::decode::<(Tag, Outcome<R>)>(&bytes, fds)? {
                     (_, Outcome::Returned(value)) => Ok(value),
                     (_, Outcome::Panicked(report)) => Err(report.into_error(name)),
-                    (_, Outcome::StartFailed(reason)) => Err(Error::Start { name, reason }),
-                    (_, Outcome::Unsendable(reason)) => Err(Error::ResultNotSent { name, reason }),
+                    (_, Outcome::StartFailed(fault)) => Err(Error::Start {
+                        name,
+                        fault: fault.into(),
+                    }),
+                    (_, Outcome::Unsendable(fault)) => Err(Error::ResultNotSent { name, fault }),
                 }
             }
             Slot::Pending | Slot::Missing => match inner.status {

@@ -39,7 +39,7 @@ use nix::unistd::Pid;
 use mp_sys::pidfd;
 use mp_sys::process::current_pid;
 
-use crate::error::Error;
+use crate::error::{Error, StartFault};
 use crate::launcher;
 use crate::role::{BOOT_ENV, Role, boot_value};
 
@@ -56,9 +56,9 @@ pub(crate) fn exec_self(role: Role, child_end: UnixStream) -> Result<(i32, Owned
 fn exec_self_here(role: Role, child_end: UnixStream) -> Result<(i32, OwnedFd), Error> {
     let fd = child_end.as_raw_fd();
     let boot = boot_value(role, fd, current_pid());
-    let cannot_run = |call: &str, errno: Errno| Error::Start {
+    let cannot_run = |step: &'static str, errno: Errno| Error::Start {
         name: role.description().into(),
-        reason: format!("cannot run {THIS_BINARY}: {call}: {errno}"),
+        fault: StartFault::Reexec { step, errno },
     };
     let argv = [c_string(
         std::env::args_os()

@@ -87,9 +87,32 @@ pub(crate) enum Outcome<R> {
     Returned(R),
     Panicked(PanicReport),
     /// The child never called the target.
-    StartFailed(String),
+    StartFailed(ChildStartFault),
     /// The target returned, but the value could not be serialized.
-    Unsendable(String),
+    Unsendable(crate::error::SendFault),
+}
+
+/// Why a child never called its target, as it reports it (the part of
+/// [`StartFault`](crate::StartFault) that crosses from the child).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum ChildStartFault {
+    DifferentBuild,
+    ArgumentsPanicked { message: String },
+    ArgumentsUndecodable { detail: String },
+}
+
+impl From<ChildStartFault> for crate::StartFault {
+    fn from(fault: ChildStartFault) -> Self {
+        match fault {
+            ChildStartFault::DifferentBuild => crate::StartFault::DifferentBuild,
+            ChildStartFault::ArgumentsPanicked { message } => {
+                crate::StartFault::ArgumentsPanicked { message }
+            }
+            ChildStartFault::ArgumentsUndecodable { detail } => {
+                crate::StartFault::ArgumentsUndecodable { detail }
+            }
+        }
+    }
 }
 
 /// How a process ended, as `waitid` says.

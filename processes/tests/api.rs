@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::start;
-use mp_processes::{Context, Error, Process, StartMethod, active_children};
+use mp_processes::{Context, Error, Process, SendFault, StartFault, StartMethod, active_children};
 use mp_shared_mem::{Shared, Value};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use test_support::descriptors::{ended_now, ended_within, pidfd_open};
@@ -134,10 +134,10 @@ fn arguments_the_child_cannot_decode_are_a_start_error() {
             Process::new(|_: Undeserializable| 1u8, (Undeserializable,)).start_method(method),
         );
         match child.join() {
-            Err(Error::Start { reason, .. }) => {
-                assert!(reason.contains("cannot receive the arguments"), "{reason}");
-                assert!(reason.contains("cannot decode"), "{reason}");
-            }
+            Err(Error::Start {
+                fault: StartFault::ArgumentsUndecodable { detail },
+                ..
+            }) => assert!(detail.contains("cannot decode"), "{detail}"),
             other => panic!("expected a start error, got {other:?}"),
         }
         assert_eq!(child.exitcode(), Some(1));
@@ -149,9 +149,10 @@ fn a_return_value_that_cannot_be_sent_is_reported() {
     for method in StartMethod::all() {
         let child = start(Process::new(|| Unserializable, ()).start_method(method));
         match child.join() {
-            Err(Error::ResultNotSent { reason, .. }) => {
-                assert!(reason.contains("cannot encode"), "{reason}");
-            }
+            Err(Error::ResultNotSent {
+                fault: SendFault::Unencodable { detail },
+                ..
+            }) => assert!(!detail.is_empty()),
             other => panic!("expected ResultNotSent, got {other:?}"),
         }
         assert_eq!(child.exitcode(), Some(1), "{method}");
@@ -322,9 +323,10 @@ fn a_panicking_serialize_in_the_child_is_reported_not_hung() {
     for method in StartMethod::all() {
         let child = start(Process::new(|| Explosive, ()).start_method(method));
         match child.join() {
-            Err(Error::ResultNotSent { reason, .. }) => {
-                assert!(reason.contains("serialize exploded"), "{reason}");
-            }
+            Err(Error::ResultNotSent {
+                fault: SendFault::SerializePanicked { message },
+                ..
+            }) => assert!(message.contains("serialize exploded"), "{message}"),
             other => panic!("expected ResultNotSent, got {other:?}"),
         }
         assert_eq!(child.exitcode(), Some(1), "{method}");
@@ -353,9 +355,10 @@ fn a_panicking_deserialize_in_the_child_is_a_start_error() {
         let child =
             start(Process::new(|_: FragileArgument| (), (FragileArgument,)).start_method(method));
         match child.join() {
-            Err(Error::Start { reason, .. }) => {
-                assert!(reason.contains("deserialize exploded"), "{reason}");
-            }
+            Err(Error::Start {
+                fault: StartFault::ArgumentsPanicked { message },
+                ..
+            }) => assert!(message.contains("deserialize exploded"), "{message}"),
             other => panic!("expected a start error, got {other:?}"),
         }
     }

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use mp_processes::{ArgumentsFault, BrokenCause, Error, Pool, StartMethod, active_children};
+use mp_processes::{
+    ArgumentsFault, BrokenCause, Error, Pool, SendFault, StartMethod, active_children,
+};
 use mp_shared_mem::{Shared, Value};
 use test_support::holds_within;
 
@@ -730,13 +732,28 @@ fn values_that_cannot_cross_fail_their_task(method: StartMethod) {
         );
         assert_eq!(p.apply(make_picky, (7,)).unwrap().0, 7);
         // Results the worker cannot encode.
-        for panics in [false, true] {
-            let result = p.apply(unsendable, (panics,));
-            assert!(
-                matches!(result, Err(Error::ResultNotSent { .. })),
-                "{result:?}"
-            );
-        }
+        let result = p.apply(unsendable, (false,));
+        assert!(
+            matches!(
+                result,
+                Err(Error::ResultNotSent {
+                    fault: SendFault::Unencodable { .. },
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+        let result = p.apply(unsendable, (true,));
+        assert!(
+            matches!(
+                result,
+                Err(Error::ResultNotSent {
+                    fault: SendFault::SerializePanicked { .. },
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
         // A panicking callback costs the task nothing.
         let result = p.apply_async(square, (3,)).unwrap();
         result.on_success(|_| panic!("a callback panics"));

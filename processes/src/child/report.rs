@@ -10,6 +10,7 @@ use mp_sys::panic::panic_message;
 
 use super::exit::exit_now;
 use crate::children::join_non_daemonic;
+use crate::error::SendFault;
 use crate::wire::{Outcome, Tag};
 
 /// Sends the outcome to the parent, waits for this child's own non-daemon threads and
@@ -28,17 +29,17 @@ pub(crate) fn finish<R: Serialize>(channel: &UnixStream, outcome: Outcome<R>) ->
     }));
     let unsent = match sent {
         Ok(Ok(())) => None,
-        Ok(Err(err)) => Some(err.to_string()),
-        Err(payload) => Some(format!(
-            "serializing it panicked: {}",
-            panic_message(&*payload)
-        )),
+        Ok(Err(err)) => Some(SendFault::Unencodable {
+            detail: err.to_string(),
+        }),
+        Err(payload) => Some(SendFault::SerializePanicked {
+            message: panic_message(&*payload),
+        }),
     };
     let code = match unsent {
         None => code,
-        Some(reason) => {
-            let _ =
-                mp_wire::send_value(channel, &(Tag::Outcome, Outcome::<()>::Unsendable(reason)));
+        Some(fault) => {
+            let _ = mp_wire::send_value(channel, &(Tag::Outcome, Outcome::<()>::Unsendable(fault)));
             1
         }
     };

@@ -11,7 +11,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use super::report::finish;
 use super::setup::become_child;
 use crate::target::{Stateless, Target};
-use crate::wire::{self, Call, Identity, MAX_MESSAGE_LEN, Outcome};
+use crate::wire::{self, Call, ChildStartFault, Identity, MAX_MESSAGE_LEN, Outcome};
 
 /// The child side of the spawn and forkserver methods, once the [`Call`] is known: checks
 /// that this is the parent's binary and jumps to the target's trampoline.
@@ -20,11 +20,7 @@ pub(crate) fn run_call(call: Call, channel: UnixStream, creator_pid: i32) -> ! {
     if call.build_id != wire::build_id() {
         finish::<()>(
             &channel,
-            Outcome::StartFailed(
-                "the child runs a different build of the program than the parent \
-                 (was the binary replaced?)"
-                    .into(),
-            ),
+            Outcome::StartFailed(ChildStartFault::DifferentBuild),
         );
     }
     let address = wire::address_at(call.entry);
@@ -49,11 +45,12 @@ where
         mp_wire::recv_value::<A>(&channel, MAX_MESSAGE_LEN)
     }));
     let outcome = match received {
-        Err(payload) => Outcome::StartFailed(format!(
-            "receiving the arguments panicked: {}",
-            panic_message(&*payload)
-        )),
-        Ok(Err(err)) => Outcome::StartFailed(format!("cannot receive the arguments: {err}")),
+        Err(payload) => Outcome::StartFailed(ChildStartFault::ArgumentsPanicked {
+            message: panic_message(&*payload),
+        }),
+        Ok(Err(err)) => Outcome::StartFailed(ChildStartFault::ArgumentsUndecodable {
+            detail: err.to_string(),
+        }),
         Ok(Ok(args)) => {
             let target = conjure::<F>();
             // Printed by the child, as Python prints a child's traceback, and sent whole.
@@ -155,9 +152,10 @@ mod tests {
         );
         let deadline = Deadline::after(Duration::from_secs(30));
         match record.take_value::<()>(deadline) {
-            Err(Error::Start { reason, .. }) => {
-                assert!(reason.contains("different build"), "{reason}")
-            }
+            Err(Error::Start {
+                fault: crate::StartFault::DifferentBuild,
+                ..
+            }) => {}
             other => panic!("expected a start error, got {other:?}"),
         }
         assert_eq!(record.exitcode(), Some(1));

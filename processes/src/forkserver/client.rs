@@ -11,7 +11,7 @@ use mp_wire::Fd;
 use parking_lot::Mutex;
 
 use super::protocol::{Reply, RequestOut};
-use crate::error::Error;
+use crate::error::{Error, StartFault};
 use crate::reexec::exec_self;
 use crate::role::Role;
 use crate::wire::{Call, MAX_CONTROL_LEN};
@@ -92,12 +92,14 @@ pub(crate) fn start_child(call: &Call, channel: &UnixStream) -> Result<(i32, Own
             *server = Some(ForkServer::start()?);
         }
         let Some(connection) = server.as_ref() else {
-            return Err(Error::start(name, "no forkserver"));
+            return Err(Error::start(name, StartFault::NoForkserver));
         };
         let failure = match connection.ask(&request) {
             Ok(Reply::Started { pid, pidfd }) => return Ok((pid, pidfd.into_inner())),
             // The server is sound and goes on; only this child could not be forked.
-            Ok(Reply::Failed(reason)) => return Err(Error::start(name, reason)),
+            Ok(Reply::Failed(detail)) => {
+                return Err(Error::start(name, StartFault::ForkserverRefused { detail }));
+            }
             Ok(Reply::Received) => Unanswered::Forked("a second acknowledgement".into()),
             Err(Unanswered::NotForked(reason)) if retries_left > 0 => {
                 retries_left -= 1;
@@ -109,7 +111,7 @@ pub(crate) fn start_child(call: &Call, channel: &UnixStream) -> Result<(i32, Own
         };
         // The conversation is out of step or the server is gone: never reuse it.
         discard(&mut server);
-        return Err(Error::start(name, failure.to_string()));
+        return Err(Error::start(name, failure.into_fault()));
     }
 }
 
@@ -123,6 +125,18 @@ enum Unanswered {
     Silent(Duration),
     /// Waiting for the answer failed.
     Poll(nix::errno::Errno),
+}
+
+impl Unanswered {
+    fn into_fault(self) -> StartFault {
+        match self {
+            Unanswered::NotForked(detail) | Unanswered::Forked(detail) => {
+                StartFault::ForkserverBroke { detail }
+            }
+            Unanswered::Silent(patience) => StartFault::ForkserverSilent { patience },
+            Unanswered::Poll(errno) => StartFault::ForkserverPoll { errno },
+        }
+    }
 }
 
 impl std::fmt::Display for Unanswered {

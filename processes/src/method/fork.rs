@@ -9,7 +9,7 @@ use mp_sys::process::current_pid;
 use serde::Serialize;
 
 use crate::child::run::run_forked;
-use crate::error::Error;
+use crate::error::{Error, StartFault};
 use crate::identity::this_process;
 use crate::job::Job;
 use crate::wire::Identity;
@@ -47,7 +47,7 @@ pub(crate) fn start<R: Serialize + 'static>(
         drop(out);
         drop(gate);
         match forked {
-            Err(errno) => Err(Error::start(&name, format!("fork failed: {errno}"))),
+            Err(errno) => Err(Error::start(&name, StartFault::Fork { errno })),
             Ok(nix::unistd::ForkResult::Child) => {
                 // This process's own socket to its parent belongs to it alone.
                 if parent_channel >= 0 {

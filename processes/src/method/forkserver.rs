@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 use super::Handover;
-use crate::error::Error;
+use crate::error::{Error, StartFault};
 use crate::forkserver::client::start_child;
 
 /// Has the forkserver fork the child, then hands it its arguments.
@@ -23,7 +23,7 @@ pub(super) fn start(
         let _ = pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);
         return Err(Error::start(
             &handover.call.child.name,
-            format!("cannot hand the child its call: {err}"),
+            StartFault::Handover { cause: err },
         ));
     }
     Ok((pid, pidfd))

@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 use super::Handover;
-use crate::error::Error;
+use crate::error::{Error, StartFault};
 use crate::reexec::exec_self;
 use crate::role::Role;
 
@@ -29,7 +29,7 @@ pub(super) fn start(
         );
         return Err(Error::start(
             &handover.call.child.name,
-            format!("cannot hand the child its call: {err}"),
+            StartFault::Handover { cause: err },
         ));
     }
     Ok((pid, pidfd))

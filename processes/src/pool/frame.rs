@@ -7,8 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ArgumentsFault;
 use crate::error::ProtocolFault;
+use crate::error::{ArgumentsFault, SendFault};
 use crate::wire::PanicReport;
 
 /// The largest frame either side accepts (1 GiB): a corrupt length cannot make the
@@ -49,7 +49,7 @@ pub(crate) enum Reply {
         /// The task.
         id: u64,
         /// Why.
-        reason: String,
+        fault: SendFault,
     },
     /// The initializer panicked with this message; the worker ends.
     InitFailed(String),

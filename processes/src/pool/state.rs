@@ -330,11 +330,11 @@ impl State {
                     out.push(rest_failed(task, error));
                 }
             }
-            Reply::Unsendable { id, reason } => {
+            Reply::Unsendable { id, fault } => {
                 if let Some(task) = self.answered(at, id) {
                     let error = Error::ResultNotSent {
                         name: link.name().to_owned(),
-                        reason,
+                        fault,
                     };
                     out.push(rest_failed(task, error));
                 }

@@ -12,7 +12,7 @@ use super::channel::Channel;
 use super::frame::{ItemOutcome, MAX_FRAME_LEN, Outcomes, Reply, TaskHead};
 use super::slot::Slot;
 use crate::child::run::conjure;
-use crate::error::ArgumentsFault;
+use crate::error::{ArgumentsFault, SendFault};
 use crate::target::Target;
 use crate::wire;
 
@@ -153,22 +153,23 @@ where
     match encoded {
         Ok(Ok((bytes, _))) if bytes.len() > MAX_FRAME_LEN => failure(Reply::Unsendable {
             id: head.id,
-            reason: format!(
-                "the results take {} bytes, over the limit of {MAX_FRAME_LEN}",
-                bytes.len()
-            ),
+            fault: SendFault::TooLarge {
+                len: bytes.len(),
+                max: MAX_FRAME_LEN,
+            },
         }),
         Ok(Ok(encoded)) => encoded,
         Ok(Err(err)) => failure(Reply::Unsendable {
             id: head.id,
-            reason: err.to_string(),
+            fault: SendFault::Unencodable {
+                detail: err.to_string(),
+            },
         }),
         Err(payload) => failure(Reply::Unsendable {
             id: head.id,
-            reason: format!(
-                "serializing the results panicked: {}",
-                panic_message(&*payload)
-            ),
+            fault: SendFault::SerializePanicked {
+                message: panic_message(&*payload),
+            },
         }),
     }
 }
