@@ -242,8 +242,11 @@ pub enum Error {
         received: u64,
     },
     /// The socket cannot carry messages with file descriptors in this framing.
-    #[error("unsupported socket: {0}; use a Unix stream socket")]
-    UnsupportedSocket(&'static str),
+    #[error("unsupported socket: {fault}; use a Unix stream socket")]
+    UnsupportedSocket {
+        /// What the descriptor is instead.
+        fault: mp_wire::SocketFault,
+    },
 }
 
 impl Error {
@@ -276,14 +279,14 @@ impl From<mp_wire::Error> for Error {
                 },
             },
             Wire::TooManyFds { count, max } => Error::TooManyFds { count, max },
-            Wire::FdsNeedUnixSocket { .. } => {
-                Error::UnsupportedSocket("file descriptors travel only over Unix sockets (AF_UNIX)")
-            }
+            Wire::FdsNeedUnixSocket { .. } => Error::UnsupportedSocket {
+                fault: mp_wire::SocketFault::NotUnix,
+            },
             Wire::FdsTruncated => Error::FdsTruncated,
             Wire::MessageTooLarge { len, max } => Error::MessageTooLarge { len, max },
             Wire::Truncated { expected, received } => Error::ShortMessage { expected, received },
             Wire::PeerClosed => Error::PeerClosed,
-            Wire::UnsupportedSocket(why) => Error::UnsupportedSocket(why),
+            Wire::UnsupportedSocket { fault } => Error::UnsupportedSocket { fault },
             Wire::Os { operation, errno } => Error::Os { operation, errno },
             Wire::CorruptFrame { fault } => Error::CorruptFrame { fault },
             Wire::OutOfSync => Error::OutOfSync,

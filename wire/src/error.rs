@@ -124,8 +124,11 @@ pub enum Error {
     OutOfSync,
     /// The descriptor cannot carry frames: not a socket, or not a stream socket, or of a
     /// family other than Unix and TCP.
-    #[error("unsupported socket: {0}; use a Unix or TCP stream socket")]
-    UnsupportedSocket(&'static str),
+    #[error("unsupported socket: {fault}; use a Unix or TCP stream socket")]
+    UnsupportedSocket {
+        /// What the descriptor is instead.
+        fault: SocketFault,
+    },
     /// A system call failed.
     #[error("{operation} failed: {errno}")]
     Os {
@@ -241,6 +244,35 @@ pub enum DecodeFault {
         "a handle that owns a file descriptor can only be deserialized by mp_wire::decode (or mp_shared_mem::transfer::decode), given the descriptors that came with the bytes"
     )]
     NoSideTable,
+}
+
+/// Why a descriptor cannot carry messages (the `fault` of [`Error::UnsupportedSocket`]).
+///
+/// ```
+/// use std::os::fd::AsFd;
+/// use mp_wire::{Error, SocketFault, SocketKind};
+///
+/// let (reader, _writer) = std::io::pipe().unwrap();
+/// assert!(matches!(
+///     SocketKind::of(reader.as_fd()),
+///     Err(Error::UnsupportedSocket { fault: SocketFault::NotASocket })
+/// ));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SocketFault {
+    /// The descriptor is not a socket.
+    #[error("the descriptor is not a socket")]
+    NotASocket,
+    /// The socket is not a stream socket (`SOCK_STREAM`).
+    #[error("messages need a stream socket (SOCK_STREAM)")]
+    NotAStream,
+    /// The socket is neither a Unix nor a TCP socket.
+    #[error("messages go over Unix (AF_UNIX) or TCP sockets only")]
+    UnsupportedFamily,
+    /// The socket is not a Unix socket, and file descriptors travel only over those.
+    #[error("file descriptors travel only over Unix sockets (AF_UNIX)")]
+    NotUnix,
 }
 
 /// What is wrong with a frame's header (the `fault` of [`Error::CorruptFrame`]).

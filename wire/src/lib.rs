@@ -78,7 +78,7 @@ pub use codec::{
     Fd, ReceivedFd, decode, decode_bytes, deserialize_fd, encode, encode_bytes_into,
     encode_bytes_into_slice, reject, reject_error, serialize_fd,
 };
-pub use error::{DecodeFault, EncodeFault, Error, FrameFault};
+pub use error::{DecodeFault, EncodeFault, Error, FrameFault, SocketFault};
 pub use reader::{FrameFds, Header, Reader};
 pub use stream::{
     Checked, SocketKind, Stream, recv, recv_frame, recv_value, send, send_frame, send_value,

@@ -24,8 +24,8 @@ use nix::sys::socket::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::Error;
 use crate::frame::{self, MAX_HEADER_LEN, Prefix, SHORT_HEADER_LEN};
+use crate::{Error, SocketFault};
 
 /// A connected stream socket that frames may go over.
 ///
@@ -108,26 +108,28 @@ impl SocketKind {
     /// use mp_wire::{Error, SocketKind};
     ///
     /// let (reader, _writer) = std::io::pipe().unwrap();
-    /// assert!(matches!(SocketKind::of(reader.as_fd()), Err(Error::UnsupportedSocket(_))));
+    /// assert!(matches!(SocketKind::of(reader.as_fd()), Err(Error::UnsupportedSocket { .. })));
     /// ```
     pub fn of(socket: BorrowedFd<'_>) -> Result<Self, Error> {
         let kind = getsockopt(&socket, sockopt::SockType).map_err(|errno| match errno {
-            Errno::ENOTSOCK => Error::UnsupportedSocket("the descriptor is not a socket"),
+            Errno::ENOTSOCK => Error::UnsupportedSocket {
+                fault: SocketFault::NotASocket,
+            },
             errno => Error::os("getsockopt(SO_TYPE)", errno),
         })?;
         if kind != SockType::Stream {
-            return Err(Error::UnsupportedSocket(
-                "messages need a stream socket (SOCK_STREAM)",
-            ));
+            return Err(Error::UnsupportedSocket {
+                fault: SocketFault::NotAStream,
+            });
         }
         let address = getsockname::<SockaddrStorage>(socket.as_raw_fd())
             .map_err(|errno| Error::os("getsockname", errno))?;
         match address.family() {
             Some(AddressFamily::Unix) => Ok(SocketKind::Unix),
             Some(AddressFamily::Inet | AddressFamily::Inet6) => Ok(SocketKind::Tcp),
-            _ => Err(Error::UnsupportedSocket(
-                "messages go over Unix (AF_UNIX) or TCP sockets only",
-            )),
+            _ => Err(Error::UnsupportedSocket {
+                fault: SocketFault::UnsupportedFamily,
+            }),
         }
     }
 }

@@ -88,7 +88,8 @@
 //! ```
 
 pub use mp_wire::{
-    DecodeFault, EncodeFault, Fd, FrameFault, ReceivedFd, deserialize_fd, reject, serialize_fd,
+    DecodeFault, EncodeFault, Fd, FrameFault, ReceivedFd, SocketFault, deserialize_fd, reject,
+    serialize_fd,
 };
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -247,9 +248,9 @@ pub fn recv_value<T: DeserializeOwned>(socket: impl AsFd, max_len: usize) -> Res
 fn unix_stream(socket: BorrowedFd<'_>) -> Result<mp_wire::Checked<'_>, Error> {
     let checked = mp_wire::Checked::new(socket)?;
     if checked.kind() != mp_wire::SocketKind::Unix {
-        return Err(Error::UnsupportedSocket(
-            "file descriptors travel only over Unix sockets (AF_UNIX)",
-        ));
+        return Err(Error::UnsupportedSocket {
+            fault: SocketFault::NotUnix,
+        });
     }
     Ok(checked)
 }
