@@ -676,3 +676,30 @@ fn debug_shows_the_state() {
     assert!(format!("{:?}", JoinableQueue::<u8>::new().unwrap()).starts_with("JoinableQueue"));
     assert!(format!("{:?}", SimpleQueue::<u8>::new().unwrap()).starts_with("SimpleQueue"));
 }
+
+#[test]
+fn a_queue_segment_with_a_damaged_identity_is_refused_with_what_was_found() {
+    let queue = Queue::<u64>::new().unwrap();
+    let segment = segment_of(&queue);
+    // The magic number opens the segment: overwrite it, then hand the queue on.
+    segment
+        .write_at(0, &0x0123_4567_89ab_cdefu64.to_le_bytes())
+        .unwrap();
+    let (bytes, fds) = transfer::encode(&queue).unwrap();
+    let refused = transfer::decode::<Queue<u64>>(&bytes, fds).unwrap_err();
+    let expected = mp_ipc::Error::CorruptQueue {
+        fault: mp_ipc::QueueFault::BadMagic {
+            found: 0x0123_4567_89ab_cdef,
+        },
+    };
+    assert!(
+        matches!(
+            &refused,
+            mp_shared_mem::Error::Decode {
+                fault: mp_shared_mem::transfer::DecodeFault::Refused { detail },
+                ..
+            } if *detail == expected.to_string()
+        ),
+        "{refused:?}"
+    );
+}

@@ -238,3 +238,54 @@ impl<S: Served> Proxy<S> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The protocol faults a served value and a proxy report, with their fields.
+
+    use super::*;
+    use crate::{MessageKind, ProtocolFault};
+
+    #[derive(Default)]
+    struct Echo;
+
+    impl Served for Echo {
+        type Request = String;
+        type Response = String;
+        fn handle(&mut self, request: String) -> String {
+            request
+        }
+    }
+
+    #[test]
+    fn a_request_that_does_not_decode_names_its_type() {
+        let mut holder = Holder(Echo);
+        // A length of 200 with no bytes after it: not a String.
+        match holder.handle_bytes(&[200, 1]) {
+            Err(Refusal::Protocol {
+                fault: ProtocolFault::UndecodableRequest { type_name, detail },
+            }) => {
+                assert_eq!(type_name, std::any::type_name::<String>());
+                assert!(!detail.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        let answer = holder.handle_bytes(&encode(&"hi".to_owned()).expect("encodes"));
+        assert_eq!(
+            decode::<String>(&answer.expect("answered")).expect("decodes"),
+            "hi"
+        );
+    }
+
+    #[test]
+    fn a_reply_of_the_wrong_kind_says_what_came() {
+        assert!(matches!(
+            unexpected(&Reply::Flag(true)),
+            Error::Refused(Refusal::Protocol {
+                fault: ProtocolFault::UnexpectedReply {
+                    got: MessageKind::Flag
+                }
+            })
+        ));
+    }
+}

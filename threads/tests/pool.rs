@@ -38,7 +38,10 @@ fn busy_task(pool: &ThreadPool) -> Result<(mpsc::Sender<()>, Future<bool>), Erro
 fn zero_workers_is_an_error() {
     assert!(matches!(
         ThreadPool::new(0),
-        Err(Error::InvalidArgument { .. })
+        Err(Error::InvalidArgument {
+            argument: "max_workers",
+            ..
+        })
     ));
     assert!(matches!(
         ThreadPool::builder().max_workers(0).build(),
