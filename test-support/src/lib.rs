@@ -14,8 +14,9 @@
 //! file behind in `/dev/shm`, [`SharedMapping`] places a value in memory a forked child
 //! shares, [`rerun`] runs one test again in a child process to watch that process exit,
 //! [`commands`] waits for a program a test started and [`threads`] joins threads, both
-//! under a bound, and [`descriptors`], [`files`] and [`procfs`] answer what a test asks
-//! the kernel about descriptors, files and tasks.
+//! under a bound, [`stopping`] stops a process (SIGSTOP) and always continues it, and
+//! [`descriptors`], [`files`] and [`procfs`] answer what a test asks the kernel about
+//! descriptors, files and tasks.
 //!
 //! The crate is not published: only the workspace's tests and benchmarks use it.
 //!
@@ -39,6 +40,7 @@ pub mod procfs;
 pub mod redis;
 pub mod rerun;
 mod shm;
+pub mod stopping;
 pub mod threads;
 
 use std::time::Duration;

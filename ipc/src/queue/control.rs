@@ -320,6 +320,14 @@ pub(crate) fn type_hash(name: &str) -> u64 {
 ///
 /// Packing is what makes a crash harmless: a process killed between two separate stores
 /// would leave the count and the position disagreeing for good.
+///
+/// Positions are multiples of 8, so bit 0 of a packed cursor is free: in the tail it is
+/// [`SEALED`], which [`Cursor::unpack`] leaves out.
+/// Set in the tail word by a `close` that gave up waiting for a stopped producer: a
+/// producer commits a record only if the tail word is the one it started from, so no
+/// message commits past the seal (abort records excepted, which deliver nothing).
+pub(crate) const SEALED: u64 = 1;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Cursor {
     pub(crate) count: u32,
@@ -331,7 +339,7 @@ impl Cursor {
     pub(crate) fn unpack(word: u64) -> Self {
         Self {
             count: (word >> 32) as u32,
-            pos: word as u32,
+            pos: (word & !SEALED) as u32,
         }
     }
 

@@ -309,6 +309,12 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// that is being streamed (its put fails with [`Error::Closed`]; see the
     /// [module docs](crate::queue)). Closing twice does nothing more.
     ///
+    /// A put held up in the middle (its process stopped by SIGSTOP, or starved) does not
+    /// hold `close` for more than about a second: `close` then seals the queue so that
+    /// the put, when it goes on, fails with [`Error::Closed`] instead of delivering. So
+    /// nothing arrives after `close` returns, and nothing is lost: a put that failed
+    /// delivered nothing, and its caller is told.
+    ///
     /// Python's `close()` only says that *this* process will put no more; a closed queue
     /// here also tells consumers when to stop, with no sentinel message.
     ///

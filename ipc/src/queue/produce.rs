@@ -2,10 +2,17 @@
 //! producer lock over from a dead holder.
 //!
 //! The holder of the producer lock owns the ring bytes from the tail up to the head plus
-//! the ring's size. It writes a record there, then commits it by storing the tail (one
-//! atomic store of the packed cursor): a producer killed before that store leaves the
+//! the ring's size. It writes a record there, then commits it by moving the tail (one
+//! compare-and-swap of the packed cursor): a producer killed before that leaves the
 //! queue as it was, one killed after it has delivered its message. Nothing else a producer
 //! does matters to the consumers.
+//!
+//! The swap, rather than a store, is for `close`: a producer stopped (SIGSTOP) in the
+//! middle of a put holds the producer lock for as long as it is stopped, and `close`,
+//! which must not return while a put may still complete, cannot wait for ever. After
+//! [`CLOSE_PATIENCE`] it seals the tail instead ([`SEALED`]); the stopped put's swap then
+//! fails when it goes on, and the put returns `Closed`: nothing arrives after `close`,
+//! and nothing is lost, since a put that fails delivered nothing.
 
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
@@ -13,11 +20,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::control::{Cursor, STREAM_ABANDONED, STREAM_FINISHING, STREAM_NONE, STREAM_OPEN};
+use super::control::{
+    Cursor, SEALED, STREAM_ABANDONED, STREAM_FINISHING, STREAM_NONE, STREAM_OPEN,
+};
 use super::raw::{Patience, RawQueue};
 use super::record::{self, ABORT, FIRST, HEADER, LAST, MORE, WHOLE};
 use crate::{Error, QueueFault};
-use mp_sys::futex;
+use mp_sys::{Deadline, futex};
 
 /// Room a streaming producer always leaves free, so that it (or whoever takes its lock
 /// over) can write an abort record without waiting for consumers.
@@ -26,6 +35,10 @@ const ABORT_RESERVE: u32 = HEADER;
 /// How long `close` waits for the producer lock before it looks again at the stream in
 /// progress.
 const CLOSE_SLICE: Duration = Duration::from_millis(50);
+
+/// How long `close` waits for a put in progress to finish before it seals the tail (the
+/// holder of the producer lock is stopped or starved; see the module docs).
+pub(crate) const CLOSE_PATIENCE: Duration = Duration::from_secs(1);
 
 /// Scratch buffers kept past this size are given back to the allocator.
 const SCRATCH_KEPT: usize = 1 << 20;
@@ -44,6 +57,11 @@ impl RawQueue {
         value: &T,
         mut patience: Patience,
     ) -> Result<(), Error> {
+        // Before the lock too: a put on a closed queue fails at once, even while a
+        // stopped producer holds the lock.
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
         let producer = &self.control().producer.0;
         let Some((guard, owner_died)) = self.lock_side(&producer.lock, &mut patience) else {
             return Err(Error::Full);
@@ -120,7 +138,7 @@ impl RawQueue {
         let size = record::footprint(len).ok_or(Error::Full)?;
         let len = u32::try_from(len).map_err(|_| Error::Full)?;
         self.write_header(tail.pos, len, WHOLE);
-        self.commit_tail(tail, size, true);
+        self.commit_tail(tail, size, true)?;
         Ok(Some(()))
     }
 
@@ -138,7 +156,7 @@ impl RawQueue {
         // SAFETY: we hold the producer lock and `wait_for_room` made sure that `size`
         // bytes from the tail are free.
         unsafe { self.write_ring(tail.pos.wrapping_add(HEADER), bytes) };
-        self.commit_tail(tail, size, true);
+        self.commit_tail(tail, size, true)?;
         Ok(())
     }
 
@@ -224,7 +242,13 @@ impl RawQueue {
                 self.write_ring(at, &bytes[sent..end]);
             }
             let size = record::footprint(len as usize).ok_or(Error::Full)?;
-            tail = self.commit_tail(tail, size, tag == LAST);
+            tail = match self.commit_tail(tail, size, tag == LAST) {
+                Ok(next) => next,
+                Err(sealed) => {
+                    self.end_stream(first)?;
+                    return Err(sealed);
+                }
+            };
             sent = end;
             first = false;
             if tag == LAST {
@@ -350,17 +374,34 @@ impl RawQueue {
         Ok(self.ring_bytes() - self.used(head.pos, tail_pos)?)
     }
 
-    /// Publishes a record of `size` bytes: the commit point of a put.
+    /// Publishes a record of `size` bytes: the commit point of a put. `Closed` if `close`
+    /// sealed the tail since the put began (the record is not published).
     #[inline]
-    fn commit_tail(&self, tail: Cursor, size: u32, completes: bool) -> Cursor {
+    fn commit_tail(&self, tail: Cursor, size: u32, completes: bool) -> Result<Cursor, Error> {
         let next = tail.advanced(size, completes);
         self.control()
             .tail
             .0
             .tail
-            .store(next.pack(), Ordering::SeqCst);
+            .compare_exchange(tail.pack(), next.pack(), Ordering::SeqCst, Ordering::SeqCst)
+            .map_err(|_| Error::Closed)?;
         self.notify_after_commit(&self.control().tail.0.items);
-        next
+        Ok(next)
+    }
+
+    /// Publishes an abort record, sealed tail or not (it delivers nothing, and consumers
+    /// in the middle of the stream need it to go on); keeps the seal.
+    fn commit_abort(&self, tail: Cursor) {
+        let next = tail.advanced(HEADER, false).pack();
+        let _ =
+            self.control()
+                .tail
+                .0
+                .tail
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |word| {
+                    Some(next | (word & SEALED))
+                });
+        self.notify_after_commit(&self.control().tail.0.items);
     }
 
     /// Writes an abort record for the stream in progress (room is always reserved).
@@ -373,7 +414,7 @@ impl RawQueue {
         }
         // We hold the producer lock and at least 8 bytes from the tail are free.
         self.write_header(tail.pos, 0, ABORT);
-        self.commit_tail(tail, HEADER, false);
+        self.commit_abort(tail);
         tracing::debug!("stream aborted");
         Ok(())
     }
@@ -401,9 +442,11 @@ impl RawQueue {
     /// Python's `close()`, for the whole queue: no put succeeds afterwards, and consumers
     /// get `Closed` once the queue is drained. Returns once no put can complete any more.
     ///
-    /// That is once the producer lock is free, with one exception that keeps a stopped
+    /// That is once the producer lock is free, with two exceptions that keep a stopped
     /// producer from holding `close` for ever: a stream still open is abandoned, which its
-    /// producer can only answer with an abort record and `Closed`.
+    /// producer can only answer with an abort record and `Closed`; and after
+    /// [`CLOSE_PATIENCE`] the tail is sealed, which the put in progress can only answer
+    /// with `Closed`.
     pub(crate) fn close(&self) {
         let control = self.control();
         if control.shared.0.closed.swap(1, Ordering::SeqCst) == 0 {
@@ -413,6 +456,7 @@ impl RawQueue {
         // A put that checked the flag before we set it finishes (or gives up, as its waits
         // see the flag) before we get the lock: after this, nothing more arrives.
         let producer = &control.producer.0;
+        let give_up = Deadline::after(CLOSE_PATIENCE);
         loop {
             let mut patience = Patience::Within(CLOSE_SLICE);
             if let Some((guard, owner_died)) = self.lock_side(&producer.lock, &mut patience) {
@@ -425,7 +469,24 @@ impl RawQueue {
             if self.abandon_stream() {
                 return;
             }
+            if give_up.has_passed() {
+                self.seal_tail();
+                tracing::warn!(
+                    "close: the producer lock stayed held (a stopped producer?); tail sealed, its put will fail with Closed"
+                );
+                return;
+            }
         }
+    }
+
+    /// What `close` does when the producer lock stays held past [`CLOSE_PATIENCE`]: no
+    /// record but an abort commits after this.
+    fn seal_tail(&self) {
+        self.control()
+            .tail
+            .0
+            .tail
+            .fetch_or(SEALED, Ordering::SeqCst);
     }
 
     /// Gives up the stream in progress, if one is open (or was abandoned already): its
@@ -477,5 +538,45 @@ fn encode_failure<T: Serialize + ?Sized>(value: &T, error: mp_wire::Error) -> Er
         Ok((_, fds)) if !fds.is_empty() => Error::FdsInQueueMessage { count: fds.len() },
         Ok(_) => Error::SharedMem(error.into()),
         Err(precise) => Error::SharedMem(precise),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::control::Kind;
+
+    #[test]
+    fn a_put_that_commits_after_close_sealed_the_tail_fails_closed_and_delivers_nothing() {
+        let raw = RawQueue::create(Kind::Queue, 4096, 0, "u32").unwrap();
+        // A put read the tail (and the open flag), then its process stopped.
+        let tail = raw.tail();
+        raw.control().shared.0.closed.store(1, Ordering::SeqCst);
+        raw.seal_tail(); // `close` gave up waiting for it
+        assert!(matches!(
+            raw.commit_tail(tail, HEADER, true),
+            Err(Error::Closed)
+        ));
+        assert_eq!(raw.tail(), tail);
+        assert_eq!(raw.qsize(), 0);
+        // An abort record still goes through (a consumer in the middle of a stream
+        // needs it), and the seal stays.
+        raw.commit_abort(tail);
+        assert_eq!(raw.tail().pos, tail.pos + HEADER);
+        assert!(matches!(
+            raw.commit_tail(raw.tail(), HEADER, true),
+            Err(Error::Closed)
+        ));
+    }
+
+    #[test]
+    fn a_put_on_a_closed_queue_fails_without_waiting_for_the_producer_lock() {
+        let raw = RawQueue::create(Kind::Queue, 4096, 0, "u32").unwrap();
+        let _held = raw.control().producer.0.lock.lock().unwrap();
+        raw.control().shared.0.closed.store(1, Ordering::SeqCst);
+        assert!(matches!(
+            raw.put(&1u32, Patience::Forever),
+            Err(Error::Closed)
+        ));
     }
 }
