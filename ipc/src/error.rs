@@ -109,13 +109,13 @@ pub enum Error {
     /// An address a [`Listener`](crate::Listener) cannot bind or a
     /// [`Client`](crate::Client) cannot connect to.
     #[error(
-        "invalid address {address:?}: {reason}; give a socket path, an @abstract name or host:port"
+        "invalid address {address:?}: {fault}; give a socket path, an @abstract name or host:port"
     )]
     InvalidAddress {
         /// The address, as given.
         address: String,
         /// What is wrong with it.
-        reason: &'static str,
+        fault: AddressFault,
     },
     /// A queue is empty: [`try_get`](crate::Queue::try_get) found nothing, or
     /// [`get_timeout`](crate::Queue::get_timeout) waited in vain (Python's `queue.Empty`).
@@ -166,6 +166,28 @@ pub enum Error {
         /// What it must be.
         requirement: &'static str,
     },
+}
+
+/// What is wrong with an address (see [`Error::InvalidAddress`]).
+///
+/// ```
+/// use mp_ipc::{Address, AddressFault, Error};
+///
+/// assert!(matches!(
+///     "".parse::<Address>(),
+///     Err(Error::InvalidAddress { fault: AddressFault::Empty, .. })
+/// ));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AddressFault {
+    /// The address is empty.
+    #[error("an empty address")]
+    Empty,
+    /// The operating system cannot use it as a socket address (too long, or with a NUL
+    /// byte).
+    #[error("not a usable socket address (too long, or with a NUL byte)")]
+    Unusable,
 }
 
 /// A step of the authentication handshake (see [`Error::AuthenticationFailed`]).

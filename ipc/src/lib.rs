@@ -98,7 +98,7 @@ mod listener;
 pub mod queue;
 
 pub use connection::{Connection, DEFAULT_MAX_MESSAGE_SIZE, pipe};
-pub use error::{AuthFault, Error, HandshakeStep, QueueFault};
+pub use error::{AddressFault, AuthFault, Error, HandshakeStep, QueueFault};
 pub use listener::{Address, Client, Listener};
 pub use mp_sys::{Waitable, wait};
 pub use mp_wire::FrameFault;

@@ -13,7 +13,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use mp_ipc::{Address, AuthFault, Client, Connection, Error, HandshakeStep, Listener};
+use mp_ipc::{
+    Address, AddressFault, AuthFault, Client, Connection, Error, HandshakeStep, Listener,
+};
 use support::{recv_bytes_within, recv_within};
 use test_support::{PATIENCE, spawn_child_keeping};
 
@@ -378,11 +380,17 @@ fn connecting_to_nothing_is_a_clear_error() {
     let too_long = Address::Unix(PathBuf::from("x".repeat(200)));
     assert!(matches!(
         Client::connect::<u8>(&too_long, None),
-        Err(Error::InvalidAddress { .. })
+        Err(Error::InvalidAddress {
+            fault: AddressFault::Unusable,
+            ..
+        })
     ));
     assert!(matches!(
         "".parse::<Address>(),
-        Err(Error::InvalidAddress { .. })
+        Err(Error::InvalidAddress {
+            fault: AddressFault::Empty,
+            ..
+        })
     ));
 }
 

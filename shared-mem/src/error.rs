@@ -54,12 +54,12 @@ pub enum Error {
         name: String,
     },
     /// The name cannot name a POSIX shared memory object.
-    #[error("{name:?} cannot name a shared memory block: {reason}; pick another name")]
+    #[error("{name:?} cannot name a shared memory block: {fault}; pick another name")]
     InvalidName {
         /// The name, as given.
         name: String,
         /// What is wrong with it.
-        reason: &'static str,
+        fault: NameFault,
     },
     /// The block or segment does not have the size it should.
     #[error(
@@ -84,11 +84,11 @@ pub enum Error {
     /// The file descriptor does not hold a segment made by this crate, or its header is
     /// damaged.
     #[error(
-        "not a segment of this crate: {reason}; only descriptors of segments made by mp-shared-mem can be opened"
+        "not a segment of this crate: {fault}; only descriptors of segments made by mp-shared-mem can be opened"
     )]
     NotASegment {
         /// What gave it away.
-        reason: &'static str,
+        fault: SegmentFault,
     },
     /// A byte range reaches past the end of the block.
     #[error("bytes {offset}..{offset}+{len} are outside the {size}-byte block; stay within size()")]
@@ -141,22 +141,22 @@ pub enum Error {
     },
     /// The named block does not hold a [`ShareableList`](crate::ShareableList): its header
     /// (item count, offsets, formats) is missing, out of bounds or inconsistent.
-    #[error("not a ShareableList: {reason}; attach by the name of a block made by ShareableList")]
+    #[error("not a ShareableList: {fault}; attach by the name of a block made by ShareableList")]
     NotAShareableList {
         /// What gave it away.
-        reason: &'static str,
+        fault: ListFault,
     },
     /// An item of a [`ShareableList`](crate::ShareableList) holds what no item can: an
     /// unknown format or type code, or a `str` that is not UTF-8 (another process wrote it
     /// so).
     #[error(
-        "item {index} of the ShareableList is damaged: {reason}; another process wrote it wrongly"
+        "item {index} of the ShareableList is damaged: {fault}; another process wrote it wrongly"
     )]
     CorruptItem {
         /// The item's position.
         index: usize,
         /// What is wrong with it.
-        reason: &'static str,
+        fault: ItemFault,
     },
     /// A lock failed; [`mp_sync::Error::OwnerDied`] when a previous holder died holding it.
     #[error(transparent)]
@@ -247,6 +247,149 @@ pub enum Error {
         /// What the descriptor is instead.
         fault: mp_wire::SocketFault,
     },
+}
+
+/// Why a name cannot name a POSIX shared memory block (see [`Error::InvalidName`]).
+///
+/// ```
+/// use mp_shared_mem::{Error, NameFault, SharedMemory};
+///
+/// assert!(matches!(
+///     SharedMemory::attach("a/b"),
+///     Err(Error::InvalidName { fault: NameFault::InnerSlash, .. })
+/// ));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NameFault {
+    /// The name is empty (or only a `/`).
+    #[error("it is empty")]
+    Empty,
+    /// A `/` other than a leading one.
+    #[error("only a leading '/' is allowed")]
+    InnerSlash,
+    /// A NUL byte.
+    #[error("it contains a NUL byte")]
+    Nul,
+    /// `.` or `..`.
+    #[error("'.' and '..' are not names")]
+    DotName,
+    /// Longer than a name may be.
+    #[error("it is longer than {max} bytes")]
+    TooLong {
+        /// The longest name allowed.
+        max: usize,
+    },
+}
+
+/// What shows that a descriptor or block is not a segment of this crate (see
+/// [`Error::NotASegment`]).
+///
+/// ```
+/// use std::os::fd::OwnedFd;
+/// use mp_shared_mem::{Error, Segment, SegmentFault};
+///
+/// let file = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
+/// assert!(matches!(
+///     Segment::from_fd(file),
+///     Err(Error::NotASegment { fault: SegmentFault::NotAMemfd })
+/// ));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SegmentFault {
+    /// The descriptor is not a memfd.
+    #[error("the descriptor is not a memfd")]
+    NotAMemfd,
+    /// The memfd is not sealed against shrinking, as every segment is.
+    #[error("the memfd is not sealed against shrinking")]
+    NotSealed,
+    /// The memfd's size is negative or past the address space.
+    #[error("the memfd has a negative or huge size")]
+    BadSize,
+    /// The block is too small to hold a header.
+    #[error("too small to hold a header")]
+    TooSmallForHeader,
+    /// The block does not start with this crate's magic number.
+    #[error("no header (wrong magic number)")]
+    BadMagic,
+    /// The header's layout (length, offsets) does not match its type.
+    #[error("the header's layout does not match its type")]
+    LayoutMismatch,
+    /// The recorded length does not fit in this process's memory.
+    #[error("the recorded length does not fit in memory")]
+    LengthTooLarge,
+}
+
+/// What shows that a block does not hold a [`ShareableList`](crate::ShareableList) (see
+/// [`Error::NotAShareableList`]).
+///
+/// ```
+/// use mp_shared_mem::ListFault;
+///
+/// assert_eq!(ListFault::OffsetsBackwards.to_string(), "the offsets go backwards");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ListFault {
+    /// The block is too small for the list's header.
+    #[error("the block is too small for its header")]
+    TooSmallForHeader,
+    /// The item count is negative.
+    #[error("a negative item count")]
+    NegativeCount,
+    /// More items than the block can hold.
+    #[error("more items than the block can hold")]
+    TooManyItems,
+    /// An item's offset is negative.
+    #[error("a negative offset")]
+    NegativeOffset,
+    /// The first item does not start the data.
+    #[error("the first item does not start the data")]
+    FirstOffsetNotZero,
+    /// The offsets go backwards.
+    #[error("the offsets go backwards")]
+    OffsetsBackwards,
+    /// The items reach past the end of the block.
+    #[error("the items reach past the end of the block")]
+    PastTheEnd,
+}
+
+/// What is wrong with an item of a [`ShareableList`](crate::ShareableList) (see
+/// [`Error::CorruptItem`]).
+///
+/// ```
+/// use mp_shared_mem::ItemFault;
+///
+/// assert_eq!(ItemFault::UnknownCode.to_string(), "an unknown type code");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ItemFault {
+    /// Its format is larger than its slot.
+    #[error("its format is larger than its slot")]
+    FormatLargerThanSlot,
+    /// A number, bool or `None` needs 8 bytes and its slot has fewer.
+    #[error("its slot is smaller than 8 bytes")]
+    SlotTooSmall,
+    /// Its slot is too large for a format to describe.
+    #[error("its slot is too large to describe")]
+    SlotTooLarge,
+    /// Its format is none Python writes.
+    #[error("an unknown format")]
+    UnknownFormat,
+    /// Its value has another size than its format.
+    #[error("a value of the wrong size")]
+    WrongSize,
+    /// A `str` item that is not UTF-8.
+    #[error("a str item that is not UTF-8")]
+    NotUtf8,
+    /// Its type code does not match its format.
+    #[error("its type code does not match its format")]
+    CodeMismatch,
+    /// Its type code is none Python writes.
+    #[error("an unknown type code")]
+    UnknownCode,
 }
 
 impl Error {

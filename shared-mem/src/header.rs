@@ -6,9 +6,9 @@
 //! segment is shared; every receiver recomputes the layout from the type it expects and
 //! compares.
 
-use crate::Error;
 use crate::mapping::MIN_PAGE_SIZE;
 use crate::segment::Segment;
+use crate::{Error, SegmentFault};
 
 const MAGIC: [u8; 8] = *b"mp-shm\0\x01";
 /// Bytes reserved for the header; data starts at or after this offset.
@@ -187,7 +187,7 @@ impl Layout {
             || found.data_offset != self.data_offset as u64
         {
             return Err(Error::NotASegment {
-                reason: "the header's layout does not match its type",
+                fault: SegmentFault::LayoutMismatch,
             });
         }
         if (segment.size() as u64) < self.size as u64 {
@@ -205,21 +205,21 @@ impl Layout {
 pub(crate) fn recorded_len(segment: &Segment) -> Result<usize, Error> {
     let header = read_header(segment)?;
     usize::try_from(header.len).map_err(|_| Error::NotASegment {
-        reason: "the recorded length does not fit in memory",
+        fault: SegmentFault::LengthTooLarge,
     })
 }
 
 fn read_header(segment: &Segment) -> Result<Header, Error> {
     if segment.size() < HEADER_SPACE {
         return Err(Error::NotASegment {
-            reason: "too small to hold a header",
+            fault: SegmentFault::TooSmallForHeader,
         });
     }
     let mut header: Header = bytemuck::Zeroable::zeroed();
     segment.read_at(0, bytemuck::bytes_of_mut(&mut header))?;
     if header.magic != MAGIC {
         return Err(Error::NotASegment {
-            reason: "no header (wrong magic number)",
+            fault: SegmentFault::BadMagic,
         });
     }
     Ok(header)

@@ -188,7 +188,7 @@ pub mod transfer;
 mod value;
 
 pub use array::{Array, ArrayGuard};
-pub use error::Error;
+pub use error::{Error, ItemFault, ListFault, NameFault, SegmentFault};
 pub use raw_array::{RawArray, RawSlice};
 pub use raw_value::RawValue;
 pub use segment::Segment;

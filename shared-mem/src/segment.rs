@@ -12,9 +12,9 @@ use nix::sys::stat::fstat;
 use nix::unistd::ftruncate;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::Error;
 use crate::mapping::Mapping;
 use crate::transfer;
+use crate::{Error, SegmentFault};
 
 /// A block of memory that several processes map, backed by an anonymous `memfd`.
 ///
@@ -116,19 +116,19 @@ impl Segment {
     pub fn from_fd(fd: OwnedFd) -> Result<Self, Error> {
         let seals = fcntl(&fd, FcntlArg::F_GET_SEALS).map_err(|errno| match errno {
             nix::errno::Errno::EINVAL => Error::NotASegment {
-                reason: "the descriptor is not a memfd",
+                fault: SegmentFault::NotAMemfd,
             },
             errno => Error::os("fcntl(F_GET_SEALS)", errno),
         })?;
         if SealFlag::from_bits_truncate(seals) & SealFlag::F_SEAL_SHRINK != SealFlag::F_SEAL_SHRINK
         {
             return Err(Error::NotASegment {
-                reason: "the memfd is not sealed against shrinking",
+                fault: SegmentFault::NotSealed,
             });
         }
         let stat = fstat(&fd).map_err(|errno| Error::os("fstat", errno))?;
         let size = usize::try_from(stat.st_size).map_err(|_| Error::NotASegment {
-            reason: "the memfd has a negative or huge size",
+            fault: SegmentFault::BadSize,
         })?;
         let mapping = Mapping::new(fd.as_fd(), size)?;
         tracing::debug!(size, fd = ?fd, "segment mapped from a descriptor");

@@ -16,8 +16,8 @@ use nix::sys::mman::{shm_open, shm_unlink};
 use nix::sys::stat::{Mode, fstat};
 use nix::unistd::ftruncate;
 
-use crate::Error;
 use crate::mapping::Mapping;
+use crate::{Error, NameFault};
 
 mod orphans;
 
@@ -469,24 +469,24 @@ fn sweep_once_per_process() {
 /// The name without its leading slash, checked.
 fn checked_name(name: &str) -> Result<&str, Error> {
     let bare = name.strip_prefix('/').unwrap_or(name);
-    let invalid = |reason| Error::InvalidName {
+    let invalid = |fault| Error::InvalidName {
         name: name.to_string(),
-        reason,
+        fault,
     };
     if bare.is_empty() {
-        return Err(invalid("it is empty"));
+        return Err(invalid(NameFault::Empty));
     }
     if bare.contains('/') {
-        return Err(invalid("only a leading '/' is allowed"));
+        return Err(invalid(NameFault::InnerSlash));
     }
     if bare.contains('\0') {
-        return Err(invalid("it contains a NUL byte"));
+        return Err(invalid(NameFault::Nul));
     }
     if bare == "." || bare == ".." {
-        return Err(invalid("'.' and '..' are not names"));
+        return Err(invalid(NameFault::DotName));
     }
     if bare.len() > MAX_NAME_LEN {
-        return Err(invalid("it is longer than 254 bytes"));
+        return Err(invalid(NameFault::TooLong { max: MAX_NAME_LEN }));
     }
     Ok(bare)
 }

@@ -5,7 +5,7 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use mp_shared_mem::{Error, Segment, Shared, SharedMemory, transfer};
+use mp_shared_mem::{Error, Segment, SegmentFault, Shared, SharedMemory, transfer};
 use nix::errno::Errno;
 use nix::sys::memfd::{MFdFlags, memfd_create};
 use nix::unistd::ftruncate;
@@ -88,7 +88,9 @@ fn descriptors_that_are_not_segments_are_refused() {
     let null = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
     assert!(matches!(
         Segment::from_fd(null),
-        Err(Error::NotASegment { .. })
+        Err(Error::NotASegment {
+            fault: SegmentFault::NotAMemfd
+        })
     ));
 
     let unsealed = memfd_create(c"unsealed", MFdFlags::MFD_CLOEXEC).unwrap();
@@ -96,7 +98,7 @@ fn descriptors_that_are_not_segments_are_refused() {
     assert_eq!(
         Segment::from_fd(unsealed).unwrap_err(),
         Error::NotASegment {
-            reason: "the memfd is not sealed against shrinking"
+            fault: SegmentFault::NotSealed
         }
     );
 }

@@ -3,7 +3,7 @@
 //! blocks that hold no list or a damaged one. `python_interop.rs` checks it against
 //! Python itself.
 
-use mp_shared_mem::{Error, Item, ShareableList, SharedMemory};
+use mp_shared_mem::{Error, Item, ItemFault, ListFault, ShareableList, SharedMemory};
 use test_support::{ChildResult, DevShmCheck, ensure, spawn_child};
 
 fn sample() -> Vec<Item> {
@@ -162,18 +162,18 @@ fn block_with(words: &[i64], size: usize) -> SharedMemory {
 #[test]
 fn blocks_that_hold_no_list_are_refused_with_a_reason() {
     let _leftovers = DevShmCheck::start("mp_");
-    let cases: [(&str, SharedMemory); 6] = [
-        ("a block too small", block_with(&[], 4)),
-        ("a negative count", block_with(&[-1], 64)),
-        ("a count too large", block_with(&[1 << 40], 64)),
-        ("offsets going back", block_with(&[2, 0, 16, 8], 512)),
-        ("a first offset not 0", block_with(&[1, 8, 16], 512)),
-        ("items past the end", block_with(&[1, 0, 4096], 512)),
+    let cases: [(ListFault, SharedMemory); 6] = [
+        (ListFault::TooSmallForHeader, block_with(&[], 4)),
+        (ListFault::NegativeCount, block_with(&[-1], 64)),
+        (ListFault::TooManyItems, block_with(&[1 << 40], 64)),
+        (ListFault::OffsetsBackwards, block_with(&[2, 0, 16, 8], 512)),
+        (ListFault::FirstOffsetNotZero, block_with(&[1, 8, 16], 512)),
+        (ListFault::PastTheEnd, block_with(&[1, 0, 4096], 512)),
     ];
-    for (what, block) in &cases {
+    for (expected, block) in &cases {
         match ShareableList::attach(block.name()) {
-            Err(Error::NotAShareableList { reason }) => assert!(!reason.is_empty()),
-            other => panic!("{what}: {other:?}"),
+            Err(Error::NotAShareableList { fault }) => assert_eq!(fault, *expected),
+            other => panic!("{expected}: {other:?}"),
         }
     }
     let garbage = SharedMemory::create(4096).unwrap();
@@ -198,32 +198,53 @@ fn damaged_items_are_reported_and_a_set_repairs_them() {
     let codes = 64;
 
     shm.write_at(formats, b"zz\0\0\0\0\0\0").unwrap();
-    assert!(matches!(
+    assert_eq!(
         list.get(0),
-        Err(Error::CorruptItem { index: 0, .. })
-    ));
+        Err(Error::CorruptItem {
+            index: 0,
+            fault: ItemFault::UnknownFormat
+        })
+    );
     list.set(0, Item::Int(6)).unwrap();
     assert_eq!(list.get(0).unwrap(), Item::Int(6));
 
     shm.write_at(codes, &[9]).unwrap();
-    assert!(matches!(list.get(0), Err(Error::CorruptItem { .. })));
+    assert_eq!(
+        list.get(0),
+        Err(Error::CorruptItem {
+            index: 0,
+            fault: ItemFault::UnknownCode
+        })
+    );
     shm.write_at(codes, &[1]).unwrap(); // an int format with the str code
-    assert!(matches!(list.get(0), Err(Error::CorruptItem { .. })));
+    assert_eq!(
+        list.get(0),
+        Err(Error::CorruptItem {
+            index: 0,
+            fault: ItemFault::CodeMismatch
+        })
+    );
     list.set(0, Item::Int(7)).unwrap();
 
     shm.write_at(formats + 8, b"64s\0\0\0\0\0").unwrap(); // larger than the 8-byte slot
-    assert!(matches!(
+    assert_eq!(
         list.get(1),
-        Err(Error::CorruptItem { index: 1, .. })
-    ));
+        Err(Error::CorruptItem {
+            index: 1,
+            fault: ItemFault::FormatLargerThanSlot
+        })
+    );
     list.set(1, Item::from("ok")).unwrap();
     assert_eq!(list.format().unwrap(), "q8s");
 
     shm.write_at(32 + 8, b"\xff\xfe").unwrap(); // not UTF-8
-    assert!(matches!(
+    assert_eq!(
         list.get(1),
-        Err(Error::CorruptItem { index: 1, .. })
-    ));
+        Err(Error::CorruptItem {
+            index: 1,
+            fault: ItemFault::NotUtf8
+        })
+    );
     assert!(list.to_vec().is_err());
     assert!(format!("{list:?}").contains("damaged"));
 }

@@ -4,7 +4,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use mp_shared_mem::{Error, SharedMemory};
+use mp_shared_mem::{Error, NameFault, SharedMemory};
 use nix::fcntl::OFlag;
 use nix::sys::mman::{shm_open, shm_unlink};
 use nix::sys::stat::Mode;
@@ -106,11 +106,17 @@ fn named_creation_and_its_errors() {
     );
     assert!(!dev_shm_has(&unique("zero")));
     assert_eq!(SharedMemory::create(0).unwrap_err(), Error::ZeroSize);
-    for bad in ["", "/", "a/b", "x\0y", ".."] {
+    for (bad, expected) in [
+        ("", NameFault::Empty),
+        ("/", NameFault::Empty),
+        ("a/b", NameFault::InnerSlash),
+        ("x\0y", NameFault::Nul),
+        ("..", NameFault::DotName),
+    ] {
         assert!(
             matches!(
                 SharedMemory::create_named(bad, 8),
-                Err(Error::InvalidName { .. })
+                Err(Error::InvalidName { fault, .. }) if fault == expected
             ),
             "{bad:?}"
         );

@@ -43,7 +43,7 @@ impl FromStr for Address {
         if text.is_empty() {
             return Err(Error::InvalidAddress {
                 address: String::new(),
-                reason: "an empty address",
+                fault: crate::AddressFault::Empty,
             });
         }
         if let Ok(tcp) = text.parse::<SocketAddr>() {

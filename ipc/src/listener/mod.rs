@@ -33,7 +33,7 @@ fn io_error(operation: &'static str, address: &Address, error: io::Error) -> Err
         },
         None => Error::InvalidAddress {
             address: address.to_string(),
-            reason: "not a usable socket address (too long, or with a NUL byte)",
+            fault: crate::AddressFault::Unusable,
         },
     }
 }

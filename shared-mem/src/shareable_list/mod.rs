@@ -21,7 +21,7 @@ use std::fmt;
 pub use item::Item;
 use slot::{Format, MAX_ALLOTMENT, Packing, WORD};
 
-use crate::{Error, SharedMemory};
+use crate::{Error, ItemFault, ListFault, SharedMemory};
 
 /// A fixed-length list of numbers, booleans, strings, bytes and `None`s in a named block
 /// of shared memory, laid out exactly as Python's `multiprocessing.shared_memory.ShareableList`:
@@ -183,9 +183,9 @@ impl ShareableList {
     pub fn get(&self, index: usize) -> Result<Item, Error> {
         let (start, allotted) = self.slot(index)?;
         let format = self.format_at(index)?;
-        let corrupt = |reason| Error::CorruptItem { index, reason };
+        let corrupt = |fault| Error::CorruptItem { index, fault };
         if format.size() > allotted {
-            return Err(corrupt("its format is larger than its slot"));
+            return Err(corrupt(ItemFault::FormatLargerThanSlot));
         }
         let mut value = vec![0u8; format.size()];
         self.shm.read_at(start, &mut value)?;
@@ -234,7 +234,7 @@ impl ShareableList {
                 if allotted < WORD {
                     return Err(Error::CorruptItem {
                         index,
-                        reason: "its slot is smaller than 8 bytes",
+                        fault: ItemFault::SlotTooSmall,
                     });
                 }
                 (format, code, value.to_vec())
@@ -242,7 +242,7 @@ impl ShareableList {
         };
         let raw_format = format.encode().ok_or(Error::CorruptItem {
             index,
-            reason: "its slot is too large to describe",
+            fault: ItemFault::SlotTooLarge,
         })?;
         // The order of Python's `__setitem__`: format, code, value.
         self.shm
@@ -392,7 +392,7 @@ impl ShareableList {
     fn format_at(&self, index: usize) -> Result<Format, Error> {
         Format::parse(&self.raw_format(index)?).ok_or(Error::CorruptItem {
             index,
-            reason: "an unknown format",
+            fault: ItemFault::UnknownFormat,
         })
     }
 
@@ -469,34 +469,35 @@ impl Plan {
 
 /// Reads and checks the item count and the offsets of the list in `shm`.
 fn read_offsets(shm: &SharedMemory) -> Result<Vec<usize>, Error> {
-    let not_a_list = |reason| Error::NotAShareableList { reason };
+    let not_a_list = |fault| Error::NotAShareableList { fault };
     let read_word = |offset: usize| -> Result<i64, Error> {
         let mut word = [0u8; WORD];
         shm.read_at(offset, &mut word)
-            .map_err(|_| not_a_list("the block is too small for its header"))?;
+            .map_err(|_| not_a_list(ListFault::TooSmallForHeader))?;
         Ok(i64::from_ne_bytes(word))
     };
-    let count = usize::try_from(read_word(0)?).map_err(|_| not_a_list("a negative item count"))?;
+    let count = usize::try_from(read_word(0)?).map_err(|_| not_a_list(ListFault::NegativeCount))?;
     // Each item takes at least 8 offset bytes, 8 format bytes and a code.
     if count > shm.size() / (2 * WORD + 1) {
-        return Err(not_a_list("more items than the block can hold"));
+        return Err(not_a_list(ListFault::TooManyItems));
     }
     let offsets = (0..=count)
         .map(|i| {
-            usize::try_from(read_word(WORD * (i + 1))?).map_err(|_| not_a_list("a negative offset"))
+            usize::try_from(read_word(WORD * (i + 1))?)
+                .map_err(|_| not_a_list(ListFault::NegativeOffset))
         })
         .collect::<Result<Vec<_>, _>>()?;
     if offsets[0] != 0 {
-        return Err(not_a_list("the first item does not start the data"));
+        return Err(not_a_list(ListFault::FirstOffsetNotZero));
     }
     if offsets.windows(2).any(|pair| pair[1] < pair[0]) {
-        return Err(not_a_list("the offsets go backwards"));
+        return Err(not_a_list(ListFault::OffsetsBackwards));
     }
     let needed = offsets[count]
         .checked_add(WORD * (count + 2) + (WORD + 1) * count)
         .filter(|&needed| needed <= shm.size());
     if needed.is_none() {
-        return Err(not_a_list("the items reach past the end of the block"));
+        return Err(not_a_list(ListFault::PastTheEnd));
     }
     Ok(offsets)
 }

@@ -3,6 +3,7 @@
 //! with the native byte order.
 
 use super::Item;
+use crate::ItemFault;
 
 /// Bytes per format string, per fixed-size value, and the alignment of every slot.
 pub(super) const WORD: usize = 8;
@@ -126,8 +127,8 @@ pub(super) fn allotment(len: usize) -> usize {
 
 /// The item from its format, code and value bytes (`format.size()` of them); `Err` with a
 /// reason when the combination is not one Python's `ShareableList` writes.
-pub(super) fn unpack(format: Format, code: i8, value: &[u8]) -> Result<Item, &'static str> {
-    let word = || <[u8; WORD]>::try_from(value).map_err(|_| "a value of the wrong size");
+pub(super) fn unpack(format: Format, code: i8, value: &[u8]) -> Result<Item, ItemFault> {
+    let word = || <[u8; WORD]>::try_from(value).map_err(|_| ItemFault::WrongSize);
     match (format, code) {
         (Format::Int, CODE_PLAIN) => Ok(Item::Int(i64::from_ne_bytes(word()?))),
         (Format::Float, CODE_PLAIN) => Ok(Item::Float(f64::from_ne_bytes(word()?))),
@@ -135,10 +136,10 @@ pub(super) fn unpack(format: Format, code: i8, value: &[u8]) -> Result<Item, &'s
         (Format::None, CODE_NONE) => Ok(Item::None),
         (Format::Text(_), CODE_STR) => String::from_utf8(trim_nuls(value).to_vec())
             .map(Item::Str)
-            .map_err(|_| "a str item that is not UTF-8"),
+            .map_err(|_| ItemFault::NotUtf8),
         (Format::Text(_), CODE_BYTES) => Ok(Item::Bytes(trim_nuls(value).to_vec())),
-        (_, CODE_PLAIN..=CODE_NONE) => Err("its type code does not match its format"),
-        _ => Err("an unknown type code"),
+        (_, CODE_PLAIN..=CODE_NONE) => Err(ItemFault::CodeMismatch),
+        _ => Err(ItemFault::UnknownCode),
     }
 }
 
