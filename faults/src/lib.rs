@@ -21,6 +21,10 @@
 //!   within a bound and be told the owner died, and no waiter may stay wedged; `Pool`
 //!   workers killed mid-task, then the pool must still run tasks; forkserver children
 //!   and the forkserver itself killed, then it must still start children.
+//! - **SIGSTOP** (`tests/sigstop.rs`): a producer, consumer or holder of a `Queue` and of
+//!   a `Lock` stopped in the middle of its work, then continued; a stopped process is
+//!   alive, so nothing may be taken from it as from a dead one, and once it runs again
+//!   nothing may be lost, duplicated or left wedged.
 //! - **churn** (`tests/churn.rs`): every handle type, and a process under every start
 //!   method, created, used and dropped many times; descriptors, zombies, `/dev/shm`
 //!   entries and resident memory are compared before and after ([`Resources`]).
