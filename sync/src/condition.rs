@@ -4,6 +4,7 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
+use crate::Error;
 use crate::error::{LockResult, OwnerDied, TryLockResult};
 use crate::mutex::{Mutex, MutexGuard};
 use crate::raw_condvar::RawCondvar;
@@ -84,7 +85,7 @@ impl<T> Condition<T> {
             .map_err(|e| e.map(|g| self.wrap(g)))
     }
 
-    /// Takes the lock if it is free, without waiting.
+    /// Takes the lock if it is free, without waiting (else `Err(TryLockError::WouldBlock)`).
     ///
     /// ```
     /// let cond = mp_sync::Condition::new(());
@@ -94,21 +95,30 @@ impl<T> Condition<T> {
         self.mutex
             .try_lock()
             .map(|g| self.wrap(g))
-            .map_err(|e| self.wrap_try_error(e))
+            .map_err(|e| e.map(|g| self.wrap(g)))
     }
 
-    /// Blocks until the lock is held or `timeout` elapses.
+    /// Blocks until the lock is held or `timeout` elapses (then
+    /// `Err(TryLockError::TimedOut)`).
     ///
     /// ```
     /// use std::time::Duration;
+    /// use mp_sync::TryLockError;
     /// let cond = mp_sync::Condition::new(());
-    /// assert!(cond.lock_timeout(Duration::from_millis(5)).is_ok());
+    /// let held = cond.lock_timeout(Duration::from_millis(5)).unwrap();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let waited = cond.lock_timeout(Duration::ZERO);
+    ///         assert!(matches!(waited, Err(TryLockError::TimedOut)));
+    ///     });
+    /// });
+    /// # drop(held);
     /// ```
     pub fn lock_timeout(&self, timeout: Duration) -> TryLockResult<ConditionGuard<'_, T>> {
         self.mutex
             .lock_timeout(timeout)
             .map(|g| self.wrap(g))
-            .map_err(|e| self.wrap_try_error(e))
+            .map_err(|e| e.map(|g| self.wrap(g)))
     }
 
     /// Whether a holder died holding the lock since the last `clear_poison`.
@@ -144,18 +154,6 @@ impl<T> Condition<T> {
             condvar: &self.condvar,
         }
     }
-
-    fn wrap_try_error<'a>(
-        &'a self,
-        err: crate::TryLockError<MutexGuard<'a, T>>,
-    ) -> crate::TryLockError<ConditionGuard<'a, T>> {
-        match err {
-            crate::TryLockError::OwnerDied(e) => {
-                crate::TryLockError::OwnerDied(e.map(|g| self.wrap(g)))
-            }
-            crate::TryLockError::WouldBlock => crate::TryLockError::WouldBlock,
-        }
-    }
 }
 
 impl<T> ConditionGuard<'_, T> {
@@ -187,18 +185,24 @@ impl<T> ConditionGuard<'_, T> {
         owner_died_result(acquired, ())
     }
 
-    /// As [`wait`](ConditionGuard::wait), for at most `timeout`; `Ok(false)` when it elapsed
-    /// (Python's `wait(timeout)` returning `False`).
+    /// As [`wait`](ConditionGuard::wait), for at most `timeout`: `Err(Error::TimedOut)` when
+    /// it elapsed without a notify (Python's `wait(timeout)` returning `False`, so
+    /// `wait_timeout(t).is_ok()` is Python's value), `Err(Error::OwnerDied)` when the lock
+    /// was taken back from a holder that died (reported first: a caller cannot miss it;
+    /// check the state to know whether a notify came too). The guard holds the lock again
+    /// in every case. `Duration::ZERO` releases and retakes the lock once; `Duration::MAX`
+    /// waits for ever.
     ///
     /// ```
     /// use std::time::Duration;
     /// let cond = mp_sync::Condition::new(());
     /// let mut g = cond.lock().unwrap();
-    /// assert_eq!(g.wait_timeout(Duration::from_millis(5)).unwrap(), false);
+    /// assert_eq!(g.wait_timeout(Duration::from_millis(5)), Err(mp_sync::Error::TimedOut));
+    /// g.notify_all(); // still held
     /// ```
-    pub fn wait_timeout(&mut self, timeout: Duration) -> LockResult<bool> {
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Result<(), Error> {
         let (woken, acquired) = self.wait_until(Deadline::after(timeout));
-        owner_died_result(acquired, woken)
+        timed_wait_result(acquired, woken)
     }
 
     /// Waits until `predicate` holds for the state (Python's `wait_for`).
@@ -223,20 +227,26 @@ impl<T> ConditionGuard<'_, T> {
         )
     }
 
-    /// Waits until `predicate` holds or `timeout` elapses; gives the predicate's last value
-    /// (Python's `wait_for(predicate, timeout)`).
+    /// Waits until `predicate` holds or `timeout` elapses (Python's
+    /// `wait_for(predicate, timeout)`): `Ok(())` when the predicate holds,
+    /// `Err(Error::TimedOut)` when it still did not at the deadline, `Err(Error::OwnerDied)`
+    /// when the lock was taken back from a holder that died during the wait (reported
+    /// first; check the state to know whether the predicate holds). The guard holds the lock
+    /// again in every case. `Duration::ZERO` checks the predicate once, without waiting.
     ///
     /// ```
     /// use std::time::Duration;
     /// let cond = mp_sync::Condition::new(0u32);
     /// let mut g = cond.lock().unwrap();
-    /// assert_eq!(g.wait_for_timeout(|n| *n > 0, Duration::from_millis(5)).unwrap(), false);
+    /// let waited = g.wait_for_timeout(|n| *n > 0, Duration::from_millis(5));
+    /// assert_eq!(waited, Err(mp_sync::Error::TimedOut));
+    /// assert_eq!(g.wait_for_timeout(|n| *n == 0, Duration::ZERO), Ok(()));
     /// ```
     pub fn wait_for_timeout(
         &mut self,
         mut predicate: impl FnMut(&mut T) -> bool,
         timeout: Duration,
-    ) -> LockResult<bool> {
+    ) -> Result<(), Error> {
         let deadline = Deadline::after(timeout);
         let mut owner_died = false;
         let satisfied = loop {
@@ -248,7 +258,7 @@ impl<T> ConditionGuard<'_, T> {
             }
             owner_died |= self.wait_until(deadline).1 == Acquired::Poisoned;
         };
-        owner_died_result(
+        timed_wait_result(
             if owner_died {
                 Acquired::Poisoned
             } else {
@@ -286,6 +296,16 @@ impl<T> ConditionGuard<'_, T> {
     fn wait_until(&mut self, deadline: Deadline) -> (bool, Acquired) {
         let guard = &self.guard;
         self.condvar.wait(guard.raw(), || guard.relock(), deadline)
+    }
+}
+
+/// The outcome of a timed wait: owner death first (the caller must not miss it), then
+/// whether the wait ended before its deadline.
+fn timed_wait_result(acquired: Acquired, woken: bool) -> Result<(), Error> {
+    match (acquired, woken) {
+        (Acquired::Poisoned, _) => Err(Error::OwnerDied),
+        (Acquired::Clean, true) => Ok(()),
+        (Acquired::Clean, false) => Err(Error::TimedOut),
     }
 }
 

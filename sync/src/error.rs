@@ -19,10 +19,11 @@ pub enum Error {
         "a previous holder died while holding the lock; what it guarded may be inconsistent, check it and call clear_poison"
     )]
     OwnerDied,
-    /// The lock is held elsewhere (returned by the non-blocking `try_` forms).
-    #[error("the lock is held elsewhere; wait with lock() or a _timeout form")]
+    /// Not now: the lock is held elsewhere, or no permit is free (the non-blocking `try_`
+    /// forms, which never wait).
+    #[error("not available now (held elsewhere, or no permit free); wait with the blocking or a _timeout form")]
     WouldBlock,
-    /// The wait's timeout elapsed.
+    /// The `_timeout` form waited its whole timeout without getting what it waited for.
     #[error("the timeout elapsed; wait again or give up")]
     TimedOut,
     /// `release` of a lock that nobody holds (Python's `RuntimeError: release unlocked lock`).
@@ -159,19 +160,49 @@ impl<G> From<OwnerDied<G>> for Error {
 
 /// Why a non-blocking or timed acquisition did not give a clean guard.
 ///
+/// The `try_` forms fail with `WouldBlock`, the `_timeout` forms with `TimedOut`, as every
+/// family of the workspace does.
+///
 /// ```
+/// use std::time::Duration;
 /// use mp_sync::{Lock, TryLockError};
 ///
 /// let lock = Lock::new();
 /// let held = lock.lock().unwrap();
 /// assert!(matches!(lock.try_lock(), Err(TryLockError::WouldBlock)));
+/// assert!(matches!(lock.lock_timeout(Duration::ZERO), Err(TryLockError::TimedOut)));
 /// # drop(held);
 /// ```
+#[non_exhaustive]
 pub enum TryLockError<G> {
     /// Acquired, but a previous holder died holding the lock.
     OwnerDied(OwnerDied<G>),
-    /// Not acquired: held elsewhere (`try_` forms) or the timeout elapsed (`_timeout` forms).
+    /// Not acquired: held elsewhere (the `try_` forms, which never wait).
     WouldBlock,
+    /// Not acquired: held elsewhere for the whole timeout (the `_timeout` forms).
+    TimedOut,
+}
+
+impl<G> TryLockError<G> {
+    /// Maps the guard an `OwnerDied` carries, keeping the kind of failure (for a lock
+    /// wrapped in a type of your own, whose guard wraps the inner one).
+    ///
+    /// ```
+    /// use mp_sync::{Lock, TryLockError};
+    ///
+    /// let lock = Lock::new();
+    /// let held = lock.lock().unwrap();
+    /// let failed = lock.try_lock().map_err(|e| e.map(|guard| (guard, "mine")));
+    /// assert!(matches!(failed, Err(TryLockError::WouldBlock)));
+    /// # drop(held);
+    /// ```
+    pub fn map<H>(self, f: impl FnOnce(G) -> H) -> TryLockError<H> {
+        match self {
+            TryLockError::OwnerDied(died) => TryLockError::OwnerDied(died.map(f)),
+            TryLockError::WouldBlock => TryLockError::WouldBlock,
+            TryLockError::TimedOut => TryLockError::TimedOut,
+        }
+    }
 }
 
 impl<G> fmt::Debug for TryLockError<G> {
@@ -179,6 +210,7 @@ impl<G> fmt::Debug for TryLockError<G> {
         match self {
             TryLockError::OwnerDied(_) => f.write_str("OwnerDied(..)"),
             TryLockError::WouldBlock => f.write_str("WouldBlock"),
+            TryLockError::TimedOut => f.write_str("TimedOut"),
         }
     }
 }
@@ -188,6 +220,7 @@ impl<G> fmt::Display for TryLockError<G> {
         match self {
             TryLockError::OwnerDied(_) => fmt::Display::fmt(&Error::OwnerDied, f),
             TryLockError::WouldBlock => fmt::Display::fmt(&Error::WouldBlock, f),
+            TryLockError::TimedOut => fmt::Display::fmt(&Error::TimedOut, f),
         }
     }
 }
@@ -205,6 +238,7 @@ impl<G> From<TryLockError<G>> for Error {
         match err {
             TryLockError::OwnerDied(_) => Error::OwnerDied,
             TryLockError::WouldBlock => Error::WouldBlock,
+            TryLockError::TimedOut => Error::TimedOut,
         }
     }
 }
@@ -217,7 +251,7 @@ pub(crate) fn lock_result<G>(acquired: crate::raw_lock::Acquired, guard: G) -> L
     }
 }
 
-/// As [`lock_result`], for the `try_`/`_timeout` forms.
+/// As [`lock_result`], for the `try_` forms: not acquired is `WouldBlock`.
 pub(crate) fn try_lock_result<G>(
     outcome: Result<crate::raw_lock::Acquired, crate::raw_lock::NotAcquired>,
     guard: impl FnOnce() -> G,
@@ -225,5 +259,16 @@ pub(crate) fn try_lock_result<G>(
     match outcome {
         Ok(acquired) => lock_result(acquired, guard()).map_err(TryLockError::OwnerDied),
         Err(crate::raw_lock::NotAcquired::WouldBlock) => Err(TryLockError::WouldBlock),
+    }
+}
+
+/// As [`lock_result`], for the `_timeout` forms: not acquired is `TimedOut`.
+pub(crate) fn timed_lock_result<G>(
+    outcome: Result<crate::raw_lock::Acquired, crate::raw_lock::NotAcquired>,
+    guard: impl FnOnce() -> G,
+) -> TryLockResult<G> {
+    match try_lock_result(outcome, guard) {
+        Err(TryLockError::WouldBlock) => Err(TryLockError::TimedOut),
+        other => other,
     }
 }

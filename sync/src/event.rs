@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::Error;
 use mp_sys::Deadline;
 use mp_sys::futex::{self, AtomicU32, Ordering};
 
@@ -119,18 +120,24 @@ impl Event {
         while !self.wait_until(Deadline::NEVER) {}
     }
 
-    /// Waits until the flag is set or `timeout` elapses; returns the flag (Python's
-    /// `wait(timeout)`).
+    /// Waits until the flag is set or `timeout` elapses: `Ok(())` once set,
+    /// [`Error::TimedOut`] if it was not (Python's `wait(timeout)`, whose value is
+    /// `wait_timeout(t).is_ok()`). `Duration::ZERO` looks once; `Duration::MAX` waits for
+    /// ever.
     ///
     /// ```
     /// use std::time::Duration;
     /// let e = mp_sync::Event::new();
-    /// assert!(!e.wait_timeout(Duration::from_millis(5)));
+    /// assert_eq!(e.wait_timeout(Duration::from_millis(5)), Err(mp_sync::Error::TimedOut));
     /// e.set();
-    /// assert!(e.wait_timeout(Duration::from_millis(5)));
+    /// assert_eq!(e.wait_timeout(Duration::ZERO), Ok(()));
     /// ```
-    pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        self.wait_until(Deadline::after(timeout))
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        if self.wait_until(Deadline::after(timeout)) {
+            Ok(())
+        } else {
+            Err(Error::TimedOut)
+        }
     }
 
     fn wait_until(&self, deadline: Deadline) -> bool {

@@ -11,26 +11,36 @@
 //! | `threading.Lock()`, `multiprocessing.Lock()` | [`Lock::new()`] |
 //! | `with lock:` | `let _guard = lock.lock()?;` |
 //! | `lock.acquire()` / `lock.release()` | [`Lock::acquire`] / [`Lock::release`] |
-//! | `lock.acquire(blocking=False)` | [`Lock::try_acquire`] (or [`Lock::try_lock`] for a guard) |
-//! | `lock.acquire(timeout=t)` | [`Lock::acquire_timeout`] (or [`Lock::lock_timeout`]) |
+//! | `lock.acquire(blocking=False)` | [`lock.try_acquire().is_ok()`](Lock::try_acquire) (or [`Lock::try_lock`] for a guard) |
+//! | `lock.acquire(timeout=t)` | [`lock.acquire_timeout(t).is_ok()`](Lock::acquire_timeout) (or [`Lock::lock_timeout`]) |
 //! | `lock.locked()` | [`Lock::locked`] |
 //! | `threading.RLock()` | [`RLock::new()`] |
 //! | `multiprocessing.Value('i', 0, lock=True)` | [`Mutex::new(0i32)`](Mutex::new) (in shared memory) |
 //! | `threading.Condition()` | [`Condition::new(state)`](Condition::new) |
-//! | `cond.wait()`, `cond.wait(t)`, `cond.wait_for(p)`, `cond.wait_for(p, t)` | [`ConditionGuard::wait`], [`ConditionGuard::wait_timeout`], [`ConditionGuard::wait_for`], [`ConditionGuard::wait_for_timeout`] |
+//! | `cond.wait()`, `cond.wait_for(p)` | [`ConditionGuard::wait`], [`ConditionGuard::wait_for`] |
+//! | `cond.wait(t)`, `cond.wait_for(p, t)` | [`guard.wait_timeout(t).is_ok()`](ConditionGuard::wait_timeout), [`guard.wait_for_timeout(p, t).is_ok()`](ConditionGuard::wait_for_timeout) |
 //! | `cond.notify(n)`, `cond.notify_all()` | [`ConditionGuard::notify`], [`ConditionGuard::notify_all`] |
 //! | `threading.Semaphore(n)` | [`Semaphore::new(n)`](Semaphore::new) |
 //! | `threading.BoundedSemaphore(n)` | [`BoundedSemaphore::new(n)`](BoundedSemaphore::new) |
 //! | `sem.acquire()`, `sem.release(n)` | [`Semaphore::acquire`], [`Semaphore::release`] |
+//! | `sem.acquire(blocking=False)`, `sem.acquire(timeout=t)` | [`sem.try_acquire().is_ok()`](Semaphore::try_acquire), [`sem.acquire_timeout(t).is_ok()`](Semaphore::acquire_timeout) |
 //! | `threading.Event()` | [`Event::new()`] |
-//! | `event.set()`, `clear()`, `is_set()`, `wait(t)` | [`Event::set`], [`Event::clear`], [`Event::is_set`], [`Event::wait_timeout`] |
+//! | `event.set()`, `clear()`, `is_set()`, `wait()` | [`Event::set`], [`Event::clear`], [`Event::is_set`], [`Event::wait`] |
+//! | `event.wait(t)` | [`event.wait_timeout(t).is_ok()`](Event::wait_timeout) |
 //! | `await asyncio.Event().wait()`, for an event other threads or processes set | `event.wait_async().await` (feature `async`, see [Async](crate#async)) |
 //! | `threading.Barrier(n)` | [`Barrier::new(n)`](Barrier::new) |
-//! | `barrier.wait()`, `abort()`, `reset()`, `broken` | [`Barrier::wait`], [`Barrier::abort`], [`Barrier::reset`], [`Barrier::broken`] |
+//! | `barrier.wait()`, `barrier.wait(t)`, `abort()`, `reset()`, `broken` | [`Barrier::wait`], [`Barrier::wait_timeout`], [`Barrier::abort`], [`Barrier::reset`], [`Barrier::broken`] |
 //! | `threading.BrokenBarrierError` | [`Error::BrokenBarrier`] |
 //!
-//! Every blocking call has a `_timeout(Duration)` form and a non-blocking `try_` form.
-//! Timeouts run on the monotonic clock.
+//! Every blocking call has a `_timeout(Duration)` form and a non-blocking `try_` form, with
+//! one return shape per family, as in every crate of the workspace (CONVENTIONS.md at the
+//! repository's root): `x()` blocks; `try_x()` never blocks and fails with
+//! `WouldBlock` ([`Error::WouldBlock`], or [`TryLockError::WouldBlock`] for a lock, which
+//! may also report [`OwnerDied`]); `x_timeout(d)` waits at most `d` and fails with
+//! `TimedOut` ([`Error::TimedOut`], [`TryLockError::TimedOut`]). So Python's boolean
+//! `acquire(timeout=t)` or `wait(t)` is `.is_ok()` of the `_timeout` form. `Duration::ZERO`
+//! polls once; `Duration::MAX` (any timeout past the clock's end) waits for ever. Timeouts
+//! run on the monotonic clock.
 //!
 //! Python's semantics where they differ from Rust's defaults: a [`Lock`] may be released
 //! by any thread (a binary semaphore, with an RAII guard too), [`RLock`] is owned and

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::Error;
-use crate::error::{LockResult, TryLockResult, lock_result, try_lock_result};
+use crate::error::{LockResult, TryLockResult, lock_result, timed_lock_result, try_lock_result};
 use crate::owner::current_process_id;
 use crate::raw_lock::{RawLock, ReleaseError};
 use mp_sys::Deadline;
@@ -94,19 +94,22 @@ impl Lock {
         try_lock_result(self.raw.try_lock(current_process_id()), || self.guard())
     }
 
-    /// Blocks until the lock is held or `timeout` elapses (then `Err(TryLockError::WouldBlock)`).
+    /// Blocks until the lock is held or `timeout` elapses (then
+    /// `Err(TryLockError::TimedOut)`). `Duration::ZERO` tries once; `Duration::MAX` waits
+    /// for ever.
     ///
     /// ```
     /// use std::time::Duration;
+    /// use mp_sync::TryLockError;
     /// let lock = mp_sync::Lock::new();
     /// let _held = lock.lock().unwrap();
-    /// assert!(lock.lock_timeout(Duration::from_millis(10)).is_err());
+    /// assert!(matches!(lock.lock_timeout(Duration::from_millis(10)), Err(TryLockError::TimedOut)));
     /// ```
     pub fn lock_timeout(&self, timeout: Duration) -> TryLockResult<LockGuard<'_>> {
         let outcome = self
             .raw
             .lock(current_process_id(), Deadline::after(timeout));
-        try_lock_result(outcome, || self.guard())
+        timed_lock_result(outcome, || self.guard())
     }
 
     /// Python's `acquire()`: blocks until the lock is held, with no guard. Pair it with
@@ -125,29 +128,33 @@ impl Lock {
         lock_result(self.raw.lock_blocking(current_process_id()), ())
     }
 
-    /// Python's `acquire(blocking=False)`.
+    /// Python's `acquire(blocking=False)`: `Err(TryLockError::WouldBlock)` if the lock is
+    /// held.
     ///
     /// ```
+    /// use mp_sync::TryLockError;
     /// let lock = mp_sync::Lock::new();
     /// assert!(lock.try_acquire().is_ok());
-    /// assert!(lock.try_acquire().is_err());
+    /// assert!(matches!(lock.try_acquire(), Err(TryLockError::WouldBlock)));
     /// lock.release().unwrap();
     /// ```
     pub fn try_acquire(&self) -> TryLockResult<()> {
         try_lock_result(self.raw.try_lock(current_process_id()), || ())
     }
 
-    /// Python's `acquire(timeout=t)`.
+    /// Python's `acquire(timeout=t)` (`acquire_timeout(t).is_ok()` is Python's `True`):
+    /// `Err(TryLockError::TimedOut)` if the lock stayed held for the whole `timeout`.
     ///
     /// ```
     /// use std::time::Duration;
+    /// use mp_sync::TryLockError;
     /// let lock = mp_sync::Lock::new();
     /// assert!(lock.acquire_timeout(Duration::from_millis(5)).is_ok());
-    /// assert!(lock.acquire_timeout(Duration::from_millis(5)).is_err());
+    /// assert!(matches!(lock.acquire_timeout(Duration::from_millis(5)), Err(TryLockError::TimedOut)));
     /// lock.release().unwrap();
     /// ```
     pub fn acquire_timeout(&self, timeout: Duration) -> TryLockResult<()> {
-        try_lock_result(
+        timed_lock_result(
             self.raw
                 .lock(current_process_id(), Deadline::after(timeout)),
             || (),

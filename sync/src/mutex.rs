@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
-use crate::error::{LockResult, TryLockResult, lock_result, try_lock_result};
+use crate::error::{LockResult, TryLockResult, lock_result, timed_lock_result, try_lock_result};
 use crate::owner::current_thread_id;
 use crate::raw_lock::{Acquired, RawLock};
 use mp_sys::Deadline;
@@ -119,20 +119,25 @@ impl<T: ?Sized> Mutex<T> {
         try_lock_result(self.raw.try_lock(current_thread_id()), || self.guard())
     }
 
-    /// Blocks until the lock is held or `timeout` elapses.
+    /// Blocks until the lock is held or `timeout` elapses (then
+    /// `Err(TryLockError::TimedOut)`).
     ///
     /// ```
     /// use std::time::Duration;
+    /// use mp_sync::TryLockError;
     /// let m = mp_sync::Mutex::new(0);
     /// let held = m.lock().unwrap();
     /// std::thread::scope(|s| {
-    ///     s.spawn(|| assert!(m.lock_timeout(Duration::from_millis(5)).is_err()));
+    ///     s.spawn(|| {
+    ///         let waited = m.lock_timeout(Duration::from_millis(5));
+    ///         assert!(matches!(waited, Err(TryLockError::TimedOut)));
+    ///     });
     /// });
     /// # drop(held);
     /// ```
     pub fn lock_timeout(&self, timeout: Duration) -> TryLockResult<MutexGuard<'_, T>> {
         let outcome = self.raw.lock(current_thread_id(), Deadline::after(timeout));
-        try_lock_result(outcome, || self.guard())
+        timed_lock_result(outcome, || self.guard())
     }
 
     /// The value, through exclusive access (no locking needed).
@@ -226,7 +231,9 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
         match self.try_lock() {
             Ok(guard) => d.field("data", &&*guard),
             Err(crate::TryLockError::OwnerDied(guard)) => d.field("data", &&**guard.get_ref()),
-            Err(crate::TryLockError::WouldBlock) => d.field("data", &format_args!("<locked>")),
+            Err(crate::TryLockError::WouldBlock | crate::TryLockError::TimedOut) => {
+                d.field("data", &format_args!("<locked>"))
+            }
         };
         d.field("poisoned", &self.is_poisoned()).finish()
     }

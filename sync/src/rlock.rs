@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use crate::Error;
-use crate::error::{LockResult, TryLockResult, lock_result, try_lock_result};
+use crate::error::{LockResult, TryLockResult, lock_result, timed_lock_result, try_lock_result};
 use crate::owner::current_thread_id;
 use crate::raw_lock::{Acquired, NotAcquired, RawLock};
 use mp_sys::Deadline;
@@ -95,20 +95,25 @@ impl RLock {
         try_lock_result(outcome, || self.guard())
     }
 
-    /// Blocks until the lock is held or `timeout` elapses.
+    /// Blocks until the lock is held or `timeout` elapses (then
+    /// `Err(TryLockError::TimedOut)`).
     ///
     /// ```
     /// use std::time::Duration;
+    /// use mp_sync::TryLockError;
     /// let lock = mp_sync::RLock::new();
     /// let _a = lock.lock().unwrap();
     /// std::thread::scope(|s| {
-    ///     s.spawn(|| assert!(lock.lock_timeout(Duration::from_millis(5)).is_err()));
+    ///     s.spawn(|| {
+    ///         let waited = lock.lock_timeout(Duration::from_millis(5));
+    ///         assert!(matches!(waited, Err(TryLockError::TimedOut)));
+    ///     });
     /// });
     /// ```
     pub fn lock_timeout(&self, timeout: Duration) -> TryLockResult<RLockGuard<'_>> {
         let deadline = Deadline::after(timeout);
         let outcome = self.enter(|raw, id| raw.lock(id, deadline));
-        try_lock_result(outcome, || self.guard())
+        timed_lock_result(outcome, || self.guard())
     }
 
     /// Python's `acquire()`; pair with [`release`](RLock::release) on the same thread.
@@ -129,7 +134,8 @@ impl RLock {
         lock_result(acquired, ())
     }
 
-    /// Python's `acquire(blocking=False)`.
+    /// Python's `acquire(blocking=False)`: `Err(TryLockError::WouldBlock)` if another
+    /// thread holds the lock.
     ///
     /// ```
     /// let lock = mp_sync::RLock::new();
@@ -140,7 +146,8 @@ impl RLock {
         try_lock_result(self.enter(|raw, id| raw.try_lock(id)), || ())
     }
 
-    /// Python's `acquire(timeout=t)`.
+    /// Python's `acquire(timeout=t)`: `Err(TryLockError::TimedOut)` if another thread held
+    /// the lock for the whole `timeout`.
     ///
     /// ```
     /// use std::time::Duration;
@@ -150,7 +157,7 @@ impl RLock {
     /// ```
     pub fn acquire_timeout(&self, timeout: Duration) -> TryLockResult<()> {
         let deadline = Deadline::after(timeout);
-        try_lock_result(self.enter(|raw, id| raw.lock(id, deadline)), || ())
+        timed_lock_result(self.enter(|raw, id| raw.lock(id, deadline)), || ())
     }
 
     /// Python's `release()`: one level; only the holding thread may release.

@@ -17,9 +17,9 @@ use mp_sys::futex::{self, AtomicU32, Ordering};
 /// let slots = Arc::new(Semaphore::new(2));
 /// slots.acquire();
 /// slots.acquire();
-/// assert!(!slots.try_acquire());
+/// assert_eq!(slots.try_acquire(), Err(mp_sync::Error::WouldBlock));
 /// slots.release(1).unwrap();
-/// assert!(slots.try_acquire());
+/// assert_eq!(slots.try_acquire(), Ok(()));
 /// ```
 #[repr(C)]
 pub struct Semaphore {
@@ -53,13 +53,22 @@ impl Semaphore {
         while !self.acquire_until(Deadline::NEVER) {}
     }
 
-    /// Takes a permit if one is free, without waiting (Python's `acquire(blocking=False)`).
+    /// Takes a permit if one is free, without waiting (Python's `acquire(blocking=False)`,
+    /// whose `True` is `try_acquire().is_ok()`); [`Error::WouldBlock`] if none is.
     ///
     /// ```
     /// let s = mp_sync::Semaphore::new(0);
-    /// assert!(!s.try_acquire());
+    /// assert_eq!(s.try_acquire(), Err(mp_sync::Error::WouldBlock));
     /// ```
-    pub fn try_acquire(&self) -> bool {
+    pub fn try_acquire(&self) -> Result<(), Error> {
+        if self.take_permit() {
+            Ok(())
+        } else {
+            Err(Error::WouldBlock)
+        }
+    }
+
+    fn take_permit(&self) -> bool {
         let mut current = self.permits.load(Ordering::Relaxed);
         while current > 0 {
             match self.permits.compare_exchange_weak(
@@ -75,15 +84,23 @@ impl Semaphore {
         false
     }
 
-    /// Takes a permit, waiting at most `timeout`; `false` if none came.
+    /// Takes a permit, waiting at most `timeout` (Python's `acquire(timeout=t)`, whose
+    /// `True` is `acquire_timeout(t).is_ok()`); [`Error::TimedOut`] if none came.
+    /// `Duration::ZERO` tries once; `Duration::MAX` waits for ever.
     ///
     /// ```
     /// use std::time::Duration;
     /// let s = mp_sync::Semaphore::new(0);
-    /// assert!(!s.acquire_timeout(Duration::from_millis(5)));
+    /// assert_eq!(s.acquire_timeout(Duration::from_millis(5)), Err(mp_sync::Error::TimedOut));
+    /// s.release(1).unwrap();
+    /// assert_eq!(s.acquire_timeout(Duration::ZERO), Ok(()));
     /// ```
-    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
-        self.acquire_until(Deadline::after(timeout))
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        if self.acquire_until(Deadline::after(timeout)) {
+            Ok(())
+        } else {
+            Err(Error::TimedOut)
+        }
     }
 
     /// Gives back `count` permits and wakes as many waiters.
@@ -110,7 +127,7 @@ impl Semaphore {
 
     fn acquire_until(&self, deadline: Deadline) -> bool {
         loop {
-            if self.try_acquire() {
+            if self.take_permit() {
                 return true;
             }
             self.sleepers.fetch_add(1, Ordering::SeqCst);
@@ -118,7 +135,7 @@ impl Semaphore {
             self.sleepers.fetch_sub(1, Ordering::Relaxed);
             if !woken {
                 // A permit released right at the deadline still counts.
-                return self.try_acquire();
+                return self.take_permit();
             }
         }
     }
@@ -206,22 +223,25 @@ impl BoundedSemaphore {
         self.semaphore.acquire();
     }
 
-    /// Takes a permit if one is free.
+    /// Takes a permit if one is free; [`Error::WouldBlock`] if none is.
     ///
     /// ```
-    /// assert!(mp_sync::BoundedSemaphore::new(1).try_acquire());
+    /// let s = mp_sync::BoundedSemaphore::new(1);
+    /// assert_eq!(s.try_acquire(), Ok(()));
+    /// assert_eq!(s.try_acquire(), Err(mp_sync::Error::WouldBlock));
     /// ```
-    pub fn try_acquire(&self) -> bool {
+    pub fn try_acquire(&self) -> Result<(), Error> {
         self.semaphore.try_acquire()
     }
 
-    /// Takes a permit, waiting at most `timeout`.
+    /// Takes a permit, waiting at most `timeout`; [`Error::TimedOut`] if none came.
     ///
     /// ```
     /// use std::time::Duration;
-    /// assert!(!mp_sync::BoundedSemaphore::new(0).acquire_timeout(Duration::from_millis(5)));
+    /// let s = mp_sync::BoundedSemaphore::new(0);
+    /// assert_eq!(s.acquire_timeout(Duration::from_millis(5)), Err(mp_sync::Error::TimedOut));
     /// ```
-    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<(), Error> {
         self.semaphore.acquire_timeout(timeout)
     }
 

@@ -289,10 +289,13 @@ fn condition_timeout_keeps_the_lock_consistent() {
         {
             let mut count = cond.lock().unwrap();
             // Under loom the timeout elapses at once: either the notifier came first, or not.
-            let satisfied = count
-                .wait_for_timeout(|n| *n > 0, Duration::from_millis(1))
-                .unwrap();
-            assert_eq!(satisfied, *count > 0);
+            let satisfied = count.wait_for_timeout(|n| *n > 0, Duration::from_millis(1));
+            let expected = if *count > 0 {
+                Ok(())
+            } else {
+                Err(mp_sync::Error::TimedOut)
+            };
+            assert_eq!(satisfied, expected);
         }
         notifier.join().unwrap();
         assert_eq!(*cond.lock().unwrap(), 1);

@@ -80,6 +80,10 @@ fn is_would_block<G, H>(result: &Result<G, TryLockError<H>>) -> bool {
     matches!(result, Err(TryLockError::WouldBlock))
 }
 
+fn is_timed_out<G, H>(result: &Result<G, TryLockError<H>>) -> bool {
+    matches!(result, Err(TryLockError::TimedOut))
+}
+
 fn is_owner_died<G, H>(result: &Result<G, TryLockError<H>>) -> bool {
     matches!(result, Err(TryLockError::OwnerDied(_)))
 }
@@ -235,9 +239,9 @@ fn lock_timeout_elapses_while_held_elsewhere() {
     let holder = lock.lock().expect("clean");
     std::thread::scope(|s| {
         s.spawn(|| {
-            assert!(is_would_block(&lock.lock_timeout(SHORT)));
-            assert!(is_would_block(&lock.acquire_timeout(SHORT)));
-            assert!(is_would_block(&lock.lock_timeout(Duration::ZERO)));
+            assert!(is_timed_out(&lock.lock_timeout(SHORT)));
+            assert!(is_timed_out(&lock.acquire_timeout(SHORT)));
+            assert!(is_timed_out(&lock.lock_timeout(Duration::ZERO)));
         });
     });
     assert!(
@@ -322,7 +326,7 @@ fn lock_held_by_an_exited_thread_is_not_taken_over() {
     let lock = Lock::new();
     on_a_thread_that_exits(|| lock.acquire().expect("clean"));
     assert!(lock.locked());
-    assert!(is_would_block(
+    assert!(is_timed_out(
         &lock.lock_timeout(Duration::from_millis(250))
     ));
     assert!(!lock.is_poisoned());
@@ -522,8 +526,8 @@ fn rlock_reenters_and_counts() {
                 assert!(lock.locked());
                 assert!(is_would_block(&lock.try_lock()));
                 assert!(is_would_block(&lock.try_acquire()));
-                assert!(is_would_block(&lock.lock_timeout(SHORT)));
-                assert!(is_would_block(&lock.acquire_timeout(SHORT)));
+                assert!(is_timed_out(&lock.lock_timeout(SHORT)));
+                assert!(is_timed_out(&lock.acquire_timeout(SHORT)));
             });
         });
 
@@ -640,7 +644,7 @@ fn rlock_of_a_thread_that_exited_is_taken_over_with_owner_died() {
             drop(died);
         }
         Ok(_) => panic!("took the lock over without reporting the death"),
-        Err(TryLockError::WouldBlock) => panic!("the dead holder was never detected"),
+        Err(_) => panic!("the dead holder was never detected"),
     }
     assert!(!lock.locked());
     expect_poisoned_then_cleared(
@@ -721,7 +725,7 @@ fn mutex_guards_its_value() {
         std::thread::scope(|s| {
             s.spawn(|| {
                 assert!(is_would_block(&mutex.try_lock()));
-                assert!(is_would_block(&mutex.lock_timeout(SHORT)));
+                assert!(is_timed_out(&mutex.lock_timeout(SHORT)));
             });
         });
     }
@@ -785,7 +789,7 @@ fn mutex_of_a_thread_that_exited_is_taken_over_with_owner_died() {
     let mut guard = match mutex.lock_timeout(PATIENCE) {
         Err(TryLockError::OwnerDied(died)) => died.into_inner(),
         Ok(_) => panic!("took the lock over without reporting the death"),
-        Err(TryLockError::WouldBlock) => panic!("the dead holder was never detected"),
+        Err(_) => panic!("the dead holder was never detected"),
     };
     assert_eq!(*guard, 41, "the dead holder's writes are visible");
     *guard += 1;
@@ -898,8 +902,8 @@ fn condition_wait_returns_after_notify() {
 fn condition_wait_timeout_elapses_without_notify() {
     let cond = Condition::new(0u32);
     let mut guard = cond.lock().expect("clean");
-    assert!(matches!(guard.wait_timeout(SHORT), Ok(false)));
-    assert!(matches!(guard.wait_timeout(Duration::ZERO), Ok(false)));
+    assert_eq!(guard.wait_timeout(SHORT), Err(Error::TimedOut));
+    assert_eq!(guard.wait_timeout(Duration::ZERO), Err(Error::TimedOut));
     // The lock is held again after a timed-out wait.
     std::thread::scope(|s| {
         s.spawn(|| assert!(is_would_block(&cond.try_lock())));
@@ -916,7 +920,7 @@ fn condition_wait_timeout_reports_a_notify() {
         let waiter = s.spawn(|| {
             let mut guard = cond.lock_timeout(PATIENCE).expect("clean");
             guard.waiting += 1;
-            let notified = guard.wait_timeout(PATIENCE).expect("clean");
+            let notified = guard.wait_timeout(PATIENCE);
             (notified, guard.notified)
         });
         assert!(once_waiting(
@@ -928,7 +932,7 @@ fn condition_wait_timeout_reports_a_notify() {
                 g.notify(1);
             },
         ));
-        assert_eq!(waiter.join().expect("waiter"), (true, true));
+        assert_eq!(waiter.join().expect("waiter"), (Ok(()), true));
     });
 }
 
@@ -938,21 +942,20 @@ fn condition_wait_for_and_wait_for_timeout() {
     {
         let mut guard = cond.lock().expect("clean");
         guard.wait_for(|n| *n == 0).expect("already true: no wait");
-        assert!(matches!(
-            guard.wait_for_timeout(|n| *n == 0, Duration::ZERO),
-            Ok(true)
-        ));
+        assert_eq!(guard.wait_for_timeout(|n| *n == 0, Duration::ZERO), Ok(()));
         let mut calls = 0;
-        let satisfied = guard
-            .wait_for_timeout(
-                |n| {
-                    calls += 1;
-                    *n > 0
-                },
-                SHORT,
-            )
-            .expect("clean");
-        assert!(!satisfied, "nobody changes the state: the timeout elapses");
+        let satisfied = guard.wait_for_timeout(
+            |n| {
+                calls += 1;
+                *n > 0
+            },
+            SHORT,
+        );
+        assert_eq!(
+            satisfied,
+            Err(Error::TimedOut),
+            "nobody changes the state: the timeout elapses"
+        );
         assert!(
             calls >= 2,
             "the predicate is checked again after the timed wait"
@@ -965,9 +968,7 @@ fn condition_wait_for_and_wait_for_timeout() {
     });
     let timed = spawn_with(&cond, |cond| {
         let mut guard = cond.lock().expect("clean");
-        let satisfied = guard
-            .wait_for_timeout(|n| *n >= 3, PATIENCE)
-            .expect("clean");
+        let satisfied = guard.wait_for_timeout(|n| *n >= 3, PATIENCE);
         (satisfied, *guard)
     });
     // Several notifies that do not yet satisfy the predicate, then one that does.
@@ -978,7 +979,7 @@ fn condition_wait_for_and_wait_for_timeout() {
         drop(guard);
         std::thread::yield_now();
     }
-    assert_eq!(join_within(timed), (true, 3));
+    assert_eq!(join_within(timed), (Ok(()), 3));
     assert_eq!(join_within(untimed), 3);
 }
 
@@ -1001,9 +1002,11 @@ fn ticket_waiters<'scope>(
             s.spawn(|| {
                 let mut guard = cond.lock_timeout(PATIENCE).expect("in time");
                 guard.waiting += 1;
-                let got = guard
-                    .wait_for_timeout(|t| t.tickets > 0, PATIENCE)
-                    .expect("clean");
+                let got = match guard.wait_for_timeout(|t| t.tickets > 0, PATIENCE) {
+                    Ok(()) => true,
+                    Err(Error::TimedOut) => false,
+                    Err(other) => panic!("a clean wait failed: {other}"),
+                };
                 if got {
                     guard.tickets -= 1;
                     guard.through += 1;
@@ -1142,7 +1145,11 @@ fn condition_notify_n_wakes_exactly_n_waiters() {
 
 #[test]
 fn condition_notify_n_wakes_exactly_n_timed_waiters() {
-    notify_wakes_exactly_n(|guard| guard.wait_timeout(PATIENCE).expect("clean"));
+    notify_wakes_exactly_n(|guard| match guard.wait_timeout(PATIENCE) {
+        Ok(()) => true,
+        Err(Error::TimedOut) => false,
+        Err(other) => panic!("a clean wait failed: {other}"),
+    });
 }
 
 #[test]
@@ -1178,9 +1185,7 @@ fn condition_notify_all_wakes_every_waiter() {
                 s.spawn(|| {
                     let mut guard = cond.lock_timeout(PATIENCE).expect("in time");
                     guard.waiting += 1;
-                    guard
-                        .wait_for_timeout(|s| s.notified, PATIENCE)
-                        .expect("clean")
+                    guard.wait_for_timeout(|s| s.notified, PATIENCE) == Ok(())
                 })
             })
             .collect();
@@ -1224,7 +1229,7 @@ fn condition_lock_forms_and_debug() {
     std::thread::scope(|s| {
         s.spawn(|| {
             assert!(is_would_block(&cond.try_lock()));
-            assert!(is_would_block(&cond.lock_timeout(SHORT)));
+            assert!(is_timed_out(&cond.lock_timeout(SHORT)));
         });
     });
     drop(guard);
@@ -1244,7 +1249,7 @@ fn condition_of_a_thread_that_exited_is_taken_over_with_owner_died() {
     let guard = match cond.lock_timeout(PATIENCE) {
         Err(TryLockError::OwnerDied(died)) => died.into_inner(),
         Ok(_) => panic!("took the lock over without reporting the death"),
-        Err(TryLockError::WouldBlock) => panic!("the dead holder was never detected"),
+        Err(_) => panic!("the dead holder was never detected"),
     };
     assert_eq!(*guard, 9);
     drop(guard);
@@ -1306,10 +1311,8 @@ fn condition_producers_and_consumers_deliver_every_item_exactly_once() {
         spawn_with(&shared, move |(cond, _)| {
             for i in 0..PER_PRODUCER {
                 let mut guard = cond.lock().expect("clean");
-                let room = guard
-                    .wait_for_timeout(|q| q.items.len() < CAPACITY, PATIENCE)
-                    .expect("clean");
-                assert!(room, "a producer waited too long for room");
+                let room = guard.wait_for_timeout(|q| q.items.len() < CAPACITY, PATIENCE);
+                assert_eq!(room, Ok(()), "a producer waited too long for room");
                 guard.items.push_back(producer * PER_PRODUCER + i);
                 // Producers wait on the same condition as consumers: wake everyone, so
                 // that a consumer surely hears of the item.
@@ -1322,9 +1325,8 @@ fn condition_producers_and_consumers_deliver_every_item_exactly_once() {
             loop {
                 let mut guard = cond.lock().expect("clean");
                 let ready = guard
-                    .wait_for_timeout(|q| !q.items.is_empty() || q.taken == TOTAL, PATIENCE)
-                    .expect("clean");
-                assert!(ready, "a consumer waited too long for an item");
+                    .wait_for_timeout(|q| !q.items.is_empty() || q.taken == TOTAL, PATIENCE);
+                assert_eq!(ready, Ok(()), "a consumer waited too long for an item");
                 let Some(item) = guard.items.pop_front() else {
                     break; // everything was taken
                 };
@@ -1363,14 +1365,14 @@ fn semaphore_counts_permits() {
     assert_eq!(sem.value(), 2);
     sem.acquire();
     assert_eq!(sem.value(), 1);
-    assert!(sem.try_acquire());
+    assert_eq!(sem.try_acquire(), Ok(()));
     assert_eq!(sem.value(), 0);
-    assert!(!sem.try_acquire());
-    assert!(!sem.acquire_timeout(SHORT));
-    assert!(!sem.acquire_timeout(Duration::ZERO));
+    assert_eq!(sem.try_acquire(), Err(Error::WouldBlock));
+    assert_eq!(sem.acquire_timeout(SHORT), Err(Error::TimedOut));
+    assert_eq!(sem.acquire_timeout(Duration::ZERO), Err(Error::TimedOut));
     assert_eq!(sem.value(), 0);
     sem.release(1).expect("no overflow");
-    assert!(sem.acquire_timeout(Duration::ZERO));
+    assert_eq!(sem.acquire_timeout(Duration::ZERO), Ok(()));
     // Unlike BoundedSemaphore, a plain semaphore may go past its initial value.
     sem.release(5).expect("no overflow");
     assert_eq!(sem.value(), 5);
@@ -1395,7 +1397,7 @@ fn semaphore_release_reports_overflow_and_changes_nothing() {
 fn semaphore_acquire_timeout_succeeds_when_released_during_the_wait() {
     let sem = Semaphore::new(0);
     assert!(released_while_asleep(
-        || sem.acquire_timeout(PATIENCE),
+        || sem.acquire_timeout(PATIENCE).is_ok(),
         || sem.release(1).expect("no overflow"),
     ));
     assert_eq!(sem.value(), 0);
@@ -1417,7 +1419,7 @@ fn semaphore_release_n_wakes_n_waiters() {
                     sem.acquire(); // the untimed form
                     true
                 } else {
-                    sem.acquire_timeout(PATIENCE)
+                    sem.acquire_timeout(PATIENCE).is_ok()
                 };
                 through.fetch_add(usize::from(got), Ordering::SeqCst);
                 got
@@ -1448,10 +1450,10 @@ fn semaphore_hammered_never_lets_more_than_its_permits_in() {
     on_threads(&shared, HAMMER_THREADS, |(sem, occupancy), thread| {
         for round in 0..ROUNDS {
             match (thread + round) % 3 {
-                0 => assert!(sem.acquire_timeout(PATIENCE)),
+                0 => assert_eq!(sem.acquire_timeout(PATIENCE), Ok(())),
                 1 => sem.acquire(),
                 _ => {
-                    while !sem.try_acquire() {
+                    while sem.try_acquire().is_err() {
                         std::thread::yield_now();
                     }
                 }
@@ -1479,20 +1481,20 @@ fn bounded_semaphore_refuses_releases_past_its_bound() {
     assert_eq!(sem.release(1), Err(Error::TooManyReleases));
     assert_eq!(sem.release(0), Ok(()));
     sem.acquire();
-    assert!(sem.try_acquire());
-    assert!(!sem.try_acquire());
-    assert!(!sem.acquire_timeout(SHORT));
+    assert_eq!(sem.try_acquire(), Ok(()));
+    assert_eq!(sem.try_acquire(), Err(Error::WouldBlock));
+    assert_eq!(sem.acquire_timeout(SHORT), Err(Error::TimedOut));
     assert_eq!(sem.value(), 0);
     assert_eq!(sem.release(3), Err(Error::TooManyReleases));
     assert_eq!(sem.value(), 0, "a refused release changes nothing");
     assert_eq!(sem.release(2), Ok(()));
     assert_eq!(sem.release(1), Err(Error::TooManyReleases));
-    assert!(sem.acquire_timeout(SHORT));
+    assert_eq!(sem.acquire_timeout(SHORT), Ok(()));
     assert_eq!(sem.release(1), Ok(()));
     assert!(format!("{sem:?}").contains("bound: 2"));
 
     let empty = BoundedSemaphore::new(0);
-    assert!(!empty.try_acquire());
+    assert_eq!(empty.try_acquire(), Err(Error::WouldBlock));
     assert_eq!(empty.release(1), Err(Error::TooManyReleases));
 
     let full = BoundedSemaphore::new(u32::MAX);
@@ -1504,7 +1506,7 @@ fn bounded_semaphore_acquire_timeout_succeeds_when_released_during_the_wait() {
     let sem = BoundedSemaphore::new(1);
     sem.acquire();
     assert!(released_while_asleep(
-        || sem.acquire_timeout(PATIENCE),
+        || sem.acquire_timeout(PATIENCE).is_ok(),
         || sem.release(1).expect("within the bound"),
     ));
     assert_eq!(sem.release(1), Ok(()));
@@ -1520,7 +1522,7 @@ fn bounded_semaphore_hammered_stays_within_its_bound() {
             if (thread + round).is_multiple_of(2) {
                 sem.acquire();
             } else {
-                assert!(sem.acquire_timeout(PATIENCE));
+                assert_eq!(sem.acquire_timeout(PATIENCE), Ok(()));
             }
             occupancy.enter();
             std::thread::yield_now();
@@ -1552,12 +1554,12 @@ fn event_set_clear_and_is_set() {
     assert!(event.is_set());
     assert!(format!("{event:?}").contains("set: true"));
     event.wait();
-    assert!(event.wait_timeout(Duration::ZERO));
-    assert!(event.wait_timeout(SHORT));
+    assert_eq!(event.wait_timeout(Duration::ZERO), Ok(()));
+    assert_eq!(event.wait_timeout(SHORT), Ok(()));
     event.clear();
     assert!(!event.is_set());
-    assert!(!event.wait_timeout(SHORT));
-    assert!(!event.wait_timeout(Duration::ZERO));
+    assert_eq!(event.wait_timeout(SHORT), Err(Error::TimedOut));
+    assert_eq!(event.wait_timeout(Duration::ZERO), Err(Error::TimedOut));
 }
 
 /// An event and the threads waiting on it (the first untimed, returning at all is its
@@ -1579,7 +1581,7 @@ fn sleeping_event_waiters(count: usize) -> EventWaiters {
                     event.wait(); // the untimed form
                     true
                 } else {
-                    event.wait_timeout(PATIENCE)
+                    event.wait_timeout(PATIENCE).is_ok()
                 }
             })
         })
@@ -1623,11 +1625,11 @@ fn event_wait_after_set_and_clear_waits_for_the_next_set() {
     event.set();
     event.clear();
     assert!(
-        !event.wait_timeout(SHORT),
+        event.wait_timeout(SHORT) == Err(Error::TimedOut),
         "a set already cleared does not count later"
     );
     assert!(released_while_asleep(
-        || event.wait_timeout(PATIENCE),
+        || event.wait_timeout(PATIENCE).is_ok(),
         || event.set()
     ));
 }
@@ -1641,7 +1643,7 @@ fn event_ping_pong_between_two_threads() {
     std::thread::scope(|s| {
         let partner = s.spawn(|| {
             for _ in 0..ROUNDS {
-                if !ping.wait_timeout(PATIENCE) {
+                if ping.wait_timeout(PATIENCE).is_err() {
                     return false;
                 }
                 ping.clear();
@@ -1652,7 +1654,11 @@ fn event_ping_pong_between_two_threads() {
         });
         for round in 0..ROUNDS {
             ping.set();
-            assert!(pong.wait_timeout(PATIENCE), "no answer in round {round}");
+            assert_eq!(
+                pong.wait_timeout(PATIENCE),
+                Ok(()),
+                "no answer in round {round}"
+            );
             pong.clear();
             assert_eq!(volleys.load(Ordering::SeqCst), round + 1);
         }
@@ -1675,7 +1681,7 @@ fn event_hammered_as_gates_of_many_rounds() {
             let (gates, opened, passed, acknowledged) = (&gates, &opened, &passed, &acknowledged);
             s.spawn(move || {
                 for round in 0..ROUNDS {
-                    if !gates[round].wait_timeout(PATIENCE) {
+                    if gates[round].wait_timeout(PATIENCE).is_err() {
                         return;
                     }
                     assert!(opened[round].load(Ordering::SeqCst), "passed a closed gate");
@@ -1688,8 +1694,9 @@ fn event_hammered_as_gates_of_many_rounds() {
             opened[round].store(true, Ordering::SeqCst);
             gates[round].set();
             for _ in 0..WAITERS {
-                assert!(
+                assert_eq!(
                     acknowledged.acquire_timeout(PATIENCE),
+                    Ok(()),
                     "round {round} stalled"
                 );
             }
@@ -1929,4 +1936,161 @@ fn barrier_reused_over_many_rounds_stays_consistent() {
     }
     assert!(!barrier.broken());
     assert_eq!(barrier.n_waiting(), 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// One shape per family: `try_x` fails with WouldBlock, `x_timeout` with TimedOut;
+// `Duration::ZERO` polls once, `Duration::MAX` waits for ever.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn lock_timeout_zero_polls_once_and_max_waits_for_a_release() {
+    let lock = Lock::new();
+    assert!(lock.acquire_timeout(Duration::ZERO).is_ok(), "free: taken");
+    assert!(is_would_block(&lock.try_acquire()));
+    assert!(is_timed_out(&lock.acquire_timeout(Duration::ZERO)));
+    assert!(is_timed_out(&lock.lock_timeout(Duration::ZERO)));
+    let waited = released_while_asleep(
+        || lock.acquire_timeout(Duration::MAX).is_ok(),
+        || lock.release().expect("held"),
+    );
+    assert!(waited, "Duration::MAX waited until the release");
+    let waited = released_while_asleep(
+        || lock.lock_timeout(Duration::MAX).map(drop).is_ok(),
+        || lock.release().expect("held"),
+    );
+    assert!(waited);
+    assert!(!lock.locked());
+}
+
+#[test]
+fn rlock_timeout_zero_polls_once_and_max_waits_for_a_release() {
+    let lock = RLock::new();
+    let held = lock.lock_timeout(Duration::ZERO).expect("free: taken");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            assert!(is_would_block(&lock.try_acquire()));
+            assert!(is_timed_out(&lock.acquire_timeout(Duration::ZERO)));
+            assert!(is_timed_out(&lock.lock_timeout(Duration::ZERO)));
+        });
+    });
+    let waited = released_while_asleep(
+        || lock.acquire_timeout(Duration::MAX).is_ok() && lock.release().is_ok(),
+        || drop(held),
+    );
+    assert!(waited, "Duration::MAX waited until the release");
+    assert!(!lock.locked());
+}
+
+#[test]
+fn mutex_timeout_zero_polls_once_and_max_waits_for_a_release() {
+    let mutex = Mutex::new(0u32);
+    let held = mutex.lock_timeout(Duration::ZERO).expect("free: taken");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            assert!(is_would_block(&mutex.try_lock()));
+            assert!(is_timed_out(&mutex.lock_timeout(Duration::ZERO)));
+        });
+    });
+    let waited = released_while_asleep(
+        || mutex.lock_timeout(Duration::MAX).map(|mut g| *g += 1).is_ok(),
+        || drop(held),
+    );
+    assert!(waited, "Duration::MAX waited until the release");
+    assert_eq!(*mutex.lock().expect("clean"), 1);
+}
+
+#[test]
+fn condition_timeouts_zero_poll_once_and_max_wait_for_a_notify() {
+    let cond = Condition::new(false);
+    let held = cond.lock_timeout(Duration::ZERO).expect("free: taken");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            assert!(is_would_block(&cond.try_lock()));
+            assert!(is_timed_out(&cond.lock_timeout(Duration::ZERO)));
+        });
+    });
+    drop(held);
+    {
+        let mut guard = cond.lock().expect("clean");
+        assert_eq!(guard.wait_timeout(Duration::ZERO), Err(Error::TimedOut));
+        assert_eq!(
+            guard.wait_for_timeout(|ready| *ready, Duration::ZERO),
+            Err(Error::TimedOut)
+        );
+        *guard = true;
+        assert_eq!(guard.wait_for_timeout(|ready| *ready, Duration::ZERO), Ok(()));
+        *guard = false;
+    }
+    let notify = || {
+        let mut guard = cond.lock().expect("clean");
+        *guard = true;
+        guard.notify_all();
+    };
+    let waited = released_while_asleep(
+        || {
+            let mut guard = cond.lock().expect("clean");
+            guard.wait_for_timeout(|ready| *ready, Duration::MAX)
+        },
+        notify,
+    );
+    assert_eq!(waited, Ok(()), "Duration::MAX waited until the notify");
+    *cond.lock().expect("clean") = false;
+    let waited = released_while_asleep(
+        || {
+            let mut guard = cond.lock().expect("clean");
+            let waited = guard.wait_timeout(Duration::MAX);
+            (waited, *guard)
+        },
+        notify,
+    );
+    assert_eq!(waited, (Ok(()), true));
+}
+
+#[test]
+fn semaphores_timeout_zero_polls_once_and_max_waits_for_a_release() {
+    let sem = Semaphore::new(1);
+    assert_eq!(sem.acquire_timeout(Duration::ZERO), Ok(()));
+    assert_eq!(sem.try_acquire(), Err(Error::WouldBlock));
+    assert_eq!(sem.acquire_timeout(Duration::ZERO), Err(Error::TimedOut));
+    let waited = released_while_asleep(
+        || sem.acquire_timeout(Duration::MAX),
+        || sem.release(1).expect("no overflow"),
+    );
+    assert_eq!(waited, Ok(()), "Duration::MAX waited until the release");
+
+    let bounded = BoundedSemaphore::new(1);
+    assert_eq!(bounded.acquire_timeout(Duration::ZERO), Ok(()));
+    assert_eq!(bounded.try_acquire(), Err(Error::WouldBlock));
+    assert_eq!(bounded.acquire_timeout(Duration::ZERO), Err(Error::TimedOut));
+    let waited = released_while_asleep(
+        || bounded.acquire_timeout(Duration::MAX),
+        || bounded.release(1).expect("within the bound"),
+    );
+    assert_eq!(waited, Ok(()));
+    assert_eq!((sem.value(), bounded.value()), (0, 0));
+}
+
+#[test]
+fn event_timeout_zero_polls_once_and_max_waits_for_a_set() {
+    let event = Event::new();
+    assert_eq!(event.wait_timeout(Duration::ZERO), Err(Error::TimedOut));
+    let waited = released_while_asleep(|| event.wait_timeout(Duration::MAX), || event.set());
+    assert_eq!(waited, Ok(()), "Duration::MAX waited until the set");
+    assert_eq!(event.wait_timeout(Duration::ZERO), Ok(()));
+}
+
+#[test]
+fn barrier_timeout_zero_polls_once_and_max_waits_for_the_parties() {
+    let alone = Barrier::new(1).expect("one party");
+    assert_eq!(alone.wait_timeout(Duration::ZERO), Ok(0));
+    let pair = Barrier::new(2).expect("two parties");
+    assert_eq!(pair.wait_timeout(Duration::ZERO), Err(Error::TimedOut));
+    assert!(pair.broken(), "a timeout breaks the barrier, as Python's");
+    pair.reset();
+    let first = released_while_asleep(
+        || pair.wait_timeout(Duration::MAX),
+        || assert_eq!(pair.wait(), Ok(1)),
+    );
+    assert_eq!(first, Ok(0), "Duration::MAX waited for the other party");
 }
