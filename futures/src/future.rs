@@ -293,17 +293,26 @@ impl<T, E: TaskError> Future<T, E> {
         self.shared.wait(None);
     }
 
-    /// Waits at most `timeout` for the task to settle; whether it did.
+    /// Waits at most `timeout` for the task to settle, without taking anything: `Ok(())`
+    /// once it has, the timed-out error ([`TaskError::timed_out`]) if it has not, as
+    /// [`result_timeout`](Future::result_timeout) (Python's `r.wait(t)` returns nothing;
+    /// `r.ready()` after it is `wait_timeout(t).is_ok()`).
     ///
     /// ```
     /// use std::time::Duration;
     /// use mp_futures::{FutureError, Promise};
     ///
-    /// let (_promise, future) = Promise::<u8, FutureError>::new();
-    /// assert!(!future.wait_timeout(Duration::from_millis(1)));
+    /// let (promise, future) = Promise::<u8, FutureError>::new();
+    /// assert_eq!(future.wait_timeout(Duration::from_millis(1)), Err(FutureError::TimedOut));
+    /// promise.complete(Ok(1));
+    /// assert_eq!(future.wait_timeout(Duration::ZERO), Ok(()));
     /// ```
-    pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        self.shared.wait(Deadline::after(timeout).instant())
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<(), E> {
+        if self.shared.wait(Deadline::after(timeout).instant()) {
+            Ok(())
+        } else {
+            Err(E::timed_out())
+        }
     }
 
     /// Python's `AsyncResult.ready()`: the same as [`done`](Future::done).

@@ -44,6 +44,12 @@ pub enum Error {
         /// How many descriptors the value held.
         count: usize,
     },
+    /// A `_timeout` call waited its whole timeout without getting what it waited for.
+    #[error("the timeout elapsed")]
+    TimedOut,
+    /// A `try_` call found nothing available now (a lock or semaphore without a free count).
+    #[error("not available now")]
+    WouldBlock,
     /// A queue stayed empty for the whole wait (Python's `queue.Empty`).
     #[error("the queue is empty; wait with get() or get_timeout()")]
     Empty,

@@ -17,6 +17,7 @@
 //! | `ns = m.Namespace(); ns.x = 1` / `m.Value('i', 0)` | [`manager.value(&initial)`](Manager::value) for a serde struct: [`get`](Value::get), [`set`](Value::set), [`update`](Value::update) |
 //! | `q = m.Queue(maxsize)`, `q.put(v)`, `q.get(timeout=t)`, `q.qsize()` | [`manager.queue::<T>(maxsize)`](Manager::queue), [`put`](Queue::put), [`get_timeout`](Queue::get_timeout), [`qsize`](Queue::qsize) |
 //! | `m.Lock()`, `m.Semaphore(n)`, `m.BoundedSemaphore(n)`, `m.Event()`, `m.Barrier(n)`, `m.Condition(lock)` | [`lock`](Manager::lock), [`semaphore`](Manager::semaphore), [`bounded_semaphore`](Manager::bounded_semaphore), [`event`](Manager::event), [`barrier`](Manager::barrier), [`condition`](Manager::condition) |
+//! | `lock.acquire(blocking=False)`, `sem.acquire(timeout=t)`, `event.wait(t)`, `cond.wait(t)` | [`lock.try_acquire().is_ok()`](Semaphore::try_acquire), [`sem.acquire_timeout(t).is_ok()`](Semaphore::acquire_timeout), [`event.wait_timeout(t).is_ok()`](Event::wait_timeout), [`cond.wait_timeout(t).is_ok()`](Condition::wait_timeout) (the `Err` says why: [`Error::WouldBlock`], [`Error::TimedOut`], [`Error::ServerGone`]) |
 //! | `class M(BaseManager): pass; M.register('T', T); m = M(); m.start(); m.T()` | [`Manager::builder().register::<T>().start()`](ManagerBuilder::register), then [`manager.served::<T>()`](Manager::served) and [`call`](Proxy::call), with `T:` [`Served`] (a typed request and response) |
 //! | `m.shutdown()` | drop the [`Manager`] |
 //!

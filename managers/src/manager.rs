@@ -315,7 +315,7 @@ impl Manager {
     /// ```
     /// let manager = mp_managers::Manager::start()?;
     /// let lock = manager.lock()?;
-    /// assert!(lock.try_acquire()?);
+    /// lock.try_acquire()?;
     /// lock.release()?;
     /// # Ok::<(), mp_managers::Error>(())
     /// ```
@@ -351,7 +351,7 @@ impl Manager {
     /// let lock = manager.lock()?;
     /// let condition = manager.condition(Some(lock.clone()))?;
     /// condition.acquire()?;
-    /// assert!(!lock.try_acquire()?); // the same lock
+    /// assert!(lock.try_acquire().is_err()); // the same lock
     /// # Ok::<(), mp_managers::Error>(())
     /// ```
     pub fn condition(&self, lock: Option<Lock>) -> Result<Condition, Error> {

@@ -21,6 +21,12 @@ fn flag(reply: Reply) -> Result<bool, Error> {
     }
 }
 
+/// A wait's flag as the family's shape: `Ok(())` when it came, else `not_now`
+/// ([`Error::WouldBlock`] for a `try_` call, [`Error::TimedOut`] for a `_timeout` one).
+fn came(reply: Reply, not_now: Error) -> Result<(), Error> {
+    if flag(reply)? { Ok(()) } else { Err(not_now) }
+}
+
 fn done(reply: Reply) -> Result<(), Error> {
     match reply {
         Reply::Done => Ok(()),
@@ -37,9 +43,9 @@ fn done(reply: Reply) -> Result<(), Error> {
 /// ```
 /// let manager = mp_managers::Manager::start()?;
 /// let slots = manager.semaphore(2)?;
-/// assert!(slots.try_acquire()?);
-/// assert!(slots.try_acquire()?);
-/// assert!(!slots.try_acquire()?);
+/// slots.try_acquire()?;
+/// slots.try_acquire()?;
+/// assert!(matches!(slots.try_acquire(), Err(mp_managers::Error::WouldBlock)));
 /// slots.release()?;
 /// # Ok::<(), mp_managers::Error>(())
 /// ```
@@ -54,11 +60,14 @@ impl Semaphore {
         Semaphore { link, id }
     }
 
-    fn acquire_within(&self, timeout: Option<Duration>) -> Result<bool, Error> {
-        flag(self.link.call(Request::Acquire {
-            id: self.id,
-            timeout,
-        })?)
+    fn acquire_within(&self, timeout: Option<Duration>, not_now: Error) -> Result<(), Error> {
+        came(
+            self.link.call(Request::Acquire {
+                id: self.id,
+                timeout,
+            })?,
+            not_now,
+        )
     }
 
     /// Takes a count, waiting as long as it takes.
@@ -70,31 +79,38 @@ impl Semaphore {
     /// # Ok::<(), mp_managers::Error>(())
     /// ```
     pub fn acquire(&self) -> Result<(), Error> {
-        self.acquire_within(None).map(drop)
+        self.acquire_within(None, Error::TimedOut)
     }
 
-    /// Takes a count if one is free now.
+    /// Takes a count if one is free now; [`Error::WouldBlock`] if none is (Python's
+    /// `acquire(blocking=False)` is `try_acquire().is_ok()`).
     ///
     /// ```
+    /// use mp_managers::Error;
+    ///
     /// let manager = mp_managers::Manager::start()?;
-    /// assert!(!manager.semaphore(0)?.try_acquire()?);
+    /// assert!(matches!(manager.semaphore(0)?.try_acquire(), Err(Error::WouldBlock)));
     /// # Ok::<(), mp_managers::Error>(())
     /// ```
-    pub fn try_acquire(&self) -> Result<bool, Error> {
-        self.acquire_within(Some(Duration::ZERO))
+    pub fn try_acquire(&self) -> Result<(), Error> {
+        self.acquire_within(Some(Duration::ZERO), Error::WouldBlock)
     }
 
-    /// Takes a count, waiting at most `timeout`; `false` if none came free.
+    /// Takes a count, waiting at most `timeout`; [`Error::TimedOut`] if none came free
+    /// (Python's `acquire(timeout=t)` is `acquire_timeout(t).is_ok()`). `Duration::ZERO`
+    /// tries once; `Duration::MAX` waits for ever.
     ///
     /// ```
     /// use std::time::Duration;
+    /// use mp_managers::Error;
     ///
     /// let manager = mp_managers::Manager::start()?;
-    /// assert!(!manager.semaphore(0)?.acquire_timeout(Duration::from_millis(1))?);
+    /// let none_free = manager.semaphore(0)?.acquire_timeout(Duration::from_millis(1));
+    /// assert!(matches!(none_free, Err(Error::TimedOut)));
     /// # Ok::<(), mp_managers::Error>(())
     /// ```
-    pub fn acquire_timeout(&self, timeout: Duration) -> Result<bool, Error> {
-        self.acquire_within(bounded(timeout))
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        self.acquire_within(bounded(timeout), Error::TimedOut)
     }
 
     /// Gives a count back, waking a waiter. A bounded semaphore (and a [`Lock`]) refuses
@@ -120,7 +136,7 @@ impl Semaphore {
 /// let manager = mp_managers::Manager::start()?;
 /// let lock = manager.lock()?;
 /// lock.acquire()?;
-/// assert!(!lock.try_acquire()?);
+/// assert!(lock.try_acquire().is_err());
 /// lock.release()?;
 /// # Ok::<(), mp_managers::Error>(())
 /// ```
@@ -133,7 +149,7 @@ pub type Lock = Semaphore;
 ///
 /// let manager = mp_managers::Manager::start()?;
 /// let ready = manager.event()?;
-/// assert!(!ready.wait_timeout(Duration::from_millis(1))?);
+/// assert!(ready.wait_timeout(Duration::from_millis(1)).is_err());
 /// ready.set()?;
 /// assert!(ready.is_set()?);
 /// ready.wait()?;
@@ -192,11 +208,14 @@ impl Event {
         flag(self.link.call(Request::EventIsSet { id: self.id })?)
     }
 
-    fn wait_within(&self, timeout: Option<Duration>) -> Result<bool, Error> {
-        flag(self.link.call(Request::EventWait {
-            id: self.id,
-            timeout,
-        })?)
+    fn wait_within(&self, timeout: Option<Duration>) -> Result<(), Error> {
+        came(
+            self.link.call(Request::EventWait {
+                id: self.id,
+                timeout,
+            })?,
+            Error::TimedOut,
+        )
     }
 
     /// Waits until the flag is set.
@@ -209,19 +228,25 @@ impl Event {
     /// # Ok::<(), mp_managers::Error>(())
     /// ```
     pub fn wait(&self) -> Result<(), Error> {
-        self.wait_within(None).map(drop)
+        self.wait_within(None)
     }
 
-    /// Waits at most `timeout` for the flag; whether it is set.
+    /// Waits at most `timeout` for the flag: [`Error::TimedOut`] if it was not set
+    /// (Python's `wait(timeout)` is `wait_timeout(t).is_ok()`). `Duration::ZERO` looks
+    /// once; `Duration::MAX` waits for ever.
     ///
     /// ```
     /// use std::time::Duration;
+    /// use mp_managers::Error;
     ///
     /// let manager = mp_managers::Manager::start()?;
-    /// assert!(!manager.event()?.wait_timeout(Duration::ZERO)?);
+    /// let event = manager.event()?;
+    /// assert!(matches!(event.wait_timeout(Duration::ZERO), Err(Error::TimedOut)));
+    /// event.set()?;
+    /// event.wait_timeout(Duration::ZERO)?;
     /// # Ok::<(), mp_managers::Error>(())
     /// ```
-    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, Error> {
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<(), Error> {
         self.wait_within(bounded(timeout))
     }
 }
@@ -253,6 +278,8 @@ impl Barrier {
             timeout,
         })? {
             Reply::Len(index) => Ok(u32::try_from(index).unwrap_or(u32::MAX)),
+            // This caller's timeout elapsed (and broke the barrier for the others).
+            Reply::Flag(false) => Err(Error::TimedOut),
             other => Err(unexpected(&other)),
         }
     }
@@ -276,7 +303,9 @@ impl Barrier {
     }
 
     /// [`wait`](Self::wait) for at most `timeout`; a timeout breaks the barrier for
-    /// every waiter, as Python's does.
+    /// every waiter, as Python's does: this caller gets [`Error::TimedOut`], the others
+    /// (and every later one, until [`reset`](Self::reset))
+    /// [`Refusal::BrokenBarrier`](crate::Refusal::BrokenBarrier).
     ///
     /// ```
     /// use std::time::Duration;
@@ -285,7 +314,8 @@ impl Barrier {
     /// let manager = mp_managers::Manager::start()?;
     /// let barrier = manager.barrier(2)?;
     /// let waited = barrier.wait_timeout(Duration::from_millis(1));
-    /// assert!(matches!(waited, Err(Error::Refused(Refusal::BrokenBarrier))));
+    /// assert!(matches!(waited, Err(Error::TimedOut)));
+    /// assert!(matches!(barrier.wait(), Err(Error::Refused(Refusal::BrokenBarrier))));
     /// # Ok::<(), mp_managers::Error>(())
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<u32, Error> {
@@ -367,7 +397,7 @@ impl Condition {
     /// ```
     /// let manager = mp_managers::Manager::start()?;
     /// let condition = manager.condition(None)?;
-    /// assert!(condition.lock().try_acquire()?);
+    /// condition.lock().try_acquire()?;
     /// # Ok::<(), mp_managers::Error>(())
     /// ```
     pub fn lock(&self) -> &Lock {
@@ -400,12 +430,15 @@ impl Condition {
         self.lock.release()
     }
 
-    fn wait_within(&self, timeout: Option<Duration>) -> Result<bool, Error> {
-        flag(self.link.call(Request::ConditionWait {
-            id: self.id,
-            lock: self.lock.id,
-            timeout,
-        })?)
+    fn wait_within(&self, timeout: Option<Duration>) -> Result<(), Error> {
+        came(
+            self.link.call(Request::ConditionWait {
+                id: self.id,
+                lock: self.lock.id,
+                timeout,
+            })?,
+            Error::TimedOut,
+        )
     }
 
     /// Releases the lock (which the caller holds), waits for a notification, and
@@ -419,23 +452,26 @@ impl Condition {
     /// # Ok::<(), mp_managers::Error>(())
     /// ```
     pub fn wait(&self) -> Result<(), Error> {
-        self.wait_within(None).map(drop)
+        self.wait_within(None)
     }
 
-    /// [`wait`](Self::wait) at most `timeout` for the notification (the lock is
-    /// reacquired either way); whether it came.
+    /// [`wait`](Self::wait) at most `timeout` for the notification: [`Error::TimedOut`]
+    /// if none came (Python's `wait(timeout)` is `wait_timeout(t).is_ok()`). The lock is
+    /// held again in every case, a timeout included.
     ///
     /// ```
     /// use std::time::Duration;
+    /// use mp_managers::Error;
     ///
     /// let manager = mp_managers::Manager::start()?;
     /// let condition = manager.condition(None)?;
     /// condition.acquire()?;
-    /// assert!(!condition.wait_timeout(Duration::from_millis(1))?);
-    /// condition.release()?;
+    /// let waited = condition.wait_timeout(Duration::from_millis(1));
+    /// assert!(matches!(waited, Err(Error::TimedOut)));
+    /// condition.release()?; // held again after the timeout
     /// # Ok::<(), mp_managers::Error>(())
     /// ```
-    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, Error> {
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<(), Error> {
         self.wait_within(bounded(timeout))
     }
 

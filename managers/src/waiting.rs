@@ -218,9 +218,10 @@ pub(crate) fn barrier_wait(
     match passed {
         Ok(Some(index)) => Ok(Reply::Len(index)),
         Ok(None) => {
-            // Timed out: the barrier breaks for everyone, as Python's does.
+            // Timed out: the barrier breaks for everyone, as Python's does; this caller is
+            // told its timeout elapsed.
             barrier_break(table, id, true)?;
-            Err(Refusal::BrokenBarrier)
+            Ok(Reply::Flag(false))
         }
         Err(refusal) => Err(refusal),
     }

@@ -4,7 +4,7 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use mp_managers::{Dict, Error, Event, Lock, Manager, Queue};
+use mp_managers::{Dict, Error, Event, Lock, Manager, Queue, Refusal};
 use mp_processes::{Process, ProcessHandle};
 use test_support::PATIENCE;
 
@@ -52,7 +52,7 @@ fn a_lock_makes_get_and_set_exact_across_processes() {
         .collect();
     join_all(children);
     assert_eq!(dict.get(&0).unwrap(), Some(CHILDREN as u64 * ROUNDS));
-    assert!(lock.try_acquire().unwrap());
+    lock.try_acquire().unwrap();
 }
 
 fn produce(queue: Queue<u64>, first: u64) -> Result<(), String> {
@@ -83,9 +83,8 @@ fn a_bounded_queue_carries_every_value_from_many_producers() {
 }
 
 fn wait_then_answer(go: Event, done: Event) -> Result<(), String> {
-    if !go.wait_timeout(PATIENCE).map_err(text)? {
-        return Err("never told to go".into());
-    }
+    go.wait_timeout(PATIENCE)
+        .map_err(|e| format!("never told to go: {e}"))?;
     done.set().map_err(text)
 }
 
@@ -99,7 +98,7 @@ fn events_signal_between_processes() {
         .unwrap();
     assert!(!done.is_set().unwrap());
     go.set().unwrap();
-    assert!(done.wait_timeout(PATIENCE).unwrap());
+    done.wait_timeout(PATIENCE).unwrap();
     join_all(vec![child]);
 }
 
@@ -112,8 +111,8 @@ fn a_semaphore_wait_is_woken_by_a_release() {
     std::thread::spawn(move || sender.send(waiter.acquire_timeout(PATIENCE)));
     semaphore.release().unwrap();
     let acquired = receiver.recv_timeout(PATIENCE).expect("the waiter returns");
-    assert!(acquired.unwrap());
-    assert!(!semaphore.try_acquire().unwrap());
+    acquired.unwrap();
+    assert!(matches!(semaphore.try_acquire(), Err(Error::WouldBlock)));
 }
 
 #[test]
@@ -163,9 +162,9 @@ fn wait_for_go(
 ) -> Result<(), String> {
     condition.acquire().map_err(text)?;
     while !go.get().map_err(text)? {
-        if !condition.wait_timeout(PATIENCE).map_err(text)? {
-            return Err("never notified".into());
-        }
+        condition
+            .wait_timeout(PATIENCE)
+            .map_err(|e| format!("never notified: {e}"))?;
     }
     condition.release().map_err(text)
 }
@@ -188,5 +187,64 @@ fn a_condition_wakes_waiters_in_other_processes() {
     condition.release().unwrap();
     join_all(children);
     // Every waiter gave the lock back.
-    assert!(condition.lock().try_acquire().unwrap());
+    condition.lock().try_acquire().unwrap();
+}
+
+#[test]
+fn timeouts_zero_poll_once_and_max_waits_for_the_other_side() {
+    let manager = Manager::start().unwrap();
+    let semaphore = manager.semaphore(1).unwrap();
+    semaphore.acquire_timeout(Duration::ZERO).unwrap();
+    assert!(matches!(semaphore.try_acquire(), Err(Error::WouldBlock)));
+    assert!(matches!(
+        semaphore.acquire_timeout(Duration::ZERO),
+        Err(Error::TimedOut)
+    ));
+    let event = manager.event().unwrap();
+    assert!(matches!(
+        event.wait_timeout(Duration::ZERO),
+        Err(Error::TimedOut)
+    ));
+    let (sender, receiver) = mpsc::channel();
+    let (waiting_semaphore, waiting_event) = (semaphore.clone(), event.clone());
+    std::thread::spawn(move || {
+        let acquired = waiting_semaphore
+            .acquire_timeout(Duration::MAX)
+            .map_err(text);
+        let set = waiting_event.wait_timeout(Duration::MAX).map_err(text);
+        sender.send((acquired, set))
+    });
+    semaphore.release().unwrap();
+    event.set().unwrap();
+    let (acquired, set) = receiver.recv_timeout(PATIENCE).expect("the waiter returns");
+    acquired.unwrap();
+    set.unwrap();
+
+    let condition = manager.condition(None).unwrap();
+    condition.acquire().unwrap();
+    assert!(matches!(
+        condition.wait_timeout(Duration::ZERO),
+        Err(Error::TimedOut)
+    ));
+    condition.release().expect("held again after the timeout");
+}
+
+#[test]
+fn a_barrier_timeout_is_timed_out_for_its_caller_and_broken_for_the_others() {
+    let manager = Manager::start().unwrap();
+    let barrier = manager.barrier(3).unwrap();
+    let (sender, receiver) = mpsc::channel();
+    let other = barrier.clone();
+    std::thread::spawn(move || sender.send(other.wait()));
+    assert!(matches!(
+        barrier.wait_timeout(Duration::from_millis(50)),
+        Err(Error::TimedOut)
+    ));
+    let other = receiver
+        .recv_timeout(PATIENCE)
+        .expect("the other party returns");
+    assert!(
+        matches!(other, Err(Error::Refused(Refusal::BrokenBarrier))),
+        "{other:?}"
+    );
 }

@@ -3,6 +3,7 @@
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Duration;
 
+use crate::Error;
 use mp_sys::{Deadline, Waitable, pidfd};
 
 /// Python's `Process.sentinel`: a pidfd, readable once the process has ended.
@@ -17,7 +18,7 @@ use mp_sys::{Deadline, Waitable, pidfd};
 /// use mp_processes::{Process, StartMethod};
 ///
 /// let child = Process::new(|| (), ()).start_method(StartMethod::Spawn).start()?;
-/// assert!(child.sentinel().wait_timeout(Duration::from_secs(30)));
+/// child.sentinel().wait_timeout(Duration::from_secs(30))?;
 /// assert!(child.sentinel().is_ready());
 /// child.join()?;
 /// # Ok::<(), mp_processes::Error>(())
@@ -49,19 +50,33 @@ impl Sentinel {
         pidfd::has_exited(self.pidfd.as_fd()).unwrap_or(false)
     }
 
-    /// Waits up to `timeout` for the process to end; whether it has.
+    /// Waits up to `timeout` for the process to end: `Ok(())` once it has,
+    /// [`Error::TimedOut`] if it still runs, [`Error::Os`] if the pidfd cannot be polled.
+    /// `Duration::ZERO` looks once (as [`is_ready`](Sentinel::is_ready)); `Duration::MAX`
+    /// waits for ever.
     ///
     /// ```
     /// use std::time::Duration;
-    /// use mp_processes::{Process, StartMethod};
+    /// use mp_processes::{Error, Process, StartMethod};
     ///
-    /// let child = Process::new(|| (), ()).start_method(StartMethod::Fork).start()?;
-    /// assert!(child.sentinel().wait_timeout(Duration::from_secs(30)));
-    /// # child.join()?;
+    /// let child = Process::new(|| std::thread::sleep(Duration::from_secs(60)), ())
+    ///     .start_method(StartMethod::Fork)
+    ///     .start()?;
+    /// assert!(matches!(child.sentinel().wait_timeout(Duration::ZERO), Err(Error::TimedOut)));
+    /// child.kill()?;
+    /// child.sentinel().wait_timeout(Duration::from_secs(30))?;
+    /// # let _ = child.join();
     /// # Ok::<(), mp_processes::Error>(())
     /// ```
-    pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        pidfd::wait_exited(self.pidfd.as_fd(), Deadline::after(timeout)).unwrap_or(false)
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        match pidfd::wait_exited(self.pidfd.as_fd(), Deadline::after(timeout)) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::TimedOut),
+            Err(errno) => Err(Error::Os {
+                operation: "poll of a process's pidfd",
+                errno,
+            }),
+        }
     }
 }
 

@@ -165,7 +165,7 @@ fn a_dropped_handle_leaves_the_child_running_and_active_children_reaps_it() {
         let release = Shared::new(mp_sync::Event::new()).unwrap();
         let child = Process::new(
             |release: Shared<mp_sync::Event>| {
-                assert!(release.wait_timeout(Duration::from_secs(60)));
+                assert_eq!(release.wait_timeout(Duration::from_secs(60)), Ok(()));
             },
             (release.clone(),),
         )
@@ -245,7 +245,7 @@ fn a_handle_is_shared_between_threads() {
         let child = std::sync::Arc::new(start(
             Process::new(
                 |release: Shared<mp_sync::Event>| {
-                    assert!(release.wait_timeout(Duration::from_secs(60)));
+                    assert_eq!(release.wait_timeout(Duration::from_secs(60)), Ok(()));
                     method_name()
                 },
                 (release.clone(),),

@@ -178,7 +178,7 @@ fn apply_and_async_results(method: StartMethod) {
         fails.on_error(move |error| err_tx.send(error.to_string()).unwrap());
         fails.on_success(|_| panic!("no value expected"));
 
-        assert!(ok.wait_timeout(PATIENCE));
+        assert!(ok.wait_timeout(PATIENCE).is_ok());
         assert!(ok.ready());
         assert_eq!(ok.successful(), Some(true));
         assert_eq!(ok_rx.recv_timeout(PATIENCE).unwrap(), 50);

@@ -12,7 +12,7 @@ use mp_sync::Event;
 use test_support::PATIENCE;
 
 fn hold_until(gate: Shared<Event>) -> bool {
-    gate.wait_timeout(PATIENCE)
+    gate.wait_timeout(PATIENCE).is_ok()
 }
 
 fn count_run(runs: Value<u32>) -> u32 {

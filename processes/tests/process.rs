@@ -197,7 +197,11 @@ fn a_crash_in_the_child_is_a_signal(method: StartMethod) {
 }
 
 fn wait_for(event: Shared<Event>) -> String {
-    assert!(event.wait_timeout(Duration::from_secs(60)), "never set");
+    assert_eq!(
+        event.wait_timeout(Duration::from_secs(60)),
+        Ok(()),
+        "never set"
+    );
     "released".to_owned()
 }
 
@@ -217,7 +221,7 @@ fn join_timeout_keeps_the_child_joinable(method: StartMethod) {
             .any(|info| info.pid() == child.pid())
     );
     event.set();
-    assert!(child.sentinel().wait_timeout(PATIENCE));
+    assert!(matches!(child.sentinel().wait_timeout(PATIENCE), Ok(())));
     assert!(!child.is_alive());
     // The exit code is known before `join` took the value (from the forkserver a moment
     // after the end, which a loaded machine may stretch).
@@ -425,7 +429,7 @@ fn leave_children_behind(
     // one that would sleep for ten minutes.
     let waiter = Process::new(
         |release: Shared<Event>, done: Value<u32>| {
-            assert!(release.wait_timeout(Duration::from_secs(60)));
+            assert_eq!(release.wait_timeout(Duration::from_secs(60)), Ok(()));
             done.set(1).unwrap();
         },
         (release, done),
@@ -457,7 +461,10 @@ fn a_child_waits_for_its_non_daemonic_children(method: StartMethod) {
     let daemon = pidfd_open(daemon_pid.get().unwrap());
     // The target has returned, but the child does not end before its non-daemonic
     // child, which waits for `release`. (A child that did not wait would end at once.)
-    assert!(!child.sentinel().wait_timeout(Duration::from_millis(200)));
+    assert!(matches!(
+        child.sentinel().wait_timeout(Duration::from_millis(200)),
+        Err(Error::TimedOut)
+    ));
     release.set();
     child.join().unwrap();
     assert_eq!(

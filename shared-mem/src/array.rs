@@ -219,13 +219,14 @@ impl<T: Pod> Array<T> {
         }
     }
 
-    /// Takes the lock if it is free, without waiting.
+    /// Takes the lock if it is free, without waiting (else `Err(TryLockError::WouldBlock)`).
     ///
     /// ```
+    /// use mp_sync::TryLockError;
     /// let a = mp_shared_mem::Array::<u8>::zeroed(1)?;
     /// let held = a.lock().unwrap();
     /// std::thread::scope(|s| {
-    ///     s.spawn(|| assert!(a.try_lock().is_err()));
+    ///     s.spawn(|| assert!(matches!(a.try_lock(), Err(TryLockError::WouldBlock))));
     /// });
     /// # drop(held);
     /// # Ok::<(), mp_shared_mem::Error>(())
@@ -234,14 +235,20 @@ impl<T: Pod> Array<T> {
         self.map_try(self.mutex().try_lock())
     }
 
-    /// Blocks until the lock is held or `timeout` elapses.
+    /// Blocks until the lock is held or `timeout` elapses (then
+    /// `Err(TryLockError::TimedOut)`). `Duration::ZERO` tries once; `Duration::MAX` waits
+    /// for ever.
     ///
     /// ```
     /// use std::time::Duration;
+    /// use mp_sync::TryLockError;
     /// let a = mp_shared_mem::Array::<u8>::zeroed(1)?;
     /// let held = a.lock().unwrap();
     /// std::thread::scope(|s| {
-    ///     s.spawn(|| assert!(a.lock_timeout(Duration::from_millis(5)).is_err()));
+    ///     s.spawn(|| {
+    ///         let waited = a.lock_timeout(Duration::from_millis(5));
+    ///         assert!(matches!(waited, Err(TryLockError::TimedOut)));
+    ///     });
     /// });
     /// # drop(held);
     /// # Ok::<(), mp_shared_mem::Error>(())
@@ -314,13 +321,9 @@ impl<T: Pod> Array<T> {
         &'a self,
         result: TryLockResult<MutexGuard<'a, ()>>,
     ) -> TryLockResult<ArrayGuard<'a, T>> {
-        match result {
-            Ok(guard) => Ok(self.guard(guard)),
-            Err(TryLockError::OwnerDied(died)) => Err(TryLockError::OwnerDied(OwnerDied::new(
-                self.guard(died.into_inner()),
-            ))),
-            Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
-        }
+        result
+            .map(|guard| self.guard(guard))
+            .map_err(|err| err.map(|guard| self.guard(guard)))
     }
 
     fn layout(len: usize) -> Result<Layout, Error> {
@@ -371,7 +374,7 @@ impl<T: Pod + fmt::Debug> fmt::Debug for Array<T> {
         match self.try_lock() {
             Ok(guard) => d.field("elements", &&*guard),
             Err(TryLockError::OwnerDied(died)) => d.field("elements", &&**died.get_ref()),
-            Err(TryLockError::WouldBlock) => d.field("elements", &format_args!("<locked>")),
+            Err(_) => d.field("elements", &format_args!("<locked>")),
         };
         d.finish()
     }

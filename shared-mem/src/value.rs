@@ -130,13 +130,14 @@ impl<T: Pod> Value<T> {
         self.mutex().lock()
     }
 
-    /// Takes the lock if it is free, without waiting.
+    /// Takes the lock if it is free, without waiting (else `Err(TryLockError::WouldBlock)`).
     ///
     /// ```
+    /// use mp_sync::TryLockError;
     /// let v = mp_shared_mem::Value::new(0u8)?;
     /// let held = v.lock().unwrap();
     /// std::thread::scope(|s| {
-    ///     s.spawn(|| assert!(v.try_lock().is_err()));
+    ///     s.spawn(|| assert!(matches!(v.try_lock(), Err(TryLockError::WouldBlock))));
     /// });
     /// # drop(held);
     /// # Ok::<(), mp_shared_mem::Error>(())
@@ -145,14 +146,20 @@ impl<T: Pod> Value<T> {
         self.mutex().try_lock()
     }
 
-    /// Blocks until the lock is held or `timeout` elapses.
+    /// Blocks until the lock is held or `timeout` elapses (then
+    /// `Err(TryLockError::TimedOut)`). `Duration::ZERO` tries once; `Duration::MAX` waits
+    /// for ever.
     ///
     /// ```
     /// use std::time::Duration;
+    /// use mp_sync::TryLockError;
     /// let v = mp_shared_mem::Value::new(0u8)?;
     /// let held = v.lock().unwrap();
     /// std::thread::scope(|s| {
-    ///     s.spawn(|| assert!(v.lock_timeout(Duration::from_millis(5)).is_err()));
+    ///     s.spawn(|| {
+    ///         let waited = v.lock_timeout(Duration::from_millis(5));
+    ///         assert!(matches!(waited, Err(TryLockError::TimedOut)));
+    ///     });
     /// });
     /// # drop(held);
     /// # Ok::<(), mp_shared_mem::Error>(())

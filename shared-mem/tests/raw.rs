@@ -225,7 +225,11 @@ fn elements_written_by_another_process_are_never_torn() {
             Ok(())
         }
     });
-    assert!(started.wait_timeout(PATIENCE), "the writer never started");
+    assert_eq!(
+        started.wait_timeout(PATIENCE),
+        Ok(()),
+        "the writer never started"
+    );
     let mut elements = [0u64; 8];
     let torn = (0..READS)
         .filter(|_| {

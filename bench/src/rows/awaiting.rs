@@ -247,7 +247,7 @@ where
     let start = Instant::now();
     for _ in 0..iterations {
         ping();
-        if !pong.wait_timeout(WAIT_LIMIT) {
+        if pong.wait_timeout(WAIT_LIMIT).is_err() {
             outcome = Err(BenchError::TimedOut {
                 what: "the async task's answer",
                 timeout: WAIT_LIMIT,
@@ -307,9 +307,10 @@ fn wake_spawn_blocking(iterations: u64) -> Result<Duration, BenchError> {
         move |pong| async move {
             for _ in 0..iterations {
                 let waiter = Arc::clone(&served);
-                let woken = tokio::task::spawn_blocking(move || waiter.wait_timeout(WAIT_LIMIT))
-                    .await
-                    .map_err(|e| BenchError::WrongOutcome(format!("the blocking wait: {e}")))?;
+                let woken =
+                    tokio::task::spawn_blocking(move || waiter.wait_timeout(WAIT_LIMIT).is_ok())
+                        .await
+                        .map_err(|e| BenchError::WrongOutcome(format!("the blocking wait: {e}")))?;
                 if !woken {
                     return Err(BenchError::TimedOut {
                         what: "a ping",

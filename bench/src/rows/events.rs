@@ -60,7 +60,7 @@ fn pingpong_mp_event(iterations: u64) -> Result<Duration, BenchError> {
     let child = ForkedChild::spawn(&shared, |pair| {
         // One warm-up round trip, then the timed ones.
         for _ in 0..=iterations {
-            if !pair.ping.wait_timeout(WAIT_LIMIT) {
+            if pair.ping.wait_timeout(WAIT_LIMIT).is_err() {
                 return CHILD_TIMED_OUT;
             }
             pair.ping.clear();
@@ -71,7 +71,7 @@ fn pingpong_mp_event(iterations: u64) -> Result<Duration, BenchError> {
     let pair = &*shared;
     let round_trip = || {
         pair.ping.set();
-        if !pair.pong.wait_timeout(WAIT_LIMIT) {
+        if pair.pong.wait_timeout(WAIT_LIMIT).is_err() {
             return Err(BenchError::TimedOut {
                 what: "the child's pong",
                 timeout: WAIT_LIMIT,

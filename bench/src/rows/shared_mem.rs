@@ -475,7 +475,7 @@ impl StartLine {
         self.barrier.wait_timeout(WAIT_LIMIT)?;
         let start = Instant::now();
         mine()?;
-        if !self.done.wait_timeout(WAIT_LIMIT) {
+        if self.done.wait_timeout(WAIT_LIMIT).is_err() {
             return Err(BenchError::TimedOut {
                 what: "the child's share of the increments",
                 timeout: WAIT_LIMIT,

@@ -40,7 +40,7 @@ struct Waited {
 fn wait_for_event(event: Shared<Event>, limit: Duration) -> ChildResult<Waited> {
     println!("等待事件 (waiting for the event)");
     let began = Moment::now()?;
-    let set = event.wait_timeout(limit);
+    let set = event.wait_timeout(limit).is_ok();
     let ended = Moment::now()?;
     if set {
         println!("事件发生了 (the event happened)");

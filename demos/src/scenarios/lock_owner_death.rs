@@ -71,7 +71,7 @@ fn take_over(lock: Shared<Lock>, limit: Duration) -> ChildResult<TakeOver> {
             drop(guard);
             false
         }
-        Err(TryLockError::WouldBlock) => {
+        Err(_) => {
             return Err(ChildFailure::new(format_args!(
                 "the lock was not free after {}",
                 format_duration(limit)
@@ -95,7 +95,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
         Process::new(hold_and_wait, (lock.clone(), holding.clone(), CHILD_LIMIT)).daemon(true),
     )?;
     check(
-        holding.wait_timeout(CHILD_LIMIT),
+        holding.wait_timeout(CHILD_LIMIT).is_ok(),
         "the holder took the lock and said so",
     )?;
     check(lock.locked(), "the lock is held")?;

@@ -210,7 +210,7 @@ impl RawQueue {
                 lock.clear_poison();
                 Some(guard)
             }
-            Err(TryLockError::WouldBlock) => None,
+            Err(_) => None,
         }
     }
 
@@ -367,7 +367,7 @@ impl RawQueue {
                 lock.clear_poison();
                 drop(guard);
             }
-            Err(TryLockError::WouldBlock) => {}
+            Err(_) => {}
         }
     }
 

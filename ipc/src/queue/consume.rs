@@ -288,7 +288,7 @@ impl RawQueue {
                 }
                 drop(guard);
             }
-            Err(TryLockError::WouldBlock) => {}
+            Err(_) => {}
         }
     }
 

@@ -499,7 +499,7 @@ impl RawQueue {
         match outcome {
             Ok(guard) => Some((guard, false)),
             Err(TryLockError::OwnerDied(died)) => Some((died.into_inner(), true)),
-            Err(TryLockError::WouldBlock) => None,
+            Err(_) => None,
         }
     }
 
