@@ -326,9 +326,7 @@ fn lock_held_by_an_exited_thread_is_not_taken_over() {
     let lock = Lock::new();
     on_a_thread_that_exits(|| lock.acquire().expect("clean"));
     assert!(lock.locked());
-    assert!(is_timed_out(
-        &lock.lock_timeout(Duration::from_millis(250))
-    ));
+    assert!(is_timed_out(&lock.lock_timeout(Duration::from_millis(250))));
     assert!(!lock.is_poisoned());
     assert_eq!(lock.release(), Ok(()));
     assert!(lock.lock().is_ok());
@@ -1324,8 +1322,8 @@ fn condition_producers_and_consumers_deliver_every_item_exactly_once() {
         spawn_with(&shared, |(cond, seen)| {
             loop {
                 let mut guard = cond.lock().expect("clean");
-                let ready = guard
-                    .wait_for_timeout(|q| !q.items.is_empty() || q.taken == TOTAL, PATIENCE);
+                let ready =
+                    guard.wait_for_timeout(|q| !q.items.is_empty() || q.taken == TOTAL, PATIENCE);
                 assert_eq!(ready, Ok(()), "a consumer waited too long for an item");
                 let Some(item) = guard.items.pop_front() else {
                     break; // everything was taken
@@ -1993,7 +1991,12 @@ fn mutex_timeout_zero_polls_once_and_max_waits_for_a_release() {
         });
     });
     let waited = released_while_asleep(
-        || mutex.lock_timeout(Duration::MAX).map(|mut g| *g += 1).is_ok(),
+        || {
+            mutex
+                .lock_timeout(Duration::MAX)
+                .map(|mut g| *g += 1)
+                .is_ok()
+        },
         || drop(held),
     );
     assert!(waited, "Duration::MAX waited until the release");
@@ -2019,7 +2022,10 @@ fn condition_timeouts_zero_poll_once_and_max_wait_for_a_notify() {
             Err(Error::TimedOut)
         );
         *guard = true;
-        assert_eq!(guard.wait_for_timeout(|ready| *ready, Duration::ZERO), Ok(()));
+        assert_eq!(
+            guard.wait_for_timeout(|ready| *ready, Duration::ZERO),
+            Ok(())
+        );
         *guard = false;
     }
     let notify = || {
@@ -2062,7 +2068,10 @@ fn semaphores_timeout_zero_polls_once_and_max_waits_for_a_release() {
     let bounded = BoundedSemaphore::new(1);
     assert_eq!(bounded.acquire_timeout(Duration::ZERO), Ok(()));
     assert_eq!(bounded.try_acquire(), Err(Error::WouldBlock));
-    assert_eq!(bounded.acquire_timeout(Duration::ZERO), Err(Error::TimedOut));
+    assert_eq!(
+        bounded.acquire_timeout(Duration::ZERO),
+        Err(Error::TimedOut)
+    );
     let waited = released_while_asleep(
         || bounded.acquire_timeout(Duration::MAX),
         || bounded.release(1).expect("within the bound"),
