@@ -21,7 +21,9 @@ pub enum Error {
     OwnerDied,
     /// Not now: the lock is held elsewhere, or no permit is free (the non-blocking `try_`
     /// forms, which never wait).
-    #[error("not available now (held elsewhere, or no permit free); wait with the blocking or a _timeout form")]
+    #[error(
+        "not available now (held elsewhere, or no permit free); wait with the blocking or a _timeout form"
+    )]
     WouldBlock,
     /// The `_timeout` form waited its whole timeout without getting what it waited for.
     #[error("the timeout elapsed; wait again or give up")]
