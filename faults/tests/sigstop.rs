@@ -201,7 +201,7 @@ fn lock_sigstop() {
                                 shared.lock.clear_poison();
                                 died.into_inner()
                             }
-                            Err(TryLockError::WouldBlock) => return Err(1),
+                            Err(_) => return Err(1),
                         };
                         let seen = shared.count.load(Ordering::SeqCst);
                         std::hint::spin_loop();
