@@ -89,8 +89,11 @@
 //! **Arguments, return value and handles cross as frames of mp-wire**, the workspace's one
 //! wire layer (mp-shared-mem's [`transfer`](mp_shared_mem::transfer) is the same
 //! mechanism): postcard bytes and file descriptors (`SCM_RIGHTS`) over a private
-//! `socketpair`. No name on the file system, so nothing
-//! another process could reach and nothing left behind.
+//! `socketpair`. From 1 MiB on, the encoded arguments or outcome are written once into
+//! a sealed memfd whose descriptor is the frame, and the receiver decodes them from a
+//! read-only mapping, instead of pushing them through the socket's buffer piece by
+//! piece. No name on the file system, so nothing another process could reach and
+//! nothing left behind, even after `kill -9`.
 //!
 //! # Exit codes, signals, the forkserver
 //!
@@ -162,10 +165,11 @@
 //! - **Forkserver children start from the server's snapshot**: the environment, working
 //!   directory and resource limits the parent had when its first forkserver child was
 //!   started, as in Python.
-//! - **A large return value waits for `join`.** The child writes its value into its
-//!   socket before it exits; a value larger than the socket's buffer keeps the child
-//!   alive (blocked writing) until the parent reads it in `join`, `exitcode` or
-//!   `active_children`. Messages are limited to 1 GiB.
+//! - **A return value waits for `join`.** The child writes its value into its socket
+//!   before it exits; a value under 1 MiB but larger than the socket's buffer keeps the
+//!   child alive (blocked writing) until the parent reads it in `join`, `exitcode` or
+//!   `active_children` (a larger one goes in a memfd and does not). Messages are
+//!   limited to 1 GiB.
 //! - **Fork in a multi-threaded parent**: only the launcher thread exists in the child.
 //!   Standard output and error are held across the fork, no panic of another thread may
 //!   be printing during it (the panic hook is wrapped to make sure), and `malloc` is made
@@ -199,6 +203,7 @@ mod job;
 mod join_future;
 mod launcher;
 mod method;
+mod payload;
 pub mod pool;
 mod process;
 mod record;

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crate::error::signal_name;
 use crate::error::{Error, ProtocolFault};
+use crate::payload::{self, Payload};
 use crate::sentinel::Sentinel;
 use crate::start_method::StartMethod;
 use crate::wire::{ExitStatus, MAX_MESSAGE_LEN, Outcome, Tag};
@@ -48,7 +49,7 @@ struct Inner {
 /// The child's report, kept as received until `join` decodes it as the right type.
 enum Slot {
     Pending,
-    Received(Vec<u8>, Vec<OwnedFd>),
+    Received(Payload, Vec<OwnedFd>),
     /// The child ended without a report.
     Missing,
     /// The report could not be read.
@@ -270,7 +271,7 @@ fn read_frame(inner: &mut Inner) {
     let Some(channel) = inner.channel.as_ref() else {
         return;
     };
-    match mp_wire::recv(channel, MAX_MESSAGE_LEN).map_err(mp_shared_mem::Error::from) {
+    match payload::recv(channel, MAX_MESSAGE_LEN).map_err(mp_shared_mem::Error::from) {
         Ok((bytes, fds)) => match postcard::take_from_bytes::<Tag>(&bytes) {
             Ok((Tag::Outcome, _)) if matches!(inner.outcome, Slot::Pending) => {
                 inner.outcome = Slot::Received(bytes, fds);

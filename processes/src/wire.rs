@@ -8,6 +8,9 @@
 //! child. Child to parent: one frame `(Tag::Outcome, Outcome<R>)`. From the forkserver
 //! after it reaped the child: one frame `(Tag::Status, ExitStatus)`; the child wrote
 //! before it exited, so the outcome, if any, always comes first.
+//!
+//! The argument tuple and the outcome go through [`payload`](crate::payload): in the
+//! frame, or, when large, in a sealed memfd that the frame carries.
 
 use std::sync::OnceLock;
 

@@ -484,11 +484,38 @@ fn reverse_bytes(mut bytes: Vec<u8>) -> Vec<u8> {
 
 fn large_arguments_and_values_cross(method: StartMethod) {
     // Far larger than a socket's buffer, both ways: neither side may wait for the other.
-    let bytes: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
-    let child = start(Process::new(reverse_bytes, (bytes.clone(),)).start_method(method));
-    let mut back = child.join().unwrap();
-    back.reverse();
-    assert!(back == bytes, "the bytes came back changed");
+    // Half a MiB goes through the socket, 4 MiB through a sealed memfd.
+    for len in [512u32 << 10, 4 << 20] {
+        let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let child = start(Process::new(reverse_bytes, (bytes.clone(),)).start_method(method));
+        let mut back = child.join().unwrap();
+        back.reverse();
+        assert!(back == bytes, "{len} bytes came back changed");
+    }
+}
+
+fn keep_large_bytes_and_a_value(bytes: Vec<u8>, total: Value<u64>) -> (Vec<u8>, Value<u64>) {
+    *total.lock().unwrap() += bytes.len() as u64;
+    (bytes, total)
+}
+
+fn descriptors_ride_with_large_payloads(method: StartMethod) {
+    // A memfd carries the bytes, and the value's own descriptors come after it.
+    let total = Value::new(0u64).unwrap();
+    let bytes = vec![3u8; 2 << 20];
+    let child = start(
+        Process::new(keep_large_bytes_and_a_value, (bytes.clone(), total.clone()))
+            .start_method(method),
+    );
+    let (back, returned_total) = child.join().unwrap();
+    assert!(back == bytes);
+    assert_eq!(total.get().unwrap(), 2 << 20);
+    *returned_total.lock().unwrap() += 1;
+    assert_eq!(
+        total.get().unwrap(),
+        (2 << 20) + 1,
+        "the same shared value came back"
+    );
 }
 
 /// What a child has open above stdio: each descriptor and what it points to, leaving
@@ -563,4 +590,5 @@ common::for_each_method!(
     a_non_daemon_outlives_its_killed_parent,
     a_child_waits_for_its_non_daemonic_children,
     large_arguments_and_values_cross,
+    descriptors_ride_with_large_payloads,
 );

@@ -31,4 +31,17 @@ pub enum Error {
     /// The kernel cut off bytes of a datagram that did not fit the buffer (`MSG_TRUNC`).
     #[error("the message was longer than the buffer and was cut off")]
     DataTruncated,
+    /// A descriptor given as a sealed block of bytes is no memfd, or lacks the seals
+    /// (`F_SEAL_WRITE`, `F_SEAL_SHRINK`) that keep its bytes from changing under the
+    /// reader (see [`sealed`](crate::sealed)).
+    #[error("the descriptor is not a memfd sealed against writing and shrinking")]
+    NotSealed,
+    /// A sealed block of bytes is longer than the reader accepts; nothing was mapped.
+    #[error("a sealed block of {len} bytes is over the limit of {max}")]
+    TooLarge {
+        /// The block's length.
+        len: u64,
+        /// The reader's limit.
+        max: usize,
+    },
 }

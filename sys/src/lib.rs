@@ -14,6 +14,7 @@
 //! | [`poll`] | wait until descriptors are ready or a deadline passes |
 //! | [`waitable`] | [`Waitable`] and [`wait`]: Python's `multiprocessing.connection.wait` over anything |
 //! | [`fd_passing`] | `sendmsg`/`recvmsg` with `SCM_RIGHTS`, truncation detected |
+//! | [`sealed`] | bytes handed to another process in a sealed memfd instead of through a socket |
 //! | [`pidfd`] | open a pidfd, signal through it, wait for its process to end |
 //! | [`build_id`] | [`BuildId`](build_id::BuildId): which build of a program runs, the same for the same executable on every machine |
 //! | [`backoff`] | [`Backoff`]: spin, then yield, then tell the caller to sleep |
@@ -49,6 +50,7 @@ pub mod poll;
 pub mod process;
 #[cfg(not(loom))]
 pub mod reactor;
+pub mod sealed;
 pub mod waitable;
 
 pub use backoff::{Backoff, BackoffPolicy};

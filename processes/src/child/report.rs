@@ -11,6 +11,7 @@ use mp_sys::panic::panic_message;
 use super::exit::exit_now;
 use crate::children::join_non_daemonic;
 use crate::error::SendFault;
+use crate::payload;
 use crate::wire::{Outcome, Tag};
 
 /// Sends the outcome to the parent, waits for this child's own non-daemon threads and
@@ -25,7 +26,7 @@ pub(crate) fn finish<R: Serialize>(channel: &UnixStream, outcome: Outcome<R>) ->
     // A `Serialize` impl may panic: report it, and never unwind out of the child's path
     // (into the launcher thread's loop, for a forked child).
     let sent = catch_unwind(AssertUnwindSafe(|| {
-        mp_wire::send_value(channel, &(Tag::Outcome, &outcome))
+        payload::send_value(channel, &(Tag::Outcome, &outcome))
     }));
     let unsent = match sent {
         Ok(Ok(())) => None,

@@ -10,6 +10,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::report::finish;
 use super::setup::become_child;
+use crate::payload;
 use crate::target::{Stateless, Target};
 use crate::wire::{self, Call, ChildStartFault, Identity, MAX_MESSAGE_LEN, Outcome};
 
@@ -42,7 +43,7 @@ where
 {
     // A `Deserialize` impl may panic: that must not unwind out of the child's path.
     let received = catch_unwind(AssertUnwindSafe(|| {
-        mp_wire::recv_value::<A>(&channel, MAX_MESSAGE_LEN)
+        payload::recv_value::<A>(&channel, MAX_MESSAGE_LEN)
     }));
     let outcome = match received {
         Err(payload) => Outcome::StartFailed(ChildStartFault::ArgumentsPanicked {

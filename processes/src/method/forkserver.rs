@@ -8,6 +8,7 @@ use std::os::unix::net::UnixStream;
 use super::Handover;
 use crate::error::{Error, StartFault};
 use crate::forkserver::client::start_child;
+use crate::payload;
 
 /// Has the forkserver fork the child, then hands it its arguments.
 pub(super) fn start(
@@ -18,7 +19,7 @@ pub(super) fn start(
     let (pid, pidfd) = start_child(&handover.call, &child_end)?;
     drop(child_end);
     let fds: Vec<BorrowedFd<'_>> = handover.fds.iter().map(AsFd::as_fd).collect();
-    if let Err(err) = mp_wire::send(parent_end, &handover.args, &fds) {
+    if let Err(err) = payload::send(parent_end, &handover.args, &fds) {
         // The child is the server's, which reaps it: kill it only.
         let _ = pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);
         return Err(Error::start(
