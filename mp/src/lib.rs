@@ -50,6 +50,28 @@
 //! }
 //! ```
 //!
+//! Every module follows one set of conventions, written down in `CONVENTIONS.md` at the
+//! root of the repository: a call that may wait comes as `x()` (blocks), `try_x()`
+//! (never blocks; "not now" is `Err(WouldBlock)`, or a queue's `Empty`/`Full`) and
+//! `x_timeout(d)` (waits at most `d`; "not within `d`" is `Err(TimedOut)`, or a queue's
+//! `Empty`/`Full`), with the same value in all three, never a `bool`; `Duration::ZERO`
+//! polls once and `Duration::MAX` waits for ever; shareable handles take `&self`; the
+//! same error name means the same thing in every crate; and dropping an owning type does
+//! the same thing for the same kind of thing. The file has a table of every blocking
+//! call of every crate with its return shape.
+//!
+//! ```
+//! use std::time::Duration;
+//! use mp::sync::{Error, Semaphore};
+//!
+//! let slots = Semaphore::new(0);
+//! assert_eq!(slots.try_acquire(), Err(Error::WouldBlock)); // Python: acquire(blocking=False) is False
+//! assert_eq!(slots.acquire_timeout(Duration::ZERO), Err(Error::TimedOut));
+//! slots.release(1)?;
+//! assert!(slots.acquire_timeout(Duration::MAX).is_ok()); // Python: acquire(timeout=t) is True
+//! # Ok::<(), mp::Error>(())
+//! ```
+//!
 //! The crate's feature `async` turns on the `_async` methods (`Event::wait_async`,
 //! `Queue::get_async`, `ProcessHandle::join_async`), all woken by [`sys::reactor`],
 //! whatever the runtime; a pool's or a thread pool's [`futures::Future`] can be awaited
