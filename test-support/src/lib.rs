@@ -14,7 +14,7 @@
 //! file behind in `/dev/shm`, [`SharedMapping`] places a value in memory a forked child
 //! shares, [`rerun`] runs one test again in a child process to watch that process exit,
 //! [`commands`] waits for a program a test started and [`threads`] joins threads, both
-//! under a bound, [`stopping`] stops a process (SIGSTOP) and always continues it, and
+//! under a bound, [`queue_kills`] is the kill -9 loop against a queue, [`stopping`] stops a process (SIGSTOP) and always continues it, and
 //! [`descriptors`], [`files`] and [`procfs`] answer what a test asks the kernel about
 //! descriptors, files and tasks.
 //!
@@ -37,6 +37,7 @@ pub mod files;
 mod mapping;
 mod poll;
 pub mod procfs;
+pub mod queue_kills;
 pub mod redis;
 pub mod rerun;
 mod shm;
