@@ -7,6 +7,9 @@
 //! told the owner died (taking it without being told counts as corrupted); a take that
 //! does not come within the bound counts as hung.
 //!
+//! One driver runs every owned type (through the `Owned` trait), one every waiting
+//! type.
+//!
 //! The waiting types (`Semaphore`, `Event`, `Barrier`): some of several waiting
 //! children are killed at random, then the parent releases, sets or resets; every
 //! survivor must return within the bound, or it counts as hung.
@@ -15,7 +18,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use mp_faults::{Resources, Rng, Tally, exclusive, scaled};
-use mp_sync::{Barrier, Condition, Event, Lock, Mutex, RLock, Semaphore, TryLockError};
+use mp_sync::{
+    Barrier, Condition, Event, Lock, Mutex, RLock, Semaphore, TryLockError, TryLockResult,
+};
 use test_support::{Child, ChildResult, SharedMapping, spawn_child};
 
 const KILLS: u64 = 40;
@@ -43,15 +48,95 @@ fn bump<L>(shared: &Guarded<L>) {
     shared.second.fetch_add(1, Ordering::SeqCst);
 }
 
-/// The kill loop for one owned lock type. `hold` runs one critical section in the child
-/// (take, bump, release); `take` is the parent's bounded take, which runs `inside` while
-/// holding, releases, and clears any poison.
-fn owned_loop<L>(
-    name: &str,
-    lock: L,
-    hold: fn(&Guarded<L>) -> bool,
-    take: fn(&Guarded<L>, &dyn Fn()) -> Taken,
-) {
+/// What the kill loop needs of an owned lock type.
+trait Owned: Sized + Sync {
+    /// One critical section of the child: take, run `inside`, release; false if the
+    /// take failed.
+    fn hold(&self, inside: &dyn Fn()) -> bool;
+    /// The parent's take within `bound`: runs `repair` if told the owner died, then
+    /// releases and clears the poison.
+    fn take(&self, bound: Duration, repair: &dyn Fn()) -> Taken;
+}
+
+/// How a bounded take ended; `clear` clears the poison after an owner's death.
+fn taken<G>(outcome: TryLockResult<G>, repair: &dyn Fn(), clear: impl FnOnce()) -> Taken {
+    match outcome {
+        Ok(_guard) => Taken::Clean,
+        Err(TryLockError::OwnerDied(died)) => {
+            repair();
+            drop(died.into_inner());
+            clear();
+            Taken::OwnerDied
+        }
+        Err(_) => Taken::TimedOut,
+    }
+}
+
+impl Owned for Lock {
+    fn hold(&self, inside: &dyn Fn()) -> bool {
+        let Ok(guard) = self.lock() else {
+            return false;
+        };
+        inside();
+        drop(guard);
+        true
+    }
+    fn take(&self, bound: Duration, repair: &dyn Fn()) -> Taken {
+        taken(self.lock_timeout(bound), repair, || self.clear_poison())
+    }
+}
+
+impl Owned for RLock {
+    fn hold(&self, inside: &dyn Fn()) -> bool {
+        let Ok(outer) = self.lock() else {
+            return false;
+        };
+        let Ok(inner) = self.lock() else {
+            return false;
+        };
+        inside();
+        drop(inner);
+        drop(outer);
+        true
+    }
+    fn take(&self, bound: Duration, repair: &dyn Fn()) -> Taken {
+        taken(self.lock_timeout(bound), repair, || self.clear_poison())
+    }
+}
+
+impl Owned for Mutex<u64> {
+    fn hold(&self, inside: &dyn Fn()) -> bool {
+        let Ok(mut guard) = self.lock() else {
+            return false;
+        };
+        *guard += 1;
+        inside();
+        true
+    }
+    fn take(&self, bound: Duration, repair: &dyn Fn()) -> Taken {
+        taken(self.lock_timeout(bound), repair, || self.clear_poison())
+    }
+}
+
+impl Owned for Condition<u64> {
+    fn hold(&self, inside: &dyn Fn()) -> bool {
+        let Ok(mut guard) = self.lock() else {
+            return false;
+        };
+        *guard += 1;
+        inside();
+        guard.notify_all();
+        drop(guard);
+        true
+    }
+    fn take(&self, bound: Duration, repair: &dyn Fn()) -> Taken {
+        taken(self.lock_timeout(bound), repair, || self.clear_poison())
+    }
+}
+
+/// The kill loop for one owned lock type: a child runs critical sections (bumping the
+/// two counters inside) until it is killed; the parent then takes the lock.
+fn owned_loop<L: Owned>(name: &str, lock: L) {
     let _only_me = exclusive();
     let before = Resources::now();
     let mut rng = Rng::for_loop(name);
@@ -65,7 +150,7 @@ fn owned_loop<L>(
         let mut child = spawn_child(|| {
             let deadline = Instant::now() + BOUND;
             while Instant::now() < deadline {
-                if !hold(&shared) {
+                if !shared.lock.hold(&|| bump(&shared)) {
                     return Err(1);
                 }
             }
@@ -81,7 +166,7 @@ fn owned_loop<L>(
             let first = shared.first.load(Ordering::SeqCst);
             shared.second.store(first, Ordering::SeqCst);
         };
-        match take(&shared, &repair) {
+        match shared.lock.take(BOUND, &repair) {
             Taken::Clean if died_inside => tally.corrupted += 1,
             Taken::Clean | Taken::OwnerDied => tally.recovered_in(started.elapsed()),
             Taken::TimedOut => tally.hung += 1,
@@ -94,112 +179,22 @@ fn owned_loop<L>(
 
 #[test]
 fn lock_kill9() {
-    owned_loop(
-        "lock-kill9",
-        Lock::new(),
-        |shared| {
-            let Ok(guard) = shared.lock.lock() else {
-                return false;
-            };
-            bump(shared);
-            drop(guard);
-            true
-        },
-        |shared, repair| match shared.lock.lock_timeout(BOUND) {
-            Ok(_guard) => Taken::Clean,
-            Err(TryLockError::OwnerDied(died)) => {
-                repair();
-                drop(died.into_inner());
-                shared.lock.clear_poison();
-                Taken::OwnerDied
-            }
-            Err(_) => Taken::TimedOut,
-        },
-    );
+    owned_loop("lock-kill9", Lock::new());
 }
 
 #[test]
 fn rlock_kill9() {
-    owned_loop(
-        "rlock-kill9",
-        RLock::new(),
-        |shared| {
-            let Ok(outer) = shared.lock.lock() else {
-                return false;
-            };
-            let Ok(inner) = shared.lock.lock() else {
-                return false;
-            };
-            bump(shared);
-            drop(inner);
-            drop(outer);
-            true
-        },
-        |shared, repair| match shared.lock.lock_timeout(BOUND) {
-            Ok(_guard) => Taken::Clean,
-            Err(TryLockError::OwnerDied(died)) => {
-                repair();
-                drop(died.into_inner());
-                shared.lock.clear_poison();
-                Taken::OwnerDied
-            }
-            Err(_) => Taken::TimedOut,
-        },
-    );
+    owned_loop("rlock-kill9", RLock::new());
 }
 
 #[test]
 fn mutex_kill9() {
-    owned_loop(
-        "mutex-kill9",
-        Mutex::new(0u64),
-        |shared| {
-            let Ok(mut guard) = shared.lock.lock() else {
-                return false;
-            };
-            *guard += 1;
-            bump(shared);
-            true
-        },
-        |shared, repair| match shared.lock.lock_timeout(BOUND) {
-            Ok(_guard) => Taken::Clean,
-            Err(TryLockError::OwnerDied(died)) => {
-                repair();
-                drop(died.into_inner());
-                shared.lock.clear_poison();
-                Taken::OwnerDied
-            }
-            Err(_) => Taken::TimedOut,
-        },
-    );
+    owned_loop("mutex-kill9", Mutex::new(0u64));
 }
 
 #[test]
 fn condition_kill9() {
-    owned_loop(
-        "condition-kill9",
-        Condition::new(0u64),
-        |shared| {
-            let Ok(mut guard) = shared.lock.lock() else {
-                return false;
-            };
-            *guard += 1;
-            bump(shared);
-            guard.notify_all();
-            drop(guard);
-            true
-        },
-        |shared, repair| match shared.lock.lock_timeout(BOUND) {
-            Ok(_guard) => Taken::Clean,
-            Err(TryLockError::OwnerDied(died)) => {
-                repair();
-                drop(died.into_inner());
-                shared.lock.clear_poison();
-                Taken::OwnerDied
-            }
-            Err(_) => Taken::TimedOut,
-        },
-    );
+    owned_loop("condition-kill9", Condition::new(0u64));
 }
 
 /// The kill loop for one waiting type: `WAITERS` children run `wait` (which must return
