@@ -17,6 +17,7 @@
 //! | `p.exitcode` | [`exitcode()`](ProcessHandle::exitcode): `None` while running, 0, 1 after a panic, `-N` after signal N |
 //! | `p.terminate()`, `p.kill()` | [`terminate()`](ProcessHandle::terminate) (`SIGTERM`), [`kill()`](ProcessHandle::kill) (`SIGKILL`) |
 //! | `p.sentinel` | [`sentinel()`](ProcessHandle::sentinel) → [`Sentinel`] (a pidfd) |
+//! | `wait([p.sentinel], t)` for one process | [`p.sentinel().wait_timeout(t)`](Sentinel::wait_timeout): `Ok(())` once it ended, `Err(TimedOut)` while it runs |
 //! | an exception in the child | [`Error::Panicked`] with the panic message |
 //! | `class P(Process): def run(self)`; `P(...).start()` | [`impl Run for P`](Run); [`p.start()`](Run::start) or [`Process::from_run(p)`](Process::from_run) (`join` gives `p` back as `run` left it) |
 //! | `os.fork()` and run a closure | [`Process::fork(closure)`](Process::fork) |

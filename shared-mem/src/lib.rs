@@ -8,6 +8,7 @@
 //! | `multiprocessing.Value('i', 0)` | [`Value::new(0i32)?`](Value::new) |
 //! | `v.value`, `v.value = x` | [`v.get()?`](Value::get), [`v.set(x)?`](Value::set) |
 //! | `with v.get_lock(): v.value += 1` | [`*v.lock()? += 1`](Value::lock) |
+//! | `v.get_lock().acquire(timeout=t)`, `acquire(blocking=False)` | [`v.lock_timeout(t)`](Value::lock_timeout), [`v.try_lock()`](Value::try_lock): a guard, or `TryLockError::TimedOut` / `WouldBlock` (`.is_ok()` is Python's `True`) |
 //! | `multiprocessing.Array('i', [1, 2])` | [`Array::from_slice(&[1, 2])?`](Array::from_slice) |
 //! | `multiprocessing.Array('d', 10)` | [`Array::<f64>::zeroed(10)?`](Array::zeroed) |
 //! | `a[i]`, `a[i] = x`, `a[:]`, `len(a)` | [`a.get(i)?`](Array::get), [`a.set(i, x)?`](Array::set), [`a.to_vec()?`](Array::to_vec), [`a.len()`](Array::len) |

@@ -35,6 +35,38 @@ fn value_get_set_and_compound_updates() {
 }
 
 #[test]
+fn lock_timeouts_of_value_and_array_poll_once_at_zero_and_wait_at_max() {
+    let value = Value::new(1u32).unwrap();
+    let array = Array::<u8>::zeroed(2).unwrap();
+    let (held_value, held_array) = (value.lock().unwrap(), array.lock().unwrap());
+    let waiting = Event::new();
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            assert!(matches!(value.try_lock(), Err(TryLockError::WouldBlock)));
+            assert!(matches!(
+                value.lock_timeout(Duration::ZERO),
+                Err(TryLockError::TimedOut)
+            ));
+            assert!(matches!(array.try_lock(), Err(TryLockError::WouldBlock)));
+            assert!(matches!(
+                array.lock_timeout(Duration::ZERO),
+                Err(TryLockError::TimedOut)
+            ));
+            waiting.set();
+            // Released only after this thread said it waits: Duration::MAX waits for it.
+            let got_value = value.lock_timeout(Duration::MAX).map(|mut v| *v += 1);
+            let got_array = array.lock_timeout(Duration::MAX).map(|mut a| a[0] = 7);
+            (got_value.is_ok(), got_array.is_ok())
+        });
+        assert_eq!(waiting.wait_timeout(PATIENCE), Ok(()));
+        drop((held_value, held_array));
+        assert_eq!(waiter.join().unwrap(), (true, true));
+    });
+    assert_eq!(value.get().unwrap(), 2);
+    assert_eq!(array.get(0).unwrap(), 7);
+}
+
+#[test]
 fn array_constructors_accessors_and_errors() {
     let array = Array::from_slice(&[1.0f64, 2.0, 3.0]).unwrap();
     assert_eq!(array.len(), 3);
