@@ -401,7 +401,7 @@ mod tests {
         assert!(
             matches!(
                 error,
-                Error::Transfer(mp_shared_mem::Error::ShortMessage { .. })
+                Error::Transfer(mp_shared_mem::Error::Truncated { .. })
             ),
             "{error:?}"
         );

@@ -235,7 +235,7 @@ pub enum Error {
     #[error(
         "the connection closed after {received} of {expected} bytes of a message: the peer closed it or died"
     )]
-    ShortMessage {
+    Truncated {
         /// The bytes the frame needed.
         expected: u64,
         /// The bytes that came.
@@ -427,7 +427,7 @@ impl From<mp_wire::Error> for Error {
             },
             Wire::FdsTruncated => Error::FdsTruncated,
             Wire::MessageTooLarge { len, max } => Error::MessageTooLarge { len, max },
-            Wire::Truncated { expected, received } => Error::ShortMessage { expected, received },
+            Wire::Truncated { expected, received } => Error::Truncated { expected, received },
             Wire::PeerClosed => Error::PeerClosed,
             Wire::UnsupportedSocket { fault } => Error::UnsupportedSocket { fault },
             Wire::Os { operation, errno } => Error::Os { operation, errno },

@@ -146,7 +146,7 @@ fn broken_and_oversized_messages_are_errors() {
     drop(tx);
     assert_eq!(
         transfer::recv(&rx, 10).unwrap_err(),
-        Error::ShortMessage {
+        Error::Truncated {
             expected: 4,
             received: 2
         }
@@ -157,7 +157,7 @@ fn broken_and_oversized_messages_are_errors() {
     drop(tx);
     assert_eq!(
         transfer::recv(&rx, 1000).unwrap_err(),
-        Error::ShortMessage {
+        Error::Truncated {
             expected: 104,
             received: 14
         }

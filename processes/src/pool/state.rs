@@ -693,7 +693,7 @@ mod tests {
     fn a_broken_stream_before_the_task_started_sends_it_again() {
         let (mut state, link, _theirs, result) = busy_worker();
         let mut out = Vec::new();
-        let truncated = mp_shared_mem::Error::ShortMessage {
+        let truncated = mp_shared_mem::Error::Truncated {
             expected: 100,
             received: 3,
         };

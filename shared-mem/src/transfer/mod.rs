@@ -191,7 +191,7 @@ pub fn send(socket: impl AsFd, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> Result<(
 /// the socket is then out of step and should be closed. Descriptors cut off by the kernel
 /// (the process is out of descriptors) give [`Error::FdsTruncated`]; the ones that did
 /// arrive are closed. A peer gone between messages gives [`Error::PeerClosed`], in the
-/// middle of one [`Error::ShortMessage`].
+/// middle of one [`Error::Truncated`].
 ///
 /// ```
 /// use std::os::unix::net::UnixStream;
