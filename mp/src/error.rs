@@ -56,6 +56,9 @@ pub enum Error {
     /// outcome of a future made with it (the pools' futures carry their crate's error).
     #[error(transparent)]
     Futures(#[from] mp_futures::FutureError),
+    /// From [`mp::cluster`](crate::cluster): a queue across machines or its Redis server.
+    #[error(transparent)]
+    Cluster(#[from] mp_cluster::Error),
     /// From [`mp::sys`](crate::sys): the operating system refused a call.
     #[error(transparent)]
     Sys(#[from] mp_sys::Error),

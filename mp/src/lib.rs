@@ -18,6 +18,7 @@
 //! | `multiprocessing.Queue`, `JoinableQueue`, `SimpleQueue`, `Pipe`, `connection.wait`, `Listener`/`Client` | [`ipc`] | messages between processes |
 //! | `multiprocessing.Value`, `Array`, `RawValue`, `RawArray`, `shared_memory.SharedMemory`, `ShareableList` | [`shared_mem`] | memory several processes map |
 //! | `multiprocessing.Manager()`, `BaseManager` | [`managers`] | a server process holding shared values, and typed proxies to them, for children and other machines |
+//! | `multiprocessing.Queue`/`JoinableQueue` across machines (Celery, RQ, Ray's queues) | [`cluster`] | named queues in a Redis server, opened from any process on any machine |
 //! | (none: the machinery under the rest) | [`sys`], [`wire`] | futex words, deadlines, descriptor passing, the async reactor; the one wire format |
 //!
 //! Every fallible call of every module returns its own crate's error, which says
@@ -82,6 +83,7 @@ pub mod prelude;
 
 pub use error::{Error, Result};
 
+pub use mp_cluster as cluster;
 pub use mp_futures as futures;
 pub use mp_ipc as ipc;
 pub use mp_managers as managers;

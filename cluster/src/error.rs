@@ -1,0 +1,111 @@
+//! One error type for the crate, with the names mp-ipc uses for the same meanings, so a
+//! program moving a queue from one machine to several matches on the same variants.
+
+use std::time::Duration;
+
+/// What went wrong with a cluster queue or its Redis server. Each message says what to
+/// do about it.
+///
+/// ```
+/// let error = mp_cluster::Error::MessageTooLarge { len: 10, max: 4 };
+/// assert!(error.to_string().contains("max_message_len"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Nothing to take: the queue was empty for the whole wait (`try_get`,
+    /// `get_timeout`), as Python's `queue.Empty`.
+    #[error("the queue is empty: try again later, or wait with get()/get_timeout()")]
+    Empty,
+    /// `close()` was called on this handle: it puts and takes no more.
+    #[error("the queue is closed on this handle: open it again to go on using it")]
+    Closed,
+    /// A wait other than a take ran out (`join_timeout`).
+    #[error("the timeout elapsed: tasks are still unfinished (call task_done() for each get())")]
+    TimedOut,
+    /// A message longer than the queue's limit, refused at `put`.
+    #[error(
+        "a message of {len} bytes is over the queue's limit of {max} bytes: send less, or \
+         raise the limit with QueueBuilder::max_message_len"
+    )]
+    MessageTooLarge {
+        /// The encoded message's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// `task_done()` was called more often than this handle took messages.
+    #[error("task_done() called more times than this handle took messages with get()")]
+    TaskDoneTooManyTimes,
+    /// The value could not be encoded.
+    #[error("cannot encode the message: {0}")]
+    Encode(#[source] mp_wire::Error),
+    /// A message could not be decoded as this handle's type: the queue was opened with
+    /// another type elsewhere. The message went back to the end of the queue for a reader
+    /// of the right type.
+    #[error(
+        "a message of queue {queue:?} does not decode as {type_name} ({reason}): open the \
+         queue with the type its producers put; the message went back to the end of the queue"
+    )]
+    Decode {
+        /// The queue's name.
+        queue: String,
+        /// The type this handle reads.
+        type_name: &'static str,
+        /// What the decoder said.
+        reason: String,
+    },
+    /// An entry of the queue's stream has no message body: something other than this
+    /// crate wrote to the stream.
+    #[error(
+        "entry {id} of queue {queue:?} is not a message of this crate: its stream was written by another program"
+    )]
+    Corrupt {
+        /// The queue's name.
+        queue: String,
+        /// The entry's id.
+        id: String,
+    },
+    /// `MP_REDIS_URL` is not set (for [`Cluster::from_env`](crate::Cluster::from_env)).
+    #[error(
+        "MP_REDIS_URL is not set: set it to the server's URL, e.g. redis://user:password@host:6379/"
+    )]
+    NoUrl,
+    /// The URL is not a Redis URL this build can use.
+    #[error(
+        "invalid Redis URL {url:?}: {reason} (expected redis://[user:password@]host[:port][/db], or rediss:// with the `tls` feature)"
+    )]
+    InvalidUrl {
+        /// The URL, without its password.
+        url: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The server could not be reached, or the connection kept dropping, for the whole
+    /// reconnect bound.
+    #[error(
+        "Redis at {url} is unreachable after {attempts} attempts over {waited:?} ({source}): \
+         check that the server runs and the URL is right"
+    )]
+    Unreachable {
+        /// The URL, without its password.
+        url: String,
+        /// How many connections or commands were tried.
+        attempts: u32,
+        /// How long it kept trying.
+        waited: Duration,
+        /// The last failure.
+        #[source]
+        source: redis::RedisError,
+    },
+    /// The server refused a command (authentication, permissions, memory, a key of
+    /// another type under the queue's name...).
+    #[error("Redis refused {operation}: {source}")]
+    Redis {
+        /// What was being done.
+        operation: &'static str,
+        /// The server's error.
+        #[source]
+        source: redis::RedisError,
+    },
+}

@@ -1,0 +1,102 @@
+//! When one machine is not enough: Python's `multiprocessing` queues across machines,
+//! on Redis Streams.
+//!
+//! Python programs that outgrow one machine move their `multiprocessing.Queue` to
+//! Celery or RQ over Redis, or to Ray. This crate keeps the mp queue API (the same
+//! names, the same blocking families, the same errors as mp-ipc) and puts the queue in
+//! a Redis 7 server that operators already know how to run: a [`Queue`] or
+//! [`JoinableQueue`] opened by name from any process on any machine that reaches the
+//! server is the same queue. Nothing about distribution is home-made: Redis holds the
+//! messages (a stream per queue), hands each to one consumer (a consumer group), keeps
+//! what is being worked on (pending entries) and how long (their idle time, the lease).
+//!
+//! ```
+//! # let server = test_support::redis::RedisServer::start()?;
+//! # let url = server.url();
+//! use mp_cluster::Cluster;
+//!
+//! // The same URL on every machine (or MP_REDIS_URL, and Cluster::from_env()).
+//! let cluster = Cluster::connect(&url)?;
+//! let tasks = cluster.joinable_queue::<(u32, String)>("thumbnails")?;
+//! tasks.put(&(1, "photo.jpg".into()))?;
+//!
+//! // on any machine:
+//! let (id, file) = tasks.get()?;
+//! println!("task {id}: {file}");
+//! tasks.task_done()?;
+//!
+//! tasks.join()?; // every task put, by anyone, is done
+//! tasks.destroy()?; // nothing left in Redis
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # From Python
+//!
+//! | Python | here |
+//! |---|---|
+//! | `multiprocessing.Queue()` shared with children | `cluster.queue::<T>("name")?`, opened by name anywhere |
+//! | `multiprocessing.JoinableQueue()` | `cluster.joinable_queue::<T>("name")?` |
+//! | `q.put(x)` / `q.get()` | `q.put(&x)?` / `q.get()?` |
+//! | `q.get(block=False)` / `q.get(timeout=t)` | `q.try_get()` / `q.get_timeout(t)` (`Error::Empty`) |
+//! | `q.task_done()` / `q.join()` | `q.task_done()?` / `q.join()?`, `q.join_timeout(t)` |
+//! | `q.qsize()`, `q.empty()`, `q.close()` | the same names (`qsize` and `empty` return `Result`) |
+//! | `ray.init(address=...)` / `RAY_ADDRESS` | `Cluster::connect(url)` / `Cluster::from_env()` (`MP_REDIS_URL`) |
+//! | Celery `acks_late=True` + `visibility_timeout` | `JoinableQueue`: leased until `task_done`, [`QueueBuilder::visibility_timeout`] |
+//! | Celery `acks_late=False`, RQ's dequeue | `Queue`: acknowledged as `get` returns |
+//! | Celery `result_expires`, RQ's `ttl` | [`QueueBuilder::expire_after`] |
+//!
+//! # Delivery
+//!
+//! - [`Queue`]: a message is acknowledged and deleted as `get` returns it: at most once
+//!   from then on, as Python's queue. A consumer that dies before `get` returns loses
+//!   nothing: the message is delivered again after the visibility timeout.
+//! - [`JoinableQueue`]: at least once. The message stays pending, leased to its
+//!   consumer, until `task_done`; if the consumer dies first, another one takes it over
+//!   once it has been idle for the visibility timeout (default 30 s). A finished
+//!   message is deleted and never seen again. A consumer slower than its lease may see
+//!   its message done twice elsewhere.
+//! - A `put` whose connection broke in flight is sent again on a new connection, so it
+//!   may be stored twice (at least once).
+//!
+//! What these guarantees rest on is the server's durability, which this crate does not
+//! set: with `appendonly yes` and `appendfsync always` an acknowledged `put` survives a
+//! crash of the server; with `appendfsync everysec` (Redis's default for AOF) the last
+//! second may be lost; without AOF everything since the last snapshot is. Replication is
+//! asynchronous: a failover to a replica that had not caught up loses acknowledged
+//! writes and may bring back finished messages (delivered again). A server restarted
+//! without its data (the tests' case) starts with empty queues; handles go on, creating
+//! the queue again.
+//!
+//! # Connections
+//!
+//! A [`Cluster`] keeps a few connections per process (a forked child opens its own) and
+//! reconnects with a bounded backoff when one breaks ([`ClusterBuilder::reconnect_for`],
+//! then [`Error::Unreachable`]); nothing waits forever on a dead server. A blocking
+//! `get` waits on the server in slices of at most a second, each with a read timeout
+//! above its wait, so a long wait never looks like a dead connection. User and password
+//! come from the URL (`redis://user:password@host:6379/`); `rediss://` needs the `tls`
+//! feature (rustls: install a rustls `CryptoProvider` in the program).
+//!
+//! # In Redis
+//!
+//! One key per queue, the stream `mp:queue:{NAME}` (a Redis Cluster hash tag, so a
+//! queue lives on one shard; different queues spread over shards), with the consumer
+//! group `mp`. Its expiry ([`QueueBuilder::expire_after`], 7 days by default) is pushed
+//! back by every use, so an abandoned queue vanishes; [`Queue::destroy`] deletes it at
+//! once. Messages are encoded with mp-wire (postcard), which is not self-describing: a
+//! queue must be read with the type it was written with. A message that does not decode
+//! goes back to the end of the queue and the reader gets [`Error::Decode`]; a mismatched
+//! type whose bytes happen to decode (an empty string read as `0u64`) is not detected.
+
+mod builder;
+mod cluster;
+mod error;
+mod joinable;
+mod queue;
+mod stream;
+
+pub use builder::QueueBuilder;
+pub use cluster::{Cluster, ClusterBuilder, URL_ENV};
+pub use error::Error;
+pub use joinable::JoinableQueue;
+pub use queue::Queue;
