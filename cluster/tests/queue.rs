@@ -282,3 +282,55 @@ fn many_producers_and_consumers_in_other_processes_see_each_message_once() {
     results.destroy().expect("destroy");
     assert_nothing_left(&server);
 }
+
+/// A blocking read longer than the command timeout is a wait, not a dead connection.
+#[test]
+fn a_wait_longer_than_the_command_timeout_is_not_taken_for_a_dead_connection() {
+    let server = server();
+    let cluster = Cluster::builder(&server.url())
+        .command_timeout(Duration::from_millis(50))
+        .reconnect_for(Duration::ZERO)
+        .connect()
+        .expect("connect");
+    let queue = cluster.queue::<u8>("patient").expect("open");
+    assert!(matches!(
+        queue.get_timeout(Duration::from_millis(400)),
+        Err(Error::Empty)
+    ));
+    let url = server.url();
+    let mut producer = spawn_child(move || {
+        let queue = Cluster::connect(&url)
+            .and_then(|cluster| cluster.queue::<u8>("patient"))
+            .map_err(|_| 10u8)?;
+        std::thread::sleep(Duration::from_millis(200));
+        queue.put(&9).map_err(|_| 11u8)
+    });
+    assert_eq!(queue.get().expect("get"), 9);
+    assert_eq!(producer.join(), 0);
+    queue.destroy().expect("destroy");
+    assert_nothing_left(&server);
+}
+
+#[test]
+fn user_and_password_come_from_the_url() {
+    let server = server();
+    server
+        .command(&[
+            "ACL", "SETUSER", "worker", "on", ">secret", "~*", "&*", "+@all",
+        ])
+        .expect("ACL SETUSER");
+    let url = format!("redis://worker:secret@127.0.0.1:{}/", server.port());
+    let cluster = Cluster::connect(&url).expect("connect as worker");
+    assert!(!cluster.url().contains("secret"));
+    let queue = cluster.queue::<u8>("private").expect("open");
+    queue.put(&1).expect("put");
+    assert_eq!(queue.get().expect("get"), 1);
+    queue.destroy().expect("destroy");
+
+    let wrong = format!("redis://worker:wrong@127.0.0.1:{}/", server.port());
+    match Cluster::connect(&wrong) {
+        Err(err @ Error::Redis { .. }) => assert!(!err.to_string().contains("wrong"), "{err}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_nothing_left(&server);
+}
