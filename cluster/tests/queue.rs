@@ -287,22 +287,24 @@ fn many_producers_and_consumers_in_other_processes_see_each_message_once() {
 #[test]
 fn a_wait_longer_than_the_command_timeout_is_not_taken_for_a_dead_connection() {
     let server = server();
+    // Short enough to be far below the waits, long enough for any command on a loaded
+    // machine; with no reconnection, a wait taken for a dead connection would fail.
     let cluster = Cluster::builder(&server.url())
-        .command_timeout(Duration::from_millis(50))
+        .command_timeout(Duration::from_millis(300))
         .reconnect_for(Duration::ZERO)
         .connect()
         .expect("connect");
     let queue = cluster.queue::<u8>("patient").expect("open");
-    assert!(matches!(
-        queue.get_timeout(Duration::from_millis(400)),
-        Err(Error::Empty)
-    ));
+    match queue.get_timeout(Duration::from_millis(900)) {
+        Err(Error::Empty) => {}
+        other => panic!("expected Empty, got {other:?}"),
+    }
     let url = server.url();
     let mut producer = spawn_child(move || {
         let queue = Cluster::connect(&url)
             .and_then(|cluster| cluster.queue::<u8>("patient"))
             .map_err(|_| 10u8)?;
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(700));
         queue.put(&9).map_err(|_| 11u8)
     });
     assert_eq!(queue.get().expect("get"), 9);
