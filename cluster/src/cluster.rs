@@ -221,6 +221,26 @@ impl Cluster {
         &self,
         operation: &'static str,
         wait: Duration,
+        command: impl FnMut(&mut Connection) -> RedisResult<R>,
+    ) -> Result<R, Error> {
+        self.run_reconnecting(operation, wait, self.shared.reconnect_for, command)
+    }
+
+    /// [`run`](Self::run) with one attempt only, for clean-ups that must not wait for a
+    /// server that is gone.
+    pub(crate) fn run_once<R>(
+        &self,
+        operation: &'static str,
+        command: impl FnMut(&mut Connection) -> RedisResult<R>,
+    ) -> Result<R, Error> {
+        self.run_reconnecting(operation, Duration::ZERO, Duration::ZERO, command)
+    }
+
+    fn run_reconnecting<R>(
+        &self,
+        operation: &'static str,
+        wait: Duration,
+        reconnect_for: Duration,
         mut command: impl FnMut(&mut Connection) -> RedisResult<R>,
     ) -> Result<R, Error> {
         let started = Instant::now();
@@ -245,7 +265,7 @@ impl Cluster {
                 Ok(value) => return Ok(value),
                 Err(err) if breaks_connection(&err) => {
                     let waited = started.elapsed();
-                    if waited.saturating_add(pause) > self.shared.reconnect_for {
+                    if waited.saturating_add(pause) > reconnect_for {
                         return Err(Error::Unreachable {
                             url: self.shared.shown_url.clone(),
                             attempts,

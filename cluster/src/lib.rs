@@ -83,7 +83,8 @@
 //! queue lives on one shard; different queues spread over shards), with the consumer
 //! group `mp`. Its expiry ([`QueueBuilder::expire_after`], 7 days by default) is pushed
 //! back by every use, so an abandoned queue vanishes; [`Queue::destroy`] deletes it at
-//! once. Messages are encoded with mp-wire (postcard), which is not self-describing: a
+//! once. A dropped handle's consumer leaves the group unless it holds unfinished
+//! messages, so short-lived processes do not pile up consumers. Messages are encoded with mp-wire (postcard), which is not self-describing: a
 //! queue must be read with the type it was written with. A message that does not decode
 //! goes back to the end of the queue and the reader gets [`Error::Decode`]; a mismatched
 //! type whose bytes happen to decode (an empty string read as `0u64`) is not detected.

@@ -49,6 +49,11 @@ pub(crate) struct StreamQueue {
     consumer: String,
     options: QueueOptions,
     closed: AtomicBool,
+    /// Whether the consumer is known to the group (it read or claimed), and so has to
+    /// leave it when this handle is dropped.
+    registered: AtomicBool,
+    /// The process that opened the handle: a forked copy leaves the group alone.
+    opener: u32,
 }
 
 impl StreamQueue {
@@ -66,6 +71,8 @@ impl StreamQueue {
             name,
             options,
             closed: AtomicBool::new(false),
+            registered: AtomicBool::new(false),
+            opener: std::process::id(),
         };
         queue
             .cluster
@@ -225,6 +232,7 @@ impl StreamQueue {
     /// timeout, now this consumer's; `None` if there is none.
     fn claim_expired(&self) -> Result<Option<Entry>, Error> {
         let idle_ms = millis(self.options.visibility_timeout);
+        self.registered.store(true, Ordering::Relaxed);
         let reply: Option<StreamClaimReply> = self.grouped("XCLAIM", |connection| {
             let expired: StreamPendingCountReply = redis::cmd("XPENDING")
                 .arg(&self.key)
@@ -258,6 +266,7 @@ impl StreamQueue {
 
     /// A new entry, waiting at most `wait` (zero: look once).
     fn read_new(&self, wait: Duration) -> Result<Option<Entry>, Error> {
+        self.registered.store(true, Ordering::Relaxed);
         let reply: Option<StreamReadReply> =
             self.grouped_waiting("XREADGROUP", wait, |connection| {
                 let mut read = redis::cmd("XREADGROUP");
@@ -348,6 +357,39 @@ impl StreamQueue {
                 .arg(&self.key)
                 .arg(millis(expiry))
                 .ignore();
+        }
+    }
+}
+
+/// Deletes the consumer `ARGV[2]` from the group `ARGV[1]` of the stream `KEYS[1]` if
+/// it holds no pending entry (deleting it would drop them: they must stay claimable).
+const LEAVE_GROUP: &str = r"
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) == 0 then
+    return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+end
+return -1
+";
+
+impl Drop for StreamQueue {
+    /// The consumer leaves the group unless it holds unfinished messages (those stay,
+    /// for another consumer to take over after the visibility timeout), so a queue used
+    /// by many short-lived processes does not collect one consumer per process. One
+    /// attempt: a server that is gone is not waited for (the keys expire anyway).
+    fn drop(&mut self) {
+        if !self.registered.load(Ordering::Relaxed) || self.opener != std::process::id() {
+            return;
+        }
+        let left = self.cluster.run_once("XGROUP DELCONSUMER", |connection| {
+            redis::cmd("EVAL")
+                .arg(LEAVE_GROUP)
+                .arg(1)
+                .arg(&self.key)
+                .arg(GROUP)
+                .arg(&self.consumer)
+                .query::<i64>(connection)
+        });
+        if let Err(err) = left {
+            tracing::debug!(queue = %self.name, %err, "consumer could not leave its group");
         }
     }
 }

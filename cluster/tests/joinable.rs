@@ -243,3 +243,45 @@ fn a_closed_handle_still_finishes_what_it_took() {
     tasks.destroy().expect("destroy");
     assert_nothing_left(&server);
 }
+
+/// A dropped handle's consumer leaves the group, unless it holds an unfinished message
+/// (which must stay claimable by another consumer).
+#[test]
+fn a_dropped_handle_leaves_the_group_unless_it_holds_unfinished_work() {
+    let server = server();
+    let cluster = cluster(&server);
+    let consumers = || match server.command(&["XINFO", "CONSUMERS", "mp:queue:{members}", "mp"]) {
+        Ok(test_support::redis::Reply::Array(Some(consumers))) => consumers.len(),
+        other => panic!("XINFO CONSUMERS: {other:?}"),
+    };
+    let tasks = cluster.joinable_queue::<u8>("members").expect("open");
+    tasks.put(&1).expect("put");
+    tasks.put(&2).expect("put");
+
+    let finished = cluster.joinable_queue::<u8>("members").expect("open");
+    finished.get().expect("get");
+    finished.task_done().expect("task_done");
+    assert_eq!(consumers(), 1);
+    drop(finished);
+    assert_eq!(consumers(), 0);
+
+    let holding = cluster
+        .queue_builder("members")
+        .visibility_timeout(LEASE)
+        .joinable_queue::<u8>()
+        .expect("open");
+    assert_eq!(holding.get().expect("get"), 2);
+    drop(holding);
+    assert_eq!(consumers(), 1);
+    // Still there for another consumer, after the lease.
+    let taker = cluster
+        .queue_builder("members")
+        .visibility_timeout(LEASE)
+        .joinable_queue::<u8>()
+        .expect("open");
+    assert_eq!(taker.get_timeout(PATIENCE).expect("taken over"), 2);
+    taker.task_done().expect("task_done");
+    tasks.join_timeout(PATIENCE).expect("join");
+    tasks.destroy().expect("destroy");
+    assert_nothing_left(&server);
+}
