@@ -11,7 +11,8 @@
 //! empty, like a failover to a replica that had not caught up. It is asked to die with
 //! the thread that started it (`PR_SET_PDEATHSIG`), so a test process killed outright
 //! takes its server along; dropping a [`RedisServer`] shuts it down (`SHUTDOWN NOSAVE`,
-//! then SIGKILL if it lingers, always reaped, every wait bounded) and removes its folder.
+//! then SIGKILL if it lingers, always reaped, every wait bounded) and removes its folder;
+//! the folders of test processes killed before they could are removed by the next start.
 //!
 //! The client here speaks just enough of the protocol for fixtures and checks
 //! ([`RedisServer::command`]); the code under test uses a real client library.
@@ -40,6 +41,8 @@ use mp_sys::Deadline;
 
 /// How long a starting server has to answer, and a stopping one to exit.
 const STARTUP_BOUND: Duration = Duration::from_secs(5);
+/// The start of every server folder's name; the test process's id and a counter follow.
+const DIR_PREFIX: &str = "mp-test-redis-";
 /// How many fresh ports are tried when the chosen one was taken in the meantime.
 const PORT_ATTEMPTS: u32 = 8;
 /// The bound on one command of the fixture's own client.
@@ -481,12 +484,15 @@ fn find_program() -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// A new, empty folder under the temporary directory, unique to this server.
+/// A new, empty folder under the temporary directory, unique to this server. Folders
+/// of test processes that died without dropping their server (killed, or ended by
+/// `exit`) are removed first.
 fn make_dir() -> Result<PathBuf, ServerError> {
     static NEXT: AtomicU32 = AtomicU32::new(0);
+    remove_orphaned_dirs();
     loop {
         let dir = std::env::temp_dir().join(format!(
-            "mp-test-redis-{}-{}",
+            "{DIR_PREFIX}{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
@@ -494,6 +500,24 @@ fn make_dir() -> Result<PathBuf, ServerError> {
             Ok(()) => return Ok(dir),
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(err) => return Err(ServerError::io("creating redis-server's folder")(err)),
+        }
+    }
+}
+
+/// Removes the folders whose test process is gone (its id names no process).
+fn remove_orphaned_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let owner = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(DIR_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<i32>().ok());
+        if owner.is_some_and(|pid| !crate::procfs::process_exists(pid)) {
+            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }
@@ -598,6 +622,16 @@ mod tests {
         drop(server);
         assert!(!crate::procfs::process_exists(pid as i32));
         assert!(!dir.exists());
+    }
+
+    #[test]
+    fn folders_of_test_processes_that_died_are_removed() {
+        let mut ended = Command::new("true").spawn().expect("run true");
+        ended.wait().expect("reap true");
+        let orphan = std::env::temp_dir().join(format!("{DIR_PREFIX}{}-0", ended.id()));
+        std::fs::create_dir_all(&orphan).expect("make an orphaned folder");
+        let _server = RedisServer::start().expect("start redis-server");
+        assert!(!orphan.exists());
     }
 
     #[test]
