@@ -10,7 +10,7 @@ use std::time::Duration;
 /// let error = mp_cluster::Error::MessageTooLarge { len: 10, max: 4 };
 /// assert!(error.to_string().contains("max_message_len"));
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// Nothing to take: the queue was empty for the whole wait (`try_get`,
@@ -108,4 +108,97 @@ pub enum Error {
         #[source]
         source: redis::RedisError,
     },
+    /// A pool or worker name that cannot be part of a Redis key: 1 to 128 ASCII
+    /// letters, digits, `.`, `_` or `-`.
+    #[error("invalid pool name {name:?}: use 1 to 128 ASCII letters, digits, '.', '_' or '-'")]
+    InvalidName {
+        /// The name given.
+        name: String,
+    },
+    /// The program's build id could not be read (see `mp_sys::build_id`).
+    #[error("cannot tell which build this program is ({source}): /proc/self/exe must be readable")]
+    BuildId {
+        /// What the system said.
+        #[source]
+        source: mp_sys::Error,
+    },
+    /// A thread of the pool or worker could not be started.
+    #[error("cannot start a thread: {reason}; the process is out of threads or memory")]
+    Thread {
+        /// What the system said.
+        reason: String,
+    },
+    /// No worker of this program's build serves the pool, after waiting
+    /// `PoolBuilder::worker_wait`.
+    #[error(
+        "no worker of build {build} serves pool {pool:?} (connected builds: {connected:?}): \
+         start workers from this same executable, with MP_CLUSTER_WORKER={pool} and MP_REDIS_URL set"
+    )]
+    NoWorkers {
+        /// The pool.
+        pool: String,
+        /// The build the pool needs: this program's.
+        build: String,
+        /// The builds of the workers that are connected.
+        connected: Vec<String>,
+    },
+    /// One call of a task failed on its worker: it panicked, its process died, it ran
+    /// over the worker's task timeout, or its arguments or value could not cross.
+    #[error("the call failed on its worker: {0}")]
+    TaskFailed(mp_processes::pool::ItemFailure),
+    /// Each worker that took the task died before finishing it, as many times as the
+    /// workers' `max_attempts` allow: the task is failed instead of killing another.
+    #[error(
+        "the task was taken by {attempts} workers and each died running it; it was not run \
+         again: look for what in it kills its process (memory, a signal, an abort)"
+    )]
+    TaskKilledWorkers {
+        /// How many workers died running it.
+        attempts: u32,
+    },
+    /// A worker refused the task: it is not signed with the worker's key.
+    #[error(
+        "worker {worker} refused the task: it is not signed with the worker's key; give the pool and its workers the same authkey"
+    )]
+    BadSignature {
+        /// The worker that refused it.
+        worker: String,
+    },
+    /// A task was submitted after `close()` or `terminate()`.
+    #[error("the pool is closed: it takes no new tasks; build a new Pool")]
+    PoolClosed,
+    /// `join()` while the pool still takes tasks: `close()` or `terminate()` first.
+    #[error("join() needs close() or terminate() first")]
+    PoolRunning,
+    /// The pool was terminated (or dropped) before the task had its result.
+    #[error("the pool was terminated before the task had its result")]
+    Terminated,
+    /// The task was cancelled before it had its result.
+    #[error("the task was cancelled")]
+    Cancelled,
+    /// The task's value was taken already, by an earlier `result` of its future.
+    #[error("the task's value was already taken by an earlier result()")]
+    AlreadyTaken,
+    /// A local mp-processes error: a task that could not be encoded (its arguments hold
+    /// a handle, which cannot leave its machine), or a worker's local pool that failed.
+    #[error(transparent)]
+    Process(#[from] mp_processes::Error),
+}
+
+impl mp_futures::TaskError for Error {
+    fn cancelled() -> Self {
+        Error::Cancelled
+    }
+
+    fn timed_out() -> Self {
+        Error::TimedOut
+    }
+
+    fn already_taken() -> Self {
+        Error::AlreadyTaken
+    }
+
+    fn abandoned() -> Self {
+        Error::Terminated
+    }
 }

@@ -1,5 +1,5 @@
-//! When one machine is not enough: Python's `multiprocessing` queues across machines,
-//! on Redis Streams.
+//! When one machine is not enough: Python's `multiprocessing` queues and `Pool` across
+//! machines, on Redis Streams.
 //!
 //! Python programs that outgrow one machine move their `multiprocessing.Queue` to
 //! Celery or RQ over Redis, or to Ray. This crate keeps the mp queue API (the same
@@ -44,6 +44,59 @@
 //! | Celery `acks_late=True` + `visibility_timeout` | `JoinableQueue`: leased until `task_done`, [`QueueBuilder::visibility_timeout`] |
 //! | Celery `acks_late=False`, RQ's dequeue | `Queue`: acknowledged as `get` returns |
 //! | Celery `result_expires`, RQ's `ttl` | [`QueueBuilder::expire_after`] |
+//! | `ray.util.multiprocessing.Pool()` | [`Pool::new(&cluster, "name")?`](Pool::new): `map`, `imap`, `imap_unordered`, `starmap`, `apply_async`, `close`/`join`/`terminate`, the `Executor` trait (see [`pool`]) |
+//! | `ray start` on each machine | the same program with `MP_CLUSTER_WORKER=name` and `MP_REDIS_URL` set, or [`Worker::builder`]`(..).serve()` (see [`worker`]) |
+//!
+//! # A pool over machines
+//!
+//! A [`Pool`] has the mp `Pool` API, and its tasks run on workers on any number of
+//! machines. A worker is *the same executable*, started with two environment variables:
+//! the library picks them up before `main` and serves the pool instead of running the
+//! program. Each worker runs its tasks on a local mp-processes `Pool`, so a task that
+//! crashes takes one local process down, never the worker.
+//!
+//! ```no_run
+//! use mp_cluster::{Cluster, Pool};
+//!
+//! fn render(frame: u32) -> Vec<u8> {
+//!     vec![frame as u8; 4] // the real work
+//! }
+//!
+//! // On every worker machine, this same binary runs as:
+//! //   MP_CLUSTER_WORKER=frames MP_REDIS_URL=redis://redis.internal:6379/ ./render
+//! let cluster = Cluster::from_env()?;
+//! let pool = Pool::builder(&cluster, "frames").authkey(b"shared secret").build()?;
+//! let frames = pool.map(render, 0..1000)?;
+//! assert_eq!(frames.len(), 1000);
+//! # Ok::<(), mp_cluster::Error>(())
+//! ```
+//!
+//! Functions cross as mp-processes' targets do, by their offset in the executable. So a
+//! worker must run the very same build: each pool's tasks go to a stream named after the
+//! submitting program's build id (`mp_sys::build_id`: the ELF build-id note, the same for
+//! the same file on every machine), which only workers of that build read; a caller
+//! whose build has no worker is told which build it needs ([`Error::NoWorkers`]).
+//!
+//! **Delivery.** Every call's result reaches the caller exactly once: a task leased to a
+//! worker that dies is taken over by another after the worker's lease, a result is
+//! posted at most once per task (a script checks a hash of finished tasks), and the
+//! caller drops any second one. A task that kills every worker that takes it fails after
+//! `max_attempts` ([`Error::TaskKilledWorkers`]) and the pool goes on. A caller that
+//! dies leaves nothing: its keys expire three heartbeats after its last, and workers
+//! drop its tasks. The durability notes below hold for pools too: a server restarted
+//! with its data (AOF) loses nothing; one restarted empty loses the tasks it held.
+//!
+//! **Security.** Without a key, anyone who can write to the pool's streams can make its
+//! workers call any function of the program with any arguments, as unpickling does in
+//! Python. With [`PoolBuilder::authkey`] and the same key on the workers
+//! (`MP_CLUSTER_AUTHKEY`, or [`WorkerBuilder::authkey`]) every task and result carries
+//! an HMAC-SHA256; workers refuse the rest ([`Error::BadSignature`]).
+//!
+//! **Scale.** Each worker holds two tasks per local process, takes new ones with one
+//! blocking read, and renews its leases and its announcement every third of its lease:
+//! a few commands per task and per lease period. A pool is one Redis Cluster hash slot
+//! (its keys share the tag `{name}`): to spread load over a Redis Cluster, split the work
+//! over several pools. mp-bench's `cluster` rows measure a loopback server.
 //!
 //! # Delivery
 //!
@@ -93,11 +146,18 @@ mod builder;
 mod cluster;
 mod error;
 mod joinable;
+mod names;
+pub mod pool;
 mod queue;
+mod registry;
+mod sign;
 mod stream;
+pub mod worker;
 
 pub use builder::QueueBuilder;
 pub use cluster::{Cluster, ClusterBuilder, URL_ENV};
 pub use error::Error;
 pub use joinable::JoinableQueue;
+pub use pool::{Pool, PoolBuilder};
 pub use queue::Queue;
+pub use worker::{Worker, WorkerBuilder};

@@ -18,7 +18,7 @@
 //! A group that is missing (the server restarted empty, the keys expired, the queue was
 //! destroyed) is created again on the spot (`XGROUP CREATE .. MKSTREAM`).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use mp_sys::Deadline;
@@ -26,6 +26,7 @@ use redis::streams::{StreamClaimReply, StreamId, StreamPendingCountReply, Stream
 use redis::{Connection, RedisError, RedisResult, Value};
 
 use crate::builder::{QueueBuilder, QueueOptions};
+use crate::names::{millis, unique_name};
 use crate::{Cluster, Error};
 
 const GROUP: &str = "mp";
@@ -66,7 +67,7 @@ impl StreamQueue {
         } = builder;
         let queue = StreamQueue {
             key: format!("mp:queue:{{{name}}}"),
-            consumer: consumer_name(),
+            consumer: unique_name(),
             cluster,
             name,
             options,
@@ -396,25 +397,4 @@ impl Drop for StreamQueue {
 
 fn no_group(err: &RedisError) -> bool {
     err.code() == Some("NOGROUP")
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// A consumer name no other handle uses: host, process, and a counter.
-fn consumer_name() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|name| name.trim().to_string())
-        .unwrap_or_else(|_| "host".into());
-    let started = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|since| since.as_nanos())
-        .unwrap_or_default();
-    format!(
-        "{host}-{}-{}-{started:x}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
 }

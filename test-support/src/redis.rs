@@ -8,7 +8,9 @@
 //! test, which also keeps tests from seeing each other's keys.
 //!
 //! The server runs without persistence (`--save "" --appendonly no`): a restart starts
-//! empty, like a failover to a replica that had not caught up. It is asked to die with
+//! empty, like a failover to a replica that had not caught up.
+//! [`RedisServer::start_persistent`] keeps every write in a synced append-only file
+//! instead, so that a restart keeps the data. It is asked to die with
 //! the thread that started it (`PR_SET_PDEATHSIG`), so a test process killed outright
 //! takes its server along; dropping a [`RedisServer`] shuts it down (`SHUTDOWN NOSAVE`,
 //! then SIGKILL if it lingers, always reaped, every wait bounded) and removes its folder;
@@ -187,6 +189,8 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     process: Option<Child>,
+    /// Writes go to an append-only file, synced at each write, and survive a restart.
+    persistent: bool,
 }
 
 impl RedisServer {
@@ -200,12 +204,33 @@ impl RedisServer {
     /// # Ok::<(), test_support::redis::ServerError>(())
     /// ```
     pub fn start() -> Result<RedisServer, ServerError> {
+        Self::start_with(false)
+    }
+
+    /// As [`start`](Self::start), with every write in an append-only file synced before
+    /// it is answered (`--appendonly yes --appendfsync always`): a
+    /// [`restart`](Self::restart) keeps the data, as a server that restarts on a machine
+    /// that stays up.
+    ///
+    /// ```
+    /// let mut server = test_support::redis::RedisServer::start_persistent()?;
+    /// server.command(&["SET", "kept", "1"])?;
+    /// server.restart()?;
+    /// assert_eq!(server.keys("*")?, ["kept"]);
+    /// # Ok::<(), test_support::redis::ServerError>(())
+    /// ```
+    pub fn start_persistent() -> Result<RedisServer, ServerError> {
+        Self::start_with(true)
+    }
+
+    fn start_with(persistent: bool) -> Result<RedisServer, ServerError> {
         let program = find_program().ok_or(ServerError::NotInstalled)?;
         let dir = make_dir()?;
         let mut server = RedisServer {
             port: 0,
             dir,
             process: None,
+            persistent,
         };
         for _ in 0..PORT_ATTEMPTS {
             server.port = free_port()?;
@@ -283,8 +308,9 @@ impl RedisServer {
         let _ = child.wait();
     }
 
-    /// Stops the server if it runs and starts it again on the same port (empty: nothing
-    /// is persisted), waiting until it answers. For tests of what a client does when
+    /// Stops the server if it runs and starts it again on the same port, waiting until it
+    /// answers: empty, or with its data if it was started with
+    /// [`start_persistent`](Self::start_persistent). For tests of what a client does when
     /// its server goes away and comes back.
     ///
     /// ```
@@ -381,7 +407,12 @@ impl RedisServer {
         command
             .args(["--bind", "127.0.0.1", "--port"])
             .arg(self.port.to_string())
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .args(["--save", "", "--daemonize", "no"])
+            .args(if self.persistent {
+                ["--appendonly", "yes", "--appendfsync", "always"]
+            } else {
+                ["--appendonly", "no", "--appendfsync", "everysec"]
+            })
             .arg("--dir")
             .arg(&self.dir)
             .arg("--logfile")
@@ -428,7 +459,13 @@ impl RedisServer {
             // Until it listens (or while it loads) the query fails or answers otherwise.
             if let Ok(Reply::Bulk(Some(info))) = query(self.port, &["INFO", "server"]) {
                 if serving_pid(&info) == Some(pid) {
-                    return Ok(());
+                    // INFO answers while the data loads; PING only once it has loaded.
+                    if matches!(query(self.port, &["PING"]), Ok(Reply::Status(pong)) if pong == "PONG")
+                    {
+                        return Ok(());
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
                 }
                 // Another server holds the port: ours cannot bind it.
                 self.kill_process();
