@@ -279,9 +279,6 @@ pub enum AuthFault {
         "the peer sent neither welcome nor failure; is it an mp or Python multiprocessing listener?"
     )]
     NoVerdict,
-    /// The peer did not answer before the handshake's deadline.
-    #[error("the peer did not answer in time; is it alive, and does it speak this protocol?")]
-    TimedOut,
     /// A handshake message longer than any the protocol sends.
     #[error(
         "a handshake message of {len} bytes (at most {max}); the peer does not speak this protocol"

@@ -642,3 +642,27 @@ fn a_connection_with_messages_read_ahead_is_not_sent_away() {
     assert_eq!(b.recv().unwrap(), 2);
     outer_a.send(&b).unwrap();
 }
+
+#[test]
+fn recv_timeout_polls_once_at_zero_waits_for_ever_at_max_and_reports_a_closed_peer() {
+    let (a, b) = pipe::<u32>(true).unwrap();
+    assert!(matches!(
+        b.recv_timeout(Duration::ZERO),
+        Err(Error::TimedOut)
+    ));
+    assert!(matches!(
+        b.recv_timeout(Duration::from_millis(20)),
+        Err(Error::TimedOut)
+    ));
+    let sender = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        a.send(&9).unwrap();
+        a
+    });
+    assert_eq!(b.recv_timeout(Duration::MAX).unwrap(), 9);
+    drop(sender.join().unwrap());
+    assert!(matches!(
+        b.recv_timeout(Duration::from_secs(5)),
+        Err(Error::PeerClosed)
+    ));
+}

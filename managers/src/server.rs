@@ -151,8 +151,11 @@ fn serve_listener(listener: &Listener, make: Make) {
                 let table = Arc::clone(&table);
                 std::thread::spawn(move || serve_connection(&connection, &table));
             }
-            // A peer with a wrong key, or one that gave up: the listener goes on.
-            Err(refused @ mp_ipc::Error::AuthenticationFailed { .. }) => {
+            // A peer with a wrong key, one that gave up, or one too slow: the listener
+            // goes on.
+            Err(
+                refused @ (mp_ipc::Error::AuthenticationFailed { .. } | mp_ipc::Error::TimedOut),
+            ) => {
                 tracing::debug!(%refused, "manager refused a peer");
             }
             Err(err) => {

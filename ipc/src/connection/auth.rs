@@ -199,9 +199,14 @@ where
     hmac.verify_slice(tag).map_err(|_| ())
 }
 
+/// A handshake that failed at `step`. One that ran out of time is [`Error::TimedOut`], as
+/// every timed wait of the workspace (the step goes to the debug log).
 fn failed(step: HandshakeStep, error: Error) -> Error {
     let fault = match error {
-        Error::TimedOut => AuthFault::TimedOut,
+        Error::TimedOut => {
+            tracing::debug!(?step, "the handshake ran out of time");
+            return Error::TimedOut;
+        }
         Error::MessageTooLarge { len, max } => AuthFault::MessageTooLarge { len, max },
         error => AuthFault::Connection(Box::new(error)),
     };

@@ -399,6 +399,28 @@ impl<T: Serialize + DeserializeOwned> Connection<T> {
             })
         })?
     }
+
+    /// [`recv`](Self::recv), waiting at most `timeout` for a message to arrive:
+    /// `Err(TimedOut)` if none began within it (`Duration::ZERO` looks once,
+    /// `Duration::MAX` waits as long as it takes). A message whose first bytes arrived in
+    /// time is read to its end, as Python's `poll(t)` then `recv()` would.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mp_ipc::Error;
+    ///
+    /// let (a, b) = mp_ipc::pipe::<u8>(true)?;
+    /// assert!(matches!(b.recv_timeout(Duration::ZERO), Err(Error::TimedOut)));
+    /// a.send(&7)?;
+    /// assert_eq!(b.recv_timeout(Duration::from_secs(5))?, 7);
+    /// # Ok::<(), mp_ipc::Error>(())
+    /// ```
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, Error> {
+        if !self.poll(Some(timeout))? {
+            return Err(Error::TimedOut);
+        }
+        self.recv()
+    }
 }
 
 /// Runs a payload read; any failure of the read itself leaves the reader out of step

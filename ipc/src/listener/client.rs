@@ -37,8 +37,8 @@ impl Client {
     /// have the same key.
     ///
     /// The handshake must be over within ten seconds; [`connect_timeout`](Self::connect_timeout)
-    /// sets another bound. Fails with [`Error::AuthenticationFailed`] (a different key, a
-    /// server without one that never challenges in time, ...), [`Error::Os`]
+    /// sets another bound. Fails with [`Error::AuthenticationFailed`] (a different key,
+    /// ...), [`Error::TimedOut`] (a server without a key never challenges), [`Error::Os`]
     /// (`ECONNREFUSED`, `ENOENT` for a missing socket file, ...) or
     /// [`Error::InvalidAddress`].
     ///
@@ -59,8 +59,7 @@ impl Client {
     /// of peers not yet accepted is full (the connect then waits for room).
     ///
     /// Fails as `connect`, and with [`Error::TimedOut`] if the TCP connection is not set up
-    /// in time, [`Error::AuthenticationFailed`] if the handshake is not over in time (a
-    /// server without a key never challenges).
+    /// or the handshake is not over in time (a server without a key never challenges).
     ///
     /// ```
     /// use std::time::Duration;
@@ -70,7 +69,7 @@ impl Client {
     /// let listener = Listener::bind(&"127.0.0.1:0".parse()?, None)?;
     /// let outcome =
     ///     Client::connect_timeout::<u8>(listener.address(), Some(b"key"), Duration::from_millis(50));
-    /// assert!(matches!(outcome, Err(Error::AuthenticationFailed { .. })));
+    /// assert!(matches!(outcome, Err(Error::TimedOut)));
     /// # Ok::<(), mp_ipc::Error>(())
     /// ```
     pub fn connect_timeout<T>(

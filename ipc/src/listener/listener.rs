@@ -24,7 +24,8 @@ use crate::{Connection, Error, Waitable};
 /// the handshake (an HMAC-SHA256 challenge each way, Python 3.12's protocol, which also
 /// understands the HMAC-MD5 form of Python 3.11 and older), bounded as a whole by the
 /// [handshake timeout](Self::set_handshake_timeout); `accept` returns
-/// [`Error::AuthenticationFailed`] for a peer with another key (or too slow), closing its
+/// [`Error::AuthenticationFailed`] for a peer with another key ([`Error::TimedOut`] for
+/// one too slow), closing its
 /// connection, and the listener goes on accepting. Handshakes run side by side, each on
 /// a thread of its own: a slow peer never delays another peer's `accept`.
 ///
@@ -132,8 +133,9 @@ impl Listener {
     /// With a key, `accept` takes every peer that connects and starts its handshake on a
     /// thread of its own, with its own deadline, and returns as soon as any handshake
     /// ends: with the connection if it succeeded, or with
-    /// [`Error::AuthenticationFailed`] if the peer did not prove it has the key (or did
-    /// not finish within the [handshake timeout](Self::set_handshake_timeout)), as
+    /// [`Error::AuthenticationFailed`] if the peer did not prove it has the key (or
+    /// [`Error::TimedOut`] if it did not finish within the
+    /// [handshake timeout](Self::set_handshake_timeout)), as
     /// Python raises `AuthenticationError` from `accept`. That peer's connection is
     /// closed and the listener stays usable: call `accept` again for the next. Outcomes
     /// come in the order the handshakes end, so a slow peer delays no other (up to 64
@@ -224,7 +226,7 @@ impl Listener {
     /// listener.set_handshake_timeout(Duration::from_millis(50));
     /// let Address::Tcp(address) = listener.address() else { unreachable!() };
     /// let _silent = TcpStream::connect(address).unwrap();
-    /// assert!(matches!(listener.accept::<u8>(), Err(Error::AuthenticationFailed { .. })));
+    /// assert!(matches!(listener.accept::<u8>(), Err(Error::TimedOut)));
     /// # Ok::<(), mp_ipc::Error>(())
     /// ```
     pub fn set_handshake_timeout(&mut self, timeout: Duration) {
