@@ -12,9 +12,10 @@
 //!    worker, until its result is posted. Every third of the lease the worker renews the
 //!    lease of each task it runs (`XCLAIM ... JUSTID` resets their idle time).
 //! 2. A worker that dies stops renewing: once a task has been idle for the lease, the
-//!    next worker to look takes it over (`XAUTOCLAIM`). The stream counts deliveries: a
-//!    task delivered more than `max_attempts` times has killed that many workers and is
-//!    failed with [`Error::TaskKilledWorkers`] instead.
+//!    next worker to look (each looks every quarter lease) takes it over
+//!    (`XAUTOCLAIM`). The stream counts deliveries: a task delivered more than
+//!    `max_attempts` times has killed that many workers and is failed with
+//!    [`Error::TaskKilledWorkers`] instead.
 //! 3. The task runs on the local pool: a call that crashes kills one local worker
 //!    process, and fails alone.
 //! 4. The result is posted by one script: if the caller still lives and no result for
@@ -273,6 +274,10 @@ impl Serving {
 
     fn serve_tasks(&self, stop: &AtomicBool, finished: &Finished) -> Result<(), Error> {
         let mut beat = Instant::now();
+        // Expired leases are looked for every quarter lease, not at every read: a
+        // take-over comes at most a quarter lease late, and a busy worker saves a command
+        // per task.
+        let mut claimed_at: Option<Instant> = None;
         while !stop.load(Ordering::Acquire) {
             if beat.elapsed() >= self.lease / 3 {
                 let ids: Vec<String> = self.running().keys().cloned().collect();
@@ -289,7 +294,13 @@ impl Serving {
                     .unwrap_or_else(PoisonError::into_inner);
                 continue;
             }
-            let claimed = self.claim_expired(room, finished)?;
+            let claim_due = claimed_at.is_none_or(|at| at.elapsed() >= self.lease / 4);
+            let claimed = if claim_due {
+                claimed_at = Some(Instant::now());
+                self.claim_expired(room, finished)?
+            } else {
+                0
+            };
             let left = room - claimed;
             if left > 0 {
                 let wait = if self.running().is_empty() && claimed == 0 {
