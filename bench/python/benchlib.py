@@ -8,7 +8,10 @@ object on its last line::
     {"case": "<case>", "iterations": <n>, "seconds": <float>}
 
 A wrong outcome (a lost increment, a missing reply) raises, so the script exits
-non-zero and mp-bench reports the error instead of a figure.
+non-zero and mp-bench reports the error instead of a figure. A case that needs what
+is not installed here raises ``Unavailable`` (``require`` does), and the last line
+says so instead: ``{"case": ..., "iterations": n, "unavailable": "<why>"}``; mp-bench
+shows it in the contender's line as a skip, not a failure.
 """
 
 import contextlib
@@ -33,8 +36,27 @@ def main(cases):
     if iterations < 1:
         print(f"{script}: ITERATIONS must be a positive integer, got {sys.argv[2]!r}", file=sys.stderr)
         sys.exit(2)
-    seconds = cases[case](iterations)
+    try:
+        seconds = cases[case](iterations)
+    except Unavailable as missing:
+        print(json.dumps({"case": case, "iterations": iterations, "unavailable": str(missing)}))
+        return
     print(json.dumps({"case": case, "iterations": iterations, "seconds": seconds}))
+
+
+class Unavailable(Exception):
+    """Raised by a case that needs something not installed here; mp-bench shows the
+    message in the contender's line and skips it."""
+
+
+def require(module, install):
+    """Imports and returns ``module``, or raises ``Unavailable`` saying how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise Unavailable(f"not installed: {module} ({install})") from None
 
 
 def expect(condition, message):

@@ -50,6 +50,10 @@ pub enum BenchError {
     /// A Python measurement could not be run or its output not understood.
     #[error("{0}")]
     Python(String),
+    /// What the contender needs is not installed here (`redis-server`, a Python
+    /// module): it is skipped, and the message says how to install it.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl BenchError {

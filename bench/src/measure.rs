@@ -34,6 +34,9 @@ pub struct Outcome {
     pub samples_ns: Vec<f64>,
     /// Why measuring stopped early (or never started), if it did.
     pub failure: Option<String>,
+    /// The failure is that something the contender needs is not installed (or Python
+    /// is not run): a skip, not a broken contender.
+    pub skipped: bool,
 }
 
 impl Outcome {
@@ -61,11 +64,13 @@ pub fn run_row(row: &Row, settings: &Settings, mut progress: impl FnMut(usize)) 
                 iterations,
                 samples_ns: Vec::with_capacity(settings.rounds),
                 failure: None,
+                skipped: false,
             },
-            Err(reason) => Outcome {
+            Err(error) => Outcome {
                 iterations: 0,
                 samples_ns: Vec::new(),
-                failure: Some(reason),
+                failure: Some(error.to_string()),
+                skipped: matches!(error, BenchError::Unavailable(_)),
             },
         })
         .collect();
@@ -79,7 +84,10 @@ pub fn run_row(row: &Row, settings: &Settings, mut progress: impl FnMut(usize)) 
                 Ok(elapsed) => outcome
                     .samples_ns
                     .push(elapsed.as_nanos() as f64 / outcome.iterations as f64),
-                Err(e) => outcome.failure = Some(e.to_string()),
+                Err(e) => {
+                    outcome.skipped = matches!(e, BenchError::Unavailable(_));
+                    outcome.failure = Some(e.to_string());
+                }
             }
         }
     }
@@ -102,9 +110,9 @@ fn measure_once(
 }
 
 /// Finds the iteration count whose measurement lasts about `settings.target`.
-fn calibrate(contender: &Contender, settings: &Settings) -> Result<u64, String> {
+fn calibrate(contender: &Contender, settings: &Settings) -> Result<u64, BenchError> {
     if let (How::Python { .. }, Err(why)) = (&contender.how, &settings.python) {
-        return Err(why.clone());
+        return Err(BenchError::Unavailable(why.clone()));
     }
     // Python runs cost an interpreter start each, so begin higher and take big steps.
     let mut iterations: u64 = match contender.how {
@@ -113,9 +121,7 @@ fn calibrate(contender: &Contender, settings: &Settings) -> Result<u64, String> 
     };
     let target = settings.target.as_secs_f64();
     loop {
-        let elapsed = measure_once(contender, settings, iterations)
-            .map_err(|e| e.to_string())?
-            .as_secs_f64();
+        let elapsed = measure_once(contender, settings, iterations)?.as_secs_f64();
         let growth = if elapsed > 0.0 {
             target / elapsed
         } else {
@@ -231,6 +237,7 @@ mod tests {
                 .is_some_and(|f| f.contains("lost"))
         );
         assert_eq!(outcomes[1].failure.as_deref(), Some("python3 not found"));
+        assert!(!outcomes[0].skipped && outcomes[1].skipped);
         assert!(outcomes.iter().all(|o| o.samples_ns.is_empty()));
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! Each run is a fresh interpreter, so the rounds stay interleaved with the Rust
 //! contenders. The script measures its loop itself with `time.perf_counter` and
-//! prints one JSON object, so interpreter start-up and imports are not counted.
+//! prints one JSON object, so interpreter start-up and imports are not counted. A case
+//! whose modules are not installed (Ray, RQ) says so in that object instead of a time,
+//! and becomes [`BenchError::Unavailable`]: a skip.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -26,12 +28,16 @@ pub struct Python {
     pub version: String,
 }
 
-/// What a script prints on its last line.
+/// What a script prints on its last line: the time of its loop, or why the case
+/// cannot run here (a module it needs is not installed).
 #[derive(Debug, Deserialize)]
 struct ScriptOutput {
     case: String,
     iterations: u64,
+    #[serde(default)]
     seconds: f64,
+    #[serde(default)]
+    unavailable: Option<String>,
 }
 
 impl Python {
@@ -98,6 +104,9 @@ impl Python {
                 stderr.trim()
             ))
         })?;
+        if let Some(reason) = parsed.unavailable {
+            return Err(BenchError::Unavailable(reason));
+        }
         if parsed.case != case || parsed.iterations != iterations {
             return Err(BenchError::Python(format!(
                 "{script} answered for case {} x{} instead of {case} x{iterations}",

@@ -64,6 +64,8 @@ pub struct ContenderReport {
     pub ratio: Option<f64>,
     /// Why this contender has no figure, or stopped early.
     pub error: Option<String>,
+    /// The error is a skip: something it needs is not installed (or Python not run).
+    pub skipped: bool,
 }
 
 /// A goal of the design, checked.
@@ -115,6 +117,7 @@ impl RowReport {
                         _ => None,
                     },
                     error: outcome.failure,
+                    skipped: outcome.skipped,
                 }
             })
             .collect();

@@ -28,11 +28,11 @@
 
 use crate::row::{Contender, Goal, Row, Unit};
 
-mod deadline;
-mod ours;
+pub(super) mod deadline;
+pub(super) mod ours;
 mod procspawn_pool;
 mod rayon_floor;
-mod workload;
+pub(super) mod workload;
 
 /// The process pool rows, in table order.
 pub fn rows() -> Vec<Row> {

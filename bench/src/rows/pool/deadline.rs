@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::error::BenchError;
 
 /// Runs its expiry action unless disarmed (or dropped) within its limit.
-pub(super) struct Deadline {
+pub(in crate::rows) struct Deadline {
     /// Dropping it disconnects the channel, which tells the thread the call returned.
     returned: Option<Sender<()>>,
     /// Returns true if the limit passed and the expiry action ran.
@@ -24,7 +24,7 @@ pub(super) struct Deadline {
 impl Deadline {
     /// Arms a deadline of `limit`; `on_expiry` runs on the deadline's thread if the
     /// guarded call has not returned by then.
-    pub(super) fn arm(
+    pub(in crate::rows) fn arm(
         limit: Duration,
         on_expiry: impl FnOnce() + Send + 'static,
     ) -> Result<Self, BenchError> {
@@ -46,7 +46,10 @@ impl Deadline {
     }
 
     /// Arms a deadline that ends the process, saying that `what` blocked past `limit`.
-    pub(super) fn abort_after(what: &'static str, limit: Duration) -> Result<Self, BenchError> {
+    pub(in crate::rows) fn abort_after(
+        what: &'static str,
+        limit: Duration,
+    ) -> Result<Self, BenchError> {
         Self::arm(limit, move || {
             eprintln!(
                 "mp-bench: {what} blocked for more than {limit:?} and cannot be interrupted; ending the run"
@@ -56,7 +59,7 @@ impl Deadline {
     }
 
     /// The call returned: stops the deadline; true if it had expired first.
-    pub(super) fn disarm(mut self) -> bool {
+    pub(in crate::rows) fn disarm(mut self) -> bool {
         self.stop()
     }
 

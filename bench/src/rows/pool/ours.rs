@@ -67,7 +67,7 @@ fn bounded_by<T>(
 }
 
 /// `iterations` items doubled by `Pool::map`, in calls of at most [`MAP_LEN`].
-pub(super) fn map_trivial(iterations: u64) -> Result<Duration, BenchError> {
+pub(in crate::rows) fn map_trivial(iterations: u64) -> Result<Duration, BenchError> {
     let pool = warm_pool(WORKERS)?;
     let mut elapsed = Duration::ZERO;
     for items in batches(iterations, MAP_LEN) {
@@ -80,7 +80,7 @@ pub(super) fn map_trivial(iterations: u64) -> Result<Duration, BenchError> {
 }
 
 /// `iterations` times: `apply_async(echo, (n,))`, then `get` its value.
-pub(super) fn apply_round_trip(iterations: u64) -> Result<Duration, BenchError> {
+pub(in crate::rows) fn apply_round_trip(iterations: u64) -> Result<Duration, BenchError> {
     let pool = warm_pool(WORKERS)?;
     let start = Instant::now();
     for n in 0..iterations {
@@ -99,7 +99,7 @@ pub(super) fn apply_round_trip(iterations: u64) -> Result<Duration, BenchError> 
 }
 
 /// `iterations` items of [`cpu_bound`] work, by `Pool::map` on `workers` workers.
-pub(super) fn cpu_map(workers: usize, iterations: u64) -> Result<Duration, BenchError> {
+pub(in crate::rows) fn cpu_map(workers: usize, iterations: u64) -> Result<Duration, BenchError> {
     let pool = warm_pool(workers)?;
     let start = Instant::now();
     let values = bounded(&pool, "map", |pool| pool.map(cpu_bound, 0..iterations))?;

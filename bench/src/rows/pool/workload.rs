@@ -8,36 +8,36 @@ use std::time::Duration;
 use crate::error::BenchError;
 
 /// Longest any wait of a measurement may last: one task, one build of a pool.
-pub(super) const WAIT_LIMIT: Duration = Duration::from_secs(20);
+pub(in crate::rows) const WAIT_LIMIT: Duration = Duration::from_secs(20);
 
 /// Workers of the pools of the trivial `map` and `apply_async` rows.
-pub(super) const WORKERS: usize = 2;
+pub(in crate::rows) const WORKERS: usize = 2;
 
 /// Items of one `map` call; a measurement of more items makes several calls, one
 /// of fewer makes one shorter call.
-pub(super) const MAP_LEN: u64 = 100_000;
+pub(in crate::rows) const MAP_LEN: u64 = 100_000;
 
 /// Items procspawn's pool holds in flight at once (each costs it two IPC channels,
 /// so all 100 000 at once would exhaust descriptors).
-pub(super) const WINDOW: u64 = 64;
+pub(in crate::rows) const WINDOW: u64 = 64;
 
 /// Additions of the CPU-bound function: about a millisecond of a 2020s core.
-pub(super) const CPU_STEPS: u64 = 400_000;
+pub(in crate::rows) const CPU_STEPS: u64 = 400_000;
 
 /// The trivial function every `map` applies.
-pub(super) fn double(n: u64) -> u64 {
+pub(in crate::rows) fn double(n: u64) -> u64 {
     n.wrapping_mul(2)
 }
 
 /// The function of the round trip: its value checks that the argument went in.
-pub(super) fn echo(n: u64) -> u64 {
+pub(in crate::rows) fn echo(n: u64) -> u64 {
     n
 }
 
 /// About a millisecond of arithmetic that the compiler cannot fold: `seed` added
 /// [`CPU_STEPS`] times, each sum passed through `black_box`. Its value is
 /// [`cpu_bound_value`], so checking it costs nothing.
-pub(super) fn cpu_bound(seed: u64) -> u64 {
+pub(in crate::rows) fn cpu_bound(seed: u64) -> u64 {
     let mut sum = 0u64;
     for _ in 0..CPU_STEPS {
         sum = std::hint::black_box(sum.wrapping_add(seed));
@@ -46,12 +46,12 @@ pub(super) fn cpu_bound(seed: u64) -> u64 {
 }
 
 /// What [`cpu_bound`] returns, in one multiplication.
-pub(super) fn cpu_bound_value(seed: u64) -> u64 {
+pub(in crate::rows) fn cpu_bound_value(seed: u64) -> u64 {
     seed.wrapping_mul(CPU_STEPS)
 }
 
 /// `0..total` cut into consecutive ranges of at most `size` items.
-pub(super) fn batches(total: u64, size: u64) -> impl Iterator<Item = Range<u64>> {
+pub(in crate::rows) fn batches(total: u64, size: u64) -> impl Iterator<Item = Range<u64>> {
     let step = usize::try_from(size.max(1)).unwrap_or(usize::MAX);
     (0..total)
         .step_by(step)
@@ -59,7 +59,7 @@ pub(super) fn batches(total: u64, size: u64) -> impl Iterator<Item = Range<u64>>
 }
 
 /// Checks that `values` are `expected` of `items`, in the items' order.
-pub(super) fn expect_mapped(
+pub(in crate::rows) fn expect_mapped(
     values: &[u64],
     items: Range<u64>,
     expected: impl Fn(u64) -> u64,
