@@ -186,11 +186,7 @@ fn main() -> ExitCode {
         python,
     };
     let report = run(&rows, &settings, !args.quiet);
-    let rust_failed = report
-        .rows
-        .iter()
-        .flat_map(|r| &r.contenders)
-        .any(|c| c.side != Side::Python && c.error.is_some() && !c.skipped);
+    let rust_failed = a_rust_contender_failed(&report);
     let printed = if args.json {
         serde_json::to_string_pretty(&report)
             .map(|json| println!("{json}"))
@@ -208,6 +204,16 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// True if a Rust contender failed. A skipped one (something it needs is not
+/// installed here) did not fail, and Python's lines never fail the run.
+fn a_rust_contender_failed(report: &Report) -> bool {
+    report
+        .rows
+        .iter()
+        .flat_map(|r| &r.contenders)
+        .any(|c| c.side != Side::Python && c.error.is_some() && !c.skipped)
 }
 
 /// The rows matching any of `filters` (all rows when there is none).
@@ -308,8 +314,43 @@ fn run(rows: &[Row], settings: &Settings, show_progress: bool) -> Report {
 
 #[cfg(test)]
 mod tests {
-    use super::{list, select};
+    use super::{a_rust_contender_failed, list, select};
+    use crate::measure::Outcome;
+    use crate::report::{Report, RowReport};
+    use crate::row::{Contender, Row, Unit};
     use crate::rows;
+
+    #[test]
+    fn a_skipped_rust_contender_does_not_fail_the_run() {
+        let row = Row {
+            name: "fake",
+            family: "test",
+            what: "nothing",
+            unit: Unit::TimePer("op"),
+            goal: None,
+            contenders: vec![Contender::ours("needs a server", |_| {
+                Ok(std::time::Duration::ZERO)
+            })],
+        };
+        let report_with = |skipped: bool| Report {
+            ratio_definition: "",
+            rounds: 1,
+            target_ms: 1.0,
+            cpus: 1,
+            python: String::new(),
+            rows: vec![RowReport::new(
+                &row,
+                vec![Outcome {
+                    iterations: 0,
+                    samples_ns: Vec::new(),
+                    failure: Some("redis-server is not installed".into()),
+                    skipped,
+                }],
+            )],
+        };
+        assert!(!a_rust_contender_failed(&report_with(true)));
+        assert!(a_rust_contender_failed(&report_with(false)));
+    }
 
     #[test]
     fn filters_pick_by_name_or_family_and_combine() {

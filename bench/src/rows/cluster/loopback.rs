@@ -16,10 +16,15 @@ const PROCESSES_ENV: &str = "MP_CLUSTER_PROCESSES";
 /// dropped, it is shut down, reaped and its folder removed. Without `redis-server`
 /// installed, [`BenchError::Unavailable`] says how to install it.
 pub(super) fn start_server() -> Result<RedisServer, BenchError> {
-    RedisServer::start().map_err(|error| match error {
+    RedisServer::start().map_err(server_error)
+}
+
+/// A missing server is a skip; any other failure to start one is an error.
+fn server_error(error: ServerError) -> BenchError {
+    match error {
         ServerError::NotInstalled => BenchError::Unavailable(error.to_string()),
         other => BenchError::Child(format!("redis-server: {other}")),
-    })
+    }
 }
 
 /// Worker processes serving one pool: this executable, started with the variables that
@@ -105,7 +110,20 @@ fn parent_of(pid: u32) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    use super::{parent_of, serving_worker};
+    use test_support::redis::ServerError;
+
+    use super::{parent_of, server_error, serving_worker};
+    use crate::error::BenchError;
+
+    #[test]
+    fn a_missing_server_skips_the_row_and_says_how_to_install_it() {
+        match server_error(ServerError::NotInstalled) {
+            BenchError::Unavailable(why) => assert!(why.contains("apt-get install"), "{why}"),
+            other => panic!("not a skip: {other:?}"),
+        }
+        let refused = server_error(ServerError::NoFreePort { attempts: 8 });
+        assert!(matches!(refused, BenchError::Child(_)), "{refused:?}");
+    }
 
     #[test]
     fn the_serving_worker_is_the_nearest_listed_ancestor() {
