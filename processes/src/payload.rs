@@ -52,7 +52,16 @@ pub(crate) fn send(
     if bytes.len() < SEALED_FROM {
         return mp_wire::send(socket, bytes, fds);
     }
-    let block = seal(bytes)?;
+    let block = match seal(bytes) {
+        Ok(block) => block,
+        // The kernel may refuse the seals for a while (`EBUSY` while something holds the
+        // file's pages), or the process be out of descriptors or memory: the socket
+        // carries the bytes then, as it does below the threshold.
+        Err(error) => {
+            tracing::debug!(%error, len = bytes.len(), "no sealed memfd; sending through the socket");
+            return mp_wire::send(socket, bytes, fds);
+        }
+    };
     let mut with_block = Vec::with_capacity(fds.len() + 1);
     with_block.push(block.as_fd());
     with_block.extend_from_slice(fds);

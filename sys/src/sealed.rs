@@ -37,6 +37,9 @@ fn os(operation: &'static str) -> impl Fn(Errno) -> Error {
     move |errno| Error::Os { operation, errno }
 }
 
+/// How many times sealing is tried while the kernel reports the file's pages busy.
+const SEAL_ATTEMPTS: u32 = 3;
+
 /// The seals a block must carry for [`SealedBytes::open`] to map it.
 const REQUIRED_SEALS: SealFlag = SealFlag::F_SEAL_WRITE.union(SealFlag::F_SEAL_SHRINK);
 
@@ -65,12 +68,19 @@ pub fn seal(bytes: &[u8]) -> Result<OwnedFd, Error> {
             Err(errno) => return Err(os("write")(errno)),
         }
     }
-    fcntl(
-        &fd,
-        FcntlArg::F_ADD_SEALS(REQUIRED_SEALS | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SEAL),
-    )
-    .map_err(os("fcntl(F_ADD_SEALS)"))?;
-    Ok(fd)
+    // `F_SEAL_WRITE` fails with `EBUSY` while a page of the file has a reference beyond
+    // the page cache's (the kernel waits some 150 ms for it to go): a page being
+    // migrated or compacted on a busy machine. Such references are brief; try again.
+    let seals = REQUIRED_SEALS | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SEAL;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match fcntl(&fd, FcntlArg::F_ADD_SEALS(seals)) {
+            Ok(_) => return Ok(fd),
+            Err(Errno::EBUSY) if attempts < SEAL_ATTEMPTS => {}
+            Err(errno) => return Err(os("fcntl(F_ADD_SEALS)")(errno)),
+        }
+    }
 }
 
 /// The bytes of a sealed memfd, mapped read-only; unmapped on drop.
