@@ -91,6 +91,16 @@ pub enum DemoError {
     /// The scenario's arguments did not parse; the message says why and how to get help.
     #[error("{0}")]
     Usage(String),
+    /// Not a failure: the scenario cannot run here (a program it needs is missing), and
+    /// this says why and how to get it. The binary prints it and exits with
+    /// [`SKIPPED_STATUS`](crate::SKIPPED_STATUS), which `demos all` shows as skipped.
+    ///
+    /// ```
+    /// let skipped = mp_demos::DemoError::Skipped("redis-server is not installed".into());
+    /// assert_eq!(skipped.to_string(), "skipped: redis-server is not installed");
+    /// ```
+    #[error("skipped: {0}")]
+    Skipped(String),
     /// Not a failure: `--help` was given, and this is the help to print (the binary prints
     /// it and exits 0).
     #[error("{0}")]
@@ -163,6 +173,7 @@ through_mp_error!(
     mp::threads::Error,
     mp::wire::Error,
     mp::managers::Error,
+    mp::cluster::Error,
     mp::sys::Error,
 );
 

@@ -18,6 +18,25 @@ use nix::unistd::Pid;
 
 use crate::DemoError;
 
+/// The exit status by which a scenario says it was skipped, not failed (the convention of
+/// automake's test harness): it could not run here, and its last line says why.
+///
+/// ```
+/// use std::process::Command;
+/// use std::time::Duration;
+/// use mp_demos::{Isolated, SKIPPED_STATUS};
+///
+/// let mut command = Command::new("sh");
+/// command.args(["-c", &format!("echo 'demo: skipped: no server here'; exit {SKIPPED_STATUS}")]);
+/// let report = Isolated::new(Duration::from_secs(30)).quiet().run(command).unwrap();
+/// assert!(!report.passed() && report.failure().is_none());
+/// assert_eq!(report.skipped().as_deref(), Some("no server here"));
+/// ```
+pub const SKIPPED_STATUS: u8 = 77;
+
+/// What precedes the reason on the line a skipped scenario prints last.
+const SKIPPED_MARK: &str = ": skipped: ";
+
 /// How often the child and its group are looked at while waiting.
 const POLL: Duration = Duration::from_millis(5);
 /// How many of the child's last output lines a report keeps.
@@ -269,7 +288,42 @@ impl ChildReport {
         self.end == ChildEnd::Exited(0) && !self.left_behind
     }
 
-    /// Why it did not pass, in one line; `None` if it passed.
+    /// Why it was skipped, if it was: it exited with [`SKIPPED_STATUS`] and left nothing
+    /// behind. The reason is what follows `: skipped: ` on its last line that has it (the
+    /// `demos` binary prints `NAME: skipped: WHY`), else its last line.
+    ///
+    /// ```
+    /// use std::process::Command;
+    /// use std::time::Duration;
+    ///
+    /// let report = mp_demos::Isolated::new(Duration::from_secs(30)).quiet().run(Command::new("true")).unwrap();
+    /// assert_eq!(report.skipped(), None);
+    /// ```
+    pub fn skipped(&self) -> Option<String> {
+        if self.end != ChildEnd::Exited(i32::from(SKIPPED_STATUS)) || self.left_behind {
+            return None;
+        }
+        let marked = self
+            .tail
+            .iter()
+            .rev()
+            .find_map(|line| line.split_once(SKIPPED_MARK).map(|(_, why)| why.to_owned()));
+        let last = || {
+            self.tail
+                .iter()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .cloned()
+        };
+        Some(
+            marked
+                .or_else(last)
+                .unwrap_or_else(|| "it said it cannot run here".to_owned()),
+        )
+    }
+
+    /// Why it did not pass, in one line; `None` if it passed or was
+    /// [skipped](Self::skipped).
     ///
     /// ```
     /// use std::process::Command;
@@ -284,6 +338,8 @@ impl ChildReport {
         let mut reasons = Vec::new();
         match self.end {
             ChildEnd::Exited(0) => {}
+            ChildEnd::Exited(status)
+                if status == i32::from(SKIPPED_STATUS) && !self.left_behind => {}
             ChildEnd::Exited(status) => {
                 // A failing scenario says why on its last `error:` line; anything else gets
                 // the status, with the last line for context.

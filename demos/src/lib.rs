@@ -22,7 +22,9 @@
 //!   time limit (120 s unless it sets one; `--time-limit SECS` overrides) is killed with its
 //!   group and fails; so does one that leaves a process running after it ends.
 //!   `demos all NAME...` runs only those, `-q` prints only the table. The exit status is
-//!   non-zero if any scenario failed.
+//!   non-zero if any scenario failed. A scenario that cannot run here (`cluster-pool`
+//!   without `redis-server`) says why and exits with [`SKIPPED_STATUS`]: the table shows
+//!   it as skipped, which is not a failure.
 //! - `RUST_LOG=debug` logs to stderr when each scenario child starts, ends or is killed,
 //!   with the debug events of the crates it uses.
 //!
@@ -77,6 +79,7 @@
 //! | `queue-writer-reader` | 004 2.3 | a writer process puts A, B, C with random pauses; the endless reader is terminated once it reported all three (the original's terminate races with its last `get`) | the reader got A, B, C; `join` says SIGTERM and the exit code is -15 |
 //! | `async-processes` | beyond | one `tokio::join!` awaits a child process (`join_async`), a `Pool` result and a `ThreadPool` future (plain `.await`), while a ticker task runs on the same one-thread loop | the three values 2, 4, 6; the ticker ticked meanwhile, so no await blocked the loop |
 //! | `async-process-pool` | beyond | a one-thread tokio loop serves HTTP/1.0 on 127.0.0.1 while awaiting 100 CPU-bound `apply_async` tasks on a `Pool`; a client task times requests with the pool idle, then busy | every result recomputed and equal; every request answered; the median latency under load below 20x the idle median (at least 50 ms) |
+//! | `cluster-pool` | beyond | `multiprocessing.Pool` across machines (mp-cluster, as `ray.util.multiprocessing.Pool`): 3 worker processes, this binary started again with `MP_CLUSTER_WORKER`, stand in for machines; `imap_unordered` over 10000 CPU-bound items (a progress bar on a terminal) on the Redis of `MP_REDIS_URL` or a `redis-server` of its own; the busiest worker is killed with `SIGKILL` half-way | every item's result came exactly once, equal to the same hash computed in the parent, each from one of the workers (counts per worker printed); a server of its own holds no key at the end; skipped, with how to install it, where `redis-server` is missing |
 //!
 //! # Writing one
 //!
@@ -123,7 +126,7 @@ pub use check::{check, check_eq};
 pub use child_failure::{ChildFailure, ChildResult};
 pub use context::{Context, DEFAULT_OUTPUT_ROOT, NoArgs};
 pub use error::{DemoError, StepContext};
-pub use isolated::{ChildEnd, ChildReport, Isolated};
+pub use isolated::{ChildEnd, ChildReport, Isolated, SKIPPED_STATUS};
 pub use join::join_thread;
 pub use report::{Outcome, render_table};
 pub use scale::{SCALE_ENV, parse_scale, scale, scaled, set_scale, sleep_scaled};

@@ -11,8 +11,8 @@ use std::time::Duration;
 use clap::{Arg, Args, Command, FromArgMatches, Subcommand};
 use mp_demos::scenarios::{self, SCENARIOS};
 use mp_demos::{
-    Context, DEFAULT_OUTPUT_ROOT, DemoError, Isolated, Outcome, SCALE_ENV, Scenario, Stopwatch,
-    parse_scale, render_table, scale, set_scale,
+    Context, DEFAULT_OUTPUT_ROOT, DemoError, Isolated, Outcome, SCALE_ENV, SKIPPED_STATUS,
+    Scenario, Stopwatch, parse_scale, render_table, scale, set_scale,
 };
 
 /// The id of a scenario subcommand's trailing arguments.
@@ -175,6 +175,11 @@ fn run_one(scenario: &Scenario, args: Vec<String>, global: &GlobalArgs) -> ExitC
             println!("{}: pass ({watch})", scenario.name);
             ExitCode::SUCCESS
         }
+        Err(DemoError::Skipped(why)) => {
+            // The last line: `demos all` reads the reason from it.
+            println!("{}: skipped: {why}", scenario.name);
+            ExitCode::from(SKIPPED_STATUS)
+        }
         Err(DemoError::Help(text)) => {
             print!("{text}");
             ExitCode::SUCCESS
@@ -238,12 +243,15 @@ fn run_all(args: &AllArgs, global: &GlobalArgs) -> ExitCode {
             runner = runner.quiet();
         }
         let outcome = match runner.run(command) {
-            Ok(report) => Outcome::new(
-                scenario.name,
-                scenario.checks,
-                report.elapsed,
-                report.failure(),
-            ),
+            Ok(report) => match report.skipped() {
+                Some(why) => Outcome::skipped(scenario.name, scenario.checks, report.elapsed, why),
+                None => Outcome::new(
+                    scenario.name,
+                    scenario.checks,
+                    report.elapsed,
+                    report.failure(),
+                ),
+            },
             Err(err) => Outcome::new(
                 scenario.name,
                 scenario.checks,
@@ -264,7 +272,7 @@ fn run_all(args: &AllArgs, global: &GlobalArgs) -> ExitCode {
 
     print!("{}", render_table(&outcomes));
     println!("(at scale {scale}, in {total})");
-    if outcomes.iter().all(Outcome::passed) {
+    if !outcomes.iter().any(Outcome::failed) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

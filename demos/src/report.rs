@@ -1,4 +1,8 @@
-//! The table `demos all` ends with: scenario, what it checked, pass or fail, time.
+//! The table `demos all` ends with: scenario, what it checked, pass, fail or skipped, time.
+//!
+//! A skipped scenario is neither: it could not run here (a program it needs is not
+//! installed) and said so, so it does not fail `demos all`, but the table and the totals
+//! show it, with its reason, so that a green run never hides what it did not check.
 
 use std::fmt::Write;
 use std::time::Duration;
@@ -68,8 +72,10 @@ pub struct Outcome {
     pub checked: String,
     /// How long it ran.
     pub time: Duration,
-    /// Why it failed; `None` if it passed.
+    /// Why it failed; `None` if it passed (or was skipped).
     pub failure: Option<String>,
+    /// Why it did not run; `None` if it ran.
+    pub skipped: Option<String>,
 }
 
 impl Outcome {
@@ -91,21 +97,64 @@ impl Outcome {
             checked: checked.into(),
             time,
             failure,
+            skipped: None,
         }
     }
 
-    /// It passed.
+    /// A scenario that did not run here, and `why` (it is neither passed nor failed).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let row = mp_demos::Outcome::skipped("cluster-pool", "every result once", Duration::ZERO, "no redis-server");
+    /// assert!(!row.passed() && !row.failed());
+    /// assert_eq!(row.skipped.as_deref(), Some("no redis-server"));
+    /// ```
+    pub fn skipped(
+        scenario: impl Into<String>,
+        checked: impl Into<String>,
+        time: Duration,
+        why: impl Into<String>,
+    ) -> Self {
+        Self {
+            skipped: Some(why.into()),
+            ..Self::new(scenario, checked, time, None)
+        }
+    }
+
+    /// It ran and passed.
     ///
     /// ```
     /// let row = mp_demos::Outcome::new("a", "b", std::time::Duration::ZERO, None);
     /// assert!(row.passed());
     /// ```
     pub fn passed(&self) -> bool {
-        self.failure.is_none()
+        self.failure.is_none() && self.skipped.is_none()
+    }
+
+    /// It failed (a skipped scenario did not).
+    ///
+    /// ```
+    /// let row = mp_demos::Outcome::new("a", "b", std::time::Duration::ZERO, Some("wrong".into()));
+    /// assert!(row.failed());
+    /// ```
+    pub fn failed(&self) -> bool {
+        self.failure.is_some()
+    }
+
+    /// The word of the "result" column.
+    fn result_word(&self) -> &'static str {
+        if self.failed() {
+            "FAIL"
+        } else if self.skipped.is_some() {
+            "skipped"
+        } else {
+            "pass"
+        }
     }
 }
 
-/// The table of outcomes, then why each failure failed, then the totals.
+/// The table of outcomes, then why each failure failed and why each skipped scenario did
+/// not run, then the totals (the skipped ones counted only when there are any).
 ///
 /// ```
 /// use std::time::Duration;
@@ -118,6 +167,13 @@ impl Outcome {
 /// assert!(table.contains("lock-balance          the balance ends at 0          FAIL"));
 /// assert!(table.contains("lock-balance: balance is 3, expected 0"));
 /// assert!(table.ends_with("1 passed, 1 failed\n"));
+///
+/// let table = render_table(&[
+///     Outcome::skipped("cluster-pool", "every result once", Duration::ZERO, "redis-server is not installed"),
+/// ]);
+/// assert!(table.contains("cluster-pool  every result once  skipped"));
+/// assert!(table.contains("  cluster-pool: redis-server is not installed"));
+/// assert!(table.ends_with("0 passed, 0 failed, 1 skipped\n"));
 /// ```
 pub fn render_table(outcomes: &[Outcome]) -> String {
     let headers = ["scenario", "checked", "result", "time"];
@@ -127,7 +183,7 @@ pub fn render_table(outcomes: &[Outcome]) -> String {
             [
                 o.scenario.clone(),
                 o.checked.clone(),
-                if o.passed() { "pass" } else { "FAIL" }.to_owned(),
+                o.result_word().to_owned(),
                 format_duration(o.time),
             ]
         })
@@ -172,20 +228,29 @@ pub fn render_table(outcomes: &[Outcome]) -> String {
         }
     }
 
-    let failures: Vec<&Outcome> = outcomes.iter().filter(|o| !o.passed()).collect();
-    if !failures.is_empty() {
-        out.push_str("\nfailures:\n");
-        for outcome in &failures {
-            let why = outcome.failure.as_deref().unwrap_or_default();
-            let _ = writeln!(out, "  {}: {why}", outcome.scenario);
+    let failures: Vec<(&str, &str)> = outcomes
+        .iter()
+        .filter_map(|o| Some((o.scenario.as_str(), o.failure.as_deref()?)))
+        .collect();
+    let skips: Vec<(&str, &str)> = outcomes
+        .iter()
+        .filter(|o| !o.failed())
+        .filter_map(|o| Some((o.scenario.as_str(), o.skipped.as_deref()?)))
+        .collect();
+    for (title, list) in [("failures", &failures), ("skipped", &skips)] {
+        if !list.is_empty() {
+            let _ = writeln!(out, "\n{title}:");
+            for (scenario, why) in list.iter() {
+                let _ = writeln!(out, "  {scenario}: {why}");
+            }
         }
     }
-    let _ = writeln!(
-        out,
-        "\n{} passed, {} failed",
-        outcomes.len() - failures.len(),
-        failures.len()
-    );
+    let passed = outcomes.iter().filter(|o| o.passed()).count();
+    let _ = write!(out, "\n{passed} passed, {} failed", failures.len());
+    if !skips.is_empty() {
+        let _ = write!(out, ", {} skipped", skips.len());
+    }
+    out.push('\n');
     out
 }
 

@@ -30,6 +30,9 @@
 //!   runs each scenario as a child process in its own process group, kills the group after
 //!   the time limit and fails a scenario that leaves a process behind.
 //! - Files go under `ctx.output_dir()?` only.
+//! - A scenario that needs a program which may not be installed (a server) returns
+//!   [`DemoError::Skipped`](crate::DemoError::Skipped) with how to install it when it is
+//!   missing: `demos all` shows it as skipped, neither passed nor failed.
 //! - Child processes (mp-processes) start through `process_support::Children`, which joins
 //!   them all within one bound and kills and reaps any left on an early return. A child of
 //!   the default start method is a fresh run of the binary, which knows nothing of the
@@ -74,6 +77,7 @@ mod async_support;
 mod http_support;
 mod pool_support;
 mod process_support;
+mod redis_support;
 mod support;
 
 scenarios! {
@@ -120,6 +124,7 @@ scenarios! {
     queue_writer_reader => "queue-writer-reader", "004 2.3", "a writer process puts A, B, C; the endless reader is terminated", "the reader got A, B, C; its exit code is -15";
     async_processes => "async-processes", "beyond", "one tokio::join! awaits a child process (join_async), a Pool result and a ThreadPool future; a ticker runs on the same loop", "2, 4 and 6 come back; the loop's thread stayed free (the ticker ticked)";
     async_process_pool => "async-process-pool", "beyond", "an async loop serves HTTP on 127.0.0.1 while awaiting 100 CPU-bound tasks on a process Pool", "every result right; the median request latency under load stays within a bound from the idle baseline";
+    cluster_pool => "cluster-pool", "beyond", "a Pool over 3 worker processes standing in for machines (mp-cluster, on Redis) maps 10000 CPU-bound items; one worker is SIGKILLed half-way", "every item's result exactly once and right, each from a worker; nothing left in Redis", limit 240;
 }
 
 /// The scenario called `name`, if there is one.

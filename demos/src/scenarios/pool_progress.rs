@@ -10,12 +10,11 @@
 //! redo to check) and pauses a few milliseconds, scaled, so that the bar visibly moves.
 //! Every one of the results is checked.
 
-use std::io::IsTerminal;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressIterator, ProgressStyle};
+use indicatif::ProgressIterator;
 
-use super::pool_support::{close_and_join, start_pool};
+use super::pool_support::{close_and_join, progress_bar, start_pool};
 use crate::{Context, DemoError, Stopwatch, check, check_eq, scaled};
 
 #[derive(clap::Parser)]
@@ -55,20 +54,6 @@ fn task(item: (u64, Duration)) -> u32 {
     collatz_steps(item.0)
 }
 
-/// The bar: drawn on standard output when it is a terminal, hidden otherwise.
-fn progress_bar(total: u64) -> Result<ProgressBar, DemoError> {
-    let target = if std::io::stdout().is_terminal() {
-        ProgressDrawTarget::stdout()
-    } else {
-        ProgressDrawTarget::hidden()
-    };
-    let style = ProgressStyle::with_template(
-        "{bar:40.cyan/blue} {pos}/{len} tasks [{elapsed_precise}, {eta} left]",
-    )
-    .map_err(DemoError::other)?;
-    Ok(ProgressBar::with_draw_target(Some(total), target).with_style(style))
-}
-
 pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     let args: Args = ctx.parse_args()?;
     let pause = scaled(args.pause);
@@ -76,7 +61,7 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
     let watch = Stopwatch::start();
     let results = pool
         .imap(task, (1..=args.tasks).map(|n| (n, pause)))?;
-    let bar = progress_bar(results.len() as u64)?;
+    let bar = progress_bar(results.len() as u64, "tasks")?;
     let steps = results
         .progress_with(bar.clone())
         .collect::<Result<Vec<u32>, _>>()?;

@@ -7,8 +7,10 @@
 //! its calibration.
 
 use std::hash::{BuildHasher, RandomState};
+use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mp::processes::Pool;
 use mp::threads::ThreadPool;
 
@@ -37,6 +39,21 @@ pub(super) fn close_and_join(pool: &Pool) -> Result<(), DemoError> {
     pool.join()?;
     tracing::debug!("scenario pool closed and joined");
     Ok(())
+}
+
+/// A progress bar over `total` results, counted in `unit`s: drawn on standard output when
+/// it is a terminal, hidden otherwise (in `demos all`, in a pipe), where it would be noise.
+pub(super) fn progress_bar(total: u64, unit: &str) -> Result<ProgressBar, DemoError> {
+    let target = if std::io::stdout().is_terminal() {
+        ProgressDrawTarget::stdout()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let style = ProgressStyle::with_template(&format!(
+        "{{bar:40.cyan/blue}} {{pos}}/{{len}} {unit} [{{elapsed_precise}}, {{eta}} left]"
+    ))
+    .map_err(DemoError::other)?;
+    Ok(ProgressBar::with_draw_target(Some(total), target).with_style(style))
 }
 
 /// A random number, different at every call, without a crate for it: the standard
