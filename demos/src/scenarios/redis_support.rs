@@ -159,10 +159,7 @@ impl LocalRedis {
         self.process = Some(child);
         let deadline = Deadline::after(SERVER_BOUND);
         loop {
-            let exited = match self.process.as_mut().map(Child::try_wait) {
-                Some(Ok(None)) => false,
-                _ => true,
-            };
+            let exited = !matches!(self.process.as_mut().map(Child::try_wait), Some(Ok(None)));
             if exited {
                 self.process = None;
                 let log = std::fs::read_to_string(&log).unwrap_or_default();
