@@ -132,6 +132,18 @@ def redis_server():
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def importable():
+    """This module under its importable name, not ``__main__``.
+
+    RQ refuses functions whose module is ``__main__`` (a worker could not import them),
+    so the RQ cases enqueue the functions of this module imported as ``cluster``; the
+    forked workers inherit this script's folder on ``sys.path`` and import it the same way.
+    """
+    import cluster
+
+    return cluster
+
+
 def rq_work(url):
     from redis import Redis
     from rq import Queue, Worker
@@ -147,14 +159,13 @@ def rq_queue(workers):
     from redis import Redis
 
     with redis_server() as url:
-        # Forked, so the workers find this script's functions in their __main__.
         context = multiprocessing.get_context("fork")
         processes = [context.Process(target=rq_work, args=(url,)) for _ in range(workers)]
         for process in processes:
             process.start()
         try:
             queue = rq.Queue("bench", connection=Redis.from_url(url))
-            warm = [queue.enqueue(echo, n) for n in range(workers * 4)]
+            warm = [queue.enqueue(importable().echo, n) for n in range(workers * 4)]
             benchlib.expect([rq_result(job) for job in warm] == list(range(workers * 4)), "warm-up")
             yield queue
         finally:
@@ -164,7 +175,7 @@ def rq_queue(workers):
 
 
 def rq_result(job):
-    result = job.latest_result(timeout=WAIT_LIMIT)
+    result = job.latest_result(timeout=int(WAIT_LIMIT))  # redis-py 8 wants whole milliseconds
     benchlib.expect(result is not None and result.type == result.Type.SUCCESSFUL,
                     f"job {job.id} failed or timed out")
     return result.return_value
@@ -175,7 +186,7 @@ def rq_map_trivial(iterations):
         elapsed = 0.0
         for items in batches(iterations, MAP_LEN):
             start = time.perf_counter()
-            jobs = queue.enqueue_many([queue.prepare_data(double, (n,)) for n in items])
+            jobs = queue.enqueue_many([queue.prepare_data(importable().double, (n,)) for n in items])
             values = [rq_result(job) for job in jobs]
             elapsed += time.perf_counter() - start
             benchlib.expect(values == [double(n) for n in items], "wrong map values")
@@ -186,7 +197,7 @@ def rq_apply_async(iterations):
     with rq_queue(1) as queue:
         start = time.perf_counter()
         for n in range(iterations):
-            value = rq_result(queue.enqueue(echo, n))
+            value = rq_result(queue.enqueue(importable().echo, n))
             benchlib.expect(value == n, f"job returned {value} instead of {n}")
         return time.perf_counter() - start
 
