@@ -90,6 +90,10 @@ pub struct ClusterBuilder {
     url: String,
     command_timeout: Duration,
     reconnect_for: Duration,
+    /// The PEM certificates of the authorities a `rediss://` server is checked against,
+    /// instead of the system's.
+    #[cfg(feature = "tls")]
+    authorities: Option<Vec<u8>>,
 }
 
 impl ClusterBuilder {
@@ -118,6 +122,30 @@ impl ClusterBuilder {
         self
     }
 
+    /// Checks a `rediss://` server's certificate against the certificate authorities in
+    /// `pem` (one or more PEM certificates) instead of the system's, as for a server
+    /// whose certificate a private authority signed. Without it the system's
+    /// authorities are used, which the `SSL_CERT_FILE` variable replaces: that is how a
+    /// worker started with [`Cluster::from_env`] trusts a private authority.
+    ///
+    /// ```
+    /// # let server = test_support::redis::RedisServer::start_tls()?;
+    /// # let url = server.url();
+    /// # let authority_file = server.authority_file().expect("a TLS server");
+    /// // url is rediss://..., authority_file the PEM file of the authority that signed
+    /// // the server's certificate.
+    /// let authority = std::fs::read(authority_file)?;
+    /// let cluster = mp_cluster::Cluster::builder(&url)
+    ///     .trust_authorities(authority)
+    ///     .connect()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn trust_authorities(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.authorities = Some(pem.into());
+        self
+    }
+
     /// Connects, and checks that the server answers (`PING`), reconnecting as
     /// [`reconnect_for`](Self::reconnect_for) allows.
     ///
@@ -127,7 +155,7 @@ impl ClusterBuilder {
     /// ```
     pub fn connect(self) -> Result<Cluster, Error> {
         let shown_url = without_password(&self.url);
-        let client = redis::Client::open(self.url.as_str()).map_err(|err| Error::InvalidUrl {
+        let client = self.client().map_err(|err| Error::InvalidUrl {
             url: shown_url.clone(),
             reason: err.to_string(),
         })?;
@@ -145,6 +173,23 @@ impl ClusterBuilder {
         })?;
         tracing::debug!(url = %cluster.shared.shown_url, "cluster connected");
         Ok(cluster)
+    }
+
+    /// The client of the URL, with the authorities to trust if some were given.
+    fn client(&self) -> RedisResult<redis::Client> {
+        // rustls needs a process-wide provider of its cryptography; one the program
+        // installed first stays.
+        #[cfg(feature = "tls")]
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        #[cfg(feature = "tls")]
+        if let Some(authorities) = &self.authorities {
+            let certificates = redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(authorities.clone()),
+            };
+            return redis::Client::build_with_tls(self.url.as_str(), certificates);
+        }
+        redis::Client::open(self.url.as_str())
     }
 }
 
@@ -191,6 +236,8 @@ impl Cluster {
             url: url.to_string(),
             command_timeout: Duration::from_secs(10),
             reconnect_for: Duration::from_secs(5),
+            #[cfg(feature = "tls")]
+            authorities: None,
         }
     }
 

@@ -39,6 +39,7 @@ mod poll;
 pub mod procfs;
 pub mod queue_kills;
 pub mod redis;
+mod redis_tls;
 pub mod rerun;
 mod shm;
 pub mod stopping;

@@ -16,6 +16,12 @@
 //! then SIGKILL if it lingers, always reaped, every wait bounded) and removes its folder;
 //! the folders of test processes killed before they could are removed by the next start.
 //!
+//! [`RedisServer::start_tls`] starts a server that takes TLS only on its port
+//! (`rediss://`), with a certificate signed by an authority made for it
+//! ([`RedisServer::authority_file`]), so that a client under test verifies it as it would
+//! in a deployment. The fixture's own commands reach that server through a Unix socket
+//! in its folder.
+//!
 //! The client here speaks just enough of the protocol for fixtures and checks
 //! ([`RedisServer::command`]); the code under test uses a real client library.
 //!
@@ -33,6 +39,7 @@
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -40,6 +47,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use mp_sys::Deadline;
+
+use crate::redis_tls::{TlsFiles, write_certificates};
 
 /// How long a starting server has to answer, and a stopping one to exit.
 const STARTUP_BOUND: Duration = Duration::from_secs(5);
@@ -102,6 +111,12 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    /// The certificates of a TLS server could not be made.
+    #[error("making redis-server's TLS certificates: {reason}")]
+    Certificates {
+        /// What the certificate generator said.
+        reason: String,
+    },
     /// The server answered a command with an error or an unexpected shape.
     #[error("redis-server answered `{command}` with {reply}")]
     Reply {
@@ -113,7 +128,7 @@ pub enum ServerError {
 }
 
 impl ServerError {
-    fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> Self {
+    pub(crate) fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> Self {
         move |source| ServerError::Io { what, source }
     }
 }
@@ -191,6 +206,25 @@ pub struct RedisServer {
     process: Option<Child>,
     /// Writes go to an append-only file, synced at each write, and survive a restart.
     persistent: bool,
+    /// The certificates of a server that takes TLS only on its port.
+    tls: Option<TlsFiles>,
+}
+
+/// What kind of server a start makes, and where its files go.
+#[derive(Default)]
+struct Options {
+    persistent: bool,
+    tls: bool,
+    /// The caller's folder instead of a fresh one under the temporary directory.
+    dir: Option<PathBuf>,
+}
+
+/// Where the fixture's own client reaches the server.
+enum Endpoint<'a> {
+    /// The loopback port (a server without TLS).
+    Tcp(u16),
+    /// The Unix socket in the server's folder (a TLS server, whose port needs TLS).
+    Unix(&'a Path),
 }
 
 impl RedisServer {
@@ -204,7 +238,49 @@ impl RedisServer {
     /// # Ok::<(), test_support::redis::ServerError>(())
     /// ```
     pub fn start() -> Result<RedisServer, ServerError> {
-        Self::start_with(false)
+        Self::start_with(Options::default())
+    }
+
+    /// As [`start`](Self::start), with the server's files in `dir` (created if missing,
+    /// and removed with the server) instead of a fresh folder under the temporary
+    /// directory: for a program that keeps everything it makes under one folder of its
+    /// own.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("start-in-example-{}", std::process::id()));
+    /// let server = test_support::redis::RedisServer::start_in(&dir)?;
+    /// assert!(dir.join("redis.log").is_file());
+    /// drop(server);
+    /// assert!(!dir.exists());
+    /// # Ok::<(), test_support::redis::ServerError>(())
+    /// ```
+    pub fn start_in(dir: &Path) -> Result<RedisServer, ServerError> {
+        Self::start_with(Options {
+            dir: Some(dir.to_path_buf()),
+            ..Options::default()
+        })
+    }
+
+    /// As [`start`](Self::start), with TLS only on the port: [`url`](Self::url) is
+    /// `rediss://127.0.0.1:PORT/`, and a client must trust the authority of
+    /// [`authority_file`](Self::authority_file), made for this server alone (its
+    /// certificate names `127.0.0.1` and `localhost`). A client without TLS is refused.
+    /// The fixture's own commands ([`command`](Self::command), ...) go through a Unix
+    /// socket in the server's folder.
+    ///
+    /// ```
+    /// let server = test_support::redis::RedisServer::start_tls()?;
+    /// assert!(server.url().starts_with("rediss://127.0.0.1:"));
+    /// let authority = std::fs::read_to_string(server.authority_file().expect("a TLS server"))?;
+    /// assert!(authority.starts_with("-----BEGIN CERTIFICATE-----"));
+    /// assert_eq!(server.dbsize()?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn start_tls() -> Result<RedisServer, ServerError> {
+        Self::start_with(Options {
+            tls: true,
+            ..Options::default()
+        })
     }
 
     /// As [`start`](Self::start), with every write in an append-only file synced before
@@ -220,18 +296,35 @@ impl RedisServer {
     /// # Ok::<(), test_support::redis::ServerError>(())
     /// ```
     pub fn start_persistent() -> Result<RedisServer, ServerError> {
-        Self::start_with(true)
+        Self::start_with(Options {
+            persistent: true,
+            ..Options::default()
+        })
     }
 
-    fn start_with(persistent: bool) -> Result<RedisServer, ServerError> {
+    fn start_with(options: Options) -> Result<RedisServer, ServerError> {
         let program = find_program().ok_or(ServerError::NotInstalled)?;
-        let dir = make_dir()?;
+        let dir = match options.dir {
+            Some(dir) => {
+                std::fs::create_dir_all(&dir)
+                    .map_err(ServerError::io("creating redis-server's folder"))?;
+                // The server changes into its folder before it opens its log: absolute.
+                std::path::absolute(&dir)
+                    .map_err(ServerError::io("locating redis-server's folder"))?
+            }
+            None => make_dir()?,
+        };
         let mut server = RedisServer {
             port: 0,
             dir,
             process: None,
-            persistent,
+            persistent: options.persistent,
+            tls: None,
         };
+        if options.tls {
+            // Dropped on failure, the server removes its folder with them.
+            server.tls = Some(write_certificates(&server.dir)?);
+        }
         for _ in 0..PORT_ATTEMPTS {
             server.port = free_port()?;
             match server.launch(&program) {
@@ -256,7 +349,8 @@ impl RedisServer {
         self.port
     }
 
-    /// The URL a client connects to: `redis://127.0.0.1:PORT/`.
+    /// The URL a client connects to: `redis://127.0.0.1:PORT/`, or `rediss://...` for a
+    /// server started with [`start_tls`](Self::start_tls).
     ///
     /// ```
     /// let server = test_support::redis::RedisServer::start()?;
@@ -264,7 +358,46 @@ impl RedisServer {
     /// # Ok::<(), test_support::redis::ServerError>(())
     /// ```
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}://127.0.0.1:{}/", self.port)
+    }
+
+    /// The PEM file of the certificate authority a client must trust to reach a server
+    /// started with [`start_tls`](Self::start_tls); `None` for a server without TLS. It
+    /// lies in the server's folder, and goes with it.
+    ///
+    /// ```
+    /// let server = test_support::redis::RedisServer::start()?;
+    /// assert!(server.authority_file().is_none());
+    /// # Ok::<(), test_support::redis::ServerError>(())
+    /// ```
+    pub fn authority_file(&self) -> Option<&Path> {
+        self.tls.as_ref().map(|files| files.authority.as_path())
+    }
+
+    /// The server's process id, while it runs.
+    ///
+    /// ```
+    /// let mut server = test_support::redis::RedisServer::start()?;
+    /// assert!(server.pid().is_some());
+    /// server.stop();
+    /// assert_eq!(server.pid(), None);
+    /// # Ok::<(), test_support::redis::ServerError>(())
+    /// ```
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(Child::id)
+    }
+
+    /// Where the fixture's own client reaches the server.
+    fn endpoint(&self) -> Endpoint<'_> {
+        match self.tls {
+            Some(_) => Endpoint::Unix(&self.dir),
+            None => Endpoint::Tcp(self.port),
+        }
     }
 
     /// Whether the server process is running (it was not stopped, and did not die).
@@ -353,7 +486,7 @@ impl RedisServer {
     /// ```
     pub fn command(&self, args: &[&str]) -> Result<Reply, ServerError> {
         let name = args.first().copied().unwrap_or_default().to_string();
-        match query(self.port, args).map_err(ServerError::io("talking to redis-server"))? {
+        match query(&self.endpoint(), args).map_err(ServerError::io("talking to redis-server"))? {
             Reply::Error(text) => Err(ServerError::Reply {
                 command: name,
                 reply: text,
@@ -404,9 +537,27 @@ impl RedisServer {
         let log = self.dir.join("redis.log");
         let _ = std::fs::remove_file(&log);
         let mut command = Command::new(program);
+        command.args(["--bind", "127.0.0.1"]);
+        match &self.tls {
+            None => {
+                command.arg("--port").arg(self.port.to_string());
+            }
+            Some(files) => {
+                command
+                    .args(["--port", "0", "--tls-port"])
+                    .arg(self.port.to_string())
+                    .arg("--tls-cert-file")
+                    .arg(&files.certificate)
+                    .arg("--tls-key-file")
+                    .arg(&files.key)
+                    .arg("--tls-ca-cert-file")
+                    .arg(&files.authority)
+                    .args(["--tls-auth-clients", "no", "--unixsocketperm", "700"])
+                    .arg("--unixsocket")
+                    .arg(unix_socket(&self.dir));
+            }
+        }
         command
-            .args(["--bind", "127.0.0.1", "--port"])
-            .arg(self.port.to_string())
             .args(["--save", "", "--daemonize", "no"])
             .args(if self.persistent {
                 ["--appendonly", "yes", "--appendfsync", "always"]
@@ -457,10 +608,10 @@ impl RedisServer {
                 }));
             }
             // Until it listens (or while it loads) the query fails or answers otherwise.
-            if let Ok(Reply::Bulk(Some(info))) = query(self.port, &["INFO", "server"]) {
+            if let Ok(Reply::Bulk(Some(info))) = query(&self.endpoint(), &["INFO", "server"]) {
                 if serving_pid(&info) == Some(pid) {
                     // INFO answers while the data loads; PING only once it has loaded.
-                    if matches!(query(self.port, &["PING"]), Ok(Reply::Status(pong)) if pong == "PONG")
+                    if matches!(query(&self.endpoint(), &["PING"]), Ok(Reply::Status(pong)) if pong == "PONG")
                     {
                         return Ok(());
                     }
@@ -585,12 +736,33 @@ fn serving_pid(info: &[u8]) -> Option<u32> {
         .and_then(|pid| pid.trim().parse().ok())
 }
 
+/// The Unix socket of a TLS server, in its folder `dir`.
+fn unix_socket(dir: &Path) -> PathBuf {
+    dir.join("redis.sock")
+}
+
 /// Sends one command on a fresh connection and reads its reply, every step bounded.
-fn query(port: u16, args: &[&str]) -> std::io::Result<Reply> {
-    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let mut stream = TcpStream::connect_timeout(&address, COMMAND_BOUND)?;
-    stream.set_read_timeout(Some(COMMAND_BOUND))?;
-    stream.set_write_timeout(Some(COMMAND_BOUND))?;
+fn query(endpoint: &Endpoint<'_>, args: &[&str]) -> std::io::Result<Reply> {
+    match endpoint {
+        Endpoint::Tcp(port) => {
+            let address = SocketAddr::from((Ipv4Addr::LOCALHOST, *port));
+            let stream = TcpStream::connect_timeout(&address, COMMAND_BOUND)?;
+            stream.set_read_timeout(Some(COMMAND_BOUND))?;
+            stream.set_write_timeout(Some(COMMAND_BOUND))?;
+            exchange(stream, args)
+        }
+        Endpoint::Unix(dir) => {
+            // A local socket connects at once or fails at once: no bound needed there.
+            let stream = UnixStream::connect(unix_socket(dir))?;
+            stream.set_read_timeout(Some(COMMAND_BOUND))?;
+            stream.set_write_timeout(Some(COMMAND_BOUND))?;
+            exchange(stream, args)
+        }
+    }
+}
+
+/// Writes one command on `stream` and reads its reply.
+fn exchange(mut stream: impl std::io::Read + Write, args: &[&str]) -> std::io::Result<Reply> {
     let mut request = format!("*{}\r\n", args.len()).into_bytes();
     for arg in args {
         request.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
@@ -681,6 +853,36 @@ mod tests {
         server.restart().expect("restart");
         assert_eq!(server.port(), port);
         assert_eq!(server.keys("*").expect("KEYS"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_tls_server_answers_its_fixture_and_refuses_plain_clients_on_its_port() {
+        let mut server = RedisServer::start_tls().expect("start a TLS redis-server");
+        let dir = server.dir.clone();
+        assert!(server.url().starts_with("rediss://127.0.0.1:"));
+        assert!(server.authority_file().is_some_and(Path::is_file));
+        server
+            .command(&["SET", "k", "v"])
+            .expect("SET over the Unix socket");
+        // A plain client on the port gets no reply: the server waits for a TLS hello.
+        let plain = query(&Endpoint::Tcp(server.port()), &["PING"]);
+        assert!(plain.is_err(), "a plain client was answered: {plain:?}");
+        server.restart().expect("restart");
+        assert_eq!(server.dbsize().expect("DBSIZE"), 0);
+        drop(server);
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn a_server_in_a_chosen_folder_removes_it() {
+        let dir = std::env::temp_dir()
+            .join(format!("mp-test-chosen-{}", std::process::id()))
+            .join("redis");
+        let server = RedisServer::start_in(&dir).expect("start redis-server");
+        assert!(dir.join("redis.log").is_file());
+        drop(server);
+        assert!(!dir.exists());
+        let _ = std::fs::remove_dir(dir.parent().expect("a parent"));
     }
 
     #[test]
