@@ -317,6 +317,27 @@ async fn put_async_refuses_a_message_larger_than_the_ring() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn put_async_sizes_a_message_as_the_queue_encodes_it() {
+    let queue = QueueBuilder::new()
+        .ring_bytes(mp_ipc::MIN_RING_BYTES)
+        .queue::<Vec<u8>>()
+        .unwrap();
+    // A record is an 8-byte header and the payload; 4086 bytes encode as a 2-byte length
+    // and the bytes: 4088, exactly what the ring holds.
+    let fills_the_ring = vec![5u8; mp_ipc::MIN_RING_BYTES - 10];
+    queue.put_async(&fills_the_ring).await.unwrap();
+    assert_eq!(queue.get_async().await.unwrap(), fills_the_ring);
+    let one_more = vec![5u8; mp_ipc::MIN_RING_BYTES - 9];
+    let outcome = queue.put_async(&one_more).await;
+    assert!(
+        matches!(outcome, Err(Error::MessageTooLarge { len, max })
+            if len as usize == mp_ipc::MIN_RING_BYTES - 7 && max == mp_ipc::MIN_RING_BYTES - 8),
+        "{outcome:?}"
+    );
+    assert!(queue.empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_simple_queue_feeds_awaiters_from_a_thread() {
     let queue = SimpleQueue::<u32>::new().unwrap();
     let awaiters: Vec<_> = (0..8)

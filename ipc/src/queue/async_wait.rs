@@ -24,6 +24,7 @@ use serde::de::DeserializeOwned;
 
 use super::control::Wake;
 use super::identity::Identity;
+use super::produce::encoded_len;
 use super::raw::{Patience, RawQueue};
 use super::record::{self, HEADER};
 use crate::Error;
@@ -257,7 +258,7 @@ impl<T: Serialize> Future for PutAsync<'_, T> {
             this.size_checked = true;
             // A message larger than the ring is streamed through it while the producer
             // holds its lock, which an async put cannot do without blocking the runtime.
-            if let Ok(len) = postcard::experimental::serialized_size(message)
+            if let Ok(len) = encoded_len(message)
                 && record::footprint(len).is_none_or(|size| size > raw.ring_bytes())
             {
                 return Poll::Ready(Err(Error::MessageTooLarge {

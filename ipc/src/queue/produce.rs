@@ -529,6 +529,13 @@ fn with_encoded<T: Serialize + ?Sized, R>(
     Ok(result)
 }
 
+/// How many bytes the queue's codec (mp-wire) makes of `value`: the payload a put would
+/// write, by the same encoding, into the thread's reused scratch buffer.
+#[cfg(feature = "async")]
+pub(crate) fn encoded_len<T: Serialize + ?Sized>(value: &T) -> Result<usize, Error> {
+    with_encoded(value, <[u8]>::len)
+}
+
 /// Why `value` could not be serialized. A handle refuses to serialize outside the handle
 /// transfer, which says nothing about how many there are; serializing again through
 /// `transfer::encode` tells whether the value holds file descriptors, which a queue cannot
