@@ -37,7 +37,8 @@ use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
 use super::pool_support::{burn, calibrate, progress_bar};
-use super::redis_support::{INSTALL_HINT, LocalRedis, WorkerProcess, WorkerSettings};
+use super::redis_support::{INSTALL_HINT, WorkerProcess, WorkerSettings, server_keys, start_local_redis};
+use test_support::redis::RedisServer;
 use crate::{Context, DemoError, Stopwatch, check, check_eq, scaled};
 
 #[derive(clap::Parser)]
@@ -179,10 +180,10 @@ pub(crate) fn run(ctx: &Context) -> Result<(), DemoError> {
         }
         Err(_) => {
             let dir = ctx.output_dir()?.join(format!("redis-{}", std::process::id()));
-            let Some(server) = LocalRedis::start(dir)? else {
+            let Some(server) = start_local_redis(&dir)? else {
                 return Err(DemoError::Skipped(INSTALL_HINT.to_owned()));
             };
-            println!("Redis: a redis-server of our own at {} (pid {})", server.url(), server.pid());
+            println!("Redis: a redis-server of our own at {} (pid {})", server.url(), server.pid().unwrap_or(0));
             (server.url(), Some(server))
         }
     };
@@ -373,11 +374,11 @@ fn first_few<T: Copy>(items: &[T]) -> &[T] {
 }
 
 /// The server holds nothing once the killed worker's keys have expired.
-fn check_server_empty(server: &LocalRedis) -> Result<(), DemoError> {
+fn check_server_empty(server: &RedisServer) -> Result<(), DemoError> {
     let deadline = Deadline::after(LEASE * 3 + Duration::from_secs(10));
     let watch = Stopwatch::start();
     loop {
-        let keys = server.keys()?;
+        let keys = server_keys(server)?;
         if keys.is_empty() {
             println!("redis-server holds no key {watch} after the pool and the workers ended");
             return Ok(());
