@@ -48,6 +48,9 @@ pub struct Scenario {
     pub run: RunFn,
     /// How long `demos all` lets it run before killing it and counting it failed.
     pub time_limit: Duration,
+    /// The reason it gives when it cannot run here (a program it needs is missing), for a
+    /// scenario that may be skipped; `None` for one that always runs.
+    pub skips_with: Option<&'static str>,
 }
 
 impl Scenario {
@@ -81,6 +84,24 @@ impl Scenario {
             checks,
             run,
             time_limit: Self::DEFAULT_TIME_LIMIT,
+            skips_with: None,
+        }
+    }
+
+    /// The same scenario, declared to be skipped where it cannot run, saying `why`
+    /// (what is missing and how to install it): the only reason it gives when skipped.
+    ///
+    /// ```
+    /// # use mp_demos::{Context, DemoError, Scenario};
+    /// # fn run(_: &Context) -> Result<(), DemoError> { Ok(()) }
+    /// let s = Scenario::new("cluster-pool", "beyond", "a Pool on Redis", "every result once", run)
+    ///     .with_skip_reason("redis-server is not installed");
+    /// assert_eq!(s.skips_with, Some("redis-server is not installed"));
+    /// ```
+    pub const fn with_skip_reason(self, why: &'static str) -> Self {
+        Self {
+            skips_with: Some(why),
+            ..self
         }
     }
 

@@ -45,6 +45,24 @@ fn demos_with_scale_env(args: &[&str], out: &OutputFolder, scale_env: Option<&st
         Some(value) => command.env(mp_demos::SCALE_ENV, value),
         None => command.env_remove(mp_demos::SCALE_ENV),
     };
+    run_to_end(command, args, out)
+}
+
+/// As [`demos`], on a machine without `redis-server`: a `PATH` of one empty folder, and
+/// no Redis server named in the environment.
+fn demos_without_redis(args: &[&str], out: &OutputFolder) -> Run {
+    let empty = out.0.join("empty-path");
+    std::fs::create_dir_all(&empty).expect("an empty folder for PATH");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_demos"));
+    command
+        .env("PATH", &empty)
+        .env_remove("MP_REDIS_URL")
+        .env_remove(mp_demos::SCALE_ENV);
+    run_to_end(command, args, out)
+}
+
+/// Runs `command` with `--out` and `args`, killing it if it outlives `LIMIT`.
+fn run_to_end(mut command: Command, args: &[&str], out: &OutputFolder) -> Run {
     let mut child = command
         .arg("--out")
         .arg(&out.0)
@@ -98,12 +116,14 @@ fn all_scenarios_pass_at_a_small_scale() {
         .iter()
         .position(|line| line.starts_with("scenario") && line.contains("checked"))
         .unwrap_or_else(|| panic!("no table:\n{}", run.stdout));
-    for line in &lines[table..] {
+    // The table's rows end at the first empty line; the reasons of skips follow, unwrapped.
+    for line in lines[table..].iter().take_while(|line| !line.is_empty()) {
         assert!(
             line.chars().count() <= 100,
             "a table line wider than 100 columns: {line:?}"
         );
     }
+    let mut skips = 0;
     for scenario in SCENARIOS {
         let at = table
             + lines[table..]
@@ -111,7 +131,14 @@ fn all_scenarios_pass_at_a_small_scale() {
                 .position(|line| line.split_whitespace().next() == Some(scenario.name))
                 .unwrap_or_else(|| panic!("no table row for {}:\n{}", scenario.name, run.stdout));
         let row = lines[at];
-        assert!(row.contains(" pass "), "{row}");
+        // A pass; or a skip, from a scenario that declared it may skip, with its reason.
+        let skipped = row.contains(" skipped ")
+            && scenario.skips_with.is_some_and(|why| {
+                run.stdout
+                    .contains(&format!("\n  {}: {why}\n", scenario.name))
+            });
+        assert!(row.contains(" pass ") || skipped, "{row}\n{}", run.stdout);
+        skips += usize::from(skipped);
         // The check's text, wrapped onto the lines that follow its row (indented).
         let continued = lines[at + 1..]
             .iter()
@@ -136,7 +163,10 @@ fn all_scenarios_pass_at_a_small_scale() {
             run.stdout
         );
     }
-    let summary = format!("{} passed, 0 failed", SCENARIOS.len());
+    let mut summary = format!("{} passed, 0 failed", SCENARIOS.len() - skips);
+    if skips > 0 {
+        summary.push_str(&format!(", {skips} skipped"));
+    }
     assert!(run.stdout.contains(&summary), "{}", run.stdout);
     assert!(run.stdout.contains("at scale 0.01"), "{}", run.stdout);
 }
@@ -256,4 +286,43 @@ fn help_after_a_scenario_name_shows_what_it_checks() {
         run.stdout
     );
     assert!(run.stdout.contains("--iterations"), "{}", run.stdout);
+}
+
+#[test]
+fn without_redis_server_cluster_pool_is_skipped_with_how_to_install_it() {
+    let scenario = mp_demos::scenarios::find("cluster-pool").expect("the scenario");
+    let why = scenario
+        .skips_with
+        .expect("cluster-pool declares that it may skip");
+    assert!(why.contains("apt-get install redis-server"), "{why}");
+    let out = OutputFolder::new("no-redis");
+
+    let run = demos_without_redis(&["cluster-pool"], &out);
+    assert_eq!(
+        run.code,
+        Some(i32::from(mp_demos::SKIPPED_STATUS)),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert_eq!(
+        run.stdout.lines().last(),
+        Some(format!("cluster-pool: skipped: {why}").as_str()),
+        "{}",
+        run.stdout
+    );
+
+    // Under `all`, a skip is neither a pass nor a failure: the run succeeds.
+    let run = demos_without_redis(&["all", "--scale", "0.01", "cluster-pool"], &out);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(&format!("\n  cluster-pool: {why}\n")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("0 passed, 0 failed, 1 skipped"),
+        "{}",
+        run.stdout
+    );
 }

@@ -230,7 +230,8 @@ enum Endpoint<'a> {
 impl RedisServer {
     /// Starts a server on a free loopback port and waits (at most 5 s) until it answers.
     /// A port taken between choosing it and the server binding it is replaced by
-    /// another. [`ServerError::NotInstalled`] says how to install the server.
+    /// another. The program is the `redis-server` on `PATH`; without one,
+    /// [`ServerError::NotInstalled`] says how to install it.
     ///
     /// ```
     /// let server = test_support::redis::RedisServer::start()?;
@@ -663,11 +664,12 @@ fn unexpected(command: &str, reply: &Reply) -> ServerError {
     }
 }
 
-/// `redis-server` on `PATH`, or in `/usr/bin` (where the Debian package puts it).
+/// `redis-server` on `PATH`, or, without a `PATH`, in `/usr/bin` (where the Debian
+/// package puts it). A `PATH` that holds none means none, so that a test can show what a
+/// machine without it does.
 fn find_program() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/bin"));
+    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/bin:/usr/sbin"));
     std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
         .map(|dir| dir.join("redis-server"))
         .find(|candidate| candidate.is_file())
 }

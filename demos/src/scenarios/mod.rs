@@ -11,7 +11,8 @@
 //! 2. Add its line to the `scenarios!` list below:
 //!    `module => "name", "source", "what it shows", "what it checks";`, with
 //!    `, limit SECONDS` before the `;` if `demos all` must allow it more than
-//!    [`Scenario::DEFAULT_TIME_LIMIT`]. The `mod` declaration comes from that line.
+//!    [`Scenario::DEFAULT_TIME_LIMIT`], then `, skips REASON` (a constant) if it may be
+//!    skipped. The `mod` declaration comes from that line.
 //! 3. Add its row, at the same place, to the scenario table of the crate docs
 //!    (`src/lib.rs`): there a reader finds what it shows and what it checks in full
 //!    (`tests/scenario_table.rs` fails until the row is there).
@@ -32,7 +33,9 @@
 //! - Files go under `ctx.output_dir()?` only.
 //! - A scenario that needs a program which may not be installed (a server) returns
 //!   [`DemoError::Skipped`](crate::DemoError::Skipped) with how to install it when it is
-//!   missing: `demos all` shows it as skipped, neither passed nor failed.
+//!   missing, and declares that reason in its line (`, skips REASON`): `demos all` shows
+//!   it as skipped, neither passed nor failed, and the tests accept a skip only from a
+//!   scenario that declared it, with that reason.
 //! - Child processes (mp-processes) start through `process_support::Children`, which joins
 //!   them all within one bound and kills and reaps any left on an early return. A child of
 //!   the default start method is a fresh run of the binary, which knows nothing of the
@@ -57,7 +60,7 @@ use crate::Scenario;
 
 /// Declares each scenario's module and lists it in [`SCENARIOS`], in the order given.
 macro_rules! scenarios {
-    ($($module:ident => $name:literal, $source:literal, $shows:literal, $checks:literal $(, limit $seconds:literal)?;)*) => {
+    ($($module:ident => $name:literal, $source:literal, $shows:literal, $checks:literal $(, limit $seconds:literal)? $(, skips $why:path)?;)*) => {
         $(mod $module;)*
 
         /// Every scenario, in the order `demos list` and `demos all` show them.
@@ -68,7 +71,7 @@ macro_rules! scenarios {
         /// }
         /// ```
         pub static SCENARIOS: &[Scenario] = &[
-            $(Scenario::new($name, $source, $shows, $checks, $module::run)$(.with_time_limit($seconds))?,)*
+            $(Scenario::new($name, $source, $shows, $checks, $module::run)$(.with_time_limit($seconds))?$(.with_skip_reason($why))?,)*
         ];
     };
 }
@@ -124,7 +127,7 @@ scenarios! {
     queue_writer_reader => "queue-writer-reader", "004 2.3", "a writer process puts A, B, C; the endless reader is terminated", "the reader got A, B, C; its exit code is -15";
     async_processes => "async-processes", "beyond", "one tokio::join! awaits a child process (join_async), a Pool result and a ThreadPool future; a ticker runs on the same loop", "2, 4 and 6 come back; the loop's thread stayed free (the ticker ticked)";
     async_process_pool => "async-process-pool", "beyond", "an async loop serves HTTP on 127.0.0.1 while awaiting 100 CPU-bound tasks on a process Pool", "every result right; the median request latency under load stays within a bound from the idle baseline";
-    cluster_pool => "cluster-pool", "beyond", "a Pool over 3 worker processes standing in for machines (mp-cluster, on Redis) maps 10000 CPU-bound items; one worker is SIGKILLed half-way", "every item's result exactly once and right, each from a worker; nothing left in Redis", limit 240;
+    cluster_pool => "cluster-pool", "beyond", "a Pool over 3 worker processes standing in for machines (mp-cluster, on Redis) maps 10000 CPU-bound items; one worker is SIGKILLed half-way", "every item's result exactly once and right, each from a worker; nothing left in Redis", limit 240, skips redis_support::INSTALL_HINT;
 }
 
 /// The scenario called `name`, if there is one.
