@@ -3,9 +3,9 @@
 //!
 //! Everything in it is an atomic or an mp-sync [`Lock`] (itself one atomic word): the block
 //! is shared with other processes, which may read or write it at any time, so no byte of it
-//! is ever accessed non-atomically. Fields that one side writes often sit on cache lines of
-//! their own, so that a producer and a consumer running in parallel do not make each other's
-//! lines bounce more than the two cursors require.
+//! is ever accessed non-atomically. Fields that one side writes often sit on 128-byte blocks
+//! of their own (see [`Line`]), so that a producer and a consumer running in parallel do not
+//! make each other's lines bounce more than the two cursors require.
 
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 
@@ -16,8 +16,8 @@ pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"mpqueue1");
 /// Layout version; a segment of another version is refused. 2: `Wake::async_waiters`,
 /// which producers and consumers of an older layout would not know to wake. 3: the
 /// stream states below, with which a consumer or `close` gives a stream back. 4: the
-/// consumer accounts of a joinable queue.
-pub(crate) const VERSION: u32 = 4;
+/// consumer accounts of a joinable queue. 5: each side's fields on a 128-byte block.
+pub(crate) const VERSION: u32 = 5;
 /// Where the ring starts in the segment: one page, which the control block fits in.
 pub(crate) const DATA_OFFSET: usize = 4096;
 /// Bytes of the type name kept for error messages.
@@ -98,8 +98,12 @@ impl Kind {
     }
 }
 
-/// A value alone on its cache line.
-#[repr(C, align(64))]
+/// A value alone on a 128-byte block: its cache line and the one paired with it. x86-64
+/// processors fetch lines in aligned pairs (the adjacent-line prefetcher), so a value one
+/// side writes at every message must not share a pair with one the other side writes:
+/// on 64-byte lines alone, the producers' cursor would share a pair with the consumer
+/// lock, and each side's writes would keep pulling the other's line away.
+#[repr(C, align(128))]
 pub(crate) struct Line<T>(pub(crate) T);
 
 /// Written once by the creator, checked by every process that opens the queue.

@@ -122,7 +122,7 @@ impl RawQueue {
         let control = segment.as_ptr().cast::<Control>();
         // SAFETY: the segment is fresh (no other handle or process can see it yet), at
         // least DATA_OFFSET bytes long, which the control block fits in (checked at
-        // compile time), and page-aligned, more than the block's 64-byte alignment. So
+        // compile time), and page-aligned, more than the block's 128-byte alignment. So
         // `control` is valid for writing one `Control`.
         unsafe { control.write(Control::new()) };
         let queue = Self::from_parts(segment, ring_bytes, maxsize, kind)?;
