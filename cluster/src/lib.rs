@@ -144,7 +144,10 @@
 //! `get` waits on the server in slices of at most a second, each with a read timeout
 //! above its wait, so a long wait never looks like a dead connection. User and password
 //! come from the URL (`redis://user:password@host:6379/`); `rediss://` needs the `tls`
-//! feature (rustls: install a rustls `CryptoProvider` in the program).
+//! feature (rustls, with ring's cryptography unless the program installed another
+//! provider first). A server certificate signed by a private authority is trusted
+//! through `ClusterBuilder::trust_authorities`, or, in workers that connect through
+//! `MP_REDIS_URL`, through `SSL_CERT_FILE`.
 //!
 //! # In Redis
 //!
