@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
+use crate::awaiting::{GetAsync, JoinAsync, PutAsync, Settle};
 use crate::queue::{Queue, decode, encode};
 use crate::stream::StreamQueue;
 
@@ -94,6 +95,72 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     /// ```
     pub fn put(&self, message: &T) -> Result<(), Error> {
         self.stream().put(&encode(message)?)
+    }
+
+    /// [`put`](Self::put) for async code (see [`Queue::put_async`]).
+    ///
+    /// ```
+    /// # let server = test_support::redis::RedisServer::start()?;
+    /// # let url = server.url();
+    /// # let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    /// # runtime.block_on(async {
+    /// let cluster = mp_cluster::Cluster::connect(&url)?;
+    /// let tasks = cluster.joinable_queue::<u32>("jobs-async")?;
+    /// tasks.put_async(&1).await?;
+    /// assert_eq!(tasks.qsize()?, 1);
+    /// tasks.destroy()?;
+    /// # Ok::<(), mp_cluster::Error>(()) })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put_async(&self, message: &T) -> PutAsync<'_> {
+        PutAsync::new(self.stream(), self.queue.lanes(), encode(message))
+    }
+
+    /// [`get`](Self::get) for async code: the oldest message, leased to this handle
+    /// until [`task_done`](Self::task_done), as `get`'s. Dropping the future loses
+    /// nothing (see [`GetAsync`]).
+    ///
+    /// ```
+    /// # let server = test_support::redis::RedisServer::start()?;
+    /// # let url = server.url();
+    /// # let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    /// # runtime.block_on(async {
+    /// let cluster = mp_cluster::Cluster::connect(&url)?;
+    /// let tasks = cluster.joinable_queue::<u32>("work-async")?;
+    /// tasks.put(&9)?;
+    /// assert_eq!(tasks.get_async().await?, 9);
+    /// tasks.task_done()?;
+    /// tasks.join_async().await?;
+    /// tasks.destroy()?;
+    /// # Ok::<(), mp_cluster::Error>(()) })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get_async(&self) -> GetAsync<'_, T> {
+        GetAsync::new(
+            self.stream(),
+            self.queue.lanes(),
+            Settle::Track(&self.taken),
+        )
+    }
+
+    /// [`join`](Self::join) for async code: ready once every message ever put is done,
+    /// from any process on any machine. The server is asked by a thread of this handle,
+    /// often at first and then every 50 ms at most, as `join` does.
+    ///
+    /// ```
+    /// # let server = test_support::redis::RedisServer::start()?;
+    /// # let url = server.url();
+    /// # let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    /// # runtime.block_on(async {
+    /// let cluster = mp_cluster::Cluster::connect(&url)?;
+    /// let tasks = cluster.joinable_queue::<u32>("joined-async")?;
+    /// tasks.join_async().await?; // nothing put: done at once
+    /// tasks.destroy()?;
+    /// # Ok::<(), mp_cluster::Error>(()) })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn join_async(&self) -> JoinAsync<'_> {
+        JoinAsync::new(self.queue.lanes())
     }
 
     /// Takes the oldest message, waiting as long as it takes; it stays leased to this

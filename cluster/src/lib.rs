@@ -39,6 +39,7 @@
 //! | `q.put(x)` / `q.get()` | `q.put(&x)?` / `q.get()?` |
 //! | `q.get(block=False)` / `q.get(timeout=t)` | `q.try_get()` / `q.get_timeout(t)` (`Error::Empty`) |
 //! | `q.task_done()` / `q.join()` | `q.task_done()?` / `q.join()?`, `q.join_timeout(t)` |
+//! | `await loop.run_in_executor(None, q.get)` | `q.get_async().await?`, `q.put_async(&x).await?`, `q.join_async().await?`: any executor, nothing lost when a `get_async` future is dropped ([`GetAsync`]) |
 //! | `q.qsize()`, `q.empty()`, `q.close()` | the same names (`qsize` and `empty` return `Result`) |
 //! | `ray.init(address=...)` / `RAY_ADDRESS` | `Cluster::connect(url)` / `Cluster::from_env()` (`MP_REDIS_URL`) |
 //! | Celery `acks_late=True` + `visibility_timeout` | `JoinableQueue`: leased until `task_done`, [`QueueBuilder::visibility_timeout`] |
@@ -161,10 +162,12 @@
 //! goes back to the end of the queue and the reader gets [`Error::Decode`]; a mismatched
 //! type whose bytes happen to decode (an empty string read as `0u64`) is not detected.
 
+mod awaiting;
 mod builder;
 mod cluster;
 mod error;
 mod joinable;
+mod lane;
 mod names;
 pub mod pool;
 mod queue;
@@ -173,6 +176,7 @@ mod sign;
 mod stream;
 pub mod worker;
 
+pub use awaiting::{GetAsync, JoinAsync, PutAsync};
 pub use builder::QueueBuilder;
 pub use cluster::{Cluster, ClusterBuilder, URL_ENV};
 pub use error::Error;

@@ -2,6 +2,7 @@
 //! consumer, acknowledged and deleted as it is returned.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mp_sys::Deadline;
@@ -9,6 +10,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
+use crate::awaiting::{GetAsync, PutAsync, Settle};
+use crate::lane::Lanes;
 use crate::stream::{Entry, StreamQueue};
 
 /// A named FIFO queue in Redis, shared by every process on every machine that opens the
@@ -35,13 +38,17 @@ use crate::stream::{Entry, StreamQueue};
 /// ```
 #[derive(Debug)]
 pub struct Queue<T> {
-    stream: StreamQueue,
+    stream: Arc<StreamQueue>,
+    /// The threads of the `_async` forms, started on first use.
+    lanes: Lanes,
     _messages: PhantomData<fn(T) -> T>,
 }
 
 impl<T: Serialize + DeserializeOwned> Queue<T> {
     pub(crate) fn from_stream(stream: StreamQueue) -> Self {
+        let stream = Arc::new(stream);
         Queue {
+            lanes: Lanes::new(Arc::clone(&stream)),
             stream,
             _messages: PhantomData,
         }
@@ -73,6 +80,54 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// ```
     pub fn put(&self, message: &T) -> Result<(), Error> {
         self.stream.put(&encode(message)?)
+    }
+
+    /// [`put`](Self::put) for async code: the command runs on a thread of this handle,
+    /// and the future is ready once the message is in Redis. Over the limit or after
+    /// `close`, it is ready at once with the error. Works under any executor.
+    ///
+    /// ```
+    /// # let server = test_support::redis::RedisServer::start()?;
+    /// # let url = server.url();
+    /// # let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    /// # runtime.block_on(async {
+    /// let cluster = mp_cluster::Cluster::connect(&url)?;
+    /// let queue = cluster.queue::<u32>("put-async")?;
+    /// queue.put_async(&3).await?;
+    /// assert_eq!(queue.get_async().await?, 3);
+    /// queue.destroy()?;
+    /// # Ok::<(), mp_cluster::Error>(()) })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put_async(&self, message: &T) -> PutAsync<'_> {
+        PutAsync::new(&self.stream, &self.lanes, encode(message))
+    }
+
+    /// [`get`](Self::get) for async code: the oldest message, taken by a thread of this
+    /// handle and acknowledged right after the future returns it. Futures of one handle
+    /// are served in the order they were made. Dropping one loses nothing: a message
+    /// already taken for it goes to this handle's next `get` (see [`GetAsync`]).
+    ///
+    /// ```
+    /// # let server = test_support::redis::RedisServer::start()?;
+    /// # let url = server.url();
+    /// # let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    /// # runtime.block_on(async {
+    /// let cluster = mp_cluster::Cluster::connect(&url)?;
+    /// let queue = cluster.queue::<String>("get-async")?;
+    /// let waiting = queue.get_async();
+    /// cluster.queue::<String>("get-async")?.put(&"late".to_string())?;
+    /// assert_eq!(waiting.await?, "late");
+    /// queue.destroy()?;
+    /// # Ok::<(), mp_cluster::Error>(()) })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get_async(&self) -> GetAsync<'_, T> {
+        GetAsync::new(&self.stream, &self.lanes, Settle::Finish)
+    }
+
+    pub(crate) fn lanes(&self) -> &Lanes {
+        &self.lanes
     }
 
     /// Takes the oldest message, waiting as long as it takes.
@@ -210,15 +265,18 @@ pub(crate) fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, Error> {
 /// The message of `entry`; one that does not decode as `T` goes back to the end of the
 /// queue for a reader of the right type, and the error says so.
 pub(crate) fn decode<T: DeserializeOwned>(stream: &StreamQueue, entry: &Entry) -> Result<T, Error> {
-    match mp_wire::decode_bytes(&entry.body) {
-        Ok(message) => Ok(message),
-        Err(err) => {
-            stream.give_back(entry)?;
-            Err(Error::Decode {
-                queue: stream.name().to_string(),
-                type_name: std::any::type_name::<T>(),
-                reason: err.to_string(),
-            })
+    decode_body(stream.name(), &entry.body).inspect_err(|_| {
+        if let Err(err) = stream.give_back(entry) {
+            tracing::warn!(queue = %stream.name(), %err, id = %entry.id, "undecodable message not given back; it stays leased");
         }
-    }
+    })
+}
+
+/// The message in `body`, or the error naming the queue and the type expected.
+pub(crate) fn decode_body<T: DeserializeOwned>(queue: &str, body: &[u8]) -> Result<T, Error> {
+    mp_wire::decode_bytes(body).map_err(|err| Error::Decode {
+        queue: queue.to_string(),
+        type_name: std::any::type_name::<T>(),
+        reason: err.to_string(),
+    })
 }

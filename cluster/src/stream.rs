@@ -18,7 +18,9 @@
 //! A group that is missing (the server restarted empty, the keys expired, the queue was
 //! destroyed) is created again on the spot (`XGROUP CREATE .. MKSTREAM`).
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use mp_sys::Deadline;
@@ -55,6 +57,13 @@ pub(crate) struct StreamQueue {
     registered: AtomicBool,
     /// The process that opened the handle: a forked copy leaves the group alone.
     opener: u32,
+    /// Entries taken for a `get_async` whose future was dropped before it had them:
+    /// the next take of this handle returns them first (see [`keep`](Self::keep)).
+    kept: Mutex<VecDeque<Entry>>,
+    /// Held by the `get_async` thread for each of its blocking reads, and by `destroy`,
+    /// so that a read already under way cannot create the queue again behind a
+    /// `destroy`.
+    reading: Mutex<()>,
 }
 
 impl StreamQueue {
@@ -74,6 +83,8 @@ impl StreamQueue {
             closed: AtomicBool::new(false),
             registered: AtomicBool::new(false),
             opener: std::process::id(),
+            kept: Mutex::new(VecDeque::new()),
+            reading: Mutex::new(()),
         };
         queue
             .cluster
@@ -97,8 +108,8 @@ impl StreamQueue {
         }
     }
 
-    /// Appends one message (already encoded).
-    pub(crate) fn put(&self, body: &[u8]) -> Result<(), Error> {
+    /// Whether `body` may be put: the handle is open and the body within the limit.
+    pub(crate) fn check_put(&self, body: &[u8]) -> Result<(), Error> {
         self.check_open()?;
         if body.len() > self.options.max_message_len {
             return Err(Error::MessageTooLarge {
@@ -106,6 +117,12 @@ impl StreamQueue {
                 max: self.options.max_message_len,
             });
         }
+        Ok(())
+    }
+
+    /// Appends one message (already encoded).
+    pub(crate) fn put(&self, body: &[u8]) -> Result<(), Error> {
+        self.check_put(body)?;
         self.cluster.run("XADD", |connection| {
             let mut transaction = redis::pipe();
             transaction
@@ -126,6 +143,9 @@ impl StreamQueue {
     pub(crate) fn take(&self, deadline: Deadline) -> Result<Option<Entry>, Error> {
         loop {
             self.check_open()?;
+            if let Some(entry) = self.kept().pop_front() {
+                return Ok(Some(entry));
+            }
             if let Some(entry) = self.claim_expired()? {
                 return Ok(Some(entry));
             }
@@ -141,6 +161,26 @@ impl StreamQueue {
                 return Ok(None);
             }
         }
+    }
+
+    /// [`take`](Self::take) as the `get_async` thread does it: one read of at most
+    /// `slice`, which a `destroy` waits for.
+    pub(crate) fn take_slice(&self, slice: Duration) -> Result<Option<Entry>, Error> {
+        let _reading = self.reading.lock().unwrap_or_else(PoisonError::into_inner);
+        self.take(Deadline::after(slice))
+    }
+
+    /// Keeps an entry this handle took but could not hand over (its `get_async` future
+    /// was dropped): the next take of this handle returns it, and a handle dropped with
+    /// entries kept puts them back at the end of the queue. It stays leased meanwhile,
+    /// so if this process dies it goes to another consumer after the visibility timeout.
+    pub(crate) fn keep(&self, entry: Entry) {
+        self.kept().push_back(entry);
+    }
+
+    fn kept(&self) -> MutexGuard<'_, VecDeque<Entry>> {
+        // A plain list of entries: consistent whatever panicked while it was locked.
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Finishes an entry: acknowledged and deleted, at once. Whether it was still
@@ -167,27 +207,32 @@ impl StreamQueue {
     /// finishes the original, in one transaction: nothing lost, nothing doubled.
     pub(crate) fn give_back(&self, entry: &Entry) -> Result<(), Error> {
         self.cluster.run("XADD", |connection| {
-            let mut transaction = redis::pipe();
-            transaction
-                .atomic()
-                .cmd("XADD")
-                .arg(&self.key)
-                .arg("*")
-                .arg(BODY)
-                .arg(&entry.body)
-                .ignore()
-                .cmd("XACK")
-                .arg(&self.key)
-                .arg(GROUP)
-                .arg(&entry.id)
-                .ignore()
-                .cmd("XDEL")
-                .arg(&self.key)
-                .arg(&entry.id)
-                .ignore();
-            self.refresh_expiry(&mut transaction);
-            transaction.query::<()>(connection)
+            self.give_back_transaction(entry).query::<()>(connection)
         })
+    }
+
+    /// Appends a copy of `entry` and finishes the original, as one transaction.
+    fn give_back_transaction(&self, entry: &Entry) -> redis::Pipeline {
+        let mut transaction = redis::pipe();
+        transaction
+            .atomic()
+            .cmd("XADD")
+            .arg(&self.key)
+            .arg("*")
+            .arg(BODY)
+            .arg(&entry.body)
+            .ignore()
+            .cmd("XACK")
+            .arg(&self.key)
+            .arg(GROUP)
+            .arg(&entry.id)
+            .ignore()
+            .cmd("XDEL")
+            .arg(&self.key)
+            .arg(&entry.id)
+            .ignore();
+        self.refresh_expiry(&mut transaction);
+        transaction
     }
 
     /// (messages not finished, of those: taken and not finished).
@@ -222,6 +267,8 @@ impl StreamQueue {
 
     /// Deletes the queue's key: its messages, taken or not, and its group.
     pub(crate) fn destroy(&self) -> Result<(), Error> {
+        self.kept().clear();
+        let _reading = self.reading.lock().unwrap_or_else(PoisonError::into_inner);
         self.cluster.run("DEL", |connection| {
             redis::cmd("DEL").arg(&self.key).query::<()>(connection)
         })?;
@@ -379,6 +426,17 @@ impl Drop for StreamQueue {
     fn drop(&mut self) {
         if !self.registered.load(Ordering::Relaxed) || self.opener != std::process::id() {
             return;
+        }
+        let kept: Vec<Entry> = self.kept().drain(..).collect();
+        for entry in kept {
+            // Not given back: it stays leased, and goes to another consumer after the
+            // visibility timeout.
+            let given = self.cluster.run_once("XADD", |connection| {
+                self.give_back_transaction(&entry).query::<()>(connection)
+            });
+            if let Err(err) = given {
+                tracing::debug!(queue = %self.name, %err, id = %entry.id, "kept entry not given back");
+            }
         }
         let left = self.cluster.run_once("XGROUP DELCONSUMER", |connection| {
             redis::cmd("EVAL")
