@@ -67,6 +67,23 @@ def start_join(method):
     return case
 
 
+BIG_HEAP = 1 << 30
+
+
+def start_join_big_parent(method):
+    """start_join from a parent holding 1 GiB of written heap, freed after."""
+    plain = start_join(method)
+
+    def case(iterations):
+        heap = bytearray(b"\x01") * BIG_HEAP  # every page written, as the Rust side
+        try:
+            return plain(iterations)
+        finally:
+            del heap
+
+    return case
+
+
 def start_join_waves(method):
     def case(iterations):
         context = multiprocessing.get_context(method)
@@ -138,6 +155,9 @@ if __name__ == "__main__":
             "start-join-forkserver": start_join("forkserver"),
             "start-join-spawn": start_join("spawn"),
             "start-join-100-fork": start_join_waves("fork"),
+            "start-join-big-parent-fork": start_join_big_parent("fork"),
+            "start-join-big-parent-forkserver": start_join_big_parent("forkserver"),
+            "start-join-big-parent-spawn": start_join_big_parent("spawn"),
             "start-join-100-forkserver": start_join_waves("forkserver"),
             "args-16mib-forkserver": args_16mib("forkserver"),
             "args-16mib-fork": args_16mib("fork"),

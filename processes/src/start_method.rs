@@ -7,9 +7,17 @@ use std::sync::atomic::{AtomicU8, Ordering};
 ///
 /// | method | how | cost | what crosses |
 /// |---|---|---|---|
-/// | [`Fork`](StartMethod::Fork) | `fork()` of this process | cheapest | everything: the child is a copy |
-/// | [`Spawn`](StartMethod::Spawn) | a fresh run of this binary | one `exec` per child | the target's address, the arguments |
+/// | [`Fork`](StartMethod::Fork) | `fork()` of this process | cheapest from a small parent; grows with the parent's memory | everything: the child is a copy |
+/// | [`Spawn`](StartMethod::Spawn) | a fresh run of this binary (`posix_spawn`) | one `exec` per child, whatever the parent's size | the target's address, the arguments |
 /// | [`Forkserver`](StartMethod::Forkserver) | `fork()` of a clean server process, itself a fresh run of this binary started once | one `fork` of a small single-threaded process | the same as spawn |
+///
+/// **A parent with a large heap** should not fork: `fork()` copies the parent's page
+/// tables, about 2 MiB of them per GiB it has touched, and the child's exit tears the
+/// copy down, so a fork from a parent holding gigabytes costs tens to hundreds of
+/// milliseconds where it costs a fraction of one from a small parent. The forkserver
+/// (whose server is small, whatever the parent grows to) and spawn (which shares the
+/// parent's memory until its `exec`) cost the same from any parent. Compare them on your
+/// machine with the mp-bench row `process-start-join-big-parent`.
 ///
 /// It is a serde value, so a child can be told which method to use for its own children.
 ///

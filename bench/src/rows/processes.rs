@@ -15,6 +15,9 @@
 //! that overstays is killed and reaped, and so is every child already started when
 //! a later start fails.
 //!
+//! `process-start-join-big-parent` starts the same child from a parent holding 1 GiB of
+//! written heap, for each start method (see [`big_parent`]).
+//!
 //! The peers:
 //!
 //! - **bare fork**: `fork()`, the child `_exit`s at once, the parent waits for it.
@@ -45,6 +48,7 @@ use crate::error::BenchError;
 use crate::row::{Contender, Goal, Row, Unit};
 
 mod bare;
+mod big_parent;
 mod bulk;
 mod ours;
 mod procspawn_peer;
@@ -60,6 +64,7 @@ pub fn rows() -> Vec<Row> {
         start_join_forkserver(),
         start_join_spawn(),
         start_join_100(),
+        start_join_big_parent(),
         args_16mib(),
     ]
 }
@@ -184,6 +189,45 @@ fn start_join_100() -> Row {
                 "multiprocessing.Process (fork)",
                 "processes.py",
                 "start-join-100-fork",
+            ),
+        ],
+    }
+}
+
+fn start_join_big_parent() -> Row {
+    let ours = |method| {
+        move |iterations| big_parent::with_big_heap(|| ours::start_join(method, iterations))
+    };
+    Row {
+        name: "process-start-join-big-parent",
+        family: "processes",
+        what: "start+join of one child running a trivial target, from a parent holding 1 GiB of written heap (a fork copies its page tables; spawn and the forkserver's children do not)",
+        unit: Unit::TimePer("start+join"),
+        goal: None,
+        contenders: vec![
+            Contender::ours(
+                "mp_processes::Process (forkserver)",
+                ours(StartMethod::Forkserver),
+            ),
+            Contender::ours("mp_processes::Process (spawn)", ours(StartMethod::Spawn)),
+            Contender::ours("mp_processes::Process (fork)", ours(StartMethod::Fork)),
+            Contender::peer(BARE_FORK, |iterations| {
+                big_parent::with_big_heap(|| bare::fork_join(iterations))
+            }),
+            Contender::python(
+                "multiprocessing.Process (forkserver)",
+                "processes.py",
+                "start-join-big-parent-forkserver",
+            ),
+            Contender::python(
+                "multiprocessing.Process (spawn)",
+                "processes.py",
+                "start-join-big-parent-spawn",
+            ),
+            Contender::python(
+                "multiprocessing.Process (fork)",
+                "processes.py",
+                "start-join-big-parent-fork",
             ),
         ],
     }
