@@ -150,6 +150,26 @@
 //! through `ClusterBuilder::trust_authorities`, or, in workers that connect through
 //! `MP_REDIS_URL`, through `SSL_CERT_FILE`.
 //!
+//! # Async forms
+//!
+//! `get_async`, `put_async` and `join_async` return plain futures ([`GetAsync`],
+//! [`PutAsync`], [`JoinAsync`]) that work under any executor, tokio or none, as
+//! mp-ipc's do. The redis crate's blocking connection does not expose its socket, and
+//! its own async connections need a tokio or smol runtime; a connection of our own on
+//! mp-sys's reactor would mean a second protocol client and rustls driven by hand for
+//! `rediss://`. So a handle runs the commands of its async forms on at most two threads
+//! of its own (one for reads, one for puts, acknowledgements and join checks), started
+//! on first use and ended with the handle: the same connections, reconnection with
+//! backoff and TLS as the blocking forms, the same results and errors, resources
+//! bounded per handle whatever the number of futures, and each future woken by the
+//! thread that has its outcome (no polling on the caller's side).
+//!
+//! Dropping a `get_async` future never loses a message: one the read thread already
+//! took for it is kept by the handle and returned first by its next `get` or
+//! `get_async`; a handle dropped with such a message gives it back to the end of the
+//! queue for other consumers. A `JoinableQueue` message returned by `get_async` is
+//! leased until `task_done`, as `get`'s.
+//!
 //! # In Redis
 //!
 //! One key per queue, the stream `mp:queue:{NAME}` (a Redis Cluster hash tag, so a

@@ -208,6 +208,48 @@ fn joinable_get_async_leases_until_task_done_and_join_async_waits() {
 }
 
 #[test]
+fn dropped_joinable_get_futures_lose_nothing_and_join_waits_for_every_task() {
+    let server = server();
+    let tasks = cluster(&server)
+        .joinable_queue::<u64>("dropped-joinable")
+        .expect("open");
+    for n in 0..12 {
+        tasks.put(&n).expect("put");
+    }
+    let runtime = runtime();
+    let mut seen = BTreeSet::new();
+    for round in 0..6u64 {
+        let dropped = tasks.get_async();
+        std::thread::sleep(Duration::from_millis(round * 60));
+        drop(dropped);
+        let got = runtime
+            .block_on(async { tokio::time::timeout(PATIENCE, tasks.get_async()).await })
+            .expect("in time")
+            .expect("get_async");
+        assert!(seen.insert(got), "{got} delivered twice");
+        tasks.task_done().expect("task_done");
+    }
+    // Entries kept for the dropped futures come back to this handle's blocking get.
+    while let Ok(n) = tasks.get_timeout(Duration::from_millis(300)) {
+        assert!(seen.insert(n), "{n} delivered twice");
+        // Not joined while a task taken is unfinished.
+        assert!(matches!(
+            tasks.join_timeout(Duration::from_millis(10)),
+            Err(Error::TimedOut)
+        ));
+        tasks.task_done().expect("task_done");
+    }
+    assert_eq!(seen, (0..12).collect::<BTreeSet<_>>());
+    runtime
+        .block_on(async { tokio::time::timeout(PATIENCE, tasks.join_async()).await })
+        .expect("in time")
+        .expect("join_async");
+    tasks.destroy().expect("destroy");
+    drop(tasks);
+    assert_nothing_left(&server);
+}
+
+#[test]
 fn put_async_over_the_limit_fails_before_anything_is_sent() {
     let server = server();
     let cluster = cluster(&server);

@@ -1,6 +1,7 @@
 //! `rediss://` against a real `redis-server` that takes TLS only, with a certificate
-//! signed by an authority made for the test: a queue and a pool map go through it with
-//! the certificate verified, and a client without TLS is refused.
+//! signed by an authority made for the test: a queue (its blocking and its `_async`
+//! forms) and a pool map go through it with the certificate verified, and a client
+//! without TLS is refused.
 //!
 //! The caller trusts the authority through
 //! [`ClusterBuilder::trust_authorities`](mp_cluster::ClusterBuilder::trust_authorities);
@@ -91,6 +92,38 @@ fn a_queue_works_over_tls() {
     }
     assert!(matches!(queue.try_get(), Err(Error::Empty)));
     queue.destroy().expect("destroy");
+    assert_nothing_left(&server);
+}
+
+#[test]
+fn the_async_forms_work_over_tls() {
+    let server = tls_server();
+    let tasks = connect(&server)
+        .joinable_queue::<String>("secured-async")
+        .expect("open");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let waiting = tasks.get_async();
+        tasks
+            .put_async(&"sealed".to_string())
+            .await
+            .expect("put_async");
+        let got = tokio::time::timeout(PATIENCE, waiting)
+            .await
+            .expect("in time")
+            .expect("get_async");
+        assert_eq!(got, "sealed");
+        tasks.task_done().expect("task_done");
+        tokio::time::timeout(PATIENCE, tasks.join_async())
+            .await
+            .expect("in time")
+            .expect("join_async");
+    });
+    tasks.destroy().expect("destroy");
+    drop(tasks);
     assert_nothing_left(&server);
 }
 
