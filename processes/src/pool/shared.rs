@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use mp_sys::Deadline;
@@ -114,12 +114,7 @@ impl Inner {
             pid = handle.pid(),
             "pool: worker started"
         );
-        Ok(Arc::new(Link {
-            handle,
-            channel: ours,
-            slot,
-            eof: AtomicBool::new(false),
-        }))
+        Ok(Arc::new(Link::new(handle, ours, slot)))
     }
 }
 

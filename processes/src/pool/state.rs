@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
+
 use super::frame::{Reply, TaskHead};
 use super::sink::Sink;
 use super::slot::{Slot, now_ns};
@@ -34,9 +36,22 @@ pub(crate) struct Link {
     pub(crate) slot: Slot,
     /// The channel reached its end (or broke): it is no longer polled.
     pub(crate) eof: AtomicBool,
+    /// Reads the channel ahead, so a reply usually costs the supervisor one system call
+    /// (only the supervisor reads it; the lock is never contended).
+    pub(crate) reader: Mutex<mp_wire::Reader>,
 }
 
 impl Link {
+    pub(crate) fn new(handle: ProcessHandle<()>, channel: UnixStream, slot: Slot) -> Self {
+        Link {
+            handle,
+            channel,
+            slot,
+            eof: AtomicBool::new(false),
+            reader: Mutex::new(mp_wire::Reader::new()),
+        }
+    }
+
     pub(crate) fn name(&self) -> &str {
         self.handle.name()
     }
@@ -615,12 +630,7 @@ mod tests {
             .start()
             .unwrap();
         let (ours, theirs) = UnixStream::pair().unwrap();
-        let link = Arc::new(Link {
-            handle,
-            channel: ours,
-            slot: Slot::new().unwrap(),
-            eof: AtomicBool::new(false),
-        });
+        let link = Arc::new(Link::new(handle, ours, Slot::new().unwrap()));
         (link, theirs)
     }
 
