@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use std::os::fd::OwnedFd;
 
 use crate::child::run::entry_offset;
+use crate::payload::{self, Encoded};
 use crate::target::Target;
 
 /// What a child runs: a target with its arguments, or a closure for the fork method.
@@ -14,7 +15,7 @@ pub(crate) trait Job<R>: Send {
     /// The trampoline's offset, for the methods that re-execute; `None` for a closure.
     fn entry(&self) -> Option<i64>;
     /// The arguments, serialized with their descriptors.
-    fn encode_args(&self) -> Result<(Vec<u8>, Vec<OwnedFd>), mp_shared_mem::Error>;
+    fn encode_args(&self) -> Result<(Encoded, Vec<OwnedFd>), mp_shared_mem::Error>;
     /// Runs the job in this process (a forked child).
     fn run(self: Box<Self>) -> R;
 }
@@ -34,8 +35,8 @@ where
         Some(entry_offset::<F, A, R>())
     }
 
-    fn encode_args(&self) -> Result<(Vec<u8>, Vec<OwnedFd>), mp_shared_mem::Error> {
-        Ok(mp_wire::encode(&self.args)?)
+    fn encode_args(&self) -> Result<(Encoded, Vec<OwnedFd>), mp_shared_mem::Error> {
+        Ok(payload::encode(&self.args)?)
     }
 
     fn run(self: Box<Self>) -> R {
@@ -53,8 +54,8 @@ where
         None
     }
 
-    fn encode_args(&self) -> Result<(Vec<u8>, Vec<OwnedFd>), mp_shared_mem::Error> {
-        Ok((Vec::new(), Vec::new()))
+    fn encode_args(&self) -> Result<(Encoded, Vec<OwnedFd>), mp_shared_mem::Error> {
+        Ok((Encoded::Inline(Vec::new()), Vec::new()))
     }
 
     fn run(self: Box<Self>) -> R {

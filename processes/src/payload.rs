@@ -6,7 +6,9 @@
 //! its buffer, each piece waiting for the other process to be scheduled, into a buffer
 //! that grows as they arrive. Through a memfd, the sender writes them once and the
 //! receiver decodes straight from a read-only mapping: one copy fewer, no growing
-//! buffer and no ping-pong. Below the threshold the frame is cheaper than a memfd's
+//! buffer and no ping-pong. The sender's one write is the encoder's own: a value of
+//! [`SEALED_FROM`] bytes or more is encoded into the memfd as it is produced (its byte
+//! and float vectors with one `write` each), not gathered in a buffer first. Below the threshold the frame is cheaper than a memfd's
 //! few system calls. `mp-bench --filter process-args-16mib` measures the large case.
 //!
 //! A frame with no bytes and at least one descriptor carries a memfd: its first
@@ -18,7 +20,7 @@ use std::ops::Deref;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
-use mp_sys::sealed::{SealedBytes, seal};
+use mp_sys::sealed::{SealedBytes, UnsealedFile};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -43,42 +45,136 @@ impl Deref for Payload {
     }
 }
 
-/// Sends the encoded `bytes` with their descriptors `fds`, in a memfd if they are many.
-pub(crate) fn send(
+/// A value encoded for [`send_encoded`]: below [`SEALED_FROM`] bytes in memory, from
+/// there on in a memfd the encoder wrote into directly (so the bytes of a large value are
+/// copied once on this side, into the file, and never gathered in a buffer of their own).
+#[derive(Debug)]
+pub(crate) enum Encoded {
+    Inline(Vec<u8>),
+    InFile(UnsealedFile),
+}
+
+/// The [`mp_wire::Sink`] behind [`encode`]: bytes gathered in memory until they reach
+/// [`SEALED_FROM`], then moved to a memfd; small pieces for the file are gathered in
+/// `pending` up to [`FILE_WRITE_LEN`], large ones written straight from the value.
+struct SpillingSink {
+    pending: Vec<u8>,
+    file: Option<UnsealedFile>,
+}
+
+/// The size of the writes to a payload's memfd made of small pieces.
+const FILE_WRITE_LEN: usize = 64 << 10;
+
+impl SpillingSink {
+    fn spill(&mut self) -> Result<&mut UnsealedFile, mp_wire::Error> {
+        let file = match self.file.take() {
+            Some(file) => file,
+            None => {
+                let mut file = UnsealedFile::new()?;
+                file.append(&self.pending)?;
+                self.pending = Vec::with_capacity(FILE_WRITE_LEN);
+                file
+            }
+        };
+        Ok(self.file.insert(file))
+    }
+
+    fn flush(&mut self) -> Result<(), mp_wire::Error> {
+        if let Some(file) = &mut self.file {
+            file.append(&self.pending)?;
+            self.pending.clear();
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Encoded, mp_wire::Error> {
+        self.flush()?;
+        Ok(match self.file {
+            Some(file) => Encoded::InFile(file),
+            None => Encoded::Inline(self.pending),
+        })
+    }
+}
+
+impl mp_wire::Sink for SpillingSink {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) -> Result<(), mp_wire::Error> {
+        let limit = match self.file {
+            None => SEALED_FROM,
+            Some(_) => FILE_WRITE_LEN,
+        };
+        if self.pending.len() + bytes.len() < limit {
+            self.pending.extend_from_slice(bytes);
+            return Ok(());
+        }
+        self.spill()?;
+        self.flush()?;
+        if bytes.len() < FILE_WRITE_LEN {
+            self.pending.extend_from_slice(bytes);
+            return Ok(());
+        }
+        self.spill()?.append(bytes)?;
+        Ok(())
+    }
+}
+
+/// Encodes `value` for [`send_encoded`], with the descriptors of its handles.
+pub(crate) fn encode<T: Serialize + ?Sized>(
+    value: &T,
+) -> Result<(Encoded, Vec<OwnedFd>), mp_wire::Error> {
+    let mut sink = SpillingSink {
+        pending: Vec::new(),
+        file: None,
+    };
+    let fds = mp_wire::encode_to(value, &mut sink)?;
+    Ok((sink.finish()?, fds))
+}
+
+/// Sends what [`encode`] made, with the descriptors `fds`: in the frame, or as the sealed
+/// memfd.
+pub(crate) fn send_encoded(
     socket: &UnixStream,
-    bytes: &[u8],
+    encoded: Encoded,
     fds: &[BorrowedFd<'_>],
 ) -> Result<(), mp_wire::Error> {
-    if bytes.len() < SEALED_FROM {
-        return mp_wire::send(socket, bytes, fds);
+    match encoded {
+        Encoded::Inline(bytes) => mp_wire::send(socket, &bytes, fds),
+        Encoded::InFile(file) => match file.try_seal() {
+            Ok(block) => send_block(socket, &block, fds),
+            // The kernel may refuse the seals for a while (`EBUSY` while something holds
+            // the file's pages), or the process be out of descriptors or memory: the
+            // socket carries the bytes then, as it does below the threshold.
+            Err((file, error)) => {
+                tracing::debug!(%error, len = file.len(), "no sealed memfd; sending through the socket");
+                mp_wire::send(socket, &file.read_back()?, fds)
+            }
+        },
     }
-    let block = match seal(bytes) {
-        Ok(block) => block,
-        // The kernel may refuse the seals for a while (`EBUSY` while something holds the
-        // file's pages), or the process be out of descriptors or memory: the socket
-        // carries the bytes then, as it does below the threshold.
-        Err(error) => {
-            tracing::debug!(%error, len = bytes.len(), "no sealed memfd; sending through the socket");
-            return mp_wire::send(socket, bytes, fds);
-        }
-    };
+}
+
+/// Sends the sealed memfd `block` as a frame with no bytes, ahead of `fds`.
+fn send_block(
+    socket: &UnixStream,
+    block: &OwnedFd,
+    fds: &[BorrowedFd<'_>],
+) -> Result<(), mp_wire::Error> {
     let mut with_block = Vec::with_capacity(fds.len() + 1);
     with_block.push(block.as_fd());
     with_block.extend_from_slice(fds);
     mp_wire::send(socket, &[], &with_block)
 }
 
-/// Encodes `value` and [`send`]s it.
+/// Encodes `value` and sends it (see [`encode`]).
 pub(crate) fn send_value<T: Serialize + ?Sized>(
     socket: &UnixStream,
     value: &T,
 ) -> Result<(), mp_wire::Error> {
-    let (bytes, fds) = mp_wire::encode(value)?;
+    let (encoded, fds) = encode(value)?;
     let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
-    send(socket, &bytes, &borrowed)
+    send_encoded(socket, encoded, &borrowed)
 }
 
-/// Receives what [`send`] sent: the payload, at most `max_len` bytes whichever way it
+/// Receives what [`send_encoded`] sent: the payload, at most `max_len` bytes whichever way it
 /// came, and the value's descriptors.
 pub(crate) fn recv(
     socket: &UnixStream,
@@ -131,9 +227,35 @@ mod tests {
     }
 
     #[test]
+    fn values_spilled_to_the_file_in_small_and_large_pieces_round_trip() {
+        let (here, there) = UnixStream::pair().unwrap();
+        // Element by element up to and past the threshold, then one large block, then
+        // small pieces again.
+        let value = (
+            (0..SEALED_FROM as u32 / 2).collect::<Vec<u32>>(),
+            vec![3u8; SEALED_FROM * 2],
+            String::from("tail"),
+            vec![0.5f64; 10],
+        );
+        let (encoded, fds) = encode(&value).unwrap();
+        assert!(matches!(encoded, Encoded::InFile(_)));
+        assert!(fds.is_empty());
+        std::thread::scope(|scope| {
+            let sender = scope.spawn(|| send_encoded(&here, encoded, &[]));
+            let (payload, fds) = recv(&there, SEALED_FROM * 8).unwrap();
+            assert!(matches!(payload, Payload::Sealed(_)));
+            assert_eq!(*payload, *mp_wire::encode(&value).unwrap().0);
+            let back: (Vec<u32>, Vec<u8>, String, Vec<f64>) =
+                mp_wire::decode(&payload, fds).unwrap();
+            assert!(back == value);
+            sender.join().unwrap().unwrap();
+        });
+    }
+
+    #[test]
     fn a_memfd_over_the_limit_is_refused_unmapped() {
         let (here, there) = UnixStream::pair().unwrap();
-        send(&here, &vec![0; SEALED_FROM], &[]).unwrap();
+        send_value(&here, &vec![0u8; SEALED_FROM]).unwrap();
         assert!(matches!(
             recv(&there, 1000),
             Err(mp_wire::Error::MessageTooLarge { max: 1000, .. })

@@ -53,32 +53,160 @@ const REQUIRED_SEALS: SealFlag = SealFlag::F_SEAL_WRITE.union(SealFlag::F_SEAL_S
 /// # Ok::<(), mp_sys::Error>(())
 /// ```
 pub fn seal(bytes: &[u8]) -> Result<OwnedFd, Error> {
-    let fd = memfd_create(
-        c"mp-sealed-bytes",
-        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
-    )
-    .map_err(os("memfd_create"))?;
-    // `write` fills the file's pages in the kernel: no page of this process is faulted in.
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        match nix::unistd::write(&fd, rest) {
-            Ok(0) => return Err(os("write")(Errno::ENOSPC)),
-            Ok(written) => rest = &rest[written..],
-            Err(Errno::EINTR) => {}
-            Err(errno) => return Err(os("write")(errno)),
-        }
+    let mut file = UnsealedFile::new()?;
+    file.append(bytes)?;
+    file.seal()
+}
+
+/// A memfd being filled, to be [`seal`](UnsealedFile::seal)ed once complete: for bytes
+/// produced in pieces (an encoder's output), which then reach the file without first
+/// being gathered in one buffer.
+///
+/// It is only ever written with `write`, never through a mapping: `F_SEAL_WRITE` is
+/// refused while a writable mapping exists, and a fresh mapping would cost a page fault
+/// per page where `write` fills the file's pages in the kernel.
+///
+/// ```
+/// use mp_sys::sealed::{SealedBytes, UnsealedFile};
+///
+/// let mut file = UnsealedFile::new()?;
+/// file.append(b"in ")?;
+/// file.append(b"pieces")?;
+/// assert_eq!(file.len(), 9);
+/// assert_eq!(&*SealedBytes::open(file.seal()?, 100)?, b"in pieces");
+/// # Ok::<(), mp_sys::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct UnsealedFile {
+    fd: OwnedFd,
+    len: usize,
+}
+
+impl UnsealedFile {
+    /// A new, empty memfd (`O_CLOEXEC`, sealing allowed).
+    ///
+    /// ```
+    /// assert!(mp_sys::sealed::UnsealedFile::new()?.is_empty());
+    /// # Ok::<(), mp_sys::Error>(())
+    /// ```
+    pub fn new() -> Result<Self, Error> {
+        let fd = memfd_create(
+            c"mp-sealed-bytes",
+            MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+        )
+        .map_err(os("memfd_create"))?;
+        Ok(Self { fd, len: 0 })
     }
-    // `F_SEAL_WRITE` fails with `EBUSY` while a page of the file has a reference beyond
-    // the page cache's (the kernel waits some 150 ms for it to go): a page being
-    // migrated or compacted on a busy machine. Such references are brief; try again.
-    let seals = REQUIRED_SEALS | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SEAL;
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        match fcntl(&fd, FcntlArg::F_ADD_SEALS(seals)) {
-            Ok(_) => return Ok(fd),
-            Err(Errno::EBUSY) if attempts < SEAL_ATTEMPTS => {}
-            Err(errno) => return Err(os("fcntl(F_ADD_SEALS)")(errno)),
+
+    /// Appends `bytes` to the file.
+    ///
+    /// ```
+    /// let mut file = mp_sys::sealed::UnsealedFile::new()?;
+    /// file.append(&[0; 10_000])?;
+    /// assert_eq!(file.len(), 10_000);
+    /// # Ok::<(), mp_sys::Error>(())
+    /// ```
+    pub fn append(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        // `write` fills the file's pages in the kernel: no page of this process is
+        // faulted in.
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            match nix::unistd::write(&self.fd, rest) {
+                Ok(0) => return Err(os("write")(Errno::ENOSPC)),
+                Ok(written) => {
+                    rest = &rest[written..];
+                    self.len += written;
+                }
+                Err(Errno::EINTR) => {}
+                Err(errno) => return Err(os("write")(errno)),
+            }
+        }
+        Ok(())
+    }
+
+    /// How many bytes have been appended.
+    ///
+    /// ```
+    /// assert_eq!(mp_sys::sealed::UnsealedFile::new()?.len(), 0);
+    /// # Ok::<(), mp_sys::Error>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing has been appended.
+    ///
+    /// ```
+    /// assert!(mp_sys::sealed::UnsealedFile::new()?.is_empty());
+    /// # Ok::<(), mp_sys::Error>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The bytes appended so far, read back (for sending them another way when the file
+    /// cannot be sealed).
+    ///
+    /// ```
+    /// let mut file = mp_sys::sealed::UnsealedFile::new()?;
+    /// file.append(b"kept")?;
+    /// assert_eq!(file.read_back()?, b"kept");
+    /// # Ok::<(), mp_sys::Error>(())
+    /// ```
+    pub fn read_back(&self) -> Result<Vec<u8>, Error> {
+        let mut bytes = vec![0; self.len];
+        let mut filled = 0;
+        while filled < bytes.len() {
+            let offset = i64::try_from(filled).map_err(|_| os("pread")(Errno::EOVERFLOW))?;
+            match nix::sys::uio::pread(&self.fd, &mut bytes[filled..], offset) {
+                Ok(0) => return Err(os("pread")(Errno::EIO)),
+                Ok(read) => filled += read,
+                Err(Errno::EINTR) => {}
+                Err(errno) => return Err(os("pread")(errno)),
+            }
+        }
+        Ok(bytes)
+    }
+
+    /// Seals the file against every change (`F_SEAL_WRITE`, `F_SEAL_SHRINK`,
+    /// `F_SEAL_GROW`, `F_SEAL_SEAL`) and returns its descriptor, for
+    /// [`SealedBytes::open`]. On failure the file is closed.
+    ///
+    /// ```
+    /// let mut file = mp_sys::sealed::UnsealedFile::new()?;
+    /// file.append(b"done")?;
+    /// let fd = file.seal()?;
+    /// assert_eq!(&*mp_sys::sealed::SealedBytes::open(fd, 4)?, b"done");
+    /// # Ok::<(), mp_sys::Error>(())
+    /// ```
+    pub fn seal(self) -> Result<OwnedFd, Error> {
+        self.try_seal().map_err(|(_file, error)| error)
+    }
+
+    /// [`seal`](Self::seal), giving the file back with the error, so that its bytes can
+    /// still be [`read_back`](Self::read_back).
+    ///
+    /// ```
+    /// let mut file = mp_sys::sealed::UnsealedFile::new()?;
+    /// file.append(b"done")?;
+    /// let fd = file.try_seal().map_err(|(_file, error)| error)?;
+    /// assert_eq!(&*mp_sys::sealed::SealedBytes::open(fd, 4)?, b"done");
+    /// # Ok::<(), mp_sys::Error>(())
+    /// ```
+    pub fn try_seal(self) -> Result<OwnedFd, (Self, Error)> {
+        // `F_SEAL_WRITE` fails with `EBUSY` while a page of the file has a reference
+        // beyond the page cache's (the kernel waits some 150 ms for it to go): a page
+        // being migrated or compacted on a busy machine. Such references are brief; try
+        // again.
+        let seals = REQUIRED_SEALS | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SEAL;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match fcntl(&self.fd, FcntlArg::F_ADD_SEALS(seals)) {
+                Ok(_) => return Ok(self.fd),
+                Err(Errno::EBUSY) if attempts < SEAL_ATTEMPTS => {}
+                Err(errno) => return Err((self, os("fcntl(F_ADD_SEALS)")(errno))),
+            }
         }
     }
 }

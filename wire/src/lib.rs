@@ -75,8 +75,8 @@ pub mod reader;
 mod stream;
 
 pub use codec::{
-    Fd, ReceivedFd, decode, decode_bytes, deserialize_fd, encode, encode_bytes_into,
-    encode_bytes_into_slice, reject, reject_error, serialize_fd,
+    Fd, ReceivedFd, Sink, decode, decode_bytes, deserialize_fd, encode, encode_bytes_into,
+    encode_bytes_into_slice, encode_to, reject, reject_error, serialize_fd,
 };
 pub use error::{DecodeFault, EncodeFault, Error, FrameFault, SocketFault};
 pub use reader::{FrameFds, Header, Reader};

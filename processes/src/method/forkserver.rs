@@ -19,7 +19,7 @@ pub(super) fn start(
     let (pid, pidfd) = start_child(&handover.call, &child_end)?;
     drop(child_end);
     let fds: Vec<BorrowedFd<'_>> = handover.fds.iter().map(AsFd::as_fd).collect();
-    if let Err(err) = payload::send(parent_end, &handover.args, &fds) {
+    if let Err(err) = payload::send_encoded(parent_end, handover.args, &fds) {
         // The child is the server's, which reaps it: kill it only.
         let _ = pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);
         return Err(Error::start(

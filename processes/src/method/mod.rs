@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::job::Job;
+use crate::payload::Encoded;
 use crate::start_method::StartMethod;
 use crate::wire::{self, Call, Identity};
 
@@ -25,7 +26,7 @@ use crate::wire::{self, Call, Identity};
 /// their descriptors.
 struct Handover {
     call: Call,
-    args: Vec<u8>,
+    args: Encoded,
     fds: Vec<OwnedFd>,
 }
 

@@ -20,7 +20,7 @@ pub(super) fn start(
     let (pid, pidfd) = exec_self(Role::Spawn, child_end)?;
     let fds: Vec<BorrowedFd<'_>> = handover.fds.iter().map(AsFd::as_fd).collect();
     let sent = mp_wire::send_value(parent_end, &handover.call)
-        .and_then(|()| payload::send(parent_end, &handover.args, &fds));
+        .and_then(|()| payload::send_encoded(parent_end, handover.args, &fds));
     if let Err(err) = sent {
         // The child is ours: kill it and reap it.
         let _ = pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);

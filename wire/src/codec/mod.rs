@@ -86,18 +86,129 @@ use writer::{PostcardWriter, SliceOutput};
 /// # Ok::<(), mp_wire::Error>(())
 /// ```
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<(Vec<u8>, Vec<OwnedFd>), Error> {
-    let scope = Scope::enter(Table::Encoding(Vec::new()));
     let mut bytes = Vec::new();
-    let result = value
-        .serialize(&mut PostcardWriter::new(&mut bytes))
-        .map(|()| bytes);
+    let fds = encode_with(value, &mut bytes)?;
+    tracing::trace!(bytes = bytes.len(), fds = fds.len(), "encoded");
+    Ok((bytes, fds))
+}
+
+/// Where [`encode_to`] puts the bytes of a value as the encoder produces them: many small
+/// pieces, and each vector or slice of bytes or floats as one piece of its own size.
+///
+/// A sink decides where the bytes go without their first being gathered in one buffer
+/// (a large value can go straight to a file, say). `Vec<u8>` is the sink of [`encode`].
+///
+/// ```
+/// struct Counter(usize);
+///
+/// impl mp_wire::Sink for Counter {
+///     fn put(&mut self, bytes: &[u8]) -> Result<(), mp_wire::Error> {
+///         self.0 += bytes.len();
+///         Ok(())
+///     }
+/// }
+///
+/// let mut counter = Counter(0);
+/// mp_wire::encode_to(&vec![0u8; 1000], &mut counter)?;
+/// assert_eq!(counter.0, mp_wire::encode(&vec![0u8; 1000])?.0.len());
+/// # Ok::<(), mp_wire::Error>(())
+/// ```
+pub trait Sink {
+    /// Appends `bytes`; an error stops the encoding and is what [`encode_to`] returns.
+    fn put(&mut self, bytes: &[u8]) -> Result<(), Error>;
+
+    /// Appends one byte (by default, through [`put`](Sink::put)).
+    ///
+    /// ```
+    /// use mp_wire::Sink;
+    ///
+    /// let mut bytes = Vec::new();
+    /// bytes.put_byte(7)?;
+    /// assert_eq!(bytes, [7]);
+    /// # Ok::<(), mp_wire::Error>(())
+    /// ```
+    fn put_byte(&mut self, byte: u8) -> Result<(), Error> {
+        self.put(&[byte])
+    }
+}
+
+impl Sink for Vec<u8> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    #[inline]
+    fn put_byte(&mut self, byte: u8) -> Result<(), Error> {
+        self.push(byte);
+        Ok(())
+    }
+}
+
+/// [`encode`], with the bytes going to `sink` as they are produced instead of into one
+/// returned vector; the descriptors are returned as by [`encode`]. Fails as [`encode`]
+/// does, or with the first error of the sink (what was put before it stays put).
+///
+/// ```
+/// let mut bytes = Vec::new();
+/// let fds = mp_wire::encode_to(&(1u8, "two"), &mut bytes)?;
+/// assert!(fds.is_empty());
+/// assert_eq!(mp_wire::decode::<(u8, String)>(&bytes, fds)?, (1, "two".to_string()));
+/// # Ok::<(), mp_wire::Error>(())
+/// ```
+pub fn encode_to<T: Serialize + ?Sized, S: Sink>(
+    value: &T,
+    sink: &mut S,
+) -> Result<Vec<OwnedFd>, Error> {
+    let mut output = SinkOutput {
+        sink,
+        failure: None,
+    };
+    let result = encode_with(value, &mut output);
+    match output.failure {
+        Some(failure) => Err(failure),
+        None => result,
+    }
+}
+
+/// The [`Output`](writer::Output) of [`encode_to`]: the sink, and its first error.
+struct SinkOutput<'a, S> {
+    sink: &'a mut S,
+    failure: Option<Error>,
+}
+
+impl<S: Sink> SinkOutput<'_, S> {
+    fn failed(&mut self, error: Error) -> FormatError {
+        let message = FormatError::new(error.to_string());
+        self.failure.get_or_insert(error);
+        message
+    }
+}
+
+impl<S: Sink> writer::Output for SinkOutput<'_, S> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) -> Result<(), FormatError> {
+        self.sink.put(bytes).map_err(|error| self.failed(error))
+    }
+
+    #[inline]
+    fn put_byte(&mut self, byte: u8) -> Result<(), FormatError> {
+        self.sink.put_byte(byte).map_err(|error| self.failed(error))
+    }
+}
+
+/// Serializes `value` into `out` with a side table for its descriptors.
+fn encode_with<T: Serialize + ?Sized, O: writer::Output>(
+    value: &T,
+    out: &mut O,
+) -> Result<Vec<OwnedFd>, Error> {
+    let scope = Scope::enter(Table::Encoding(Vec::new()));
+    let result = value.serialize(&mut PostcardWriter::new(out));
     let (table, failure) = scope.leave();
     match (result, table) {
-        (Ok(bytes), Table::Encoding(fds)) => {
-            tracing::trace!(bytes = bytes.len(), fds = fds.len(), "encoded");
-            Ok((bytes, fds))
-        }
-        (Ok(_), Table::Decoding(_)) => Err(Error::Encode {
+        (Ok(()), Table::Encoding(fds)) => Ok(fds),
+        (Ok(()), Table::Decoding(_)) => Err(Error::Encode {
             type_name: type_name::<T>(),
             fault: EncodeFault::SideTableLost,
         }),
