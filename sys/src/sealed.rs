@@ -281,8 +281,11 @@ impl SealedBytes {
                 None,
                 length,
                 ProtFlags::PROT_READ,
-                // Populated at once: one call maps every page instead of a fault per page.
-                MapFlags::MAP_SHARED | MapFlags::MAP_POPULATE,
+                // Not populated: a read fault on a shmem mapping maps the pages around it
+                // too (fault-around), so copying the block out faults once per 16 pages,
+                // which costs less than `MAP_POPULATE` mapping them all up front (mp-bench
+                // process-args-16mib measures it).
+                MapFlags::MAP_SHARED,
                 &fd,
                 0,
             )
