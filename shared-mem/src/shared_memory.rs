@@ -4,7 +4,7 @@
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::BuildHasher;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 use mp_sys::PerProcess;
@@ -41,7 +41,10 @@ const MAX_NAME_LEN: usize = 254;
 /// [`reap_orphans`](SharedMemory::reap_orphans) or by the sweep that each process makes at
 /// its first `create` or `attach`. Precisely, a block is reaped when the process that was
 /// to unlink it on drop (its creator, or whoever took that over with
-/// `set_unlink_on_drop(true)`) no longer runs, and no live process maps it: unlike
+/// `set_unlink_on_drop(true)`) no longer runs, and no live process uses it (every handle
+/// holds a shared `flock` on the block, which the sweep must take exclusively, so even a
+/// handle attached at that very moment counts; a program without handles, such as Python,
+/// counts while `/proc/PID/maps` shows the block mapped): unlike
 /// Python, which unlinks at the tracker's exit whoever still uses the block, a block
 /// attached by a live process keeps its name until its last user is gone. A block handed
 /// over with `set_unlink_on_drop(false)` is never reaped (whoever takes it must unlink
@@ -80,6 +83,10 @@ const MAX_NAME_LEN: usize = 254;
 /// ```
 pub struct SharedMemory {
     mapping: Mapping,
+    /// The block's descriptor, an open file description of this handle's own holding a
+    /// shared `flock`: the reaper's sign that the block is in use (see
+    /// [`reap_orphans`](SharedMemory::reap_orphans)). Closed after the mapping.
+    _in_use: OwnedFd,
     /// Without the leading slash, as Python reports it.
     name: String,
     unlink_on_drop: bool,
@@ -152,9 +159,15 @@ impl SharedMemory {
                 return Err(err);
             }
         };
+        if let Err(err) = orphans::hold_in_use(&fd) {
+            drop(mapping);
+            let _ = shm_unlink(path.as_str());
+            return Err(err);
+        }
         tracing::debug!(name, size, "named shared memory created");
         Ok(Self {
             mapping,
+            _in_use: fd,
             name: name.to_string(),
             unlink_on_drop: true,
             unlinked: AtomicBool::new(false),
@@ -184,7 +197,14 @@ impl SharedMemory {
             },
             errno => Error::os("shm_open", errno),
         })?;
+        orphans::hold_in_use(&fd)?;
         let stat = fstat(&fd).map_err(|errno| Error::os("fstat", errno))?;
+        if stat.st_nlink == 0 {
+            // Reaped between the open and the lock: the name is gone.
+            return Err(Error::NotFound {
+                name: name.to_string(),
+            });
+        }
         let size = usize::try_from(stat.st_size).map_err(|_| Error::TooLarge {
             size: stat.st_size.unsigned_abs() as u128,
         })?;
@@ -192,6 +212,7 @@ impl SharedMemory {
         tracing::debug!(name, size, "named shared memory attached");
         Ok(Self {
             mapping,
+            _in_use: fd,
             name: name.to_string(),
             unlink_on_drop: false,
             unlinked: AtomicBool::new(false),

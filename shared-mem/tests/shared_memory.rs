@@ -292,6 +292,58 @@ fn a_block_still_mapped_is_reaped_only_after_its_last_user_is_gone() {
     leftovers.finish();
 }
 
+/// A forked child that attaches to the block `name`, says so, and waits to be killed; it
+/// leaves by itself if the test never kills it.
+fn user_child(name: &str) -> Child {
+    let attached = SharedMapping::new(AtomicU32::new(0));
+    let child = spawn_child(|| -> ChildResult {
+        let block = SharedMemory::attach(name).map_err(|_| 2u8)?;
+        attached.store(1, Ordering::SeqCst);
+        std::thread::sleep(PATIENCE * 2);
+        drop(block);
+        Err(99)
+    });
+    eventually(|| attached.load(Ordering::SeqCst) == 1, PATIENCE);
+    child
+}
+
+#[test]
+fn a_block_attached_in_another_live_process_is_never_reaped() {
+    let _one_sweeper = one_sweeper_at_a_time();
+    let leftovers = DevShmCheck::start("mp_");
+    let name = unique("live_user");
+    let mut creator = creator_child(&name, false);
+    let mut user = user_child(&name);
+    creator.kill_and_reap();
+    for _ in 0..3 {
+        let reaped = SharedMemory::reap_orphans().unwrap();
+        assert!(!reaped.contains(&name), "reaped under a live user");
+        assert!(dev_shm_has(&name));
+    }
+    user.kill_and_reap();
+    SharedMemory::reap_orphans().unwrap();
+    assert!(!dev_shm_has(&name));
+    leftovers.finish();
+}
+
+#[test]
+fn a_block_whose_last_user_was_killed_is_reaped() {
+    let _one_sweeper = one_sweeper_at_a_time();
+    let leftovers = DevShmCheck::start("mp_");
+    let name = unique("killed_user");
+    let mut creator = creator_child(&name, false);
+    let mut user = user_child(&name);
+    user.kill_and_reap();
+    creator.kill_and_reap();
+    let reaped = SharedMemory::reap_orphans().unwrap();
+    assert!(
+        reaped.contains(&name),
+        "a SIGKILLed user kept the block: {reaped:?}"
+    );
+    assert!(!dev_shm_has(&name));
+    leftovers.finish();
+}
+
 #[test]
 fn a_block_handed_over_is_never_reaped() {
     let _one_sweeper = one_sweeper_at_a_time();

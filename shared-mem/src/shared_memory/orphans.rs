@@ -9,16 +9,26 @@
 //! unrecorded (as before this scheme) rather than a record that could name a later block
 //! of the same name. A sweep
 //! lists the records, and for each one whose process no longer runs (the start time tells
-//! a reused process id apart) unlinks the block, unless a live process still maps it, then
-//! the record. A sweep reads `/dev/shm` and, only when it finds a dead creator,
-//! `/proc/*/maps` once.
+//! a reused process id apart) unlinks the block, unless it is still in use, then the
+//! record.
+//!
+//! "In use" is decided by the kernel's own count first: every handle holds a shared
+//! `flock` on a descriptor of its own, and the sweep unlinks a block only while it holds
+//! the exclusive lock (`LOCK_EX | LOCK_NB`), which it cannot get while any handle lives.
+//! The lock belongs to the open file description, so it goes with the handle's last
+//! descriptor, whatever ends the process (even `kill -9`); a forked child shares its
+//! parent's description and keeps it held while it keeps the descriptor, so such a child
+//! is a user as long as it lives, as it maps the block. A handle that attaches while the
+//! sweep holds the lock waits for it, then finds the name gone ([`Error::NotFound`]).
+//! Blocks that other programs (Python) map hold no lock: for them the sweep also reads
+//! `/proc/*/maps` once, when it finds a dead creator, and leaves any block mapped there.
 
 use std::collections::HashSet;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use mp_sys::liveness::ProcessIdentity;
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
+use nix::fcntl::{Flock, FlockArg, OFlag};
 use nix::sys::mman::{shm_open, shm_unlink};
 use nix::sys::stat::Mode;
 
@@ -66,6 +76,23 @@ pub(super) fn register(block: &str) -> Option<String> {
     }
 }
 
+/// Marks a handle's descriptor of a block as in use: a shared `flock` that lasts as long
+/// as the descriptor's open file description. Waits while a sweep holds the exclusive
+/// lock (a moment: the sweep only unlinks meanwhile).
+pub(super) fn hold_in_use(fd: &OwnedFd) -> Result<(), Error> {
+    // Not `nix::fcntl::Flock`: it unlocks on drop, and the handle's copy in a forked child
+    // would then release the lock of the description it shares with its parent; the lock
+    // here ends when the description's last descriptor closes.
+    #[allow(deprecated)]
+    loop {
+        match nix::fcntl::flock(fd.as_raw_fd(), FlockArg::LockShared) {
+            Ok(()) => return Ok(()),
+            Err(Errno::EINTR) => continue,
+            Err(errno) => return Err(Error::os("flock", errno)),
+        }
+    }
+}
+
 /// Removes a record made by [`register`]; one already gone is no error.
 pub(super) fn unregister(record: &str) {
     match shm_unlink(format!("/{record}").as_str()) {
@@ -92,12 +119,16 @@ pub(super) fn reap() -> Result<Vec<String>, Error> {
     let mapped = mapped_by_live_processes();
     let mut reaped = Vec::new();
     for (record, block, creator) in orphans {
-        if mapped.contains(&block) {
+        let path = format!("/{block}");
+        let Some(_unused) = lock_unused(&path)? else {
             // Still in use: a later sweep reaps it once its last user is gone.
+            continue;
+        };
+        if mapped.contains(&block) {
             continue;
         }
         unregister(&record);
-        match shm_unlink(format!("/{block}").as_str()) {
+        match shm_unlink(path.as_str()) {
             Ok(()) => {
                 tracing::warn!(
                     name = block,
@@ -111,6 +142,21 @@ pub(super) fn reap() -> Result<Vec<String>, Error> {
         }
     }
     Ok(reaped)
+}
+
+/// The block's exclusive lock, held until the returned value drops, when no handle has the
+/// block; `None` while one has. `Some(None)` for a block already gone.
+fn lock_unused(path: &str) -> Result<Option<Option<Flock<OwnedFd>>>, Error> {
+    let fd = match shm_open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(Some(None)),
+        Err(errno) => return Err(Error::os("shm_open", errno)),
+    };
+    match Flock::lock(fd, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(Some(Some(lock))),
+        Err((_, Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, errno)) => Err(Error::os("flock", errno)),
+    }
 }
 
 /// The names of the records in `/dev/shm`.
