@@ -200,20 +200,7 @@ impl Isolated {
             .stdout(writer)
             .stderr(writer_for_stderr)
             .process_group(0);
-        let parent = nix::unistd::getpid();
-        // SAFETY: `pre_exec` runs the closure in the forked child before `exec`, where only
-        // async-signal-safe work is allowed. It makes two system calls (prctl, getppid) and
-        // builds its error from a raw errno: it allocates nothing and takes no lock.
-        unsafe {
-            command.pre_exec(move || {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-                // The parent may have died before the death signal was armed.
-                if nix::unistd::getppid() != parent {
-                    return Err(Errno::ESRCH.into());
-                }
-                Ok(())
-            });
-        }
+        die_with_parent(&mut command);
 
         let started = Instant::now();
         let spawned = command.spawn();
@@ -481,4 +468,23 @@ fn reap_group(group: Pid) {
 
 fn group_is_empty(group: Pid) -> bool {
     killpg(group, None) == Err(Errno::ESRCH)
+}
+
+/// Asks the kernel to kill the started program when this thread ends, so that nothing
+/// outlives a scenario killed outright.
+pub(crate) fn die_with_parent(command: &mut Command) {
+    let parent = nix::unistd::getpid();
+    // SAFETY: `pre_exec` runs the closure in the forked child before `exec`, where only
+    // async-signal-safe work is allowed. It makes two system calls (prctl, getppid) and
+    // builds its error from a raw errno: it allocates nothing and takes no lock.
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            // The parent may have died before the death signal was armed.
+            if nix::unistd::getppid() != parent {
+                return Err(Errno::ESRCH.into());
+            }
+            Ok(())
+        });
+    }
 }

@@ -12,17 +12,16 @@
 //! `main` (`MP_CLUSTER_WORKER`, `MP_REDIS_URL`, ...), so it serves the pool instead of
 //! running the demos. It too dies with the scenario, and dropping it kills and reaps it.
 
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use mp::sys::Deadline;
-use nix::errno::Errno;
-use nix::sys::signal::Signal;
 use test_support::redis::{RedisServer, ServerError};
 
 use crate::DemoError;
+use crate::isolated::die_with_parent;
 
 /// How the scenario says where to get the server when it is missing.
 pub(super) const INSTALL_HINT: &str = "redis-server is not installed: install it with \
@@ -31,25 +30,6 @@ pub(super) const INSTALL_HINT: &str = "redis-server is not installed: install it
 /// How long a killed process may take to be reaped: `SIGKILL` ends it at once, so this
 /// only bounds a wait that something else went wrong with.
 const REAP_BOUND: Duration = Duration::from_secs(10);
-
-/// Asks the kernel to kill the started program when this thread ends, so that nothing
-/// outlives a scenario killed outright.
-fn die_with_parent(command: &mut Command) {
-    let parent = nix::unistd::getpid();
-    // SAFETY: `pre_exec` runs the closure in the forked child before `exec`, where only
-    // async-signal-safe work is allowed. It makes two system calls (prctl, getppid) and
-    // builds its error from a raw errno: it allocates nothing and takes no lock.
-    unsafe {
-        command.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-            // The parent may have died before the death signal was armed.
-            if nix::unistd::getppid() != parent {
-                return Err(Errno::ESRCH.into());
-            }
-            Ok(())
-        });
-    }
-}
 
 /// Kills `child` (`SIGKILL`) unless it has ended, and reaps it within [`REAP_BOUND`];
 /// how it ended, if it was reaped.
