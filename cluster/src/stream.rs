@@ -125,14 +125,8 @@ impl StreamQueue {
         self.check_put(body)?;
         self.cluster.run("XADD", |connection| {
             let mut transaction = redis::pipe();
-            transaction
-                .atomic()
-                .cmd("XADD")
-                .arg(&self.key)
-                .arg("*")
-                .arg(BODY)
-                .arg(body)
-                .ignore();
+            transaction.atomic();
+            self.append(&mut transaction, body);
             self.refresh_expiry(&mut transaction);
             transaction.query::<()>(connection)
         })
@@ -211,17 +205,23 @@ impl StreamQueue {
         })
     }
 
-    /// Appends a copy of `entry` and finishes the original, as one transaction.
-    fn give_back_transaction(&self, entry: &Entry) -> redis::Pipeline {
-        let mut transaction = redis::pipe();
+    /// Adds to `transaction` the append of one message with `body`.
+    fn append(&self, transaction: &mut redis::Pipeline, body: &[u8]) {
         transaction
-            .atomic()
             .cmd("XADD")
             .arg(&self.key)
             .arg("*")
             .arg(BODY)
-            .arg(&entry.body)
-            .ignore()
+            .arg(body)
+            .ignore();
+    }
+
+    /// Appends a copy of `entry` and finishes the original, as one transaction.
+    fn give_back_transaction(&self, entry: &Entry) -> redis::Pipeline {
+        let mut transaction = redis::pipe();
+        transaction.atomic();
+        self.append(&mut transaction, &entry.body);
+        transaction
             .cmd("XACK")
             .arg(&self.key)
             .arg(GROUP)

@@ -41,6 +41,32 @@ fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// Waits, at most [`PATIENCE`], until `holds` says yes on a connection of its own to
+/// the server at `url`.
+fn wait_for(
+    url: &str,
+    what: &str,
+    mut holds: impl FnMut(&mut redis::Connection) -> redis::RedisResult<bool>,
+) {
+    let mut connection = redis::Client::open(url)
+        .and_then(|client| client.get_connection())
+        .expect("a connection of the test's own");
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !holds(&mut connection).expect("ask the server") {
+        assert!(std::time::Instant::now() < deadline, "{what}: not in time");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Whether a client of the server waits in a blocking command.
+fn blocked_client(connection: &mut redis::Connection) -> redis::RedisResult<bool> {
+    let info: String = redis::cmd("INFO").arg("clients").query(connection)?;
+    Ok(info
+        .lines()
+        .filter_map(|line| line.strip_prefix("blocked_clients:"))
+        .any(|count| count.trim() != "0"))
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -54,13 +80,14 @@ fn get_async_waits_for_a_put_from_another_thread_under_tokio() {
     let server = server();
     let url = server.url();
     let queue = cluster(&server).queue::<u64>("tokio-wait").expect("open");
+    let waiting = queue.get_async();
+    wait_for(&url, "the get_async blocked on the server", blocked_client);
     let producer = std::thread::spawn(move || {
         let queue = Cluster::connect(&url)?.queue::<u64>("tokio-wait")?;
-        std::thread::sleep(Duration::from_millis(100));
         queue.put(&42)
     });
     let got = runtime().block_on(async {
-        tokio::time::timeout(PATIENCE, queue.get_async())
+        tokio::time::timeout(PATIENCE, waiting)
             .await
             .expect("in time")
     });
@@ -160,8 +187,16 @@ fn a_handle_dropped_with_a_kept_message_puts_it_back() {
     queue.put(&7).expect("put");
     {
         let future = queue.get_async();
-        // Let the thread take the message for it, then drop it unread.
-        std::thread::sleep(Duration::from_millis(300));
+        // Once the thread has taken the message for it (pending in the group), drop it
+        // unread.
+        wait_for(&server.url(), "the message taken", |connection| {
+            let pending: redis::Value = redis::cmd("XPENDING")
+                .arg("mp:queue:{kept}")
+                .arg("mp")
+                .query(connection)?;
+            Ok(matches!(pending, redis::Value::Array(ref summary)
+                if matches!(summary.first(), Some(redis::Value::Int(1)))))
+        });
         drop(future);
     }
     drop(queue);
@@ -302,7 +337,7 @@ fn a_get_async_waiting_through_a_server_restart_still_gets_its_message() {
         .expect("open");
     let runtime = runtime();
     let waiting = queue.get_async();
-    std::thread::sleep(Duration::from_millis(100));
+    wait_for(&url, "the get_async blocked on the server", blocked_client);
     server.restart().expect("restart");
     let putter = Cluster::builder(&url)
         .reconnect_for(Duration::from_secs(5))
