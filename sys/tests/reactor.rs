@@ -1,14 +1,15 @@
 //! The async wake-up layer: cancellation leaves nothing behind, many waiters of one word
 //! wake together, a word woken from another process, descriptor readiness, the polling
-//! fallback, and a forked child that waits through the reactor its parent already used.
+//! fallback, a forked child that waits through the reactor its parent already used, and
+//! one forked while another thread of the parent was inside the reactor.
 
 use std::future::Future;
 use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::pin::{Pin, pin};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -236,6 +237,66 @@ fn a_forked_child_waits_through_a_reactor_its_parent_used() {
     assert_eq!(child.join(), 0);
     // The parent's registrations survived the child's waits (its own and the one it
     // inherited), and still work.
+    assert!(on_socket.as_mut().poll(&mut cx).is_pending());
+    word.store(1, Ordering::Release);
+    futex::wake_all(&word);
+    assert!(block_on_within(on_word, BOUND).is_some());
+}
+
+#[test]
+fn a_child_forked_while_another_thread_holds_the_reactor_still_waits() {
+    let reactor = Reactor::global();
+    // The parent's reactor in use: both of its threads started, a waiter of each kind.
+    let word = AtomicU32::new(0);
+    let (socket, _peer) = UnixStream::pair().unwrap();
+    let waker = Waker::noop();
+    let mut cx = Context::from_waker(waker);
+    let mut on_word = pin!(reactor.wait(&word, 0));
+    assert!(on_word.as_mut().poll(&mut cx).is_pending());
+    let mut on_socket = pin!(reactor.readable(socket.as_fd()));
+    assert!(on_socket.as_mut().poll(&mut cx).is_pending());
+
+    // Another thread holds every lock of the reactor's tables while this one forks: the
+    // child inherits them held, with no thread that would ever release them.
+    let (held, held_now) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        reactor.with_tables_held(|| {
+            let _ = held.send(());
+            // Until the fork is done; bounded, should the test fail before it says so.
+            let _ = released.recv_timeout(BOUND);
+        });
+    });
+    held_now
+        .recv_timeout(BOUND)
+        .expect("the holder took the locks");
+    let mut child = spawn_child(|| {
+        // The child's reactor starts empty: the parent's waiters are not here...
+        ensure(reactor.registered() == 0, 10)?;
+        // ...and one it inherited registers anew, in the child's own table.
+        ensure(on_word.as_mut().poll(&mut cx).is_pending(), 11)?;
+        ensure(reactor.registered() == 1, 12)?;
+        let word = AtomicU32::new(0);
+        let wake_word = || {
+            word.store(1, Ordering::Release);
+            futex::wake_all(&word);
+        };
+        ensure(
+            block_on_released(changed(reactor, &word, 0), wake_word, BOUND).is_some(),
+            13,
+        )?;
+        let (socket, mut peer) = UnixStream::pair().map_err(|_| 14u8)?;
+        let mut written = Ok(());
+        let write = || written = peer.write_all(b"x");
+        let ready = block_on_released(reactor.readable(socket.as_fd()), write, BOUND);
+        ensure(written.is_ok(), 15)?;
+        ensure(matches!(ready, Some(Ok(()))), 16)?;
+        ensure(reactor.registered() == 1, 17)
+    });
+    let _ = release.send(());
+    holder.join().unwrap();
+    assert_eq!(child.join(), 0);
+    // The parent's own waiters are untouched and still work.
     assert!(on_socket.as_mut().poll(&mut cx).is_pending());
     word.store(1, Ordering::Release);
     futex::wake_all(&word);

@@ -24,15 +24,17 @@ use crate::Error;
 /// The epoll token of the doorbell (every waiter's token is below it).
 const DOORBELL: u64 = u64::MAX;
 
-/// The epoll side of one reactor: made in the process that first needs it, made again in
-/// a forked child (whose copy of the epoll descriptor is the parent's epoll set).
+/// The epoll side of one reactor in one process: its epoll set and thread, made at the
+/// first wait on a descriptor.
 pub(super) struct Descriptors {
     current: Mutex<Option<Arc<Core>>>,
 }
 
 /// One process's epoll set, its thread and its waiters.
 pub(super) struct Core {
-    pid: i32,
+    /// The [fork generation](crate::process::fork_generation) of the process it serves:
+    /// a registration inherited by a forked child must leave it alone.
+    generation: u64,
     epoll: Epoll,
     /// Written to make the thread look at `closing`.
     doorbell: EventFd,
@@ -64,24 +66,14 @@ impl Descriptors {
         }
     }
 
-    /// This process's epoll set, with its thread started: at the first wait, or at the
-    /// first wait of a forked child.
+    /// This process's epoll set, with its thread started at the first wait.
     pub(super) fn core(&self) -> Result<Arc<Core>, Error> {
-        let pid = crate::process::current_pid();
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(core) = current.as_ref()
-            && core.pid == pid
-        {
+        if let Some(core) = current.as_ref() {
             return Ok(Arc::clone(core));
         }
-        if let Some(parent) = current.take() {
-            // Forked: the parent's thread is not here and its epoll set is the parent's;
-            // the copy is left alone (its registrations belong to the parent).
-            tracing::debug!("reactor: forked child starts an epoll thread of its own");
-            std::mem::forget(parent);
-        }
         let core = Arc::new(Core {
-            pid,
+            generation: crate::process::fork_generation(),
             epoll: Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).map_err(os("epoll_create1"))?,
             doorbell: EventFd::from_value_and_flags(
                 0,
@@ -108,47 +100,52 @@ impl Descriptors {
                 errno: io_errno(&error),
             })?;
         *core.lock_thread() = Some(handle);
-        tracing::debug!(pid, "reactor epoll thread started");
+        tracing::debug!("reactor epoll thread started");
         *current = Some(Arc::clone(&core));
         Ok(core)
     }
 
-    /// Stops this process's thread, if it runs here (the reactor is being dropped).
-    pub(super) fn stop(&mut self) {
+    /// Runs `f` with this side's locks held (see `Reactor::with_tables_held`).
+    pub(super) fn hold<R>(&self, f: impl FnOnce() -> R) -> R {
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        let _entries = current.as_ref().map(|core| core.entries());
+        f()
+    }
+
+    /// Waiters registered right now.
+    pub(super) fn registered(&self) -> usize {
+        self.current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map_or(0, |core| core.entries().len())
+    }
+}
+
+impl Drop for Descriptors {
+    /// Stops the thread (the reactor is being dropped, in the process that made this
+    /// side: a forked child leaves its copy alone).
+    fn drop(&mut self) {
         let current = self
             .current
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        if let Some(core) = current {
-            if core.pid != crate::process::current_pid() {
-                std::mem::forget(core);
-                return;
-            }
-            core.closing.store(true, Ordering::Release);
-            if let Err(errno) = core.doorbell.write(1) {
-                tracing::warn!(%errno, "reactor: cannot ring the epoll thread");
-                return;
-            }
-            let handle = core.lock_thread().take();
-            if let Some(handle) = handle
-                && handle.join().is_err()
-            {
-                tracing::warn!("reactor epoll thread panicked");
-            }
-            tracing::debug!("reactor epoll thread stopped");
+        let Some(core) = current else {
+            return;
+        };
+        core.closing.store(true, Ordering::Release);
+        if let Err(errno) = core.doorbell.write(1) {
+            tracing::warn!(%errno, "reactor: cannot ring the epoll thread");
+            return;
         }
-    }
-
-    /// Waiters registered right now, in this process.
-    pub(super) fn registered(&self) -> usize {
-        let pid = crate::process::current_pid();
-        self.current
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .filter(|core| core.pid == pid)
-            .map_or(0, |core| core.entries().len())
+        let handle = core.lock_thread().take();
+        if let Some(handle) = handle
+            && handle.join().is_err()
+        {
+            tracing::warn!("reactor epoll thread panicked");
+        }
+        tracing::debug!("reactor epoll thread stopped");
     }
 }
 
@@ -248,7 +245,7 @@ impl Registration {
     /// Whether this registration can be polled again for `fd`: same descriptor, and made
     /// in this process (a forked child registers anew, in an epoll set of its own).
     pub(super) fn serves(&self, fd: RawFd) -> bool {
-        self.source == fd && self.core.pid == crate::process::current_pid()
+        self.source == fd && self.core.generation == crate::process::fork_generation()
     }
 
     /// `true` (and disarmed) if the descriptor reported readable since the last poll;
@@ -291,7 +288,7 @@ fn interest(token: u64) -> EpollEvent {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        if self.core.pid != crate::process::current_pid() {
+        if self.core.generation != crate::process::fork_generation() {
             // Dropped in a forked child: the epoll set is the parent's, and so is the
             // table (possibly locked by a thread the child does not have). Closing the
             // duplicate is all that is ours to do.

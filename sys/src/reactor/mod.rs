@@ -61,13 +61,19 @@
 //!
 //! The [`global`](Reactor::global) reactor's threads live as long as the process; a
 //! reactor made with [`new`](Reactor::new) stops and joins its threads when dropped.
-//! After a `fork`, the child's first wait starts threads of its own (the reactor
-//! remembers the process that started them), and the registrations copied from the
-//! parent are dropped in the child: their tasks are not there, and the epoll set the
-//! child inherited is the parent's, which the child leaves alone. As with any lock, a
-//! fork while another thread of the parent holds a reactor's table leaves it held in the
-//! child: a child forked from a multi-threaded async program should use a reactor of its
-//! own ([`Reactor::new`]) rather than the global one.
+//!
+//! A reactor keeps everything that belongs to one process (its tables, their locks, its
+//! threads, its epoll set) in one value per process, stamped with the
+//! [fork generation](crate::process::fork_generation) that made it (the mechanism of
+//! [`PerProcess`](crate::PerProcess)). A child may be forked at any instant, while
+//! another thread of the parent holds a table's lock that no thread of the child will
+//! ever release, and while the parent's threads are not in the child at all. So the
+//! child's first use of the reactor finds a foreign stamp and makes a value of its own
+//! without taking any lock of the inherited one, which stays untouched and leaked: its
+//! wakers belong to tasks that are not here, its epoll set is the parent's. Waiters the
+//! child inherited register anew when polled there, and dropping them leaves the
+//! parent's tables alone. The global reactor is a plain static, not initialised lazily,
+//! so not even its creation can be caught halfway by a fork.
 //!
 //! # Cost
 //!
@@ -114,9 +120,10 @@ mod words;
 
 use std::fmt;
 use std::os::fd::BorrowedFd;
-use std::sync::OnceLock;
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
+
+use crate::per_process::Slot;
 
 pub use waiter::{Readable, Waiter, WordWait};
 pub use waker_list::{WakerList, WakerSlot};
@@ -153,6 +160,15 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(2);
 /// assert_eq!(reactor.registered(), 0);
 /// ```
 pub struct Reactor {
+    /// Asked for at construction: poll the words instead of sleeping on them.
+    polling: bool,
+    /// What belongs to the calling process: made at its first wait, made afresh in a
+    /// forked child (see the [module docs](self)).
+    here: Slot<InProcess>,
+}
+
+/// A reactor's tables and threads in one process.
+struct InProcess {
     words: words::Words,
     descriptors: descriptors::Descriptors,
 }
@@ -184,11 +200,26 @@ impl Reactor {
         Self::with_mode(true)
     }
 
-    fn with_mode(polling: bool) -> Self {
+    const fn with_mode(polling: bool) -> Self {
         Self {
-            words: words::Words::new(polling),
-            descriptors: descriptors::Descriptors::new(),
+            polling,
+            here: Slot::new(),
         }
+    }
+
+    /// This process's tables and threads, made at its first wait.
+    fn here(&self) -> &InProcess {
+        self.here.get_or(|| InProcess {
+            words: words::Words::new(self.polling),
+            descriptors: descriptors::Descriptors::new(),
+        })
+    }
+
+    /// Whether `state` is this process's (not inherited from a parent).
+    fn is_here(&self, state: &InProcess) -> bool {
+        self.here
+            .current()
+            .is_some_and(|here| std::ptr::eq(here, state))
     }
 
     /// The process-wide reactor, which the `_async` methods of the mp crates use.
@@ -199,8 +230,8 @@ impl Reactor {
     /// assert!(std::ptr::eq(Reactor::global(), Reactor::global()));
     /// ```
     pub fn global() -> &'static Reactor {
-        static GLOBAL: OnceLock<Reactor> = OnceLock::new();
-        GLOBAL.get_or_init(Reactor::new)
+        static GLOBAL: Reactor = Reactor::with_mode(false);
+        &GLOBAL
     }
 
     /// A future that completes once `word` is woken or no longer holds `expected`
@@ -244,7 +275,9 @@ impl Reactor {
     /// assert_eq!(mp_sys::reactor::Reactor::new().registered(), 0);
     /// ```
     pub fn registered(&self) -> usize {
-        self.words.registry().len() + self.descriptors.registered()
+        self.here.current().map_or(0, |here| {
+            here.words.registry().len() + here.descriptors.registered()
+        })
     }
 
     /// Whether this reactor polls its words instead of sleeping on them (asked for with
@@ -254,19 +287,29 @@ impl Reactor {
     /// assert!(!mp_sys::reactor::Reactor::new().is_polling());
     /// ```
     pub fn is_polling(&self) -> bool {
-        self.words.is_polling()
+        self.here
+            .current()
+            .map_or(self.polling, |here| here.words.is_polling())
+    }
+
+    /// Runs `f` while the calling thread holds every lock of this reactor's tables in
+    /// this process: for tests that fork while another thread is inside the reactor.
+    /// Nothing in the reactor may be used from `f` on this thread (it would deadlock).
+    ///
+    /// ```
+    /// let reactor = mp_sys::reactor::Reactor::new();
+    /// assert_eq!(reactor.with_tables_held(|| 7), 7);
+    /// ```
+    #[doc(hidden)]
+    pub fn with_tables_held<R>(&self, f: impl FnOnce() -> R) -> R {
+        let here = self.here();
+        here.words.hold(|| here.descriptors.hold(f))
     }
 }
 
 impl Default for Reactor {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-impl Drop for Reactor {
-    fn drop(&mut self) {
-        self.descriptors.stop();
     }
 }
 

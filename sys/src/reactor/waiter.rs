@@ -9,16 +9,20 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::Reactor;
 use super::descriptors::Registration;
 use super::registry::Polled;
+use super::{InProcess, Reactor};
 use crate::{Deadline, Error};
 
 /// What a waiter has registered with its reactor.
-enum Registered {
+enum Registered<'r> {
     Nothing,
-    /// An entry of the futex side's table.
-    Word(u64),
+    /// An entry of the futex side's table of `state`: this process's, or, in a forked
+    /// child, the parent's (which the child never touches).
+    Word {
+        state: &'r InProcess,
+        id: u64,
+    },
     /// A duplicate descriptor in the epoll set.
     Descriptor(Registration),
 }
@@ -68,7 +72,7 @@ enum Registered {
 /// ```
 pub struct Waiter<'r> {
     reactor: &'r Reactor,
-    registered: Registered,
+    registered: Registered<'r>,
 }
 
 impl<'r> Waiter<'r> {
@@ -117,15 +121,17 @@ impl<'r> Waiter<'r> {
             self.unregister();
             return Poll::Ready(());
         }
+        let here = self.reactor.here();
         let id = match self.registered {
-            Registered::Word(id) => Some(id),
+            Registered::Word { state, id } if std::ptr::eq(state, here) => Some(id),
             Registered::Nothing => None,
-            Registered::Descriptor(_) => {
+            // A descriptor, or a word registered in the process this one was forked from.
+            Registered::Word { .. } | Registered::Descriptor(_) => {
                 self.unregister();
                 None
             }
         };
-        let words = &self.reactor.words;
+        let words = &here.words;
         let thread_running = words.prepare();
         let polled = words
             .registry()
@@ -136,7 +142,7 @@ impl<'r> Waiter<'r> {
                 Poll::Ready(())
             }
             Polled::Waiting { id, new_word } => {
-                self.registered = Registered::Word(id);
+                self.registered = Registered::Word { state: here, id };
                 if !thread_running {
                     // No futex thread (the system refused one): rather than hang, have
                     // the runtime poll this future again.
@@ -193,6 +199,7 @@ impl<'r> Waiter<'r> {
         self.unregister();
         let registered = self
             .reactor
+            .here()
             .descriptors
             .core()
             .and_then(|core| Registration::new(core, fd, cx.waker()));
@@ -244,7 +251,13 @@ impl<'r> Waiter<'r> {
     fn release_registration(&mut self) {
         match std::mem::replace(&mut self.registered, Registered::Nothing) {
             Registered::Nothing => {}
-            Registered::Word(id) => self.reactor.words.registry().remove(id),
+            Registered::Word { state, id } => {
+                // A word registered before a fork stays in the parent's table, whose lock
+                // a thread that is not in this process may hold: leave it alone.
+                if self.reactor.is_here(state) {
+                    state.words.registry().remove(id);
+                }
+            }
             // Its drop takes the duplicate out of the epoll set.
             Registered::Descriptor(registration) => drop(registration),
         }

@@ -12,16 +12,14 @@ use super::registry::Registry;
 use crate::futex;
 use crate::futex::waitv::{MAX_WORDS, Waited, WaitvWord, futex_waitv};
 
-/// The word table of one reactor and the thread that sleeps on its words.
+/// The word table of one reactor in one process, and the thread that sleeps on its
+/// words.
 pub(super) struct Words {
     core: Arc<Core>,
-    /// The running thread and the process that started it (a forked child has none).
-    thread: Mutex<Option<RunningThread>>,
-}
-
-struct RunningThread {
-    pid: i32,
-    handle: JoinHandle<()>,
+    /// The thread, once started.
+    thread: Mutex<Option<JoinHandle<()>>>,
+    /// Whether the thread runs: the check every wait makes without the lock.
+    started: AtomicBool,
 }
 
 /// What the reactor and its thread share.
@@ -33,9 +31,6 @@ struct Core {
     closing: AtomicBool,
     /// Poll every word instead of sleeping on it: asked for, or `futex_waitv` is missing.
     polling: AtomicBool,
-    /// The process whose thread is running (0: none yet); a forked child sees its
-    /// parent's here, and starts its own.
-    thread_pid: AtomicU32,
 }
 
 impl Words {
@@ -46,9 +41,9 @@ impl Words {
                 doorbell: AtomicU32::new(0),
                 closing: AtomicBool::new(false),
                 polling: AtomicBool::new(polling),
-                thread_pid: AtomicU32::new(0),
             }),
             thread: Mutex::new(None),
+            started: AtomicBool::new(false),
         }
     }
 
@@ -60,13 +55,17 @@ impl Words {
         self.core.registry()
     }
 
-    /// Makes sure this process has the thread, before a waiter registers: starts it at
-    /// the first wait, or, in a forked child, starts one of the child's own and drops the
-    /// registrations copied from the parent (their futures and wakers belong to threads
-    /// the child does not have). `false` if the thread could not be started.
+    /// Makes sure the thread runs, before a waiter registers: starts it at the first
+    /// wait. `false` if it could not be started.
     pub(super) fn prepare(&self) -> bool {
-        let pid = crate::process::current_pid();
-        self.core.thread_pid.load(Ordering::Acquire) == pid as u32 || self.start_thread(pid)
+        self.started.load(Ordering::Acquire) || self.start_thread()
+    }
+
+    /// Runs `f` with this table's locks held (see `Reactor::with_tables_held`).
+    pub(super) fn hold<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _thread = self.thread.lock().unwrap_or_else(PoisonError::into_inner);
+        let _registry = self.registry();
+        f()
     }
 
     /// Rings the thread's doorbell, so that it reads the registry again (a new word).
@@ -74,16 +73,10 @@ impl Words {
         self.core.ring();
     }
 
-    fn start_thread(&self, pid: i32) -> bool {
+    fn start_thread(&self) -> bool {
         let mut thread = self.thread.lock().unwrap_or_else(PoisonError::into_inner);
-        if thread.as_ref().is_some_and(|running| running.pid == pid) {
-            return true;
-        }
         if thread.is_some() {
-            // Forked: the parent's thread is not in this process, and neither are the
-            // futures its entries belonged to.
-            tracing::debug!("reactor: forked child starts a futex thread of its own");
-            *self.core.registry() = Registry::default();
+            return true;
         }
         let core = Arc::clone(&self.core);
         match std::thread::Builder::new()
@@ -92,13 +85,12 @@ impl Words {
         {
             Ok(handle) => {
                 tracing::debug!(polling = self.is_polling(), "reactor futex thread started");
-                *thread = Some(RunningThread { pid, handle });
-                self.core.thread_pid.store(pid as u32, Ordering::Release);
+                *thread = Some(handle);
+                self.started.store(true, Ordering::Release);
                 true
             }
             Err(error) => {
                 tracing::warn!(%error, "reactor: cannot start the futex thread; waiters poll");
-                *thread = None;
                 false
             }
         }
@@ -107,17 +99,17 @@ impl Words {
 
 impl Drop for Words {
     fn drop(&mut self) {
+        // Only the process that made this table drops it (a forked child leaves its copy
+        // alone), so the thread, if any, is here to be joined.
+        self.core.closing.store(true, Ordering::Release);
         let thread = self
             .thread
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        self.core.closing.store(true, Ordering::Release);
-        if let Some(thread) = thread
-            && thread.pid == crate::process::current_pid()
-        {
+        if let Some(handle) = thread {
             self.core.ring();
-            if thread.handle.join().is_err() {
+            if handle.join().is_err() {
                 tracing::warn!("reactor futex thread panicked");
             }
             tracing::debug!("reactor futex thread stopped");
