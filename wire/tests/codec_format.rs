@@ -1,5 +1,6 @@
 //! mp-wire's codec writes exactly postcard's bytes (vectors of bytes and floats included,
-//! which it copies as one block), reads them back, and rejects corrupt input with
+//! which it copies as one block, and vectors of integers, which it writes and reads in one
+//! loop), reads them back, and rejects corrupt input with
 //! `Error::Decode`, never a panic or an allocation sized by a corrupt length.
 
 use std::collections::BTreeMap;
@@ -149,6 +150,110 @@ fn scalars_strings_and_wide_integers_match_postcard() {
     ));
     round_trip(&vec![i64::MAX, -5, 0, 1 << 40]);
     round_trip(&((), Some(()), vec![(); 3]));
+}
+
+/// Values at both sides of every varint length (1 to 10 bytes), and the extremes.
+fn varint_edges() -> Vec<u64> {
+    let mut edges = vec![0, 1, u64::MAX - 1, u64::MAX];
+    for bits in (7..64).step_by(7) {
+        edges.extend([(1u64 << bits) - 1, 1u64 << bits, (1u64 << bits) + 1]);
+    }
+    edges
+}
+
+#[test]
+fn integers_of_every_width_and_varint_length_match_postcard() {
+    let edges = varint_edges();
+    for &value in &edges {
+        round_trip(&value);
+        round_trip(&(
+            value as u32,
+            value as u16,
+            value as i64,
+            value as i32,
+            value as i16,
+        ));
+        round_trip(&(value as usize, value as isize));
+    }
+    // Vectors and slices of integers take the one-loop path, both ways.
+    round_trip(&edges);
+    round_trip(&edges.iter().map(|v| *v as u32).collect::<Vec<_>>());
+    round_trip(&edges.iter().map(|v| *v as u16).collect::<Vec<_>>());
+    round_trip(&edges.iter().map(|v| *v as usize).collect::<Vec<_>>());
+    round_trip(&edges.iter().map(|v| *v as i64).collect::<Vec<_>>());
+    round_trip(&edges.iter().map(|v| *v as i32).collect::<Vec<_>>());
+    round_trip(&edges.iter().map(|v| *v as i16).collect::<Vec<_>>());
+    round_trip(&edges.iter().map(|v| *v as isize).collect::<Vec<_>>());
+    round_trip(&(
+        Vec::<u64>::new(),
+        Vec::<i16>::new(),
+        vec![vec![1u32, 300], vec![]],
+    ));
+    let slice: &[i32] = &[i32::MIN, -1, 0, 1, i32::MAX];
+    let (encoded, _) = encode(slice).expect("encode slice");
+    assert_eq!(encoded, postcard::to_allocvec(slice).expect("postcard"));
+    assert_eq!(
+        decode::<Vec<i32>>(&encoded, Vec::new()).expect("decode"),
+        slice
+    );
+}
+
+#[test]
+fn integer_vectors_reject_values_too_wide_counts_too_long_and_truncation() {
+    // 70 000 does not fit a u16, nor 2^40 an i32, nor a 64-bit value 2^63 * 2.
+    let wide = postcard::to_allocvec(&vec![1u32, 70_000]).expect("postcard");
+    assert!(matches!(
+        decode::<Vec<u16>>(&wide, Vec::new()),
+        Err(Error::Decode { .. })
+    ));
+    let wide = postcard::to_allocvec(&vec![1i64 << 40]).expect("postcard");
+    assert!(matches!(
+        decode::<Vec<i32>>(&wide, Vec::new()),
+        Err(Error::Decode { .. })
+    ));
+    let eleven = [
+        1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02,
+    ];
+    assert!(matches!(
+        decode::<Vec<u64>>(&eleven, Vec::new()),
+        Err(Error::Decode { .. })
+    ));
+    // A count larger than the bytes left, which would otherwise size the allocation.
+    let huge = [
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 5,
+    ];
+    assert!(matches!(
+        decode::<Vec<u64>>(&huge, Vec::new()),
+        Err(Error::Decode { .. })
+    ));
+    let (bytes, _) = encode(&varint_edges()).expect("encode");
+    for end in 0..bytes.len() {
+        assert!(
+            matches!(
+                decode::<Vec<u64>>(&bytes[..end], Vec::new()),
+                Err(Error::Decode { .. })
+            ),
+            "truncated at {end}"
+        );
+    }
+    let mut rng = Rng(0xfeed);
+    for _ in 0..20_000 {
+        let len = (rng.next() % 24) as usize;
+        let mut bytes = rng.bytes(len);
+        if let Some(count) = bytes.first_mut() {
+            *count %= 6;
+        }
+        // Both readers accept the same inputs (overlong varints included) as the same values.
+        let theirs = postcard::take_from_bytes::<(Vec<u16>, Vec<i64>)>(&bytes)
+            .ok()
+            .filter(|(_, rest)| rest.is_empty())
+            .map(|(value, _)| value);
+        match decode::<(Vec<u16>, Vec<i64>)>(&bytes, Vec::new()) {
+            Ok(value) => assert_eq!(Some(value), theirs, "{bytes:?}"),
+            Err(Error::Decode { .. }) => assert_eq!(theirs, None, "{bytes:?}"),
+            Err(other) => panic!("unexpected error {other:?}"),
+        }
+    }
 }
 
 #[test]

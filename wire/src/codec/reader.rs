@@ -5,8 +5,14 @@
 //! This reader accepts the same bytes, but when the value asked for is a `Vec<u8>`,
 //! `Vec<i8>`, or (on little-endian targets) `Vec<f32>` or `Vec<f64>`, it checks the length
 //! against the bytes left and copies the block at once. A length that does not fit the
-//! message is an error before anything is allocated. The `codec-64k` row of mp-bench
-//! measures the difference.
+//! message is an error before anything is allocated. A vector of integers (`u16` to `u64`,
+//! `i16` to `i64`, `usize`, `isize`) is read in one loop, its position kept in registers,
+//! instead of through a visitor call per element. The `codec-64k` and `pool-map-trivial`
+//! rows of mp-bench measure the difference.
+//!
+//! The hot paths are inlined and every error is built out of line (`malformed` is cold),
+//! so that serde's visitors, which call the reader once per field or element, compile to
+//! straight-line code.
 //!
 //! The block path is chosen by the type the visitor produces: a hand-written `Deserialize`
 //! that builds a `Vec<u8>` from a sequence of some other element type through
@@ -22,6 +28,9 @@ pub(crate) struct PostcardReader<'de> {
     input: &'de [u8],
 }
 
+/// Kept out of line so that the error paths do not weigh on the inlining of the hot ones.
+#[cold]
+#[inline(never)]
 fn malformed(what: &str) -> FormatError {
     FormatError::new(format!("malformed message: {what}"))
 }
@@ -65,19 +74,19 @@ impl<'de> PostcardReader<'de> {
     }
 
     /// A varint of more than one byte (or a malformed one).
-    #[inline(never)]
+    ///
+    /// Inlined, with its error paths out of line (`malformed` is cold), so that a loop
+    /// over a sequence of integers keeps the reader's position in registers.
+    #[inline]
     fn long_varint(&mut self, bits: u32) -> Result<u64, FormatError> {
         let max_bytes = bits.div_ceil(7);
         let mut value: u64 = 0;
         for index in 0..max_bytes {
             let byte = self.byte()?;
-            // The tenth byte of a 64-bit varint holds its last bit only.
-            if index == 9 && byte > 0x01 {
-                return Err(malformed("a varint too large for its type"));
-            }
             value |= u64::from(byte & 0x7f) << (7 * index);
             if byte & 0x80 == 0 {
-                if bits < 64 && value >> bits != 0 {
+                // The tenth byte of a 64-bit varint holds its last bit only.
+                if (index == 9 && byte > 0x01) || (bits < 64 && value >> bits != 0) {
                     return Err(malformed("a varint too large for its type"));
                 }
                 return Ok(value);
@@ -102,24 +111,34 @@ impl<'de> PostcardReader<'de> {
         Err(malformed("a varint longer than its type allows"))
     }
 
+    #[inline]
     fn unsigned<T: TryFrom<u64>>(&mut self, bits: u32) -> Result<T, FormatError> {
         T::try_from(self.varint(bits)?).map_err(|_| malformed("a varint too large for its type"))
     }
 
+    #[inline]
     fn signed(&mut self, bits: u32) -> Result<i64, FormatError> {
         let zigzagged = self.varint(bits)?;
         Ok(((zigzagged >> 1) as i64) ^ -((zigzagged & 1) as i64))
     }
 
+    #[inline]
+    fn signed_as<T: TryFrom<i64>>(&mut self, bits: u32) -> Result<T, FormatError> {
+        T::try_from(self.signed(bits)?).map_err(|_| malformed("a varint too large for its type"))
+    }
+
+    #[inline]
     fn length(&mut self) -> Result<usize, FormatError> {
         self.unsigned(usize::BITS)
     }
 
+    #[inline]
     fn str(&mut self) -> Result<&'de str, FormatError> {
         let len = self.length()?;
         std::str::from_utf8(self.take(len)?).map_err(|_| malformed("a string that is not UTF-8"))
     }
 
+    #[inline]
     fn array<const N: usize>(&mut self) -> Result<[u8; N], FormatError> {
         let mut array = [0; N];
         array.copy_from_slice(self.take(N)?);
@@ -140,10 +159,39 @@ impl<'de> PostcardReader<'de> {
         Ok(elements)
     }
 
-    /// Reads a `T` as one block if `T` is a vector whose elements' encoding is their memory;
-    /// `Ok(None)` (nothing read) otherwise.
+    /// A vector of `count` integers, each a varint, read in one loop here rather than
+    /// through a visitor call per element.
+    fn integers<E>(
+        &mut self,
+        read: impl Fn(&mut Self) -> Result<E, FormatError>,
+    ) -> Result<Vec<E>, FormatError> {
+        let count = self.length()?;
+        // Every varint takes at least one byte: a corrupt count must not size an allocation.
+        if count > self.input.len() {
+            return Err(malformed("a vector longer than the message"));
+        }
+        // A local reader, so that its position can live in registers across the pushes
+        // (which could otherwise write through `self` as far as the compiler knows).
+        let mut local = PostcardReader::new(self.input);
+        let mut elements = Vec::with_capacity(count);
+        for _ in 0..count {
+            elements.push(read(&mut local)?);
+        }
+        self.input = local.input;
+        Ok(elements)
+    }
+
+    /// Reads a `T` as one block if `T` is a vector whose elements' encoding is their memory,
+    /// or in one loop if it is a vector of integers; `Ok(None)` (nothing read) otherwise.
     fn try_block<T>(&mut self) -> Result<Option<T>, FormatError> {
         let id = typeid::of::<T>();
+        macro_rules! integers {
+            ($($ty:ty => $read:expr),* $(,)?) => {$(
+                if id == typeid::of::<Vec<$ty>>() {
+                    return Ok(into_same::<Vec<$ty>, T>(self.integers($read)?).ok());
+                }
+            )*};
+        }
         if id == typeid::of::<Vec<u8>>() {
             let bytes = self.length().and_then(|len| self.take(len))?.to_vec();
             return Ok(into_same::<Vec<u8>, T>(bytes).ok());
@@ -160,6 +208,16 @@ impl<'de> PostcardReader<'de> {
                 return Ok(into_same::<Vec<f64>, T>(self.block()?).ok());
             }
         }
+        integers! {
+            u64 => |reader: &mut Self| reader.unsigned::<u64>(u64::BITS),
+            u32 => |reader: &mut Self| reader.unsigned::<u32>(u32::BITS),
+            u16 => |reader: &mut Self| reader.unsigned::<u16>(u16::BITS),
+            usize => |reader: &mut Self| reader.unsigned::<usize>(u64::BITS),
+            i64 => |reader: &mut Self| reader.signed_as::<i64>(i64::BITS),
+            i32 => |reader: &mut Self| reader.signed_as::<i32>(i32::BITS),
+            i16 => |reader: &mut Self| reader.signed_as::<i16>(i16::BITS),
+            isize => |reader: &mut Self| reader.signed_as::<isize>(i64::BITS),
+        }
         Ok(None)
     }
 }
@@ -173,6 +231,14 @@ struct Counted<'r, 'de> {
 impl<'de> de::SeqAccess<'de> for Counted<'_, 'de> {
     type Error = FormatError;
 
+    // Always inlined, here and in `next_element_seed`: serde's visitors call this once per
+    // element, and a call keeps the reader's position in memory between elements.
+    #[inline(always)]
+    fn next_element<T: de::Deserialize<'de>>(&mut self) -> Result<Option<T>, FormatError> {
+        self.next_element_seed(std::marker::PhantomData)
+    }
+
+    #[inline(always)]
     fn next_element_seed<T: DeserializeSeed<'de>>(
         &mut self,
         seed: T,
@@ -193,6 +259,7 @@ impl<'de> de::SeqAccess<'de> for Counted<'_, 'de> {
 impl<'de> de::MapAccess<'de> for Counted<'_, 'de> {
     type Error = FormatError;
 
+    #[inline]
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
@@ -204,6 +271,7 @@ impl<'de> de::MapAccess<'de> for Counted<'_, 'de> {
         seed.deserialize(&mut *self.reader).map(Some)
     }
 
+    #[inline]
     fn next_value_seed<V: DeserializeSeed<'de>>(
         &mut self,
         seed: V,
@@ -218,6 +286,7 @@ impl<'de> de::MapAccess<'de> for Counted<'_, 'de> {
 
 macro_rules! unsigned {
     ($method:ident, $visit:ident, $ty:ty) => {
+        #[inline(always)]
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
             visitor.$visit(self.unsigned::<$ty>(<$ty>::BITS)?)
         }
@@ -226,10 +295,9 @@ macro_rules! unsigned {
 
 macro_rules! signed {
     ($method:ident, $visit:ident, $ty:ty) => {
+        #[inline]
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
-            let value = <$ty>::try_from(self.signed(<$ty>::BITS)?)
-                .map_err(|_| malformed("a varint too large for its type"))?;
-            visitor.$visit(value)
+            visitor.$visit(self.signed_as::<$ty>(<$ty>::BITS)?)
         }
     };
 }
@@ -241,16 +309,19 @@ impl<'de> de::Deserializer<'de> for &mut PostcardReader<'de> {
         false
     }
 
+    #[inline]
     fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, FormatError> {
         Err(FormatError::new(
             "postcard does not describe its own types (deserialize_any)",
         ))
     }
 
+    #[inline]
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
         self.deserialize_any(visitor)
     }
 
+    #[inline]
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
         match self.byte()? {
             0 => visitor.visit_bool(false),
@@ -259,6 +330,7 @@ impl<'de> de::Deserializer<'de> for &mut PostcardReader<'de> {
         }
     }
 
+    #[inline]
     fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
         visitor.visit_i8(self.byte()? as i8)
     }
@@ -267,11 +339,13 @@ impl<'de> de::Deserializer<'de> for &mut PostcardReader<'de> {
     signed!(deserialize_i32, visit_i32, i32);
     signed!(deserialize_i64, visit_i64, i64);
 
+    #[inline]
     fn deserialize_i128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
         let zigzagged = self.varint128()?;
         visitor.visit_i128(((zigzagged >> 1) as i128) ^ -((zigzagged & 1) as i128))
     }
 
+    #[inline]
     fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
         visitor.visit_u8(self.byte()?)
     }
@@ -280,18 +354,22 @@ impl<'de> de::Deserializer<'de> for &mut PostcardReader<'de> {
     unsigned!(deserialize_u32, visit_u32, u32);
     unsigned!(deserialize_u64, visit_u64, u64);
 
+    #[inline]
     fn deserialize_u128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
         visitor.visit_u128(self.varint128()?)
     }
 
+    #[inline]
     fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
         visitor.visit_f32(f32::from_le_bytes(self.array()?))
     }
 
+    #[inline]
     fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
         visitor.visit_f64(f64::from_le_bytes(self.array()?))
     }
 
+    #[inline]
     fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
         let mut chars = self.str()?.chars();
         match (chars.next(), chars.next()) {
@@ -300,23 +378,28 @@ impl<'de> de::Deserializer<'de> for &mut PostcardReader<'de> {
         }
     }
 
+    #[inline]
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
         visitor.visit_borrowed_str(self.str()?)
     }
 
+    #[inline]
     fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
         self.deserialize_str(visitor)
     }
 
+    #[inline]
     fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
         let len = self.length()?;
         visitor.visit_borrowed_bytes(self.take(len)?)
     }
 
+    #[inline]
     fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
         self.deserialize_bytes(visitor)
     }
 
+    #[inline]
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
         match self.byte()? {
             0 => visitor.visit_none(),
@@ -325,10 +408,12 @@ impl<'de> de::Deserializer<'de> for &mut PostcardReader<'de> {
         }
     }
 
+    #[inline]
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
         visitor.visit_unit()
     }
 
+    #[inline]
     fn deserialize_unit_struct<V: Visitor<'de>>(
         self,
         _name: &'static str,
@@ -337,6 +422,7 @@ impl<'de> de::Deserializer<'de> for &mut PostcardReader<'de> {
         visitor.visit_unit()
     }
 
+    #[inline]
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
         _name: &'static str,
@@ -345,6 +431,7 @@ impl<'de> de::Deserializer<'de> for &mut PostcardReader<'de> {
         visitor.visit_newtype_struct(self)
     }
 
+    #[inline]
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
         if let Some(block) = self.try_block::<V::Value>()? {
             return Ok(block);
@@ -353,6 +440,7 @@ impl<'de> de::Deserializer<'de> for &mut PostcardReader<'de> {
         visitor.visit_seq(Counted { reader: self, left })
     }
 
+    #[inline]
     fn deserialize_tuple<V: Visitor<'de>>(
         self,
         len: usize,
@@ -364,6 +452,7 @@ impl<'de> de::Deserializer<'de> for &mut PostcardReader<'de> {
         })
     }
 
+    #[inline]
     fn deserialize_tuple_struct<V: Visitor<'de>>(
         self,
         _name: &'static str,
@@ -373,11 +462,13 @@ impl<'de> de::Deserializer<'de> for &mut PostcardReader<'de> {
         self.deserialize_tuple(len, visitor)
     }
 
+    #[inline]
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
         let left = self.length()?;
         visitor.visit_map(Counted { reader: self, left })
     }
 
+    #[inline]
     fn deserialize_struct<V: Visitor<'de>>(
         self,
         _name: &'static str,
@@ -387,6 +478,7 @@ impl<'de> de::Deserializer<'de> for &mut PostcardReader<'de> {
         self.deserialize_tuple(fields.len(), visitor)
     }
 
+    #[inline]
     fn deserialize_enum<V: Visitor<'de>>(
         self,
         _name: &'static str,
@@ -396,6 +488,7 @@ impl<'de> de::Deserializer<'de> for &mut PostcardReader<'de> {
         visitor.visit_enum(self)
     }
 
+    #[inline]
     fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormatError> {
         visitor.visit_u32(self.unsigned::<u32>(u32::BITS)?)
     }
@@ -405,6 +498,7 @@ impl<'de> de::EnumAccess<'de> for &mut PostcardReader<'de> {
     type Error = FormatError;
     type Variant = Self;
 
+    #[inline]
     fn variant_seed<V: DeserializeSeed<'de>>(
         self,
         seed: V,
@@ -418,10 +512,12 @@ impl<'de> de::EnumAccess<'de> for &mut PostcardReader<'de> {
 impl<'de> de::VariantAccess<'de> for &mut PostcardReader<'de> {
     type Error = FormatError;
 
+    #[inline]
     fn unit_variant(self) -> Result<(), FormatError> {
         Ok(())
     }
 
+    #[inline]
     fn newtype_variant_seed<T: DeserializeSeed<'de>>(
         self,
         seed: T,
@@ -429,6 +525,7 @@ impl<'de> de::VariantAccess<'de> for &mut PostcardReader<'de> {
         seed.deserialize(self)
     }
 
+    #[inline]
     fn tuple_variant<V: Visitor<'de>>(
         self,
         len: usize,
@@ -437,6 +534,7 @@ impl<'de> de::VariantAccess<'de> for &mut PostcardReader<'de> {
         de::Deserializer::deserialize_tuple(self, len, visitor)
     }
 
+    #[inline]
     fn struct_variant<V: Visitor<'de>>(
         self,
         fields: &'static [&'static str],
