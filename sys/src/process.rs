@@ -9,9 +9,13 @@
 //!
 //! The ids are cached because `getpid()` and `gettid()` are system calls, and the
 //! uncontended paths of locks must not pay for one.
+//!
+//! The handler's installation is itself state a fork can catch halfway: a `Once` would
+//! leave a child forked during it waiting for a thread that is not there. So the
+//! installer is recorded by process id, and a child that finds its parent's
+//! installation unfinished does it again.
 
 use std::cell::Cell;
-use std::sync::Once;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 thread_local! {
@@ -19,7 +23,11 @@ thread_local! {
 }
 static PROCESS_ID: AtomicI32 = AtomicI32::new(0);
 static GENERATION: AtomicU64 = AtomicU64::new(0);
-static FORK_HANDLER: Once = Once::new();
+/// The fork handler's installation: [`NOT_INSTALLED`], [`INSTALLED`], or the id of the
+/// process one of whose threads is installing it.
+static FORK_HANDLER: AtomicI32 = AtomicI32::new(NOT_INSTALLED);
+const NOT_INSTALLED: i32 = 0;
+const INSTALLED: i32 = -1;
 
 extern "C" fn reset_in_child() {
     // The child's only thread is the copy of the forking thread: its cached id is the
@@ -27,22 +35,63 @@ extern "C" fn reset_in_child() {
     let _ = THREAD_ID.try_with(|id| id.set(0));
     PROCESS_ID.store(0, Ordering::Relaxed);
     GENERATION.fetch_add(1, Ordering::Relaxed);
+    // Running here means registered here, even if the parent's installer had not said
+    // so yet when it forked.
+    FORK_HANDLER.store(INSTALLED, Ordering::Release);
 }
 
+#[inline]
 fn install_fork_handler() {
-    FORK_HANDLER.call_once(|| {
-        // SAFETY: registers a child-side handler that only stores to a thread-local `Cell`
-        // (no allocation, no lock: the `const` initialiser needs no lazy set-up) and to
-        // atomics, all async-signal-safe, which is what a handler running in a freshly
-        // forked child needs.
-        let rc = unsafe { libc::pthread_atfork(None, None, Some(reset_in_child)) };
-        if rc != 0 {
-            tracing::warn!(
-                rc,
-                "pthread_atfork failed: cached ids may be stale after fork"
-            );
+    if FORK_HANDLER.load(Ordering::Acquire) != INSTALLED {
+        install_once(&FORK_HANDLER, register_fork_handler);
+    }
+}
+
+fn register_fork_handler() {
+    // SAFETY: registers a child-side handler that only stores to a thread-local `Cell`
+    // (no allocation, no lock: the `const` initialiser needs no lazy set-up) and to
+    // atomics, all async-signal-safe, which is what a handler running in a freshly forked
+    // child needs.
+    let rc = unsafe { libc::pthread_atfork(None, None, Some(reset_in_child)) };
+    if rc != 0 {
+        tracing::warn!(
+            rc,
+            "pthread_atfork failed: cached ids may be stale after fork"
+        );
+    }
+}
+
+/// Runs `register` once per process lineage, as `Once` would, except that a process
+/// forked while its parent was inside `register` does not wait for a thread it does not
+/// have: it registers itself. (The parent's registration did not reach it, or the handler
+/// would have run in it and said so.) Threads of one process wait for each other, so
+/// nothing is stamped with a generation before the handler that moves it is in place.
+#[cold]
+fn install_once(state: &AtomicI32, register: fn()) {
+    // SAFETY: getpid takes no arguments and cannot fail. (Not the cached id: the cache
+    // is only right once the handler that resets it is installed.)
+    let this_process = unsafe { libc::getpid() };
+    let mut seen = state.load(Ordering::Acquire);
+    loop {
+        if seen == INSTALLED {
+            return;
         }
-    });
+        if seen == this_process {
+            // Another thread of this process is registering: one call, done at once.
+            std::thread::yield_now();
+            seen = state.load(Ordering::Acquire);
+            continue;
+        }
+        // Nobody yet, or a parent caught halfway by the fork that made this process.
+        match state.compare_exchange(seen, this_process, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
+                register();
+                state.store(INSTALLED, Ordering::Release);
+                return;
+            }
+            Err(now) => seen = now,
+        }
+    }
 }
 
 /// The calling process's id (`getpid()`), cached; right in a forked child too.
@@ -135,6 +184,42 @@ pub fn fork_generation() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    static REGISTERED: AtomicU64 = AtomicU64::new(0);
+
+    fn count_registration() {
+        REGISTERED.fetch_add(1, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn an_installation_caught_halfway_by_a_fork_is_finished_in_the_child() {
+        // What a child forked during its parent's installation finds: an installer that
+        // is not this process (no process has this id: ids stay below 2^22).
+        let state = AtomicI32::new(i32::MAX);
+        let before = REGISTERED.load(Ordering::SeqCst);
+        install_once(&state, count_registration);
+        assert_eq!(state.load(Ordering::SeqCst), INSTALLED);
+        install_once(&state, count_registration);
+        assert_eq!(REGISTERED.load(Ordering::SeqCst), before + 1);
+    }
+
+    #[test]
+    fn threads_installing_together_register_once() {
+        static CALLS: AtomicU64 = AtomicU64::new(0);
+        fn count() {
+            CALLS.fetch_add(1, Ordering::SeqCst);
+        }
+        let state = AtomicI32::new(NOT_INSTALLED);
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    install_once(&state, count);
+                    assert_eq!(state.load(Ordering::SeqCst), INSTALLED);
+                });
+            }
+        });
+        assert_eq!(CALLS.load(Ordering::SeqCst), 1);
+    }
 
     #[test]
     fn a_forked_child_sees_new_ids_and_a_new_generation() {
