@@ -34,7 +34,8 @@ pub(in crate::rows) fn echo(n: u64) -> u64 {
     n
 }
 
-/// About a millisecond of arithmetic that the compiler cannot fold: `seed` added
+/// Arithmetic that the compiler cannot fold (about a tenth of a millisecond on a current
+/// core; the `pool-cpu-scaling` row's 1-worker line says how long here): `seed` added
 /// [`CPU_STEPS`] times, each sum passed through `black_box`. Its value is
 /// [`cpu_bound_value`], so checking it costs nothing.
 pub(in crate::rows) fn cpu_bound(seed: u64) -> u64 {
