@@ -91,7 +91,7 @@ fn io_error(error: std::io::Error) -> BenchError {
 }
 
 /// Bounds every blocking read on `socket` by [`WAIT_LIMIT`].
-fn bound_reads(socket: impl AsFd) -> Result<(), BenchError> {
+pub(in crate::rows) fn bound_reads(socket: impl AsFd) -> Result<(), BenchError> {
     let limit = TimeVal::new(WAIT_LIMIT.as_secs() as _, 0);
     setsockopt(&socket.as_fd(), sockopt::ReceiveTimeout, &limit)
         .map_err(BenchError::sys("setsockopt(SO_RCVTIMEO)"))
@@ -109,7 +109,7 @@ fn bounded_pipe<T>() -> Result<(Connection<T>, Connection<T>), BenchError> {
 /// so that the parent sees the end of the stream if the child dies. (The child keeps a
 /// copy of the parent's end; harmless: its reads are bounded and it dies with the
 /// parent.)
-fn fork_with<E>(
+pub(in crate::rows) fn fork_with<E>(
     parent_end: E,
     child_end: E,
     body: impl FnOnce(&E) -> i32,

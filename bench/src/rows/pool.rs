@@ -23,11 +23,17 @@
 //! - **rayon**: `par_iter` on a pool of threads of this process, the same number as
 //!   the process pools have workers: the floor, what the work costs without any
 //!   process boundary.
+//! - **bare relay** and **bare socketpair** (`apply_async` only): a 16-byte message to a
+//!   forked child and back through the kernel alone, with the pool's three hops (the
+//!   answer read by a second thread, which wakes the caller) and with two (the caller
+//!   reads it): the floors of the pool's design and of one where a waiting caller reads
+//!   its own result (see [`bare_relay`]).
 //! - **Python**: `multiprocessing.Pool` and `concurrent.futures.ProcessPoolExecutor`
 //!   with their defaults (chunk sizes included), from `bench/python/pool.py`.
 
 use crate::row::{Contender, Goal, Row, Unit};
 
+mod bare_relay;
 pub(super) mod deadline;
 pub(super) mod ours;
 mod procspawn_pool;
@@ -77,6 +83,14 @@ fn apply_async() -> Row {
         contenders: vec![
             Contender::ours("mp_processes::Pool::apply_async", ours::apply_round_trip),
             Contender::peer(PROCSPAWN_POOL, procspawn_pool::apply_round_trip),
+            Contender::peer(
+                "bare relay: socket to a process, read by a thread that wakes the caller (the pool's path)",
+                bare_relay::relay_round_trip,
+            ),
+            Contender::peer(
+                "bare socketpair to a process, read by the caller",
+                bare_relay::direct_round_trip,
+            ),
             Contender::python("multiprocessing.Pool.apply_async", "pool.py", "apply-async"),
         ],
     }
