@@ -3,7 +3,10 @@
 //! `multiprocessing.Queue`.
 //!
 //! - `ipc-queue-1x1-16b` and `ipc-queue-1x1-64k`: a forked child puts `n` messages,
-//!   the parent gets them, checking that each is the next one in order.
+//!   the parent gets them, checking that each is the next one in order. The 16-byte row
+//!   also measures the bare ring with the queue's locking (a process-shared lock taken
+//!   per put and per get), the floor of a queue that takes many producers and consumers
+//!   and survives the death of either.
 //! - `ipc-queue-2x2-16b`: two forked producers and two forked consumers; the parent
 //!   waits until the consumers have counted all `n` items (and checks their sum).
 //!   ipc-channel has one receiver per channel and the bare ring one consumer, so this
@@ -66,6 +69,10 @@ fn one_to_one_small() -> Row {
                 one_to_one::<Small>(n, Through::IpcChannel)
             }),
             Contender::peer("bare SPSC shared-memory ring", |n| bare_ring(n, 16)),
+            Contender::peer(
+                "bare ring, each put and get under its side's mp_sync::Lock (the queue's locking)",
+                |n| locked_bare_ring(n, 16),
+            ),
             Contender::python(
                 "multiprocessing.Queue",
                 SCRIPT,
@@ -128,6 +135,9 @@ struct Control {
     go: AtomicU32,
     received: AtomicU64,
     sum: AtomicU64,
+    /// The sides' locks of the locked bare ring.
+    producer: mp_sync::Lock,
+    consumer: mp_sync::Lock,
 }
 
 impl Control {
@@ -136,6 +146,8 @@ impl Control {
             go: AtomicU32::new(0),
             received: AtomicU64::new(0),
             sum: AtomicU64::new(0),
+            producer: mp_sync::Lock::new(),
+            consumer: mp_sync::Lock::new(),
         })?)
     }
 
@@ -336,6 +348,38 @@ fn one_to_one<M: Message>(iterations: u64, through: Through) -> Result<Duration,
 }
 
 fn bare_ring(iterations: u64, message_bytes: usize) -> Result<Duration, BenchError> {
+    ring_through(iterations, message_bytes, Locking::None)
+}
+
+/// The bare ring with the locking the queue needs to take many producers and consumers
+/// and to survive a holder's death: each put under a producer lock, each get under a
+/// consumer lock (mp-sync's, in the shared mapping).
+fn locked_bare_ring(iterations: u64, message_bytes: usize) -> Result<Duration, BenchError> {
+    ring_through(iterations, message_bytes, Locking::PerSide)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Locking {
+    None,
+    PerSide,
+}
+
+/// Runs `body` under `lock` if the ring is locked; false if the lock cannot be had.
+fn locked_if(locking: Locking, lock: &mp_sync::Lock, body: impl FnOnce() -> bool) -> bool {
+    match locking {
+        Locking::None => body(),
+        Locking::PerSide => match lock.lock() {
+            Ok(_guard) => body(),
+            Err(_) => false,
+        },
+    }
+}
+
+fn ring_through(
+    iterations: u64,
+    message_bytes: usize,
+    locking: Locking,
+) -> Result<Duration, BenchError> {
     let ring = BareRing::new(message_bytes, RING_BYTES)?;
     let control = Control::new()?;
     let child = ForkedChild::spawn(&control, |control| {
@@ -346,7 +390,9 @@ fn bare_ring(iterations: u64, message_bytes: usize) -> Result<Duration, BenchErr
         let mut cached_head = 0;
         for index in 0..iterations {
             message[..8].copy_from_slice(&index.to_le_bytes());
-            if !ring.push(&message, &mut cached_head, WAIT_LIMIT) {
+            if !locked_if(locking, &control.producer, || {
+                ring.push(&message, &mut cached_head, WAIT_LIMIT)
+            }) {
                 return CHILD_QUEUE_FAILED;
             }
         }
@@ -357,7 +403,9 @@ fn bare_ring(iterations: u64, message_bytes: usize) -> Result<Duration, BenchErr
     let start = Instant::now();
     control.go.store(1, Ordering::Release);
     for expected in 0..iterations {
-        if !ring.pop(&mut out, &mut cached_tail, WAIT_LIMIT) {
+        if !locked_if(locking, &control.consumer, || {
+            ring.pop(&mut out, &mut cached_tail, WAIT_LIMIT)
+        }) {
             return Err(BenchError::TimedOut {
                 what: "a message from the bare ring",
                 timeout: WAIT_LIMIT,
