@@ -104,13 +104,13 @@ impl mp_wire::Sink for SpillingSink {
             Some(_) => FILE_WRITE_LEN,
         };
         if self.pending.len() + bytes.len() < limit {
-            self.pending.extend_from_slice(bytes);
+            mp_sys::copy::extend_bytes(&mut self.pending, bytes);
             return Ok(());
         }
         self.spill()?;
         self.flush()?;
         if bytes.len() < FILE_WRITE_LEN {
-            self.pending.extend_from_slice(bytes);
+            mp_sys::copy::extend_bytes(&mut self.pending, bytes);
             return Ok(());
         }
         self.spill()?.append(bytes)?;

@@ -15,6 +15,7 @@
 //! | [`waitable`] | [`Waitable`] and [`wait`]: Python's `multiprocessing.connection.wait` over anything |
 //! | [`fd_passing`] | `sendmsg`/`recvmsg` with `SCM_RIGHTS`, truncation detected |
 //! | [`sealed`] | bytes handed to another process in a sealed memfd instead of through a socket |
+//! | [`copy`](mod@copy) | copies of large byte blocks that stay fast wherever the two buffers lie |
 //! | [`pidfd`] | open a pidfd, signal through it, wait for its process to end |
 //! | [`build_id`] | [`BuildId`](build_id::BuildId): which build of a program runs, the same for the same executable on every machine |
 //! | [`backoff`] | [`Backoff`]: spin, then yield, then tell the caller to sleep |
@@ -38,6 +39,7 @@ pub mod at_exit;
 pub mod backoff;
 pub mod build_id;
 pub mod call;
+pub mod copy;
 pub mod deadline;
 mod error;
 pub mod fd_passing;

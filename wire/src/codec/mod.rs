@@ -135,7 +135,7 @@ pub trait Sink {
 impl Sink for Vec<u8> {
     #[inline]
     fn put(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        self.extend_from_slice(bytes);
+        mp_sys::copy::extend_bytes(self, bytes);
         Ok(())
     }
 

@@ -155,7 +155,7 @@ impl<'de> PostcardReader<'de> {
             .ok_or_else(|| malformed("a vector longer than the message"))?;
         let bytes = self.take(len)?;
         let mut elements = vec![E::zeroed(); count];
-        bytemuck::cast_slice_mut(&mut elements).copy_from_slice(bytes);
+        mp_sys::copy::copy_bytes(bytemuck::cast_slice_mut(&mut elements), bytes);
         Ok(elements)
     }
 
@@ -193,7 +193,7 @@ impl<'de> PostcardReader<'de> {
             )*};
         }
         if id == typeid::of::<Vec<u8>>() {
-            let bytes = self.length().and_then(|len| self.take(len))?.to_vec();
+            let bytes = mp_sys::copy::to_vec(self.length().and_then(|len| self.take(len))?);
             return Ok(into_same::<Vec<u8>, T>(bytes).ok());
         }
         if id == typeid::of::<Vec<i8>>() {

@@ -33,7 +33,7 @@ pub(crate) trait Output {
 impl Output for Vec<u8> {
     #[inline]
     fn put(&mut self, bytes: &[u8]) -> Result<(), FormatError> {
-        self.extend_from_slice(bytes);
+        mp_sys::copy::extend_bytes(self, bytes);
         Ok(())
     }
 
@@ -74,7 +74,7 @@ impl Output for SliceOutput<'_> {
         let end = self.written + bytes.len();
         match self.slice.get_mut(self.written..end) {
             Some(target) => {
-                target.copy_from_slice(bytes);
+                mp_sys::copy::copy_bytes(target, bytes);
                 self.written = end;
                 Ok(())
             }
