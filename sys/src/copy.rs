@@ -54,6 +54,34 @@ pub fn copy_bytes(target: &mut [u8], source: &[u8]) {
     }
 }
 
+/// Copies `len` bytes from `source` to `target`, as [`std::ptr::copy_nonoverlapping`], in
+/// pieces that stay fast wherever the two lie (see the [module docs](self)): for memory
+/// that other processes map too, where a slice may not be formed.
+///
+/// # Safety
+///
+/// As for [`std::ptr::copy_nonoverlapping`]: `source` is valid for reads and `target`
+/// for writes of `len` bytes, and the two ranges do not overlap.
+///
+/// ```
+/// let source = vec![3u8; 4000];
+/// let mut target = vec![0u8; 4000];
+/// // SAFETY: both vectors hold 4000 bytes and are distinct allocations.
+/// unsafe { mp_sys::copy::copy_nonoverlapping(source.as_ptr(), target.as_mut_ptr(), 4000) };
+/// assert_eq!(target, source);
+/// ```
+#[inline]
+pub unsafe fn copy_nonoverlapping(source: *const u8, target: *mut u8, len: usize) {
+    let mut done = 0;
+    while done < len {
+        let piece = (len - done).min(PIECE);
+        // SAFETY: `done + piece <= len`, so both pieces lie in the ranges the caller
+        // vouched for, which do not overlap.
+        unsafe { std::ptr::copy_nonoverlapping(source.add(done), target.add(done), piece) };
+        done += piece;
+    }
+}
+
 /// Appends `source` to `vector`, as `vector.extend_from_slice(source)`, in pieces that stay
 /// fast wherever the two lie (see the [module docs](self)); the room is reserved once.
 ///
@@ -98,7 +126,15 @@ mod tests {
 
     #[test]
     fn every_length_around_the_piece_size_copies_exactly() {
-        for len in [0, 1, PIECE - 1, PIECE, PIECE + 1, 3 * PIECE + 17, 65_536 + 5] {
+        for len in [
+            0,
+            1,
+            PIECE - 1,
+            PIECE,
+            PIECE + 1,
+            3 * PIECE + 17,
+            65_536 + 5,
+        ] {
             let source = pattern(len, 0x5a);
             let mut target = pattern(len, 0xa5);
             copy_bytes(&mut target, &source);
@@ -119,6 +155,17 @@ mod tests {
             let target = &mut room[shift..shift + source.len()];
             copy_bytes(target, &source);
             assert_eq!(target, &source[..], "shift {shift}");
+        }
+    }
+
+    #[test]
+    fn raw_copies_match_slice_copies() {
+        for len in [0, 5, PIECE, 2 * PIECE + 3] {
+            let source = pattern(len, 9);
+            let mut target = vec![0u8; len];
+            // SAFETY: both hold `len` bytes, in distinct allocations.
+            unsafe { copy_nonoverlapping(source.as_ptr(), target.as_mut_ptr(), len) };
+            assert_eq!(target, source, "raw copy of {len}");
         }
     }
 

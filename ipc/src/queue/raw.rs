@@ -361,8 +361,8 @@ impl RawQueue {
         // from the ring's start for the rest (at most the ring's size); the caller owns
         // the range. `bytes` is private memory, so the two never overlap.
         unsafe {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.at(pos), first);
-            std::ptr::copy_nonoverlapping(
+            mp_sys::copy::copy_nonoverlapping(bytes.as_ptr(), self.at(pos), first);
+            mp_sys::copy::copy_nonoverlapping(
                 bytes.as_ptr().add(first),
                 self.data.as_ptr(),
                 bytes.len() - first,
@@ -380,8 +380,8 @@ impl RawQueue {
         let first = out.len().min(self.until_end(pos) as usize);
         // SAFETY: as in `write_ring`, with the roles swapped.
         unsafe {
-            std::ptr::copy_nonoverlapping(self.at(pos), out.as_mut_ptr(), first);
-            std::ptr::copy_nonoverlapping(
+            mp_sys::copy::copy_nonoverlapping(self.at(pos), out.as_mut_ptr(), first);
+            mp_sys::copy::copy_nonoverlapping(
                 self.data.as_ptr(),
                 out.as_mut_ptr().add(first),
                 out.len() - first,
