@@ -25,12 +25,18 @@
 //! only as bytes actually arrive (in chunks that double from 64 KiB), so a corrupt length
 //! never allocates more than twice what the peer really sent.
 //!
-//! **Payload.** Raw bytes, or a value encoded with [postcard](https://docs.rs/postcard) by
-//! [`encode`]. A handle that owns a descriptor writes only an index into the bytes; the
-//! descriptor itself goes to a side table ([`serialize_fd`], [`Fd`]), and [`decode`]
-//! hands it back ([`deserialize_fd`], [`ReceivedFd`]). Every descriptor must be claimed
-//! exactly once, and no bytes may be left over, or decoding fails with
-//! [`Error::Decode`].
+//! **Payload.** Raw bytes, or a value encoded by [`encode`] in the format of
+//! [postcard](https://docs.rs/postcard), byte for byte (a test checks every kind of value
+//! against postcard itself). The reader and writer are this crate's own, not postcard's:
+//! postcard's serializer receives a `Vec<u8>` one byte at a time through serde, while
+//! these copy vectors and slices of bytes and floats as one block, write and read
+//! vectors of integers in one loop, and can write a large value straight into a file
+//! ([`encode_to`], [`Sink`]) instead of one buffer first.
+//!
+//! A handle that owns a descriptor writes only an index into the bytes; the descriptor
+//! itself goes to a side table ([`serialize_fd`], [`Fd`]), and [`decode`] hands it back
+//! ([`deserialize_fd`], [`ReceivedFd`]). Every descriptor must be claimed exactly once,
+//! and no bytes may be left over, or decoding fails with [`Error::Decode`].
 //!
 //! **Descriptors.** They ride on the first byte of the frame's header (`SCM_RIGHTS`, through
 //! `mp_sys::fd_passing`), at most [`MAX_FDS_PER_FRAME`] (Linux's `SCM_MAX_FD`, 253) per

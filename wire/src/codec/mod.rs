@@ -2,9 +2,9 @@
 //! side table beside them.
 //!
 //! Serde can carry a handle's state but not its descriptor: a descriptor number means
-//! nothing in another process. So [`encode`] serializes with postcard while each handle's
-//! `Serialize` calls [`serialize_fd`], which duplicates its descriptor into the side table
-//! and writes only the table index into the bytes; [`decode`] deserializes with the
+//! nothing in another process. So [`encode`] serializes in postcard's format while each
+//! handle's `Serialize` calls [`serialize_fd`], which duplicates its descriptor into the
+//! side table and writes only the table index into the bytes; [`decode`] deserializes with the
 //! received descriptors as the side table, and each handle's `Deserialize` takes its
 //! descriptor back with [`deserialize_fd`]. Serializing a handle with any other serializer
 //! fails with a serde error that says so, never a panic.
