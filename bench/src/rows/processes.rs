@@ -246,6 +246,10 @@ fn args_16mib() -> Row {
                 bulk::args_round_trip,
             ),
             Contender::peer(EMPTY_START_AND_COPIES, bulk::start_join_and_two_copies),
+            Contender::peer(
+                "start+join with a u64, + 16 MiB both ways through a sealed memfd by mp-sys's calls alone",
+                bulk::start_join_and_two_sealed_transfers,
+            ),
             Contender::python(
                 "multiprocessing.Process (forkserver), bytearray in, Pipe out",
                 "processes.py",

@@ -10,7 +10,11 @@
 //! process escapes: faulting in the 16 MiB it decodes the argument into.
 //!
 //! Both ways, the 16 MiB go through a sealed memfd (mp-processes does so from 1 MiB
-//! on), not through the socket.
+//! on), not through the socket. A second peer measures that path's floor in this one
+//! process, with mp-sys's calls alone: the same empty start, then twice the 16 MiB
+//! written into a new memfd, sealed, mapped and copied into a new vector. Sealing is what
+//! keeps a sender from changing the bytes under the receiver, and a sealed file cannot be
+//! reused, so its pages are allocated, zeroed, faulted in and freed on every transfer.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -110,4 +114,49 @@ pub(super) fn start_join_and_two_copies(iterations: u64) -> Result<Duration, Ben
         black_box((&mut there, &mut back));
     }
     Ok(clock.elapsed())
+}
+
+/// One 16 MiB transfer by mp-sys's calls alone: `bytes` written into a new memfd and
+/// sealed, then mapped and copied into a new vector (the mapping and file then closed).
+fn sealed_transfer(bytes: &[u8]) -> Result<Vec<u8>, BenchError> {
+    let sealed = mp_sys::sealed::seal(bytes).map_err(|e| sealing_error(&e))?;
+    let mapped =
+        mp_sys::sealed::SealedBytes::open(sealed, bytes.len()).map_err(|e| sealing_error(&e))?;
+    Ok(mp_sys::copy::to_vec(&mapped))
+}
+
+fn sealing_error(error: &mp_sys::Error) -> BenchError {
+    BenchError::WrongOutcome(format!("a sealed transfer by hand: {error}"))
+}
+
+/// The floor of the sealed-memfd path: `iterations` times, a start and join with a
+/// `u64` in and out, then the 16 MiB there and back by [`sealed_transfer`].
+pub(super) fn start_join_and_two_sealed_transfers(iterations: u64) -> Result<Duration, BenchError> {
+    let mut bytes = vec![3u8; PAYLOAD_LEN];
+    let empty_start = |n: u64| -> Result<(), BenchError> {
+        let child = Process::new(echo, (n,))
+            .start()
+            .map_err(|e| child_error("a child to start")(e.to_string()))?;
+        match join(&child)? {
+            value if value == n => Ok(()),
+            value => Err(BenchError::WrongOutcome(format!(
+                "child {} returned {value} instead of {n}",
+                child.pid()
+            ))),
+        }
+    };
+    empty_start(u64::MAX)?;
+    let clock = Instant::now();
+    for n in 0..iterations {
+        empty_start(n)?;
+        let there = sealed_transfer(black_box(&bytes))?;
+        bytes = sealed_transfer(black_box(&there))?;
+    }
+    let elapsed = clock.elapsed();
+    if bytes.len() != PAYLOAD_LEN || bytes.iter().any(|byte| *byte != 3) {
+        return Err(BenchError::WrongOutcome(
+            "the sealed transfers changed the bytes".into(),
+        ));
+    }
+    Ok(elapsed)
 }
