@@ -189,6 +189,22 @@ fn integers_of_every_width_and_varint_length_match_postcard() {
         Vec::<i16>::new(),
         vec![vec![1u32, 300], vec![]],
     ));
+    // 1-tuples of integers (a pool's `map` arguments) take the same path.
+    round_trip(&edges.iter().map(|v| (*v,)).collect::<Vec<(u64,)>>());
+    round_trip(&edges.iter().map(|v| (*v as i32,)).collect::<Vec<(i32,)>>());
+    round_trip(
+        &edges
+            .iter()
+            .map(|v| (*v as usize,))
+            .collect::<Vec<(usize,)>>(),
+    );
+    let tuples: &[(i64,)] = &[(i64::MIN,), (-1,), (0,), (i64::MAX,)];
+    let (encoded, _) = encode(tuples).expect("encode tuple slice");
+    assert_eq!(encoded, postcard::to_allocvec(tuples).expect("postcard"));
+    assert_eq!(
+        decode::<Vec<(i64,)>>(&encoded, Vec::new()).expect("decode"),
+        tuples
+    );
     let slice: &[i32] = &[i32::MIN, -1, 0, 1, i32::MAX];
     let (encoded, _) = encode(slice).expect("encode slice");
     assert_eq!(encoded, postcard::to_allocvec(slice).expect("postcard"));
@@ -249,6 +265,15 @@ fn integer_vectors_reject_values_too_wide_counts_too_long_and_truncation() {
             .filter(|(_, rest)| rest.is_empty())
             .map(|(value, _)| value);
         match decode::<(Vec<u16>, Vec<i64>)>(&bytes, Vec::new()) {
+            Ok(value) => assert_eq!(Some(value), theirs, "{bytes:?}"),
+            Err(Error::Decode { .. }) => assert_eq!(theirs, None, "{bytes:?}"),
+            Err(other) => panic!("unexpected error {other:?}"),
+        }
+        let theirs = postcard::take_from_bytes::<Vec<(u32,)>>(&bytes)
+            .ok()
+            .filter(|(_, rest)| rest.is_empty())
+            .map(|(value, _)| value);
+        match decode::<Vec<(u32,)>>(&bytes, Vec::new()) {
             Ok(value) => assert_eq!(Some(value), theirs, "{bytes:?}"),
             Err(Error::Decode { .. }) => assert_eq!(theirs, None, "{bytes:?}"),
             Err(other) => panic!("unexpected error {other:?}"),

@@ -6,7 +6,7 @@
 //! `Vec<i8>`, or (on little-endian targets) `Vec<f32>` or `Vec<f64>`, it checks the length
 //! against the bytes left and copies the block at once. A length that does not fit the
 //! message is an error before anything is allocated. A vector of integers (`u16` to `u64`,
-//! `i16` to `i64`, `usize`, `isize`) is read in one loop, its position kept in registers,
+//! `i16` to `i64`, `usize`, `isize`), or of 1-tuples of them, is read in one loop, its position kept in registers,
 //! instead of through a visitor call per element. The `codec-64k` and `pool-map-trivial`
 //! rows of mp-bench measure the difference.
 //!
@@ -185,10 +185,15 @@ impl<'de> PostcardReader<'de> {
     /// or in one loop if it is a vector of integers; `Ok(None)` (nothing read) otherwise.
     fn try_block<T>(&mut self) -> Result<Option<T>, FormatError> {
         let id = typeid::of::<T>();
+        // Each integer type, alone or as a 1-tuple, as the writer's `try_block`.
         macro_rules! integers {
             ($($ty:ty => $read:expr),* $(,)?) => {$(
                 if id == typeid::of::<Vec<$ty>>() {
                     return Ok(into_same::<Vec<$ty>, T>(self.integers($read)?).ok());
+                }
+                if id == typeid::of::<Vec<($ty,)>>() {
+                    let tuples = self.integers(|reader: &mut Self| $read(reader).map(|value| (value,)))?;
+                    return Ok(into_same::<Vec<($ty,)>, T>(tuples).ok());
                 }
             )*};
         }

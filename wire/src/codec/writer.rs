@@ -5,8 +5,8 @@
 //! one `serialize_u8` per element. This writer produces the same bytes but recognises the
 //! sequences whose encoding is their memory (`u8`, `i8`, and on little-endian targets `f32`
 //! and `f64`) and appends them with one copy. Integers wider than a byte are varints in
-//! postcard: a vector or slice of them is written in one loop here instead of a serde call
-//! per element, and a varint of up to eight bytes is made in a few shifts and stored as one
+//! postcard: a vector or slice of them (or of 1-tuples of them, a pool's `map` arguments)
+//! is written in one loop here instead of a serde call per element, and a varint of up to eight bytes is made in a few shifts and stored as one
 //! word. The `codec-64k`, `ipc-queue-1x1-16b` and `pool-map-trivial` rows of mp-bench
 //! measure the difference.
 
@@ -160,6 +160,8 @@ impl<'a, O: Output> PostcardWriter<'a, O> {
         if let Some((count, bytes)) = block_of(&iter) {
             return Ok(self.length(count).and_then(|()| self.out.put(bytes)));
         }
+        // Each integer type, alone or as a 1-tuple (the argument tuple of a one-argument
+        // call: a pool's `map` items), whose encoding is the integer's.
         macro_rules! integers {
             ($($ty:ty => $widen:expr),* $(,)?) => {$(
                 let values = as_same_ref::<I, Vec<$ty>>(&iter)
@@ -167,6 +169,12 @@ impl<'a, O: Output> PostcardWriter<'a, O> {
                     .or_else(|| as_same_ref::<I, [$ty]>(&iter));
                 if let Some(values) = values {
                     return Ok(self.integers(values, $widen));
+                }
+                let tuples = as_same_ref::<I, Vec<($ty,)>>(&iter)
+                    .map(Vec::as_slice)
+                    .or_else(|| as_same_ref::<I, [($ty,)]>(&iter));
+                if let Some(tuples) = tuples {
+                    return Ok(self.integers(tuples, |(value,): ($ty,)| $widen(value)));
                 }
             )*};
         }
