@@ -23,6 +23,9 @@
 //! - **rayon**: `par_iter` on a pool of threads of this process, the same number as
 //!   the process pools have workers: the floor, what the work costs without any
 //!   process boundary.
+//! - **bare map** (`map` only): the same chunks, encoded with mp-wire, to two forked
+//!   children over sockets and back, with none of the pool's bookkeeping (see
+//!   [`bare_map`]).
 //! - **bare relay** and **bare socketpair** (`apply_async` only): a 16-byte message to a
 //!   forked child and back through the kernel alone, with the pool's three hops (the
 //!   answer read by a second thread, which wakes the caller) and with two (the caller
@@ -33,6 +36,7 @@
 
 use crate::row::{Contender, Goal, Row, Unit};
 
+mod bare_map;
 mod bare_relay;
 pub(super) mod deadline;
 pub(super) mod ours;
@@ -64,6 +68,10 @@ fn map_trivial() -> Row {
             Contender::peer(
                 "rayon par_iter, 2 threads (no process boundary)",
                 rayon_floor::map_trivial,
+            ),
+            Contender::peer(
+                "bare: the same chunks through mp-wire to 2 forked children and back (no pool)",
+                bare_map::map_trivial,
             ),
             Contender::python(PYTHON_POOL_MAP, "pool.py", "map-trivial-pool"),
             Contender::python("ProcessPoolExecutor.map", "pool.py", "map-trivial-executor"),
