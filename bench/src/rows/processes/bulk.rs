@@ -88,23 +88,25 @@ pub(super) fn args_round_trip(iterations: u64) -> Result<Duration, BenchError> {
     Ok(clock.elapsed())
 }
 
+/// One start and join of a child with `n` in and out, as the start rows' children.
+fn empty_start(n: u64) -> Result<(), BenchError> {
+    let child = Process::new(echo, (n,))
+        .start()
+        .map_err(|e| child_error("a child to start")(e.to_string()))?;
+    match join(&child)? {
+        value if value == n => Ok(()),
+        value => Err(BenchError::WrongOutcome(format!(
+            "child {} returned {value} instead of {n}",
+            child.pid()
+        ))),
+    }
+}
+
 /// The bound: `iterations` times, a start and join with a `u64` in and out, then two
 /// 16 MiB `memcpy`s between touched buffers.
 pub(super) fn start_join_and_two_copies(iterations: u64) -> Result<Duration, BenchError> {
     let mut there = vec![1u8; PAYLOAD_LEN];
     let mut back = vec![2u8; PAYLOAD_LEN];
-    let empty_start = |n: u64| -> Result<(), BenchError> {
-        let child = Process::new(echo, (n,))
-            .start()
-            .map_err(|e| child_error("a child to start")(e.to_string()))?;
-        match join(&child)? {
-            value if value == n => Ok(()),
-            value => Err(BenchError::WrongOutcome(format!(
-                "child {} returned {value} instead of {n}",
-                child.pid()
-            ))),
-        }
-    };
     empty_start(u64::MAX)?;
     let clock = Instant::now();
     for n in 0..iterations {
@@ -133,18 +135,6 @@ fn sealing_error(error: &mp_sys::Error) -> BenchError {
 /// `u64` in and out, then the 16 MiB there and back by [`sealed_transfer`].
 pub(super) fn start_join_and_two_sealed_transfers(iterations: u64) -> Result<Duration, BenchError> {
     let mut bytes = vec![3u8; PAYLOAD_LEN];
-    let empty_start = |n: u64| -> Result<(), BenchError> {
-        let child = Process::new(echo, (n,))
-            .start()
-            .map_err(|e| child_error("a child to start")(e.to_string()))?;
-        match join(&child)? {
-            value if value == n => Ok(()),
-            value => Err(BenchError::WrongOutcome(format!(
-                "child {} returned {value} instead of {n}",
-                child.pid()
-            ))),
-        }
-    };
     empty_start(u64::MAX)?;
     let clock = Instant::now();
     for n in 0..iterations {
