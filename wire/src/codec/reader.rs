@@ -6,9 +6,9 @@
 //! `Vec<i8>`, or (on little-endian targets) `Vec<f32>` or `Vec<f64>`, it checks the length
 //! against the bytes left and copies the block at once. A length that does not fit the
 //! message is an error before anything is allocated. A vector of integers (`u16` to `u64`,
-//! `i16` to `i64`, `usize`, `isize`), or of 1-tuples of them, is read in one loop, its position kept in registers,
-//! instead of through a visitor call per element. The `codec-64k` and `pool-map-trivial`
-//! rows of mp-bench measure the difference.
+//! `i16` to `i64`, `usize`, `isize`), or of 1-tuples of them, is read in one loop, its
+//! position kept in registers, instead of through a visitor call per element. The
+//! `codec-64k` and `pool-map-trivial` rows of mp-bench measure the difference.
 //!
 //! The hot paths are inlined and every error is built out of line (`malformed` is cold),
 //! so that serde's visitors, which call the reader once per field or element, compile to
@@ -192,7 +192,8 @@ impl<'de> PostcardReader<'de> {
                     return Ok(into_same::<Vec<$ty>, T>(self.integers($read)?).ok());
                 }
                 if id == typeid::of::<Vec<($ty,)>>() {
-                    let tuples = self.integers(|reader: &mut Self| $read(reader).map(|value| (value,)))?;
+                    let tuples =
+                        self.integers(|reader: &mut Self| $read(reader).map(|value| (value,)))?;
                     return Ok(into_same::<Vec<($ty,)>, T>(tuples).ok());
                 }
             )*};

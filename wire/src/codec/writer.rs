@@ -6,9 +6,9 @@
 //! sequences whose encoding is their memory (`u8`, `i8`, and on little-endian targets `f32`
 //! and `f64`) and appends them with one copy. Integers wider than a byte are varints in
 //! postcard: a vector or slice of them (or of 1-tuples of them, a pool's `map` arguments)
-//! is written in one loop here instead of a serde call per element, and a varint of up to eight bytes is made in a few shifts and stored as one
-//! word. The `codec-64k`, `ipc-queue-1x1-16b` and `pool-map-trivial` rows of mp-bench
-//! measure the difference.
+//! is written in one loop here instead of a serde call per element, and a varint of up to
+//! eight bytes is made in a few shifts and stored as one word. The `codec-64k`,
+//! `ipc-queue-1x1-16b` and `pool-map-trivial` rows of mp-bench measure the difference.
 
 use serde::ser::{self, Serialize};
 
