@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use self::bare_ring::BareRing;
 use crate::error::BenchError;
 use crate::fork::{ForkedChild, SharedMapping};
+use crate::futex;
 use crate::row::{Contender, Goal, Row, Unit};
 
 const SCRIPT: &str = "ipc_queue.py";
@@ -135,6 +136,8 @@ struct Control {
     go: AtomicU32,
     received: AtomicU64,
     sum: AtomicU64,
+    /// Raised (and woken) by the consumer that counts the last item of the 2 x 2 row.
+    all_in: AtomicU32,
     /// The sides' locks of the locked bare ring.
     producer: mp_sync::Lock,
     consumer: mp_sync::Lock,
@@ -146,6 +149,7 @@ impl Control {
             go: AtomicU32::new(0),
             received: AtomicU64::new(0),
             sum: AtomicU64::new(0),
+            all_in: AtomicU32::new(0),
             producer: mp_sync::Lock::new(),
             consumer: mp_sync::Lock::new(),
         })?)
@@ -456,7 +460,11 @@ fn two_by_two_queue(iterations: u64) -> Result<Duration, BenchError> {
                         control
                             .sum
                             .fetch_add(message.index().unwrap_or(0), Ordering::Relaxed);
-                        control.received.fetch_add(1, Ordering::Release);
+                        let counted = control.received.fetch_add(1, Ordering::AcqRel) + 1;
+                        if counted == iterations {
+                            control.all_in.store(1, Ordering::Release);
+                            futex::wake(&control.all_in, i32::MAX);
+                        }
                     }
                     Err(mp_ipc::Error::Closed) => return 0,
                     Err(_) => return CHILD_QUEUE_FAILED,
@@ -467,7 +475,18 @@ fn two_by_two_queue(iterations: u64) -> Result<Duration, BenchError> {
     let control = &*control;
     let start = Instant::now();
     control.go.store(1, Ordering::Release);
-    let all_in = spin_until(|| control.received.load(Ordering::Acquire) >= iterations);
+    // The parent sleeps until the last item is counted: a parent spinning on the count
+    // would be a fifth busy process on the cores the four children share, and would
+    // pull the counter's cache line away from the consumers at every look.
+    let deadline = start + WAIT_LIMIT;
+    while control.all_in.load(Ordering::Acquire) == 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        futex::wait(&control.all_in, 0, left);
+    }
+    let all_in = control.received.load(Ordering::Acquire) >= iterations;
     let elapsed = start.elapsed();
     queue.close();
     for child in children {
