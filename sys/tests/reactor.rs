@@ -77,6 +77,27 @@ async fn changed(reactor: &Reactor, word: &AtomicU32, from: u32) {
     }
 }
 
+/// In a forked child: a fresh word woken by a store and a wake, then a fresh socket made
+/// readable, both waited on through `reactor` within the bound. `Err(code)` names the
+/// step that failed: `first_code` and the three after it.
+fn waits_on_a_fresh_word_and_socket(reactor: &Reactor, first_code: u8) -> Result<(), u8> {
+    let word = AtomicU32::new(0);
+    let wake_word = || {
+        word.store(1, Ordering::Release);
+        futex::wake_all(&word);
+    };
+    ensure(
+        block_on_released(changed(reactor, &word, 0), wake_word, BOUND).is_some(),
+        first_code,
+    )?;
+    let (socket, mut peer) = UnixStream::pair().map_err(|_| first_code + 1)?;
+    let mut written = Ok(());
+    let write = || written = peer.write_all(b"x");
+    let ready = block_on_released(reactor.readable(socket.as_fd()), write, BOUND);
+    ensure(written.is_ok(), first_code + 2)?;
+    ensure(matches!(ready, Some(Ok(()))), first_code + 3)
+}
+
 /// Counts its wakes.
 struct Count(AtomicUsize);
 
@@ -218,21 +239,7 @@ fn a_forked_child_waits_through_a_reactor_its_parent_used() {
         ensure(matches!(woken, Some(Ok(()))), 16)?;
         let mut byte = [0u8];
         std::io::Read::read_exact(&mut &socket, &mut byte).map_err(|_| 17u8)?;
-        let word = AtomicU32::new(0);
-        let wake_word = || {
-            word.store(1, Ordering::Release);
-            futex::wake_all(&word);
-        };
-        ensure(
-            block_on_released(changed(reactor, &word, 0), wake_word, BOUND).is_some(),
-            10,
-        )?;
-        let (socket, mut peer) = UnixStream::pair().map_err(|_| 12u8)?;
-        let mut written = Ok(());
-        let write = || written = peer.write_all(b"x");
-        let ready = block_on_released(reactor.readable(socket.as_fd()), write, BOUND);
-        ensure(written.is_ok(), 14)?;
-        ensure(matches!(ready, Some(Ok(()))), 13)
+        waits_on_a_fresh_word_and_socket(reactor, 10)
     });
     assert_eq!(child.join(), 0);
     // The parent's registrations survived the child's waits (its own and the one it
@@ -276,21 +283,7 @@ fn a_child_forked_while_another_thread_holds_the_reactor_still_waits() {
         // ...and one it inherited registers anew, in the child's own table.
         ensure(on_word.as_mut().poll(&mut cx).is_pending(), 11)?;
         ensure(reactor.registered() == 1, 12)?;
-        let word = AtomicU32::new(0);
-        let wake_word = || {
-            word.store(1, Ordering::Release);
-            futex::wake_all(&word);
-        };
-        ensure(
-            block_on_released(changed(reactor, &word, 0), wake_word, BOUND).is_some(),
-            13,
-        )?;
-        let (socket, mut peer) = UnixStream::pair().map_err(|_| 14u8)?;
-        let mut written = Ok(());
-        let write = || written = peer.write_all(b"x");
-        let ready = block_on_released(reactor.readable(socket.as_fd()), write, BOUND);
-        ensure(written.is_ok(), 15)?;
-        ensure(matches!(ready, Some(Ok(()))), 16)?;
+        waits_on_a_fresh_word_and_socket(reactor, 13)?;
         ensure(reactor.registered() == 1, 17)
     });
     let _ = release.send(());

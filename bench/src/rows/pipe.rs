@@ -173,7 +173,7 @@ fn round_trip_bytes(iterations: u64) -> Result<Duration, BenchError> {
     child.time_round_trips(iterations, WAIT_LIMIT, round_trip)
 }
 
-fn round_trip_socketpair(iterations: u64) -> Result<Duration, BenchError> {
+pub(in crate::rows) fn round_trip_socketpair(iterations: u64) -> Result<Duration, BenchError> {
     let (parent, child_end) = UnixStream::pair().map_err(io_error)?;
     bound_reads(&parent)?;
     bound_reads(&child_end)?;

@@ -97,7 +97,7 @@ fn apply_async() -> Row {
             ),
             Contender::peer(
                 "bare socketpair to a process, read by the caller",
-                bare_relay::direct_round_trip,
+                crate::rows::pipe::round_trip_socketpair,
             ),
             Contender::python("multiprocessing.Pool.apply_async", "pool.py", "apply-async"),
         ],

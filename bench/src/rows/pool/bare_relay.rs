@@ -5,8 +5,9 @@
 //!   the child's answer goes to a second socket, which a relay thread (the pool's
 //!   supervisor) waits on with `poll` and reads; the relay wakes the caller, who sleeps on
 //!   a condition variable. Three sleeps and three wake-ups per round trip.
-//! - *bare socketpair*: the caller reads the child's answer itself. Two of each: the floor
-//!   of a design in which a waiting caller reads its own result.
+//! - *bare socketpair* (the `pipe-roundtrip` row's peer, measured again here): the caller
+//!   reads the child's answer itself. Two of each: the floor of a design in which a
+//!   waiting caller reads its own result.
 
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
@@ -132,27 +133,6 @@ fn relay_answers(
         woken.notify_one();
     }
     Ok(())
-}
-
-/// `iterations` round trips (after one warm-up) in which the caller reads the answer.
-pub(in crate::rows) fn direct_round_trip(iterations: u64) -> Result<Duration, BenchError> {
-    let (caller, requests) = bounded_pair()?;
-    let ((mut caller, _), child) = {
-        // The child answers on the caller's own socket: a clone of its end.
-        let replies = requests.try_clone().map_err(io_error)?;
-        let unused = caller.try_clone().map_err(io_error)?;
-        echo_child(caller, requests, unused, replies, iterations + 1)?
-    };
-    let mut buf = [0u8; 16];
-    let round_trip = || -> Result<(), BenchError> {
-        caller.write_all(&MESSAGE).map_err(io_error)?;
-        caller.read_exact(&mut buf).map_err(io_error)?;
-        if buf != MESSAGE {
-            return Err(BenchError::WrongOutcome("the answer differs".into()));
-        }
-        Ok(())
-    };
-    child.time_round_trips(iterations, WAIT_LIMIT, round_trip)
 }
 
 fn poisoned() -> BenchError {
