@@ -6,18 +6,30 @@ use std::fmt::Display;
 
 /// Why a value could not be written or read in postcard's format.
 ///
-/// One pointer wide, so that the `Result`s of every scalar read and write stay small.
+/// One pointer wide, so that the `Result`s of every scalar read and write stay small. A
+/// slice that is full allocates nothing: a queue's put at a full ring meets it at every try.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
+#[error("{}", self.message())]
 #[expect(
     clippy::box_collection,
     reason = "a thin pointer: Box<str> would double the size of every Result"
 )]
-pub(crate) struct FormatError(Box<String>);
+pub(crate) struct FormatError(Option<Box<String>>);
 
 impl FormatError {
     pub(crate) fn new(message: impl Into<String>) -> Self {
-        FormatError(Box::new(message.into()))
+        FormatError(Some(Box::new(message.into())))
+    }
+
+    /// The output slice has no room for the rest of the value.
+    pub(crate) const fn slice_full() -> Self {
+        FormatError(None)
+    }
+
+    fn message(&self) -> &str {
+        self.0
+            .as_deref()
+            .map_or("the value does not fit in the buffer", String::as_str)
     }
 }
 

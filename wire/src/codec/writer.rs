@@ -64,7 +64,7 @@ pub(crate) struct SliceOutput<'a> {
 impl SliceOutput<'_> {
     fn full(&mut self) -> FormatError {
         self.overflowed = true;
-        FormatError::new("the value does not fit in the buffer")
+        FormatError::slice_full()
     }
 }
 
