@@ -1,7 +1,9 @@
 //! Encodes and decodes one message many times with mp-wire's codec or with postcard, for
 //! instruction counts under `valgrind --tool=callgrind` (which do not depend on load).
 //!
-//! `cargo run --release -p mp-wire --example codec_cost -- wire|postcard|memcpy 64k|small [ROUNDS]`
+//! `cargo run --release -p mp-wire --example codec_cost -- wire|bytes|postcard|memcpy 64k|small|key16 [ROUNDS]`
+//! (`bytes`: the bytes-only entry points a queue uses, `encode_bytes_into_slice` and
+//! `decode_bytes`)
 //! (the difference between two round counts is the cost of the rounds alone)
 
 use std::hint::black_box;
@@ -17,6 +19,10 @@ struct SmallRecord {
     score: f64,
 }
 
+/// A fixed-size key: a tuple of 16 bytes to serde, as in a queue's small messages.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Key16([u8; 16]);
+
 fn run<T>(codec: &str, message: &T, rounds: usize) -> Result<(), Box<dyn std::error::Error>>
 where
     T: PartialEq + std::fmt::Debug + Serialize + serde::de::DeserializeOwned,
@@ -26,6 +32,12 @@ where
             "wire" => {
                 let (bytes, fds) = mp_wire::encode(black_box(message))?;
                 mp_wire::decode(&bytes, fds)?
+            }
+            "bytes" => {
+                let mut slice = [0u8; 256];
+                let len = mp_wire::encode_bytes_into_slice(black_box(message), &mut slice)?
+                    .ok_or("the message does not fit in 256 bytes")?;
+                mp_wire::decode_bytes(&slice[..len])?
             }
             "postcard" => {
                 let bytes = postcard::to_allocvec(black_box(message))?;
@@ -68,6 +80,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             },
             rounds,
         ),
+        (_, "key16") => run(codec, &Key16(*b"sixteen bytes!!!"), rounds),
         (_, other) => Err(format!("unknown message {other}").into()),
     }
 }

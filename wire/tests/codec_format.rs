@@ -21,6 +21,8 @@ struct Record {
     maybe: Option<Vec<u8>>,
     pair: (Vec<f64>, u16),
     nested: Vec<Vec<u8>>,
+    key: [u8; 16],
+    triple: [u32; 3],
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,6 +77,8 @@ fn record(rng: &mut Rng, len: usize) -> Record {
         maybe: (len % 2 == 1).then(|| bytes.clone()),
         pair: (vec![-0.0, f64::INFINITY, f64::MIN_POSITIVE], u16::MAX),
         nested: vec![bytes.clone(), Vec::new(), bytes[..len / 2].to_vec()],
+        key: std::array::from_fn(|i| bytes.get(i).copied().unwrap_or(i as u8)),
+        triple: [len as u32, u32::MAX, 1 << 20],
         bytes,
     }
 }

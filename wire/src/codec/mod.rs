@@ -299,12 +299,14 @@ pub fn encode_bytes_into_slice<T: Serialize + ?Sized>(
     value: &T,
     slice: &mut [u8],
 ) -> Result<Option<usize>, Error> {
-    let mut output = SliceOutput {
+    let mut writer = PostcardWriter::new(SliceOutput {
         slice,
         written: 0,
         overflowed: false,
-    };
-    match value.serialize(&mut PostcardWriter::new(&mut output)) {
+    });
+    let result = value.serialize(&mut writer);
+    let output = writer.into_output();
+    match result {
         Ok(()) => Ok(Some(output.written)),
         Err(_) if output.overflowed => Ok(None),
         Err(err) => Err(unserializable::<T>(err)),

@@ -30,6 +30,23 @@ pub(crate) trait Output {
     }
 }
 
+impl<O: Output + ?Sized> Output for &mut O {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) -> Result<(), FormatError> {
+        (**self).put(bytes)
+    }
+
+    #[inline]
+    fn put_byte(&mut self, byte: u8) -> Result<(), FormatError> {
+        (**self).put_byte(byte)
+    }
+
+    #[inline]
+    fn put_word_prefix(&mut self, word: u64, len: usize) -> Result<(), FormatError> {
+        (**self).put_word_prefix(word, len)
+    }
+}
+
 impl Output for Vec<u8> {
     #[inline]
     fn put(&mut self, bytes: &[u8]) -> Result<(), FormatError> {
@@ -96,13 +113,25 @@ impl Output for SliceOutput<'_> {
 }
 
 /// Writes the postcard encoding of values to an [`Output`].
-pub(crate) struct PostcardWriter<'a, O: Output> {
-    out: &'a mut O,
+///
+/// The writer holds its output by value (a `&mut` one for outputs that outlive it). A
+/// `Serialize` impl that is not inlined gets the writer as its `&mut` argument, which
+/// nothing else may touch while it runs: so the output's position stays in registers
+/// between the bytes it writes, where behind a second reference it would be stored and
+/// loaded again around each byte (a 16-byte array written into a slice: 0.5 ns against
+/// 10 on the machine the project measures on).
+pub(crate) struct PostcardWriter<O: Output> {
+    out: O,
 }
 
-impl<'a, O: Output> PostcardWriter<'a, O> {
-    pub(crate) fn new(out: &'a mut O) -> Self {
+impl<O: Output> PostcardWriter<O> {
+    pub(crate) fn new(out: O) -> Self {
         PostcardWriter { out }
+    }
+
+    /// The output, once the value is written.
+    pub(crate) fn into_output(self) -> O {
+        self.out
     }
 
     #[inline]
@@ -256,7 +285,7 @@ fn zigzag(value: i64) -> u64 {
 
 macro_rules! compound {
     ($trait:ident, $method:ident $(, $key:ident)?) => {
-        impl<O: Output> ser::$trait for &mut PostcardWriter<'_, O> {
+        impl<O: Output> ser::$trait for &mut PostcardWriter<O> {
             type Ok = ();
             type Error = FormatError;
 
@@ -285,7 +314,7 @@ compound!(SerializeTupleVariant, serialize_field);
 compound!(SerializeStruct, serialize_field, key);
 compound!(SerializeStructVariant, serialize_field, key);
 
-impl<O: Output> ser::SerializeMap for &mut PostcardWriter<'_, O> {
+impl<O: Output> ser::SerializeMap for &mut PostcardWriter<O> {
     type Ok = ();
     type Error = FormatError;
 
@@ -309,7 +338,7 @@ fn length_required(len: Option<usize>) -> Result<usize, FormatError> {
     len.ok_or_else(|| FormatError::new("postcard needs the length of a sequence or map up front"))
 }
 
-impl<O: Output> ser::Serializer for &mut PostcardWriter<'_, O> {
+impl<O: Output> ser::Serializer for &mut PostcardWriter<O> {
     type Ok = ();
     type Error = FormatError;
     type SerializeSeq = Self;
