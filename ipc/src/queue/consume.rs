@@ -38,6 +38,13 @@ thread_local! {
     static GATHER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+/// How far ahead, in bytes, the producers must be for a consumer that had caught up with
+/// them to read on at once: four cache lines (see `slip_behind`).
+const SLIP_BYTES: u32 = 256;
+/// The spin-loop hints (about 25 ns each on the machine the project measures on) a
+/// consumer waits before reading records that lie closer behind the producers.
+const SLIP_PAUSES: u32 = 16;
+
 /// The later of two deadlines.
 fn later(a: Deadline, b: Deadline) -> Deadline {
     if a.earlier(b) == a { b } else { a }
@@ -170,7 +177,7 @@ impl RawQueue {
         }
         let tail_pos = self.consumer_view_of_tail();
         if tail_pos != head_pos {
-            return Ok(tail_pos);
+            return Ok(self.slip_behind(head_pos, tail_pos));
         }
         let items = &self.control().tail.0.items;
         let patience = patience.fixed();
@@ -261,6 +268,30 @@ impl RawQueue {
                     || stream.load(Ordering::Relaxed) == STREAM_ABANDONED)
             })?;
         }
+    }
+
+    /// The tail to read up to, once a consumer that had caught up with the producers
+    /// finds records again: if they lie less than [`SLIP_BYTES`] ahead, it pauses for
+    /// [`SLIP_PAUSES`] first and looks again.
+    ///
+    /// A consumer reading right behind a producer reads the cache lines the producer is
+    /// still writing, so a line crosses between their cores once per record rather than
+    /// once per line, and the side locks' atomic instructions wait for those crossings.
+    /// The queue then settles into a slow regime where the consumer catches up every two
+    /// to five gets (ipc-queue-1x1-16b: 6 to 7 M msg/s, against about 21 when the ring
+    /// holds a backlog). The pause lets the producer move a few lines ahead: 10 to 11 M
+    /// msg/s in that regime, the other unchanged. It costs only a get that finds fewer
+    /// than `SLIP_BYTES` already waiting, at most about half a microsecond; a get that has
+    /// to wait for a record takes it as soon as it comes.
+    #[inline]
+    fn slip_behind(&self, head_pos: u32, tail_pos: u32) -> u32 {
+        if tail_pos.wrapping_sub(head_pos) >= SLIP_BYTES {
+            return tail_pos;
+        }
+        for _ in 0..SLIP_PAUSES {
+            std::hint::spin_loop();
+        }
+        self.consumer_view_of_tail()
     }
 
     /// The tail as it is now, remembered for the next get.
