@@ -24,6 +24,8 @@
 //! that builds a `Vec<u8>` from a sequence of some other element type through
 //! `deserialize_seq` would not fit it (the derived and standard impls all do).
 
+use std::borrow::BorrowMut;
+
 use serde::de::{self, DeserializeSeed, Visitor};
 
 use super::FormatError;
@@ -265,37 +267,7 @@ struct Counted<R> {
     left: usize,
 }
 
-/// Where a [`Counted`] reads its elements from.
-trait Position<'de> {
-    fn reader(&mut self) -> &mut PostcardReader<'de>;
-
-    /// How many bytes are left to read.
-    fn left_bytes(&self) -> usize;
-}
-
-impl<'de> Position<'de> for PostcardReader<'de> {
-    #[inline(always)]
-    fn reader(&mut self) -> &mut PostcardReader<'de> {
-        self
-    }
-
-    fn left_bytes(&self) -> usize {
-        self.input.len()
-    }
-}
-
-impl<'de> Position<'de> for &mut PostcardReader<'de> {
-    #[inline(always)]
-    fn reader(&mut self) -> &mut PostcardReader<'de> {
-        self
-    }
-
-    fn left_bytes(&self) -> usize {
-        self.input.len()
-    }
-}
-
-impl<'de, R: Position<'de>> de::SeqAccess<'de> for Counted<R> {
+impl<'de, R: BorrowMut<PostcardReader<'de>>> de::SeqAccess<'de> for Counted<R> {
     type Error = FormatError;
 
     // Always inlined, here and in `next_element_seed`: serde's visitors call this once per
@@ -314,16 +286,16 @@ impl<'de, R: Position<'de>> de::SeqAccess<'de> for Counted<R> {
             return Ok(None);
         }
         self.left -= 1;
-        seed.deserialize(self.reader.reader()).map(Some)
+        seed.deserialize(self.reader.borrow_mut()).map(Some)
     }
 
     fn size_hint(&self) -> Option<usize> {
         // Never more than the bytes left: a corrupt count must not size an allocation.
-        Some(self.left.min(self.reader.left_bytes()))
+        Some(self.left.min(self.reader.borrow().input.len()))
     }
 }
 
-impl<'de, R: Position<'de>> de::MapAccess<'de> for Counted<R> {
+impl<'de, R: BorrowMut<PostcardReader<'de>>> de::MapAccess<'de> for Counted<R> {
     type Error = FormatError;
 
     #[inline]
@@ -335,7 +307,7 @@ impl<'de, R: Position<'de>> de::MapAccess<'de> for Counted<R> {
             return Ok(None);
         }
         self.left -= 1;
-        seed.deserialize(self.reader.reader()).map(Some)
+        seed.deserialize(self.reader.borrow_mut()).map(Some)
     }
 
     #[inline]
@@ -343,11 +315,11 @@ impl<'de, R: Position<'de>> de::MapAccess<'de> for Counted<R> {
         &mut self,
         seed: V,
     ) -> Result<V::Value, FormatError> {
-        seed.deserialize(self.reader.reader())
+        seed.deserialize(self.reader.borrow_mut())
     }
 
     fn size_hint(&self) -> Option<usize> {
-        Some(self.left.min(self.reader.left_bytes()))
+        Some(self.left.min(self.reader.borrow().input.len()))
     }
 }
 
