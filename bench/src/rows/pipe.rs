@@ -173,25 +173,38 @@ fn round_trip_bytes(iterations: u64) -> Result<Duration, BenchError> {
     child.time_round_trips(iterations, WAIT_LIMIT, round_trip)
 }
 
+/// A child's side of a round trip: `rounds` times, reads a 16-byte message from
+/// `requests`, checks that it is `message` and writes it back to `replies`; the child's
+/// exit code.
+pub(in crate::rows) fn echo_each(
+    requests: &mut impl Read,
+    replies: &mut impl Write,
+    message: &[u8; 16],
+    rounds: u64,
+) -> i32 {
+    let mut buf = [0u8; 16];
+    for _ in 0..rounds {
+        if requests.read_exact(&mut buf).is_err() {
+            return CHILD_IO_FAILED;
+        }
+        if buf != *message {
+            return CHILD_WRONG_MESSAGE;
+        }
+        if replies.write_all(message).is_err() {
+            return CHILD_IO_FAILED;
+        }
+    }
+    0
+}
+
 pub(in crate::rows) fn round_trip_socketpair(iterations: u64) -> Result<Duration, BenchError> {
     let (parent, child_end) = UnixStream::pair().map_err(io_error)?;
     bound_reads(&parent)?;
     bound_reads(&child_end)?;
     let (mut parent, child) = fork_with(parent, child_end, |end| {
-        let mut end = end;
-        let mut buf = [0u8; 16];
-        for _ in 0..=iterations {
-            if end.read_exact(&mut buf).is_err() {
-                return CHILD_IO_FAILED;
-            }
-            if buf != SMALL {
-                return CHILD_WRONG_MESSAGE;
-            }
-            if end.write_all(&SMALL).is_err() {
-                return CHILD_IO_FAILED;
-            }
-        }
-        0
+        // One socket both ways: reads and writes through two copies of the reference.
+        let (mut requests, mut replies) = (end, end);
+        echo_each(&mut requests, &mut replies, &SMALL, iterations + 1)
     })?;
     let mut buf = [0u8; 16];
     let round_trip = || -> Result<(), BenchError> {

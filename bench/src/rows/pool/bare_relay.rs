@@ -19,14 +19,10 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::workload::WAIT_LIMIT;
 use crate::error::BenchError;
-use crate::rows::pipe::{bound_reads, fork_with};
+use crate::rows::pipe::{bound_reads, echo_each, fork_with};
 
 /// The task and its answer: 16 bytes each way, about what a small `apply_async` sends.
 const MESSAGE: [u8; 16] = *b"apply_async echo";
-
-/// Exit codes of the child.
-const CHILD_IO_FAILED: i32 = 2;
-const CHILD_WRONG_MESSAGE: i32 = 3;
 
 fn io_error(error: std::io::Error) -> BenchError {
     BenchError::WrongOutcome(format!("socket: {error}"))
@@ -53,19 +49,7 @@ fn echo_child(
         (requests, replies),
         |(requests, replies)| {
             let (mut requests, mut replies) = (requests, replies);
-            let mut buf = [0u8; 16];
-            for _ in 0..rounds {
-                if requests.read_exact(&mut buf).is_err() {
-                    return CHILD_IO_FAILED;
-                }
-                if buf != MESSAGE {
-                    return CHILD_WRONG_MESSAGE;
-                }
-                if replies.write_all(&MESSAGE).is_err() {
-                    return CHILD_IO_FAILED;
-                }
-            }
-            0
+            echo_each(&mut requests, &mut replies, &MESSAGE, rounds)
         },
     )
 }
