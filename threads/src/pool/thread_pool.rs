@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mp_sys::Deadline;
@@ -34,11 +34,15 @@ struct PoolShared {
     sender: RwLock<Option<Sender<Box<dyn Job>>>>,
     receiver: Receiver<Box<dyn Job>>,
     max_workers: usize,
-    /// Workers waiting for a task (counted only while the pool may grow): a
-    /// submit starts a worker when more tasks are queued than this.
-    idle: AtomicUsize,
+    /// Workers that are idle or on their way to wait for a task, minus the
+    /// queued tasks no such worker is bound to take yet (kept only while the
+    /// pool may grow). A worker adds one before each wait, a submit takes one
+    /// away, and a submit that leaves it negative starts a worker: one
+    /// counter, so a worker that has taken a task from the channel but not
+    /// yet said so can never make a new task look taken care of.
+    spare_workers: AtomicIsize,
     /// How many workers exist; never decreases, so once at `max_workers` the
-    /// idle bookkeeping is skipped entirely.
+    /// spare-worker count is skipped entirely.
     spawned: AtomicUsize,
     workers: Mutex<Vec<JoinHandle<()>>>,
     name_prefix: String,
@@ -49,9 +53,8 @@ struct PoolShared {
 /// `concurrent.futures.ThreadPoolExecutor`.
 ///
 /// * Workers start lazily, as in Python: a `submit` starts a new worker only
-///   when more tasks are queued than workers are idle, and fewer than
-///   `max_workers` exist. They are daemon
-///   threads named `ThreadPool-P_W` (or `PREFIX_W`, see
+///   when no worker is idle to take the task, and fewer than `max_workers`
+///   exist. They are daemon threads named `ThreadPool-P_W` (or `PREFIX_W`, see
 ///   [`ThreadPoolBuilder::thread_name_prefix`]).
 /// * [`submit`](ThreadPool::submit) returns a [`Future`]; a task that panics
 ///   fails only its own future. Tasks may capture anything `Send + 'static`.
@@ -165,7 +168,7 @@ impl ThreadPoolBuilder {
                 sender: RwLock::new(Some(sender)),
                 receiver,
                 max_workers,
-                idle: AtomicUsize::new(0),
+                spare_workers: AtomicIsize::new(0),
                 spawned: AtomicUsize::new(0),
                 workers: Mutex::new(Vec::new()),
                 name_prefix,
@@ -409,27 +412,31 @@ impl ThreadPool {
         // The first worker starts before the task is queued, so a pool that
         // cannot start any thread refuses the task instead of stranding it.
         if self.shared.spawned.load(Ordering::Acquire) == 0 {
-            self.start_worker_if(|_| true)?;
+            self.start_worker_if(|shared| shared.spawned.load(Ordering::Acquire) == 0)?;
         }
         channel.send(job).map_err(|_| Error::PoolClosed)?;
         self.adjust_worker_count();
         Ok(())
     }
 
-    /// Python's `_adjust_thread_count`: start another worker when more tasks
-    /// are queued than workers are idle, up to `max_workers`.
+    /// Python's `_adjust_thread_count`: the new task claims a spare worker,
+    /// or starts one when none is spare, up to `max_workers`.
     fn adjust_worker_count(&self) {
         let shared = &self.shared;
         if shared.spawned.load(Ordering::Acquire) >= shared.max_workers {
             return;
         }
-        let outnumbered =
-            |shared: &PoolShared| shared.receiver.len() > shared.idle.load(Ordering::SeqCst);
-        if outnumbered(shared) {
-            // With a worker already running, the task still gets done.
-            if let Err(error) = self.start_worker_if(outnumbered) {
-                tracing::debug!(%error, "could not start another pool worker");
-            }
+        let spare_before = shared.spare_workers.fetch_sub(1, Ordering::AcqRel);
+        if spare_before > 0 {
+            return;
+        }
+        // Checked again under the worker list's lock: a worker that finished
+        // a task meanwhile takes this one, and of two submits short of a
+        // worker each starts its own.
+        let outnumbered = |shared: &PoolShared| shared.spare_workers.load(Ordering::Acquire) < 0;
+        // With a worker already running, the task still gets done.
+        if let Err(error) = self.start_worker_if(outnumbered) {
+            tracing::debug!(%error, "could not start another pool worker");
         }
     }
 
@@ -449,10 +456,10 @@ impl ThreadPool {
         if let Some(bytes) = shared.stack_size {
             thread = thread.stack_size(bytes);
         }
-        // Idle from the start: it is on its way to wait for a task.
-        shared.idle.fetch_add(1, Ordering::SeqCst);
+        // Spare from the start: it is on its way to wait for a task.
+        shared.spare_workers.fetch_add(1, Ordering::AcqRel);
         let worker = thread.start().inspect_err(|_| {
-            shared.idle.fetch_sub(1, Ordering::SeqCst);
+            shared.spare_workers.fetch_sub(1, Ordering::AcqRel);
         })?;
         workers.push(worker);
         shared.spawned.store(workers.len(), Ordering::Release);
@@ -461,22 +468,17 @@ impl ThreadPool {
 }
 
 fn worker_loop(shared: &PoolShared) {
-    // The submitter that started this worker already counted it as idle.
-    let mut counted_idle = true;
+    // The submitter that started this worker already counted it as spare;
+    // the task that claims it does not give it back, its end does.
     loop {
-        let received = shared.receiver.recv();
-        if counted_idle {
-            shared.idle.fetch_sub(1, Ordering::SeqCst);
-        }
-        match received {
+        match shared.receiver.recv() {
             Ok(job) => job.run(),
             // Closed by shutdown and drained.
             Err(_) => break,
         }
-        // Idle workers are only counted while the pool may still grow.
-        counted_idle = shared.spawned.load(Ordering::Acquire) < shared.max_workers;
-        if counted_idle {
-            shared.idle.fetch_add(1, Ordering::SeqCst);
+        // Spare workers are only counted while the pool may still grow.
+        if shared.spawned.load(Ordering::Acquire) < shared.max_workers {
+            shared.spare_workers.fetch_add(1, Ordering::AcqRel);
         }
     }
     tracing::debug!("pool worker exiting");
