@@ -10,7 +10,10 @@
 //! - `thread-pool-submit-await`: a task submits a trivial function to a 4-worker pool and
 //!   awaits its result. Ours: `ThreadPool::submit(..).await`; the peer: tokio's own
 //!   blocking pool (`spawn_blocking`, capped at 4 threads); Python:
-//!   `await loop.run_in_executor(ThreadPoolExecutor(4), f)`.
+//!   `await loop.run_in_executor(ThreadPoolExecutor(4), f)`. All three have their 4
+//!   threads started before the clock runs (4 tasks meet at a barrier): pools that
+//!   start threads lazily would otherwise be measured while they grow, at a pace set by
+//!   races between a result and the next submit.
 //! - `process-join-async`: a task starts a forked child that returns at once and awaits
 //!   its join. Ours: `ProcessHandle::join_async` (woken by mp-sys's reactor when the
 //!   child's pidfd turns readable); the peers: the blocking `join` on a plain thread (no
@@ -26,11 +29,11 @@ use std::time::{Duration, Instant};
 
 use mp_processes::{Process, ProcessHandle, StartMethod};
 use mp_sync::Event;
-use mp_threads::ThreadPool;
 use tokio::sync::Notify;
 
 use crate::error::BenchError;
 use crate::row::{Contender, Row, Unit};
+use crate::rows::threads::pool::warm_pool;
 
 /// The async rows.
 pub fn rows() -> Vec<Row> {
@@ -341,19 +344,9 @@ fn expect_sum(sum: u64, iterations: u64) -> Result<(), BenchError> {
 }
 
 fn submit_await_thread_pool(iterations: u64) -> Result<Duration, BenchError> {
-    let pool = ThreadPool::new(WORKERS)
-        .map_err(|e| BenchError::WrongOutcome(format!("a pool of {WORKERS}: {e}")))?;
+    let pool = warm_pool(WORKERS)?;
     let pool_error = |e: mp_threads::Error| BenchError::WrongOutcome(format!("a pool task: {e}"));
     runtime()?.block_on(async {
-        // Every worker started before the clock runs.
-        for _ in 0..WORKERS {
-            bounded(
-                "a warm-up task",
-                pool.submit(plus_one, (0,)).map_err(pool_error)?,
-            )
-            .await?
-            .map_err(pool_error)?;
-        }
         let mut sum = 0;
         let start = Instant::now();
         for n in 0..iterations {
@@ -369,13 +362,24 @@ fn submit_await_thread_pool(iterations: u64) -> Result<Duration, BenchError> {
 fn submit_await_spawn_blocking(iterations: u64) -> Result<Duration, BenchError> {
     let join_error = |e: tokio::task::JoinError| BenchError::WrongOutcome(format!("a task: {e}"));
     runtime()?.block_on(async {
-        for _ in 0..WORKERS {
-            bounded(
-                "a warm-up task",
-                tokio::task::spawn_blocking(|| plus_one(0)),
-            )
-            .await?
-            .map_err(join_error)?;
+        // All its threads started, as ours: tasks that meet at a barrier, which they
+        // pass only once that many threads run at once.
+        let barrier = Arc::new(mp_sync::Barrier::new(WORKERS as u32)?);
+        let meetings: Vec<_> = (0..WORKERS)
+            .map(|_| {
+                let barrier = Arc::clone(&barrier);
+                tokio::task::spawn_blocking(move || barrier.wait_timeout(WAIT_LIMIT).is_ok())
+            })
+            .collect();
+        for meeting in meetings {
+            let met = bounded("a warm-up task", meeting)
+                .await?
+                .map_err(join_error)?;
+            if !met {
+                return Err(BenchError::WrongOutcome(format!(
+                    "spawn_blocking did not run {WORKERS} warm-up tasks at once"
+                )));
+            }
         }
         let mut sum = 0;
         let start = Instant::now();

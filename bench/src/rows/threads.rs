@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::error::BenchError;
 use crate::row::{Contender, Row, Unit};
 
-mod pool;
+pub(super) mod pool;
 mod queues;
 mod workload;
 

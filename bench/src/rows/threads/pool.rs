@@ -51,12 +51,6 @@ const BATCH: u64 = 100;
 /// Items of one `map` call; a measurement of fewer items makes one shorter map.
 const MAP_LEN: u64 = 100_000;
 
-/// Warm-ups of our pool before giving up.
-const WARM_UP_ATTEMPTS: usize = 3;
-
-/// How long each warm-up waits at its barrier.
-const WARM_UP_WAIT: Duration = Duration::from_secs(1);
-
 /// Longest one whole `map` call may take.
 const MAP_LIMIT: Duration = Duration::from_secs(60);
 
@@ -104,44 +98,41 @@ fn map() -> Row {
 
 // ---- ours ----
 
-/// A pool of [`WORKERS`] threads, all of them started.
+/// A pool of `workers` threads, all of them started: `workers` tasks that wait for one
+/// another at a barrier, which they pass only once that many workers run at once.
 ///
-/// The pool starts workers lazily, and when its tasks are submitted back to back
-/// a worker just started can be counted as idle while it takes the task it was
-/// started for, so the last task may find no worker and no new one started
-/// (rarely: about once in a few thousand warm-ups). Its barrier then times out;
-/// the next attempt starts the missing worker.
-fn warm_pool() -> Result<ThreadPool, BenchError> {
-    let pool = ThreadPool::new(WORKERS).map_err(threads_error("the pool"))?;
-    for _ in 0..WARM_UP_ATTEMPTS {
-        let barrier = Arc::new(mp_sync::Barrier::new(WORKERS as u32)?);
-        let mut futures = Vec::with_capacity(WORKERS);
-        for _ in 0..WORKERS {
-            let barrier = Arc::clone(&barrier);
-            let meet = move || barrier.wait_timeout(WARM_UP_WAIT).is_ok();
-            futures.push(
-                pool.submit(meet, ())
-                    .map_err(threads_error("a warm-up task to be accepted"))?,
-            );
-        }
-        let mut all_met = true;
-        for future in futures {
-            all_met &= future
-                .result_timeout(WAIT_LIMIT)
-                .map_err(threads_error("the warm-up tasks"))?;
-        }
-        if all_met && pool.worker_count() == WORKERS {
-            return Ok(pool);
-        }
+/// The pool starts a worker for each task no spare worker can take, so one round of
+/// tasks is enough; a pool left short is an error, never retried into a figure.
+pub(in crate::rows) fn warm_pool(workers: usize) -> Result<ThreadPool, BenchError> {
+    let pool = ThreadPool::new(workers).map_err(threads_error("the pool"))?;
+    let barrier = Arc::new(mp_sync::Barrier::new(workers as u32)?);
+    let mut futures = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let barrier = Arc::clone(&barrier);
+        let meet = move || barrier.wait_timeout(WAIT_LIMIT).is_ok();
+        futures.push(
+            pool.submit(meet, ())
+                .map_err(threads_error("a warm-up task to be accepted"))?,
+        );
     }
-    Err(BenchError::WrongOutcome(format!(
-        "the pool never ran {WORKERS} tasks at once in {WARM_UP_ATTEMPTS} attempts ({} workers)",
-        pool.worker_count()
-    )))
+    let mut all_met = true;
+    for future in futures {
+        all_met &= future
+            .result_timeout(WAIT_LIMIT)
+            .map_err(threads_error("the warm-up tasks"))?;
+    }
+    if all_met && pool.worker_count() == workers {
+        Ok(pool)
+    } else {
+        Err(BenchError::WrongOutcome(format!(
+            "the pool did not run {workers} warm-up tasks at once ({} workers)",
+            pool.worker_count()
+        )))
+    }
 }
 
 fn submit_result_mp_threads(iterations: u64) -> Result<Duration, BenchError> {
-    let pool = warm_pool()?;
+    let pool = warm_pool(WORKERS)?;
     let mut sum = 0;
     let start = Instant::now();
     for n in 0..iterations {
@@ -159,7 +150,7 @@ fn submit_result_mp_threads(iterations: u64) -> Result<Duration, BenchError> {
 }
 
 fn submit_batch_mp_threads(iterations: u64) -> Result<Duration, BenchError> {
-    let pool = warm_pool()?;
+    let pool = warm_pool(WORKERS)?;
     let mut sum = 0;
     let mut futures = Vec::with_capacity(BATCH as usize);
     let start = Instant::now();
@@ -183,7 +174,7 @@ fn submit_batch_mp_threads(iterations: u64) -> Result<Duration, BenchError> {
 }
 
 fn map_mp_threads(iterations: u64) -> Result<Duration, BenchError> {
-    let pool = warm_pool()?;
+    let pool = warm_pool(WORKERS)?;
     let mut elapsed = Duration::ZERO;
     for items in batches(iterations, MAP_LEN) {
         let first = items.start;
